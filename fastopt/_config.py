@@ -1,0 +1,57 @@
+"""``fastopt.show_config()``: which compiled paths this installation runs."""
+import importlib.metadata
+import platform
+
+from . import _backend
+
+
+def _version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def config():
+    """The configuration as a dict (what :func:`show_config` prints)."""
+    import numpy as np
+
+    info = {
+        "fastopt": _version("fastopt"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": _version("numba"),
+        "machine": platform.machine(),
+        "available_backends": _backend.available_backends(),
+        "backend": _backend.get_backend(),
+        "num_threads": _backend.get_num_threads(),
+        "parallel_threshold": _backend.PARALLEL_THRESHOLD,
+        "cython": None,
+    }
+    if _backend.is_available("cython"):
+        from .backends.cython import _runtime
+        info["cython"] = _runtime.build_info()
+    return info
+
+
+def show_config():
+    """Print the backends, threads and build options in use; return them as a dict."""
+    info = config()
+    cy = info["cython"]
+    lines = [
+        f"fastopt {info['fastopt']}  (python {info['python']}, numpy {info['numpy']}, "
+        f"{info['machine']})",
+        f"  backend in use:      {info['backend']}  (available: "
+        f"{', '.join(info['available_backends'])})",
+        f"  threads:             {info['num_threads']}  (arrays under "
+        f"{info['parallel_threshold']:,} elements use 1)",
+        f"  numba:               {info['numba'] or 'not installed'}",
+    ]
+    if cy is None:
+        lines.append("  cython extension:    not built")
+    else:
+        lines.append(f"  cython extension:    built with {cy.get('compiler_args', '?')}")
+        lines.append(f"  OpenMP:              "
+                     f"{'on, ' + str(cy.get('openmp_max_threads')) + ' threads max' if cy.get('openmp') else 'off (serial build)'}")
+    print("\n".join(lines))
+    return info

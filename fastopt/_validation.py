@@ -1,0 +1,97 @@
+"""Argument checks shared by the optimizers.
+
+Every check raises before anything is written, with a message that names the
+argument.  The compiled kernels run without bounds checks, so these checks are
+what keeps them inside their arrays.
+"""
+import math
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def real(name, value):
+    """A finite real number (bool refused), returned as ``float``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def nonnegative(name, value):
+    value = real(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def in_range(name, value, low, high, *, high_inclusive):
+    value = real(name, value)
+    if not (low <= value and (value <= high if high_inclusive else value < high)):
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
+    return value
+
+
+def flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def betas(value):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}")
+    return (in_range("betas[0]", value[0], 0.0, 1.0, high_inclusive=False),
+            in_range("betas[1]", value[1], 0.0, 1.0, high_inclusive=False))
+
+
+def parameter(name, p):
+    """A parameter array the kernels may update in place."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {p.dtype}")
+    if not p.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    if not p.flags.c_contiguous:
+        raise ValueError(
+            f"{name} is not C-contiguous: fastopt updates parameters in place and never through "
+            f"a silent copy; keep the parameter in a contiguous array (np.ascontiguousarray) "
+            f"and update that")
+    return p
+
+
+def _address_range(a):
+    start = a.__array_interface__["data"][0]
+    return start, start + a.nbytes
+
+
+def no_overlaps(name, arrays):
+    """Refuse arrays (all C-contiguous) whose memory overlaps: each would overwrite the other."""
+    spans = sorted((*_address_range(a), i) for i, a in enumerate(arrays) if a.size)
+    for (start_a, end_a, i), (start_b, end_b, j) in zip(spans, spans[1:]):
+        if start_b < end_a:
+            i, j = sorted((i, j))
+            raise ValueError(f"{name}[{i}] and {name}[{j}] share memory; every parameter needs "
+                             f"its own array")
+
+
+def gradient(name, g, param_name, p):
+    """A gradient for parameter ``p``: same dtype and shape, contiguous, not aliasing ``p``."""
+    if type(g) is not np.ndarray and not isinstance(g, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(g).__name__}")
+    if g.dtype != p.dtype:
+        raise TypeError(f"{name} has dtype {g.dtype} but {param_name} has dtype {p.dtype}")
+    if g.shape != p.shape:
+        raise ValueError(f"{name} has shape {g.shape} but {param_name} has shape {p.shape}")
+    if not g.flags.c_contiguous:
+        raise ValueError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name.split('[')[0]})")
+    if g.size and np.may_share_memory(g, p):
+        raise ValueError(f"{name} shares memory with {param_name}; the gradient must be a "
+                         f"separate array")
+    return g

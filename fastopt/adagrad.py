@@ -1,0 +1,54 @@
+"""Adagrad."""
+from . import _validation as check
+from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad: per-coordinate step sizes from the sum of squared gradients (``torch.optim.Adagrad``).
+
+    At step :math:`t` (counting from 1), in this order:
+
+    .. math::
+
+        g &\leftarrow -g \qquad\text{if maximize} \\
+        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
+        \tilde\eta &= \eta / (1 + (t-1)\,\eta_{decay}) \qquad\text{(in double, once per step)} \\
+        s &\leftarrow s + g\,g \\
+        \theta &\leftarrow \theta - \tilde\eta\, g / (\sqrt{s} + \epsilon)
+
+    Arguments: ``lr`` :math:`\eta` (1e-2), ``lr_decay`` :math:`\eta_{decay}` (0),
+    ``weight_decay`` :math:`\lambda` (0), ``initial_accumulator_value`` (the initial
+    :math:`s`, 0), ``eps`` :math:`\epsilon` (1e-10), ``maximize`` (False).
+    State: ``sum`` (:math:`s`) and ``step``.
+
+    Conventions:
+        * :math:`\epsilon` is added *outside* the square root, as in PyTorch and
+          Duchi et al.  TensorFlow/Keras add it outside too but start the accumulator at
+          0.1; optax's ``adagrad`` also starts at 0.1.  To get their behaviour pass
+          ``initial_accumulator_value=0.1``.  For :math:`\epsilon` inside the root,
+          :math:`g / \sqrt{s + \epsilon}`, use ``initial_accumulator_value=eps,
+          eps=0``: the two are identical.
+    """
+
+    algorithm = "adagrad"
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, backend=None):
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      eps=eps, maximize=maximize), backend=backend)
+
+    def _check_group(self, group, prefix):
+        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            group[name] = check.nonnegative(prefix + name, group[name])
+        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+
+    def _state_arrays(self, group):
+        return [("sum", group["initial_accumulator_value"])]
+
+    def _state_arrays_all(self):
+        return [("sum", 0.0)]
+
+    def _scalars(self, group, state, rnd):
+        clr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
+        return (rnd(clr), rnd(group["weight_decay"]), rnd(group["eps"]), group["maximize"])

@@ -1,0 +1,38 @@
+"""Reference RMSprop kernel (plain, centered, with momentum)."""
+import numpy as np
+
+
+def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
+            one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
+    r"""One RMSprop step, in place.
+
+    .. math::
+
+        g &\leftarrow -g \quad\text{if maximize} \\
+        g &\leftarrow g + \lambda\,\theta \quad\text{if } \lambda \ne 0 \\
+        v &\leftarrow \alpha\,v + (1-\alpha)\,g\,g \\
+        \bar g &\leftarrow \alpha\,\bar g + (1-\alpha)\,g, \quad
+            d \leftarrow \sqrt{v - \bar g\,\bar g} + \epsilon \quad\text{if centered} \\
+        d &\leftarrow \sqrt{v} + \epsilon \quad\text{otherwise} \\
+        b &\leftarrow \mu\,b + g / d, \quad \theta \leftarrow \theta - \eta\,b
+            \quad\text{if } \mu \ne 0 \\
+        \theta &\leftarrow \theta - \eta\,g / d \quad\text{otherwise}
+
+    ``grad_avg`` (:math:`\bar g`) is empty unless ``centered``; ``momentum_buffer``
+    (:math:`b`) is empty unless ``momentum != 0``.
+    """
+    t = param.dtype.type
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + t(weight_decay) * param
+    square_avg[...] = t(alpha) * square_avg + t(one_minus_alpha) * g * g
+    if centered:
+        grad_avg[...] = t(alpha) * grad_avg + t(one_minus_alpha) * g
+        avg = np.sqrt(square_avg - grad_avg * grad_avg) + t(eps)
+    else:
+        avg = np.sqrt(square_avg) + t(eps)
+    if momentum != 0:
+        momentum_buffer[...] = t(momentum) * momentum_buffer + g / avg
+        param -= t(lr) * momentum_buffer
+    else:
+        param -= t(lr) * g / avg

@@ -1,0 +1,32 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+# The helper modules of the suite (kernel_cases, optimizer_cases) sit beside the tests.
+sys.path.insert(0, os.path.dirname(__file__))
+
+import fastopt  # noqa: E402
+from fastopt import _backend  # noqa: E402
+
+FAST_BACKENDS = ("numba", "cython")
+
+
+def require(backend):
+    if not _backend.is_available(backend):
+        pytest.skip(f"backend {backend!r} is not available here")
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_settings():
+    """Tests that change the backend or thread count leave no trace."""
+    yield
+    fastopt.set_backend(None)
+    fastopt.set_num_threads(None)
+
+
+def bits(a):
+    """Bit patterns of a float array, so that comparisons are exact (-0.0 != +0.0)."""
+    a = np.asarray(a)
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)

@@ -1,0 +1,96 @@
+"""Random inputs for direct kernel calls: the table of algorithms and option flags.
+
+``make_case(algorithm, options, n, dtype, rng)`` returns ``(arrays, scalars)`` such
+that ``kernel(*arrays, *scalars, n_threads)`` is a valid call under the kernel
+contract of :mod:`fastopt.backends`.  Hyperparameters are drawn at random and
+rounded to ``dtype``, as the optimizers do.
+"""
+import itertools
+
+import numpy as np
+
+# Boolean options of each kernel: the grid runs over all their combinations.
+OPTIONS = {
+    "sgd": ("momentum", "dampening", "nesterov", "weight_decay", "maximize", "first_step"),
+    "adagrad": ("weight_decay", "maximize"),
+    "adadelta": ("weight_decay", "maximize"),
+    "rmsprop": ("centered", "momentum", "weight_decay", "maximize"),
+    "adam": ("amsgrad", "weight_decay", "decoupled", "maximize"),
+    "adamax": ("weight_decay", "maximize"),
+    "nadam": ("weight_decay", "decoupled", "maximize"),
+}
+
+
+def option_grid(algorithm):
+    names = OPTIONS[algorithm]
+    for values in itertools.product((False, True), repeat=len(names)):
+        options = dict(zip(names, values))
+        if algorithm == "sgd" and options["nesterov"] and (
+                not options["momentum"] or options["dampening"]):
+            continue
+        yield options
+
+
+def _round(dtype, x):
+    return float(np.dtype(dtype).type(x))
+
+
+def make_case(algorithm, options, n, dtype, rng):
+    r = lambda x: _round(dtype, x)  # noqa: E731
+    empty = np.empty(0, dtype)
+    param = rng.standard_normal(n).astype(dtype)
+    grad = rng.standard_normal(n).astype(dtype)
+    pos = lambda scale=1.0: (scale * rng.random(n) + 1e-3).astype(dtype)  # noqa: E731
+    normal = lambda: (0.1 * rng.standard_normal(n)).astype(dtype)  # noqa: E731
+    o = options
+    wd = r(rng.uniform(1e-3, 0.1)) if o.get("weight_decay") else 0.0
+    maximize = bool(o.get("maximize"))
+    if algorithm == "sgd":
+        momentum = r(rng.uniform(0.5, 0.99)) if o["momentum"] else 0.0
+        buf = normal() if o["momentum"] else empty
+        omd = r(1.0 - rng.uniform(0.1, 0.9)) if o["dampening"] else 1.0
+        return [param, grad, buf], (r(rng.uniform(1e-3, 0.1)), wd, momentum, omd,
+                                    bool(o["nesterov"]), maximize, bool(o["first_step"]))
+    if algorithm == "adagrad":
+        return [param, grad, pos()], (r(rng.uniform(1e-3, 0.1)), wd, r(1e-10), maximize)
+    if algorithm == "adadelta":
+        rho = rng.uniform(0.8, 0.99)
+        return [param, grad, pos(), pos(0.01)], (r(rng.uniform(0.1, 1.0)), r(rho), r(1 - rho),
+                                                 r(1e-6), wd, maximize)
+    if algorithm == "rmsprop":
+        alpha = rng.uniform(0.9, 0.999)
+        square_avg = pos()
+        grad_avg = (0.1 * rng.standard_normal(n)).astype(dtype) if o["centered"] else empty
+        if o["centered"]:  # keep v - g_avg^2 positive, as it is in a real run
+            square_avg += grad_avg * grad_avg
+        momentum = r(rng.uniform(0.5, 0.99)) if o["momentum"] else 0.0
+        buf = normal() if o["momentum"] else empty
+        return [param, grad, square_avg, grad_avg, buf], (
+            r(rng.uniform(1e-3, 0.1)), r(alpha), r(1 - alpha), r(1e-8), wd, momentum,
+            bool(o["centered"]), maximize)
+    if algorithm == "adam":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        lr = rng.uniform(1e-4, 1e-2)
+        decay = r(1 - lr * 0.01) if o["decoupled"] else 1.0
+        max_sq = pos(0.01) if o["amsgrad"] else empty
+        return [param, grad, normal(), pos(0.01), max_sq], (
+            r(b1), r(1 - b1), r(b2), r(1 - b2), r(lr / (1 - b1 ** t)), r(np.sqrt(1 - b2 ** t)),
+            r(1e-8), wd, decay, bool(o["amsgrad"]), maximize)
+    if algorithm == "adamax":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        return [param, grad, normal(), pos()], (
+            r(b1), r(1 - b1), r(b2), r(2e-3 / (1 - b1 ** t)), r(1e-8), wd, maximize)
+    if algorithm == "nadam":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        lr = rng.uniform(1e-4, 1e-2)
+        decay = r(1 - lr * 0.01) if o["decoupled"] else 1.0
+        return [param, grad, normal(), pos(0.01)], (
+            r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b2 ** t), r(1e-8),
+            r(lr * 0.1), r(lr * 0.85), wd, decay, maximize)
+    raise KeyError(algorithm)
+
+
+def bits(a):
+    """The array's bit patterns, so that comparisons are exact (and -0.0 != +0.0)."""
+    a = np.asarray(a)
+    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)

@@ -1,0 +1,50 @@
+"""The table of optimizers and option combinations that drives the equivalence tests.
+
+Every optimizer appears with every combination of its options (the values below
+are the grid); each case lists the backends that must reproduce the reference
+and, where a backend cannot be bitwise, the ULP bound it is allowed and why
+(no such case today: every kernel is elementwise in one dtype, so every backend
+is exact).
+"""
+import itertools
+
+import fastopt
+
+GRIDS = {
+    fastopt.SGD: dict(lr=[0.01], momentum=[0.0, 0.9], dampening=[0.0, 0.3], nesterov=[False, True],
+                      weight_decay=[0.0, 1e-2], maximize=[False, True]),
+    fastopt.Adagrad: dict(lr=[0.05], lr_decay=[0.0, 0.01], weight_decay=[0.0, 1e-2],
+                          initial_accumulator_value=[0.0, 0.1], maximize=[False, True]),
+    fastopt.Adadelta: dict(rho=[0.9, 0.5], weight_decay=[0.0, 1e-2], maximize=[False, True]),
+    fastopt.RMSprop: dict(centered=[False, True], momentum=[0.0, 0.9], weight_decay=[0.0, 1e-2],
+                          maximize=[False, True]),
+    fastopt.Adam: dict(lr=[0.01], amsgrad=[False, True], weight_decay=[0.0, 1e-2],
+                       decoupled_weight_decay=[False, True], maximize=[False, True]),
+    fastopt.AdamW: dict(amsgrad=[False, True], weight_decay=[0.0, 0.1]),
+    fastopt.Adamax: dict(betas=[(0.9, 0.999), (0.5, 0.9)], weight_decay=[0.0, 1e-2],
+                         maximize=[False, True]),
+    fastopt.NAdam: dict(weight_decay=[0.0, 1e-2], decoupled_weight_decay=[False, True],
+                        momentum_decay=[4e-3, 0.1], maximize=[False, True]),
+}
+
+#: Allowed ULP differences per (optimizer, backend); absent means bitwise.
+ULP_BOUNDS = {}
+
+
+def valid(cls, kwargs):
+    if cls is fastopt.SGD and kwargs["nesterov"]:
+        return kwargs["momentum"] > 0 and kwargs["dampening"] == 0
+    return True
+
+
+def cases():
+    for cls, grid in GRIDS.items():
+        names = list(grid)
+        for values in itertools.product(*(grid[n] for n in names)):
+            kwargs = dict(zip(names, values))
+            if valid(cls, kwargs):
+                yield cls, kwargs
+
+
+def case_id(cls, kwargs):
+    return cls.__name__ + "(" + ",".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
