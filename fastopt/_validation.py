@@ -81,17 +81,17 @@ def no_overlaps(name, arrays):
                              f"its own array")
 
 
-def gradient(name, g, param_name, p):
-    """A gradient for parameter ``p``: same dtype and shape, contiguous, not aliasing ``p``."""
-    if type(g) is not np.ndarray and not isinstance(g, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(g).__name__}")
-    if g.dtype != p.dtype:
-        raise TypeError(f"{name} has dtype {g.dtype} but {param_name} has dtype {p.dtype}")
+def gradient(g, p, i):
+    """``grads[i]`` for ``params[i]``: same dtype and shape, contiguous, not aliasing ``p``."""
+    if not isinstance(g, np.ndarray):
+        raise TypeError(f"grads[{i}] must be a numpy.ndarray, got {type(g).__name__}")
+    if g.dtype is not p.dtype and g.dtype != p.dtype:
+        raise TypeError(f"grads[{i}] has dtype {g.dtype} but params[{i}] has dtype {p.dtype}")
     if g.shape != p.shape:
-        raise ValueError(f"{name} has shape {g.shape} but {param_name} has shape {p.shape}")
+        raise ValueError(f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}")
     if not g.flags.c_contiguous:
-        raise ValueError(f"{name} is not C-contiguous; pass np.ascontiguousarray({name.split('[')[0]})")
-    if g.size and np.may_share_memory(g, p):
-        raise ValueError(f"{name} shares memory with {param_name}; the gradient must be a "
+        raise ValueError(f"grads[{i}] is not C-contiguous; pass np.ascontiguousarray(grad)")
+    if np.may_share_memory(g, p) and g.size:
+        raise ValueError(f"grads[{i}] shares memory with params[{i}]; the gradient must be a "
                          f"separate array")
     return g

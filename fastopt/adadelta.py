@@ -46,7 +46,7 @@ class Adadelta(Optimizer):
     def _state_arrays_all(self):
         return [("square_avg", 0.0), ("acc_delta", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         rho = group["rho"]
-        return (rnd(group["lr"]), rnd(rho), rnd(1.0 - rho), rnd(group["eps"]),
-                rnd(group["weight_decay"]), group["maximize"])
+        return ((group["lr"], rho, 1.0 - rho, group["eps"], group["weight_decay"]),
+                (group["maximize"],))

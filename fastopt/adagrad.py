@@ -49,6 +49,6 @@ class Adagrad(Optimizer):
     def _state_arrays_all(self):
         return [("sum", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         clr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
-        return (rnd(clr), rnd(group["weight_decay"]), rnd(group["eps"]), group["maximize"])
+        return (clr, group["weight_decay"], group["eps"]), (group["maximize"],)

@@ -79,16 +79,16 @@ class Adam(Optimizer):
     def _state_arrays_all(self):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("max_exp_avg_sq", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         t = state["step"]
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        return (rnd(beta1), rnd(1.0 - beta1), rnd(beta2), rnd(1.0 - beta2),
-                rnd(lr / (1.0 - beta1 ** t)), rnd(math.sqrt(1.0 - beta2 ** t)), rnd(group["eps"]),
-                0.0 if decoupled else rnd(wd), rnd(1.0 - lr * wd) if decoupled else 1.0,
-                group["amsgrad"], group["maximize"])
+        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / (1.0 - beta1 ** t),
+                 math.sqrt(1.0 - beta2 ** t), group["eps"],
+                 0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),
+                (group["amsgrad"], group["maximize"]))
 
 
 class AdamW(Adam):

@@ -48,8 +48,8 @@ class Adamax(Optimizer):
     def _state_arrays_all(self):
         return [("exp_avg", 0.0), ("exp_inf", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         beta1, beta2 = group["betas"]
         clr = group["lr"] / (1.0 - beta1 ** state["step"])
-        return (rnd(beta1), rnd(1.0 - beta1), rnd(beta2), rnd(clr), rnd(group["eps"]),
-                rnd(group["weight_decay"]), group["maximize"])
+        return ((beta1, 1.0 - beta1, beta2, clr, group["eps"], group["weight_decay"]),
+                (group["maximize"],))

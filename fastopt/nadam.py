@@ -67,7 +67,7 @@ class NAdam(Optimizer):
     def _state_arrays_all(self):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
@@ -78,9 +78,8 @@ class NAdam(Optimizer):
         state["mu_product"] = mu_product
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        return (rnd(beta1), rnd(1.0 - beta1), rnd(beta2), rnd(1.0 - beta2),
-                rnd(1.0 - beta2 ** t), rnd(group["eps"]),
-                rnd(lr * (1.0 - mu) / (1.0 - mu_product)),
-                rnd(lr * mu_next / (1.0 - mu_product * mu_next)),
-                0.0 if decoupled else rnd(wd), rnd(1.0 - lr * wd) if decoupled else 1.0,
-                group["maximize"])
+        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, 1.0 - beta2 ** t, group["eps"],
+                 lr * (1.0 - mu) / (1.0 - mu_product),
+                 lr * mu_next / (1.0 - mu_product * mu_next),
+                 0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),
+                (group["maximize"],))

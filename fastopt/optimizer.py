@@ -6,20 +6,66 @@ scalars of its kernel (``_scalars``).  Everything else -- validation of
 parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
+import struct
+from array import array
+
 import numpy as np
 
 from . import _backend
 from . import _validation as check
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
+_FLOAT32 = np.dtype(np.float32)
 
 
-def _round_to(dtype):
-    """Function rounding a Python float to ``dtype`` and back (exact for float64)."""
-    if dtype == np.float64:
-        return float
-    f32 = np.float32
-    return lambda x: float(f32(x))
+_FLOAT32_PACKERS = {}
+
+
+def _rounded(values, dtype):
+    """Python floats rounded to ``dtype`` (round to nearest, as a C cast does)."""
+    if dtype is not _FLOAT32 and dtype != _FLOAT32:
+        return values
+    packer = _FLOAT32_PACKERS.get(len(values))
+    if packer is None:
+        packer = _FLOAT32_PACKERS[len(values)] = struct.Struct(f"{len(values)}f")
+    try:
+        return packer.unpack(packer.pack(*values))
+    except OverflowError:  # beyond float32's range: inf, as NumPy rounds it
+        return array("f", values).tolist()
+
+
+class ParamGroup(dict):
+    """A parameter group: a dict (as in ``torch.optim``) that notices when it is edited.
+
+    Schedules change hyperparameters between steps (``group["lr"] = ...``); the
+    optimizer re-validates a group only after such an edit.
+    """
+
+    __slots__ = ("edited",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.edited = True
+
+    def __setitem__(self, key, value):
+        self.edited = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.edited = True
+        super().__delitem__(key)
+
+    def update(self, *args, **kwargs):
+        self.edited = True
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        self.edited = True
+        return super().setdefault(key, default)
+
+    def pop(self, *args):
+        self.edited = True
+        return super().pop(*args)
 
 
 class _StateView:
@@ -81,7 +127,6 @@ class Optimizer:
         self._params = []
         self._states = []
         self._group_of = []
-        self._checked = []
         self._kernel_arrays = []
         for group in self._as_groups(params):
             self.add_param_group(group)
@@ -118,7 +163,8 @@ class Optimizer:
         if unknown:
             raise TypeError(f"unknown hyperparameter(s) for {type(self).__name__}: "
                             f"{', '.join(sorted(unknown))}")
-        group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
+        group = ParamGroup({**self.defaults,
+                            **{k: v for k, v in param_group.items() if k != "params"}})
         self._check_group(group, f"param_groups[{len(self.param_groups)}].")
         start = len(self._params)
         for k, p in enumerate(arrays):
@@ -131,19 +177,17 @@ class Optimizer:
             self._states.append({})
             self._group_of.append(group)
             self._kernel_arrays.append(None)
-        self._checked.append(self._hyper_key(group))
-
-    def _hyper_key(self, group):
-        return tuple(group[k] if not isinstance(group[k], list) else tuple(group[k])
-                     for k in self.defaults)
+        group.edited = False
 
     def _recheck_groups(self):
-        """Validate hyperparameters that changed since the last step (schedules, user edits)."""
+        """Validate the groups edited since the last step (schedules, user edits)."""
         for i, group in enumerate(self.param_groups):
-            key = self._hyper_key(group)
-            if key != self._checked[i]:
+            if getattr(group, "edited", True):
+                if not isinstance(group, ParamGroup):
+                    raise TypeError(f"param_groups[{i}] was replaced by a {type(group).__name__};"
+                                    f" edit the group's entries instead")
                 self._check_group(group, f"param_groups[{i}].")
-                self._checked[i] = key
+                group.edited = False
                 for j, g in enumerate(self._group_of):
                     if g is group:
                         self._kernel_arrays[j] = None  # options may need other state
@@ -175,9 +219,10 @@ class Optimizer:
         """
         grads = self._grads_list(grads)
         params = self._params
+        gradient = check.gradient
         for i, g in enumerate(grads):
             if g is not None:
-                check.gradient(f"grads[{i}]", g, f"params[{i}]", params[i])
+                gradient(g, params[i], i)
         self._recheck_groups()
         kernel = _backend.kernel(self.backend or _backend.get_backend(), self.algorithm)
         threads_for = _backend.threads_for
@@ -191,15 +236,16 @@ class Optimizer:
             if arrays is None:
                 arrays = self._kernel_arrays[i] = self._flat_arrays(group, p, state)
             state["step"] += 1
-            kernel(*arrays[0], g.reshape(-1), *arrays[1:],
-                   *self._scalars(group, state, _round_to(p.dtype)), threads_for(p.size))
+            floats, flags = self._scalars(group, state)
+            kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
+                   threads_for(p.size))
 
     def _flat_arrays(self, group, p, state):
         """(param,), then the state arrays in kernel order, all flat; creates missing state."""
         if not state:
             state["step"] = 0
         empty = _EMPTY[p.dtype]
-        flat = [(p.reshape(-1),)]
+        flat = []
         for name, init in self._state_arrays(group):
             if init is None:
                 flat.append(empty)
@@ -208,7 +254,7 @@ class Optimizer:
                 state[name] = np.full_like(p, init, order="C")
                 self._on_new_state(state, name)
             flat.append(state[name].reshape(-1))
-        return tuple(flat)
+        return p.reshape(-1), tuple(flat)
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""
@@ -223,8 +269,12 @@ class Optimizer:
         """``[(name, initial value or None), ...]`` in kernel order; ``None`` = unused (empty)."""
         raise NotImplementedError
 
-    def _scalars(self, group, state, rnd):
-        """The kernel's scalar arguments for this step, rounded with ``rnd``."""
+    def _scalars(self, group, state):
+        """The kernel's scalar arguments for this step: ``(floats, flags)``.
+
+        ``floats`` are computed in double precision; the caller rounds them to the
+        parameter's dtype once.  ``flags`` are the kernel's booleans.
+        """
         raise NotImplementedError
 
     # -- checkpoints --------------------------------------------------------------------
@@ -291,7 +341,6 @@ class Optimizer:
         # Everything checked: apply.
         for group, hyper in zip(self.param_groups, new_groups):
             group.update(hyper)
-        self._checked = [self._hyper_key(g) for g in self.param_groups]
         self._states[:] = new_states
         self._kernel_arrays = [None] * len(self._params)
 

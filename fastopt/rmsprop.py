@@ -61,8 +61,7 @@ class RMSprop(Optimizer):
     def _state_arrays_all(self):
         return [("square_avg", 0.0), ("grad_avg", 0.0), ("momentum_buffer", 0.0)]
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         alpha = group["alpha"]
-        return (rnd(group["lr"]), rnd(alpha), rnd(1.0 - alpha), rnd(group["eps"]),
-                rnd(group["weight_decay"]), rnd(group["momentum"]), group["centered"],
-                group["maximize"])
+        return ((group["lr"], alpha, 1.0 - alpha, group["eps"], group["weight_decay"],
+                 group["momentum"]), (group["centered"], group["maximize"]))

@@ -80,10 +80,10 @@ class SGD(Optimizer):
     def _on_new_state(self, state, name):
         self._new_buffers.add(id(state))
 
-    def _scalars(self, group, state, rnd):
+    def _scalars(self, group, state):
         first_step = False
         if self._new_buffers:
             first_step = id(state) in self._new_buffers
             self._new_buffers.discard(id(state))
-        return (rnd(group["lr"]), rnd(group["weight_decay"]), rnd(group["momentum"]),
-                rnd(1.0 - group["dampening"]), group["nesterov"], group["maximize"], first_step)
+        return ((group["lr"], group["weight_decay"], group["momentum"], 1.0 - group["dampening"]),
+                (group["nesterov"], group["maximize"], first_step))

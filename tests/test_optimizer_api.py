@@ -149,7 +149,7 @@ def test_float64_and_float32_parameters_can_be_mixed():
     opt.step([np.ones(3, np.float32), np.ones(3, np.float64)])
     assert a.dtype == np.float32 and b.dtype == np.float64
     np.testing.assert_allclose(a, 0.9, rtol=1e-6)
-    np.testing.assert_allclose(b, 0.9, rtol=1e-12)
+    np.testing.assert_allclose(b, 0.9, rtol=1e-8)  # eps shifts the step by 1e-8 relative
 
 
 # -- backend selection ------------------------------------------------------------------
