@@ -50,7 +50,10 @@ def show_config():
     if cy is None:
         lines.append("  cython extension:    not built")
     else:
-        lines.append(f"  cython extension:    built with {cy.get('compiler_args', '?')}")
+        args = cy["compile_args"]
+        args = " ".join(args) if isinstance(args, (list, tuple)) else str(args)
+        lines.append(f"  cython extension:    built with {args}"
+                     f"{' (bounds checks ON)' if cy.get('debug_checks') else ''}")
         lines.append(f"  OpenMP:              "
                      f"{'on, ' + str(cy.get('openmp_max_threads')) + ' threads max' if cy.get('openmp') else 'off (serial build)'}")
     print("\n".join(lines))

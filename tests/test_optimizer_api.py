@@ -159,11 +159,13 @@ def test_all_three_backends_are_available():
     assert fastopt.available_backends() == ["cython", "numba", "python"]
 
 
-def test_default_backend_is_the_fastest_available():
+def test_default_backend_is_the_fastest_available(monkeypatch):
+    monkeypatch.delenv("FASTOPT_BACKEND", raising=False)
     assert fastopt.get_backend() == fastopt.available_backends()[0]
 
 
-def test_set_backend_and_use_backend():
+def test_set_backend_and_use_backend(monkeypatch):
+    monkeypatch.delenv("FASTOPT_BACKEND", raising=False)
     fastopt.set_backend("python")
     assert fastopt.get_backend() == "python"
     with fastopt.use_backend("numba"):
@@ -176,7 +178,8 @@ def test_set_backend_and_use_backend():
     assert fastopt.get_backend() == fastopt.available_backends()[0]
 
 
-def test_use_backend_is_local_to_its_thread():
+def test_use_backend_is_local_to_its_thread(monkeypatch):
+    monkeypatch.delenv("FASTOPT_BACKEND", raising=False)
     seen = []
     with fastopt.use_backend("python"):
         t = threading.Thread(target=lambda: seen.append(fastopt.get_backend()))
@@ -222,4 +225,4 @@ def test_show_config_reports_backends_threads_and_build(capsys):
     assert info["numba"] and "numba" in text
     if "cython" in info["available_backends"]:
         assert isinstance(info["cython"]["openmp"], bool)
-        assert "-O3" in info["cython"]["compiler_args"] and "OpenMP" in text
+        assert "-O3" in info["cython"]["compile_args"] and "OpenMP" in text
