@@ -1,0 +1,56 @@
+"""Numba Adadelta kernel: see :mod:`fastopt.backends.python.adadelta`."""
+import numpy as np
+from numba import prange
+
+from fastopt.backends.numba import _jit
+
+
+@_jit.element
+def adadelta_element(p, g, v, u, lr, rho, one_minus_rho, eps, weight_decay, maximize):
+    """One element of an Adadelta step: returns the new ``(p, v, u)``.
+
+    ``v`` is ``square_avg``, ``u`` is ``acc_delta``; scalars are in the dtype of the element.
+    """
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    v = rho * v + one_minus_rho * g * g
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    u = rho * u + one_minus_rho * delta * delta
+    p = p - lr * delta
+    return p, v, u
+
+
+@_jit.serial
+def adadelta_serial(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+                    weight_decay, maximize):
+    """The Adadelta kernel without ``n_threads``, in the calling thread (njit-callable)."""
+    t = param.dtype.type
+    lr_, rho_, omr, e, wd = t(lr), t(rho), t(one_minus_rho), t(eps), t(weight_decay)
+    for i in range(param.size):
+        param[i], square_avg[i], acc_delta[i] = adadelta_element(
+            param[i], grad[i], square_avg[i], acc_delta[i], lr_, rho_, omr, e, wd, maximize)
+
+
+@_jit.parallel
+def adadelta_parallel(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+                      weight_decay, maximize, n_chunks):
+    """:func:`adadelta_serial` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adadelta_serial(param[lo:hi], grad[lo:hi], square_avg[lo:hi], acc_delta[lo:hi], lr,
+                        rho, one_minus_rho, eps, weight_decay, maximize)
+
+
+def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+             weight_decay, maximize, n_threads):
+    """One Adadelta step, in place (the kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, param.size)
+    if n_chunks == 1:
+        adadelta_serial(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+                        weight_decay, maximize)
+    else:
+        _jit.call_parallel(adadelta_parallel, param, grad, square_avg, acc_delta, lr, rho,
+                           one_minus_rho, eps, weight_decay, maximize, n_chunks)

@@ -1,0 +1,83 @@
+"""Numba Adam kernel (Adam, AdamW, AMSGrad): see :mod:`fastopt.backends.python.adam`."""
+import numpy as np
+from numba import prange
+
+from fastopt.backends.numba import _jit
+
+
+@_jit.element
+def adam_element(p, g, m, v, v_max, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                 step_size, bias_correction2_sqrt, eps, weight_decay, decay_factor,
+                 amsgrad, maximize):
+    """One element of an Adam step: returns the new ``(p, m, v, v_max)``.
+
+    Scalars are in the dtype of the element (``v_max`` is unused unless ``amsgrad``).
+    """
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if decay_factor != 1:
+        p = p * decay_factor
+    m = beta1 * m + one_minus_beta1 * g
+    v = beta2 * v + one_minus_beta2 * g * g
+    if amsgrad:
+        v_max = _jit.maximum(v_max, v)
+        v_hat = v_max
+    else:
+        v_hat = v
+    denom = np.sqrt(v_hat) / bias_correction2_sqrt + eps
+    p = p - step_size * m / denom
+    return p, m, v, v_max
+
+
+@_jit.serial
+def adam_serial(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
+                beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
+                decay_factor, amsgrad, maximize):
+    """The Adam kernel without ``n_threads``, in the calling thread (njit-callable)."""
+    t = param.dtype.type
+    b1, omb1, b2, omb2 = t(beta1), t(one_minus_beta1), t(beta2), t(one_minus_beta2)
+    ss, bc2, e, wd, df = (t(step_size), t(bias_correction2_sqrt), t(eps), t(weight_decay),
+                          t(decay_factor))
+    if amsgrad:  # hoisted: the loops differ in the arrays they touch
+        for i in range(param.size):
+            param[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i] = adam_element(
+                param[i], grad[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i],
+                b1, omb1, b2, omb2, ss, bc2, e, wd, df, True, maximize)
+    else:
+        unused = t(0)
+        for i in range(param.size):
+            param[i], exp_avg[i], exp_avg_sq[i], _ = adam_element(
+                param[i], grad[i], exp_avg[i], exp_avg_sq[i], unused,
+                b1, omb1, b2, omb2, ss, bc2, e, wd, df, False, maximize)
+
+
+@_jit.parallel
+def adam_parallel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
+                  beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
+                  decay_factor, amsgrad, maximize, n_chunks):
+    """:func:`adam_serial` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adam_serial(param[lo:hi], grad[lo:hi], exp_avg[lo:hi], exp_avg_sq[lo:hi],
+                    max_exp_avg_sq[lo:hi], beta1, one_minus_beta1, beta2, one_minus_beta2,
+                    step_size, bias_correction2_sqrt, eps, weight_decay, decay_factor,
+                    amsgrad, maximize)
+
+
+def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
+         beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
+         decay_factor, amsgrad, maximize, n_threads):
+    """One Adam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, param.size)
+    if n_chunks == 1:
+        adam_serial(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
+                    beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+                    weight_decay, decay_factor, amsgrad, maximize)
+    else:
+        _jit.call_parallel(adam_parallel, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
+                           beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                           bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
+                           maximize, n_chunks)

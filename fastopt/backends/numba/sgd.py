@@ -1,0 +1,68 @@
+"""Numba SGD kernel (plain, momentum, dampened/EMA momentum, Nesterov): see
+:mod:`fastopt.backends.python.sgd`."""
+from numba import prange
+
+from fastopt.backends.numba import _jit
+
+
+@_jit.element
+def sgd_element(p, g, b, lr, weight_decay, momentum, one_minus_dampening, nesterov,
+                maximize, first_step):
+    """One element of an SGD step: returns the new ``(p, b)``.
+
+    Scalars are in the dtype of the element (``b`` is unused unless ``momentum != 0``).
+    """
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if momentum != 0:
+        if first_step:
+            b = g
+        else:
+            b = momentum * b + one_minus_dampening * g
+        g = g + momentum * b if nesterov else b
+    p = p - lr * g
+    return p, b
+
+
+@_jit.serial
+def sgd_serial(param, grad, momentum_buffer, lr, weight_decay, momentum,
+               one_minus_dampening, nesterov, maximize, first_step):
+    """The SGD kernel without ``n_threads``, in the calling thread (njit-callable)."""
+    t = param.dtype.type
+    lr_, wd, mu, omd = t(lr), t(weight_decay), t(momentum), t(one_minus_dampening)
+    if momentum != 0:  # hoisted: the loops differ in the arrays they touch
+        for i in range(param.size):
+            param[i], momentum_buffer[i] = sgd_element(
+                param[i], grad[i], momentum_buffer[i], lr_, wd, mu, omd, nesterov, maximize,
+                first_step)
+    else:
+        unused = t(0)
+        for i in range(param.size):
+            param[i], _ = sgd_element(
+                param[i], grad[i], unused, lr_, wd, t(0), omd, nesterov, maximize, first_step)
+
+
+@_jit.parallel
+def sgd_parallel(param, grad, momentum_buffer, lr, weight_decay, momentum,
+                 one_minus_dampening, nesterov, maximize, first_step, n_chunks):
+    """:func:`sgd_serial` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        sgd_serial(param[lo:hi], grad[lo:hi], momentum_buffer[lo:hi], lr, weight_decay,
+                   momentum, one_minus_dampening, nesterov, maximize, first_step)
+
+
+def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
+        one_minus_dampening, nesterov, maximize, first_step, n_threads):
+    """One SGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, param.size)
+    if n_chunks == 1:
+        sgd_serial(param, grad, momentum_buffer, lr, weight_decay, momentum,
+                   one_minus_dampening, nesterov, maximize, first_step)
+    else:
+        _jit.call_parallel(sgd_parallel, param, grad, momentum_buffer, lr, weight_decay,
+                           momentum, one_minus_dampening, nesterov, maximize, first_step,
+                           n_chunks)
