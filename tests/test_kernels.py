@@ -55,3 +55,34 @@ def test_kernels_do_not_touch_unused_state(backend):
                                          "decoupled": False, "maximize": False}, 3, np.float64, rng)
     _backend.kernel(backend, "adam")(*arrays, *scalars, 8)
     assert arrays[4].size == 0
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maximum_of_signed_zeros_matches_numpy(backend, dtype):
+    """np.maximum returns its second argument when both are equal (+0.0 vs -0.0):
+    AMSGrad's running maximum and Adamax's infinity norm must do the same."""
+    if not _backend.is_available(backend):
+        pytest.skip(f"{backend} backend not available")
+    n = 64
+    zeros = np.zeros(n, dtype)
+    signs = np.where(np.arange(n) % 2 == 0, 0.0, -0.0).astype(dtype)
+    # AMSGrad: grad = 0, exp_avg_sq = +-0 -> beta2 * v keeps the sign; max with +-0 state.
+    for state_sign in (signs, -signs):
+        arrays = [np.ones(n, dtype), zeros.copy(), zeros.copy(), signs.copy(), state_sign.copy()]
+        scalars = (0.9, 0.1, 0.5, 0.5, 1e-3, 1.0, 1e-8, 0.0, 1.0, True, False)
+        expected = [a.copy() for a in arrays]
+        _backend.kernel("python", "adam")(*expected, *scalars, 1)
+        _backend.kernel(backend, "adam")(*arrays, *scalars, 1)
+        for got, want in zip(arrays, expected):
+            assert np.array_equal(bits(got), bits(want))
+    # Adamax with eps = 0 and zero gradients: max(beta2 * u, |g| + 0) with u = +-0.
+    for u in (signs, -signs):
+        arrays = [np.ones(n, dtype), zeros.copy(), np.ones(n, dtype), u.copy()]
+        scalars = (0.9, 0.1, 0.5, 1e-3, 0.0, 0.0, False)
+        expected = [a.copy() for a in arrays]
+        with np.errstate(all="ignore"):
+            _backend.kernel("python", "adamax")(*expected, *scalars, 1)
+            _backend.kernel(backend, "adamax")(*arrays, *scalars, 1)
+        for got, want in zip(arrays[1:], expected[1:]):  # param is inf/nan: 0/0, see README
+            assert np.array_equal(bits(got), bits(want))

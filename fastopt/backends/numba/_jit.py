@@ -81,8 +81,9 @@ def parallel(fn):
 
 @element
 def maximum(a, b):
-    """``np.maximum(a, b)`` of two scalars: NaN in either argument propagates."""
-    return a if (a >= b or a != a) else b
+    """``np.maximum(a, b)`` of two scalars, bit for bit: NaN in either argument propagates,
+    and of two equal values (+0.0 and -0.0) the second is returned, as NumPy does."""
+    return a if (a > b or a != a) else b
 
 
 @serial

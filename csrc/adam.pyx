@@ -1,0 +1,166 @@
+"""Cython Adam kernel (Adam, AdamW, AMSGrad).
+
+The arithmetic of :func:`fastopt.backends.python.adam.adam`, element by element.
+"""
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
+                             check_threads, chunk_size, fmax_nan, fsqrt, param_size)
+
+cnp.import_array()
+
+# Bits of ``flags``: one copy of the loop per combination (see _dispatch).
+cdef enum:
+    MAXIMIZE = 1
+    WEIGHT_DECAY = 2
+    DECOUPLED = 4
+    AMSGRAD = 8
+
+
+ctypedef struct Args:
+    void* param
+    void* grad
+    void* exp_avg
+    void* exp_avg_sq
+    void* max_exp_avg_sq
+    double beta1, one_minus_beta1, beta2, one_minus_beta2, step_size
+    double bias_correction2_sqrt, eps, weight_decay, decay_factor
+    Py_ssize_t n
+    int flags, n_threads, typenum
+
+
+cdef inline void _loop(floating* p, const floating* gr, floating* m, floating* v,
+                       floating* vmax, floating beta1, floating omb1, floating beta2,
+                       floating omb2, floating step_size, floating bc2_sqrt, floating eps,
+                       floating wd, floating decay, Py_ssize_t start, Py_ssize_t stop,
+                       bint maximize, bint has_wd, bint decoupled,
+                       bint amsgrad) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, theta, mi, vi, d
+    for i in range(start, stop):
+        g = -gr[i] if maximize else gr[i]
+        theta = p[i]
+        if has_wd:
+            g = g + wd * theta
+        if decoupled:
+            theta = theta * decay
+        mi = beta1 * m[i] + omb1 * g
+        m[i] = mi
+        vi = beta2 * v[i] + omb2 * g * g
+        v[i] = vi
+        if amsgrad:
+            vi = fmax_nan(vmax[i], vi)
+            vmax[i] = vi
+        d = fsqrt(vi) / bc2_sqrt + eps
+        p[i] = theta - step_size * mi / d
+
+
+cdef void _dispatch(floating* p, const floating* gr, floating* m, floating* v,
+                    floating* vmax, floating b1, floating ob1, floating b2, floating ob2,
+                    floating ss, floating bc, floating eps, floating wd, floating df,
+                    Py_ssize_t i0, Py_ssize_t i1, int flags) noexcept nogil:
+    # The options are constants in every copy of the loop: no branch in any loop.
+    if flags == 0:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 0, 0, 0)
+    elif flags == 1:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 0, 0, 0)
+    elif flags == 2:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 1, 0, 0)
+    elif flags == 3:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 1, 0, 0)
+    elif flags == 4:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 0, 1, 0)
+    elif flags == 5:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 0, 1, 0)
+    elif flags == 6:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 1, 1, 0)
+    elif flags == 7:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 1, 1, 0)
+    elif flags == 8:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 0, 0, 1)
+    elif flags == 9:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 0, 0, 1)
+    elif flags == 10:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 1, 0, 1)
+    elif flags == 11:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 1, 0, 1)
+    elif flags == 12:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 0, 1, 1)
+    elif flags == 13:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 0, 1, 1)
+    elif flags == 14:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 0, 1, 1, 1)
+    else:
+        _loop(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, i0, i1, 1, 1, 1, 1)
+
+
+cdef void _run(floating* p, const Args* a) noexcept nogil:
+    cdef const floating* gr = <const floating*>a.grad
+    cdef floating* m = <floating*>a.exp_avg
+    cdef floating* v = <floating*>a.exp_avg_sq
+    cdef floating* vmax = <floating*>a.max_exp_avg_sq
+    cdef floating b1 = <floating>a.beta1, ob1 = <floating>a.one_minus_beta1
+    cdef floating b2 = <floating>a.beta2, ob2 = <floating>a.one_minus_beta2
+    cdef floating ss = <floating>a.step_size, bc = <floating>a.bias_correction2_sqrt
+    cdef floating eps = <floating>a.eps, wd = <floating>a.weight_decay
+    cdef floating df = <floating>a.decay_factor
+    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
+    cdef int flags = a.flags
+    if chunk >= n:
+        _dispatch(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df, 0, n, flags)
+        return
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        _dispatch(p, gr, m, v, vmax, b1, ob1, b2, ob2, ss, bc, eps, wd, df,
+                  c * chunk, min(c * chunk + chunk, n), flags)
+
+
+cdef void _run_any(const Args* a) noexcept nogil:
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.param, a)
+    else:
+        _run(<double*>a.param, a)
+
+
+def adam(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
+         cnp.ndarray exp_avg_sq not None, cnp.ndarray max_exp_avg_sq, double beta1,
+         double one_minus_beta1, double beta2, double one_minus_beta2, double step_size,
+         double bias_correction2_sqrt, double eps, double weight_decay, double decay_factor,
+         bint amsgrad, bint maximize, int n_threads):
+    """One Adam step, in place: see :func:`fastopt.backends.python.adam.adam`.
+
+    ``max_exp_avg_sq`` is only read when ``amsgrad`` (it may then be empty or None).
+    """
+    cdef Args a
+    a.n = param_size(param)
+    a.typenum = cnp.PyArray_TYPE(param)
+    check_threads(n_threads)
+    a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
+    a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
+    a.exp_avg = array_data(exp_avg, a.typenum, a.n, REQ_WRITE, "exp_avg")
+    a.exp_avg_sq = array_data(exp_avg_sq, a.typenum, a.n, REQ_WRITE, "exp_avg_sq")
+    a.max_exp_avg_sq = NULL
+    if amsgrad:
+        a.max_exp_avg_sq = array_data(max_exp_avg_sq, a.typenum, a.n, REQ_WRITE,
+                                      "max_exp_avg_sq")
+    a.beta1 = beta1
+    a.one_minus_beta1 = one_minus_beta1
+    a.beta2 = beta2
+    a.one_minus_beta2 = one_minus_beta2
+    a.step_size = step_size
+    a.bias_correction2_sqrt = bias_correction2_sqrt
+    a.eps = eps
+    a.weight_decay = weight_decay
+    a.decay_factor = decay_factor
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
+               | (DECOUPLED if as_dtype(decay_factor, a.typenum) != 1 else 0)
+               | (AMSGRAD if amsgrad else 0))
+    a.n_threads = n_threads
+    if a.n >= NOGIL_MIN:
+        with nogil:
+            _run_any(&a)
+    else:
+        _run_any(&a)

@@ -1,0 +1,165 @@
+"""Cython RMSprop kernel (plain, centered, with momentum).
+
+The arithmetic of :func:`fastopt.backends.python.rmsprop.rmsprop`, element by element.
+"""
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
+                             check_threads, chunk_size, fsqrt, param_size)
+
+cnp.import_array()
+
+# Bits of ``flags``: one copy of the loop per combination (see _dispatch).
+cdef enum:
+    MAXIMIZE = 1
+    WEIGHT_DECAY = 2
+    CENTERED = 4
+    MOMENTUM = 8
+
+
+ctypedef struct Args:
+    void* param
+    void* grad
+    void* square_avg
+    void* grad_avg
+    void* momentum_buffer
+    double lr, alpha, one_minus_alpha, eps, weight_decay, momentum
+    Py_ssize_t n
+    int flags, n_threads, typenum
+
+
+cdef inline void _loop(floating* p, const floating* gr, floating* v, floating* ga,
+                       floating* buf, floating lr, floating alpha, floating oma, floating eps,
+                       floating wd, floating mom, Py_ssize_t start, Py_ssize_t stop,
+                       bint maximize, bint has_wd, bint centered,
+                       bint has_mom) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, theta, vi, gai, avg, b
+    for i in range(start, stop):
+        g = -gr[i] if maximize else gr[i]
+        theta = p[i]
+        if has_wd:
+            g = g + wd * theta
+        vi = alpha * v[i] + oma * g * g
+        v[i] = vi
+        if centered:
+            gai = alpha * ga[i] + oma * g
+            ga[i] = gai
+            avg = fsqrt(vi - gai * gai) + eps
+        else:
+            avg = fsqrt(vi) + eps
+        if has_mom:
+            b = mom * buf[i] + g / avg
+            buf[i] = b
+            p[i] = theta - lr * b
+        else:
+            p[i] = theta - lr * g / avg
+
+
+cdef void _dispatch(floating* p, const floating* gr, floating* v, floating* ga, floating* buf,
+                    floating lr, floating al, floating oma, floating eps, floating wd,
+                    floating mom, Py_ssize_t i0, Py_ssize_t i1, int flags) noexcept nogil:
+    # The options are constants in every copy of the loop: no branch in any loop.
+    if flags == 0:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 0, 0, 0)
+    elif flags == 1:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 0, 0, 0)
+    elif flags == 2:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 1, 0, 0)
+    elif flags == 3:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 1, 0, 0)
+    elif flags == 4:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 0, 1, 0)
+    elif flags == 5:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 0, 1, 0)
+    elif flags == 6:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 1, 1, 0)
+    elif flags == 7:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 1, 1, 0)
+    elif flags == 8:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 0, 0, 1)
+    elif flags == 9:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 0, 0, 1)
+    elif flags == 10:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 1, 0, 1)
+    elif flags == 11:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 1, 0, 1)
+    elif flags == 12:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 0, 1, 1)
+    elif flags == 13:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 0, 1, 1)
+    elif flags == 14:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 0, 1, 1, 1)
+    else:
+        _loop(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, i0, i1, 1, 1, 1, 1)
+
+
+cdef void _run(floating* p, const Args* a) noexcept nogil:
+    cdef const floating* gr = <const floating*>a.grad
+    cdef floating* v = <floating*>a.square_avg
+    cdef floating* ga = <floating*>a.grad_avg
+    cdef floating* buf = <floating*>a.momentum_buffer
+    cdef floating lr = <floating>a.lr, al = <floating>a.alpha
+    cdef floating oma = <floating>a.one_minus_alpha, eps = <floating>a.eps
+    cdef floating wd = <floating>a.weight_decay, mom = <floating>a.momentum
+    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
+    cdef int flags = a.flags
+    if chunk >= n:
+        _dispatch(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, 0, n, flags)
+        return
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        _dispatch(p, gr, v, ga, buf, lr, al, oma, eps, wd, mom, c * chunk,
+                  min(c * chunk + chunk, n), flags)
+
+
+cdef void _run_any(const Args* a) noexcept nogil:
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.param, a)
+    else:
+        _run(<double*>a.param, a)
+
+
+def rmsprop(cnp.ndarray param not None, cnp.ndarray grad not None,
+            cnp.ndarray square_avg not None, cnp.ndarray grad_avg,
+            cnp.ndarray momentum_buffer, double lr, double alpha, double one_minus_alpha,
+            double eps, double weight_decay, double momentum, bint centered, bint maximize,
+            int n_threads):
+    """One RMSprop step, in place: see :func:`fastopt.backends.python.rmsprop.rmsprop`.
+
+    ``grad_avg`` is only used when ``centered``, ``momentum_buffer`` only when
+    ``momentum != 0`` (otherwise they may be empty or None).
+    """
+    cdef Args a
+    cdef bint has_mom
+    a.n = param_size(param)
+    a.typenum = cnp.PyArray_TYPE(param)
+    check_threads(n_threads)
+    has_mom = as_dtype(momentum, a.typenum) != 0
+    a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
+    a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
+    a.square_avg = array_data(square_avg, a.typenum, a.n, REQ_WRITE, "square_avg")
+    a.grad_avg = NULL
+    if centered:
+        a.grad_avg = array_data(grad_avg, a.typenum, a.n, REQ_WRITE, "grad_avg")
+    a.momentum_buffer = NULL
+    if has_mom:
+        a.momentum_buffer = array_data(momentum_buffer, a.typenum, a.n, REQ_WRITE,
+                                       "momentum_buffer")
+    a.lr = lr
+    a.alpha = alpha
+    a.one_minus_alpha = one_minus_alpha
+    a.eps = eps
+    a.weight_decay = weight_decay
+    a.momentum = momentum
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
+               | (CENTERED if centered else 0) | (MOMENTUM if has_mom else 0))
+    a.n_threads = n_threads
+    if a.n >= NOGIL_MIN:
+        with nogil:
+            _run_any(&a)
+    else:
+        _run_any(&a)

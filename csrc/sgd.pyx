@@ -1,0 +1,163 @@
+"""Cython SGD kernel (plain, momentum, dampened/EMA momentum, Nesterov).
+
+The arithmetic of :func:`fastopt.backends.python.sgd.sgd`, element by element.
+"""
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
+                             check_threads, chunk_size, param_size)
+
+cnp.import_array()
+
+# Bits of ``flags``: one copy of the loop per combination (see _dispatch).  FIRST_STEP
+# and NESTEROV are only set together with MOMENTUM.
+cdef enum:
+    MAXIMIZE = 1
+    WEIGHT_DECAY = 2
+    MOMENTUM = 4
+    FIRST_STEP = 8
+    NESTEROV = 16
+
+
+ctypedef struct Args:
+    void* param
+    void* grad
+    void* momentum_buffer
+    double lr, weight_decay, momentum, one_minus_dampening
+    Py_ssize_t n
+    int flags, n_threads, typenum
+
+
+cdef inline void _loop(floating* p, const floating* gr, floating* buf, floating lr,
+                       floating wd, floating mom, floating omd, Py_ssize_t start,
+                       Py_ssize_t stop, bint maximize, bint has_wd, bint has_mom,
+                       bint first_step, bint nesterov) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, theta, b
+    for i in range(start, stop):
+        g = -gr[i] if maximize else gr[i]
+        theta = p[i]
+        if has_wd:
+            g = g + wd * theta
+        if has_mom:
+            if first_step:
+                b = g
+            else:
+                b = mom * buf[i] + omd * g
+            buf[i] = b
+            if nesterov:
+                g = g + mom * b
+            else:
+                g = b
+        p[i] = theta - lr * g
+
+
+cdef void _dispatch(floating* p, const floating* gr, floating* buf, floating lr, floating wd,
+                    floating mom, floating omd, Py_ssize_t i0, Py_ssize_t i1,
+                    int flags) noexcept nogil:
+    # The options are constants in every copy of the loop: no branch in any loop.
+    if flags == 0:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 0, 0, 0, 0)
+    elif flags == 1:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 0, 0, 0, 0)
+    elif flags == 2:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 1, 0, 0, 0)
+    elif flags == 3:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 1, 0, 0, 0)
+    # momentum
+    elif flags == 4:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 0, 1, 0, 0)
+    elif flags == 5:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 0, 1, 0, 0)
+    elif flags == 6:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 1, 1, 0, 0)
+    elif flags == 7:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 1, 1, 0, 0)
+    # momentum, first step
+    elif flags == 12:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 0, 1, 1, 0)
+    elif flags == 13:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 0, 1, 1, 0)
+    elif flags == 14:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 1, 1, 1, 0)
+    elif flags == 15:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 1, 1, 1, 0)
+    # Nesterov momentum
+    elif flags == 20:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 0, 1, 0, 1)
+    elif flags == 21:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 0, 1, 0, 1)
+    elif flags == 22:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 1, 1, 0, 1)
+    elif flags == 23:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 1, 1, 0, 1)
+    # Nesterov momentum, first step
+    elif flags == 28:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 0, 1, 1, 1)
+    elif flags == 29:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 0, 1, 1, 1)
+    elif flags == 30:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 0, 1, 1, 1, 1)
+    else:
+        _loop(p, gr, buf, lr, wd, mom, omd, i0, i1, 1, 1, 1, 1, 1)
+
+
+cdef void _run(floating* p, const Args* a) noexcept nogil:
+    cdef const floating* gr = <const floating*>a.grad
+    cdef floating* buf = <floating*>a.momentum_buffer
+    cdef floating lr = <floating>a.lr, wd = <floating>a.weight_decay
+    cdef floating mom = <floating>a.momentum, omd = <floating>a.one_minus_dampening
+    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
+    cdef int flags = a.flags
+    if chunk >= n:
+        _dispatch(p, gr, buf, lr, wd, mom, omd, 0, n, flags)
+        return
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        _dispatch(p, gr, buf, lr, wd, mom, omd, c * chunk, min(c * chunk + chunk, n), flags)
+
+
+cdef void _run_any(const Args* a) noexcept nogil:
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.param, a)
+    else:
+        _run(<double*>a.param, a)
+
+
+def sgd(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray momentum_buffer,
+        double lr, double weight_decay, double momentum, double one_minus_dampening,
+        bint nesterov, bint maximize, bint first_step, int n_threads):
+    """One SGD step, in place: see :func:`fastopt.backends.python.sgd.sgd`.
+
+    ``momentum_buffer`` is only used when ``momentum != 0`` (otherwise it may be
+    empty or None).
+    """
+    cdef Args a
+    cdef bint has_mom
+    a.n = param_size(param)
+    a.typenum = cnp.PyArray_TYPE(param)
+    check_threads(n_threads)
+    has_mom = as_dtype(momentum, a.typenum) != 0
+    a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
+    a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
+    a.momentum_buffer = NULL
+    if has_mom:
+        a.momentum_buffer = array_data(momentum_buffer, a.typenum, a.n, REQ_WRITE,
+                                       "momentum_buffer")
+    a.lr = lr
+    a.weight_decay = weight_decay
+    a.momentum = momentum
+    a.one_minus_dampening = one_minus_dampening
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    if has_mom:
+        a.flags |= (MOMENTUM | (FIRST_STEP if first_step else 0)
+                    | (NESTEROV if nesterov else 0))
+    a.n_threads = n_threads
+    if a.n >= NOGIL_MIN:
+        with nogil:
+            _run_any(&a)
+    else:
+        _run_any(&a)
