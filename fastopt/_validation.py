@@ -91,7 +91,9 @@ def gradient(g, p, i):
         raise ValueError(f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}")
     if not g.flags.c_contiguous:
         raise ValueError(f"grads[{i}] is not C-contiguous; pass np.ascontiguousarray(grad)")
-    if np.may_share_memory(g, p) and g.size:
+    # Two arrays that own their memory cannot overlap (a cheap test first).
+    if (g is p or g.base is not None or p.base is not None) and g.size and \
+            np.may_share_memory(g, p):
         raise ValueError(f"grads[{i}] shares memory with params[{i}]; the gradient must be a "
                          f"separate array")
     return g

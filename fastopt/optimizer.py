@@ -225,7 +225,7 @@ class Optimizer:
                 gradient(g, params[i], i)
         self._recheck_groups()
         kernel = _backend.kernel(self.backend or _backend.get_backend(), self.algorithm)
-        threads_for = _backend.threads_for
+        threshold = _backend.PARALLEL_THRESHOLD
         for i, g in enumerate(grads):
             if g is None:
                 continue
@@ -237,8 +237,9 @@ class Optimizer:
                 arrays = self._kernel_arrays[i] = self._flat_arrays(group, p, state)
             state["step"] += 1
             floats, flags = self._scalars(group, state)
-            kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
-                   threads_for(p.size))
+            kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
+                   *_rounded(floats, p.dtype), *flags,
+                   1 if p.size < threshold else _backend.get_num_threads())
 
     def _flat_arrays(self, group, p, state):
         """(param,), then the state arrays in kernel order, all flat; creates missing state."""
