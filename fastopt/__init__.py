@@ -21,7 +21,7 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .nadam import NAdam
-from .optimizer import Optimizer
+from .optimizer import Optimizer, flat_arrays
 from .rmsprop import RMSprop
 from .sgd import SGD
 
@@ -30,5 +30,5 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
-    "get_num_threads", "set_num_threads", "show_config",
+    "get_num_threads", "set_num_threads", "show_config", "flat_arrays",
 ]

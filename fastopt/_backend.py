@@ -28,6 +28,9 @@ _kernels = {}
 _local = threading.local()
 _global_backend = None
 _num_threads = None
+#: Incremented by every change of the backend selection (any thread), so that
+#: optimizers can cache the kernel they resolved.
+selection_version = 0
 
 
 def _probe(name):
@@ -88,22 +91,26 @@ def set_backend(name):
 
     ``None`` restores the default: ``$FASTOPT_BACKEND`` if set, else the fastest available.
     """
-    global _global_backend
+    global _global_backend, selection_version
     _global_backend = None if name is None else check_backend(name)
+    selection_version += 1
 
 
 @contextlib.contextmanager
 def use_backend(name):
     """Context manager: use backend ``name`` in this thread inside the ``with`` block."""
+    global selection_version
     check_backend(name)
     stack = getattr(_local, "stack", None)
     if stack is None:
         stack = _local.stack = []
     stack.append(name)
+    selection_version += 1
     try:
         yield name
     finally:
         stack.pop()
+        selection_version += 1
 
 
 def kernel(backend, algorithm):

@@ -34,6 +34,63 @@ def _rounded(values, dtype):
         return array("f", values).tolist()
 
 
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def _span(arrays):
+    """A flat view covering ``arrays`` if they lie back to back, in order, in one buffer.
+
+    ``None`` otherwise (or for fewer than two arrays).  Arrays laid out like this --
+    by :func:`flat_arrays`, for instance -- are updated by one kernel call.
+    """
+    nonempty = [a for a in arrays if a.size]
+    if len(arrays) < 2 or not nonempty:
+        return None
+    first = nonempty[0]
+    owner = first if first.base is None else first.base
+    if not isinstance(owner, np.ndarray) or owner.dtype != first.dtype or \
+            not owner.flags.c_contiguous:
+        return None
+    end = _address(first)
+    for a in arrays:
+        if a.dtype != first.dtype:
+            return None
+        if a.size == 0:  # occupies no memory (NumPy may give it any address)
+            continue
+        if a.base is not owner and a is not owner or not a.flags.c_contiguous or \
+                _address(a) != end:
+            return None
+        end += a.nbytes
+    offset = (_address(first) - _address(owner)) // first.itemsize
+    return owner.reshape(-1)[offset:offset + (end - _address(first)) // first.itemsize]
+
+
+def flat_arrays(shapes, dtype=np.float64):
+    """Zero-filled arrays of the given shapes, laid out back to back in one buffer.
+
+    Parameters (and gradients) allocated this way let an optimizer update a whole
+    parameter group with one kernel call, spreading its threads over all of them
+    instead of paying a call per array::
+
+        params = fastopt.flat_arrays([(784, 256), (256,), (256, 10), (10,)], np.float32)
+        grads = fastopt.flat_arrays([p.shape for p in params], np.float32)
+        opt = fastopt.Adam(params)
+        ...                     # write the gradients into grads[i] in place
+        opt.step(grads)         # one fused call over all four arrays
+    """
+    dtype = np.dtype(dtype)
+    shapes = [tuple(np.atleast_1d(np.asarray(s, dtype=np.int64)).tolist()) if not
+              isinstance(s, tuple) else s for s in shapes]
+    sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
+    buffer = np.zeros(sum(sizes), dtype)
+    views, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        views.append(buffer[start:start + size].reshape(shape))
+        start += size
+    return views
+
+
 class ParamGroup(dict):
     """A parameter group: a dict (as in ``torch.optim``) that notices when it is edited.
 
@@ -123,10 +180,19 @@ class Optimizer:
         self.defaults = dict(defaults)
         self._check_group(self.defaults, "")
         self.backend = None if backend is None else _backend.check_backend(backend)
+        self._kernel_for = (None, None)   # ((backend, selection version), kernel)
         self.param_groups = []
+        self._groups = []           # the groups as created: param_groups must stay these
         self._params = []
         self._states = []
         self._group_of = []
+        self._param_spans = []      # per group: flat view over its params, or None
+        self._state_buffers = []    # per group: {state name: flat buffer} when spanned
+        self._group_arrays = []     # per group: cached spans of params and state
+        self._grad_spans = []       # per group: (grads seen last, their span)
+        self._lockstep = []         # per group: all its params at the same step, same state
+        self._group_index = []      # per param: index of its group
+        self._validated_grads = []  # per param: the gradient array validated last
         self._kernel_arrays = []
         for group in self._as_groups(params):
             self.add_param_group(group)
@@ -172,7 +238,15 @@ class Optimizer:
         check.no_overlaps("params", self._params + arrays)
         group["params"] = arrays
         self.param_groups.append(group)
+        self._groups.append(group)
+        self._param_spans.append(_span(arrays))
+        self._state_buffers.append({})
+        self._group_arrays.append(None)
+        self._grad_spans.append((None, None))
+        self._lockstep.append(False)
         for p in arrays:
+            self._group_index.append(len(self.param_groups) - 1)
+            self._validated_grads.append(None)
             self._params.append(p)
             self._states.append({})
             self._group_of.append(group)
@@ -181,16 +255,23 @@ class Optimizer:
 
     def _recheck_groups(self):
         """Validate the groups edited since the last step (schedules, user edits)."""
+        try:
+            if not any(group.edited for group in self.param_groups):
+                return
+        except AttributeError:
+            pass
+        if len(self.param_groups) != len(self._groups) or any(
+                a is not b for a, b in zip(self.param_groups, self._groups)):
+            raise TypeError("param_groups was changed as a list; edit a group's entries "
+                            "(opt.param_groups[0]['lr'] = ...) or call add_param_group")
         for i, group in enumerate(self.param_groups):
-            if getattr(group, "edited", True):
-                if not isinstance(group, ParamGroup):
-                    raise TypeError(f"param_groups[{i}] was replaced by a {type(group).__name__};"
-                                    f" edit the group's entries instead")
+            if group.edited:
                 self._check_group(group, f"param_groups[{i}].")
                 group.edited = False
                 for j, g in enumerate(self._group_of):
                     if g is group:
                         self._kernel_arrays[j] = None  # options may need other state
+                self._group_arrays[i] = None
 
     # -- the step -------------------------------------------------------------------
 
@@ -217,18 +298,32 @@ class Optimizer:
         a list in the order of the parameters (groups concatenated); ``None``
         skips a parameter.  Everything is validated before anything is written.
         """
-        grads = self._grads_list(grads)
         params = self._params
+        if type(grads) is np.ndarray and len(params) == 1:
+            grads = (grads,)
+        else:
+            grads = self._grads_list(grads)
         gradient = check.gradient
+        validated = self._validated_grads
         for i, g in enumerate(grads):
-            if g is not None:
+            # An array validated at the last step cannot have changed dtype, shape,
+            # layout or memory since (NumPy refuses to resize it while we hold it).
+            if g is not None and g is not validated[i]:
                 gradient(g, params[i], i)
+                validated[i] = g
         self._recheck_groups()
-        kernel = _backend.kernel(self.backend or _backend.get_backend(), self.algorithm)
+        if self._kernel_for[0] != (self.backend, _backend.selection_version):
+            kernel = _backend.kernel(self.backend or _backend.get_backend(), self.algorithm)
+            self._kernel_for = ((self.backend, _backend.selection_version), kernel)
+        kernel = self._kernel_for[1]
         threshold = _backend.PARALLEL_THRESHOLD
+        fused = None
+        if len(grads) > 1:
+            fused = self._step_fused_groups(grads, kernel)
         for i, g in enumerate(grads):
-            if g is None:
+            if g is None or fused and fused[i]:
                 continue
+            self._lockstep[self._group_index[i]] = False
             p = params[i]
             state = self._states[i]
             group = self._group_of[i]
@@ -241,6 +336,86 @@ class Optimizer:
                    *_rounded(floats, p.dtype), *flags,
                    1 if p.size < threshold else _backend.get_num_threads())
 
+    def _step_fused_groups(self, grads, kernel):
+        """One kernel call per group whose params, grads and state each lie in one buffer.
+
+        Applies when every parameter of the group has a gradient and they are all at
+        the same point (same step and scalar state).  Returns which parameters were
+        updated, or ``None`` if no group was.
+        """
+        fused = None
+        start = 0
+        for gi, group in enumerate(self.param_groups):
+            n = len(group["params"])
+            stop = start + n
+            param_span = self._param_spans[gi]
+            if param_span is None:
+                start = stop
+                continue
+            group_grads = grads[start:stop]
+            seen, grad_span = self._grad_spans[gi]
+            if seen is None or len(seen) != n or any(a is not b for a, b in zip(seen, group_grads)):
+                grad_span = None if any(g is None for g in group_grads) else _span(group_grads)
+                self._grad_spans[gi] = (group_grads, grad_span)
+            states = self._states[start:stop]
+            if grad_span is None or not (self._lockstep[gi] or self._in_lockstep(states)):
+                start = stop
+                continue
+            arrays = self._group_arrays[gi]
+            if arrays is None:
+                for i in range(start, stop):
+                    if self._kernel_arrays[i] is None:
+                        self._kernel_arrays[i] = self._flat_arrays(group, self._params[i],
+                                                                   self._states[i])
+                arrays = self._group_arrays[gi] = self._group_spans(gi, start, stop)
+                if arrays is False:
+                    start = stop
+                    continue
+            if arrays is False:
+                start = stop
+                continue
+            for state in states:
+                state["step"] += 1
+            floats, flags = self._scalars(group, states[0])
+            self._sync_state(states[0], states[1:])
+            kernel(param_span, grad_span, *arrays, *_rounded(floats, param_span.dtype), *flags,
+                   _backend.threads_for(param_span.size))
+            if fused is None:
+                fused = [False] * len(grads)
+            fused[start:stop] = [True] * n
+            self._lockstep[gi] = True
+            start = stop
+        return fused
+
+    def _group_spans(self, gi, start, stop):
+        """The flat state spans of group ``gi`` in kernel order, or ``False`` if not spanned."""
+        group = self.param_groups[gi]
+        dtype = self._param_spans[gi].dtype
+        spans = []
+        for k, (name, init) in enumerate(self._state_arrays(group)):
+            if init is None:
+                spans.append(_EMPTY[dtype])
+                continue
+            span = _span([self._states[i][name] for i in range(start, stop)])
+            if span is None:
+                return False
+            spans.append(span)
+        return tuple(spans)
+
+    def _in_lockstep(self, states):
+        """Whether these states take the same scalars this step (so one call can serve all)."""
+        first = self._lockstep_key(states[0])
+        return all(self._lockstep_key(s) == first for s in states[1:])
+
+    def _lockstep_key(self, state):
+        return (state.get("step"),) + tuple(state.get(k) for k in self._extra_state)
+
+    def _sync_state(self, first, others):
+        """After ``_scalars`` updated ``first``, give ``others`` the same scalar state."""
+        for name in self._extra_state:
+            for s in others:
+                s[name] = first[name]
+
     def _flat_arrays(self, group, p, state):
         """(param,), then the state arrays in kernel order, all flat; creates missing state."""
         if not state:
@@ -252,10 +427,22 @@ class Optimizer:
                 flat.append(empty)
                 continue
             if name not in state:
-                state[name] = np.full_like(p, init, order="C")
+                state[name] = self._new_state_array(group, p, name, init)
                 self._on_new_state(state, name)
             flat.append(state[name].reshape(-1))
         return p.reshape(-1), tuple(flat)
+
+    def _new_state_array(self, group, p, name, init):
+        """A state array for ``p``: a view into the group's buffer when the group is spanned."""
+        gi = next(k for k, g in enumerate(self.param_groups) if g is group)
+        span = self._param_spans[gi]
+        if span is None:
+            return np.full_like(p, init, order="C")
+        buffers = self._state_buffers[gi]
+        if name not in buffers:
+            buffers[name] = np.full(span.size, init, dtype=span.dtype)
+        offset = (_address(p) - _address(span)) // p.itemsize
+        return buffers[name][offset:offset + p.size].reshape(p.shape)
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""
@@ -342,8 +529,17 @@ class Optimizer:
         # Everything checked: apply.
         for group, hyper in zip(self.param_groups, new_groups):
             group.update(hyper)
+        for i, restored in enumerate(new_states):
+            group = self._group_of[i]
+            for name, value in restored.items():
+                if isinstance(value, np.ndarray):
+                    place = self._new_state_array(group, self._params[i], name, 0.0)
+                    place[...] = value
+                    restored[name] = place
         self._states[:] = new_states
         self._kernel_arrays = [None] * len(self._params)
+        self._group_arrays = [None] * len(self.param_groups)
+        self._lockstep = [False] * len(self.param_groups)
 
     def _checked_state(self, i, saved, group):
         p = self._params[i]

@@ -1,0 +1,17 @@
+"""fastopt's benchmark harness: ``python -m bench`` from the repository root.
+
+Modules, one concern each:
+
+``algorithms``   the benchmarked update rules: hyperparameters, bytes per element
+``roof``         the limit: a compiled streaming kernel with each rule's traffic
+``numpy_impl``   naive (textbook, temporaries) and careful (``out=``) NumPy versions
+``torch_impl``   torch.optim (loop / foreach / fused) on the same memory, if installed
+``fastopt_impl`` fastopt's optimizer classes (or its raw kernels before they exist)
+``timing``       warm-up, calibrated samples, round-robin interleaving, medians
+``suites``       roof, dense, small-tensor, many-tensor and consistency measurements
+``compile_cost`` numba compile and cache-load time, in fresh subprocesses
+``sparse``       placeholder for the sparse benchmark (a later issue)
+``targets``      the project's performance targets, evaluated on the run
+``report``       terminal tables, results.json, results.md, PNG charts
+``config``       the command line
+"""

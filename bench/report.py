@@ -1,0 +1,553 @@
+"""Outputs: terminal tables, ``results.json``, ``results.md`` (README), PNG charts."""
+import json
+import math
+import pathlib
+
+import numpy as np
+
+from .suites import dense_rows
+
+# ------------------------------------------------------------------ formatting
+
+
+def fmt_time(s):
+    if s is None:
+        return "-"
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.2f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def fmt_size(n):
+    if n is None:
+        return "-"
+    e = int(math.floor(math.log10(n))) if n > 0 else 0
+    m = n / 10 ** e
+    return f"{m:g}e{e}" if m == int(m) or len(f"{m:g}") <= 4 else f"{n:,}"
+
+
+def fmt_x(x):
+    return "-" if x is None else (f"{x:.1f}x" if x >= 10 else f"{x:.2f}x")
+
+
+def fmt_pct(x):
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def fmt_gbps(x):
+    return "-" if x is None else f"{x:.1f}"
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n}"
+
+
+def text_table(headers, rows, right=None):
+    """Fixed-width table; ``right``: indexes of right-aligned columns (default: all but first)."""
+    right = set(range(1, len(headers))) if right is None else set(right)
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h))
+              for i, h in enumerate(headers)]
+
+    def line(r):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def md_table(headers, rows, right=None):
+    right = set(range(1, len(headers))) if right is None else set(right)
+    sep = ["---:" if i in right else ":---" for i in range(len(headers))]
+    esc = lambda c: str(c).replace("|", "\\|")  # noqa: E731
+    return "\n".join(["| " + " | ".join(map(esc, headers)) + " |", "| " + " | ".join(sep) + " |"]
+                     + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])
+
+
+# --------------------------------------------------------------- the sections
+
+def machine_lines(results):
+    m, meta = results["meta"]["machine"], results["meta"]
+    v = m["versions"]
+    la = lambda x: "/".join(f"{y:.2f}" for y in x) if x else "?"  # noqa: E731
+    lines = [
+        f"Machine: {m['cpu_model']}, {m['cores_usable']} cores usable, "
+        f"L3 {fmt_bytes(m['llc_bytes'])}, memory {fmt_bytes(m['memory_bytes'])}; "
+        f"{m['platform']}",
+        f"Versions: python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, "
+        f"torch {v['torch'] or 'not installed'}, fastopt {v['fastopt']} "
+        f"(git {(m['git']['commit'] or '?')[:10]}{', dirty tree' if m['git']['dirty'] else ''})",
+        f"Run: {meta['mode']} run, {m['date']}, {meta['duration_s']:.0f} s; fastopt API: "
+        f"{meta['api']}; backends: {', '.join(meta['config']['backends'])}; threads: "
+        f"{', '.join(map(str, meta['config']['threads']))}; load average (1/5/15 min) "
+        f"before {la(meta['load_before'])}, after {la(meta['load_after'])}",
+    ]
+    if meta.get("section_s"):
+        lines.append("Sections: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["section_s"].items()))
+    if meta["mode"] != "full":
+        lines.append("NOTE: not a full run; figures are indicative only.")
+    return lines
+
+
+def roof_section(results):
+    rows = []
+    for r in results.get("roof", []):
+        rows.append([f"R{r['reads']}/W{r['writes']}", r["dtype"], r["threads"], fmt_size(r["n"]),
+                     fmt_bytes(r["working_set_bytes"]), fmt_gbps(r["gbps"]),
+                     fmt_gbps(r["gbps_best"])])
+    return ["traffic (reads/writes)", "dtype", "threads", "n", "working set", "GB/s (median)",
+            "GB/s (best)"], rows
+
+
+DENSE_HEADERS = ["algorithm", "size", "backend", "thr", "time/step", "GB/s", "% roof",
+                 "x naive", "x careful", "x torch loop", "x torch foreach", "x torch fused"]
+
+
+def dense_section(results, dtype, algorithm=None):
+    rows = []
+    for case in results.get("dense", []):
+        if case["dtype"] != dtype or (algorithm and case["algorithm"] != algorithm):
+            continue
+        for r in dense_rows(case):
+            rows.append([r["algorithm"], fmt_size(r["size"]), r["backend"], r["threads"],
+                         fmt_time(r["time_s"]), fmt_gbps(r["gbps"]), fmt_pct(r["roof_fraction"]),
+                         fmt_x(r["vs_numpy_naive"]), fmt_x(r["vs_numpy_careful"]),
+                         fmt_x(r["vs_torch_loop"]), fmt_x(r["vs_torch_foreach"]),
+                         fmt_x(r["vs_torch_fused"])])
+    return DENSE_HEADERS, rows
+
+
+def threads_section(results):
+    """Time with all cores / time with 1 thread, per algorithm, dtype, backend and size."""
+    meta = results["meta"]["config"]
+    lo, hi = min(meta["threads"]), max(meta["threads"])
+    if lo == hi:
+        return None, []
+    sizes = sorted({c["size"] for c in results.get("dense", [])})
+    table = {}
+    for case in results.get("dense", []):
+        rows = {(r["backend"], r["threads"]): r for r in dense_rows(case)}
+        for b in dict.fromkeys(k[0] for k in rows):
+            if (b, lo) in rows and (b, hi) in rows:
+                key = (case["algorithm"], case["dtype"], b)
+                table.setdefault(key, {})[case["size"]] = (rows[(b, hi)]["time_s"]
+                                                           / rows[(b, lo)]["time_s"])
+    out = [[a, d, b] + [fmt_x(v.get(n)) if n in v else "-" for n in sizes]
+           for (a, d, b), v in table.items()]
+    return ["algorithm", "dtype", "backend"] + [fmt_size(n) for n in sizes], out
+
+
+def baselines_section(results, dtype):
+    """Time per step of the NumPy and torch baselines (what the ratios divide)."""
+    names = []
+    for case in results.get("dense", []):
+        for name, c in case["competitors"].items():
+            if c["kind"] != "fastopt" and name not in names:
+                names.append(name)
+    rows = []
+    for case in results.get("dense", []):
+        if case["dtype"] != dtype:
+            continue
+        comp = case["competitors"]
+        rows.append([case["algorithm"], fmt_size(case["size"])]
+                    + [fmt_time(comp[n]["time_s"]) if n in comp else "-" for n in names])
+    return ["algorithm", "size"] + names, rows
+
+
+def small_section(results):
+    s = results.get("small")
+    if not s:
+        return None, []
+    rows = [[name.rsplit(":t", 1)[0], c["threads"], fmt_time(c["time_s"]),
+             fmt_x(c.get("vs_torch_fused"))]
+            for name, c in sorted(s["competitors"].items(),
+                                  key=lambda kv: (kv[1]["threads"], kv[1]["time_s"]))]
+    return ["implementation", "threads", "time/step", "x vs torch fused (same threads)"], rows
+
+
+def model_section(results):
+    m = results.get("model")
+    if not m:
+        return None, []
+    rows = []
+    for r in m["ratios"]:
+        who = f"fastopt:{r['backend']}" if r["kind"] == "fastopt" else f"torch:{r['variant']}"
+        rows.append([who, r["threads"], fmt_time(r["model_s"]), fmt_time(r["single_s"]),
+                     fmt_x(r["ratio"])])
+    return ["implementation", "threads", f"{m['count']}x{m['each']:,} list",
+            f"1x{m['single']:,}", "list / single"], rows
+
+
+def compile_section(results):
+    c = results.get("compile")
+    if not c or "per_kernel" not in c:
+        return None, []
+    rows = []
+    for r in c["per_kernel"]:
+        a, b = r["cold"], r["cached"]
+        rows.append([r["kernel"], r["dtype"], f"{r['compile_s']:.2f} s", f"{r['cache_load_s']:.3f} s",
+                     fmt_time(a["first_serial_s"]), fmt_time(b["first_serial_s"]),
+                     fmt_time(a["first_parallel_s"]), fmt_time(b["first_parallel_s"]),
+                     fmt_time(a["second_serial_s"])])
+    return ["kernel", "dtype", "compile (cold)", "cache load", "1st serial cold", "1st serial cached",
+            "1st parallel cold", "1st parallel cached", "2nd serial"], rows
+
+
+def compile_lines(results):
+    c = results.get("compile")
+    if not c:
+        return []
+    if "skipped" in c:
+        return [f"numba compile cost: skipped ({c['skipped']})"]
+    lines = []
+    for phase in ("cold", "cached"):
+        p = c.get(phase)
+        if not p:
+            continue
+        if "error" in p:
+            lines.append(f"{phase} process failed: {p['error']}")
+            continue
+        lines.append(f"{phase} process: import numba {p['import_numba_s']:.2f} s, import fastopt "
+                     f"{p.get('import_fastopt_s', 0):.2f} s, import fastopt.backends.numba "
+                     f"{p.get('import_numba_backend_s', 0):.2f} s, numba start-up "
+                     f"{p.get('numba_init_s', 0):.2f} s; whole process {p['process_wall_s']:.1f} s")
+    if "per_kernel" in c:
+        lines.append(f"total over the kernels: compile {c['total_compile_s']:.2f} s, cache load "
+                     f"{c['total_cache_load_s']:.2f} s (import + first serial + first parallel "
+                     f"call, minus one steady call of each)")
+    return lines
+
+
+def targets_section(results):
+    rows = [[t["target"], t["case"], t["measured_str"], t["status"]]
+            for t in results.get("targets", [])]
+    return ["target", "case", "measured", "result"], rows
+
+
+def checks_lines(results):
+    checks = results.get("checks")
+    if checks is None:
+        return []
+    bad = [c for c in checks if c["status"] != "ok"]
+    dt = checks[0].get("dtype", "?") if checks else "?"
+    tol = checks[0].get("tolerance", "?") if checks else "?"
+    lines = [f"{len(checks) - len(bad)} of {len(checks)} competitor/algorithm pairs compute the "
+             f"reference update ({dt}, 3 steps, max relative error of the update <= {tol})."]
+    for c in bad:
+        lines.append(f"  {c['status']}: {c['algorithm']} / {c['competitor']}: "
+                     f"{c.get('error') or c.get('max_rel_update_error')}")
+    return lines
+
+
+def skipped_lines(results):
+    seen = {}
+    for section in ("dense",):
+        for case in results.get(section, []):
+            for name, why in case.get("skipped", {}).items():
+                seen.setdefault((name, why), []).append(case["algorithm"])
+    for key in ("small", "model"):
+        for name, why in (results.get(key) or {}).get("skipped", {}).items():
+            seen.setdefault((name, why), []).append(key)
+    return [f"  {name}: {why} ({', '.join(sorted(set(where)))})"
+            for (name, why), where in seen.items()]
+
+
+def sparse_lines(results):
+    s = results.get("sparse")
+    if not s:
+        return []
+    if s.get("status") != "measured":
+        return [f"Sparse: {s.get('status')} -- {s.get('note')}"]
+    return [f"Sparse: {json.dumps({k: v for k, v in s.items() if k != 'status'})}"]
+
+
+# ------------------------------------------------------------------ renderers
+
+def terminal(results):
+    out = ["", "=" * 100, "fastopt benchmark", "=" * 100, *machine_lines(results)]
+    meta = results["meta"]
+    if meta.get("fastopt_location"):
+        out.append(f"fastopt imported from {meta['fastopt_location']}")
+    printed = (meta.get("fastopt_config") or {}).get("printed")
+    if printed:
+        out += ["fastopt.show_config():", *("  " + x for x in printed.rstrip().splitlines())]
+    for note in results["meta"].get("notes", []):
+        out.append(f"Note: {note}")
+
+    def add(title, section, right=None):
+        headers, rows = section
+        if headers and rows:
+            out.extend(["", title, text_table(headers, rows, right)])
+
+    add("Roof: streaming kernel with the traffic of each update rule (GB/s)",
+        roof_section(results), right={2, 3, 4, 5, 6})
+    for dtype in results["meta"]["config"]["dtypes"]:
+        add(f"Dense, {dtype}: fastopt per backend and thread count; ratios = other's time / "
+            f"fastopt's time (torch at the same threads, NumPy on 1); % roof vs the roof timed "
+            f"in the case when it streams >= 2x L3, else the roof section", dense_section(results, dtype),
+            right=set(range(1, 12)) - {2})
+    add("Threads: time on all cores / time on 1 thread (< 1: threads help; > 1: they hurt)",
+        threads_section(results), right=set(range(3, 3 + len(results["meta"]["config"]["sizes"]))))
+    add("Small tensor: one Adam step on 1,000 float32 elements (fixed cost)", small_section(results))
+    add("Many tensors: Adam, float32", model_section(results))
+    add("numba compile cost (fresh process) and cache load (second process)",
+        compile_section(results), right=set(range(2, 9)))
+    lines = compile_lines(results)
+    if lines:
+        out.extend(["  " + x for x in lines])
+    lines = checks_lines(results)
+    if lines:
+        out.extend(["", "Consistency checks", *lines])
+    lines = sparse_lines(results)
+    if lines:
+        out.extend(["", *lines])
+    lines = skipped_lines(results)
+    if lines:
+        out.extend(["", "Skipped competitors:", *lines])
+    add("Targets", targets_section(results), right={2})
+    counts = {}
+    for t in results.get("targets", []):
+        counts[t["status"]] = counts.get(t["status"], 0) + 1
+    out.append("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return "\n".join(out)
+
+
+def markdown(results):
+    meta = results["meta"]
+    out = ["<!-- generated by `python -m bench`; do not edit by hand -->", "",
+           "### Benchmark results", ""]
+    out += [f"- {line}" for line in machine_lines(results)]
+    out += [f"- Note: {n}" for n in meta.get("notes", [])]
+    out += ["", "Times are medians of repeated samples after a warm-up; the competitors of a "
+            "case (fastopt backends x threads, NumPy, torch.optim) are timed round-robin, so "
+            "every ratio compares measurements taken under the same load. Ratios > 1 mean "
+            "fastopt is faster; torch runs at the same thread count as fastopt, NumPy on one "
+            "thread. *GB/s* is the traffic an update rule must move (bytes read and written "
+            "per element x elements) divided by the time. *% roof* compares it with a compiled "
+            "streaming kernel moving the same traffic in the same run: timed inside the case's "
+            "round-robin, on arrays of the case's size, where the case streams at least 2x the "
+            "L3 cache (every 1.6e7 case), else the roof section (arrays of >= 4x L3), so "
+            "small, cache-resident cases can exceed 100%.", ""]
+
+    def add(title, section, right=None, details=False):
+        headers, rows = section
+        if not headers or not rows:
+            return
+        if details:
+            out.extend([f"<details><summary>{title}</summary>", "", md_table(headers, rows, right),
+                        "", "</details>", ""])
+        else:
+            out.extend([f"#### {title}", "", md_table(headers, rows, right), ""])
+
+    add("Targets", targets_section(results), right={2})
+    add("Roof", roof_section(results), right={2, 3, 4, 5, 6})
+    for dtype in meta["config"]["dtypes"]:
+        if any(c["algorithm"] == "adam" and c["dtype"] == dtype for c in results.get("dense", [])):
+            add(f"Adam, {dtype}", dense_section(results, dtype, "adam"),
+                right=set(range(1, 12)) - {2})
+    for dtype in meta["config"]["dtypes"]:
+        add(f"All algorithms, {dtype}", dense_section(results, dtype),
+            right=set(range(1, 12)) - {2}, details=True)
+        add(f"Baselines (time per step), {dtype}", baselines_section(results, dtype),
+            details=True)
+    add("Threads: time on all cores / time on 1 thread", threads_section(results),
+        right=set(range(3, 3 + len(meta["config"]["sizes"]))), details=True)
+    add("Small tensor: one Adam step, 1,000 float32 elements", small_section(results))
+    add("Many tensors: Adam, float32", model_section(results))
+    add("numba compile cost and cache load", compile_section(results), right=set(range(2, 9)))
+    lines = compile_lines(results)
+    if lines:
+        out.extend([f"- {x}" for x in lines] + [""])
+    lines = checks_lines(results) + sparse_lines(results)
+    if lines:
+        out.extend(["#### Notes", ""] + [f"- {x.strip()}" for x in lines] + [""])
+    charts = results["meta"].get("charts", [])
+    for c in charts:
+        out.append(f"![{pathlib.Path(c).stem}]({c})")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    if isinstance(o, pathlib.Path):
+        return str(o)
+    return repr(o)
+
+
+def _clean(o):
+    """JSON-safe: tuple keys of the roof lookup etc. become strings; NaN/inf become None."""
+    if isinstance(o, dict):
+        return {(k if isinstance(k, str) else str(k)): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def write_json(results, path):
+    with open(path, "w") as f:
+        json.dump(_clean(results), f, indent=1, default=_json_default)
+        f.write("\n")
+
+
+# --------------------------------------------------------------------- charts
+
+def charts(results, outdir):
+    """PNG charts per dtype: speed-up over NumPy, and GB/s vs the roof. Returns the files written."""
+    try:
+        import matplotlib  # noqa: PLC0415
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+        from matplotlib import ticker  # noqa: PLC0415
+    except ImportError:
+        return []
+    written = []
+    dense = results.get("dense", [])
+    roofs = results.get("roof", [])
+    for dtype in results["meta"]["config"]["dtypes"]:
+        rows = [r for c in dense if c["dtype"] == dtype for r in dense_rows(c)]
+        if not rows:
+            continue
+        algos = list(dict.fromkeys(r["algorithm"] for r in rows))
+        series = list(dict.fromkeys((r["backend"], r["threads"]) for r in rows))
+        colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(series)}
+        ncol = min(3, len(algos))
+        nrow = math.ceil(len(algos) / ncol)
+        for kind in ("speedup", "bandwidth"):
+            fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False,
+                                     sharex=True)
+            for ax, algo in zip(axes.flat, algos):
+                for s in series:
+                    pts = sorted((r["size"], r) for r in rows
+                                 if r["algorithm"] == algo and (r["backend"], r["threads"]) == s)
+                    if not pts:
+                        continue
+                    xs = [p[0] for p in pts]
+                    lab = f"{s[0]}, {s[1]} thr"
+                    if kind == "speedup":
+                        for key, style in (("vs_numpy_careful", "-"), ("vs_numpy_naive", "--")):
+                            ys = [p[1][key] for p in pts]
+                            if any(y is not None for y in ys):
+                                ax.plot(xs, [y if y is not None else np.nan for y in ys], style,
+                                        marker="o", ms=3, color=colors[s],
+                                        label=f"{lab} vs {key.split('_')[-1]}")
+                    else:
+                        ax.plot(xs, [p[1]["gbps"] for p in pts], "-", marker="o", ms=3,
+                                color=colors[s], label=lab)
+                if kind == "bandwidth":
+                    case = next(c for c in dense if c["algorithm"] == algo)
+                    for th, style in zip(sorted({s[1] for s in series}), (":", "-.", "--")):
+                        r = [x for x in roofs if (x["reads"], x["writes"], x["dtype"], x["threads"])
+                             == (case["reads"], case["writes"], dtype, th)]
+                        if r:
+                            ax.axhline(r[0]["gbps"], color="k", ls=style, lw=1,
+                                       label=f"roof, {th} thr")
+                    careful = sorted((c["size"], c["competitors"]["numpy:careful"]["gbps"])
+                                     for c in dense if c["algorithm"] == algo
+                                     and c["dtype"] == dtype
+                                     and "numpy:careful" in c["competitors"])
+                    if careful:
+                        ax.plot(*zip(*careful), color="0.6", lw=1, label="numpy careful")
+                    ax.set_ylabel("GB/s")
+                else:
+                    ax.axhline(1, color="0.5", lw=0.8)
+                    ax.set_yscale("log")
+                    fmt = ticker.FuncFormatter(lambda y, _: f"{y:g}x")
+                    ax.yaxis.set_major_formatter(fmt)
+                    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+                    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1, 2, 5)))
+                    ax.set_ylabel("speed-up over NumPy")
+                ax.set_xscale("log")
+                ax.set_title(algo, fontsize=10)
+                ax.grid(True, which="major", alpha=0.3)
+            for ax in axes.flat[len(algos):]:
+                ax.set_visible(False)
+            for ax in axes[-1]:
+                ax.set_xlabel("elements")
+            handles, labels = axes.flat[0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8,
+                       frameon=False)
+            title = ("speed-up over NumPy (solid: careful, dashed: naive)" if kind == "speedup"
+                     else "achieved GB/s vs the roof (dotted/dash-dot: roof at 1/all threads)")
+            fig.suptitle(f"fastopt {title}, {dtype}", fontsize=11)
+            fig.tight_layout(rect=(0, 0.06 + 0.02 * math.ceil(len(labels) / 4), 1, 0.96))
+            path = pathlib.Path(outdir) / f"{kind}_{dtype}.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path.name)
+    return written
+
+
+def write_all(results, outdir, draw_charts=True):
+    outdir = pathlib.Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = []
+    if not draw_charts:  # re-rendering without drawing: keep the links to charts still there
+        results["meta"]["charts"] = [c for c in results["meta"].get("charts", [])
+                                     if (outdir / c).exists()]
+    else:
+        results["meta"]["charts"] = []
+    if draw_charts:
+        try:
+            results["meta"]["charts"] = charts(results, outdir)
+        except Exception as e:  # noqa: BLE001 - a chart must never lose the measurements
+            results["meta"].setdefault("notes", []).append(
+                f"charts failed: {type(e).__name__}: {e}")
+        else:
+            if not results["meta"]["charts"]:
+                results["meta"].setdefault("notes", []).append(
+                    "no charts: matplotlib is not installed" if not _has_matplotlib()
+                    else "no charts: no dense results")
+    files += [str(outdir / c) for c in results["meta"]["charts"]]
+    write_json(results, outdir / "results.json")
+    (outdir / "results.md").write_text(markdown(results))
+    return [str(outdir / "results.json"), str(outdir / "results.md")] + files
+
+
+def _has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+
+def rerender(outdir, draw_charts=True):
+    """Rewrite results.md (and the charts, targets) from an existing results.json."""
+    from . import targets  # noqa: PLC0415 - targets imports this module
+    outdir = pathlib.Path(outdir)
+    with open(outdir / "results.json") as f:
+        results = json.load(f)
+    results["targets"] = targets.evaluate(results)
+    files = write_all(results, outdir, draw_charts)
+    print(terminal(results))
+    print("\nwrote:\n  " + "\n  ".join(files))
+
+
+if __name__ == "__main__":
+    import argparse  # noqa: PLC0415
+    ap = argparse.ArgumentParser(prog="python -m bench.report",
+                                 description="Re-render the reports of a finished run from its "
+                                             "results.json (no measurement).")
+    ap.add_argument("dir", type=pathlib.Path, help="directory holding results.json")
+    ap.add_argument("--no-charts", action="store_true")
+    a = ap.parse_args()
+    rerender(a.dir, not a.no_charts)

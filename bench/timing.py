@@ -1,0 +1,129 @@
+"""Timing: warm-up, calibrated samples, interleaved competitors, medians, load average.
+
+A *competitor* is a callable doing one optimizer step plus an optional
+``setup`` run (untimed) before each of its samples, e.g. to set a thread count.
+:func:`interleaved` times all competitors of one case together:
+
+1. warm-up: every competitor is called once (first calls compile, allocate
+   state, fault pages in), then calibrated: the number ``k`` of steps per sample
+   is chosen so that a sample lasts at least ``min_sample_s`` (one step for large
+   arrays, thousands for tiny ones);
+2. ``repeats`` rounds; in each round every competitor takes one sample of ``k``
+   consecutive steps, in an order rotated by one place per round, so that no
+   competitor always runs first or right after the same one;
+3. the time per step of a competitor is the median over its samples.
+
+Ratios between competitors of one case therefore come from measurements taken
+in the same minutes, under the same machine load.  The garbage collector is
+off while sampling.
+"""
+import gc
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+
+clock = time.perf_counter
+
+
+@dataclass
+class Competitor:
+    name: str
+    fn: object
+    setup: object = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    median_s: float
+    min_s: float
+    max_s: float
+    q1_s: float
+    q3_s: float
+    steps_per_sample: int
+    samples_s: list
+
+    def as_dict(self):
+        return {"median_s": self.median_s, "min_s": self.min_s, "max_s": self.max_s,
+                "q1_s": self.q1_s, "q3_s": self.q3_s, "repeats": len(self.samples_s),
+                "steps_per_sample": self.steps_per_sample,
+                "samples_s": [float(f"{s:.6g}") for s in self.samples_s]}
+
+
+def load_average():
+    try:
+        return list(os.getloadavg())
+    except (AttributeError, OSError):  # pragma: no cover - not on this platform
+        return None
+
+
+def _run(fn, k):
+    t0 = clock()
+    for _ in range(k):
+        fn()
+    return clock() - t0
+
+
+def calibrate(fn, min_sample_s, max_steps=1_000_000):
+    """Steps per sample so that one sample takes >= ``min_sample_s`` (``fn`` is warm)."""
+    k = 1
+    while True:
+        t = _run(fn, k)
+        if t >= min_sample_s or k >= max_steps:
+            break
+        if t <= 0:
+            k *= 10
+            continue
+        # aim 20 % above the target, grow at most 100x per try
+        k = min(max_steps, max(k + 1, min(k * 100, math.ceil(k * 1.2 * min_sample_s / t))))
+    return k
+
+
+def _quartiles(xs):
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def interleaved(competitors, *, repeats, min_sample_s, warmup=1, max_steps=1_000_000,
+                on_round=None):
+    """Time ``competitors`` round-robin; returns ``{name: Stats}`` (per-step seconds)."""
+    steps = {}
+    for c in competitors:
+        if c.setup:
+            c.setup()
+        for _ in range(warmup):
+            c.fn()
+        steps[c.name] = calibrate(c.fn, min_sample_s, max_steps)
+    samples = {c.name: [] for c in competitors}
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        n = len(competitors)
+        for r in range(repeats):
+            for j in range(n):
+                c = competitors[(j + r) % n]
+                if c.setup:
+                    c.setup()
+                k = steps[c.name]
+                samples[c.name].append(_run(c.fn, k) / k)
+            if on_round:
+                on_round(r)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    out = {}
+    for name, xs in samples.items():
+        q1, q3 = _quartiles(xs)
+        out[name] = Stats(statistics.median(xs), min(xs), max(xs), q1, q3, steps[name], xs)
+    return out
+
+
+def time_once(fn):
+    t0 = clock()
+    fn()
+    return clock() - t0
