@@ -35,7 +35,6 @@ import tempfile
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
 PACKAGE = "fastopt.backends.cython"
 CSRC = "csrc"
 DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h")]
@@ -83,7 +82,9 @@ def _warn(*lines):
 
 
 def _extensions():
-    names = ["_runtime", *ALGORITHMS]
+    """One extension module per ``csrc/*.pyx`` (``csrc/adam.pyx`` -> ``{PACKAGE}.adam``)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = sorted(f[:-4] for f in os.listdir(os.path.join(here, CSRC)) if f.endswith(".pyx"))
     return [Extension(f"{PACKAGE}.{name}", [os.path.join(CSRC, f"{name}.pyx")],
                       depends=list(DEPENDS)) for name in names]
 

@@ -113,14 +113,18 @@ def use_backend(name):
         selection_version += 1
 
 
-def kernel(backend, algorithm):
-    """The kernel function ``algorithm`` of ``backend`` (imported once, then cached)."""
-    key = (backend, algorithm)
+def kernel(backend, name):
+    """The kernel function ``name`` of ``backend`` (imported once, then cached).
+
+    A kernel lives in the module of its algorithm: ``"adam"`` and ``"adam_sparse"``
+    in ``fastopt.backends.<backend>.adam``.
+    """
+    key = (backend, name)
     fn = _kernels.get(key)
     if fn is None:
         check_backend(backend)
-        module = importlib.import_module(f"fastopt.backends.{backend}.{algorithm}")
-        fn = _kernels[key] = getattr(module, algorithm)
+        module = importlib.import_module(f"fastopt.backends.{backend}.{name.split('_')[0]}")
+        fn = _kernels[key] = getattr(module, name)
     return fn
 
 

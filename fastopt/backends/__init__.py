@@ -23,6 +23,33 @@ kernels do not re-check what the caller already validated):
   result never depends on ``n_threads``: every update is elementwise.
 
 Kernels update ``param`` and the state arrays in place and return ``None``.
+
+Sparse row kernels
+------------------
+Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
+``adagrad_rowwise`` and ``adagrad_rowwise_sparse``), with the positional signature::
+
+    <algorithm>_sparse(param, indices, values, *state, *scalars, *flags,
+                       slots, rows, coalesced, n_threads)
+
+* ``param`` and each used state array are 2-D ``(n_rows, d)`` C-contiguous views
+  (unused state: empty arrays, untouched); for ``adagrad_rowwise*`` the state
+  ``state_sum`` is 1-D ``(n_rows,)``;
+* ``indices`` is 1-D C-contiguous int32 or int64 of length ``k``, every entry in
+  ``[0, n_rows)`` (the caller has checked); ``values`` is ``(k, d)`` C-contiguous;
+* the workspace belongs to the calling thread: ``slots`` is int64 ``(n_rows,)``,
+  all ``-1`` on entry and restored to all ``-1`` on return; ``rows`` is int64 with
+  at least ``k`` entries; ``coalesced`` is ``(>= k, d)`` of the arrays' dtype.  The
+  reference backend ignores the workspace;
+* semantics (the reference is the specification): the gradient of each distinct
+  row is the sum of its values in order of appearance, starting from zero,
+  ``((0 + v_first) + v_second) + ...``; then the dense update of the algorithm is
+  applied to exactly those rows of ``param`` and of each state array, element by
+  element as in the dense kernel (row-wise Adagrad: row by row, as in
+  ``adagrad_rowwise``).  No other row is read or written.  The compiled kernels
+  coalesce sequentially (slot map, first-appearance order) and then update the
+  distinct rows in ``n_threads`` parallel chunks: the result never depends on
+  ``n_threads``.
 """
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")

@@ -1,6 +1,8 @@
 """Reference Adadelta kernel."""
 import numpy as np
 
+from ._sparse import sparse_step
+
 
 def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
              weight_decay, maximize, n_threads):
@@ -25,3 +27,15 @@ def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
     delta = np.sqrt(acc_delta + t(eps)) / np.sqrt(square_avg + t(eps)) * g
     acc_delta[...] = t(rho) * acc_delta + t(one_minus_rho) * delta * delta
     param -= t(lr) * delta
+
+
+def adadelta_sparse(param, indices, values, square_avg, acc_delta, lr, rho, one_minus_rho,
+        eps, weight_decay, maximize, slots, rows, coalesced, n_threads):
+    """Sparse adadelta step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`adadelta` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(adadelta, param, indices, values, (square_avg, acc_delta,), (lr, rho,
+                one_minus_rho, eps, weight_decay, maximize))

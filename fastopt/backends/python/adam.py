@@ -1,6 +1,8 @@
 """Reference Adam kernel (Adam, AdamW, AMSGrad)."""
 import numpy as np
 
+from ._sparse import sparse_step
+
 
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
          beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
@@ -40,3 +42,18 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta
         v_hat = exp_avg_sq
     denom = np.sqrt(v_hat) / t(bias_correction2_sqrt) + t(eps)
     param -= t(step_size) * exp_avg / denom
+
+
+def adam_sparse(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+        one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+        weight_decay, decay_factor, amsgrad, maximize, slots, rows, coalesced, n_threads):
+    """Sparse adam step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`adam` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(adam, param, indices, values, (exp_avg, exp_avg_sq, max_exp_avg_sq,),
+                (beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
+                maximize))

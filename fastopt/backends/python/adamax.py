@@ -1,6 +1,8 @@
 """Reference Adamax kernel."""
 import numpy as np
 
+from ._sparse import sparse_step
+
 
 def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
            weight_decay, maximize, n_threads):
@@ -23,3 +25,15 @@ def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, ep
     exp_avg[...] = t(beta1) * exp_avg + t(one_minus_beta1) * g
     exp_inf[...] = np.maximum(t(beta2) * exp_inf, np.abs(g) + t(eps))
     param -= t(clr) * exp_avg / exp_inf
+
+
+def adamax_sparse(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1, beta2,
+        clr, eps, weight_decay, maximize, slots, rows, coalesced, n_threads):
+    """Sparse adamax step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`adamax` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(adamax, param, indices, values, (exp_avg, exp_inf,), (beta1,
+                one_minus_beta1, beta2, clr, eps, weight_decay, maximize))

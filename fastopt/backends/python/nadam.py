@@ -1,6 +1,8 @@
 """Reference NAdam kernel."""
 import numpy as np
 
+from ._sparse import sparse_step
+
 
 def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
           one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
@@ -33,3 +35,17 @@ def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
     denom = np.sqrt(exp_avg_sq / t(bias_correction2)) + t(eps)
     param -= t(grad_coef) * g / denom
     param -= t(exp_avg_coef) * exp_avg / denom
+
+
+def nadam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
+        one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef, weight_decay,
+        decay_factor, maximize, slots, rows, coalesced, n_threads):
+    """Sparse nadam step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`nadam` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(nadam, param, indices, values, (exp_avg, exp_avg_sq,), (beta1,
+                one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+                grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize))

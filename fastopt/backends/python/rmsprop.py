@@ -1,6 +1,8 @@
 """Reference RMSprop kernel (plain, centered, with momentum)."""
 import numpy as np
 
+from ._sparse import sparse_step
+
 
 def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
             one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
@@ -36,3 +38,17 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
         param -= t(lr) * momentum_buffer
     else:
         param -= t(lr) * g / avg
+
+
+def rmsprop_sparse(param, indices, values, square_avg, grad_avg, momentum_buffer, lr, alpha,
+        one_minus_alpha, eps, weight_decay, momentum, centered, maximize, slots, rows,
+        coalesced, n_threads):
+    """Sparse rmsprop step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`rmsprop` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(rmsprop, param, indices, values, (square_avg, grad_avg, momentum_buffer,),
+                (lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
+                maximize))

@@ -1,4 +1,5 @@
 """Reference SGD kernel (plain, momentum, dampened/EMA momentum, Nesterov)."""
+from ._sparse import sparse_step
 
 
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
@@ -28,3 +29,17 @@ def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
             momentum_buffer[...] = t(momentum) * momentum_buffer + t(one_minus_dampening) * g
         g = g + t(momentum) * momentum_buffer if nesterov else momentum_buffer
     param -= t(lr) * g
+
+
+def sgd_sparse(
+        param, indices, values, momentum_buffer, lr, weight_decay, momentum,
+        one_minus_dampening, nesterov, maximize, first_step, slots, rows, coalesced,
+        n_threads):
+    """Sparse sgd step on the rows ``indices`` of the 2-D ``param`` (and of each state).
+
+    ``values[i]`` is the gradient of row ``indices[i]``; duplicates are summed first
+    (see :func:`._sparse.coalesce`), then :func:`sgd` updates those rows only.
+    ``slots``, ``rows`` and ``coalesced`` are the compiled backends' workspace.
+    """
+    sparse_step(sgd, param, indices, values, (momentum_buffer,),
+                (lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize, first_step))
