@@ -181,9 +181,11 @@ def model_section(results):
     rows = []
     for r in m["ratios"]:
         who = f"fastopt:{r['backend']}" if r["kind"] == "fastopt" else f"torch:{r['variant']}"
-        rows.append([who, r["threads"], fmt_time(r["model_s"]), fmt_time(r["single_s"]),
-                     fmt_x(r["ratio"])])
-    return ["implementation", "threads", f"{m['count']}x{m['each']:,} list",
+        layout = ("one buffer (flat_arrays)" if r.get("shape") == "flat"
+                  else "separate arrays")
+        rows.append([who, layout, r["threads"], fmt_time(r["model_s"]),
+                     fmt_time(r["single_s"]), fmt_x(r["ratio"])])
+    return ["implementation", "layout", "threads", f"{m['count']}x{m['each']:,} list",
             f"1x{m['single']:,}", "list / single"], rows
 
 

@@ -113,18 +113,19 @@ def use_backend(name):
         selection_version += 1
 
 
-def kernel(backend, name):
+def kernel(backend, name, module=None):
     """The kernel function ``name`` of ``backend`` (imported once, then cached).
 
-    A kernel lives in the module of its algorithm: ``"adam"`` and ``"adam_sparse"``
-    in ``fastopt.backends.<backend>.adam``.
+    A kernel lives in ``fastopt.backends.<backend>.<module>``; by default the module
+    is the name's first word: ``"adam"`` and ``"adam_sparse"`` are in ``adam``.
     """
     key = (backend, name)
     fn = _kernels.get(key)
     if fn is None:
         check_backend(backend)
-        module = importlib.import_module(f"fastopt.backends.{backend}.{name.split('_')[0]}")
-        fn = _kernels[key] = getattr(module, name)
+        module = module or name.split("_")[0]
+        fn = getattr(importlib.import_module(f"fastopt.backends.{backend}.{module}"), name)
+        _kernels[key] = fn
     return fn
 
 
