@@ -27,6 +27,7 @@ Environment variables:
 """
 import json
 import os
+import platform
 import shlex
 import shutil
 import sys
@@ -81,12 +82,29 @@ def _warn(*lines):
     print("\n".join(["", bar, *(f"!! {line}" for line in lines), bar, ""]), file=sys.stderr)
 
 
+#: Kernel modules are built twice on x86-64: for the baseline and for this level,
+#: into ``{PACKAGE}.{VARIANT_PACKAGE}``; fastopt picks the second at run time on CPUs
+#: that support it.  ``-ffp-contract=off`` still forbids FMA: the bits are the same.
+VARIANT_ARCH = "x86-64-v3"
+VARIANT_PACKAGE = "x86_64_v3"
+
+
 def _extensions():
-    """One extension module per ``csrc/*.pyx`` (``csrc/adam.pyx`` -> ``{PACKAGE}.adam``)."""
+    """One extension module per ``csrc/*.pyx`` (``csrc/adam.pyx`` -> ``{PACKAGE}.adam``),
+    plus an x86-64-v3 twin of each kernel module (not of the ``_``-prefixed helpers)."""
     here = os.path.dirname(os.path.abspath(__file__))
     names = sorted(f[:-4] for f in os.listdir(os.path.join(here, CSRC)) if f.endswith(".pyx"))
-    return [Extension(f"{PACKAGE}.{name}", [os.path.join(CSRC, f"{name}.pyx")],
-                      depends=list(DEPENDS)) for name in names]
+    extensions = [Extension(f"{PACKAGE}.{name}", [os.path.join(CSRC, f"{name}.pyx")],
+                            depends=list(DEPENDS)) for name in names]
+    if platform.machine().lower() in ("x86_64", "amd64") and not _env_flag("FASTOPT_NO_VARIANTS"):
+        extensions += [Extension(f"{PACKAGE}.{VARIANT_PACKAGE}.{name}",
+                                 [os.path.join(CSRC, f"{name}.pyx")], depends=list(DEPENDS))
+                       for name in names if not name.startswith("_")]
+    return extensions
+
+
+def _is_variant(ext):
+    return ext.name.startswith(f"{PACKAGE}.{VARIANT_PACKAGE}.")
 
 
 class BuildExt(build_ext):
@@ -111,15 +129,29 @@ class BuildExt(build_ext):
         }
         # Separate C output per mode: cythonize only compares timestamps, not directives.
         build_dir = os.path.join("build", "cython-debug" if debug else "cython")
+        baseline = [ext for ext in self.extensions if not _is_variant(ext)]
         cythonized = cythonize(
-            self.extensions, compiler_directives=directives, include_path=[CSRC],
+            baseline, compiler_directives=directives, include_path=[CSRC],
             build_dir=build_dir, nthreads=self.parallel if self.parallel > 1 else 0,
             force=self.force)
         # Keep the Extension objects (finalize_options annotated them): swap in the C sources.
+        # A variant compiles a copy of its baseline's C file (own path, so own object file).
         by_name = {ext.name: ext for ext in cythonized}
         for ext in self.extensions:
-            ext.sources = by_name[ext.name].sources
-            ext.depends = sorted(set(ext.depends) | set(by_name[ext.name].depends))
+            source = by_name[ext.name.replace(f".{VARIANT_PACKAGE}.", ".")]
+            ext.depends = sorted(set(ext.depends) | set(source.depends))
+            if not _is_variant(ext):
+                ext.sources = source.sources
+                continue
+            copies = []
+            for c_file in source.sources:
+                copy = os.path.join(build_dir, VARIANT_PACKAGE, os.path.basename(c_file))
+                os.makedirs(os.path.dirname(copy), exist_ok=True)
+                if self.force or not os.path.exists(copy) or \
+                        os.path.getmtime(copy) < os.path.getmtime(c_file):
+                    shutil.copyfile(c_file, copy)
+                copies.append(copy)
+            ext.sources = copies
         super().run()
 
     def build_extensions(self):
@@ -134,13 +166,36 @@ class BuildExt(build_ext):
             ("FASTOPT_CYTHON_VERSION", _c_string(Cython.__version__)),
             ("FASTOPT_DEBUG_CHECKS", "1" if debug else "0"),
         ]
+        variant_ok = self._compiler_accepts(f"-march={VARIANT_ARCH}")
+        if not variant_ok and any(_is_variant(ext) for ext in self.extensions):
+            _warn(f"The compiler does not accept -march={VARIANT_ARCH}: building only the",
+                  "baseline Cython kernels (correct, slower on AVX2 machines).")
+            self.extensions = [ext for ext in self.extensions if not _is_variant(ext)]
         for ext in self.extensions:
             ext.include_dirs = [CSRC, numpy.get_include(), *ext.include_dirs]
             ext.define_macros = [*ext.define_macros, *macros]
             ext.extra_compile_args = [*ext.extra_compile_args, *cflags]
+            if _is_variant(ext):
+                ext.extra_compile_args.append(f"-march={VARIANT_ARCH}")
             ext.extra_link_args = [*ext.extra_link_args, *ldflags]
         self._force_if_flags_changed(cflags, ldflags, macros)
         super().build_extensions()
+
+    def _compiler_accepts(self, flag):
+        """Whether the C compiler compiles an empty file with ``flag``."""
+        if self.compiler.compiler_type == "msvc":
+            return False
+        tmp = tempfile.mkdtemp(prefix="fastopt-flag-")
+        try:
+            source = os.path.join(tmp, "empty.c")
+            with open(source, "w") as f:
+                f.write("int fastopt_empty;\n")
+            self.compiler.compile([source], output_dir=tmp, extra_postargs=[flag])
+            return True
+        except Exception:  # CompileError and friends
+            return False
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _flags(self):
         msvc = self.compiler.compiler_type == "msvc"

@@ -113,6 +113,29 @@ def use_backend(name):
         selection_version += 1
 
 
+_cython_variant = None
+
+
+def cython_variant():
+    """The build of the Cython kernels in use: ``"x86_64_v3"`` or ``"baseline"``.
+
+    The x86-64-v3 (AVX2) build is used when it was built and this CPU supports
+    it, unless ``FASTOPT_CPU=baseline``.  Both give the same bits.
+    """
+    global _cython_variant
+    if _cython_variant is None:
+        _cython_variant = "baseline"
+        if os.environ.get("FASTOPT_CPU", "").strip().lower() != "baseline":
+            try:
+                from .backends.cython import _cpu
+                importlib.import_module("fastopt.backends.cython.x86_64_v3.adam")
+                if _cpu.supports_x86_64_v3():
+                    _cython_variant = "x86_64_v3"
+            except ImportError:
+                pass
+    return _cython_variant
+
+
 def kernel(backend, name, module=None):
     """The kernel function ``name`` of ``backend`` (imported once, then cached).
 
@@ -124,7 +147,10 @@ def kernel(backend, name, module=None):
     if fn is None:
         check_backend(backend)
         module = module or name.split("_")[0]
-        fn = getattr(importlib.import_module(f"fastopt.backends.{backend}.{module}"), name)
+        package = f"fastopt.backends.{backend}"
+        if backend == "cython" and cython_variant() != "baseline":
+            package += "." + cython_variant()
+        fn = getattr(importlib.import_module(f"{package}.{module}"), name)
         _kernels[key] = fn
     return fn
 

@@ -31,6 +31,7 @@ def config():
     if _backend.is_available("cython"):
         from .backends.cython import _runtime
         info["cython"] = _runtime.build_info()
+        info["cython"]["variant"] = _backend.cython_variant()
     return info
 
 
@@ -54,6 +55,8 @@ def show_config():
         args = " ".join(args) if isinstance(args, (list, tuple)) else str(args)
         lines.append(f"  cython extension:    built with {args}"
                      f"{' (bounds checks ON)' if cy.get('debug_checks') else ''}")
+        lines.append(f"  cython kernels:      "
+                     f"{'x86-64-v3 build (AVX2)' if cy['variant'] == 'x86_64_v3' else 'baseline build'}")
         lines.append(f"  OpenMP:              "
                      f"{'on, ' + str(cy.get('openmp_max_threads')) + ' threads max' if cy.get('openmp') else 'off (serial build)'}")
     print("\n".join(lines))
