@@ -24,11 +24,12 @@ from .nadam import NAdam
 from .optimizer import Optimizer, flat_arrays
 from .rmsprop import RMSprop
 from .sgd import SGD
+from .sparse import SparseGrad
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
+    "SGD", "SparseGrad", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "show_config", "flat_arrays",
 ]

@@ -97,3 +97,44 @@ def gradient(g, p, i):
         raise ValueError(f"grads[{i}] shares memory with params[{i}]; the gradient must be a "
                          f"separate array")
     return g
+
+
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def sparse_gradient(sg, p, i):
+    """``grads[i]``, a :class:`~fastopt.SparseGrad`, for ``params[i]``: rows in range, shapes
+    and dtypes matching, contiguous, not aliasing the parameter."""
+    indices, values = sg.indices, sg.values
+    if p.ndim == 0:
+        raise ValueError(f"grads[{i}] is sparse but params[{i}] is 0-dimensional: sparse "
+                         f"gradients update rows")
+    if indices.dtype not in INDEX_DTYPES:
+        raise TypeError(f"grads[{i}].indices must have dtype int32 or int64, got {indices.dtype}")
+    if indices.ndim != 1:
+        raise ValueError(f"grads[{i}].indices must be 1-D, got shape {indices.shape}")
+    if not indices.flags.c_contiguous:
+        raise ValueError(f"grads[{i}].indices is not C-contiguous; pass "
+                         f"np.ascontiguousarray(indices)")
+    if not isinstance(values, np.ndarray):
+        raise TypeError(f"grads[{i}].values must be a numpy.ndarray")
+    if values.dtype != p.dtype:
+        raise TypeError(f"grads[{i}].values has dtype {values.dtype} but params[{i}] has dtype "
+                        f"{p.dtype}")
+    expected = (indices.shape[0],) + p.shape[1:]
+    if values.shape != expected:
+        raise ValueError(f"grads[{i}].values has shape {values.shape}, expected {expected} "
+                         f"(one row of params[{i}] per index)")
+    if not values.flags.c_contiguous:
+        raise ValueError(f"grads[{i}].values is not C-contiguous; pass "
+                         f"np.ascontiguousarray(values)")
+    if indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < 0 or high >= p.shape[0]:
+            bad = low if low < 0 else high
+            raise IndexError(f"grads[{i}].indices has row {bad}, outside [0, {p.shape[0]}) "
+                             f"of params[{i}]")
+    if values.size and np.may_share_memory(values, p):
+        raise ValueError(f"grads[{i}].values shares memory with params[{i}]; the gradient "
+                         f"must be a separate array")
+    return sg

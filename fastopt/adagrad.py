@@ -21,6 +21,24 @@ class Adagrad(Optimizer):
     :math:`s`, 0), ``eps`` :math:`\epsilon` (1e-10), ``maximize`` (False).
     State: ``sum`` (:math:`s`) and ``step``.
 
+    Row-wise Adagrad (``rowwise=True``) keeps one accumulator per row instead of one
+    per element -- the memory saving large recommendation models use for embedding
+    tables (a table of width :math:`d` needs :math:`d` times less optimizer state).
+    For a parameter of shape ``(n_rows, ...)`` with rows of :math:`d` elements,
+    state ``sum`` has shape ``(n_rows,)`` and for each row :math:`r`:
+
+    .. math::
+
+        s_r &\leftarrow s_r + \tfrac{1}{d} \textstyle\sum_j g_{rj}^2 \\
+        \theta_{rj} &\leftarrow \theta_{rj} - \tilde\eta\, g_{rj} / (\sqrt{s_r} + \epsilon)
+
+    (the sum runs over the row in order).  For 1-D parameters every element is its
+    own row, so ``rowwise=True`` gives exactly plain Adagrad.
+
+    Sparse gradients (:class:`fastopt.SparseGrad`) update only the listed rows; for
+    Adagrad without weight decay that is bit for bit the dense step with the
+    scattered gradient, since untouched rows have :math:`g = 0`.
+
     Conventions:
         * :math:`\epsilon` is added *outside* the square root, as in PyTorch and
           Duchi et al.  TensorFlow/Keras add it outside too but start the accumulator at
@@ -33,15 +51,27 @@ class Adagrad(Optimizer):
     algorithm = "adagrad"
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, backend=None):
+                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, rowwise=False,
+                 backend=None):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize), backend=backend)
+                                      eps=eps, maximize=maximize, rowwise=rowwise),
+                         backend=backend)
 
     def _check_group(self, group, prefix):
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             group[name] = check.nonnegative(prefix + name, group[name])
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+        group["rowwise"] = check.flag(prefix + "rowwise", group["rowwise"])
+
+    def _kernel_name(self, group, sparse):
+        name = "adagrad_rowwise" if group["rowwise"] else "adagrad"
+        return name + "_sparse" if sparse else name
+
+    def _state_shape(self, group, name, p):
+        if group["rowwise"]:
+            return (p.shape[0],) if p.ndim else (1,)
+        return p.shape
 
     def _state_arrays(self, group):
         return [("sum", group["initial_accumulator_value"])]

@@ -7,12 +7,14 @@ parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
 import struct
+import threading
 from array import array
 
 import numpy as np
 
 from . import _backend
 from . import _validation as check
+from .sparse import SparseGrad
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
 _FLOAT32 = np.dtype(np.float32)
@@ -181,6 +183,8 @@ class Optimizer:
         self._check_group(self.defaults, "")
         self.backend = None if backend is None else _backend.check_backend(backend)
         self._kernel_for = (None, None)   # ((backend, selection version), kernel)
+        self._kernel_cache = (None, {})   # the same, for the other kernels (sparse, ...)
+        self._local = threading.local()   # per-thread workspace of the sparse kernels
         self.param_groups = []
         self._groups = []           # the groups as created: param_groups must stay these
         self._params = []
@@ -194,6 +198,7 @@ class Optimizer:
         self._group_index = []      # per param: index of its group
         self._validated_grads = []  # per param: the gradient array validated last
         self._kernel_arrays = []
+        self._row_arrays = []       # per param: 2-D (rows) views of param and state
         for group in self._as_groups(params):
             self.add_param_group(group)
         self.state = _StateView(self)
@@ -251,6 +256,7 @@ class Optimizer:
             self._states.append({})
             self._group_of.append(group)
             self._kernel_arrays.append(None)
+            self._row_arrays.append(None)
         group.edited = False
 
     def _recheck_groups(self):
@@ -267,20 +273,32 @@ class Optimizer:
         for i, group in enumerate(self.param_groups):
             if group.edited:
                 self._check_group(group, f"param_groups[{i}].")
+                for j, g in enumerate(self._group_of):
+                    if g is not group:
+                        continue
+                    for name, _ in self._state_arrays(group):
+                        have = self._states[j].get(name)
+                        want = self._state_shape(group, name, self._params[j])
+                        if have is not None and have.shape != want:
+                            raise ValueError(
+                                f"param_groups[{i}]: the options no longer fit the state of "
+                                f"params[{j}] ({name!r} has shape {have.shape}, these options "
+                                f"need {want}); they cannot change once the state exists")
                 group.edited = False
                 for j, g in enumerate(self._group_of):
                     if g is group:
                         self._kernel_arrays[j] = None  # options may need other state
+                        self._row_arrays[j] = None
                 self._group_arrays[i] = None
 
     # -- the step -------------------------------------------------------------------
 
     def _grads_list(self, grads):
         n = len(self._params)
-        if isinstance(grads, np.ndarray):
+        if isinstance(grads, (np.ndarray, SparseGrad)):
             if n != 1:
-                raise ValueError(f"grads is one array but the optimizer has {n} parameters; "
-                                 f"pass a list of {n} arrays")
+                raise ValueError(f"grads is one gradient but the optimizer has {n} parameters; "
+                                 f"pass a list of {n}")
             return [grads]
         try:
             grads = list(grads)
@@ -299,7 +317,7 @@ class Optimizer:
         skips a parameter.  Everything is validated before anything is written.
         """
         params = self._params
-        if type(grads) is np.ndarray and len(params) == 1:
+        if (type(grads) is np.ndarray or type(grads) is SparseGrad) and len(params) == 1:
             grads = (grads,)
         else:
             grads = self._grads_list(grads)
@@ -309,6 +327,9 @@ class Optimizer:
             # An array validated at the last step cannot have changed dtype, shape,
             # layout or memory since (NumPy refuses to resize it while we hold it).
             if g is not None and g is not validated[i]:
+                if type(g) is SparseGrad:
+                    check.sparse_gradient(g, params[i], i)
+                    continue
                 gradient(g, params[i], i)
                 validated[i] = g
         self._recheck_groups()
@@ -327,14 +348,64 @@ class Optimizer:
             p = params[i]
             state = self._states[i]
             group = self._group_of[i]
+            if type(g) is SparseGrad:
+                self._step_sparse(i, g, p, group, state)
+                continue
             arrays = self._kernel_arrays[i]
             if arrays is None:
-                arrays = self._kernel_arrays[i] = self._flat_arrays(group, p, state)
+                arrays = self._kernel_arrays[i] = self._kernel_views(group, p, state)
             state["step"] += 1
             floats, flags = self._scalars(group, state)
-            kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
-                   *_rounded(floats, p.dtype), *flags,
-                   1 if p.size < threshold else _backend.get_num_threads())
+            if arrays[2] is None:  # the elementwise kernel on flat views
+                kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
+                       *_rounded(floats, p.dtype), *flags,
+                       1 if p.size < threshold else _backend.get_num_threads())
+            else:  # a row kernel (row-wise Adagrad) on 2-D views
+                self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
+                                        *_rounded(floats, p.dtype), *flags,
+                                        _backend.threads_for(p.size))
+
+    def _kernel(self, name):
+        """Kernel ``name`` of this optimizer's backend (cached while the selection holds)."""
+        version = (self.backend, _backend.selection_version)
+        if self._kernel_cache[0] != version:
+            self._kernel_cache = (version, {})
+        cache = self._kernel_cache[1]
+        fn = cache.get(name)
+        if fn is None:
+            fn = cache[name] = _backend.kernel(self.backend or _backend.get_backend(), name,
+                                               self.algorithm)
+        return fn
+
+    def _step_sparse(self, i, g, p, group, state):
+        """One sparse row update of ``params[i]`` (validated) with the rows of ``g``."""
+        views = self._row_arrays[i]
+        if views is None:
+            views = self._row_arrays[i] = self._kernel_views(group, p, state, rows=True)
+        param2d, state2d, _ = views
+        k, d = g.indices.shape[0], param2d.shape[1]
+        slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
+        state["step"] += 1
+        floats, flags = self._scalars(group, state)
+        self._kernel(self._kernel_name(group, sparse=True))(
+            param2d, g.indices, g.values.reshape(k, d), *state2d, *_rounded(floats, p.dtype),
+            *flags, slots, rows, coalesced, _backend.threads_for(k * d))
+
+    def _workspace(self, i, n_rows, k, d, dtype):
+        """This thread's scratch for sparse steps of ``params[i]``; grows, never shrinks.
+
+        Each thread has its own, so several threads may step the same table at once.
+        """
+        spaces = self._local.__dict__.setdefault("spaces", {})
+        space = spaces.get(i)
+        if space is None or space[0].shape[0] != n_rows:
+            space = spaces[i] = [np.full(n_rows, -1, np.int64), np.empty(0, np.int64),
+                                 np.empty((0, d), dtype)]
+        if space[1].shape[0] < k or space[2].shape[1] != d:
+            capacity = max(k, 2 * space[1].shape[0])
+            space[1] = np.empty(capacity, np.int64)
+            space[2] = np.empty((capacity, d), dtype)
+        return space
 
     def _step_fused_groups(self, grads, kernel):
         """One kernel call per group whose params, grads and state each lie in one buffer.
@@ -353,6 +424,10 @@ class Optimizer:
                 start = stop
                 continue
             group_grads = grads[start:stop]
+            if self._kernel_name(group, sparse=False) != self.algorithm or any(
+                    type(g) is not np.ndarray for g in group_grads):
+                start = stop
+                continue
             seen, grad_span = self._grad_spans[gi]
             if seen is None or len(seen) != n or any(a is not b for a, b in zip(seen, group_grads)):
                 grad_span = None if any(g is None for g in group_grads) else _span(group_grads)
@@ -365,8 +440,8 @@ class Optimizer:
             if arrays is None:
                 for i in range(start, stop):
                     if self._kernel_arrays[i] is None:
-                        self._kernel_arrays[i] = self._flat_arrays(group, self._params[i],
-                                                                   self._states[i])
+                        self._kernel_arrays[i] = self._kernel_views(group, self._params[i],
+                                                                    self._states[i])
                 arrays = self._group_arrays[gi] = self._group_spans(gi, start, stop)
                 if arrays is False:
                     start = stop
@@ -416,26 +491,41 @@ class Optimizer:
             for s in others:
                 s[name] = first[name]
 
-    def _flat_arrays(self, group, p, state):
-        """(param,), then the state arrays in kernel order, all flat; creates missing state."""
+    def _kernel_views(self, group, p, state, rows=False):
+        """``(param view, state views in kernel order, row-kernel name or None)``.
+
+        Elementwise kernels get flat views; row kernels (sparse steps, row-wise
+        rules) get 2-D ``(n_rows, row size)`` views, and state shaped per row
+        (``_state_shape``) as it is.  Missing state is created here.
+        """
         if not state:
             state["step"] = 0
+        name = self._kernel_name(group, sparse=False)
+        rows = rows or name != self.algorithm
+        if rows:  # (n_rows, row size); a 0-d parameter is one row of one element
+            shape = (p.shape[0], int(np.prod(p.shape[1:], dtype=np.int64))) if p.ndim else (1, 1)
+        else:
+            shape = (p.size,)
         empty = _EMPTY[p.dtype]
-        flat = []
-        for name, init in self._state_arrays(group):
+        views = []
+        for state_name, init in self._state_arrays(group):
             if init is None:
-                flat.append(empty)
+                views.append(empty)
                 continue
-            if name not in state:
-                state[name] = self._new_state_array(group, p, name, init)
-                self._on_new_state(state, name)
-            flat.append(state[name].reshape(-1))
-        return p.reshape(-1), tuple(flat)
+            if state_name not in state:
+                state[state_name] = self._new_state_array(group, p, state_name, init)
+                self._on_new_state(state, state_name)
+            a = state[state_name]
+            views.append(a.reshape(shape) if a.shape == p.shape else a)
+        return p.reshape(shape), tuple(views), None if name == self.algorithm else name
 
     def _new_state_array(self, group, p, name, init):
         """A state array for ``p``: a view into the group's buffer when the group is spanned."""
         gi = next(k for k, g in enumerate(self.param_groups) if g is group)
         span = self._param_spans[gi]
+        shape = self._state_shape(group, name, p)
+        if shape != p.shape:
+            return np.full(shape, init, dtype=p.dtype)
         if span is None:
             return np.full_like(p, init, order="C")
         buffers = self._state_buffers[gi]
@@ -446,6 +536,14 @@ class Optimizer:
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""
+
+    def _kernel_name(self, group, sparse):
+        """The kernel for this group: ``algorithm`` (elementwise) or a row kernel's name."""
+        return self.algorithm + "_sparse" if sparse else self.algorithm
+
+    def _state_shape(self, group, name, p):
+        """The shape of state array ``name`` of parameter ``p`` (default: ``p``'s)."""
+        return p.shape
 
     # -- subclass interface -----------------------------------------------------------
 
@@ -538,6 +636,7 @@ class Optimizer:
                     restored[name] = place
         self._states[:] = new_states
         self._kernel_arrays = [None] * len(self._params)
+        self._row_arrays = [None] * len(self._params)
         self._group_arrays = [None] * len(self.param_groups)
         self._lockstep = [False] * len(self.param_groups)
 
@@ -561,8 +660,9 @@ class Optimizer:
                 restored[name] = check.real(f"{where}[{name!r}]", value)
                 continue
             a = np.asarray(value)
-            if a.shape != p.shape:
-                raise ValueError(f"{where}[{name!r}] has shape {a.shape}, the parameter {p.shape}")
+            want = self._state_shape(group, name, p)
+            if a.shape != want:
+                raise ValueError(f"{where}[{name!r}] has shape {a.shape}, expected {want}")
             if a.dtype != p.dtype:
                 raise ValueError(f"{where}[{name!r}] has dtype {a.dtype}, the parameter {p.dtype}")
             restored[name] = np.array(a, dtype=p.dtype, order="C", copy=True)

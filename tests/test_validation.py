@@ -145,7 +145,7 @@ def _bad_grads(params):
     g0, g1 = np.ones(params[0].shape, f32), np.ones(params[1].shape, f32)
     return [
         ([g0], ValueError, "grads has 1 entries but the optimizer has 2 parameters"),
-        (g0, ValueError, "grads is one array but the optimizer has 2 parameters"),
+        (g0, ValueError, "grads is one gradient but the optimizer has 2 parameters"),
         (42, TypeError, "grads must be an array or a list of arrays"),
         ([g0, [1.0] * 5], TypeError, r"grads\[1\] must be a numpy.ndarray"),
         ([g0, g1.astype(np.float64)], TypeError,
