@@ -68,10 +68,8 @@ class Adagrad(Optimizer):
         name = "adagrad_rowwise" if group["rowwise"] else "adagrad"
         return name + "_sparse" if sparse else name
 
-    def _state_shape(self, group, name, p):
-        if group["rowwise"]:
-            return (p.shape[0],) if p.ndim else (1,)
-        return p.shape
+    def _state_per_row(self, group, name):
+        return group["rowwise"]
 
     def _state_arrays(self, group):
         return [("sum", group["initial_accumulator_value"])]

@@ -516,16 +516,15 @@ class Optimizer:
                 state[state_name] = self._new_state_array(group, p, state_name, init)
                 self._on_new_state(state, state_name)
             a = state[state_name]
-            views.append(a.reshape(shape) if a.shape == p.shape else a)
+            views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
         return p.reshape(shape), tuple(views), None if name == self.algorithm else name
 
     def _new_state_array(self, group, p, name, init):
         """A state array for ``p``: a view into the group's buffer when the group is spanned."""
         gi = next(k for k, g in enumerate(self.param_groups) if g is group)
         span = self._param_spans[gi]
-        shape = self._state_shape(group, name, p)
-        if shape != p.shape:
-            return np.full(shape, init, dtype=p.dtype)
+        if self._state_per_row(group, name):
+            return np.full(self._state_shape(group, name, p), init, dtype=p.dtype)
         if span is None:
             return np.full_like(p, init, order="C")
         buffers = self._state_buffers[gi]
@@ -541,8 +540,14 @@ class Optimizer:
         """The kernel for this group: ``algorithm`` (elementwise) or a row kernel's name."""
         return self.algorithm + "_sparse" if sparse else self.algorithm
 
+    def _state_per_row(self, group, name):
+        """Whether state ``name`` holds one value per row (row-wise rules) instead of per element."""
+        return False
+
     def _state_shape(self, group, name, p):
-        """The shape of state array ``name`` of parameter ``p`` (default: ``p``'s)."""
+        """The shape of state array ``name`` of parameter ``p``."""
+        if self._state_per_row(group, name):
+            return (p.shape[0],) if p.ndim else (1,)
         return p.shape
 
     # -- subclass interface -----------------------------------------------------------

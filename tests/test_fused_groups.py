@@ -15,6 +15,7 @@ def _maximal(cls):
     kwargs = {k: v[-1] for k, v in GRIDS[cls].items()}
     if cls is fastopt.SGD:
         kwargs.update(momentum=0.9, dampening=0.0, nesterov=True)
+    kwargs.pop("rowwise", None)  # row-wise Adagrad updates row by row: no fused flat call
     return kwargs
 
 

@@ -48,7 +48,8 @@ def test_trajectory_matches_torch(cls, kwargs, dtype):
     params = [rng.standard_normal(s).astype(dtype) for s in shapes]
     tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     ours = cls(params, backend="python", **kwargs)
-    theirs = getattr(torch.optim, cls.__name__)(tparams, foreach=False, **kwargs)
+    torch_kwargs = {k: v for k, v in kwargs.items() if k != "rowwise"}
+    theirs = getattr(torch.optim, cls.__name__)(tparams, foreach=False, **torch_kwargs)
     for t in range(STEPS):
         if t == STEPS // 2:
             for g in ours.param_groups + theirs.param_groups:

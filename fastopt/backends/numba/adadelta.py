@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -54,3 +54,61 @@ def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
     else:
         _jit.call_parallel(adadelta_parallel, param, grad, square_avg, acc_delta, lr, rho,
                            one_minus_rho, eps, weight_decay, maximize, n_chunks)
+
+
+@_jit.serial
+def adadelta_rows(param, grad, square_avg, acc_delta, rows, lo, hi, lr, rho, one_minus_rho,
+                  eps, weight_decay, maximize):
+    """:func:`adadelta_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        adadelta_serial(param[r], grad[j], square_avg[a:b], acc_delta[a:b], lr, rho,
+                        one_minus_rho, eps, weight_decay, maximize)
+
+
+@_jit.serial
+def adadelta_sparse_serial(param, indices, values, square_avg, acc_delta, lr, rho,
+                           one_minus_rho, eps, weight_decay, maximize, slots, rows, coalesced):
+    """The sparse Adadelta kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    adadelta_rows(param, coalesced, square_avg, acc_delta, rows, 0, u, lr, rho, one_minus_rho,
+                  eps, weight_decay, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def adadelta_sparse_parallel(param, indices, values, square_avg, acc_delta, lr, rho,
+                             one_minus_rho, eps, weight_decay, maximize, slots, rows,
+                             coalesced, n_chunks):
+    """:func:`adadelta_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        adadelta_rows(param, coalesced, square_avg, acc_delta, rows, lo, hi, lr, rho,
+                      one_minus_rho, eps, weight_decay, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def adadelta_sparse(param, indices, values, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+                    weight_decay, maximize, slots, rows, coalesced, n_threads):
+    """One sparse Adadelta step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    square_avg = square_avg.reshape(-1)
+    acc_delta = acc_delta.reshape(-1)
+    if n_chunks == 1:
+        adadelta_sparse_serial(param, indices, values, square_avg, acc_delta, lr, rho,
+                               one_minus_rho, eps, weight_decay, maximize, slots, rows,
+                               coalesced)
+    else:
+        _jit.call_parallel(adadelta_sparse_parallel, param, indices, values, square_avg,
+                           acc_delta, lr, rho, one_minus_rho, eps, weight_decay, maximize,
+                           slots, rows, coalesced, n_chunks)

@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -48,3 +48,171 @@ def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads)
     else:
         _jit.call_parallel(adagrad_parallel, param, grad, state_sum, clr, weight_decay, eps,
                            maximize, n_chunks)
+
+
+@_jit.serial
+def adagrad_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps, maximize):
+    """:func:`adagrad_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        adagrad_serial(param[r], grad[j], state_sum[a:b], clr, weight_decay, eps, maximize)
+
+
+@_jit.serial
+def adagrad_sparse_serial(param, indices, values, state_sum, clr, weight_decay, eps, maximize,
+                          slots, rows, coalesced):
+    """The sparse Adagrad kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    adagrad_rows(param, coalesced, state_sum, rows, 0, u, clr, weight_decay, eps, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def adagrad_sparse_parallel(param, indices, values, state_sum, clr, weight_decay, eps,
+                            maximize, slots, rows, coalesced, n_chunks):
+    """:func:`adagrad_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        adagrad_rows(param, coalesced, state_sum, rows, lo, hi, clr, weight_decay, eps,
+                     maximize)
+    _sparse.release(slots, rows, u)
+
+
+def adagrad_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize, slots,
+                   rows, coalesced, n_threads):
+    """One sparse Adagrad step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    state_sum = state_sum.reshape(-1)
+    if n_chunks == 1:
+        adagrad_sparse_serial(param, indices, values, state_sum, clr, weight_decay, eps,
+                              maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(adagrad_sparse_parallel, param, indices, values, state_sum, clr,
+                           weight_decay, eps, maximize, slots, rows, coalesced, n_chunks)
+
+
+@_jit.serial
+def adagrad_rowwise_row(p, g, s, clr, weight_decay, eps, maximize):
+    """Row-wise Adagrad on one row: ``p`` and ``g`` are 1-D rows, ``s`` their accumulator;
+    updates ``p`` in place and returns the new ``s`` (njit-callable).
+
+    Scalars are in the dtype of the row.  The squares are summed in order, from 0 (a
+    plain loop: no pairwise or vectorized reassociation), as in the reference; the
+    (possibly negated and decayed) gradient is recomputed in the second loop, from the
+    same old ``p[j]``, so it is the same value.  A row of width 0 is left alone.
+    """
+    d = p.size
+    if d == 0:
+        return s
+    t = p.dtype.type
+    square_sum = t(0)
+    for j in range(d):
+        gj = g[j]
+        if maximize:
+            gj = -gj
+        if weight_decay != 0:
+            gj = gj + weight_decay * p[j]
+        square_sum = square_sum + gj * gj
+    s = s + square_sum / t(d)
+    denom = np.sqrt(s) + eps
+    for j in range(d):
+        gj = g[j]
+        if maximize:
+            gj = -gj
+        if weight_decay != 0:
+            gj = gj + weight_decay * p[j]
+        p[j] = p[j] - clr * gj / denom
+    return s
+
+
+@_jit.serial
+def adagrad_rowwise_serial(param, grad, state_sum, clr, weight_decay, eps, maximize):
+    """The row-wise Adagrad kernel without ``n_threads``, in the calling thread
+    (njit-callable): ``param``, ``grad`` 2-D ``(n_rows, d)``, ``state_sum`` ``(n_rows,)``."""
+    t = param.dtype.type
+    clr_, wd, e = t(clr), t(weight_decay), t(eps)
+    for r in range(param.shape[0]):
+        state_sum[r] = adagrad_rowwise_row(param[r], grad[r], state_sum[r], clr_, wd, e,
+                                           maximize)
+
+
+@_jit.parallel
+def adagrad_rowwise_parallel(param, grad, state_sum, clr, weight_decay, eps, maximize,
+                             n_chunks):
+    """:func:`adagrad_rowwise_serial` on ``n_chunks`` contiguous chunks of rows, in parallel."""
+    n = param.shape[0]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adagrad_rowwise_serial(param[lo:hi], grad[lo:hi], state_sum[lo:hi], clr, weight_decay,
+                               eps, maximize)
+
+
+def adagrad_rowwise(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
+    """One row-wise Adagrad step, in place: see
+    :func:`fastopt.backends.python.adagrad.adagrad_rowwise`."""
+    n_chunks = _jit.n_chunks(n_threads, param.shape[0])
+    if n_chunks == 1 or param.shape[1] == 0:
+        adagrad_rowwise_serial(param, grad, state_sum, clr, weight_decay, eps, maximize)
+    else:
+        _jit.call_parallel(adagrad_rowwise_parallel, param, grad, state_sum, clr, weight_decay,
+                           eps, maximize, n_chunks)
+
+
+@_jit.serial
+def adagrad_rowwise_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps,
+                         maximize):
+    """:func:`adagrad_rowwise_row` on the rows ``rows[lo:hi]`` of ``param`` and
+    ``state_sum``, the gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable)."""
+    t = param.dtype.type
+    clr_, wd, e = t(clr), t(weight_decay), t(eps)
+    for j in range(lo, hi):
+        r = rows[j]
+        state_sum[r] = adagrad_rowwise_row(param[r], grad[j], state_sum[r], clr_, wd, e,
+                                           maximize)
+
+
+@_jit.serial
+def adagrad_rowwise_sparse_serial(param, indices, values, state_sum, clr, weight_decay, eps,
+                                  maximize, slots, rows, coalesced):
+    """The sparse row-wise Adagrad kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    adagrad_rowwise_rows(param, coalesced, state_sum, rows, 0, u, clr, weight_decay, eps,
+                         maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def adagrad_rowwise_sparse_parallel(param, indices, values, state_sum, clr, weight_decay, eps,
+                                    maximize, slots, rows, coalesced, n_chunks):
+    """:func:`adagrad_rowwise_sparse_serial` with the updates of the distinct rows on
+    ``n_chunks`` contiguous chunks of them, in parallel (the coalescing stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        adagrad_rowwise_rows(param, coalesced, state_sum, rows, lo, hi, clr, weight_decay, eps,
+                             maximize)
+    _sparse.release(slots, rows, u)
+
+
+def adagrad_rowwise_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize,
+                           slots, rows, coalesced, n_threads):
+    """One sparse row-wise Adagrad step on the rows ``indices`` of the 2-D ``param`` and of
+    the 1-D ``state_sum``, in place (the sparse row kernel contract of
+    :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    if n_chunks == 1:
+        adagrad_rowwise_sparse_serial(param, indices, values, state_sum, clr, weight_decay,
+                                      eps, maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(adagrad_rowwise_sparse_parallel, param, indices, values, state_sum,
+                           clr, weight_decay, eps, maximize, slots, rows, coalesced, n_chunks)

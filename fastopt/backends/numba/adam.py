@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -81,3 +81,73 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta
                            beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
                            bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
                            maximize, n_chunks)
+
+
+@_jit.serial
+def adam_rows(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, lo, hi, beta1,
+              one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+              weight_decay, decay_factor, amsgrad, maximize):
+    """:func:`adam_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        adam_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], max_exp_avg_sq[a:b],
+                    beta1, one_minus_beta1, beta2, one_minus_beta2, step_size,
+                    bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad, maximize)
+
+
+@_jit.serial
+def adam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+                       one_minus_beta1, beta2, one_minus_beta2, step_size,
+                       bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
+                       maximize, slots, rows, coalesced):
+    """The sparse Adam kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    adam_rows(param, coalesced, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, 0, u, beta1,
+              one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+              weight_decay, decay_factor, amsgrad, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def adam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+                         one_minus_beta1, beta2, one_minus_beta2, step_size,
+                         bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
+                         maximize, slots, rows, coalesced, n_chunks):
+    """:func:`adam_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        adam_rows(param, coalesced, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, lo, hi, beta1,
+                  one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt,
+                  eps, weight_decay, decay_factor, amsgrad, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def adam_sparse(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+                one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
+                weight_decay, decay_factor, amsgrad, maximize, slots, rows, coalesced,
+                n_threads):
+    """One sparse Adam step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    exp_avg = exp_avg.reshape(-1)
+    exp_avg_sq = exp_avg_sq.reshape(-1)
+    max_exp_avg_sq = max_exp_avg_sq.reshape(-1)
+    if n_chunks == 1:
+        adam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+                           one_minus_beta1, beta2, one_minus_beta2, step_size,
+                           bias_correction2_sqrt, eps, weight_decay, decay_factor, amsgrad,
+                           maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(adam_sparse_parallel, param, indices, values, exp_avg, exp_avg_sq,
+                           max_exp_avg_sq, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                           step_size, bias_correction2_sqrt, eps, weight_decay, decay_factor,
+                           amsgrad, maximize, slots, rows, coalesced, n_chunks)

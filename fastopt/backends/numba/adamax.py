@@ -1,7 +1,7 @@
 """Numba Adamax kernel: see :mod:`fastopt.backends.python.adamax`."""
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -54,3 +54,60 @@ def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, ep
     else:
         _jit.call_parallel(adamax_parallel, param, grad, exp_avg, exp_inf, beta1,
                            one_minus_beta1, beta2, clr, eps, weight_decay, maximize, n_chunks)
+
+
+@_jit.serial
+def adamax_rows(param, grad, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_beta1, beta2,
+                clr, eps, weight_decay, maximize):
+    """:func:`adamax_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        adamax_serial(param[r], grad[j], exp_avg[a:b], exp_inf[a:b], beta1, one_minus_beta1,
+                      beta2, clr, eps, weight_decay, maximize)
+
+
+@_jit.serial
+def adamax_sparse_serial(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1,
+                         beta2, clr, eps, weight_decay, maximize, slots, rows, coalesced):
+    """The sparse Adamax kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    adamax_rows(param, coalesced, exp_avg, exp_inf, rows, 0, u, beta1, one_minus_beta1, beta2,
+                clr, eps, weight_decay, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def adamax_sparse_parallel(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1,
+                           beta2, clr, eps, weight_decay, maximize, slots, rows, coalesced,
+                           n_chunks):
+    """:func:`adamax_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        adamax_rows(param, coalesced, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_beta1,
+                    beta2, clr, eps, weight_decay, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def adamax_sparse(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr,
+                  eps, weight_decay, maximize, slots, rows, coalesced, n_threads):
+    """One sparse Adamax step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    exp_avg = exp_avg.reshape(-1)
+    exp_inf = exp_inf.reshape(-1)
+    if n_chunks == 1:
+        adamax_sparse_serial(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1,
+                             beta2, clr, eps, weight_decay, maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(adamax_sparse_parallel, param, indices, values, exp_avg, exp_inf,
+                           beta1, one_minus_beta1, beta2, clr, eps, weight_decay, maximize,
+                           slots, rows, coalesced, n_chunks)

@@ -2,7 +2,7 @@
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -69,3 +69,70 @@ def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
                            one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
                            grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize,
                            n_chunks)
+
+
+@_jit.serial
+def nadam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_beta1, beta2,
+               one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef, weight_decay,
+               decay_factor, maximize):
+    """:func:`nadam_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        nadam_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], beta1, one_minus_beta1,
+                     beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
+                     weight_decay, decay_factor, maximize)
+
+
+@_jit.serial
+def nadam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1,
+                        beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
+                        weight_decay, decay_factor, maximize, slots, rows, coalesced):
+    """The sparse NAdam kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    nadam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, 0, u, beta1, one_minus_beta1,
+               beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
+               weight_decay, decay_factor, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def nadam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1,
+                          beta2, one_minus_beta2, bias_correction2, eps, grad_coef,
+                          exp_avg_coef, weight_decay, decay_factor, maximize, slots, rows,
+                          coalesced, n_chunks):
+    """:func:`nadam_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        nadam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_beta1,
+                   beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
+                   weight_decay, decay_factor, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def nadam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
+                 one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef, weight_decay,
+                 decay_factor, maximize, slots, rows, coalesced, n_threads):
+    """One sparse NAdam step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    exp_avg = exp_avg.reshape(-1)
+    exp_avg_sq = exp_avg_sq.reshape(-1)
+    if n_chunks == 1:
+        nadam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, beta1,
+                            one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+                            grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize,
+                            slots, rows, coalesced)
+    else:
+        _jit.call_parallel(nadam_sparse_parallel, param, indices, values, exp_avg, exp_avg_sq,
+                           beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2,
+                           eps, grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize,
+                           slots, rows, coalesced, n_chunks)

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -86,3 +86,66 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
         _jit.call_parallel(rmsprop_parallel, param, grad, square_avg, grad_avg,
                            momentum_buffer, lr, alpha, one_minus_alpha, eps, weight_decay,
                            momentum, centered, maximize, n_chunks)
+
+
+@_jit.serial
+def rmsprop_rows(param, grad, square_avg, grad_avg, momentum_buffer, rows, lo, hi, lr, alpha,
+                 one_minus_alpha, eps, weight_decay, momentum, centered, maximize):
+    """:func:`rmsprop_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        rmsprop_serial(param[r], grad[j], square_avg[a:b], grad_avg[a:b], momentum_buffer[a:b],
+                       lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
+                       maximize)
+
+
+@_jit.serial
+def rmsprop_sparse_serial(param, indices, values, square_avg, grad_avg, momentum_buffer, lr,
+                          alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
+                          maximize, slots, rows, coalesced):
+    """The sparse RMSprop kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    rmsprop_rows(param, coalesced, square_avg, grad_avg, momentum_buffer, rows, 0, u, lr,
+                 alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def rmsprop_sparse_parallel(param, indices, values, square_avg, grad_avg, momentum_buffer, lr,
+                            alpha, one_minus_alpha, eps, weight_decay, momentum, centered,
+                            maximize, slots, rows, coalesced, n_chunks):
+    """:func:`rmsprop_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        rmsprop_rows(param, coalesced, square_avg, grad_avg, momentum_buffer, rows, lo, hi, lr,
+                     alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def rmsprop_sparse(param, indices, values, square_avg, grad_avg, momentum_buffer, lr, alpha,
+                   one_minus_alpha, eps, weight_decay, momentum, centered, maximize, slots,
+                   rows, coalesced, n_threads):
+    """One sparse RMSprop step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    square_avg = square_avg.reshape(-1)
+    grad_avg = grad_avg.reshape(-1)
+    momentum_buffer = momentum_buffer.reshape(-1)
+    if n_chunks == 1:
+        rmsprop_sparse_serial(param, indices, values, square_avg, grad_avg, momentum_buffer,
+                              lr, alpha, one_minus_alpha, eps, weight_decay, momentum,
+                              centered, maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(rmsprop_sparse_parallel, param, indices, values, square_avg,
+                           grad_avg, momentum_buffer, lr, alpha, one_minus_alpha, eps,
+                           weight_decay, momentum, centered, maximize, slots, rows, coalesced,
+                           n_chunks)

@@ -2,7 +2,7 @@
 :mod:`fastopt.backends.python.sgd`."""
 from numba import prange
 
-from fastopt.backends.numba import _jit
+from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
@@ -66,3 +66,62 @@ def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
         _jit.call_parallel(sgd_parallel, param, grad, momentum_buffer, lr, weight_decay,
                            momentum, one_minus_dampening, nesterov, maximize, first_step,
                            n_chunks)
+
+
+@_jit.serial
+def sgd_rows(param, grad, momentum_buffer, rows, lo, hi, lr, weight_decay, momentum,
+             one_minus_dampening, nesterov, maximize, first_step):
+    """:func:`sgd_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient
+    of row ``rows[j]`` being ``grad[j]`` (njit-callable).
+
+    The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
+    see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        sgd_serial(param[r], grad[j], momentum_buffer[a:b], lr, weight_decay, momentum,
+                   one_minus_dampening, nesterov, maximize, first_step)
+
+
+@_jit.serial
+def sgd_sparse_serial(param, indices, values, momentum_buffer, lr, weight_decay, momentum,
+                      one_minus_dampening, nesterov, maximize, first_step, slots, rows,
+                      coalesced):
+    """The sparse SGD kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    sgd_rows(param, coalesced, momentum_buffer, rows, 0, u, lr, weight_decay, momentum,
+             one_minus_dampening, nesterov, maximize, first_step)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def sgd_sparse_parallel(param, indices, values, momentum_buffer, lr, weight_decay, momentum,
+                        one_minus_dampening, nesterov, maximize, first_step, slots, rows,
+                        coalesced, n_chunks):
+    """:func:`sgd_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        sgd_rows(param, coalesced, momentum_buffer, rows, lo, hi, lr, weight_decay, momentum,
+                 one_minus_dampening, nesterov, maximize, first_step)
+    _sparse.release(slots, rows, u)
+
+
+def sgd_sparse(param, indices, values, momentum_buffer, lr, weight_decay, momentum,
+               one_minus_dampening, nesterov, maximize, first_step, slots, rows, coalesced,
+               n_threads):
+    """One sparse SGD step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    momentum_buffer = momentum_buffer.reshape(-1)
+    if n_chunks == 1:
+        sgd_sparse_serial(param, indices, values, momentum_buffer, lr, weight_decay, momentum,
+                          one_minus_dampening, nesterov, maximize, first_step, slots, rows,
+                          coalesced)
+    else:
+        _jit.call_parallel(sgd_sparse_parallel, param, indices, values, momentum_buffer, lr,
+                           weight_decay, momentum, one_minus_dampening, nesterov, maximize,
+                           first_step, slots, rows, coalesced, n_chunks)
