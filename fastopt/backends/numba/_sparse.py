@@ -1,0 +1,67 @@
+"""Sparse row kernels of the numba backend: the coalescing pass, shared by every algorithm.
+
+A sparse step (see "Sparse row kernels" in :mod:`fastopt.backends`) is done in three
+passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
+
+1. :func:`coalesce` (sequential): the distinct rows, in order of first appearance, go
+   to ``rows[:u]``, and the sum of each one's values to ``coalesced[:u]``, starting
+   from ``+0.0`` and adding in order of appearance -- ``((0 + v_first) + v_second) +
+   ...``, exactly what the reference's ``np.add.at`` into a zero table computes
+   (``-0.0`` becomes ``+0.0`` as there);
+2. the dense update of the algorithm on the ``u`` distinct rows: each module's
+   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views), called once by
+   ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
+   ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
+   disjoint rows and the result does not depend on the number of chunks);
+3. :func:`release`: ``slots`` back to all ``-1``.
+
+State arrays reach the compiled code flattened to 1-D (the Python wrapper reshapes
+them, a view): row ``r`` of a state of width ``d`` is ``state[r * d:r * d + d]``, and
+the same slice of an *unused* (empty) state is empty -- it is never indexed, and no
+out-of-bounds view is ever formed.  Flattening also keeps one compiled specialization
+for used and unused states alike.
+
+Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate the
+cached kernels of the algorithm modules when this file changes; after editing it,
+delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
+"""
+from fastopt.backends.numba import _jit
+
+
+@_jit.serial
+def coalesce(indices, values, slots, rows, coalesced):
+    """Sum the rows ``values[i]`` per distinct ``indices[i]``; returns ``u``, the number
+    of distinct rows.
+
+    Afterwards ``rows[:u]`` are the distinct indices in order of first appearance,
+    ``coalesced[j]`` is the summed gradient of row ``rows[j]`` and ``slots[rows[j]] ==
+    j``.  ``slots`` must be all ``-1`` on entry (on the rows of ``indices``, at least);
+    :func:`release` restores it.  ``indices`` may be int32 or int64, every entry in
+    ``[0, slots.size)`` (not checked here).
+    """
+    d = values.shape[1]
+    zero = coalesced.dtype.type(0)
+    u = 0
+    for i in range(indices.size):
+        r = indices[i]
+        s = slots[r]
+        v = values[i]
+        if s < 0:
+            slots[r] = u
+            rows[u] = r
+            c = coalesced[u]
+            for j in range(d):
+                c[j] = zero + v[j]  # +0.0 + v: not folded to v without fastmath
+            u += 1
+        else:
+            c = coalesced[s]
+            for j in range(d):
+                c[j] = c[j] + v[j]
+    return u
+
+
+@_jit.serial
+def release(slots, rows, u):
+    """Restore ``slots`` to all ``-1`` after a :func:`coalesce` that returned ``u``."""
+    for j in range(u):
+        slots[rows[j]] = -1
