@@ -5,6 +5,7 @@ import pathlib
 
 import numpy as np
 
+from . import sparse
 from .suites import dense_rows
 
 # ------------------------------------------------------------------ formatting
@@ -269,7 +270,10 @@ def sparse_lines(results):
         return []
     if s.get("status") != "measured":
         return [f"Sparse: {s.get('status')} -- {s.get('note')}"]
-    return [f"Sparse: {json.dumps({k: v for k, v in s.items() if k != 'status'})}"]
+    distinct = s.get("distinct_rows_per_batch") or [0]
+    return [f"Sparse: table {s['n_rows']:,} x {s['width']} {s['dtype']}, batches of "
+            f"{s['batch']:,} Zipf(a={s['zipf_a']}) indices ({min(distinct):,}-{max(distinct):,} "
+            f"distinct rows per batch)"]
 
 
 # ------------------------------------------------------------------ renderers
@@ -312,6 +316,7 @@ def terminal(results):
     lines = sparse_lines(results)
     if lines:
         out.extend(["", *lines])
+    add("Sparse: embedding-table row updates", sparse.section(results))
     lines = skipped_lines(results)
     if lines:
         out.extend(["", "Skipped competitors:", *lines])
@@ -365,6 +370,7 @@ def markdown(results):
         right=set(range(3, 3 + len(meta["config"]["sizes"]))), details=True)
     add("Small tensor: one Adam step, 1,000 float32 elements", small_section(results))
     add("Many tensors: Adam, float32", model_section(results))
+    add("Sparse: embedding-table row updates", sparse.section(results), right={2, 3, 4, 5, 6})
     add("numba compile cost and cache load", compile_section(results), right=set(range(2, 9)))
     lines = compile_lines(results)
     if lines:

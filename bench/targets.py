@@ -173,6 +173,25 @@ def evaluate(results):
                 or comp.get("cached", {}).get("error")) if comp else "section not run")
         out.append(_t("numba_compile", "numba compile cost / cache load", "-", None, None,
                       "n/a", why or "not measured"))
+    # 13. sparse Adagrad (embedding tables)
+    sp = results.get("sparse") or {}
+    for case in sp.get("cases", []):
+        if case["algorithm"] != "adagrad":
+            continue
+        for name, c in sorted(case["competitors"].items()):
+            if c["kind"] != "fastopt":
+                continue
+            label = f"{c['backend']}, {c['threads']} thread{'s' if c['threads'] > 1 else ''}"
+            strict = c["backend"] == "cython"
+            v = c.get("vs_numpy")
+            out.append(_t("sparse_numpy", "sparse Adagrad (1M x 64, 8,192 Zipf rows) >= 10x NumPy "
+                          "(np.unique + np.add.at)", label, v, 10.0,
+                          _cmp(v, 10.0, ">=") if strict else "info",
+                          _fmt_x(v) if v is not None else "not measured"))
+            v = c.get("vs_torch")
+            out.append(_t("sparse_torch", "sparse Adagrad >= 5x torch sparse Adagrad, same threads",
+                          label, v, 5.0, _cmp(v, 5.0, ">=") if strict else "info",
+                          _fmt_x(v) if v is not None else "not measured"))
     return _collapse(out)
 
 
