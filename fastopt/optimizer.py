@@ -185,6 +185,7 @@ class Optimizer:
         self._kernel_for = (None, None)   # ((backend, selection version), kernel)
         self._kernel_cache = (None, {})   # the same, for the other kernels (sparse, ...)
         self._local = threading.local()   # per-thread workspace of the sparse kernels
+        self._creating = threading.Lock()  # threads stepping at once create state once
         self.param_groups = []
         self._groups = []           # the groups as created: param_groups must stay these
         self._params = []
@@ -353,7 +354,7 @@ class Optimizer:
                 continue
             arrays = self._kernel_arrays[i]
             if arrays is None:
-                arrays = self._kernel_arrays[i] = self._kernel_views(group, p, state)
+                arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
             state["step"] += 1
             floats, flags = self._scalars(group, state)
             if arrays[2] is None:  # the elementwise kernel on flat views
@@ -381,7 +382,7 @@ class Optimizer:
         """One sparse row update of ``params[i]`` (validated) with the rows of ``g``."""
         views = self._row_arrays[i]
         if views is None:
-            views = self._row_arrays[i] = self._kernel_views(group, p, state, rows=True)
+            views = self._views_once(self._row_arrays, i, group, p, state, rows=True)
         param2d, state2d, _ = views
         k, d = g.indices.shape[0], param2d.shape[1]
         slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
@@ -440,8 +441,8 @@ class Optimizer:
             if arrays is None:
                 for i in range(start, stop):
                     if self._kernel_arrays[i] is None:
-                        self._kernel_arrays[i] = self._kernel_views(group, self._params[i],
-                                                                    self._states[i])
+                        self._views_once(self._kernel_arrays, i, group, self._params[i],
+                                         self._states[i], rows=False)
                 arrays = self._group_arrays[gi] = self._group_spans(gi, start, stop)
                 if arrays is False:
                     start = stop
@@ -490,6 +491,14 @@ class Optimizer:
         for name in self._extra_state:
             for s in others:
                 s[name] = first[name]
+
+    def _views_once(self, cache, i, group, p, state, rows):
+        """``cache[i]``, made under a lock: when threads step the same parameter for the
+        first time together, its state is created once and every thread updates it."""
+        with self._creating:
+            if cache[i] is None:
+                cache[i] = self._kernel_views(group, p, state, rows=rows)
+            return cache[i]
 
     def _kernel_views(self, group, p, state, rows=False):
         """``(param view, state views in kernel order, row-kernel name or None)``.
