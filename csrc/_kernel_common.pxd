@@ -5,6 +5,7 @@
 # NumPy's C API: a handful of loads per array, no buffer acquisition.
 cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, fabs, fabsf
 
 
@@ -100,17 +101,265 @@ cdef inline void* array_data(cnp.ndarray a, int typenum, cnp.npy_intp n, int req
 
 
 cdef inline int bad_array(cnp.ndarray a, int typenum, cnp.npy_intp n, int req,
-                          str name) except -1:
+                          str name, bint check_shape=True) except -1:
     """Raise the ValueError that explains why ``array_data`` refused ``a``."""
     if a is None:
         raise ValueError(f"{name} is None but the selected options use it")
     want = cnp.PyArray_DescrFromType(typenum)
     if cnp.PyArray_TYPE(a) != typenum:
         raise ValueError(f"{name} has dtype {(<object>a).dtype}, expected {want} like param")
-    if cnp.PyArray_NDIM(a) != 1 or cnp.PyArray_DIM(a, 0) != n:
+    if check_shape and (cnp.PyArray_NDIM(a) != 1 or cnp.PyArray_DIM(a, 0) != n):
         raise ValueError(f"{name} has shape {(<object>a).shape}, expected ({n},) like param")
     if not cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_C_CONTIGUOUS):
         raise ValueError(f"{name} is not contiguous")
     if not cnp.PyArray_CHKFLAGS(a, cnp.NPY_ARRAY_ALIGNED):
         raise ValueError(f"{name} is not aligned")
     raise ValueError(f"{name} is read-only but is updated in place")
+
+
+# ---------------------------------------------------------------------------
+# Sparse row kernels (see "Sparse row kernels" in fastopt/backends/__init__.py).
+#
+# A module's ``<alg>_sparse`` checks its arguments with ``sparse_args`` and
+# ``table_data`` (with the GIL), then calls ``sparse_step`` without it:
+# ``coalesce`` sums the values of each distinct row into the workspace in one
+# sequential pass, then the module's ``rows_fn`` applies the dense per-element
+# loop of the algorithm to each distinct row (pointer + length d), over
+# ``n_threads`` contiguous chunks of the distinct rows, and the slot map is reset.
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastopt_prefetch_w(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #else
+    #define fastopt_prefetch_w(p) ((void)(p))
+    #endif
+    """
+    void fastopt_prefetch_w(const void* p) noexcept nogil
+
+
+cdef enum:
+    # Prefetching (the rows of a sparse step are scattered over tables far larger than
+    # the caches; it halves the time of a step on a 10**6-row table): coalescing asks
+    # for the slot of the index this many positions ahead, the row update for the rows
+    # of the distinct row this many rows ahead, at most PREFETCH_BYTES of each row.
+    COALESCE_AHEAD = 16
+    ROWS_AHEAD = 4
+    PREFETCH_BYTES = 512
+
+
+cdef inline void prefetch_bytes(const void* start, Py_ssize_t nbytes) noexcept nogil:
+    """Ask for the cache lines of ``[start, start + min(nbytes, PREFETCH_BYTES))``."""
+    cdef const char* c = <const char*>start
+    cdef Py_ssize_t b = 0
+    if nbytes > PREFETCH_BYTES:
+        nbytes = PREFETCH_BYTES
+    while b < nbytes:
+        fastopt_prefetch_w(c + b)
+        b += 64
+
+
+ctypedef fused index_t:
+    cnp.npy_int32
+    cnp.npy_int64
+
+
+ctypedef struct Sparse:
+    const void* indices     # (k,) int32 or int64, every entry in [0, n_rows)
+    const void* values      # (k, d) of the dtype
+    cnp.npy_int64* slots    # (n_rows,): -1, or the slot of a row seen in this call
+    cnp.npy_int64* rows     # (>= k,): rows[u] = the u-th distinct row
+    void* coalesced         # (>= k, d): coalesced[u] = the summed values of rows[u]
+    Py_ssize_t k, d, n_rows
+    Py_ssize_t n_distinct   # set by coalesce; -1 if an index was out of range
+    Py_ssize_t bad_index    # position of the first index out of range (n_distinct == -1)
+    Py_ssize_t row_bytes    # d * itemsize
+    int typenum             # of the float arrays
+    bint wide_indices       # int64 (else int32) indices
+
+
+# Updates the distinct rows rows[j0:j1]; ``args`` is the module's Args struct.
+ctypedef void (*rows_fn)(const void* args, const Sparse* sp, Py_ssize_t j0,
+                         Py_ssize_t j1) noexcept nogil
+
+
+cdef inline floating* row_at(floating* a, Py_ssize_t offset) noexcept nogil:
+    """``a + offset``, or NULL for an unused (empty, never touched) state array."""
+    return a + offset if a != NULL else NULL
+
+
+cdef inline void prefetch_rows(const Sparse* sp, Py_ssize_t j, Py_ssize_t j1, const void* t0,
+                               const void* t1, const void* t2, const void* t3) noexcept nogil:
+    """In a row update at distinct row ``j`` of a chunk ending at ``j1``: prefetch the row
+    ROWS_AHEAD further of each (n_rows, d) table ``t0..t3`` (NULL: unused state, skipped)."""
+    cdef Py_ssize_t offset
+    if j + ROWS_AHEAD >= j1:
+        return
+    offset = sp.rows[j + ROWS_AHEAD] * sp.row_bytes
+    prefetch_bytes(<const char*>t0 + offset, sp.row_bytes)
+    if t1 != NULL:
+        prefetch_bytes(<const char*>t1 + offset, sp.row_bytes)
+    if t2 != NULL:
+        prefetch_bytes(<const char*>t2 + offset, sp.row_bytes)
+    if t3 != NULL:
+        prefetch_bytes(<const char*>t3 + offset, sp.row_bytes)
+
+
+cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
+                                 floating* co, Sparse* sp) noexcept nogil:
+    """Sum the values of each distinct row in order of appearance, from +0.0.
+
+    Returns the number of distinct rows ``u``; at the first index out of [0, n_rows)
+    (the caller checked them: this costs one compare) it stops, sets ``sp.bad_index``
+    and returns ``-1 - u`` (the slots of the ``u`` rows seen are still set).  A
+    slot counts only if it is below ``u`` and ``rows`` points back at the row, so even
+    a workspace that was not reset cannot make the loop write out of bounds.
+    """
+    cdef cnp.npy_int64* slots = sp.slots
+    cdef cnp.npy_int64* rows = sp.rows
+    cdef Py_ssize_t d = sp.d, n_rows = sp.n_rows, k = sp.k, i, j, u = 0, r, s, ahead
+    cdef const floating* v
+    cdef floating* c
+    for i in range(k):
+        ahead = i + COALESCE_AHEAD  # prefetch the slot of a later index (random access)
+        if ahead < k and <size_t>idx[ahead] < <size_t>n_rows:
+            fastopt_prefetch_w(slots + idx[ahead])
+        r = <Py_ssize_t>idx[i]
+        if <size_t>r >= <size_t>n_rows:
+            sp.bad_index = i
+            return -1 - u
+        v = values + i * d
+        s = slots[r]
+        if 0 <= s < u and rows[s] == r:
+            c = co + s * d
+            for j in range(d):
+                c[j] = c[j] + v[j]
+        else:
+            slots[r] = u
+            rows[u] = r
+            c = co + u * d
+            u += 1
+            for j in range(d):
+                c[j] = <floating>0.0 + v[j]  # as np.add.at into zeros: -0.0 -> +0.0
+    return u
+
+
+cdef inline void _reset_slots(Sparse* sp, Py_ssize_t u) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(u):
+        sp.slots[sp.rows[j]] = -1
+
+
+cdef inline Py_ssize_t coalesce(Sparse* sp, floating* co) noexcept nogil:
+    """Fill ``rows``/``co`` (see _coalesce); on a bad index, reset the slots, return -1."""
+    cdef Py_ssize_t u
+    if sp.wide_indices:
+        u = _coalesce(<const cnp.npy_int64*>sp.indices, <const floating*>sp.values, co, sp)
+    else:
+        u = _coalesce(<const cnp.npy_int32*>sp.indices, <const floating*>sp.values, co, sp)
+    if u < 0:
+        _reset_slots(sp, -1 - u)
+        return -1
+    return u
+
+
+cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
+                             int n_threads) noexcept nogil:
+    """Coalesce, update the distinct rows in ``n_threads`` contiguous chunks, reset the slots.
+
+    Every row is updated by exactly one thread, element by element: the result does
+    not depend on ``n_threads``.  On an index out of range nothing is updated and
+    ``sp.n_distinct`` is -1.
+    """
+    cdef Py_ssize_t u, chunk, c, n_chunks
+    if sp.typenum == cnp.NPY_FLOAT:
+        u = coalesce(sp, <float*>sp.coalesced)
+    else:
+        u = coalesce(sp, <double*>sp.coalesced)
+    sp.n_distinct = u
+    if u <= 0:
+        return
+    if n_threads <= 1 or u == 1:
+        update(args, sp, 0, u)
+    else:
+        chunk = (u + n_threads - 1) // n_threads
+        n_chunks = (u + chunk - 1) // chunk
+        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+            update(args, sp, c * chunk, min(c * chunk + chunk, u))
+    _reset_slots(sp, u)
+
+
+cdef inline void* table_data(cnp.ndarray a, int typenum, cnp.npy_intp n0, cnp.npy_intp n1,
+                             int req, str name) except? NULL:
+    """Like ``array_data`` for a 2-D ``(n0, n1)`` array (a table, its state, the values)."""
+    if (a is not None and cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == 2
+            and cnp.PyArray_DIM(a, 0) == n0 and cnp.PyArray_DIM(a, 1) == n1
+            and (cnp.PyArray_FLAGS(a) & req) == req):
+        return cnp.PyArray_DATA(a)
+    if (a is not None and cnp.PyArray_TYPE(a) == typenum and (cnp.PyArray_NDIM(a) != 2
+            or cnp.PyArray_DIM(a, 0) != n0 or cnp.PyArray_DIM(a, 1) != n1)):
+        raise ValueError(f"{name} has shape {(<object>a).shape}, expected ({n0}, {n1})")
+    bad_array(a, typenum, cnp.PyArray_DIM(a, 0) if a is not None else 0, req, name,
+              check_shape=False)
+    return NULL
+
+
+cdef inline bint _is_int(cnp.ndarray a, int itemsize) noexcept:
+    return (cnp.PyArray_ISINTEGER(a) and cnp.PyArray_ISSIGNED(a)
+            and cnp.PyArray_ITEMSIZE(a) == itemsize)
+
+
+cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
+                            cnp.ndarray values, cnp.ndarray slots, cnp.ndarray rows,
+                            cnp.ndarray coalesced, int n_threads) except -1:
+    """Check the arguments every sparse kernel shares and fill ``sp``; returns param's dtype."""
+    cdef int typenum = cnp.PyArray_TYPE(param)
+    cdef cnp.npy_intp k, d, n_rows
+    check_threads(n_threads)
+    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
+        raise TypeError(f"param must be float32 or float64, got {(<object>param).dtype}")
+    if cnp.PyArray_NDIM(param) != 2:
+        raise ValueError(f"param must be 2-D (n_rows, d), got shape {(<object>param).shape}")
+    n_rows = cnp.PyArray_DIM(param, 0)
+    d = cnp.PyArray_DIM(param, 1)
+    sp.typenum = typenum
+    sp.n_rows = n_rows
+    sp.d = d
+    sp.row_bytes = d * cnp.PyArray_ITEMSIZE(param)
+    table_data(param, typenum, n_rows, d, REQ_WRITE, "param")
+    if (cnp.PyArray_NDIM(indices) != 1 or not (_is_int(indices, 4) or _is_int(indices, 8))
+            or (cnp.PyArray_FLAGS(indices) & REQ_READ) != REQ_READ):
+        raise ValueError(f"indices must be 1-D contiguous int32 or int64, got "
+                         f"{(<object>indices).dtype} of shape {(<object>indices).shape}")
+    sp.wide_indices = cnp.PyArray_ITEMSIZE(indices) == 8
+    k = cnp.PyArray_DIM(indices, 0)
+    sp.k = k
+    sp.indices = cnp.PyArray_DATA(indices)
+    sp.values = table_data(values, typenum, k, d, REQ_READ, "values")
+    if (cnp.PyArray_NDIM(slots) != 1 or not _is_int(slots, 8)
+            or cnp.PyArray_DIM(slots, 0) != n_rows
+            or (cnp.PyArray_FLAGS(slots) & REQ_WRITE) != REQ_WRITE):
+        raise ValueError(f"slots must be a writeable contiguous int64 array of shape "
+                         f"({n_rows},), got {(<object>slots).dtype} {(<object>slots).shape}")
+    sp.slots = <cnp.npy_int64*>cnp.PyArray_DATA(slots)
+    if (cnp.PyArray_NDIM(rows) != 1 or not _is_int(rows, 8) or cnp.PyArray_DIM(rows, 0) < k
+            or (cnp.PyArray_FLAGS(rows) & REQ_WRITE) != REQ_WRITE):
+        raise ValueError(f"rows must be a writeable contiguous int64 array of at least {k} "
+                         f"entries, got {(<object>rows).dtype} {(<object>rows).shape}")
+    sp.rows = <cnp.npy_int64*>cnp.PyArray_DATA(rows)
+    if cnp.PyArray_NDIM(coalesced) != 2 or cnp.PyArray_DIM(coalesced, 0) < k:
+        raise ValueError(f"coalesced must be 2-D with at least {k} rows, got shape "
+                         f"{(<object>coalesced).shape}")
+    sp.coalesced = table_data(coalesced, typenum, cnp.PyArray_DIM(coalesced, 0), d,
+                              REQ_WRITE, "coalesced")
+    sp.n_distinct = 0
+    sp.bad_index = -1
+    return typenum
+
+
+cdef inline int sparse_done(const Sparse* sp, cnp.ndarray indices) except -1:
+    """Raise IndexError if ``sparse_step`` met an index out of range (nothing was updated)."""
+    if sp.n_distinct < 0:
+        raise IndexError(f"indices[{sp.bad_index}] = {(<object>indices)[sp.bad_index]} is out "
+                         f"of range for {sp.n_rows} rows; no row was updated")
+    return 0

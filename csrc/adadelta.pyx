@@ -1,4 +1,4 @@
-"""Cython Adadelta kernel.
+"""Cython Adadelta kernels: dense and sparse rows.
 
 The arithmetic of :func:`fastopt.backends.python.adadelta.adadelta`, element by element.
 """
@@ -6,8 +6,9 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, fsqrt, param_size)
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, Sparse, array_data, as_dtype,
+                             check_threads, chunk_size, fsqrt, param_size, prefetch_rows,
+                             row_at, sparse_args, sparse_done, sparse_step, table_data)
 
 cnp.import_array()
 
@@ -85,6 +86,17 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef void _options(Args* a, double lr, double rho, double one_minus_rho, double eps,
+                   double weight_decay, bint maximize) noexcept:
+    a.lr = lr
+    a.rho = rho
+    a.one_minus_rho = one_minus_rho
+    a.eps = eps
+    a.weight_decay = weight_decay
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+
+
 def adadelta(cnp.ndarray param not None, cnp.ndarray grad not None,
              cnp.ndarray square_avg not None, cnp.ndarray acc_delta not None, double lr,
              double rho, double one_minus_rho, double eps, double weight_decay, bint maximize,
@@ -98,16 +110,62 @@ def adadelta(cnp.ndarray param not None, cnp.ndarray grad not None,
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
     a.square_avg = array_data(square_avg, a.typenum, a.n, REQ_WRITE, "square_avg")
     a.acc_delta = array_data(acc_delta, a.typenum, a.n, REQ_WRITE, "acc_delta")
-    a.lr = lr
-    a.rho = rho
-    a.one_minus_rho = one_minus_rho
-    a.eps = eps
-    a.weight_decay = weight_decay
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    _options(&a, lr, rho, one_minus_rho, eps, weight_decay, maximize)
     a.n_threads = n_threads
     if a.n >= NOGIL_MIN:
         with nogil:
             _run_any(&a)
     else:
         _run_any(&a)
+
+
+# ----------------------------------------------------------------------------- sparse
+
+cdef void _rows_t(floating* p, const Args* a, const Sparse* sp, Py_ssize_t j0,
+                  Py_ssize_t j1) noexcept nogil:
+    cdef const floating* co = <const floating*>sp.coalesced
+    cdef floating* v = <floating*>a.square_avg
+    cdef floating* u = <floating*>a.acc_delta
+    cdef floating lr = <floating>a.lr, rho = <floating>a.rho
+    cdef floating omr = <floating>a.one_minus_rho, eps = <floating>a.eps
+    cdef floating wd = <floating>a.weight_decay
+    cdef Py_ssize_t d = sp.d, j, o
+    cdef int flags = a.flags
+    for j in range(j0, j1):
+        prefetch_rows(sp, j, j1, p, v, u, NULL)
+        o = sp.rows[j] * d
+        _dispatch(p + o, co + j * d, row_at(v, o), row_at(u, o), lr, rho, omr, eps, wd, 0, d,
+                  flags)
+
+
+cdef void _rows(const void* args, const Sparse* sp, Py_ssize_t j0,
+                Py_ssize_t j1) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_t(<float*>a.param, a, sp, j0, j1)
+    else:
+        _rows_t(<double*>a.param, a, sp, j0, j1)
+
+
+def adadelta_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
+                    cnp.ndarray values not None, cnp.ndarray square_avg not None,
+                    cnp.ndarray acc_delta not None, double lr, double rho,
+                    double one_minus_rho, double eps, double weight_decay, bint maximize,
+                    cnp.ndarray slots not None, cnp.ndarray rows not None,
+                    cnp.ndarray coalesced not None, int n_threads):
+    """Sparse Adadelta step on the rows ``indices`` of the 2-D ``param``, in place.
+
+    See :func:`fastopt.backends.python.adadelta.adadelta_sparse`; ``slots``, ``rows`` and
+    ``coalesced`` are the calling thread's workspace.  Runs without the GIL.
+    """
+    cdef Args a
+    cdef Sparse sp
+    a.typenum = sparse_args(&sp, param, indices, values, slots, rows, coalesced, n_threads)
+    a.param = cnp.PyArray_DATA(param)
+    a.square_avg = table_data(square_avg, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "square_avg")
+    a.acc_delta = table_data(acc_delta, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "acc_delta")
+    _options(&a, lr, rho, one_minus_rho, eps, weight_decay, maximize)
+    a.n_threads = n_threads
+    with nogil:
+        sparse_step(&sp, _rows, &a, n_threads)
+    sparse_done(&sp, indices)

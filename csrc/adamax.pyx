@@ -1,4 +1,4 @@
-"""Cython Adamax kernel.
+"""Cython Adamax kernels: dense and sparse rows.
 
 The arithmetic of :func:`fastopt.backends.python.adamax.adamax`, element by element.
 """
@@ -6,8 +6,10 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, fabs_, fmax_nan, param_size)
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, Sparse, array_data, as_dtype,
+                             check_threads, chunk_size, fabs_, fmax_nan, param_size,
+                             prefetch_rows, row_at, sparse_args, sparse_done, sparse_step,
+                             table_data)
 
 cnp.import_array()
 
@@ -84,6 +86,18 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2, double clr,
+                   double eps, double weight_decay, bint maximize) noexcept:
+    a.beta1 = beta1
+    a.one_minus_beta1 = one_minus_beta1
+    a.beta2 = beta2
+    a.clr = clr
+    a.eps = eps
+    a.weight_decay = weight_decay
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+
+
 def adamax(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
            cnp.ndarray exp_inf not None, double beta1, double one_minus_beta1, double beta2,
            double clr, double eps, double weight_decay, bint maximize, int n_threads):
@@ -96,17 +110,62 @@ def adamax(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray ex
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
     a.exp_avg = array_data(exp_avg, a.typenum, a.n, REQ_WRITE, "exp_avg")
     a.exp_inf = array_data(exp_inf, a.typenum, a.n, REQ_WRITE, "exp_inf")
-    a.beta1 = beta1
-    a.one_minus_beta1 = one_minus_beta1
-    a.beta2 = beta2
-    a.clr = clr
-    a.eps = eps
-    a.weight_decay = weight_decay
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    _options(&a, beta1, one_minus_beta1, beta2, clr, eps, weight_decay, maximize)
     a.n_threads = n_threads
     if a.n >= NOGIL_MIN:
         with nogil:
             _run_any(&a)
     else:
         _run_any(&a)
+
+
+# ----------------------------------------------------------------------------- sparse
+
+cdef void _rows_t(floating* p, const Args* a, const Sparse* sp, Py_ssize_t j0,
+                  Py_ssize_t j1) noexcept nogil:
+    cdef const floating* co = <const floating*>sp.coalesced
+    cdef floating* m = <floating*>a.exp_avg
+    cdef floating* u = <floating*>a.exp_inf
+    cdef floating b1 = <floating>a.beta1, ob1 = <floating>a.one_minus_beta1
+    cdef floating b2 = <floating>a.beta2, clr = <floating>a.clr
+    cdef floating eps = <floating>a.eps, wd = <floating>a.weight_decay
+    cdef Py_ssize_t d = sp.d, j, o
+    cdef int flags = a.flags
+    for j in range(j0, j1):
+        prefetch_rows(sp, j, j1, p, m, u, NULL)
+        o = sp.rows[j] * d
+        _dispatch(p + o, co + j * d, row_at(m, o), row_at(u, o), b1, ob1, b2, clr, eps, wd,
+                  0, d, flags)
+
+
+cdef void _rows(const void* args, const Sparse* sp, Py_ssize_t j0,
+                Py_ssize_t j1) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_t(<float*>a.param, a, sp, j0, j1)
+    else:
+        _rows_t(<double*>a.param, a, sp, j0, j1)
+
+
+def adamax_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
+                  cnp.ndarray values not None, cnp.ndarray exp_avg not None,
+                  cnp.ndarray exp_inf not None, double beta1, double one_minus_beta1,
+                  double beta2, double clr, double eps, double weight_decay, bint maximize,
+                  cnp.ndarray slots not None, cnp.ndarray rows not None,
+                  cnp.ndarray coalesced not None, int n_threads):
+    """Sparse Adamax step on the rows ``indices`` of the 2-D ``param``, in place.
+
+    See :func:`fastopt.backends.python.adamax.adamax_sparse`; ``slots``, ``rows`` and
+    ``coalesced`` are the calling thread's workspace.  Runs without the GIL.
+    """
+    cdef Args a
+    cdef Sparse sp
+    a.typenum = sparse_args(&sp, param, indices, values, slots, rows, coalesced, n_threads)
+    a.param = cnp.PyArray_DATA(param)
+    a.exp_avg = table_data(exp_avg, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "exp_avg")
+    a.exp_inf = table_data(exp_inf, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "exp_inf")
+    _options(&a, beta1, one_minus_beta1, beta2, clr, eps, weight_decay, maximize)
+    a.n_threads = n_threads
+    with nogil:
+        sparse_step(&sp, _rows, &a, n_threads)
+    sparse_done(&sp, indices)

@@ -1,4 +1,4 @@
-"""Cython NAdam kernel.
+"""Cython NAdam kernels: dense and sparse rows.
 
 The arithmetic of :func:`fastopt.backends.python.nadam.nadam`, element by element.
 """
@@ -6,8 +6,9 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, fsqrt, param_size)
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, Sparse, array_data, as_dtype,
+                             check_threads, chunk_size, fsqrt, param_size, prefetch_rows,
+                             row_at, sparse_args, sparse_done, sparse_step, table_data)
 
 cnp.import_array()
 
@@ -102,6 +103,25 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2,
+                   double one_minus_beta2, double bias_correction2, double eps,
+                   double grad_coef, double exp_avg_coef, double weight_decay,
+                   double decay_factor, bint maximize) noexcept:
+    a.beta1 = beta1
+    a.one_minus_beta1 = one_minus_beta1
+    a.beta2 = beta2
+    a.one_minus_beta2 = one_minus_beta2
+    a.bias_correction2 = bias_correction2
+    a.eps = eps
+    a.grad_coef = grad_coef
+    a.exp_avg_coef = exp_avg_coef
+    a.weight_decay = weight_decay
+    a.decay_factor = decay_factor
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
+               | (DECOUPLED if as_dtype(decay_factor, a.typenum) != 1 else 0))
+
+
 def nadam(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
           cnp.ndarray exp_avg_sq not None, double beta1, double one_minus_beta1, double beta2,
           double one_minus_beta2, double bias_correction2, double eps, double grad_coef,
@@ -116,22 +136,67 @@ def nadam(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
     a.exp_avg = array_data(exp_avg, a.typenum, a.n, REQ_WRITE, "exp_avg")
     a.exp_avg_sq = array_data(exp_avg_sq, a.typenum, a.n, REQ_WRITE, "exp_avg_sq")
-    a.beta1 = beta1
-    a.one_minus_beta1 = one_minus_beta1
-    a.beta2 = beta2
-    a.one_minus_beta2 = one_minus_beta2
-    a.bias_correction2 = bias_correction2
-    a.eps = eps
-    a.grad_coef = grad_coef
-    a.exp_avg_coef = exp_avg_coef
-    a.weight_decay = weight_decay
-    a.decay_factor = decay_factor
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
-               | (DECOUPLED if as_dtype(decay_factor, a.typenum) != 1 else 0))
+    _options(&a, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+             grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize)
     a.n_threads = n_threads
     if a.n >= NOGIL_MIN:
         with nogil:
             _run_any(&a)
     else:
         _run_any(&a)
+
+
+# ----------------------------------------------------------------------------- sparse
+
+cdef void _rows_t(floating* p, const Args* a, const Sparse* sp, Py_ssize_t j0,
+                  Py_ssize_t j1) noexcept nogil:
+    cdef const floating* co = <const floating*>sp.coalesced
+    cdef floating* m = <floating*>a.exp_avg
+    cdef floating* v = <floating*>a.exp_avg_sq
+    cdef floating b1 = <floating>a.beta1, ob1 = <floating>a.one_minus_beta1
+    cdef floating b2 = <floating>a.beta2, ob2 = <floating>a.one_minus_beta2
+    cdef floating bc2 = <floating>a.bias_correction2, eps = <floating>a.eps
+    cdef floating gc = <floating>a.grad_coef, mc = <floating>a.exp_avg_coef
+    cdef floating wd = <floating>a.weight_decay, df = <floating>a.decay_factor
+    cdef Py_ssize_t d = sp.d, j, o
+    cdef int flags = a.flags
+    for j in range(j0, j1):
+        prefetch_rows(sp, j, j1, p, m, v, NULL)
+        o = sp.rows[j] * d
+        _dispatch(p + o, co + j * d, row_at(m, o), row_at(v, o), b1, ob1, b2, ob2, bc2, eps,
+                  gc, mc, wd, df, 0, d, flags)
+
+
+cdef void _rows(const void* args, const Sparse* sp, Py_ssize_t j0,
+                Py_ssize_t j1) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_t(<float*>a.param, a, sp, j0, j1)
+    else:
+        _rows_t(<double*>a.param, a, sp, j0, j1)
+
+
+def nadam_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
+                 cnp.ndarray values not None, cnp.ndarray exp_avg not None,
+                 cnp.ndarray exp_avg_sq not None, double beta1, double one_minus_beta1,
+                 double beta2, double one_minus_beta2, double bias_correction2, double eps,
+                 double grad_coef, double exp_avg_coef, double weight_decay,
+                 double decay_factor, bint maximize, cnp.ndarray slots not None,
+                 cnp.ndarray rows not None, cnp.ndarray coalesced not None, int n_threads):
+    """Sparse NAdam step on the rows ``indices`` of the 2-D ``param``, in place.
+
+    See :func:`fastopt.backends.python.nadam.nadam_sparse`; ``slots``, ``rows`` and
+    ``coalesced`` are the calling thread's workspace.  Runs without the GIL.
+    """
+    cdef Args a
+    cdef Sparse sp
+    a.typenum = sparse_args(&sp, param, indices, values, slots, rows, coalesced, n_threads)
+    a.param = cnp.PyArray_DATA(param)
+    a.exp_avg = table_data(exp_avg, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "exp_avg")
+    a.exp_avg_sq = table_data(exp_avg_sq, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "exp_avg_sq")
+    _options(&a, beta1, one_minus_beta1, beta2, one_minus_beta2, bias_correction2, eps,
+             grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize)
+    a.n_threads = n_threads
+    with nogil:
+        sparse_step(&sp, _rows, &a, n_threads)
+    sparse_done(&sp, indices)

@@ -1,4 +1,4 @@
-"""Cython RMSprop kernel (plain, centered, with momentum).
+"""Cython RMSprop kernels (plain, centered, with momentum): dense and sparse rows.
 
 The arithmetic of :func:`fastopt.backends.python.rmsprop.rmsprop`, element by element.
 """
@@ -6,8 +6,9 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, fsqrt, param_size)
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, Sparse, array_data, as_dtype,
+                             check_threads, chunk_size, fsqrt, param_size, prefetch_rows,
+                             row_at, sparse_args, sparse_done, sparse_step, table_data)
 
 cnp.import_array()
 
@@ -122,6 +123,21 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef void _options(Args* a, double lr, double alpha, double one_minus_alpha, double eps,
+                   double weight_decay, double momentum, bint centered,
+                   bint maximize) noexcept:
+    a.lr = lr
+    a.alpha = alpha
+    a.one_minus_alpha = one_minus_alpha
+    a.eps = eps
+    a.weight_decay = weight_decay
+    a.momentum = momentum
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
+               | (CENTERED if centered else 0)
+               | (MOMENTUM if as_dtype(momentum, a.typenum) != 0 else 0))
+
+
 def rmsprop(cnp.ndarray param not None, cnp.ndarray grad not None,
             cnp.ndarray square_avg not None, cnp.ndarray grad_avg,
             cnp.ndarray momentum_buffer, double lr, double alpha, double one_minus_alpha,
@@ -133,33 +149,82 @@ def rmsprop(cnp.ndarray param not None, cnp.ndarray grad not None,
     ``momentum != 0`` (otherwise they may be empty or None).
     """
     cdef Args a
-    cdef bint has_mom
     a.n = param_size(param)
     a.typenum = cnp.PyArray_TYPE(param)
     check_threads(n_threads)
-    has_mom = as_dtype(momentum, a.typenum) != 0
+    _options(&a, lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
     a.square_avg = array_data(square_avg, a.typenum, a.n, REQ_WRITE, "square_avg")
     a.grad_avg = NULL
-    if centered:
+    if a.flags & CENTERED:
         a.grad_avg = array_data(grad_avg, a.typenum, a.n, REQ_WRITE, "grad_avg")
     a.momentum_buffer = NULL
-    if has_mom:
+    if a.flags & MOMENTUM:
         a.momentum_buffer = array_data(momentum_buffer, a.typenum, a.n, REQ_WRITE,
                                        "momentum_buffer")
-    a.lr = lr
-    a.alpha = alpha
-    a.one_minus_alpha = one_minus_alpha
-    a.eps = eps
-    a.weight_decay = weight_decay
-    a.momentum = momentum
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
-               | (CENTERED if centered else 0) | (MOMENTUM if has_mom else 0))
     a.n_threads = n_threads
     if a.n >= NOGIL_MIN:
         with nogil:
             _run_any(&a)
     else:
         _run_any(&a)
+
+
+# ----------------------------------------------------------------------------- sparse
+
+cdef void _rows_t(floating* p, const Args* a, const Sparse* sp, Py_ssize_t j0,
+                  Py_ssize_t j1) noexcept nogil:
+    cdef const floating* co = <const floating*>sp.coalesced
+    cdef floating* v = <floating*>a.square_avg
+    cdef floating* ga = <floating*>a.grad_avg
+    cdef floating* buf = <floating*>a.momentum_buffer
+    cdef floating lr = <floating>a.lr, al = <floating>a.alpha
+    cdef floating oma = <floating>a.one_minus_alpha, eps = <floating>a.eps
+    cdef floating wd = <floating>a.weight_decay, mom = <floating>a.momentum
+    cdef Py_ssize_t d = sp.d, j, o
+    cdef int flags = a.flags
+    for j in range(j0, j1):
+        prefetch_rows(sp, j, j1, p, v, ga, buf)
+        o = sp.rows[j] * d
+        _dispatch(p + o, co + j * d, row_at(v, o), row_at(ga, o), row_at(buf, o), lr, al, oma,
+                  eps, wd, mom, 0, d, flags)
+
+
+cdef void _rows(const void* args, const Sparse* sp, Py_ssize_t j0,
+                Py_ssize_t j1) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_t(<float*>a.param, a, sp, j0, j1)
+    else:
+        _rows_t(<double*>a.param, a, sp, j0, j1)
+
+
+def rmsprop_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
+                   cnp.ndarray values not None, cnp.ndarray square_avg not None,
+                   cnp.ndarray grad_avg, cnp.ndarray momentum_buffer, double lr, double alpha,
+                   double one_minus_alpha, double eps, double weight_decay, double momentum,
+                   bint centered, bint maximize, cnp.ndarray slots not None,
+                   cnp.ndarray rows not None, cnp.ndarray coalesced not None, int n_threads):
+    """Sparse RMSprop step on the rows ``indices`` of the 2-D ``param``, in place.
+
+    See :func:`fastopt.backends.python.rmsprop.rmsprop_sparse`; ``slots``, ``rows`` and
+    ``coalesced`` are the calling thread's workspace.  Runs without the GIL.
+    """
+    cdef Args a
+    cdef Sparse sp
+    a.typenum = sparse_args(&sp, param, indices, values, slots, rows, coalesced, n_threads)
+    _options(&a, lr, alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
+    a.param = cnp.PyArray_DATA(param)
+    a.square_avg = table_data(square_avg, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "square_avg")
+    a.grad_avg = NULL
+    if a.flags & CENTERED:
+        a.grad_avg = table_data(grad_avg, a.typenum, sp.n_rows, sp.d, REQ_WRITE, "grad_avg")
+    a.momentum_buffer = NULL
+    if a.flags & MOMENTUM:
+        a.momentum_buffer = table_data(momentum_buffer, a.typenum, sp.n_rows, sp.d, REQ_WRITE,
+                                       "momentum_buffer")
+    a.n_threads = n_threads
+    with nogil:
+        sparse_step(&sp, _rows, &a, n_threads)
+    sparse_done(&sp, indices)

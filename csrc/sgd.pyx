@@ -1,4 +1,4 @@
-"""Cython SGD kernel (plain, momentum, dampened/EMA momentum, Nesterov).
+"""Cython SGD kernels (plain, momentum, dampened/EMA momentum, Nesterov): dense and sparse rows.
 
 The arithmetic of :func:`fastopt.backends.python.sgd.sgd`, element by element.
 """
@@ -6,8 +6,9 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 
-from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, param_size)
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, Sparse, array_data, as_dtype,
+                             check_threads, chunk_size, param_size, prefetch_rows, row_at,
+                             sparse_args, sparse_done, sparse_step, table_data)
 
 cnp.import_array()
 
@@ -126,6 +127,20 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef void _options(Args* a, double lr, double weight_decay, double momentum,
+                   double one_minus_dampening, bint nesterov, bint maximize,
+                   bint first_step) noexcept:
+    a.lr = lr
+    a.weight_decay = weight_decay
+    a.momentum = momentum
+    a.one_minus_dampening = one_minus_dampening
+    a.flags = ((MAXIMIZE if maximize else 0)
+               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    if as_dtype(momentum, a.typenum) != 0:
+        a.flags |= (MOMENTUM | (FIRST_STEP if first_step else 0)
+                    | (NESTEROV if nesterov else 0))
+
+
 def sgd(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray momentum_buffer,
         double lr, double weight_decay, double momentum, double one_minus_dampening,
         bint nesterov, bint maximize, bint first_step, int n_threads):
@@ -135,29 +150,71 @@ def sgd(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray momen
     empty or None).
     """
     cdef Args a
-    cdef bint has_mom
     a.n = param_size(param)
     a.typenum = cnp.PyArray_TYPE(param)
     check_threads(n_threads)
-    has_mom = as_dtype(momentum, a.typenum) != 0
+    _options(&a, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize,
+             first_step)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")
     a.momentum_buffer = NULL
-    if has_mom:
+    if a.flags & MOMENTUM:
         a.momentum_buffer = array_data(momentum_buffer, a.typenum, a.n, REQ_WRITE,
                                        "momentum_buffer")
-    a.lr = lr
-    a.weight_decay = weight_decay
-    a.momentum = momentum
-    a.one_minus_dampening = one_minus_dampening
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
-    if has_mom:
-        a.flags |= (MOMENTUM | (FIRST_STEP if first_step else 0)
-                    | (NESTEROV if nesterov else 0))
     a.n_threads = n_threads
     if a.n >= NOGIL_MIN:
         with nogil:
             _run_any(&a)
     else:
         _run_any(&a)
+
+
+# ----------------------------------------------------------------------------- sparse
+
+cdef void _rows_t(floating* p, const Args* a, const Sparse* sp, Py_ssize_t j0,
+                  Py_ssize_t j1) noexcept nogil:
+    cdef const floating* co = <const floating*>sp.coalesced
+    cdef floating* buf = <floating*>a.momentum_buffer
+    cdef floating lr = <floating>a.lr, wd = <floating>a.weight_decay
+    cdef floating mom = <floating>a.momentum, omd = <floating>a.one_minus_dampening
+    cdef Py_ssize_t d = sp.d, j, o
+    cdef int flags = a.flags
+    for j in range(j0, j1):
+        prefetch_rows(sp, j, j1, p, buf, NULL, NULL)
+        o = sp.rows[j] * d
+        _dispatch(p + o, co + j * d, row_at(buf, o), lr, wd, mom, omd, 0, d, flags)
+
+
+cdef void _rows(const void* args, const Sparse* sp, Py_ssize_t j0,
+                Py_ssize_t j1) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_t(<float*>a.param, a, sp, j0, j1)
+    else:
+        _rows_t(<double*>a.param, a, sp, j0, j1)
+
+
+def sgd_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
+               cnp.ndarray values not None, cnp.ndarray momentum_buffer, double lr,
+               double weight_decay, double momentum, double one_minus_dampening,
+               bint nesterov, bint maximize, bint first_step, cnp.ndarray slots not None,
+               cnp.ndarray rows not None, cnp.ndarray coalesced not None, int n_threads):
+    """Sparse SGD step on the rows ``indices`` of the 2-D ``param``, in place.
+
+    See :func:`fastopt.backends.python.sgd.sgd_sparse`; ``slots``, ``rows`` and
+    ``coalesced`` are the calling thread's workspace.  Runs without the GIL.
+    """
+    cdef Args a
+    cdef Sparse sp
+    a.typenum = sparse_args(&sp, param, indices, values, slots, rows, coalesced, n_threads)
+    _options(&a, lr, weight_decay, momentum, one_minus_dampening, nesterov, maximize,
+             first_step)
+    a.param = cnp.PyArray_DATA(param)
+    a.momentum_buffer = NULL
+    if a.flags & MOMENTUM:
+        a.momentum_buffer = table_data(momentum_buffer, a.typenum, sp.n_rows, sp.d, REQ_WRITE,
+                                       "momentum_buffer")
+    a.n_threads = n_threads
+    with nogil:
+        sparse_step(&sp, _rows, &a, n_threads)
+    sparse_done(&sp, indices)

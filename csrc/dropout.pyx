@@ -1,0 +1,80 @@
+"""Cython dropout kernel: apply a keep-mask with inverted scaling (dropout, DropConnect).
+
+The arithmetic of :func:`fastopt.backends.python.dropout.dropout_apply`, element by element.
+"""
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+
+from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
+                             chunk_size)
+
+cnp.import_array()
+
+
+ctypedef struct Args:
+    const void* x
+    const unsigned char* mask
+    void* out
+    double scale
+    Py_ssize_t n
+    int n_threads, typenum
+
+
+cdef inline void _loop(const floating* x, const unsigned char* m, floating s, floating* out,
+                       Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    # ``out`` may be ``x`` (in place): each element is read before it is written.
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        out[i] = x[i] * s if m[i] else <floating>0.0
+
+
+cdef void _run(floating* out, const Args* a) noexcept nogil:
+    cdef const floating* x = <const floating*>a.x
+    cdef floating s = <floating>a.scale
+    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
+    if chunk >= n:
+        _loop(x, a.mask, s, out, 0, n)
+        return
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        _loop(x, a.mask, s, out, c * chunk, min(c * chunk + chunk, n))
+
+
+cdef void _run_any(const Args* a) noexcept nogil:
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.out, a)
+    else:
+        _run(<double*>a.out, a)
+
+
+def dropout_apply(cnp.ndarray x not None, cnp.ndarray mask not None, double scale,
+                  cnp.ndarray out not None, int n_threads):
+    """``out = x * scale`` where ``mask`` else ``+0.0``: see
+    :func:`fastopt.backends.python.dropout.dropout_apply`.  ``out`` may be ``x``.
+
+    ``mask`` is a 1-D contiguous bool (or uint8) array of the length of ``x``.
+    """
+    cdef Args a
+    a.typenum = cnp.PyArray_TYPE(x)
+    if a.typenum != cnp.NPY_FLOAT and a.typenum != cnp.NPY_DOUBLE:
+        raise TypeError(f"x must be float32 or float64, got {(<object>x).dtype}")
+    if cnp.PyArray_NDIM(x) != 1:
+        raise ValueError(f"x must be 1-D, got shape {(<object>x).shape}")
+    a.n = cnp.PyArray_DIM(x, 0)
+    check_threads(n_threads)
+    a.x = array_data(x, a.typenum, a.n, REQ_READ, "x")
+    a.out = array_data(out, a.typenum, a.n, REQ_WRITE, "out")
+    if ((cnp.PyArray_TYPE(mask) != cnp.NPY_BOOL and cnp.PyArray_TYPE(mask) != cnp.NPY_UINT8)
+            or cnp.PyArray_NDIM(mask) != 1 or cnp.PyArray_DIM(mask, 0) != a.n
+            or not cnp.PyArray_CHKFLAGS(mask, cnp.NPY_ARRAY_C_CONTIGUOUS)):
+        raise ValueError(f"mask must be a 1-D contiguous bool array of shape ({a.n},), got "
+                         f"{(<object>mask).dtype} of shape {(<object>mask).shape}")
+    a.mask = <const unsigned char*>cnp.PyArray_DATA(mask)
+    a.scale = scale
+    a.n_threads = n_threads
+    if a.n >= NOGIL_MIN:
+        with nogil:
+            _run_any(&a)
+    else:
+        _run_any(&a)
