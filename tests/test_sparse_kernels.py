@@ -133,3 +133,54 @@ def test_reference_sparse_equals_dense_step_on_the_gathered_rows():
         for s, e in zip(state, expected_s):
             if s.size:
                 np.testing.assert_array_equal(s[rows], e)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("algorithm", ["sgd", "adagrad", "adam"])
+def test_negative_zero_values_coalesce_like_the_reference(backend, algorithm):
+    """A row listed once with -0.0 values: the coalesced gradient is 0 + (-0.0) = +0.0."""
+    require(backend)
+    rng = np.random.default_rng(2)
+    options = next(option_grid(algorithm))
+    param, state, scalars = _sparse_arrays(algorithm, options, 4, np.float64, rng)
+    indices = np.array([3, 8, 8])
+    values = np.array([[-0.0] * 4, [-0.0] * 4, [0.0] * 4])
+    want_p, want_s = param.copy(), [s.copy() for s in state]
+    _backend.kernel("python", algorithm + "_sparse")(want_p, indices, values, *want_s, *scalars,
+                                                     None, None, None, 1)
+    _backend.kernel(backend, algorithm + "_sparse")(param, indices, values, *state, *scalars,
+                                                    *workspace(3, 4, np.float64), 1)
+    assert np.array_equal(bits(param), bits(want_p))
+    for got, want in zip(state, want_s):
+        assert np.array_equal(bits(got), bits(want))
+
+
+def test_cython_kernel_refuses_out_of_range_rows_itself():
+    """Defence in depth: the raw Cython kernel checks row ranges too, before any write."""
+    require("cython")
+    param = np.zeros((10, 2))
+    state_sum = np.zeros((10, 2))
+    for bad in ([0, 10], [-1]):
+        indices = np.array(bad, np.int64)
+        with pytest.raises(IndexError):
+            _backend.kernel("cython", "adagrad_sparse")(
+                param, indices, np.ones((len(bad), 2)), state_sum, 0.1, 0.0, 1e-10, False,
+                np.full(10, -1, np.int64), np.empty(len(bad), np.int64),
+                np.empty((len(bad), 2)), 1)
+        assert not param.any() and not state_sum.any()
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_workspace_larger_than_the_batch_is_fine(backend):
+    require(backend)
+    rng = np.random.default_rng(3)
+    param, state, scalars = _sparse_arrays("adam", next(option_grid("adam")), 5, np.float32, rng)
+    indices = np.array([1, 1, 7, 0], np.int64)
+    values = rng.standard_normal((4, 5)).astype(np.float32)
+    want_p, want_s = param.copy(), [s.copy() for s in state]
+    _backend.kernel("python", "adam_sparse")(want_p, indices, values, *want_s, *scalars,
+                                             None, None, None, 1)
+    slots, rows, coalesced = workspace(100, 5, np.float32)  # room for 100 rows
+    _backend.kernel(backend, "adam_sparse")(param, indices, values, *state, *scalars,
+                                            slots, rows, coalesced, 2)
+    assert np.array_equal(bits(param), bits(want_p)) and np.all(slots == -1)
