@@ -2,10 +2,12 @@
 import json
 import math
 import pathlib
+import re
 
 import numpy as np
 
 from . import sparse
+from .config import FULL_OUT
 from .suites import dense_rows
 
 # ------------------------------------------------------------------ formatting
@@ -526,7 +528,33 @@ def write_all(results, outdir, draw_charts=True):
     files += [str(outdir / c) for c in results["meta"]["charts"]]
     write_json(results, outdir / "results.json")
     (outdir / "results.md").write_text(markdown(results))
-    return [str(outdir / "results.json"), str(outdir / "results.md")] + files
+    files = [str(outdir / "results.json"), str(outdir / "results.md")] + files
+    if outdir.resolve() == FULL_OUT.resolve() and update_readme(results, outdir):
+        files.append(str(README))
+    return files
+
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(results, outdir):
+    """Put this run's Markdown between the README's bench markers (full runs only).
+
+    Chart links are rewritten relative to the README.  Returns whether it wrote.
+    """
+    if not README.exists():
+        return False
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    rel = pathlib.Path(outdir).resolve().relative_to(README.parent).as_posix()
+    body = re.sub(r"!\[([^\]]*)\]\(([^)/]+)\)", lambda m: f"![{m[1]}]({rel}/{m[2]})",
+                  markdown(results))
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    README.write_text(f"{head}{README_START}\n{body}{README_END}{tail}")
+    return True
 
 
 def _has_matplotlib():
