@@ -313,6 +313,7 @@ def run_model(cfg, bar, usable):
     one_p, one_g = _rng_arrays(single, dtype, seed=3)
     shapes = {"model": (model_p, model_g), "single": ([one_p], [one_g])}
     # The same model laid out back to back (fastopt.flat_arrays): one fused call per step.
+    fastopt = fastopt_impl._fastopt()
     if hasattr(fastopt, "flat_arrays"):
         flat_p = fastopt.flat_arrays([(each,)] * count, dtype)
         flat_g = fastopt.flat_arrays([(each,)] * count, dtype)

@@ -55,12 +55,13 @@ def test_quick_run_end_to_end(tmp_path):
     from bench.__main__ import run
     cfg = config.from_args(["--quick", "--out", str(tmp_path), "--no-progress", "--sizes", "1e3",
                             "--algorithms", "sgd", "--sections", "checks", "roof", "dense",
-                            "sparse", "--no-charts"])
+                            "model", "sparse", "--no-charts"])
     results = run(cfg)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["meta"]["machine"]["cpu_model"]
     assert data["dense"] and data["roof"]
     assert data["sparse"]["status"] == "measured" and data["sparse"]["cases"]
+    assert {r.get("shape") for r in data["model"]["ratios"]} >= {"model", "flat"}
     assert all(c["status"] == "ok" for c in data["checks"])
     assert "### Benchmark results" in (tmp_path / "results.md").read_text()
     assert {t["status"] for t in results["targets"]} <= {"PASS", "MISS", "n/a", "info"}
