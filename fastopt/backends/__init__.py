@@ -50,6 +50,18 @@ Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
   coalesce sequentially (slot map, first-appearance order) and then update the
   distinct rows in ``n_threads`` parallel chunks: the result never depends on
   ``n_threads``.
+
+Training-toolkit kernels
+------------------------
+``regularization`` (``weight_decay``, ``soft_threshold``, ``soft_threshold_rows``),
+``dropout`` (``dropout_apply``) and ``batchnorm`` (``batchnorm_forward_train``,
+``batchnorm_forward_eval``, ``batchnorm_backward``) follow the same rules: the
+reference module states each kernel's arguments and equations in its docstring, the
+compiled modules reproduce it bit for bit for any ``n_threads`` (batch-norm column
+sums are accumulated row after row in every backend; threads split columns, never a
+sum), and the Python callers in :mod:`fastopt.regularization`, :mod:`fastopt.dropout`
+and :mod:`fastopt.batchnorm` validate the arguments first.  Their module is named
+explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
 """
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
