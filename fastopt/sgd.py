@@ -80,6 +80,14 @@ class SGD(Optimizer):
     def _on_new_state(self, state, name):
         self._new_buffers.add(id(state))
 
+    def _lockstep_key(self, state):
+        return super()._lockstep_key(state) + (id(state) in self._new_buffers,)
+
+    def _sync_state(self, first, others):
+        super()._sync_state(first, others)
+        for s in others:  # their first step was taken with the first's scalars
+            self._new_buffers.discard(id(s))
+
     def _scalars(self, group, state):
         first_step = False
         if self._new_buffers:

@@ -108,3 +108,23 @@ def test_fused_group_checkpoint_round_trip():
     for p, a in zip(params, after_one):
         np.testing.assert_array_equal(bits(p), bits(a))
     assert opt._lockstep[0]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+def test_fused_first_step_then_per_parameter_steps_equal_separate_arrays(backend):
+    """SGD's first momentum step (b = g) is taken once per parameter, fused or not."""
+    require(backend)
+    shapes = [(3,), (4,)]
+    flat, grads = fastopt.flat_arrays(shapes), fastopt.flat_arrays(shapes)
+    for g in grads:
+        g[...] = 1.0
+    separate = [np.zeros(3), np.zeros(4)]
+    a = fastopt.SGD(flat, lr=0.1, momentum=0.9, backend=backend)
+    b = fastopt.SGD(separate, lr=0.1, momentum=0.9, backend=backend)
+    for fused_grads, separate_grads in [(grads, [np.ones(3), np.ones(4)]),
+                                        ([grads[0], None], [np.ones(3), None]),
+                                        (grads, [np.ones(3), np.ones(4)])]:
+        a.step(fused_grads)
+        b.step(separate_grads)
+    for x, y in zip(flat, separate):
+        np.testing.assert_array_equal(bits(x), bits(y))
