@@ -58,9 +58,9 @@ def _state_full(shape, init, dtype, slot):
     buffer = np.empty(size + 4096 // dtype.itemsize, dtype)
     target = (slot + 1) * _STAGGER_BYTES % 4096
     offset = (target - _address(buffer)) % 4096 // dtype.itemsize
-    array = buffer[offset:offset + size].reshape(shape)
-    array[...] = init
-    return array
+    state = buffer[offset:offset + size].reshape(shape)
+    state[...] = init
+    return state
 
 
 def _span(arrays):
@@ -348,13 +348,16 @@ class Optimizer:
         gradient = check.gradient
         validated = self._validated_grads
         for i, g in enumerate(grads):
-            # An array validated at the last step cannot have changed dtype, shape,
-            # layout or memory since (NumPy refuses to resize it while we hold it).
-            if g is not None and g is not validated[i]:
+            # The array validated at the last step cannot have moved, been resized or
+            # changed layout since (NumPy refuses while we hold it); its shape and dtype
+            # can be reassigned in place, so those are compared again.
+            p = params[i]
+            if g is not None and (g is not validated[i] or g.shape != p.shape
+                                  or g.dtype is not p.dtype):
                 if type(g) is SparseGrad:
-                    check.sparse_gradient(g, params[i], i)
+                    check.sparse_gradient(g, p, i)
                     continue
-                gradient(g, params[i], i)
+                gradient(g, p, i)
                 validated[i] = g
         self._recheck_groups()
         if self._kernel_for[0] != (self.backend, _backend.selection_version):
@@ -453,8 +456,8 @@ class Optimizer:
                 start = stop
                 continue
             seen, grad_span = self._grad_spans[gi]
-            if seen is None or len(seen) != n or any(a is not b for a, b in zip(seen, group_grads)):
-                grad_span = None if any(g is None for g in group_grads) else _span(group_grads)
+            if seen is None or any(a is not b for a, b in zip(seen, group_grads)):
+                grad_span = _span(group_grads)
                 self._grad_spans[gi] = (group_grads, grad_span)
             states = self._states[start:stop]
             if grad_span is None or not (self._lockstep[gi] or self._in_lockstep(states)):
@@ -467,9 +470,6 @@ class Optimizer:
                         self._views_once(self._kernel_arrays, i, group, self._params[i],
                                          self._states[i], rows=False)
                 arrays = self._group_arrays[gi] = self._group_spans(gi, start, stop)
-                if arrays is False:
-                    start = stop
-                    continue
             if arrays is False:
                 start = stop
                 continue
@@ -491,7 +491,7 @@ class Optimizer:
         group = self.param_groups[gi]
         dtype = self._param_spans[gi].dtype
         spans = []
-        for k, (name, init) in enumerate(self._state_arrays(group)):
+        for name, init in self._state_arrays(group):
             if init is None:
                 spans.append(_EMPTY[dtype])
                 continue

@@ -259,3 +259,20 @@ def test_bad_thread_counts_are_refused():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="n must be a positive integer"):
             fastopt.set_num_threads(bad)
+
+
+def test_gradient_reshaped_in_place_after_a_step_is_refused():
+    """A gradient array reused between steps is re-checked if its shape or dtype changed."""
+    p = np.zeros((2, 3))
+    g = np.ones((2, 3))
+    opt = fastopt.SGD(p, lr=0.1)
+    opt.step(g)
+    before = p.copy()
+    g.shape = (3, 2)
+    with pytest.raises(ValueError, match=r"grads\[0\] has shape \(3, 2\)"):
+        opt.step(g)
+    g.shape = (2, 3)
+    g.dtype = np.int64  # same itemsize: a reinterpretation of the same bytes
+    with pytest.raises(TypeError, match="grads\\[0\\] has dtype int64"):
+        opt.step(g)
+    np.testing.assert_array_equal(p, before)
