@@ -280,7 +280,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="the 'all cores' thread count (default: every CPU)")
     ap.add_argument("--glove-c", help="GloVe's own glove binary, to compare with")
-    ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--out", default=None,
+                    help="results folder (default bench/results, --quick: bench_results/quick)")
     ap.add_argument("--readme", action="store_true", help="refresh the README block")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -325,11 +326,12 @@ def main(argv=None):
                 log=log)
     text = markdown(results)
     print("\n" + text)
-    os.makedirs(args.out, exist_ok=True)
-    suffix = "-quick" if args.quick else ""
-    with open(os.path.join(args.out, f"glove{suffix}.json"), "w") as f:
+    out = args.out or (os.path.join(os.path.dirname(HERE), "bench_results", "quick")
+                       if args.quick else RESULTS)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "glove.json"), "w") as f:
         json.dump(results, f, indent=1)
-    with open(os.path.join(args.out, f"glove{suffix}.md"), "w") as f:
+    with open(os.path.join(out, "glove.md"), "w") as f:
         f.write(text + "\n")
     if args.readme and not args.quick:
         log("README block refreshed" if refresh_readme(text) else "README has no glove block")
