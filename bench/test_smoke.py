@@ -67,3 +67,39 @@ def test_quick_run_end_to_end(tmp_path):
     assert {t["status"] for t in results["targets"]} <= {"PASS", "MISS", "n/a", "info"}
     assert report.terminal(results)
     assert targets.evaluate(data)
+
+
+def test_glove_numpy_version_is_the_same_update_as_fastopt():
+    """With one record per batch, the NumPy mini-batch GloVe is the trainer's loop (up to
+    the order of the dot product's sum)."""
+    from bench import glove as glove_bench
+    from fastopt import glove
+
+    rng = np.random.default_rng(0)
+    n = 300
+    records = glove.Cooccurrence(rng.integers(0, 30, n), rng.integers(0, 30, n),
+                                 rng.random(n) * 120 + 0.5)
+    a = glove.GloVe(30, 6, dtype=np.float64, seed=1)
+    b = glove.GloVe(30, 6, dtype=np.float64, seed=1)
+    [cost_a] = a.fit(records, epochs=1, n_threads=1, shuffle=False, progress=False)
+    log_count, weight = b._prepare(records)
+    cost_b = glove_bench.numpy_epoch(b, records.word1, records.word2, log_count, weight, batch=1)
+    assert cost_b == pytest.approx(cost_a, rel=1e-12)
+    np.testing.assert_allclose(b.weights, a.weights, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(b.context_sum, a.context_sum, rtol=1e-11)
+    # and a real mini-batch trains too
+    c = glove.GloVe(30, 6, seed=1)
+    log_count, weight = c._prepare(records)
+    costs = [glove_bench.numpy_epoch(c, records.word1, records.word2, log_count, weight, 64)
+             for _ in range(5)]
+    assert costs[-1] < costs[0]
+
+
+def test_glove_benchmark_quick_run(tmp_path):
+    from bench import glove as glove_bench
+
+    results = glove_bench.main(["--quick", "--no-progress", "--epochs", "1", "--out",
+                                str(tmp_path)])
+    assert set(results["runs"]) >= {"fastopt-1", "numpy"}
+    assert all(e["records_per_s"] > 0 for run in results["runs"].values() for e in run)
+    assert (tmp_path / "glove.json").exists() and "records/s" in (tmp_path / "glove.md").read_text()
