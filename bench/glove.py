@@ -130,6 +130,43 @@ def numpy_epoch(model, word1, word2, log_count, weight, batch):
     return cost / max(word1.size, 1)
 
 
+# ------------------------------------------------------------------- word similarity
+
+def _ranks(x):
+    """Ranks from 0, ties given their average rank."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2)[inverse]
+
+
+def spearman(a, b):
+    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float(ra @ rb / np.sqrt((ra @ ra) * (rb @ rb)))
+
+
+def word_similarity(vectors, vocab, log=print):
+    """Spearman correlation between cosine similarities and human ratings, for every
+    rated word-pair list found offline (see :func:`bench.corpus.word_similarity_pairs`);
+    pairs with a word outside the vocabulary are left out (and counted)."""
+    from . import corpus
+
+    out = {}
+    norms = np.linalg.norm(vectors, axis=1)
+    for name in ("wordsim353", "simlex999"):
+        pairs = corpus.word_similarity_pairs(name)
+        if not pairs:
+            continue
+        kept = [(vocab.index[a], vocab.index[b], s) for a, b, s in pairs
+                if a in vocab.index and b in vocab.index]
+        if len(kept) < 10:
+            continue
+        i, j, human = (np.array(x) for x in zip(*kept))
+        cos = np.einsum("ij,ij->i", vectors[i], vectors[j]) / (norms[i] * norms[j])
+        out[name] = dict(spearman=spearman(cos, human), pairs=len(kept), total=len(pairs))
+    return out
+
+
 # --------------------------------------------------------------------------- runners
 
 def run_fastopt(vocab, records, order, *, dim, epochs, n_threads, dtype, progress):
@@ -246,6 +283,14 @@ def markdown(results):
         costs = [f"{e['cost']:.5f}" for e in epochs]
         costs += [""] * (results["epochs"] - len(costs))
         lines.append(f"| {name} | " + " | ".join(costs) + f" | {_best_rate(epochs) / 1e6:.2f}M |")
+    similarity = [(run, name, r) for run, found in results.get("similarity", {}).items()
+                  for name, r in found.items()]
+    if similarity:
+        lines.append("")
+    for run, name, r in similarity:
+        lines.append(f"- word similarity, {run} after {results['epochs']} epochs: Spearman "
+                     f"{r['spearman']:.3f} on {name} ({r['pairs']} of {r['total']} pairs "
+                     f"in the vocabulary)")
     lines += ["", "(cost: the mean over records of ½·f(x)·(w·w̃ + b + b̃ − log x)², before each "
               "record's update, as GloVe prints it.)"]
     return "\n".join(lines)
@@ -306,14 +351,17 @@ def main(argv=None):
                    dtype=args.dtype, epochs=epochs, threads=args.threads, runs={},
                    machine=f"{machine.cpu_model()}, {machine.cores()[0]} usable cores")
     thread_counts = sorted({1, args.threads})
+    results["similarity"] = {}
     for t in thread_counts:
         log(f"fastopt, {t} thread{'s' * (t > 1)}:")
-        _, out = run_fastopt(vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
+        model, out = run_fastopt(vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
                              dtype=args.dtype, progress=not args.no_progress)
         for e in out:
             log(f"  epoch {e['epoch']}: cost {e['cost']:.6f}, "
                 f"{e['records_per_s'] / 1e6:.2f}M records/s")
         results["runs"][f"fastopt-{t}"] = out
+        if not args.quick:
+            results["similarity"][f"fastopt-{t}"] = word_similarity(model.vectors(), vocab)
     log(f"NumPy mini-batch ({args.numpy_batch} records per batch):")
     results["runs"]["numpy"] = run_numpy(vocab, records, order, dim=args.dim, epochs=numpy_epochs,
                                          dtype=args.dtype, batch=args.numpy_batch,

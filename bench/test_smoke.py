@@ -103,3 +103,15 @@ def test_glove_benchmark_quick_run(tmp_path):
     assert set(results["runs"]) >= {"fastopt-1", "numpy"}
     assert all(e["records_per_s"] > 0 for run in results["runs"].values() for e in run)
     assert (tmp_path / "glove.json").exists() and "records/s" in (tmp_path / "glove.md").read_text()
+
+
+def test_spearman_with_ties():
+    from bench.glove import spearman
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ties get their average rank: ranks (0.5, 0.5, 2, 3) against (0, 1, 2, 3)
+    x, y = [1, 1, 2, 3], [1, 2, 3, 4]
+    rx, ry = np.array([0.5, 0.5, 2, 3]), np.arange(4.0)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    assert spearman(x, y) == pytest.approx(rx @ ry / np.sqrt((rx @ rx) * (ry @ ry)))
