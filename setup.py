@@ -7,6 +7,11 @@ compiler flags).  Cython runs inside ``build_ext`` (not when setup.py is merely
 imported, e.g. for metadata), into ``build/cython*``: generated C never lands
 in the source tree.
 
+C-API: ``fastopt/backends/cython/<algorithm>.pxd`` (shipped with the package, for other
+Cython extensions to ``cimport``) declares the ``cdef`` functions that
+``csrc/<algorithm>.pyx`` exports through ``__pyx_capi__``.  Cython finds it as the
+module's own .pxd through the repository root on its include path.
+
 Floating-point flags: the kernels must reproduce the NumPy reference bit for
 bit, so the C compiler may not contract ``a*b + c`` into an FMA
 (``-ffp-contract=off``) nor reassociate (never ``-ffast-math``).
@@ -38,6 +43,9 @@ from setuptools.command.build_ext import build_ext
 
 PACKAGE = "fastopt.backends.cython"
 CSRC = "csrc"
+# On Cython's include path after CSRC: the directory of the ``fastopt`` package, where
+# Cython finds ``fastopt/backends/cython/<algorithm>.pxd``, the module's own .pxd.
+PACKAGE_ROOT = os.curdir
 DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h")]
 
 # Flags that would let the compiler change the rounding of the kernels' arithmetic.
@@ -89,16 +97,25 @@ VARIANT_ARCH = "x86-64-v3"
 VARIANT_PACKAGE = "x86_64_v3"
 
 
+def _module_pxd(name):
+    """``fastopt/backends/cython/<name>.pxd``: the C-API declarations of module ``name``."""
+    return os.path.join(PACKAGE_ROOT, *PACKAGE.split("."), f"{name}.pxd")
+
+
+def _depends(name):
+    return DEPENDS + [p for p in (_module_pxd(name),) if os.path.exists(p)]
+
+
 def _extensions():
     """One extension module per ``csrc/*.pyx`` (``csrc/adam.pyx`` -> ``{PACKAGE}.adam``),
     plus an x86-64-v3 twin of each kernel module (not of the ``_``-prefixed helpers)."""
     here = os.path.dirname(os.path.abspath(__file__))
     names = sorted(f[:-4] for f in os.listdir(os.path.join(here, CSRC)) if f.endswith(".pyx"))
     extensions = [Extension(f"{PACKAGE}.{name}", [os.path.join(CSRC, f"{name}.pyx")],
-                            depends=list(DEPENDS)) for name in names]
+                            depends=_depends(name)) for name in names]
     if platform.machine().lower() in ("x86_64", "amd64") and not _env_flag("FASTOPT_NO_VARIANTS"):
         extensions += [Extension(f"{PACKAGE}.{VARIANT_PACKAGE}.{name}",
-                                 [os.path.join(CSRC, f"{name}.pyx")], depends=list(DEPENDS))
+                                 [os.path.join(CSRC, f"{name}.pyx")], depends=_depends(name))
                        for name in names if not name.startswith("_")]
     return extensions
 
@@ -130,8 +147,9 @@ class BuildExt(build_ext):
         # Separate C output per mode: cythonize only compares timestamps, not directives.
         build_dir = os.path.join("build", "cython-debug" if debug else "cython")
         baseline = [ext for ext in self.extensions if not _is_variant(ext)]
+        self._drop_c_older_than_module_pxd(baseline, build_dir)
         cythonized = cythonize(
-            baseline, compiler_directives=directives, include_path=[CSRC],
+            baseline, compiler_directives=directives, include_path=[CSRC, PACKAGE_ROOT],
             build_dir=build_dir, nthreads=self.parallel if self.parallel > 1 else 0,
             force=self.force)
         # Keep the Extension objects (finalize_options annotated them): swap in the C sources.
@@ -153,6 +171,21 @@ class BuildExt(build_ext):
                 copies.append(copy)
             ext.sources = copies
         super().run()
+
+    @staticmethod
+    def _drop_c_older_than_module_pxd(extensions, build_dir):
+        """Remove generated C older than its module's .pxd, so that cythonize redoes it.
+
+        (cythonize's timestamps cover the .pyx, what it cimports and a .pxd beside the
+        .pyx, not the module's own .pxd found elsewhere on the include path.)
+        """
+        for ext in extensions:
+            pxd = _module_pxd(ext.name.rsplit(".", 1)[1])
+            for source in ext.sources:
+                c_file = os.path.join(build_dir, os.path.splitext(source)[0] + ".c")
+                if (os.path.exists(pxd) and os.path.exists(c_file)
+                        and os.path.getmtime(c_file) < os.path.getmtime(pxd)):
+                    os.remove(c_file)
 
     def build_extensions(self):
         import Cython

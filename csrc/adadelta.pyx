@@ -86,6 +86,10 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd) noexcept nogil:
+    return (MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+
+
 cdef void _options(Args* a, double lr, double rho, double one_minus_rho, double eps,
                    double weight_decay, bint maximize) noexcept:
     a.lr = lr
@@ -93,8 +97,7 @@ cdef void _options(Args* a, double lr, double rho, double one_minus_rho, double 
     a.one_minus_rho = one_minus_rho
     a.eps = eps
     a.weight_decay = weight_decay
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0)
 
 
 def adadelta(cnp.ndarray param not None, cnp.ndarray grad not None,
@@ -169,3 +172,42 @@ def adadelta_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
     with nogil:
         sparse_step(&sp, _rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/adadelta.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void adadelta_row_f32(float* param, const float* grad, float* square_avg,
+                           float* acc_delta, Py_ssize_t n, float lr, float rho,
+                           float one_minus_rho, float eps, float weight_decay,
+                           bint maximize) noexcept nogil:
+    _dispatch(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+              weight_decay, 0, n, _flags(maximize, weight_decay != 0))
+
+
+cdef void adadelta_element_f32(float* param, float grad, float* square_avg, float* acc_delta,
+                               float lr, float rho, float one_minus_rho, float eps,
+                               float weight_decay, bint maximize) noexcept nogil:
+    adadelta_row_f32(param, &grad, square_avg, acc_delta, 1, lr, rho, one_minus_rho, eps,
+                     weight_decay, maximize)
+
+
+cdef void adadelta_row_f64(double* param, const double* grad, double* square_avg,
+                           double* acc_delta, Py_ssize_t n, double lr, double rho,
+                           double one_minus_rho, double eps, double weight_decay,
+                           bint maximize) noexcept nogil:
+    _dispatch(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
+              weight_decay, 0, n, _flags(maximize, weight_decay != 0))
+
+
+cdef void adadelta_element_f64(double* param, double grad, double* square_avg,
+                               double* acc_delta, double lr, double rho, double one_minus_rho,
+                               double eps, double weight_decay, bint maximize) noexcept nogil:
+    adadelta_row_f64(param, &grad, square_avg, acc_delta, 1, lr, rho, one_minus_rho, eps,
+                     weight_decay, maximize)

@@ -78,13 +78,16 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd) noexcept nogil:
+    return (MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+
+
 cdef void _options(Args* a, double clr, double weight_decay, double eps,
                    bint maximize) noexcept:
     a.clr = clr
     a.weight_decay = weight_decay
     a.eps = eps
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0)
 
 
 def adagrad(cnp.ndarray param not None, cnp.ndarray grad not None,
@@ -292,3 +295,50 @@ def adagrad_rowwise_sparse(cnp.ndarray param not None, cnp.ndarray indices not N
     with nogil:
         sparse_step(&sp, _rowwise_sparse_rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/adagrad.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void adagrad_row_f32(float* param, const float* grad, float* state_sum, Py_ssize_t n,
+                          float clr, float weight_decay, float eps,
+                          bint maximize) noexcept nogil:
+    _dispatch(param, grad, state_sum, clr, weight_decay, eps, 0, n,
+              _flags(maximize, weight_decay != 0))
+
+
+cdef void adagrad_element_f32(float* param, float grad, float* state_sum, float clr,
+                              float weight_decay, float eps, bint maximize) noexcept nogil:
+    adagrad_row_f32(param, &grad, state_sum, 1, clr, weight_decay, eps, maximize)
+
+
+cdef void adagrad_row_f64(double* param, const double* grad, double* state_sum, Py_ssize_t n,
+                          double clr, double weight_decay, double eps,
+                          bint maximize) noexcept nogil:
+    _dispatch(param, grad, state_sum, clr, weight_decay, eps, 0, n,
+              _flags(maximize, weight_decay != 0))
+
+
+cdef void adagrad_element_f64(double* param, double grad, double* state_sum, double clr,
+                              double weight_decay, double eps, bint maximize) noexcept nogil:
+    adagrad_row_f64(param, &grad, state_sum, 1, clr, weight_decay, eps, maximize)
+
+
+cdef void adagrad_rowwise_row_f32(float* param, const float* grad, float* state_sum,
+                                  Py_ssize_t n, float clr, float weight_decay, float eps,
+                                  bint maximize) noexcept nogil:
+    _row_dispatch(param, grad, state_sum, clr, weight_decay, eps, n,
+                  _flags(maximize, weight_decay != 0))
+
+
+cdef void adagrad_rowwise_row_f64(double* param, const double* grad, double* state_sum,
+                                  Py_ssize_t n, double clr, double weight_decay, double eps,
+                                  bint maximize) noexcept nogil:
+    _row_dispatch(param, grad, state_sum, clr, weight_decay, eps, n,
+                  _flags(maximize, weight_decay != 0))

@@ -126,6 +126,12 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd, bint decoupled,
+                       bint amsgrad) noexcept nogil:
+    return ((MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+            | (DECOUPLED if decoupled else 0) | (AMSGRAD if amsgrad else 0))
+
+
 cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2,
                    double one_minus_beta2, double step_size, double bias_correction2_sqrt,
                    double eps, double weight_decay, double decay_factor, bint amsgrad,
@@ -139,10 +145,8 @@ cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2,
     a.eps = eps
     a.weight_decay = weight_decay
     a.decay_factor = decay_factor
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
-               | (DECOUPLED if as_dtype(decay_factor, a.typenum) != 1 else 0)
-               | (AMSGRAD if amsgrad else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0,
+                     as_dtype(decay_factor, a.typenum) != 1, amsgrad)
 
 
 def adam(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
@@ -235,3 +239,55 @@ def adam_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
     with nogil:
         sparse_step(&sp, _rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/adam.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void adam_row_f32(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                       float* max_exp_avg_sq, Py_ssize_t n, float beta1, float one_minus_beta1,
+                       float beta2, float one_minus_beta2, float step_size,
+                       float bias_correction2_sqrt, float eps, float weight_decay,
+                       float decay_factor, bint amsgrad, bint maximize) noexcept nogil:
+    _dispatch(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+              one_minus_beta1, beta2, one_minus_beta2, step_size,
+              bias_correction2_sqrt, eps, weight_decay, decay_factor, 0, n,
+              _flags(maximize, weight_decay != 0, decay_factor != 1, amsgrad))
+
+
+cdef void adam_element_f32(float* param, float grad, float* exp_avg, float* exp_avg_sq,
+                           float* max_exp_avg_sq, float beta1, float one_minus_beta1,
+                           float beta2, float one_minus_beta2, float step_size,
+                           float bias_correction2_sqrt, float eps, float weight_decay,
+                           float decay_factor, bint amsgrad, bint maximize) noexcept nogil:
+    adam_row_f32(param, &grad, exp_avg, exp_avg_sq, max_exp_avg_sq, 1, beta1, one_minus_beta1,
+                 beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
+                 decay_factor, amsgrad, maximize)
+
+
+cdef void adam_row_f64(double* param, const double* grad, double* exp_avg, double* exp_avg_sq,
+                       double* max_exp_avg_sq, Py_ssize_t n, double beta1,
+                       double one_minus_beta1, double beta2, double one_minus_beta2,
+                       double step_size, double bias_correction2_sqrt, double eps,
+                       double weight_decay, double decay_factor, bint amsgrad,
+                       bint maximize) noexcept nogil:
+    _dispatch(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,
+              one_minus_beta1, beta2, one_minus_beta2, step_size,
+              bias_correction2_sqrt, eps, weight_decay, decay_factor, 0, n,
+              _flags(maximize, weight_decay != 0, decay_factor != 1, amsgrad))
+
+
+cdef void adam_element_f64(double* param, double grad, double* exp_avg, double* exp_avg_sq,
+                           double* max_exp_avg_sq, double beta1, double one_minus_beta1,
+                           double beta2, double one_minus_beta2, double step_size,
+                           double bias_correction2_sqrt, double eps, double weight_decay,
+                           double decay_factor, bint amsgrad, bint maximize) noexcept nogil:
+    adam_row_f64(param, &grad, exp_avg, exp_avg_sq, max_exp_avg_sq, 1, beta1, one_minus_beta1,
+                 beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
+                 decay_factor, amsgrad, maximize)

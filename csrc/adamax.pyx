@@ -86,6 +86,10 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd) noexcept nogil:
+    return (MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+
+
 cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2, double clr,
                    double eps, double weight_decay, bint maximize) noexcept:
     a.beta1 = beta1
@@ -94,8 +98,7 @@ cdef void _options(Args* a, double beta1, double one_minus_beta1, double beta2, 
     a.clr = clr
     a.eps = eps
     a.weight_decay = weight_decay
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0)
 
 
 def adamax(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray exp_avg not None,
@@ -169,3 +172,42 @@ def adamax_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
     with nogil:
         sparse_step(&sp, _rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/adamax.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void adamax_row_f32(float* param, const float* grad, float* exp_avg, float* exp_inf,
+                         Py_ssize_t n, float beta1, float one_minus_beta1, float beta2,
+                         float clr, float eps, float weight_decay,
+                         bint maximize) noexcept nogil:
+    _dispatch(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
+              weight_decay, 0, n, _flags(maximize, weight_decay != 0))
+
+
+cdef void adamax_element_f32(float* param, float grad, float* exp_avg, float* exp_inf,
+                             float beta1, float one_minus_beta1, float beta2, float clr,
+                             float eps, float weight_decay, bint maximize) noexcept nogil:
+    adamax_row_f32(param, &grad, exp_avg, exp_inf, 1, beta1, one_minus_beta1, beta2, clr, eps,
+                   weight_decay, maximize)
+
+
+cdef void adamax_row_f64(double* param, const double* grad, double* exp_avg, double* exp_inf,
+                         Py_ssize_t n, double beta1, double one_minus_beta1, double beta2,
+                         double clr, double eps, double weight_decay,
+                         bint maximize) noexcept nogil:
+    _dispatch(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
+              weight_decay, 0, n, _flags(maximize, weight_decay != 0))
+
+
+cdef void adamax_element_f64(double* param, double grad, double* exp_avg, double* exp_inf,
+                             double beta1, double one_minus_beta1, double beta2, double clr,
+                             double eps, double weight_decay, bint maximize) noexcept nogil:
+    adamax_row_f64(param, &grad, exp_avg, exp_inf, 1, beta1, one_minus_beta1, beta2, clr, eps,
+                   weight_decay, maximize)

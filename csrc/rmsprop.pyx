@@ -123,6 +123,11 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd, bint centered, bint has_mom) noexcept nogil:
+    return ((MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+            | (CENTERED if centered else 0) | (MOMENTUM if has_mom else 0))
+
+
 cdef void _options(Args* a, double lr, double alpha, double one_minus_alpha, double eps,
                    double weight_decay, double momentum, bint centered,
                    bint maximize) noexcept:
@@ -132,10 +137,8 @@ cdef void _options(Args* a, double lr, double alpha, double one_minus_alpha, dou
     a.eps = eps
     a.weight_decay = weight_decay
     a.momentum = momentum
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0)
-               | (CENTERED if centered else 0)
-               | (MOMENTUM if as_dtype(momentum, a.typenum) != 0 else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0, centered,
+                     as_dtype(momentum, a.typenum) != 0)
 
 
 def rmsprop(cnp.ndarray param not None, cnp.ndarray grad not None,
@@ -228,3 +231,47 @@ def rmsprop_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
     with nogil:
         sparse_step(&sp, _rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/rmsprop.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void rmsprop_row_f32(float* param, const float* grad, float* square_avg, float* grad_avg,
+                          float* momentum_buffer, Py_ssize_t n, float lr, float alpha,
+                          float one_minus_alpha, float eps, float weight_decay, float momentum,
+                          bint centered, bint maximize) noexcept nogil:
+    _dispatch(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
+              one_minus_alpha, eps, weight_decay, momentum, 0, n,
+              _flags(maximize, weight_decay != 0, centered, momentum != 0))
+
+
+cdef void rmsprop_element_f32(float* param, float grad, float* square_avg, float* grad_avg,
+                              float* momentum_buffer, float lr, float alpha,
+                              float one_minus_alpha, float eps, float weight_decay,
+                              float momentum, bint centered, bint maximize) noexcept nogil:
+    rmsprop_row_f32(param, &grad, square_avg, grad_avg, momentum_buffer, 1, lr, alpha,
+                    one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
+
+
+cdef void rmsprop_row_f64(double* param, const double* grad, double* square_avg,
+                          double* grad_avg, double* momentum_buffer, Py_ssize_t n, double lr,
+                          double alpha, double one_minus_alpha, double eps,
+                          double weight_decay, double momentum, bint centered,
+                          bint maximize) noexcept nogil:
+    _dispatch(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
+              one_minus_alpha, eps, weight_decay, momentum, 0, n,
+              _flags(maximize, weight_decay != 0, centered, momentum != 0))
+
+
+cdef void rmsprop_element_f64(double* param, double grad, double* square_avg, double* grad_avg,
+                              double* momentum_buffer, double lr, double alpha,
+                              double one_minus_alpha, double eps, double weight_decay,
+                              double momentum, bint centered, bint maximize) noexcept nogil:
+    rmsprop_row_f64(param, &grad, square_avg, grad_avg, momentum_buffer, 1, lr, alpha,
+                    one_minus_alpha, eps, weight_decay, momentum, centered, maximize)

@@ -127,6 +127,15 @@ cdef void _run_any(const Args* a) noexcept nogil:
         _run(<double*>a.param, a)
 
 
+cdef inline int _flags(bint maximize, bint has_wd, bint has_mom, bint nesterov,
+                       bint first_step) noexcept nogil:
+    # FIRST_STEP and NESTEROV only together with MOMENTUM (the cases of _dispatch).
+    cdef int flags = (MAXIMIZE if maximize else 0) | (WEIGHT_DECAY if has_wd else 0)
+    if has_mom:
+        flags |= MOMENTUM | (FIRST_STEP if first_step else 0) | (NESTEROV if nesterov else 0)
+    return flags
+
+
 cdef void _options(Args* a, double lr, double weight_decay, double momentum,
                    double one_minus_dampening, bint nesterov, bint maximize,
                    bint first_step) noexcept:
@@ -134,11 +143,8 @@ cdef void _options(Args* a, double lr, double weight_decay, double momentum,
     a.weight_decay = weight_decay
     a.momentum = momentum
     a.one_minus_dampening = one_minus_dampening
-    a.flags = ((MAXIMIZE if maximize else 0)
-               | (WEIGHT_DECAY if as_dtype(weight_decay, a.typenum) != 0 else 0))
-    if as_dtype(momentum, a.typenum) != 0:
-        a.flags |= (MOMENTUM | (FIRST_STEP if first_step else 0)
-                    | (NESTEROV if nesterov else 0))
+    a.flags = _flags(maximize, as_dtype(weight_decay, a.typenum) != 0,
+                     as_dtype(momentum, a.typenum) != 0, nesterov, first_step)
 
 
 def sgd(cnp.ndarray param not None, cnp.ndarray grad not None, cnp.ndarray momentum_buffer,
@@ -218,3 +224,43 @@ def sgd_sparse(cnp.ndarray param not None, cnp.ndarray indices not None,
     with nogil:
         sparse_step(&sp, _rows, &a, n_threads)
     sparse_done(&sp, indices)
+
+
+# ------------------------------------------------------------------- C-API (cimport)
+# Declared in fastopt/backends/cython/sgd.pxd and exported through the module's
+# __pyx_capi__, for other Cython extensions to cimport and call without the GIL: the
+# dense kernel on one contiguous row of n elements in the calling thread, through the
+# same _dispatch as every kernel above (the same compiled loops, so the same bits), and
+# the element form (a row of length 1, the gradient passed by value).  Scalars are in
+# the arrays' dtype, as the kernel contract says; the flags are set as in _options.
+
+
+cdef void sgd_row_f32(float* param, const float* grad, float* momentum_buffer, Py_ssize_t n,
+                      float lr, float weight_decay, float momentum, float one_minus_dampening,
+                      bint nesterov, bint maximize, bint first_step) noexcept nogil:
+    _dispatch(param, grad, momentum_buffer, lr, weight_decay, momentum,
+              one_minus_dampening, 0, n,
+              _flags(maximize, weight_decay != 0, momentum != 0, nesterov, first_step))
+
+
+cdef void sgd_element_f32(float* param, float grad, float* momentum_buffer, float lr,
+                          float weight_decay, float momentum, float one_minus_dampening,
+                          bint nesterov, bint maximize, bint first_step) noexcept nogil:
+    sgd_row_f32(param, &grad, momentum_buffer, 1, lr, weight_decay, momentum,
+                one_minus_dampening, nesterov, maximize, first_step)
+
+
+cdef void sgd_row_f64(double* param, const double* grad, double* momentum_buffer, Py_ssize_t n,
+                      double lr, double weight_decay, double momentum,
+                      double one_minus_dampening, bint nesterov, bint maximize,
+                      bint first_step) noexcept nogil:
+    _dispatch(param, grad, momentum_buffer, lr, weight_decay, momentum,
+              one_minus_dampening, 0, n,
+              _flags(maximize, weight_decay != 0, momentum != 0, nesterov, first_step))
+
+
+cdef void sgd_element_f64(double* param, double grad, double* momentum_buffer, double lr,
+                          double weight_decay, double momentum, double one_minus_dampening,
+                          bint nesterov, bint maximize, bint first_step) noexcept nogil:
+    sgd_row_f64(param, &grad, momentum_buffer, 1, lr, weight_decay, momentum,
+                one_minus_dampening, nesterov, maximize, first_step)

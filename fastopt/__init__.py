@@ -23,6 +23,7 @@ noise), :mod:`fastopt.regularization` (decoupled decay, L1, elastic net, lazy L1
 from ._backend import (available_backends, get_backend, get_num_threads, set_backend,
                        set_num_threads, use_backend)
 from ._config import show_config
+from ._include import get_include
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -49,7 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD", "SparseGrad", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
-    "get_num_threads", "set_num_threads", "show_config", "flat_arrays",
+    "get_num_threads", "set_num_threads", "show_config", "flat_arrays", "get_include",
     # training toolkit
     "BatchSampler", "CurriculumSampler", "full_batch", "stochastic", "mini_batches",
     "linear_pacing", "LRSchedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay",

@@ -1,0 +1,46 @@
+# C-API of fastopt.backends.cython.rmsprop, for other Cython extensions: the
+# RMSprop (centered, momentum) update rule, callable without the GIL.  With
+# fastopt.get_include() on Cython's include path:
+#
+#     from fastopt.backends.cython.rmsprop cimport rmsprop_row_f32
+#
+# This file only declares: the functions are compiled into fastopt's extension module
+# (its flags, the dense kernel's loops) and bound when your module is imported, through
+# the module's __pyx_capi__ -- always the baseline build, which gives the same bits as
+# the x86-64-v3 one.  They give the bits of the reference kernel, keep no state of their
+# own (threads may call them at once on disjoint rows) and never raise.
+#
+# rmsprop_row_<f32|f64>: one step of the dense kernel
+# fastopt.backends.python.rmsprop.rmsprop on ``n`` contiguous elements, in the calling
+# thread: the kernel's arguments in its order, with ``n`` after the arrays and without
+# ``n_threads``.  ``grad`` is read; ``param`` and the state arrays (``n`` elements each,
+# none overlapping another) are updated in place.  Scalars are in the function's dtype,
+# computed as the kernel contract of fastopt.backends says (the values the optimizer
+# passes to the kernel).
+#
+# rmsprop_element_<f32|f64>: the same for one element (a row of length 1): ``param`` and
+# the states point to the element, ``grad`` is its gradient value.
+#
+# ``grad_avg`` is only touched when ``centered``, ``momentum_buffer`` only when
+# ``momentum != 0`` (else they may be NULL).
+
+cdef void rmsprop_row_f32(float* param, const float* grad, float* square_avg, float* grad_avg,
+                          float* momentum_buffer, Py_ssize_t n, float lr, float alpha,
+                          float one_minus_alpha, float eps, float weight_decay, float momentum,
+                          bint centered, bint maximize) noexcept nogil
+
+cdef void rmsprop_element_f32(float* param, float grad, float* square_avg, float* grad_avg,
+                              float* momentum_buffer, float lr, float alpha,
+                              float one_minus_alpha, float eps, float weight_decay,
+                              float momentum, bint centered, bint maximize) noexcept nogil
+
+cdef void rmsprop_row_f64(double* param, const double* grad, double* square_avg,
+                          double* grad_avg, double* momentum_buffer, Py_ssize_t n, double lr,
+                          double alpha, double one_minus_alpha, double eps,
+                          double weight_decay, double momentum, bint centered,
+                          bint maximize) noexcept nogil
+
+cdef void rmsprop_element_f64(double* param, double grad, double* square_avg, double* grad_avg,
+                              double* momentum_buffer, double lr, double alpha,
+                              double one_minus_alpha, double eps, double weight_decay,
+                              double momentum, bint centered, bint maximize) noexcept nogil
