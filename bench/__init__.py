@@ -14,4 +14,10 @@ Modules, one concern each:
 ``targets``      the project's performance targets, evaluated on the run
 ``report``       terminal tables, results.json, results.md, PNG charts
 ``config``       the command line
+
+Embedding training (issue #6), run on their own:
+
+``corpus``       ``python -m bench.corpus``: a 20M-token English corpus from Debian packages
+``glove``        ``python -m bench.glove``: GloVe records/s and cost per epoch: fastopt
+                 (1 thread, all cores), NumPy mini-batch, GloVe's own C program
 """

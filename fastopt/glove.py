@@ -378,10 +378,9 @@ def _prefetch(typingctx, table, row, column):
 
 @_njit
 def _prefetch_rows(table, row):
-    """:func:`_prefetch` every cache line of ``table[row]`` (16 float32 per line; a
-    float64 row gets every other line, which the hardware's adjacent-line fetch fills)."""
+    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``."""
     last = table.shape[1] - 1
-    for k in range(0, last, 16):
+    for k in range(0, last, 64 // table.itemsize):
         _prefetch(table, row, k)
     _prefetch(table, row, last)
 
