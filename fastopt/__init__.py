@@ -19,6 +19,11 @@ The training toolkit around the update rules, one module per concern:
 noise), :mod:`fastopt.regularization` (decoupled decay, L1, elastic net, lazy L1),
 :mod:`fastopt.dropout`, :mod:`fastopt.batchnorm`, :mod:`fastopt.early_stopping`,
 :mod:`fastopt.gradcheck` and :mod:`fastopt.training` (:func:`fit`).
+
+Embedding training: :mod:`fastopt.glove` trains GloVe word vectors with the numba
+Adagrad row kernel inside a compiled, multi-threaded loop; the row kernels can be
+called from users' own numba code (``fastopt.backends.numba.<rule>``) and, through
+the ``.pxd`` declarations found with :func:`get_include`, from their Cython code.
 """
 from ._backend import (available_backends, get_backend, get_num_threads, set_backend,
                        set_num_threads, use_backend)
