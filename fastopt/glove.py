@@ -181,17 +181,21 @@ class Cooccurrence:
         self.word1 = np.ascontiguousarray(word1, dtype=np.int32)
         self.word2 = np.ascontiguousarray(word2, dtype=np.int32)
         self.count = np.ascontiguousarray(count, dtype=np.float64)
+        self._check_shapes()
+
+    def __len__(self):
+        return self.word1.size
+
+    def _check_shapes(self):
         n = self.word1.shape
         if self.word1.ndim != 1 or self.word2.shape != n or self.count.shape != n:
             raise ValueError(f"word1, word2 and count must be 1-D of one length, got shapes "
                              f"{self.word1.shape}, {self.word2.shape}, {self.count.shape}")
 
-    def __len__(self):
-        return self.word1.size
-
     def check(self, vocab_size):
         """Raise unless every id is in ``[0, vocab_size)`` and every count is > 0 and
         finite (the compiled loop indexes without bounds checks and takes logs)."""
+        self._check_shapes()
         for name, ids in (("word1", self.word1), ("word2", self.word2)):
             if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
                 bad = ids[(ids < 0) | (ids >= vocab_size)][0]
@@ -316,13 +320,13 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
 
 # -------------------------------------------------------------------------- training
 
-def train_records_python(weights, context, weights_sum, context_sum, word1, word2,
+def _train_records_python(weights, context, weights_sum, context_sum, word1, word2,
                          log_count, weight, lo, hi, eps, grad_w, grad_c):
     """The training loop of :class:`GloVe` on records ``[lo, hi)``: the reference.
 
     Every step is a line of the module docstring's equations, computed in the dtype of
     ``weights`` (``eps`` too), with the row update by the reference Adagrad kernel;
-    :func:`train_records` is its compiled twin and gives the same bits.  Returns the
+    :func:`_train_records` is its compiled twin and gives the same bits.  Returns the
     sum of the records' costs (in double).  ``weights`` and ``context`` are
     ``(vocab, dim + 1)``, the last column holding the bias; ``grad_w`` and ``grad_c``
     are ``dim + 1`` scratch elements.
@@ -387,7 +391,7 @@ def _prefetch_rows(table, row):
 
 @_njit
 def _dot(w, c, d):
-    """``w[:d] . c[:d]`` in the order of :func:`train_records_python`: 8 partial sums
+    """``w[:d] . c[:d]`` in the order of :func:`_train_records_python`: 8 partial sums
     (element ``k`` into sum ``k % 8``, up to the last multiple of 8), combined
     pairwise, then the remaining elements one by one.  Eight independent chains
     instead of one: the sum is not bound by the latency of the additions."""
@@ -410,9 +414,9 @@ def _dot(w, c, d):
 
 
 @_njit
-def train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
+def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
-    """:func:`train_records_python`, compiled (runs without the GIL)."""
+    """:func:`_train_records_python`, compiled (runs without the GIL)."""
     d = weights.shape[1] - 1
     t = weights.dtype.type
     cost = 0.0
@@ -512,7 +516,7 @@ class GloVe:
             order = self.rng.permutation(len(records))
             word1, word2, log_count, weight = (a[order] for a in
                                                (word1, word2, log_count, weight))
-        loop = train_records if backend == "numba" else train_records_python
+        loop = _train_records if backend == "numba" else _train_records_python
         n = len(records)
         bounds = [n * t // n_threads for t in range(n_threads + 1)]
         eps = self.dtype.type(self.eps)

@@ -317,3 +317,13 @@ def test_module_docstring_example_runs():
     code = glove.__doc__.split("Example::")[1]
     exec(compile("\n".join(line[4:] for line in code.splitlines()), "glove-doc", "exec"),
          namespace)
+
+
+def test_records_reassigned_to_mismatched_lengths_are_refused():
+    records = small_problem(4)
+    records.word2 = records.word2[:-1]  # the compiled loop would read past its end
+    model = glove.GloVe(40, 4, seed=0)
+    before = model.weights.copy()
+    with pytest.raises(ValueError, match="one length"):
+        model.fit(records, epochs=1, progress=False)
+    np.testing.assert_array_equal(model.weights, before)
