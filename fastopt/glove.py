@@ -482,6 +482,21 @@ class GloVe:
         self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
         self.vocab_size, self.dim = vocab_size, dim
 
+    def _check_tables(self):
+        """The four tables as the compiled loop needs them (they are attributes a user
+        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype, C-contiguous,
+        writeable."""
+        shape = (self.vocab_size, self.dim + 1)
+        for name in ("weights", "context", "weights_sum", "context_sum"):
+            table = getattr(self, name)
+            if not isinstance(table, np.ndarray) or table.dtype != self.dtype:
+                raise TypeError(f"{name} must be a {self.dtype} ndarray, got "
+                                f"{getattr(table, 'dtype', type(table).__name__)}")
+            if table.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {table.shape}")
+            if not table.flags.c_contiguous or not table.flags.writeable:
+                raise ValueError(f"{name} must be C-contiguous and writeable")
+
     def _prepare(self, records):
         if not isinstance(records, Cooccurrence):
             raise TypeError(f"records must be a Cooccurrence, got {type(records).__name__}")
@@ -510,6 +525,7 @@ class GloVe:
             raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}")
         if backend not in ("numba", "python"):
             raise ValueError(f"backend must be 'numba' or 'python', got {backend!r}")
+        self._check_tables()
         log_count, weight = self._prepare(records)
         word1, word2 = records.word1, records.word2
         if shuffle:

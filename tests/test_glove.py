@@ -327,3 +327,18 @@ def test_records_reassigned_to_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="one length"):
         model.fit(records, epochs=1, progress=False)
     np.testing.assert_array_equal(model.weights, before)
+
+
+@pytest.mark.parametrize("name,value,exc", [
+    ("weights", np.zeros((39, 5), np.float32), ValueError),
+    ("context", np.zeros((40, 5), np.float64), TypeError),
+    ("weights_sum", np.zeros((40, 10), np.float32)[:, ::2], ValueError),
+    ("context_sum", [[0.0] * 5] * 40, TypeError)])
+def test_replaced_tables_are_checked_before_training(name, value, exc):
+    model = glove.GloVe(40, 4, seed=0)
+    setattr(model, name, value)
+    before = model.weights.copy()
+    with pytest.raises(exc, match=name):
+        model.fit(small_problem(), epochs=1, progress=False)
+    if name != "weights":
+        np.testing.assert_array_equal(model.weights, before)
