@@ -72,7 +72,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from . import _validation as check
+from . import _args, _validation as check
 from .backends.numba.adagrad import adagrad_serial
 
 #: GloVe's binary co-occurrence record (``CREC`` in GloVe's C code).
@@ -123,11 +123,9 @@ class Vocabulary:
     def from_corpus(cls, corpus, *, min_count=5, max_size=None):
         """Count the whitespace-separated tokens of ``corpus`` (a path or lines); keep
         the words seen at least ``min_count`` times, at most ``max_size`` of them."""
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
-        if max_size is not None and (isinstance(max_size, bool)
-                                     or not isinstance(max_size, int) or max_size < 0):
-            raise ValueError(f"max_size must be None or an int >= 0, got {max_size!r}")
+        min_count = _args.integer("min_count", min_count, 1)
+        if max_size is not None:
+            max_size = _args.integer("max_size", max_size, 0)
         counter = Counter()
         for line in _lines(corpus):
             counter.update(line.split())
@@ -284,8 +282,7 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
     ``x[context, word]``, and with ``symmetric`` also to ``x[word, context]``:
     GloVe's ``cooccur -window-size 15 -symmetric 1 -distance-weighting 1``.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    window = _args.integer("window", window, 1)
     if isinstance(corpus, tuple) and len(corpus) == 2:
         ids, starts = (np.ascontiguousarray(corpus[0], np.int32),
                        np.ascontiguousarray(corpus[1], np.int64))
@@ -459,17 +456,11 @@ class GloVe:
 
     def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,
                  dtype=np.float32, seed=0):
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be an int >= 1, got {vocab_size!r}")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be an int >= 1, got {dim!r}")
-        self.x_max = check.real("x_max", x_max)
-        if self.x_max <= 0:
-            raise ValueError(f"x_max must be > 0, got {x_max}")
+        vocab_size = _args.integer("vocab_size", vocab_size, 1)
+        dim = _args.integer("dim", dim, 1)
+        self.x_max = _args.positive("x_max", x_max)
         self.alpha = check.nonnegative("alpha", alpha)
-        self.eta = check.real("eta", eta)
-        if self.eta <= 0:
-            raise ValueError(f"eta must be > 0, got {eta}")
+        self.eta = _args.positive("eta", eta)
         self.eps = check.nonnegative("eps", eps)
         self.dtype = np.dtype(dtype)
         if self.dtype not in check.FLOAT_DTYPES:
@@ -517,14 +508,10 @@ class GloVe:
         ``callback(epoch, cost, seconds)`` is called after every epoch (``seconds``:
         the epoch's training time).
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
-        if n_threads is None:
-            n_threads = os.cpu_count() or 1
-        if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
-            raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}")
-        if backend not in ("numba", "python"):
-            raise ValueError(f"backend must be 'numba' or 'python', got {backend!r}")
+        epochs = _args.integer("epochs", epochs, 0)
+        n_threads = _args.integer("n_threads", os.cpu_count() or 1 if n_threads is None
+                                 else n_threads, 1)
+        _args.choice("backend", backend, ("numba", "python"))
         self._check_tables()
         log_count, weight = self._prepare(records)
         word1, word2 = records.word1, records.word2

@@ -59,9 +59,10 @@ def test_vocabulary_file_round_trip_and_corpus_file(tmp_path):
     assert (tmp_path / "vocab.txt").read_text().splitlines()[0] == "the 80"
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.0, True, None])
-def test_vocabulary_rejects_bad_min_count(bad):
-    with pytest.raises(ValueError, match="min_count"):
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (2.0, TypeError),
+                                     (True, TypeError), (None, TypeError)])
+def test_vocabulary_rejects_bad_min_count(bad, exc):
+    with pytest.raises(exc, match="min_count"):
         glove.Vocabulary.from_corpus(LINES, min_count=bad)
 
 
