@@ -1,23 +1,22 @@
 """fastopt's benchmark harness: ``python -m bench`` from the repository root.
 
-Modules, one concern each:
+One folder per concern; imports point down this list, never up:
 
-``algorithms``   the benchmarked update rules: hyperparameters, bytes per element
-``roof``         the limit: a compiled streaming kernel with each rule's traffic
-``numpy_impl``   naive (textbook, temporaries) and careful (``out=``) NumPy versions
-``torch_impl``   torch.optim (loop / foreach / fused) on the same memory, if installed
-``fastopt_impl`` fastopt's optimizer classes (or its raw kernels before they exist)
-``timing``       warm-up, calibrated samples, round-robin interleaving, medians
-``suites``       roof, dense, small-tensor, many-tensor and consistency measurements
-``compile_cost`` numba compile and cache-load time, in fresh subprocesses
-``sparse``       placeholder for the sparse benchmark (a later issue)
-``targets``      the project's performance targets, evaluated on the run
-``report``       terminal tables, results.json, results.md, PNG charts
-``config``       the command line
+``__main__``, ``config``   the command line and the run
+``report``, ``targets``    terminal tables, results.json, results.md, charts; the
+                           project's performance targets evaluated on the run
+``suites/``                the measurements: ``roof`` (a compiled streaming kernel with
+                           each rule's traffic), ``dense`` (dense grid, small steps, the
+                           many-parameter model, consistency checks), ``sparse``
+                           (embedding-table rows), ``compile_cost`` (numba)
+``peers/``                 the competitors: ``algorithms`` (rules, hyperparameters, bytes per
+                           element), ``numpy_impl``, ``torch_impl``, ``fastopt_impl``
+``harness/``               ``timing`` (interleaved samples, medians), ``machine``,
+                           ``progress``, ``formatting``
 
-Embedding training (issue #6), run on their own:
+Embedding training, run on its own (``glove/``):
 
-``corpus``       ``python -m bench.corpus``: a 20M-token English corpus from Debian packages
-``glove``        ``python -m bench.glove``: GloVe records/s and cost per epoch: fastopt
-                 (1 thread, all cores), NumPy mini-batch, GloVe's own C program
+``python -m bench.glove.corpus``  a 20M-token English corpus from Debian packages
+``python -m bench.glove``         GloVe records/s and cost per epoch: fastopt (1 thread,
+                                  all cores), NumPy mini-batch, GloVe's own C program
 """

@@ -2,9 +2,12 @@
 import sys
 import time
 
-from . import (algorithms, compile_cost, config, fastopt_impl, machine, report, sparse, suites,
-               targets, timing)
-from .progress import Progress
+from . import config, report, targets
+from .harness import machine, timing
+from .harness.progress import Progress
+from .peers import algorithms, fastopt_impl, torch_impl
+from .suites import compile_cost, sparse
+from .suites import dense as suites
 
 
 def _usable(cfg):
@@ -29,7 +32,7 @@ def _units(cfg):
 def run(cfg):
     t_start = time.time()
     load_before = timing.load_average()
-    desc = machine.describe()
+    desc = machine.describe({"torch": torch_impl.version(), "fastopt": fastopt_impl.version()})
     show = fastopt_impl.show_config()
     usable = _usable(cfg)
     notes = list(cfg.notes)
@@ -38,7 +41,7 @@ def run(cfg):
             notes.append(f"fastopt backend {b} cannot run {n}: {why}")
     if fastopt_impl.api() == "kernel":
         notes.append("fastopt optimizer classes not found: raw kernels driven by "
-                     "bench.fastopt_impl.KernelOptimizer (no validation overhead measured)")
+                     "bench.peers.fastopt_impl.KernelOptimizer (no validation overhead measured)")
     results = {}
     section_s = {}
     s = cfg.sections

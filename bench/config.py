@@ -3,7 +3,8 @@ import argparse
 import dataclasses
 import pathlib
 
-from . import algorithms, fastopt_impl, machine, torch_impl
+from .harness import machine
+from .peers import algorithms, fastopt_impl, torch_impl
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FULL_OUT = ROOT / "bench" / "results"

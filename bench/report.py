@@ -6,9 +6,11 @@ import re
 
 import numpy as np
 
-from . import sparse
+from . import targets
 from .config import FULL_OUT
-from .suites import dense_rows
+from .harness.formatting import fmt_size
+from .suites import sparse
+from .suites.dense import dense_rows
 
 # ------------------------------------------------------------------ formatting
 
@@ -23,14 +25,6 @@ def fmt_time(s):
     if s < 1:
         return f"{s * 1e3:.2f} ms"
     return f"{s:.2f} s"
-
-
-def fmt_size(n):
-    if n is None:
-        return "-"
-    e = int(math.floor(math.log10(n))) if n > 0 else 0
-    m = n / 10 ** e
-    return f"{m:g}e{e}" if m == int(m) or len(f"{m:g}") <= 4 else f"{n:,}"
 
 
 def fmt_x(x):
@@ -565,10 +559,8 @@ def _has_matplotlib():
     return True
 
 
-
 def rerender(outdir, draw_charts=True):
     """Rewrite results.md (and the charts, targets) from an existing results.json."""
-    from . import targets  # noqa: PLC0415 - targets imports this module
     outdir = pathlib.Path(outdir)
     with open(outdir / "results.json") as f:
         results = json.load(f)

@@ -6,8 +6,8 @@ whose case was not part of the run (e.g. ``--quick`` does not reach 1.6e7
 elements) reads ``n/a`` with the reason.  Status: ``PASS``, ``MISS``, ``n/a``,
 or ``info`` (reported without a goal).
 """
-from .report import fmt_size
-from .suites import dense_rows
+from .harness.formatting import fmt_size
+from .suites.dense import dense_rows
 
 LARGE = 16_000_000
 THREADS_TOLERANCE = 1.05   # "threads never make it slower": all-core time <= 1.05 x 1-thread time

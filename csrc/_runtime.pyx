@@ -1,6 +1,6 @@
 """Build facts of the compiled Cython backend.
 
-Importing this module is how :mod:`fastopt._backend` tells whether the Cython
+Importing this module is how :mod:`fastopt.backends._dispatch` tells whether the Cython
 backend was built.
 """
 

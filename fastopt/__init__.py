@@ -13,42 +13,34 @@ Each update rule has three interchangeable backends that give the same bits:
 ``"cython"`` (compiled, multi-threaded).  See :func:`available_backends`,
 :func:`set_backend`, :func:`use_backend` and :func:`show_config`.
 
-The training toolkit around the update rules, one module per concern:
-:mod:`fastopt.data` (batch / stochastic / mini-batch iteration, curriculum),
-:mod:`fastopt.schedules` (learning-rate annealing), :mod:`fastopt.noise` (gradient
-noise), :mod:`fastopt.regularization` (decoupled decay, L1, elastic net, lazy L1),
-:mod:`fastopt.dropout`, :mod:`fastopt.batchnorm`, :mod:`fastopt.early_stopping`,
-:mod:`fastopt.gradcheck` and :mod:`fastopt.training` (:func:`fit`).
+The package has one folder per concern; imports point one way, down this list:
 
-Embedding training: :mod:`fastopt.glove` trains GloVe word vectors with the numba
-Adagrad row kernel inside a compiled, multi-threaded loop; the row kernels can be
-called from users' own numba code (``fastopt.backends.numba.<rule>``) and, through
-the ``.pxd`` declarations found with :func:`get_include`, from their Cython code.
+* :mod:`fastopt.embeddings`, :mod:`fastopt.parallel`, :mod:`fastopt.solvers` --
+  applications: GloVe, parallel and distributed SGD, the non-first-order optimizers;
+* :mod:`fastopt.train` -- the training toolkit: data iteration and curriculum,
+  schedules, gradient noise, regularization, dropout, batch norm, early stopping,
+  gradient checks, :func:`fit`;
+* :mod:`fastopt.optim` -- :class:`Optimizer`, :func:`flat_arrays`, :class:`SparseGrad`
+  and one module per update rule;
+* :mod:`fastopt.backends` -- the kernels (``python``, ``numba``, ``cython``: the same
+  module names in each), backend selection and threads;
+* :mod:`fastopt._internal` -- private argument checks and random generators.
+
+The update rules can also be called from users' own compiled code: numba
+(``fastopt.backends.numba.<rule>``) and Cython (the ``.pxd`` declarations found with
+:func:`get_include`).
 """
-from ._backend import (available_backends, get_backend, get_num_threads, set_backend,
-                       set_num_threads, use_backend)
-from ._config import show_config
-from ._include import get_include
-from .adadelta import Adadelta
-from .adagrad import Adagrad
-from .adam import Adam, AdamW
-from .adamax import Adamax
-from .nadam import NAdam
-from .optimizer import Optimizer, flat_arrays
-from .rmsprop import RMSprop
-from .sgd import SGD
-from .sparse import SparseGrad
-from .batchnorm import BatchNorm
-from .data import (BatchSampler, CurriculumSampler, full_batch, linear_pacing, mini_batches,
-                   stochastic)
-from .dropout import DropConnect, Dropout
-from .early_stopping import EarlyStopping
-from .gradcheck import GradientCheck, check_gradient
-from .noise import GradientNoise
-from .regularization import L1, DecoupledWeightDecay, ElasticNet, Regularizer
-from .schedules import (CosineAnnealing, ExponentialDecay, InverseTimeDecay, LRSchedule,
-                        PolynomialDecay, ReduceLROnPlateau, StepDecay)
-from .training import History, fit
+from .backends._config import show_config
+from .backends._dispatch import (available_backends, get_backend, get_num_threads, set_backend,
+                                 set_num_threads, use_backend)
+from .backends._include import get_include
+from .optim import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RMSprop,
+                    SparseGrad, flat_arrays)
+from .train import (L1, BatchNorm, BatchSampler, CosineAnnealing, CurriculumSampler,
+                    DecoupledWeightDecay, DropConnect, Dropout, EarlyStopping, ElasticNet,
+                    ExponentialDecay, GradientCheck, GradientNoise, History, InverseTimeDecay,
+                    LRSchedule, PolynomialDecay, ReduceLROnPlateau, Regularizer, StepDecay,
+                    check_gradient, fit, full_batch, linear_pacing, mini_batches, stochastic)
 
 __version__ = "0.1.0"
 

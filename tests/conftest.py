@@ -8,13 +8,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import fastopt  # noqa: E402
-from fastopt import _backend  # noqa: E402
+from fastopt.backends import _dispatch  # noqa: E402
 
 FAST_BACKENDS = ("numba", "cython")
 
 
 def require(backend):
-    if not _backend.is_available(backend):
+    if not _dispatch.is_available(backend):
         pytest.skip(f"backend {backend!r} is not available here")
 
 

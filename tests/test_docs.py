@@ -24,7 +24,7 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
     exec(compile(_readme_blocks()[index], f"README block {index}", "exec"), {})
 
 
-@pytest.mark.parametrize("module", ["fastopt.sgd", "fastopt.adam"])
+@pytest.mark.parametrize("module", ["fastopt.optim.sgd", "fastopt.optim.adam"])
 def test_docstring_examples(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt import _backend
+from fastopt.backends import _dispatch
 
 BACKENDS = ("python", "numba", "cython")
 
@@ -29,7 +29,7 @@ OPTIMIZERS = {
 
 def backends():
     """``pytest.param`` per backend, skipped where it is not available."""
-    return [pytest.param(b, marks=pytest.mark.skipif(not _backend.is_available(b),
+    return [pytest.param(b, marks=pytest.mark.skipif(not _dispatch.is_available(b),
                                                      reason=f"{b} not available"))
             for b in BACKENDS]
 

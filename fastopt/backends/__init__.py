@@ -7,7 +7,7 @@ signature in all three backends.  The reference modules in
 evaluate the same expressions in the same order, so they reproduce the
 reference bit for bit.
 
-The kernel contract (callers, i.e. :mod:`fastopt.optimizer`, guarantee it;
+The kernel contract (callers, i.e. :mod:`fastopt.optim.optimizer`, guarantee it;
 kernels do not re-check what the caller already validated):
 
 * every array argument is 1-D, C-contiguous, of one dtype (float32 or float64)
@@ -59,8 +59,8 @@ Training-toolkit kernels
 reference module states each kernel's arguments and equations in its docstring, the
 compiled modules reproduce it bit for bit for any ``n_threads`` (batch-norm column
 sums are accumulated row after row in every backend; threads split columns, never a
-sum), and the Python callers in :mod:`fastopt.regularization`, :mod:`fastopt.dropout`
-and :mod:`fastopt.batchnorm` validate the arguments first.  Their module is named
+sum), and the Python callers in :mod:`fastopt.train.regularization`, :mod:`fastopt.train.dropout`
+and :mod:`fastopt.train.batchnorm` validate the arguments first.  Their module is named
 explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
 """
 

@@ -1,7 +1,7 @@
 """The numba backend: one module per algorithm, compiled on first use and cached on disk.
 
 Importing this package does not import numba; importing one of its modules does
-(:func:`fastopt._backend.kernel` imports them lazily).  All numba flags live in
+(:func:`fastopt._dispatch.kernel` imports them lazily).  All numba flags live in
 :mod:`fastopt.backends.numba._jit`.
 
 Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` and holds:

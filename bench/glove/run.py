@@ -1,0 +1,390 @@
+"""``python -m bench.glove``: GloVe training speed and cost curves (issue #6).
+
+Trains GloVe word vectors on a corpus with :mod:`fastopt.embeddings.glove` (1 thread and all
+cores), with a plain NumPy mini-batch implementation of the same objective and
+update, and -- when ``--glove-c`` names a build of GloVe's own ``glove`` program --
+with the reference C implementation on the same shuffled records.  Reports records
+per second and the cost after every epoch, and the ratios the issue's targets ask
+for.  Results go to ``bench/results/glove.json`` and ``glove.md``; ``--readme``
+refreshes the block between ``<!-- glove:start -->`` and ``<!-- glove:end -->`` in
+README.md.
+
+Corpus: ``--corpus PATH``, else ``bench/data/corpus.txt`` when present (built by
+``python -m bench.glove.corpus``), else a generated Zipf corpus (``--quick`` always uses a
+small generated one).  Vocabulary and co-occurrence records are cached in
+``bench/data/glove-cache/`` (GloVe's ``vocab.txt`` and binary formats).
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from fastopt.embeddings import glove
+
+from ..harness import machine
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bench/
+DATA = os.path.join(HERE, "data")
+RESULTS = os.path.join(HERE, "results")
+README = os.path.join(os.path.dirname(HERE), "README.md")
+
+
+# ----------------------------------------------------------------------------- corpus
+
+def generated_corpus(n_tokens, vocab_size=20000, seed=0, line_tokens=500):
+    """Lines of Zipf-distributed words (``w<rank>``): a stand-in when no corpus is
+    built.  Its co-occurrences are random, so the vectors mean nothing."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab_size + 1)
+    tokens = rng.choice(vocab_size, size=n_tokens, p=p / p.sum())
+    words = np.array([f"w{i}" for i in range(vocab_size)])
+    return [" ".join(words[tokens[k:k + line_tokens]])
+            for k in range(0, n_tokens, line_tokens)]
+
+
+def records_for(corpus, *, window, min_count, cache=True, log=print):
+    """``(vocab, records, info)`` for ``corpus`` (a path or lines), cached by content."""
+    info = {}
+    key = None
+    if cache and isinstance(corpus, str):
+        st = os.stat(corpus)
+        key = hashlib.sha1(f"{os.path.abspath(corpus)}:{st.st_size}:{st.st_mtime_ns}:"
+                           f"{window}:{min_count}".encode()).hexdigest()[:16]
+        folder = os.path.join(DATA, "glove-cache")
+        vocab_path = os.path.join(folder, f"{key}.vocab.txt")
+        records_path = os.path.join(folder, f"{key}.cooc.bin")
+        meta_path = os.path.join(folder, f"{key}.json")
+        if all(os.path.exists(p) for p in (vocab_path, records_path, meta_path)):
+            with open(meta_path) as f:
+                info = json.load(f)
+            info["cached"] = True
+            return glove.Vocabulary.load(vocab_path), glove.read_cooccurrence(records_path), info
+    t0 = time.perf_counter()
+    vocab = glove.Vocabulary.from_corpus(corpus, min_count=min_count)
+    ids, starts = vocab.encode(corpus)
+    t1 = time.perf_counter()
+    records = glove.cooccurrence((ids, starts), vocab, window=window)
+    t2 = time.perf_counter()
+    lines = corpus if not isinstance(corpus, str) else None
+    n_tokens = (sum(len(line.split()) for line in lines) if lines is not None
+                else _count_tokens(corpus))
+    info = dict(tokens=n_tokens, tokens_in_vocab=int(ids.size), lines=int(starts.size - 1),
+                vocab=len(vocab), records=len(records), vocab_s=t1 - t0, cooccur_s=t2 - t1,
+                cached=False)
+    log(f"corpus: {n_tokens:,} tokens, vocabulary {len(vocab):,} (min count {min_count}), "
+        f"{len(records):,} records (window {window}); counted in {t1 - t0:.1f} + "
+        f"{t2 - t1:.1f} s")
+    if key is not None:
+        os.makedirs(folder, exist_ok=True)
+        vocab.save(vocab_path)
+        records.save(records_path)
+        with open(meta_path, "w") as f:
+            json.dump(info, f)
+    return vocab, records, info
+
+
+def _count_tokens(path):
+    n = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            n += len(line.split())
+    return n
+
+
+# -------------------------------------------------------------------- NumPy mini-batch
+
+def numpy_epoch(model, word1, word2, log_count, weight, batch):
+    """One epoch of the same objective and Adagrad update in plain NumPy, ``batch``
+    records at a time: gather the rows, compute the batch's gradients, sum those of
+    repeated rows (sort + ``np.add.reduceat``), update the distinct rows.  Returns
+    the mean cost (each batch's cost taken before its update)."""
+    W, C, SW, SC = model.weights, model.context, model.weights_sum, model.context_sum
+    t = W.dtype.type
+    eps = t(model.eps)
+    cost = 0.0
+    for lo in range(0, word1.size, batch):
+        i, j = word1[lo:lo + batch], word2[lo:lo + batch]
+        w, c = W[i], C[j]
+        diff = np.einsum("ij,ij->i", w[:, :-1], c[:, :-1]) + w[:, -1] + c[:, -1] \
+            - log_count[lo:lo + batch]
+        fdiff = weight[lo:lo + batch] * diff
+        cost += float(np.dot(fdiff.astype(np.float64), diff.astype(np.float64))) * 0.5
+        for rows, other, table, state in ((i, c, W, SW), (j, w, C, SC)):
+            grad = fdiff[:, None] * other
+            grad[:, -1] = fdiff
+            order = np.argsort(rows, kind="stable")
+            sorted_rows = rows[order]
+            starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+            g = np.add.reduceat(grad[order], starts, axis=0)
+            r = sorted_rows[starts]
+            s = state[r] + g * g
+            state[r] = s
+            table[r] -= g / (np.sqrt(s) + eps)
+    return cost / max(word1.size, 1)
+
+
+# ------------------------------------------------------------------- word similarity
+
+def _ranks(x):
+    """Ranks from 0, ties given their average rank."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2)[inverse]
+
+
+def spearman(a, b):
+    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float(ra @ rb / np.sqrt((ra @ ra) * (rb @ rb)))
+
+
+def word_similarity(vectors, vocab, log=print):
+    """Spearman correlation between cosine similarities and human ratings, for every
+    rated word-pair list found offline (see :func:`bench.glove.corpus.word_similarity_pairs`);
+    pairs with a word outside the vocabulary are left out (and counted)."""
+    from . import corpus
+
+    out = {}
+    norms = np.linalg.norm(vectors, axis=1)
+    for name in ("wordsim353", "simlex999"):
+        pairs = corpus.word_similarity_pairs(name)
+        if not pairs:
+            continue
+        kept = [(vocab.index[a], vocab.index[b], s) for a, b, s in pairs
+                if a in vocab.index and b in vocab.index]
+        if len(kept) < 10:
+            continue
+        i, j, human = (np.array(x) for x in zip(*kept))
+        cos = np.einsum("ij,ij->i", vectors[i], vectors[j]) / (norms[i] * norms[j])
+        out[name] = dict(spearman=spearman(cos, human), pairs=len(kept), total=len(pairs))
+    return out
+
+
+# --------------------------------------------------------------------------- runners
+
+def run_fastopt(vocab, records, order, *, dim, epochs, n_threads, dtype, progress):
+    model = glove.GloVe(len(vocab), dim, dtype=dtype, seed=0)
+    shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
+                                  records.count[order])
+    epochs_out = []
+    model.fit(shuffled, epochs=epochs, n_threads=n_threads, shuffle=False, progress=progress,
+              callback=lambda e, c, s: epochs_out.append(
+                  dict(epoch=e, cost=c, seconds=s, records_per_s=len(records) / s)))
+    return model, epochs_out
+
+
+def run_numpy(vocab, records, order, *, dim, epochs, dtype, batch, max_seconds, log):
+    model = glove.GloVe(len(vocab), dim, dtype=dtype, seed=0)
+    shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
+                                  records.count[order])
+    log_count, weight = model._prepare(shuffled)
+    out = []
+    for e in range(epochs):
+        t0 = time.perf_counter()
+        cost = numpy_epoch(model, shuffled.word1, shuffled.word2, log_count, weight, batch)
+        s = time.perf_counter() - t0
+        out.append(dict(epoch=e + 1, cost=cost, seconds=s, records_per_s=len(records) / s))
+        log(f"  numpy epoch {e + 1}: cost {cost:.6f}, {len(records) / s / 1e6:.3f}M records/s")
+        if sum(x["seconds"] for x in out) > max_seconds:
+            break
+    return out
+
+
+def run_glove_c(binary, vocab, records, order, *, dim, epochs, n_threads, log):
+    """GloVe's own ``glove`` program on the same shuffled records (float64, its
+    defaults: eta 0.05, x_max 100, alpha 0.75); epoch times from the moments its
+    ``iter: NNN, cost: X`` lines arrive."""
+    with tempfile.TemporaryDirectory(prefix="fastopt-glove-") as tmp:
+        rec_path = os.path.join(tmp, "cooccurrence.shuf.bin")
+        glove.Cooccurrence(records.word1[order], records.word2[order],
+                           records.count[order]).save(rec_path)
+        vocab_path = os.path.join(tmp, "vocab.txt")
+        vocab.save(vocab_path)
+        cmd = [binary, "-input-file", rec_path, "-vocab-file", vocab_path, "-threads",
+               str(n_threads), "-iter", str(epochs), "-vector-size", str(dim), "-eta", "0.05",
+               "-x-max", "100", "-alpha", "0.75", "-binary", "1", "-verbose", "2",
+               "-save-file", os.path.join(tmp, "vectors")]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                text=True, cwd=tmp)
+        out, last = [], None
+        for line in proc.stderr:
+            now = time.perf_counter()
+            m = re.search(r"iter:\s*(\d+),\s*cost:\s*([0-9.eE+-]+)", line)
+            if m and last is not None:
+                s = now - last
+                out.append(dict(epoch=int(m.group(1)), cost=float(m.group(2)), seconds=s,
+                                records_per_s=len(records) / s))
+            if m or "alpha" in line or "Read" in line:
+                last = now  # the first epoch starts after the set-up lines
+        proc.wait()
+        if proc.returncode:
+            raise RuntimeError(f"{binary} exited with {proc.returncode}")
+    for x in out:
+        log(f"  glove-c epoch {x['epoch']}: cost {x['cost']:.6f}, "
+            f"{x['records_per_s'] / 1e6:.2f}M records/s")
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+
+def _best_rate(epochs):
+    return max((e["records_per_s"] for e in epochs), default=float("nan"))
+
+
+def summary(results):
+    """The figures the issue's targets ask for, as ``(label, value, target, ok)``."""
+    runs, rows = results["runs"], []
+    one = _best_rate(runs.get("fastopt-1", []))
+    cores = results["threads"]
+    many = _best_rate(runs.get(f"fastopt-{cores}", [])) if cores > 1 else float("nan")
+    rows.append(("records/s, 1 thread", f"{one / 1e6:.2f}M", ">= 2M", one >= 2e6))
+    if cores > 1:
+        rows.append((f"{cores} threads / 1 thread", f"{many / one:.2f}x", ">= 1.9x",
+                     many / one >= 1.9))
+    if runs.get("numpy"):
+        x = one / _best_rate(runs["numpy"])
+        rows.append(("fastopt 1 thread / NumPy mini-batch", f"{x:.1f}x", ">= 10x", x >= 10))
+    for t in (1, cores):
+        c_runs = runs.get(f"glove-c-{t}")
+        if c_runs:
+            mine = _best_rate(runs.get(f"fastopt-{t}", []))
+            rows.append((f"fastopt / GloVe C, {t} thread{'s' * (t > 1)}",
+                         f"{mine / _best_rate(c_runs):.2f}x", "> 1x",
+                         mine > _best_rate(c_runs)))
+    c1 = runs.get("glove-c-1")
+    if c1 and runs.get("fastopt-1"):
+        worst = max(abs(a["cost"] / b["cost"] - 1)
+                    for a, b in zip(runs["fastopt-1"], c1))
+        rows.append(("cost vs GloVe C, worst epoch", f"{100 * worst:.2f}%", "~1%",
+                     worst <= 0.01))
+    return rows
+
+
+def markdown(results):
+    info = results["corpus"]
+    lines = [f"Corpus: {info['name']}: {info['tokens']:,} tokens, vocabulary "
+             f"{info['vocab']:,} (min count {results['min_count']}), {info['records']:,} "
+             f"co-occurrence records (window {results['window']}); d = {results['dim']}, "
+             f"{results['dtype']}; {results['machine']}.", ""]
+    lines += ["| target | measured | wanted | |", "|---|---:|---:|---|"]
+    for label, value, want, ok in summary(results):
+        lines.append(f"| {label} | {value} | {want} | {'ok' if ok else 'MISS'} |")
+    lines += ["", "| run | " + " | ".join(f"epoch {e + 1}" for e in range(results["epochs"]))
+              + " | records/s (best epoch) |",
+              "|---|" + "---:|" * (results["epochs"] + 1)]
+    for name, epochs in results["runs"].items():
+        costs = [f"{e['cost']:.5f}" for e in epochs]
+        costs += [""] * (results["epochs"] - len(costs))
+        lines.append(f"| {name} | " + " | ".join(costs) + f" | {_best_rate(epochs) / 1e6:.2f}M |")
+    similarity = [(run, name, r) for run, found in results.get("similarity", {}).items()
+                  for name, r in found.items()]
+    if similarity:
+        lines.append("")
+    for run, name, r in similarity:
+        lines.append(f"- word similarity, {run} after {results['epochs']} epochs: Spearman "
+                     f"{r['spearman']:.3f} on {name} ({r['pairs']} of {r['total']} pairs "
+                     f"in the vocabulary)")
+    lines += ["", "(cost: the mean over records of ½·f(x)·(w·w̃ + b + b̃ − log x)², before each "
+              "record's update, as GloVe prints it.)"]
+    return "\n".join(lines)
+
+
+def refresh_readme(text, path=README):
+    with open(path, encoding="utf-8") as f:
+        readme = f.read()
+    start, end = "<!-- glove:start -->", "<!-- glove:end -->"
+    if start not in readme or end not in readme:
+        return False
+    head, rest = readme.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + start + "\n" + text + "\n" + end + tail)
+    return True
+
+
+# ------------------------------------------------------------------------------ main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench.glove", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small generated corpus, 2 epochs")
+    ap.add_argument("--corpus", help="a text corpus (default: bench/data/corpus.txt if present)")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--numpy-epochs", type=int, default=None)
+    ap.add_argument("--numpy-batch", type=int, default=4096)
+    ap.add_argument("--dim", type=int, default=50)
+    ap.add_argument("--window", type=int, default=15)
+    ap.add_argument("--min-count", type=int, default=5)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="the 'all cores' thread count (default: every CPU)")
+    ap.add_argument("--glove-c", help="GloVe's own glove binary, to compare with")
+    ap.add_argument("--out", default=None,
+                    help="results folder (default bench/results, --quick: bench_results/quick)")
+    ap.add_argument("--readme", action="store_true", help="refresh the README block")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    log = lambda *a: print(*a, flush=True)  # noqa: E731
+
+    default_corpus = os.path.join(DATA, "corpus.txt")
+    if args.quick:
+        corpus, name = generated_corpus(200_000, vocab_size=5000), "generated (Zipf, 200k tokens)"
+    elif args.corpus or os.path.exists(default_corpus):
+        corpus = args.corpus or default_corpus
+        name = os.path.relpath(corpus)
+    else:
+        log("no corpus (python -m bench.glove.corpus builds one): using a generated one")
+        corpus, name = generated_corpus(10_000_000), "generated (Zipf, 10M tokens)"
+    epochs = args.epochs or (2 if args.quick else 5)
+    numpy_epochs = args.numpy_epochs or (1 if args.quick else 2)
+    vocab, records, info = records_for(corpus, window=args.window, min_count=args.min_count,
+                                       log=log)
+    info["name"] = name
+    order = np.random.default_rng(0).permutation(len(records))
+    results = dict(corpus=info, dim=args.dim, window=args.window, min_count=args.min_count,
+                   dtype=args.dtype, epochs=epochs, threads=args.threads, runs={},
+                   machine=f"{machine.cpu_model()}, {machine.cores()[0]} usable cores")
+    thread_counts = sorted({1, args.threads})
+    results["similarity"] = {}
+    for t in thread_counts:
+        log(f"fastopt, {t} thread{'s' * (t > 1)}:")
+        model, out = run_fastopt(vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
+                             dtype=args.dtype, progress=not args.no_progress)
+        for e in out:
+            log(f"  epoch {e['epoch']}: cost {e['cost']:.6f}, "
+                f"{e['records_per_s'] / 1e6:.2f}M records/s")
+        results["runs"][f"fastopt-{t}"] = out
+        if not args.quick:
+            results["similarity"][f"fastopt-{t}"] = word_similarity(model.vectors(), vocab)
+    log(f"NumPy mini-batch ({args.numpy_batch} records per batch):")
+    results["runs"]["numpy"] = run_numpy(vocab, records, order, dim=args.dim, epochs=numpy_epochs,
+                                         dtype=args.dtype, batch=args.numpy_batch,
+                                         max_seconds=1800, log=log)
+    if args.glove_c:
+        for t in thread_counts:
+            log(f"GloVe C, {t} thread{'s' * (t > 1)}:")
+            results["runs"][f"glove-c-{t}"] = run_glove_c(
+                args.glove_c, vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
+                log=log)
+    text = markdown(results)
+    print("\n" + text)
+    out = args.out or (os.path.join(os.path.dirname(HERE), "bench_results", "quick")
+                       if args.quick else RESULTS)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "glove.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(out, "glove.md"), "w") as f:
+        f.write(text + "\n")
+    if args.readme and not args.quick:
+        log("README block refreshed" if refresh_readme(text) else "README has no glove block")
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,67 @@
+"""The benchmarked update rules: hyperparameters, memory traffic, names in each library.
+
+A *bench algorithm* is an optimizer with fixed options.  Each one runs with
+torch.optim's default hyperparameters (``lr`` made explicit, since
+``torch.optim.SGD`` has none worth relying on), except ``sgd_momentum`` which
+adds ``momentum=0.9`` because plain SGD is a trivially different traffic
+pattern.  Every implementation in the benchmark (fastopt, the NumPy versions,
+torch.optim) receives exactly these hyperparameters.
+
+``reads``/``writes`` count the arrays streamed per element by one step in the
+steady state (after the first step), which is what a fused kernel must move and
+what the roof kernel in :mod:`bench.suites.roof` moves: e.g. Adam reads param, grad,
+exp_avg, exp_avg_sq and writes param, exp_avg, exp_avg_sq.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str            # bench name, used on the command line and in every output
+    cls: str             # class name in fastopt and in torch.optim
+    kernel: str          # fastopt kernel module (fastopt.backends.<backend>.<kernel>)
+    hyper: dict = field(default_factory=dict)  # keyword arguments, torch names
+    reads: int = 0
+    writes: int = 0
+    label: str = ""
+
+    @property
+    def traffic(self):
+        return (self.reads, self.writes)
+
+    def bytes_per_element(self, itemsize):
+        return (self.reads + self.writes) * itemsize
+
+
+_ALGORITHMS = [
+    Algorithm("sgd", "SGD", "sgd", dict(lr=1e-3), 2, 1, "SGD"),
+    Algorithm("sgd_momentum", "SGD", "sgd", dict(lr=1e-3, momentum=0.9), 3, 2, "SGD momentum=0.9"),
+    Algorithm("adagrad", "Adagrad", "adagrad",
+              dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10), 3, 2, "Adagrad"),
+    Algorithm("adadelta", "Adadelta", "adadelta",
+              dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0), 4, 3, "Adadelta"),
+    Algorithm("rmsprop", "RMSprop", "rmsprop",
+              dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                   centered=False), 3, 2, "RMSprop"),
+    Algorithm("adam", "Adam", "adam",
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0), 4, 3, "Adam"),
+    Algorithm("adamw", "AdamW", "adam",
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2), 4, 3, "AdamW"),
+    Algorithm("adamax", "Adamax", "adamax",
+              dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0), 4, 3, "Adamax"),
+    Algorithm("nadam", "NAdam", "nadam",
+              dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                   momentum_decay=4e-3), 4, 3, "NAdam"),
+]
+
+ALGORITHMS = {a.name: a for a in _ALGORITHMS}
+NAMES = tuple(ALGORITHMS)
+
+
+def get(name):
+    return ALGORITHMS[name]
+
+
+def traffic_patterns(names):
+    """The distinct (reads, writes) patterns of the given bench algorithms, sorted."""
+    return sorted({ALGORITHMS[n].traffic for n in names})

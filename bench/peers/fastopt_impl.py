@@ -1,0 +1,234 @@
+"""fastopt as the benchmark drives it: the optimizer classes, or the raw kernels.
+
+The benchmark measures what users call: ``fastopt.<Class>(params, backend=...)``
+and ``opt.step(grads)``, validation included.  While the classes do not exist
+yet (fastopt is being built), :class:`KernelOptimizer` stands in for them: it
+computes the step scalars as the optimizers will (double precision, rounded
+once to the dtype) and calls the raw kernel of :mod:`fastopt.backends`
+directly.  Which one ran is recorded as ``api`` ("class" or "kernel") in every
+output.  The raw-kernel path is also what the small-tensor section uses to split
+a step's fixed cost into kernel call and Python overhead.
+"""
+import functools
+import importlib
+import math
+
+import numpy as np
+
+from .numpy_impl import nadam_coefficients
+
+
+def _fastopt():
+    return importlib.import_module("fastopt")
+
+
+def _backend_module():
+    return importlib.import_module("fastopt.backends._dispatch")
+
+
+def has_classes():
+    try:
+        return hasattr(_fastopt(), "Adam")
+    except ImportError:
+        return False
+
+
+def api():
+    return "class" if has_classes() else "kernel"
+
+
+def version():
+    try:
+        fo = _fastopt()
+    except ImportError:
+        return None
+    v = getattr(fo, "__version__", None)
+    if v is None:
+        try:
+            from importlib.metadata import version as _v  # noqa: PLC0415
+            v = _v("fastopt")
+        except Exception:  # noqa: BLE001 - not installed: running from the tree
+            v = "unknown (not installed)"
+    return v
+
+
+def location():
+    """Where ``fastopt`` is imported from (the source tree when run from the repository root)."""
+    try:
+        return getattr(_fastopt(), "__file__", None)
+    except ImportError:
+        return None
+
+
+def available_backends():
+    fo = _fastopt()
+    fn = getattr(fo, "available_backends", None) or _backend_module().available_backends
+    return list(fn())
+
+
+def set_num_threads(n):
+    fo = _fastopt()
+    (getattr(fo, "set_num_threads", None) or _backend_module().set_num_threads)(n)
+
+
+def get_num_threads():
+    fo = _fastopt()
+    return (getattr(fo, "get_num_threads", None) or _backend_module().get_num_threads)()
+
+
+def show_config():
+    """``fastopt.show_config()``'s printed text and returned dict (or a stand-in while it is missing)."""
+    import contextlib  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    fo = _fastopt()
+    fn = getattr(fo, "show_config", None)
+    if fn is None:
+        b = _backend_module()
+        return {"printed": None, "returned": None,
+                "note": "fastopt.show_config() does not exist yet; fastopt.backends._dispatch values instead",
+                "available_backends": b.available_backends(),
+                "num_threads": b.get_num_threads(),
+                "parallel_threshold": getattr(b, "PARALLEL_THRESHOLD", None)}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        returned = fn()
+    return {"printed": buf.getvalue(), "returned": returned}
+
+
+def parallel_threshold():
+    return getattr(_backend_module(), "PARALLEL_THRESHOLD", None)
+
+
+def kernel(backend, algorithm):
+    """The raw kernel function (raises ImportError/RuntimeError when the backend lacks it)."""
+    return _backend_module().kernel(backend, algorithm.kernel)
+
+
+def probe(backend, algorithm):
+    """``None`` if ``backend`` can run ``algorithm`` here, else the reason it cannot."""
+    try:
+        if has_classes():
+            p = np.zeros(8, np.float32)
+            opt = getattr(_fastopt(), algorithm.cls)(p, backend=backend, **algorithm.hyper)
+            opt.step(np.zeros(8, np.float32))
+        else:
+            kernel(backend, algorithm)
+    except Exception as e:  # noqa: BLE001 - any failure means "not available"
+        return f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    return None
+
+
+def make(algorithm, backend, params, grads):
+    """An object with ``step()`` that updates ``params`` (list of 1-D arrays) in place."""
+    if has_classes():
+        return ClassOptimizer(algorithm, backend, params, grads)
+    return KernelOptimizer(algorithm, backend, params, grads)
+
+
+class ClassOptimizer:
+    def __init__(self, algorithm, backend, params, grads):
+        cls = getattr(_fastopt(), algorithm.cls)
+        single = len(params) == 1
+        self.opt = cls(params[0] if single else list(params), backend=backend, **algorithm.hyper)
+        self.step = functools.partial(self.opt.step, grads[0] if single else list(grads))
+
+    def state(self, i=0):
+        return {k: v for k, v in self.opt.state[i].items() if isinstance(v, np.ndarray) and v.ndim}
+
+
+# ------------------------------------------------------------------ raw kernels
+
+def _r(dtype, x):
+    return float(dtype.type(x))
+
+
+class KernelOptimizer:
+    """Stand-in for the optimizer classes: scalars per step + one raw kernel call per param."""
+
+    _STATE = {"sgd": ("momentum_buffer",), "adagrad": ("sum",),
+              "adadelta": ("square_avg", "acc_delta"),
+              "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
+              "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+              "adamax": ("exp_avg", "exp_inf"), "nadam": ("exp_avg", "exp_avg_sq")}
+
+    def __init__(self, algorithm, backend, params, grads):
+        self.algo, self.h = algorithm, dict(algorithm.hyper)
+        self.fn = kernel(backend, algorithm)
+        self.params, self.grads = list(params), list(grads)
+        self.t = 0
+        self.mu_product = 1.0
+        self._threads_for = _backend_module().threads_for
+        self.states = []
+        for p in self.params:
+            st = {}
+            for name in self._STATE[algorithm.kernel]:
+                used = self._uses(name)
+                st[name] = np.zeros_like(p) if used else np.empty(0, p.dtype)
+            self.states.append(st)
+        self._calls = [[p, g, *st.values()] for p, g, st in zip(self.params, self.grads, self.states)]
+
+    def _uses(self, name):
+        h = self.h
+        if name == "momentum_buffer":
+            return h.get("momentum", 0.0) != 0.0
+        if name == "grad_avg":
+            return bool(h.get("centered", False))
+        if name == "max_exp_avg_sq":
+            return bool(h.get("amsgrad", False))
+        return True
+
+    def state(self, i=0):
+        return {k: v for k, v in self.states[i].items() if v.size}
+
+    def scalars(self, dtype):
+        """The kernel's scalar arguments for step ``self.t`` (already incremented)."""
+        h, t, k = self.h, self.t, self.algo.kernel
+        r = functools.partial(_r, dtype)
+        wd = h.get("weight_decay", 0.0)
+        if k == "sgd":
+            mu = h.get("momentum", 0.0)
+            return (r(h["lr"]), r(wd), r(mu), r(1 - h.get("dampening", 0.0)),
+                    bool(h.get("nesterov", False)), False, t == 1)
+        if k == "adagrad":
+            return (r(h["lr"] / (1 + (t - 1) * h["lr_decay"])), r(wd), r(h["eps"]), False)
+        if k == "adadelta":
+            return (r(h["lr"]), r(h["rho"]), r(1 - h["rho"]), r(h["eps"]), r(wd), False)
+        if k == "rmsprop":
+            return (r(h["lr"]), r(h["alpha"]), r(1 - h["alpha"]), r(h["eps"]), r(wd),
+                    r(h.get("momentum", 0.0)), bool(h.get("centered", False)), False)
+        b1, b2 = h["betas"]
+        if k == "adam":
+            decoupled = self.algo.cls == "AdamW"
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(h["lr"] / (1 - b1 ** t)),
+                    r(math.sqrt(1 - b2 ** t)), r(h["eps"]), 0.0 if decoupled else r(wd),
+                    r(1 - h["lr"] * wd) if decoupled else 1.0, bool(h.get("amsgrad", False)), False)
+        if k == "adamax":
+            return (r(b1), r(1 - b1), r(b2), r(h["lr"] / (1 - b1 ** t)), r(h["eps"]), r(wd), False)
+        if k == "nadam":
+            mu, mu_next, self.mu_product = nadam_coefficients(t, self.mu_product, h)
+            lr = h["lr"]
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b2 ** t), r(h["eps"]),
+                    r(lr * (1 - mu) / (1 - self.mu_product)),
+                    r(lr * mu_next / (1 - self.mu_product * mu_next)), r(wd), 1.0, False)
+        raise KeyError(k)
+
+    def step(self):
+        self.t += 1
+        by_dtype = {}
+        fn, threads_for = self.fn, self._threads_for
+        for args in self._calls:
+            dt = args[0].dtype
+            sc = by_dtype.get(dt)
+            if sc is None:
+                sc = by_dtype[dt] = self.scalars(dt)
+            fn(*args, *sc, threads_for(args[0].size))
+
+
+def kernel_call(algorithm, backend, n, dtype, n_threads=1, seed=0):
+    """``(fn, args)`` for one raw kernel call on fresh arrays of ``n`` elements (step 1 state)."""
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    ko = KernelOptimizer(algorithm, backend, [p], [g])
+    ko.t = 1
+    return ko.fn, (*ko._calls[0], *ko.scalars(np.dtype(dtype)), n_threads)

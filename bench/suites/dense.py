@@ -1,0 +1,444 @@
+"""The measurements: roof, dense cases, small tensors, many tensors, consistency checks.
+
+Every function takes the run configuration (:class:`bench.config.Config`) and a
+:class:`bench.harness.progress.Progress`, and returns plain dicts/lists (JSON-ready).
+"""
+import functools
+import gc
+
+import numpy as np
+
+from ..harness import timing
+from ..peers import algorithms, fastopt_impl, numpy_impl, torch_impl
+from . import roof
+
+
+def _rng_arrays(n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal(n, dtype=np.float64).astype(dtype)
+    g = rng.standard_normal(n, dtype=np.float64).astype(dtype)
+    return p, g
+
+
+class Threads:
+    """Set/restore the thread counts of fastopt and torch (the roof has its own)."""
+
+    def __init__(self, use_torch):
+        self.fastopt0 = fastopt_impl.get_num_threads()
+        self.torch0 = torch_impl.get_num_threads() if use_torch else None
+
+    @staticmethod
+    def fastopt(n):
+        fastopt_impl.set_num_threads(n)
+
+    @staticmethod
+    def torch(n):
+        torch_impl.set_num_threads(n)
+
+    def restore(self):
+        fastopt_impl.set_num_threads(self.fastopt0)
+        if self.torch0 is not None:
+            torch_impl.set_num_threads(self.torch0)
+
+
+def _try(fn):
+    """Run ``fn`` once; the error line if it fails, else None."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - a competitor that cannot run is skipped, with why
+        return f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    return None
+
+
+# ------------------------------------------------------------------------ roof
+
+def roof_units(cfg):
+    return len(cfg.dtypes)
+
+
+def run_roof(cfg, bar):
+    """GB/s of the roof kernel for every (R, W) pattern of the run, dtype and thread count."""
+    patterns = algorithms.traffic_patterns(cfg.algorithms)
+    if cfg.model_section or cfg.small_section:
+        patterns = sorted(set(patterns) | {algorithms.get("adam").traffic})
+    out = []
+    for dtype in cfg.dtypes:
+        bar.label(f"roof {dtype}")
+        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size)
+        max_r = max(r for r, _ in patterns)
+        read_only = max(r - w for r, w in patterns)
+        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
+        streams = {}
+        competitors = []
+        for r, w in patterns:
+            # written arrays first, then the read-only input(s) (grad): the last arrays
+            arrs = arrays[:w] + arrays[max_r - (r - w):]
+            for th in cfg.threads:
+                s = roof.Stream(arrs, r, w, th)
+                name = f"R{r}W{w}:t{th}"
+                streams[name] = (s, r, w, th)
+                competitors.append(timing.Competitor(name, s))
+        load = timing.load_average()
+        stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
+                                   min_sample_s=cfg.min_sample_s)
+        for name, st in stats.items():
+            s, r, w, th = streams[name]
+            out.append({"reads": r, "writes": w, "dtype": dtype, "threads": th, "n": n,
+                        "working_set_bytes": r * n * np.dtype(dtype).itemsize,
+                        "bytes_per_call": s.bytes(), "gbps": s.bytes() / st.median_s / 1e9,
+                        "gbps_best": s.bytes() / st.min_s / 1e9,
+                        "load_average": load, "timing": st.as_dict()})
+        del arrays, streams, competitors
+        gc.collect()
+        bar.step()
+    return out
+
+
+def roof_lookup(roof_rows):
+    """``{(reads, writes, dtype, threads): gbps}``."""
+    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): r["gbps"] for r in roof_rows}
+
+
+# ----------------------------------------------------------------------- dense
+
+#: A dense case times the roof kernel in its own round-robin when its working set is at
+#: least this multiple of the last-level cache (the roof section always uses >= 4x).
+CASE_ROOF_LLC_MULTIPLE = 2
+
+
+def dense_cases(cfg):
+    return [(a, n, d) for d in cfg.dtypes for n in cfg.sizes for a in cfg.algorithms]
+
+
+def run_dense(cfg, bar, roofs, usable):
+    """Every algorithm x size x dtype: fastopt backends x threads vs NumPy and torch."""
+    results = []
+    threads = Threads(cfg.torch)
+    try:
+        for name, n, dtype in dense_cases(cfg):
+            bar.label(f"dense {name} {dtype} n={n:,}")
+            results.append(_dense_case(cfg, algorithms.get(name), n, dtype, roofs, usable, threads))
+            gc.collect()
+            bar.step()
+    finally:
+        threads.restore()
+    return results
+
+
+def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
+    p, g = _rng_arrays(n, dtype, seed=n)
+    itemsize = np.dtype(dtype).itemsize
+    nbytes = algo.bytes_per_element(itemsize) * n
+    competitors, skipped = [], {}
+    for backend in cfg.backends:
+        why = usable.get((backend, algo.name))
+        if why:
+            skipped[f"fastopt:{backend}"] = why
+            continue
+        try:
+            opt = fastopt_impl.make(algo, backend, [p], [g])
+        except Exception as e:  # noqa: BLE001
+            skipped[f"fastopt:{backend}"] = f"{type(e).__name__}: {e}"
+            continue
+        for th in cfg.threads:
+            competitors.append(timing.Competitor(
+                f"fastopt:{backend}:t{th}", opt.step, functools.partial(threads.fastopt, th),
+                dict(kind="fastopt", backend=backend, threads=th)))
+    for flavour in numpy_impl.FLAVOURS:
+        impl = numpy_impl.make(flavour, algo, p, g)
+        competitors.append(timing.Competitor(f"numpy:{flavour}", impl.step, None,
+                                             dict(kind="numpy", flavour=flavour, threads=1)))
+    if cfg.torch:
+        for variant in torch_impl.VARIANTS:
+            if not torch_impl.has_variant(algo, variant):
+                continue
+            try:
+                topt = torch_impl.TorchOptimizer(algo, variant, [p], [g])
+            except Exception as e:  # noqa: BLE001
+                skipped[f"torch:{variant}"] = f"{type(e).__name__}: {e}"
+                continue
+            for th in cfg.threads:
+                competitors.append(timing.Competitor(
+                    f"torch:{variant}:t{th}", topt.step, functools.partial(threads.torch, th),
+                    dict(kind="torch", variant=variant, threads=th)))
+    # The roof itself, in the round-robin, where the case streams from memory: "% roof"
+    # then compares measurements taken under the same load (own arrays, same traffic,
+    # same size).  A working set over 2x the last-level cache leaves nothing in it to
+    # reuse from one step to the next; every 1.6e7 case qualifies (the smallest, plain SGD
+    # in float32, streams 3.8x L3).
+    roof_arrays = None
+    if cfg.case_roof and algo.reads * n * itemsize >= CASE_ROOF_LLC_MULTIPLE * cfg.llc_bytes:
+        roof_arrays = roof.make_arrays(n, algo.reads, dtype, read_only=algo.reads - algo.writes)
+        for th in cfg.threads:
+            competitors.append(timing.Competitor(
+                f"roof:t{th}", roof.Stream(roof_arrays, algo.reads, algo.writes, th), None,
+                dict(kind="roof", threads=th)))
+    ok = []
+    for c in competitors:
+        if c.setup:
+            c.setup()
+        why = _try(c.fn)
+        if why:
+            skipped[c.name] = why
+        else:
+            ok.append(c)
+    load = timing.load_average()
+    t0 = timing.clock()
+    stats = timing.interleaved(ok, repeats=cfg.repeats_for(n), min_sample_s=cfg.min_sample_s,
+                               warmup=0)  # the preflight call above was the warm-up
+    duration = timing.clock() - t0
+    comp = {}
+    for c in ok:
+        st = stats[c.name]
+        comp[c.name] = {**c.info, "time_s": st.median_s, "gbps": nbytes / st.median_s / 1e9,
+                        "timing": st.as_dict()}
+    for c in comp.values():
+        th = c["threads"]
+        in_case = comp.get(f"roof:t{th}")
+        roof_gbps = in_case["gbps"] if in_case else roofs.get((algo.reads, algo.writes, dtype, th))
+        c["roof_gbps"] = roof_gbps
+        c["roof_source"] = "case" if in_case else ("roof section" if roof_gbps else None)
+        c["roof_fraction"] = c["gbps"] / roof_gbps if roof_gbps else None
+    return {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
+            "writes": algo.writes, "bytes_per_element": algo.bytes_per_element(itemsize),
+            "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped}
+
+
+def dense_rows(case):
+    """One row per fastopt (backend, threads) of a dense case, with every ratio."""
+    comp = case["competitors"]
+    rows = []
+    for name, c in comp.items():
+        if c["kind"] != "fastopt":
+            continue
+        th, t = c["threads"], c["time_s"]
+        row = {"algorithm": case["algorithm"], "dtype": case["dtype"], "size": case["size"],
+               "backend": c["backend"], "threads": th, "time_s": t, "gbps": c["gbps"],
+               "roof_fraction": c["roof_fraction"], "roof_source": c.get("roof_source")}
+        for flavour in numpy_impl.FLAVOURS:
+            other = comp.get(f"numpy:{flavour}")
+            row[f"vs_numpy_{flavour}"] = other["time_s"] / t if other else None
+        for variant in torch_impl.VARIANTS:
+            other = comp.get(f"torch:{variant}:t{th}")
+            row[f"vs_torch_{variant}"] = other["time_s"] / t if other else None
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------- small tensors
+
+def run_small(cfg, bar, usable):
+    """Fixed cost of one step on a 1,000-element Adam parameter (float32), at 1 and all threads.
+
+    fastopt runs arrays this small on one thread whatever the setting; torch may
+    not, so both settings are timed and compared at equal thread counts.
+    """
+    algo, n, dtype = algorithms.get("adam"), cfg.small_size, "float32"
+    bar.label(f"small adam n={n}")
+    threads = Threads(cfg.torch)
+    p, g = _rng_arrays(n, dtype, seed=1)
+    competitors, skipped = [], {}
+    for backend in cfg.backends:
+        why = usable.get((backend, algo.name))
+        if why:
+            skipped[f"fastopt:{backend}"] = why
+            continue
+        opt = fastopt_impl.make(algo, backend, [p], [g])
+        for th in cfg.threads:
+            competitors.append(timing.Competitor(
+                f"fastopt:{backend}:t{th}", opt.step, functools.partial(threads.fastopt, th),
+                dict(kind="fastopt", backend=backend, threads=th, api=fastopt_impl.api())))
+        try:
+            fn, args = fastopt_impl.kernel_call(algo, backend, n, dtype, 1)
+        except Exception as e:  # noqa: BLE001
+            skipped[f"kernel:{backend}"] = f"{type(e).__name__}: {e}"
+        else:
+            competitors.append(timing.Competitor(
+                f"kernel:{backend}:t1", functools.partial(fn, *args), None,
+                dict(kind="kernel", backend=backend, threads=1)))
+    for flavour in numpy_impl.FLAVOURS:
+        impl = numpy_impl.make(flavour, algo, p, g)
+        competitors.append(timing.Competitor(f"numpy:{flavour}:t1", impl.step, None,
+                                             dict(kind="numpy", flavour=flavour, threads=1)))
+    if cfg.torch:
+        for variant in torch_impl.VARIANTS:
+            if not torch_impl.has_variant(algo, variant):
+                continue
+            topt = torch_impl.TorchOptimizer(algo, variant, [p], [g])
+            for th in cfg.threads:
+                competitors.append(timing.Competitor(
+                    f"torch:{variant}:t{th}", topt.step, functools.partial(threads.torch, th),
+                    dict(kind="torch", variant=variant, threads=th)))
+    ok = []
+    for c in competitors:
+        if c.setup:
+            c.setup()
+        if not _record_failure(c, skipped):
+            ok.append(c)
+    load = timing.load_average()
+    try:
+        stats = timing.interleaved(ok, repeats=cfg.small_repeats, min_sample_s=cfg.small_sample_s,
+                                   warmup=0)
+    finally:
+        threads.restore()
+    comp = {c.name: {**c.info, "time_s": stats[c.name].median_s,
+                     "timing": stats[c.name].as_dict()} for c in ok}
+    for c in comp.values():
+        # torch fused at the same thread count (numpy and raw kernels: 1 thread)
+        fused = comp.get(f"torch:fused:t{c['threads']}")
+        c["vs_torch_fused"] = fused["time_s"] / c["time_s"] if fused else None
+    bar.step()
+    return {"algorithm": algo.name, "size": n, "dtype": dtype, "threads": cfg.threads,
+            "api": fastopt_impl.api(), "load_average": load, "competitors": comp,
+            "skipped": skipped}
+
+
+def _record_failure(c, skipped):
+    why = _try(c.fn)
+    if why:
+        skipped[c.name] = why
+    return why
+
+
+# ------------------------------------------------------------- many tensors
+
+def run_model(cfg, bar, usable):
+    """100 parameters of 10,000 elements stepped as a list vs one of 1,000,000 (Adam, float32)."""
+    algo, dtype = algorithms.get("adam"), "float32"
+    count, each = cfg.model_shape
+    single = count * each
+    bar.label(f"model {count}x{each} vs {single}")
+    threads = Threads(cfg.torch)
+    rng = np.random.default_rng(2)
+    model_p = [rng.standard_normal(each).astype(dtype) for _ in range(count)]
+    model_g = [rng.standard_normal(each).astype(dtype) for _ in range(count)]
+    one_p, one_g = _rng_arrays(single, dtype, seed=3)
+    shapes = {"model": (model_p, model_g), "single": ([one_p], [one_g])}
+    # The same model laid out back to back (fastopt.flat_arrays): one fused call per step.
+    fastopt = fastopt_impl._fastopt()
+    if hasattr(fastopt, "flat_arrays"):
+        flat_p = fastopt.flat_arrays([(each,)] * count, dtype)
+        flat_g = fastopt.flat_arrays([(each,)] * count, dtype)
+        for dst, src in zip(flat_p + flat_g, model_p + model_g):
+            dst[...] = src
+        shapes["flat"] = (flat_p, flat_g)
+    competitors, skipped = [], {}
+    for backend in cfg.backends:
+        why = usable.get((backend, algo.name))
+        if why:
+            skipped[f"fastopt:{backend}"] = why
+            continue
+        for shape, (ps, gs) in shapes.items():
+            opt = fastopt_impl.make(algo, backend, ps, gs)
+            for th in cfg.threads:
+                competitors.append(timing.Competitor(
+                    f"fastopt:{backend}:{shape}:t{th}", opt.step,
+                    functools.partial(threads.fastopt, th),
+                    dict(kind="fastopt", backend=backend, shape=shape, threads=th)))
+    if cfg.torch:
+        for variant in ("foreach", "fused"):
+            if not torch_impl.has_variant(algo, variant):
+                continue
+            for shape, (ps, gs) in shapes.items():
+                if shape == "flat":
+                    continue  # the layout is fastopt's; torch sees the separate model
+                topt = torch_impl.TorchOptimizer(algo, variant, ps, gs)
+                for th in cfg.threads:
+                    competitors.append(timing.Competitor(
+                        f"torch:{variant}:{shape}:t{th}", topt.step,
+                        functools.partial(threads.torch, th),
+                        dict(kind="torch", variant=variant, shape=shape, threads=th)))
+    ok = []
+    for c in competitors:
+        if c.setup:
+            c.setup()
+        if not _record_failure(c, skipped):
+            ok.append(c)
+    load = timing.load_average()
+    try:
+        stats = timing.interleaved(ok, repeats=cfg.repeats_for(single),
+                                   min_sample_s=cfg.min_sample_s, warmup=0)
+    finally:
+        threads.restore()
+    comp = {c.name: {**c.info, "time_s": stats[c.name].median_s,
+                     "timing": stats[c.name].as_dict()} for c in ok}
+    ratios = []
+    for name, c in comp.items():
+        if c["shape"] not in ("model", "flat"):
+            continue
+        key = name.replace(f":{c['shape']}:", ":single:")
+        if key in comp:
+            ratios.append({k: c[k] for k in ("kind", "backend", "variant", "threads", "shape")
+                           if k in c}
+                          | {"model_s": c["time_s"], "single_s": comp[key]["time_s"],
+                             "ratio": c["time_s"] / comp[key]["time_s"]})
+    bar.step()
+    return {"algorithm": algo.name, "dtype": dtype, "count": count, "each": each,
+            "single": single, "load_average": load, "competitors": comp, "ratios": ratios,
+            "skipped": skipped}
+
+
+# ---------------------------------------------------------------- consistency
+
+# Loose enough for other rounding orders (torch keeps NAdam's mu_product in a float32
+# scalar: ~5e-9 in float64), tight enough that a wrong equation cannot pass.
+CHECK_TOLERANCE = {"float64": 1e-7, "float32": 1e-4}
+
+def run_checks(cfg, bar, usable, n=1000, steps=3):
+    """Every competitor computes the same update as fastopt's reference (``steps`` steps).
+
+    Compares the parameter *change* ``p_after - p_before`` with the python
+    backend's (the specification): relative error of the update, not of the
+    parameter, so a wrong update cannot hide behind a large parameter.  Runs in
+    the run's first dtype (float64 unless only float32 is benchmarked); the
+    tolerance (:data:`CHECK_TOLERANCE`) allows for NumPy and torch rounding in
+    another order, and catches any wrong equation.
+    """
+    dtype = cfg.dtypes[0]
+    tol = CHECK_TOLERANCE[dtype]
+    out = []
+    for name in cfg.algorithms:
+        algo = algorithms.get(name)
+        bar.label(f"check {name}")
+        p0, g = _rng_arrays(n, dtype, seed=7)
+
+        def run(make):
+            p = p0.copy()
+            opt = make(p)
+            for _ in range(steps):
+                opt.step()
+            return p - p0
+
+        try:
+            ref = run(lambda p: fastopt_impl.make(algo, "python", [p], [g]))
+        except Exception as e:  # noqa: BLE001
+            out.append({"algorithm": name, "competitor": "fastopt:python", "status": "error",
+                        "error": f"{type(e).__name__}: {e}"})
+            continue
+        makers = {}
+        for backend in cfg.backends:
+            if backend != "python" and not usable.get((backend, name)):
+                makers[f"fastopt:{backend}"] = functools.partial(
+                    lambda b, p: fastopt_impl.make(algo, b, [p], [g]), backend)
+        for flavour in numpy_impl.FLAVOURS:
+            makers[f"numpy:{flavour}"] = functools.partial(
+                lambda f, p: numpy_impl.make(f, algo, p, g), flavour)
+        if cfg.torch:
+            for variant in torch_impl.VARIANTS:
+                if torch_impl.has_variant(algo, variant):
+                    makers[f"torch:{variant}"] = functools.partial(
+                        lambda v, p: torch_impl.TorchOptimizer(algo, v, [p], [g]), variant)
+        scale = np.max(np.abs(ref)) or 1.0
+        for cname, make in makers.items():
+            try:
+                d = run(make)
+            except Exception as e:  # noqa: BLE001
+                out.append({"algorithm": name, "competitor": cname, "status": "error",
+                            "error": f"{type(e).__name__}: {e}".splitlines()[0][:200]})
+                continue
+            err = float(np.max(np.abs(d - ref)) / scale)
+            out.append({"algorithm": name, "competitor": cname, "dtype": dtype,
+                        "max_rel_update_error": err, "tolerance": tol,
+                        "status": "ok" if err <= tol else "MISMATCH"})
+    bar.step()
+    return out

@@ -1,0 +1,631 @@
+r"""GloVe word vectors, trained with fastopt's Adagrad row kernel inside a compiled loop.
+
+GloVe (Pennington, Socher and Manning, 2014) fits word vectors :math:`w_i`, context
+vectors :math:`\tilde w_j` and biases :math:`b_i, \tilde b_j` to the logarithm of the
+co-occurrence counts :math:`x_{ij}` of a corpus, by minimising
+
+.. math::
+
+    J = \sum_{(i,j):\,x_{ij} > 0} \tfrac12\, f(x_{ij})\,
+        \bigl(w_i \cdot \tilde w_j + b_i + \tilde b_j - \log x_{ij}\bigr)^2,
+    \qquad f(x) = \min\bigl(1, (x / x_{max})^{\alpha}\bigr)
+
+(the ½ is GloVe's program's, not the paper's).  Training makes passes (epochs) over
+the non-zero co-occurrence *records* :math:`(i, j, x_{ij})` in a shuffled order; for
+each record, with :math:`\delta = w_i \cdot \tilde w_j + b_i + \tilde b_j - \log x_{ij}`,
+
+.. math::
+
+    g_{w_i} = f(x_{ij})\,\delta\,\tilde w_j, \quad g_{\tilde w_j} = f(x_{ij})\,\delta\, w_i,
+    \quad g_{b_i} = g_{\tilde b_j} = f(x_{ij})\,\delta
+
+and each of the two rows :math:`[w_i, b_i]` and :math:`[\tilde w_j, \tilde b_j]` takes one
+Adagrad step -- :func:`fastopt.backends.numba.adagrad.adagrad_serial`, the numba
+backend's row kernel, called from this module's ``@njit`` loop, without the GIL, in
+several threads at once (Hogwild!: no locks; rows shared by two threads may lose an
+update now and then, which SGD shrugs off).  The cost reported per epoch is the mean
+of :math:`\tfrac12 f(x)\,\delta^2` over the records, each taken *before* its update:
+the figure GloVe's own program prints.
+
+**Adagrad as GloVe uses it.**  GloVe's program steps by
+:math:`\eta\,g / \sqrt{1 + \sum_{\text{past}} (\eta g)^2}` (learning rate
+:math:`\eta = 0.05`, accumulators starting at 1).  That is
+:math:`g / \sqrt{1/\eta^2 + \sum_{\text{past}} g^2}`: fastopt's Adagrad with ``lr=1``
+and ``initial_accumulator_value=1/eta**2``, which this trainer uses -- except that
+standard Adagrad (torch's, fastopt's) also counts the current gradient in the
+accumulator.  The two give the same cost curve to well under 1% (measured in
+``bench/glove/run.py``).
+
+Pieces, usable on their own:
+
+* :class:`Vocabulary` -- words by decreasing count (ties by the word), ``min_count``;
+* :func:`cooccurrence` -- the counts of a text corpus: a symmetric window of
+  ``window`` words on each side within a line (a line is a document), each pair
+  weighted by ``1/distance`` (GloVe's ``cooccur``); out-of-vocabulary words are
+  dropped before windowing, as GloVe does;
+* :class:`Cooccurrence` -- the records, with :meth:`Cooccurrence.save` and
+  :func:`read_cooccurrence` for GloVe's binary format (``int32 word1, int32 word2,
+  float64 count``, 1-based word ids);
+* :class:`GloVe` -- the trainer: :meth:`GloVe.fit`, :meth:`GloVe.vectors`,
+  :meth:`GloVe.save_text`.
+
+Example::
+
+    from fastopt.embeddings import glove
+    lines = ["the cat sat on the mat", "the dog sat on the log"] * 50
+    vocab = glove.Vocabulary.from_corpus(lines, min_count=1)
+    records = glove.cooccurrence(lines, vocab, window=5)
+    model = glove.GloVe(len(vocab), dim=8, seed=0)
+    costs = model.fit(records, epochs=5, n_threads=1, progress=False)
+    assert costs[-1] < costs[0]
+"""
+import math
+import os
+import sys
+import threading
+import time
+from collections import Counter
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from .._internal import validation as check
+from ..train import _args
+from ..backends.numba.adagrad import adagrad_serial
+
+#: GloVe's binary co-occurrence record (``CREC`` in GloVe's C code).
+RECORD_DTYPE = np.dtype([("word1", "<i4"), ("word2", "<i4"), ("count", "<f8")])
+
+# Records per call of the compiled loop: the progress bar advances this often.
+_BLOCK = 1 << 18
+# The compiled loop asks for the rows of record r + _AHEAD while it works on record r.
+_AHEAD = 8
+
+_njit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+                   fastmath=False)
+
+
+# ------------------------------------------------------------------------ vocabulary
+
+def _lines(corpus):
+    """The lines of ``corpus``: a path (str or os.PathLike) or an iterable of strings."""
+    if isinstance(corpus, (str, os.PathLike)):
+        with open(corpus, encoding="utf-8") as f:
+            yield from f
+    else:
+        for line in corpus:
+            if not isinstance(line, str):
+                raise TypeError(f"corpus must be a path or an iterable of str lines, "
+                                f"got an item of type {type(line).__name__}")
+            yield line
+
+
+class Vocabulary:
+    """Words by decreasing count, ties broken by the word (GloVe's ``vocab_count``).
+
+    ``words[i]`` is the word of id ``i`` and ``counts[i]`` its count in the corpus;
+    ``index[word]`` is its id.
+    """
+
+    def __init__(self, words, counts):
+        self.words = list(words)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        if self.counts.shape != (len(self.words),):
+            raise ValueError(f"counts must have one entry per word ({len(self.words)}), "
+                             f"got shape {self.counts.shape}")
+        self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("words must be distinct")
+
+    @classmethod
+    def from_corpus(cls, corpus, *, min_count=5, max_size=None):
+        """Count the whitespace-separated tokens of ``corpus`` (a path or lines); keep
+        the words seen at least ``min_count`` times, at most ``max_size`` of them."""
+        min_count = _args.integer("min_count", min_count, 1)
+        if max_size is not None:
+            max_size = _args.integer("max_size", max_size, 0)
+        counter = Counter()
+        for line in _lines(corpus):
+            counter.update(line.split())
+        kept = sorted(((-c, w) for w, c in counter.items() if c >= min_count))
+        if max_size is not None:
+            kept = kept[:max_size]
+        return cls([w for _, w in kept], [-c for c, _ in kept])
+
+    def __len__(self):
+        return len(self.words)
+
+    def save(self, path):
+        """GloVe's ``vocab.txt``: ``word count`` per line, in id order."""
+        with open(path, "w", encoding="utf-8") as f:
+            for w, c in zip(self.words, self.counts):
+                f.write(f"{w} {c}\n")
+
+    @classmethod
+    def load(cls, path):
+        words, counts = [], []
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                parts = line.split()
+                if len(parts) != 2:
+                    raise ValueError(f"{path}:{n}: expected 'word count', got {line!r}")
+                words.append(parts[0])
+                counts.append(int(parts[1]))
+        return cls(words, counts)
+
+    def encode(self, corpus):
+        """``(ids, starts)``: the in-vocabulary tokens of every line as int32 ids, line
+        ``k`` being ``ids[starts[k]:starts[k + 1]]``."""
+        index = self.index
+        ids, starts, n = [], [0], 0
+        for line in _lines(corpus):
+            row = [index[w] for w in line.split() if w in index]
+            ids.append(np.array(row, dtype=np.int32))
+            n += len(row)
+            starts.append(n)
+        flat = np.concatenate(ids) if ids else np.empty(0, np.int32)
+        return flat, np.array(starts, dtype=np.int64)
+
+
+# --------------------------------------------------------------------- co-occurrence
+
+class Cooccurrence:
+    """Co-occurrence records: ``word1``, ``word2`` (int32, 0-based ids) and ``count``
+    (float64 > 0), one record per distinct ordered pair."""
+
+    def __init__(self, word1, word2, count):
+        self.word1 = np.ascontiguousarray(word1, dtype=np.int32)
+        self.word2 = np.ascontiguousarray(word2, dtype=np.int32)
+        self.count = np.ascontiguousarray(count, dtype=np.float64)
+        self._check_shapes()
+
+    def __len__(self):
+        return self.word1.size
+
+    def _check_shapes(self):
+        n = self.word1.shape
+        if self.word1.ndim != 1 or self.word2.shape != n or self.count.shape != n:
+            raise ValueError(f"word1, word2 and count must be 1-D of one length, got shapes "
+                             f"{self.word1.shape}, {self.word2.shape}, {self.count.shape}")
+
+    def check(self, vocab_size):
+        """Raise unless every id is in ``[0, vocab_size)`` and every count is > 0 and
+        finite (the compiled loop indexes without bounds checks and takes logs)."""
+        self._check_shapes()
+        for name, ids in (("word1", self.word1), ("word2", self.word2)):
+            if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+                bad = ids[(ids < 0) | (ids >= vocab_size)][0]
+                raise IndexError(f"{name} id {bad} is out of range for a vocabulary of "
+                                 f"{vocab_size} words")
+        if self.count.size and not (np.all(self.count > 0) and np.all(np.isfinite(self.count))):
+            raise ValueError("count must be > 0 and finite in every record")
+
+    def save(self, path):
+        """Write GloVe's binary format (ids 1-based, as GloVe's programs expect)."""
+        records = np.empty(len(self), RECORD_DTYPE)
+        records["word1"] = self.word1 + 1
+        records["word2"] = self.word2 + 1
+        records["count"] = self.count
+        records.tofile(path)
+
+
+def read_cooccurrence(path):
+    """Read GloVe's binary co-occurrence file (``cooccur``'s or ``shuffle``'s output)."""
+    size = os.path.getsize(path)
+    if size % RECORD_DTYPE.itemsize:
+        raise ValueError(f"{path}: size {size} is not a multiple of the "
+                         f"{RECORD_DTYPE.itemsize}-byte record")
+    records = np.fromfile(path, RECORD_DTYPE)
+    if records.size and min(records["word1"].min(), records["word2"].min()) < 1:
+        raise ValueError(f"{path}: word ids must start at 1 (GloVe's format)")
+    return Cooccurrence(records["word1"] - 1, records["word2"] - 1, records["count"])
+
+
+@_njit
+def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size, keys,
+                 values, used, limit):
+    """Add the pairs of the tokens from ``(line, pos)`` on to the hash table ``keys``
+    (int64 ``word1 * vocab_size + word2``, -1 empty) / ``values``; stop before a token
+    whose pairs could take ``used`` past ``limit``.  Returns ``(line, pos, used)``."""
+    mask = keys.size - 1
+    n_lines = starts.size - 1
+    while line < n_lines:
+        start, stop = starts[line], starts[line + 1]
+        if pos < start:
+            pos = start
+        while pos < stop:
+            if used + 2 * window > limit:
+                return line, pos, used
+            w2 = ids[pos]
+            first = max(start, pos - window)
+            for k in range(pos - 1, first - 1, -1):  # the context words to the left
+                w1 = ids[k]
+                x = 1.0 / (pos - k) if weighted else 1.0
+                for side in range(2 if symmetric else 1):
+                    key = np.int64(w1) * vocab_size + w2 if side == 0 else \
+                        np.int64(w2) * vocab_size + w1
+                    h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)
+                    slot = np.int64(h & np.uint64(mask))
+                    while keys[slot] != key and keys[slot] != -1:
+                        slot = (slot + 1) & mask
+                    if keys[slot] == -1:
+                        keys[slot] = key
+                        used += 1
+                    values[slot] += x
+            pos += 1
+        line += 1
+    return line, pos, used
+
+
+@_njit
+def _rehash(keys, values, new_keys, new_values):
+    mask = new_keys.size - 1
+    for s in range(keys.size):
+        key = keys[s]
+        if key != -1:
+            h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)
+            slot = np.int64(h & np.uint64(mask))
+            while new_keys[slot] != -1:
+                slot = (slot + 1) & mask
+            new_keys[slot] = key
+            new_values[slot] = values[s]
+
+
+def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting=True):
+    """The co-occurrence records of ``corpus`` (a path, lines, or ``vocab.encode``'s
+    ``(ids, starts)``), sorted by ``(word1, word2)``.
+
+    Within each line, every in-vocabulary word and each of the ``window`` in-vocabulary
+    words before it add ``1/distance`` (or 1 without ``distance_weighting``) to
+    ``x[context, word]``, and with ``symmetric`` also to ``x[word, context]``:
+    GloVe's ``cooccur -window-size 15 -symmetric 1 -distance-weighting 1``.
+    """
+    window = _args.integer("window", window, 1)
+    if isinstance(corpus, tuple) and len(corpus) == 2:
+        ids, starts = (np.ascontiguousarray(corpus[0], np.int32),
+                       np.ascontiguousarray(corpus[1], np.int64))
+        if ids.size and (ids.min() < 0 or ids.max() >= len(vocab)):
+            raise IndexError(f"ids must be in [0, {len(vocab)})")
+        if (starts.size == 0 or starts[0] != 0 or starts[-1] != ids.size
+                or np.any(np.diff(starts) < 0)):
+            raise ValueError("starts must rise from 0 to len(ids)")
+    else:
+        ids, starts = vocab.encode(corpus)
+    capacity = 1 << 16
+    keys = np.full(capacity, -1, np.int64)
+    values = np.zeros(capacity, np.float64)
+    line, pos, used = 0, 0, 0
+    while True:
+        line, pos, used = _count_pairs(ids, starts, line, pos, window, symmetric,
+                                       distance_weighting, len(vocab), keys, values, used,
+                                       capacity // 2)
+        if line >= starts.size - 1:
+            break
+        capacity *= 2  # load factor 1/2 at most
+        new_keys = np.full(capacity, -1, np.int64)
+        new_values = np.zeros(capacity, np.float64)
+        _rehash(keys, values, new_keys, new_values)
+        keys, values = new_keys, new_values
+    full = keys != -1
+    keys, values = keys[full], values[full]
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    return Cooccurrence(keys // len(vocab), keys % len(vocab), values)
+
+
+# -------------------------------------------------------------------------- training
+
+def _train_records_python(weights, context, weights_sum, context_sum, word1, word2,
+                         log_count, weight, lo, hi, eps, grad_w, grad_c):
+    """The training loop of :class:`GloVe` on records ``[lo, hi)``: the reference.
+
+    Every step is a line of the module docstring's equations, computed in the dtype of
+    ``weights`` (``eps`` too), with the row update by the reference Adagrad kernel;
+    :func:`_train_records` is its compiled twin and gives the same bits.  Returns the
+    sum of the records' costs (in double).  ``weights`` and ``context`` are
+    ``(vocab, dim + 1)``, the last column holding the bias; ``grad_w`` and ``grad_c``
+    are ``dim + 1`` scratch elements.
+    """
+    from ..backends.python.adagrad import adagrad
+
+    d = weights.shape[1] - 1
+    t = weights.dtype.type
+    cost = 0.0
+    for r in range(lo, hi):
+        i, j = word1[r], word2[r]
+        w, c = weights[i], context[j]
+        lanes = [t(0)] * 8  # w . c in 8 interleaved partial sums (see _dot)
+        for k in range(d - d % 8):
+            lanes[k % 8] = t(lanes[k % 8] + w[k] * c[k])
+        diff = t(t(t(lanes[0] + lanes[1]) + t(lanes[2] + lanes[3]))
+                 + t(t(lanes[4] + lanes[5]) + t(lanes[6] + lanes[7])))
+        for k in range(d - d % 8, d):
+            diff = t(diff + w[k] * c[k])
+        diff = t(t(t(diff + w[d]) + c[d]) - log_count[r])
+        fdiff = t(weight[r] * diff)
+        cost += 0.5 * float(fdiff) * float(diff)
+        grad_w[:d] = fdiff * c[:d]
+        grad_c[:d] = fdiff * w[:d]
+        grad_w[d] = grad_c[d] = fdiff
+        adagrad(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False, 1)
+        adagrad(c, grad_c, context_sum[j], 1.0, 0.0, eps, False, 1)
+    return cost
+
+
+@intrinsic
+def _prefetch(typingctx, table, row, column):
+    """Hint the CPU to fetch ``table[row, column]``'s cache line for writing (LLVM's
+    ``llvm.prefetch``): no effect on results.  The records visit rows at random, so
+    without it every record waits for its four rows to come from memory."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        index = [context.cast(builder, v, t, types.intp)
+                 for v, t in zip(args[1:], signature.args[1:])]
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, index)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        hint = builder.module.declare_intrinsic(
+            "llvm.prefetch", [byte_pointer],
+            ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]))
+        # write, keep in all cache levels, data cache
+        builder.call(hint, [builder.bitcast(pointer, byte_pointer), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(table, row, column), codegen
+
+
+@_njit
+def _prefetch_rows(table, row):
+    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``."""
+    last = table.shape[1] - 1
+    for k in range(0, last, 64 // table.itemsize):
+        _prefetch(table, row, k)
+    _prefetch(table, row, last)
+
+
+@_njit
+def _dot(w, c, d):
+    """``w[:d] . c[:d]`` in the order of :func:`_train_records_python`: 8 partial sums
+    (element ``k`` into sum ``k % 8``, up to the last multiple of 8), combined
+    pairwise, then the remaining elements one by one.  Eight independent chains
+    instead of one: the sum is not bound by the latency of the additions."""
+    t = w.dtype.type
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = t(0)
+    m = d - d % 8
+    for k in range(0, m, 8):
+        a0 = a0 + w[k] * c[k]
+        a1 = a1 + w[k + 1] * c[k + 1]
+        a2 = a2 + w[k + 2] * c[k + 2]
+        a3 = a3 + w[k + 3] * c[k + 3]
+        a4 = a4 + w[k + 4] * c[k + 4]
+        a5 = a5 + w[k + 5] * c[k + 5]
+        a6 = a6 + w[k + 6] * c[k + 6]
+        a7 = a7 + w[k + 7] * c[k + 7]
+    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    for k in range(m, d):
+        total = total + w[k] * c[k]
+    return total
+
+
+@_njit
+def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
+                  weight, lo, hi, eps, grad_w, grad_c):
+    """:func:`_train_records_python`, compiled (runs without the GIL)."""
+    d = weights.shape[1] - 1
+    t = weights.dtype.type
+    cost = 0.0
+    for r in range(lo, hi):
+        if r + _AHEAD < hi:
+            i, j = word1[r + _AHEAD], word2[r + _AHEAD]
+            _prefetch_rows(weights, i)
+            _prefetch_rows(weights_sum, i)
+            _prefetch_rows(context, j)
+            _prefetch_rows(context_sum, j)
+        i, j = word1[r], word2[r]
+        w, c = weights[i], context[j]
+        diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
+        fdiff = t(weight[r] * diff)
+        cost += 0.5 * np.float64(fdiff) * np.float64(diff)
+        for k in range(d):
+            grad_w[k] = fdiff * c[k]
+            grad_c[k] = fdiff * w[k]
+        grad_w[d] = fdiff
+        grad_c[d] = fdiff
+        adagrad_serial(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False)
+        adagrad_serial(c, grad_c, context_sum[j], 1.0, 0.0, eps, False)
+    return cost
+
+
+class GloVe:
+    """A GloVe model: word and context vectors with biases, and their Adagrad state.
+
+    Arguments: ``vocab_size``; ``dim`` (50); ``x_max`` (100) and ``alpha`` (0.75) of the
+    weighting :math:`f`; ``eta`` (0.05), GloVe's learning rate (see the module
+    docstring for how it maps onto Adagrad); ``eps`` (1e-10, Adagrad's); ``dtype``
+    (float32; GloVe's program computes in float64); ``seed`` of the initialisation
+    and of the record order.
+
+    Attributes: ``weights`` and ``context``, ``(vocab_size, dim + 1)``, each row a
+    vector followed by its bias, initialised uniformly in
+    :math:`[-0.5, 0.5) / (dim + 1)` as GloVe does; ``weights_sum`` and
+    ``context_sum``, their Adagrad accumulators, starting at :math:`1/\\eta^2`.
+    """
+
+    def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,
+                 dtype=np.float32, seed=0):
+        vocab_size = _args.integer("vocab_size", vocab_size, 1)
+        dim = _args.integer("dim", dim, 1)
+        self.x_max = _args.positive("x_max", x_max)
+        self.alpha = check.nonnegative("alpha", alpha)
+        self.eta = _args.positive("eta", eta)
+        self.eps = check.nonnegative("eps", eps)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in check.FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.rng = np.random.default_rng(seed)
+        shape = (vocab_size, dim + 1)
+        self.weights = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
+        self.context = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
+        self.weights_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
+        self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
+        self.vocab_size, self.dim = vocab_size, dim
+
+    def _check_tables(self):
+        """The four tables as the compiled loop needs them (they are attributes a user
+        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype, C-contiguous,
+        writeable."""
+        shape = (self.vocab_size, self.dim + 1)
+        for name in ("weights", "context", "weights_sum", "context_sum"):
+            table = getattr(self, name)
+            if not isinstance(table, np.ndarray) or table.dtype != self.dtype:
+                raise TypeError(f"{name} must be a {self.dtype} ndarray, got "
+                                f"{getattr(table, 'dtype', type(table).__name__)}")
+            if table.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {table.shape}")
+            if not table.flags.c_contiguous or not table.flags.writeable:
+                raise ValueError(f"{name} must be C-contiguous and writeable")
+
+    def _prepare(self, records):
+        if not isinstance(records, Cooccurrence):
+            raise TypeError(f"records must be a Cooccurrence, got {type(records).__name__}")
+        records.check(self.vocab_size)
+        log_count = np.log(records.count).astype(self.dtype)
+        weight = np.minimum(1.0, (records.count / self.x_max) ** self.alpha).astype(self.dtype)
+        return log_count, weight
+
+    def fit(self, records, *, epochs=25, n_threads=None, shuffle=True, progress=True,
+            callback=None, backend="numba"):
+        """Train on ``records`` for ``epochs`` passes; returns the cost of every epoch.
+
+        ``shuffle`` draws one random record order (from ``seed``) used by every epoch,
+        as GloVe's ``shuffle`` program does once.  ``n_threads`` (default: the number
+        of CPUs) threads each take a contiguous share of that order, Hogwild-style;
+        with one thread the result is deterministic and equal, bit for bit, to
+        ``backend="python"`` (the reference loop, for small data).
+        ``callback(epoch, cost, seconds)`` is called after every epoch (``seconds``:
+        the epoch's training time).
+        """
+        epochs = _args.integer("epochs", epochs, 0)
+        n_threads = _args.integer("n_threads", os.cpu_count() or 1 if n_threads is None
+                                 else n_threads, 1)
+        _args.choice("backend", backend, ("numba", "python"))
+        self._check_tables()
+        log_count, weight = self._prepare(records)
+        word1, word2 = records.word1, records.word2
+        if shuffle:
+            order = self.rng.permutation(len(records))
+            word1, word2, log_count, weight = (a[order] for a in
+                                               (word1, word2, log_count, weight))
+        loop = _train_records if backend == "numba" else _train_records_python
+        n = len(records)
+        bounds = [n * t // n_threads for t in range(n_threads + 1)]
+        eps = self.dtype.type(self.eps)
+        costs = []
+        for epoch in range(epochs):
+            bar = _progress(n, f"epoch {epoch + 1}/{epochs}", progress)
+            t0 = time.perf_counter()
+            lock = threading.Lock()
+            sums = [0.0] * n_threads
+
+            def work(t):
+                grad_w = np.empty(self.dim + 1, self.dtype)
+                grad_c = np.empty(self.dim + 1, self.dtype)
+                for lo in range(bounds[t], bounds[t + 1], _BLOCK):
+                    hi = min(lo + _BLOCK, bounds[t + 1])
+                    sums[t] += loop(self.weights, self.context, self.weights_sum,
+                                    self.context_sum, word1, word2, log_count, weight, lo,
+                                    hi, eps, grad_w, grad_c)
+                    if bar is not None:
+                        with lock:
+                            bar.update(hi - lo)
+
+            if n_threads == 1:
+                work(0)
+            else:
+                threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+                for th in threads:
+                    th.start()
+                for th in threads:
+                    th.join()
+            seconds = time.perf_counter() - t0
+            costs.append(math.fsum(sums) / max(n, 1))
+            if bar is not None:
+                bar.set_postfix_str(f"cost {costs[-1]:.6f}")
+                bar.close()
+            if callback is not None:
+                callback(epoch + 1, costs[-1], seconds)
+        return costs
+
+    def cost(self, records):
+        """The mean cost of ``records`` at the current vectors (no update)."""
+        log_count, weight = self._prepare(records)
+        w = self.weights[records.word1].astype(np.float64)
+        c = self.context[records.word2].astype(np.float64)
+        diff = np.einsum("ij,ij->i", w[:, :-1], c[:, :-1]) + w[:, -1] + c[:, -1] - log_count
+        return float(np.mean(0.5 * weight * diff * diff)) if len(records) else 0.0
+
+    def vectors(self, kind="sum"):
+        """The word vectors: ``"sum"`` of word and context vectors (GloVe's default
+        output, ``-model 2``), ``"word"`` or ``"context"``; biases left out."""
+        if kind == "sum":
+            return self.weights[:, :-1] + self.context[:, :-1]
+        if kind == "word":
+            return self.weights[:, :-1].copy()
+        if kind == "context":
+            return self.context[:, :-1].copy()
+        raise ValueError(f"kind must be 'sum', 'word' or 'context', got {kind!r}")
+
+    def save_text(self, path, words, kind="sum"):
+        """Save the vectors in the usual text format: ``word v1 v2 ...`` per line."""
+        if len(words) != self.vocab_size:
+            raise ValueError(f"words must have {self.vocab_size} entries, got {len(words)}")
+        vectors = self.vectors(kind)
+        with open(path, "w", encoding="utf-8") as f:
+            for word, v in zip(words, vectors):
+                f.write(word + " " + " ".join(f"{x:.6f}" for x in v) + "\n")
+
+
+def load_text(path):
+    """Read vectors saved by :meth:`GloVe.save_text` (or GloVe's own text output):
+    returns ``(words, vectors)``."""
+    words, rows = [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split(" ")
+            words.append(parts[0])
+            rows.append(np.array(parts[1:], dtype=np.float64))
+    return words, np.vstack(rows) if rows else np.empty((0, 0))
+
+
+class _Progress:
+    """A per-epoch record count on stderr, for when tqdm is not installed."""
+
+    def __init__(self, total, desc):
+        self.total, self.desc, self.n, self.postfix = total, desc, 0, ""
+        self.t0 = time.perf_counter()
+
+    def update(self, k):
+        self.n += k
+
+    def set_postfix_str(self, text):
+        self.postfix = text
+
+    def close(self):
+        rate = self.n / max(time.perf_counter() - self.t0, 1e-9)
+        print(f"{self.desc}: {self.n}/{self.total} records, {rate / 1e6:.2f}M/s  {self.postfix}",
+              file=sys.stderr, flush=True)
+
+
+def _progress(total, desc, progress):
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _Progress(total, desc)
+    return tqdm(total=total, desc=desc, unit="rec", unit_scale=True, leave=True,
+                mininterval=0.5)

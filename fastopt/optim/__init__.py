@@ -1,0 +1,23 @@
+"""Update rules: the :class:`Optimizer` base class and one module per rule.
+
+``optimizer`` (the base class: parameter groups, lazily created state, checkpoints,
+backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
+of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
+``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``), each a thin class that
+checks its hyperparameters, computes the step scalars in double precision and calls
+the kernel of the same name in :mod:`fastopt.backends`.
+
+Imports point down only: :mod:`fastopt.backends` and :mod:`fastopt._internal`.
+"""
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .adamax import Adamax
+from .nadam import NAdam
+from .optimizer import Optimizer, flat_arrays
+from .rmsprop import RMSprop
+from .sgd import SGD
+from .sparse import SparseGrad
+
+__all__ = ["Optimizer", "flat_arrays", "SparseGrad", "SGD", "Adagrad", "Adadelta", "RMSprop",
+           "Adam", "AdamW", "Adamax", "NAdam"]

@@ -1,0 +1,130 @@
+"""Parameters laid out back to back in one buffer are updated by one kernel call per group,
+with exactly the result of one call per parameter."""
+import numpy as np
+import pytest
+
+import fastopt
+
+from conftest import bits, require
+from optimizer_cases import GRIDS
+
+SHAPES = [(0,), (30, 7), (1,), (0,), (64,), (5, 5, 3)]
+
+
+def _maximal(cls):
+    kwargs = {k: v[-1] for k, v in GRIDS[cls].items()}
+    if cls is fastopt.SGD:
+        kwargs.update(momentum=0.9, dampening=0.0, nesterov=True)
+    kwargs.pop("rowwise", None)  # row-wise Adagrad updates row by row: no fused flat call
+    return kwargs
+
+
+def _run(cls, backend, flat, steps=12, seed=0, **kwargs):
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    if flat:
+        params = fastopt.flat_arrays(SHAPES, np.float32)
+        for p, s in zip(params, start):
+            p[...] = s
+        grads = fastopt.flat_arrays(SHAPES, np.float32)
+    else:
+        params = start
+    opt = cls(params, backend=backend, **kwargs)
+    calls = []
+    for t in range(steps):
+        values = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+        if flat:
+            for g, v in zip(grads, values):
+                g[...] = v
+            opt.step(grads)
+        else:
+            opt.step(values)
+    return params, opt
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("cls", list(GRIDS), ids=lambda c: c.__name__)
+def test_fused_group_equals_one_call_per_parameter(cls, backend):
+    require(backend)
+    kwargs = _maximal(cls)
+    p_sep, o_sep = _run(cls, backend, flat=False, **kwargs)
+    p_flat, o_flat = _run(cls, backend, flat=True, **kwargs)
+    assert o_flat._lockstep[0], "the flat group was not updated by the fused path"
+    for a, b in zip(p_flat, p_sep):
+        np.testing.assert_array_equal(bits(a), bits(b))
+    for i, s in o_sep.state.items():
+        for name, v in s.items():
+            got = o_flat.state[i][name]
+            if isinstance(v, np.ndarray):
+                assert got.shape == v.shape
+                np.testing.assert_array_equal(bits(got), bits(v))
+            else:
+                assert got == v
+
+
+def test_flat_arrays_are_views_of_one_buffer():
+    arrays = fastopt.flat_arrays([(2, 3), (4,), (0,)], np.float32)
+    assert [a.shape for a in arrays] == [(2, 3), (4,), (0,)]
+    assert all(a.dtype == np.float32 and a.base is arrays[0].base for a in arrays)
+    assert arrays[0].base.size == 10 and not arrays[0].base.any()
+
+
+def test_fused_path_one_kernel_call_per_group(monkeypatch):
+    from fastopt.backends import _dispatch
+    calls = []
+    real = _dispatch.kernel("python", "adam")
+    monkeypatch.setitem(_dispatch._kernels, ("python", "adam"),
+                        lambda *a: calls.append(a[0].size) or real(*a))
+    params = fastopt.flat_arrays([(3,), (4,), (5,)])
+    grads = fastopt.flat_arrays([(3,), (4,), (5,)])
+    opt = fastopt.Adam(params, backend="python")
+    opt.step(grads)
+    assert calls == [12]
+    opt.step([grads[0], None, grads[2]])  # a skipped parameter: one call per parameter
+    assert calls == [12, 3, 5]
+    opt.step(grads)  # no longer in lockstep (params[1] is a step behind): per parameter
+    assert calls == [12, 3, 5, 3, 4, 5]
+    # separate gradient arrays: per parameter, same result
+    opt.step([g.copy() for g in grads])
+    assert calls[-3:] == [3, 4, 5]
+
+
+def test_fused_group_checkpoint_round_trip():
+    params = fastopt.flat_arrays([(3,), (4,)], np.float32)
+    grads = fastopt.flat_arrays([(3,), (4,)], np.float32)
+    for g in grads:
+        g[...] = 0.5
+    opt = fastopt.NAdam(params)
+    for _ in range(3):
+        opt.step(grads)
+    sd = opt.state_dict()
+    before = [p.copy() for p in params]
+    opt.step(grads)
+    after_one = [p.copy() for p in params]
+    for p, b in zip(params, before):
+        p[...] = b
+    opt.load_state_dict(sd)
+    opt.step(grads)
+    for p, a in zip(params, after_one):
+        np.testing.assert_array_equal(bits(p), bits(a))
+    assert opt._lockstep[0]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+def test_fused_first_step_then_per_parameter_steps_equal_separate_arrays(backend):
+    """SGD's first momentum step (b = g) is taken once per parameter, fused or not."""
+    require(backend)
+    shapes = [(3,), (4,)]
+    flat, grads = fastopt.flat_arrays(shapes), fastopt.flat_arrays(shapes)
+    for g in grads:
+        g[...] = 1.0
+    separate = [np.zeros(3), np.zeros(4)]
+    a = fastopt.SGD(flat, lr=0.1, momentum=0.9, backend=backend)
+    b = fastopt.SGD(separate, lr=0.1, momentum=0.9, backend=backend)
+    for fused_grads, separate_grads in [(grads, [np.ones(3), np.ones(4)]),
+                                        ([grads[0], None], [np.ones(3), None]),
+                                        (grads, [np.ones(3), np.ones(4)])]:
+        a.step(fused_grads)
+        b.step(separate_grads)
+    for x, y in zip(flat, separate):
+        np.testing.assert_array_equal(bits(x), bits(y))

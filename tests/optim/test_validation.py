@@ -1,0 +1,278 @@
+"""Bad input gets a precise error naming the argument, raised before anything is written."""
+import math
+
+import numpy as np
+import pytest
+
+import fastopt
+
+from conftest import bits
+
+ALL = [fastopt.SGD, fastopt.Adagrad, fastopt.Adadelta, fastopt.RMSprop, fastopt.Adam,
+       fastopt.AdamW, fastopt.Adamax, fastopt.NAdam]
+
+
+def snapshot(params, opt):
+    return ([bits(p).copy() for p in params],
+            {i: {k: (bits(v).copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+             for i, s in opt.state.items()})
+
+
+def assert_untouched(before, params, opt):
+    after = snapshot(params, opt)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert before[1].keys() == after[1].keys()
+    for i in before[1]:
+        for k, v in before[1][i].items():
+            np.testing.assert_array_equal(v, after[1][i][k])
+
+
+@pytest.fixture
+def trained():
+    """An Adam optimizer over two float32 parameters that has taken three steps."""
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((4, 3)).astype(np.float32),
+              rng.standard_normal(5).astype(np.float32)]
+    opt = fastopt.Adam(params, lr=0.1, amsgrad=True)
+    for _ in range(3):
+        opt.step([rng.standard_normal(p.shape).astype(np.float32) for p in params])
+    return params, opt
+
+
+# -- parameters -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", ALL)
+@pytest.mark.parametrize("bad,error,match", [
+    ([1.0, 2.0], TypeError, r"params\[0\] must be a numpy.ndarray"),
+    (np.zeros(3, dtype=np.int64), TypeError, r"params\[0\] must have dtype float32 or float64"),
+    (np.zeros(3, dtype=np.complex128), TypeError, r"params\[0\] must have dtype"),
+    (np.zeros(3, dtype=np.float16), TypeError, r"params\[0\] must have dtype"),
+    (np.zeros((4, 4))[:, 1], ValueError, r"params\[0\] is not C-contiguous"),
+    (np.zeros((4, 4)).T, ValueError, r"params\[0\] is not C-contiguous"),
+    ([], ValueError, "params is empty"),
+    (3.0, TypeError, "params must be"),
+])
+def test_bad_parameters_are_refused(cls, bad, error, match):
+    if isinstance(bad, list) and bad and not isinstance(bad[0], np.ndarray):
+        bad = [bad]
+    with pytest.raises(error, match=match):
+        cls(bad)
+
+
+def test_read_only_parameter_is_refused():
+    p = np.zeros(3)
+    p.flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\[0\] is read-only"):
+        fastopt.Adam(p)
+
+
+def test_overlapping_parameters_are_refused():
+    buf = np.zeros(10)
+    with pytest.raises(ValueError, match=r"params\[0\] and params\[1\] share memory"):
+        fastopt.SGD([buf[:6], buf[4:]])
+    with pytest.raises(ValueError, match="share memory"):
+        fastopt.SGD([buf, buf])
+    fastopt.SGD([buf[:5], buf[5:]])  # adjacent, not overlapping: fine
+
+
+def test_unknown_hyperparameter_in_group_is_refused():
+    with pytest.raises(TypeError, match="unknown hyperparameter.*momentum"):
+        fastopt.Adam([{"params": [np.zeros(2)], "momentum": 0.9}])
+
+
+# -- hyperparameters --------------------------------------------------------------------
+
+BAD_HYPER = [
+    (fastopt.SGD, dict(lr=-0.1), ValueError, "lr must be >= 0"),
+    (fastopt.SGD, dict(lr=math.nan), ValueError, "lr must be finite"),
+    (fastopt.SGD, dict(lr=math.inf), ValueError, "lr must be finite"),
+    (fastopt.SGD, dict(lr="0.1"), TypeError, "lr must be a real number"),
+    (fastopt.SGD, dict(lr=True), TypeError, "lr must be a real number"),
+    (fastopt.SGD, dict(momentum=-0.5), ValueError, "momentum must be >= 0"),
+    (fastopt.SGD, dict(dampening=1.5), ValueError, "dampening must be in"),
+    (fastopt.SGD, dict(weight_decay=-1e-4), ValueError, "weight_decay must be >= 0"),
+    (fastopt.SGD, dict(nesterov=True), ValueError, "nesterov requires momentum > 0"),
+    (fastopt.SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), ValueError,
+     "nesterov requires momentum > 0 and dampening = 0"),
+    (fastopt.SGD, dict(maximize=1), TypeError, "maximize must be a bool"),
+    (fastopt.Adagrad, dict(eps=-1e-10), ValueError, "eps must be >= 0"),
+    (fastopt.Adagrad, dict(lr_decay=-1.0), ValueError, "lr_decay must be >= 0"),
+    (fastopt.Adagrad, dict(initial_accumulator_value=-0.1), ValueError,
+     "initial_accumulator_value must be >= 0"),
+    (fastopt.Adadelta, dict(rho=1.1), ValueError, "rho must be in"),
+    (fastopt.Adadelta, dict(rho=math.nan), ValueError, "rho must be finite"),
+    (fastopt.RMSprop, dict(alpha=-0.1), ValueError, "alpha must be in"),
+    (fastopt.RMSprop, dict(centered="yes"), TypeError, "centered must be a bool"),
+    (fastopt.Adam, dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be in \[0.0, 1.0\)"),
+    (fastopt.Adam, dict(betas=(-0.1, 0.999)), ValueError, r"betas\[0\] must be in"),
+    (fastopt.Adam, dict(betas=(0.9,)), TypeError, "betas must be a pair"),
+    (fastopt.Adam, dict(betas=0.9), TypeError, "betas must be a pair"),
+    (fastopt.Adam, dict(amsgrad=None), TypeError, "amsgrad must be a bool"),
+    (fastopt.AdamW, dict(weight_decay=-0.01), ValueError, "weight_decay must be >= 0"),
+    (fastopt.Adamax, dict(betas=(1.0, 0.999)), ValueError, r"betas\[0\]"),
+    (fastopt.NAdam, dict(momentum_decay=-4e-3), ValueError, "momentum_decay must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("cls,kwargs,error,match", BAD_HYPER,
+                         ids=[f"{c.__name__}-{k}" for c, k, _, _ in BAD_HYPER])
+def test_bad_hyperparameters_are_refused(cls, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        cls(np.zeros(3), **kwargs)
+
+
+def test_bad_hyperparameter_in_a_group_names_the_group():
+    with pytest.raises(ValueError, match=r"param_groups\[1\]\.lr must be >= 0"):
+        fastopt.SGD([{"params": [np.zeros(2)]}, {"params": [np.zeros(2)], "lr": -1.0}])
+
+
+def test_hyperparameter_changed_to_a_bad_value_is_caught_at_step(trained):
+    params, opt = trained
+    before = snapshot(params, opt)
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\.lr must be >= 0"):
+        opt.step([np.ones_like(p) for p in params])
+    assert_untouched(before, params, opt)
+    opt.param_groups[0]["lr"] = 0.05  # a valid value is accepted again
+    opt.step([np.ones_like(p) for p in params])
+
+
+# -- gradients ----------------------------------------------------------------------------
+
+def _bad_grads(params):
+    f32 = np.float32
+    g0, g1 = np.ones(params[0].shape, f32), np.ones(params[1].shape, f32)
+    return [
+        ([g0], ValueError, "grads has 1 entries but the optimizer has 2 parameters"),
+        (g0, ValueError, "grads is one gradient but the optimizer has 2 parameters"),
+        (42, TypeError, "grads must be an array or a list of arrays"),
+        ([g0, [1.0] * 5], TypeError, r"grads\[1\] must be a numpy.ndarray"),
+        ([g0, g1.astype(np.float64)], TypeError,
+         r"grads\[1\] has dtype float64 but params\[1\] has dtype float32"),
+        ([g0, g1.astype(np.complex64)], TypeError, r"grads\[1\] has dtype complex64"),
+        ([g0, np.ones(6, f32)], ValueError, r"grads\[1\] has shape \(6,\) but params\[1\]"),
+        ([g0.T, g1], ValueError, r"grads\[0\] has shape"),
+        ([np.ones((3, 4), f32).T, g1], ValueError, r"grads\[0\] is not C-contiguous"),
+        ([g0, params[1]], ValueError, r"grads\[1\] shares memory with params\[1\]"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+def test_bad_gradients_are_refused_before_any_write(trained, case, backend):
+    from conftest import require
+    require(backend)
+    params, opt = trained
+    opt.backend = backend
+    grads, error, match = _bad_grads(params)[case]
+    before = snapshot(params, opt)
+    with pytest.raises(error, match=match):
+        opt.step(grads)
+    assert_untouched(before, params, opt)
+
+
+def test_gradient_overlapping_its_parameter_is_refused():
+    buf = np.zeros(8)
+    p = buf[:5]
+    opt = fastopt.SGD(p, lr=0.1)
+    with pytest.raises(ValueError, match="shares memory"):
+        opt.step(buf[3:])
+
+
+def test_none_gradient_skips_the_parameter(trained):
+    params, opt = trained
+    before = bits(params[0]).copy()
+    step0 = opt.state[0]["step"]
+    opt.step([None, np.ones(5, np.float32)])
+    np.testing.assert_array_equal(bits(params[0]), before)
+    assert opt.state[0]["step"] == step0 and opt.state[1]["step"] == step0 + 1
+
+
+# -- checkpoints ------------------------------------------------------------------------
+
+def _corrupt(sd, how):
+    if how == "not a dict":
+        return [1, 2]
+    if how == "extra key":
+        sd["extra"] = 1
+    elif how == "group count":
+        sd["param_groups"].append(dict(sd["param_groups"][0]))
+    elif how == "group size":
+        sd["param_groups"][0]["params"] = [0]
+    elif how == "bad hyper":
+        sd["param_groups"][0]["lr"] = -1.0
+    elif how == "missing hyper":
+        del sd["param_groups"][0]["eps"]
+    elif how == "unknown hyper":
+        sd["param_groups"][0]["momentum"] = 0.9
+    elif how == "bad index":
+        sd["state"][7] = sd["state"][0]
+    elif how == "bad step":
+        sd["state"][0]["step"] = -1
+    elif how == "missing state":
+        del sd["state"][1]["exp_avg"]
+    elif how == "unknown state":
+        sd["state"][1]["momentum_buffer"] = np.zeros(5, np.float32)
+    elif how == "wrong shape":
+        sd["state"][1]["exp_avg"] = np.zeros(6, np.float32)
+    elif how == "wrong dtype":
+        sd["state"][1]["exp_avg_sq"] = np.zeros(5, np.float64)
+    return sd
+
+
+@pytest.mark.parametrize("how", ["not a dict", "extra key", "group count", "group size",
+                                 "bad hyper", "missing hyper", "unknown hyper", "bad index",
+                                 "bad step", "missing state", "unknown state", "wrong shape",
+                                 "wrong dtype"])
+def test_malformed_state_dict_is_refused_and_changes_nothing(trained, how):
+    params, opt = trained
+    before = snapshot(params, opt)
+    lr = opt.param_groups[0]["lr"]
+    with pytest.raises(ValueError):
+        opt.load_state_dict(_corrupt(opt.state_dict(), how))
+    assert_untouched(before, params, opt)
+    assert opt.param_groups[0]["lr"] == lr
+
+
+# -- backends ---------------------------------------------------------------------------
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fastopt.Adam(np.zeros(2), backend="cuda")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fastopt.set_backend("fortran")
+
+
+def test_unavailable_backend_says_how_to_get_it(monkeypatch):
+    from fastopt.backends import _dispatch
+    monkeypatch.setitem(_dispatch._available, "numba", False)
+    with pytest.raises(RuntimeError, match="pip install numba"):
+        fastopt.Adam(np.zeros(2), backend="numba")
+    monkeypatch.setitem(_dispatch._available, "cython", False)
+    with pytest.raises(RuntimeError, match="C compiler"):
+        fastopt.set_backend("cython")
+    assert "cython" not in fastopt.available_backends()
+
+
+def test_bad_thread_counts_are_refused():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            fastopt.set_num_threads(bad)
+
+
+def test_gradient_reshaped_in_place_after_a_step_is_refused():
+    """A gradient array reused between steps is re-checked if its shape or dtype changed."""
+    p = np.zeros((2, 3))
+    g = np.ones((2, 3))
+    opt = fastopt.SGD(p, lr=0.1)
+    opt.step(g)
+    before = p.copy()
+    g.shape = (3, 2)
+    with pytest.raises(ValueError, match=r"grads\[0\] has shape \(3, 2\)"):
+        opt.step(g)
+    g.shape = (2, 3)
+    g.dtype = np.int64  # same itemsize: a reinterpretation of the same bytes
+    with pytest.raises(TypeError, match="grads\\[0\\] has dtype int64"):
+        opt.step(g)
+    np.testing.assert_array_equal(p, before)
