@@ -7,7 +7,11 @@ from .harness import machine
 from .peers import algorithms, fastopt_impl, torch_impl
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FULL_OUT = ROOT / "bench" / "results"
+#: Where ``--publish`` writes: committed, embedded in the README (``--update-readme``).
+PUBLISH_OUT = ROOT / "bench" / "results"
+#: Default outputs, all under the git-ignored ``bench_results/``: a run never touches
+#: tracked files unless asked to.
+FULL_OUT = ROOT / "bench_results" / "full"
 QUICK_OUT = ROOT / "bench_results" / "quick"
 CUSTOM_OUT = ROOT / "bench_results" / "custom"
 
@@ -35,6 +39,9 @@ class Config:
     usable_cores: int = 1
     llc_bytes: int = machine.DEFAULT_LLC
     parallel_threshold: int = None
+    publish: bool = False         # writing into bench/results/ (the committed results)
+    update_readme: bool = False
+    allow_dirty: bool = False
     skipped_backends: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
 
@@ -145,10 +152,12 @@ def parser():
         prog="python -m bench",
         description="fastopt benchmark: fused kernels vs the memory roof, NumPy and torch.optim.",
         epilog=("Lists are comma- or space-separated.  Without --out, a full run writes to "
-                "bench/results/ (committed, embedded in the README), --quick to "
-                "bench_results/quick/, and a run narrowed by --algorithms/--sizes/--threads/"
-                "--dtype/--backends/--sections/--repeats to bench_results/custom/ so that it "
-                "never overwrites the committed results."))
+                "bench_results/full/, --quick to bench_results/quick/, and a run narrowed by "
+                "--algorithms/--sizes/--threads/--dtype/--backends/--sections/--repeats to "
+                "bench_results/custom/ (all git-ignored: a run leaves the tree clean).  "
+                "--publish writes a full run to bench/results/ (committed) and refuses a "
+                "dirty tree; --update-readme also puts its tables into README.md.  "
+                "Exits with status 1 when a consistency check fails."))
     p.add_argument("--quick", action="store_true",
                    help=f"CI smoke run in seconds: {', '.join(QUICK_ALGORITHMS)}; sizes "
                         f"{', '.join(map(str, QUICK_SIZES))}; float32; 3 repeats")
@@ -164,6 +173,14 @@ def parser():
                    help="fastopt backends: cython, numba, python (default: the compiled ones "
                         "available; python when none is)")
     p.add_argument("--out", type=pathlib.Path, metavar="DIR", help="output directory")
+    p.add_argument("--publish", action="store_true",
+                   help="write into bench/results/ (the committed results); needs a full run "
+                        "from a clean git tree")
+    p.add_argument("--update-readme", action="store_true",
+                   help="with --publish: rewrite the README's results block from this run")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="with --publish: publish from a tree with uncommitted changes (the "
+                        "report then says so)")
     p.add_argument("--sections", nargs="+", metavar="S",
                    help=f"subset of: {', '.join(SECTIONS)} (default: all)")
     p.add_argument("--repeats", type=int, metavar="R",
@@ -227,12 +244,27 @@ def from_args(argv=None):
         if missing:
             notes.append(f"backend(s) not available, left out: {', '.join(missing)}")
 
-    if a.out is not None:
+    narrowed = any(x is not None for x in (a.algorithms, a.sizes, a.threads, a.dtypes,
+                                           a.backends, a.sections, a.repeats))
+    if a.update_readme and not a.publish:
+        p.error("--update-readme needs --publish (the README links to bench/results/)")
+    if a.allow_dirty and not a.publish:
+        p.error("--allow-dirty only applies to --publish")
+    if a.publish:
+        if a.quick or narrowed or a.no_torch or (a.out is not None
+                                                 and a.out.resolve() != PUBLISH_OUT):
+            p.error("--publish takes a full run only (no --quick, no narrowing option, "
+                    "no --no-torch, no other --out)")
+        dirty = machine.git_dirty(ROOT)
+        if dirty and not a.allow_dirty:
+            p.error(f"refusing to publish from a dirty tree ({dirty}); commit first, or "
+                    "--allow-dirty to publish with the report saying so")
+        out = PUBLISH_OUT
+    elif a.out is not None:
         out = a.out
     elif a.quick:
         out = QUICK_OUT
-    elif any(x is not None for x in (a.algorithms, a.sizes, a.threads, a.dtypes, a.backends,
-                                      a.sections, a.repeats)):
+    elif narrowed:
         out = CUSTOM_OUT
     else:
         out = FULL_OUT
@@ -244,5 +276,6 @@ def from_args(argv=None):
     return Config(quick=a.quick, algorithms=names, sizes=sizes, threads=threads, dtypes=dtypes,
                   backends=backends, out=out, sections=sections, torch=use_torch,
                   charts=not a.no_charts, progress=not a.no_progress, repeats=a.repeats,
+                  publish=a.publish, update_readme=a.update_readme, allow_dirty=a.allow_dirty,
                   usable_cores=usable, llc_bytes=machine.llc_bytes(),
                   parallel_threshold=fastopt_impl.parallel_threshold(), notes=notes)

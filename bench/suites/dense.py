@@ -56,8 +56,17 @@ def roof_units(cfg):
     return len(cfg.dtypes)
 
 
+def gbps_spread(nbytes, st):
+    """GB/s at each of the samples' quartiles (the slowest sample gives ``min``)."""
+    return {"min": nbytes / st.max_s / 1e9, "q1": nbytes / st.q3_s / 1e9,
+            "median": nbytes / st.median_s / 1e9, "q3": nbytes / st.q1_s / 1e9,
+            "max": nbytes / st.min_s / 1e9}
+
+
 def run_roof(cfg, bar):
-    """GB/s of the roof kernel for every (R, W) pattern of the run, dtype and thread count."""
+    """GB/s of the roof kernel for every (R, W) pattern of the run, dtype and thread count,
+    on arrays laid out as the optimizers' are (``layout="optimizer"``, the roof) and plainly
+    (``"plain"``: what staggering the state within the page is worth), timed round-robin."""
     patterns = algorithms.traffic_patterns(cfg.algorithms)
     if cfg.model_section or cfg.small_section:
         patterns = sorted(set(patterns) | {algorithms.get("adam").traffic})
@@ -67,36 +76,56 @@ def run_roof(cfg, bar):
         n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size)
         max_r = max(r for r, _ in patterns)
         read_only = max(r - w for r, w in patterns)
-        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
         streams = {}
         competitors = []
-        for r, w in patterns:
-            # written arrays first, then the read-only input(s) (grad): the last arrays
-            arrs = arrays[:w] + arrays[max_r - (r - w):]
-            for th in cfg.threads:
-                s = roof.Stream(arrs, r, w, th)
-                name = f"R{r}W{w}:t{th}"
-                streams[name] = (s, r, w, th)
-                competitors.append(timing.Competitor(name, s))
+        for layout in roof.LAYOUTS:
+            arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only, layout=layout)
+            for r, w in patterns:
+                # written arrays first, then the read-only input(s) (grad): the last arrays
+                arrs = arrays[:w] + arrays[max_r - (r - w):]
+                for th in cfg.threads:
+                    s = roof.Stream(arrs, r, w, th)
+                    name = f"R{r}W{w}:t{th}" + ("" if layout == "optimizer" else f":{layout}")
+                    streams[name] = (s, r, w, th, layout, roof.page_offsets(arrs))
+                    competitors.append(timing.Competitor(name, s))
+        del arrays
         load = timing.load_average()
         stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
                                    min_sample_s=cfg.min_sample_s)
         for name, st in stats.items():
-            s, r, w, th = streams[name]
+            s, r, w, th, layout, offsets = streams[name]
             out.append({"reads": r, "writes": w, "dtype": dtype, "threads": th, "n": n,
+                        "layout": layout, "page_offsets": offsets,
                         "working_set_bytes": r * n * np.dtype(dtype).itemsize,
                         "bytes_per_call": s.bytes(), "gbps": s.bytes() / st.median_s / 1e9,
                         "gbps_best": s.bytes() / st.min_s / 1e9,
+                        "gbps_spread": gbps_spread(s.bytes(), st),
                         "load_average": load, "timing": st.as_dict()})
-        del arrays, streams, competitors
+        del streams, competitors
         gc.collect()
         bar.step()
     return out
 
 
 def roof_lookup(roof_rows):
-    """``{(reads, writes, dtype, threads): gbps}``."""
-    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): r["gbps"] for r in roof_rows}
+    """``{(reads, writes, dtype, threads): gbps}`` of the roof (the optimizer layout)."""
+    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): r["gbps"] for r in roof_rows
+            if r.get("layout", "optimizer") == "optimizer"}
+
+
+def staggering_gain(roof_rows):
+    """``[{reads, writes, dtype, threads, gain}]``: plain-layout time / optimizer-layout time
+    of the roof kernel (> 1: staggering the state within the page makes streaming faster)."""
+    by_key = {}
+    for r in roof_rows:
+        by_key.setdefault((r["reads"], r["writes"], r["dtype"], r["threads"]), {})[
+            r.get("layout", "optimizer")] = r
+    out = []
+    for (rd, wr, dtype, th), rows in by_key.items():
+        if "optimizer" in rows and "plain" in rows:
+            out.append({"reads": rd, "writes": wr, "dtype": dtype, "threads": th,
+                        "gain": rows["optimizer"]["gbps"] / rows["plain"]["gbps"]})
+    return out
 
 
 # ----------------------------------------------------------------------- dense
@@ -129,14 +158,14 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     p, g = _rng_arrays(n, dtype, seed=n)
     itemsize = np.dtype(dtype).itemsize
     nbytes = algo.bytes_per_element(itemsize) * n
-    competitors, skipped = [], {}
+    competitors, skipped, optimizers = [], {}, {}
     for backend in cfg.backends:
         why = usable.get((backend, algo.name))
         if why:
             skipped[f"fastopt:{backend}"] = why
             continue
         try:
-            opt = fastopt_impl.make(algo, backend, [p], [g])
+            opt = optimizers[backend] = fastopt_impl.make(algo, backend, [p], [g])
         except Exception as e:  # noqa: BLE001
             skipped[f"fastopt:{backend}"] = f"{type(e).__name__}: {e}"
             continue
@@ -166,9 +195,13 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     # same size).  A working set over 2x the last-level cache leaves nothing in it to
     # reuse from one step to the next; every 1.6e7 case qualifies (the smallest, plain SGD
     # in float32, streams 3.8x L3).
+    # Its arrays are laid out as the kernels' are (see roof.make_arrays); both layouts'
+    # page offsets are recorded.
     roof_arrays = None
+    page_offsets = {}
     if cfg.case_roof and algo.reads * n * itemsize >= CASE_ROOF_LLC_MULTIPLE * cfg.llc_bytes:
         roof_arrays = roof.make_arrays(n, algo.reads, dtype, read_only=algo.reads - algo.writes)
+        page_offsets["roof"] = roof.page_offsets(roof_arrays)
         for th in cfg.threads:
             competitors.append(timing.Competitor(
                 f"roof:t{th}", roof.Stream(roof_arrays, algo.reads, algo.writes, th), None,
@@ -182,6 +215,10 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
             skipped[c.name] = why
         else:
             ok.append(c)
+    for backend, opt in optimizers.items():
+        # param, state (in the kernel's order), grad: the order of the roof's arrays
+        state = list(opt.state(0).values())[:algo.writes - 1]
+        page_offsets[f"fastopt:{backend}"] = roof.page_offsets([p, *state, g])
     load = timing.load_average()
     t0 = timing.clock()
     stats = timing.interleaved(ok, repeats=cfg.repeats_for(n), min_sample_s=cfg.min_sample_s,
@@ -191,7 +228,7 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     for c in ok:
         st = stats[c.name]
         comp[c.name] = {**c.info, "time_s": st.median_s, "gbps": nbytes / st.median_s / 1e9,
-                        "timing": st.as_dict()}
+                        "gbps_spread": gbps_spread(nbytes, st), "timing": st.as_dict()}
     for c in comp.values():
         th = c["threads"]
         in_case = comp.get(f"roof:t{th}")
@@ -201,7 +238,8 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
         c["roof_fraction"] = c["gbps"] / roof_gbps if roof_gbps else None
     return {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
             "writes": algo.writes, "bytes_per_element": algo.bytes_per_element(itemsize),
-            "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped}
+            "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped,
+            "page_offsets": page_offsets}
 
 
 def dense_rows(case):
