@@ -40,7 +40,7 @@ import numpy as np
 
 from fastopt.embeddings import glove
 
-from ..harness import machine, memory
+from ..harness import load, machine, memory
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bench/
 DATA = os.path.join(HERE, "data")
@@ -316,6 +316,8 @@ def markdown(results):
              f"{info['vocab']:,} (min count {results['min_count']}), {info['records']:,} "
              f"co-occurrence records (window {results['window']}); d = {results['dim']}, "
              f"{results['dtype']}; {results['machine']}.", ""]
+    for why in results.get("unreliable") or []:
+        lines += [f"UNRELIABLE: the machine was busy: {why}.", ""]
     lines += ["| target | measured | wanted | |", "|---|---:|---:|---|"]
     for label, value, want, ok in summary(results):
         lines.append(f"| {label} | {value} | {want} | {'ok' if ok else 'MISS'} |")
@@ -445,7 +447,15 @@ def main(argv=None):
                 args.glove_c, vocab, shuffled, dim=args.dim, epochs=epochs, n_threads=t)))
     log(f"{len(competitors)} runs interleaved epoch by epoch: "
         + ", ".join(name for name, _ in competitors))
+    before = load.snapshot(0.5 if args.quick else 1.0)
+    for why in load.verdict(before=before):
+        log(f"WARNING: the machine is busy: {why}; the figures will be marked unreliable")
+    monitor = load.Monitor().start()
     results["runs"] = interleave(competitors, log=log)
+    during = monitor.stop()
+    after = load.snapshot(0.5 if args.quick else 1.0)
+    results["busy"] = {"before": before, "during": during, "after": after}
+    results["unreliable"] = load.verdict(before=before, after=after, during=during)
     results["similarity"] = {}
     if not args.quick:
         for t, model in models.items():
