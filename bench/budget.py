@@ -18,7 +18,7 @@ from .suites import sparse
 
 #: The default full run must fit in this (estimate, process start-up included).
 DEFAULT_BUDGET_BYTES = 6 * 2 ** 30
-#: Resident memory of the process before the first section when it is not measured.
+#: Resident memory of the process once its libraries are loaded (numba, torch), at least.
 STARTUP_BYTES = 600 * 2 ** 20
 
 # Arrays of a case's size alive at once besides the parameter, the gradient and the
@@ -56,8 +56,11 @@ def section_bytes(cfg):
         if cfg.model_section or cfg.small_section:
             patterns = sorted(set(patterns) | {algorithms.get("adam").traffic})
         max_r = max(r for r, _ in patterns)
-        out["roof"] = max(len(roof_suite.LAYOUTS) * max_r * np.dtype(d).itemsize
-                          * roof_suite.roof_size(patterns, d, cfg.llc_bytes, cfg.roof_min_size)
+        max_w = max(w for _, w in patterns)
+        arrays = max_r + (max_w - 1)  # the plain layout's own state arrays
+        out["roof"] = max(arrays * np.dtype(d).itemsize
+                          * roof_suite.roof_size(patterns, d, cfg.llc_bytes, cfg.roof_min_size,
+                                                 cfg.roof_max_size)
                           for d in cfg.dtypes)
     if "model" in s:
         count, each = cfg.model_shape
@@ -75,7 +78,8 @@ def section_bytes(cfg):
 def estimate(cfg, startup_bytes=None):
     """``{"startup_bytes", "sections": {...}, "total_bytes", "largest"}`` for ``cfg``."""
     per = section_bytes(cfg)
-    start = STARTUP_BYTES if startup_bytes is None else startup_bytes
+    # the process grows as numba compiles and torch's kernels load: never count less
+    start = max(STARTUP_BYTES, startup_bytes or 0)
     largest = max(per, key=per.get) if per else None
     return {"startup_bytes": start, "sections": per, "largest": largest,
             "total_bytes": start + (per[largest] if largest else 0)}

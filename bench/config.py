@@ -18,6 +18,7 @@ CUSTOM_OUT = ROOT / "bench_results" / "custom"
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000, 16_000_000)
 QUICK_SIZES = (1_000, 100_000)
 QUICK_ALGORITHMS = ("sgd", "rmsprop", "adam")  # one per traffic pattern: (2,1), (3,2), (4,3)
+QUICK_ROOF_SIZE = 1_000_000
 DTYPES = ("float32", "float64")
 SECTIONS = ("checks", "roof", "dense", "small", "model", "compile", "sparse")
 
@@ -72,6 +73,11 @@ class Config:
         return 0 if self.quick else max(self.sizes, default=0)
 
     @property
+    def roof_max_size(self):
+        """--quick checks that the section runs, on cache-sized arrays: no roof, no GBs."""
+        return QUICK_ROOF_SIZE if self.quick else None
+
+    @property
     def small_size(self):
         return 1_000
 
@@ -123,7 +129,8 @@ class Config:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["out"] = str(self.out)
         d.update(min_sample_s=self.min_sample_s, case_roof=self.case_roof, roof_repeats=self.roof_repeats,
-                 roof_min_size=self.roof_min_size, small_size=self.small_size,
+                 roof_min_size=self.roof_min_size, roof_max_size=self.roof_max_size,
+                 small_size=self.small_size,
                  small_repeats=self.small_repeats, small_sample_s=self.small_sample_s,
                  model_shape=list(self.model_shape),
                  repeats_by_size={n: self.repeats_for(n) for n in self.sizes})

@@ -479,8 +479,10 @@ def markdown(results):
             "per element x elements) divided by the time. *% roof* compares it with a compiled "
             "streaming kernel moving the same traffic in the same run: timed inside the case's "
             "round-robin, on arrays of the case's size, where the case streams at least 2x the "
-            "L3 cache (every 1.6e7 case), else the roof section (arrays of >= 4x L3), so "
-            "small, cache-resident cases can exceed 100%.", ""]
+            "L3 cache, else the roof section (arrays of >= 4x L3), so small, cache-resident "
+            "cases can exceed 100%. The roof's arrays sit at the page offsets of the kernels' "
+            "(the state staggered within the page as fastopt allocates it; the *4K aliasing* "
+            "table times the plain layout too). Spreads: min and max over the samples.", ""]
 
     def add(title, section, right=None, details=False):
         headers, rows = section
@@ -678,6 +680,22 @@ README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
+def readme_block(results, outdir):
+    """What the README holds between its bench markers for ``results`` written to ``outdir``:
+    :func:`markdown`, chart links made relative to the README."""
+    rel = pathlib.Path(outdir).resolve().relative_to(README.parent).as_posix()
+    return re.sub(r"!\[([^\]]*)\]\(([^)/]+)\)", lambda m: f"![{m[1]}]({rel}/{m[2]})",
+                  markdown(results))
+
+
+def readme_section(text=None):
+    """The README's text between the bench markers (None when the markers are missing)."""
+    text = README.read_text() if text is None else text
+    if README_START not in text or README_END not in text:
+        return None
+    return text.split(README_START, 1)[1].split(README_END, 1)[0].lstrip("\n")
+
+
 def update_readme(results, outdir):
     """Put this run's Markdown between the README's bench markers (``--update-readme``).
 
@@ -688,9 +706,7 @@ def update_readme(results, outdir):
     text = README.read_text()
     if README_START not in text or README_END not in text:
         return False
-    rel = pathlib.Path(outdir).resolve().relative_to(README.parent).as_posix()
-    body = re.sub(r"!\[([^\]]*)\]\(([^)/]+)\)", lambda m: f"![{m[1]}]({rel}/{m[2]})",
-                  markdown(results))
+    body = readme_block(results, outdir)
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     README.write_text(f"{head}{README_START}\n{body}{README_END}{tail}")
@@ -705,13 +721,14 @@ def _has_matplotlib():
     return True
 
 
-def rerender(outdir, draw_charts=True):
-    """Rewrite results.md (and the charts, targets) from an existing results.json."""
+def rerender(outdir, draw_charts=True, readme=False):
+    """Rewrite results.md (and the charts, targets; the README block with ``readme``) from an
+    existing results.json, with this version of the report code."""
     outdir = pathlib.Path(outdir)
     with open(outdir / "results.json") as f:
         results = json.load(f)
     results["targets"] = targets.evaluate(results)
-    files = write_all(results, outdir, draw_charts)
+    files = write_all(results, outdir, draw_charts, readme=readme)
     print(terminal(results))
     print("\nwrote:\n  " + "\n  ".join(files))
 
@@ -723,5 +740,7 @@ if __name__ == "__main__":
                                              "results.json (no measurement).")
     ap.add_argument("dir", type=pathlib.Path, help="directory holding results.json")
     ap.add_argument("--no-charts", action="store_true")
+    ap.add_argument("--update-readme", action="store_true",
+                    help="also rewrite the README's results block (for bench/results/)")
     a = ap.parse_args()
-    rerender(a.dir, not a.no_charts)
+    rerender(a.dir, not a.no_charts, a.update_readme)

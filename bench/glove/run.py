@@ -336,9 +336,11 @@ def markdown(results):
     else:
         lines += ["", "Runs one after another (not interleaved); speeds are medians over the "
                   "epochs."]
-    lines.append(f"Machine: {results.get('machine')}; git {results.get('git', {}).get('commit', '?')}"
-                 f" ({'dirty tree' if results.get('git', {}).get('dirty') else 'clean tree'})."
-                 if results.get("git") else "")
+    git = results.get("git")
+    if git:
+        lines.append(f"Command: `{results.get('command')}`; git {git.get('commit')} "
+                     f"({'DIRTY tree' if git.get('dirty') else 'clean tree'}); peak memory "
+                     f"{results.get('peak_rss_bytes', 0) / 2 ** 30:.1f} GiB.")
     similarity = [(run, name, r) for run, found in results.get("similarity", {}).items()
                   for name, r in found.items()]
     if similarity:
@@ -350,6 +352,29 @@ def markdown(results):
     lines += ["", "(cost: the mean over records of ½·f(x)·(w·w̃ + b + b̃ − log x)², before each "
               "record's update, as GloVe prints it.)"]
     return "\n".join(lines)
+
+
+def readme_section(path=README):
+    """The README's text between the glove markers (None without them)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = "<!-- glove:start -->", "<!-- glove:end -->"
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def rerender(folder, readme=False):
+    """Rewrite ``glove.md`` (and the README block) from ``glove.json`` in ``folder``."""
+    with open(os.path.join(folder, "glove.json")) as f:
+        results = json.load(f)
+    text = markdown(results)
+    with open(os.path.join(folder, "glove.md"), "w") as f:
+        f.write(text + "\n")
+    if readme:
+        refresh_readme(text)
+    print(text)
+    return results
 
 
 def _git_commit():
@@ -393,7 +418,12 @@ def main(argv=None):
     ap.add_argument("--readme", action="store_true",
                     help="with --publish: refresh the README block")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--rerender", metavar="DIR",
+                    help="no training: rewrite DIR/glove.md (and with --readme the README "
+                         "block) from DIR/glove.json")
     args = ap.parse_args(argv)
+    if args.rerender:
+        return rerender(args.rerender, readme=args.readme)
     log = lambda *a: print(*a, flush=True)  # noqa: E731
     if args.publish:
         if args.quick:

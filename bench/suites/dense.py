@@ -73,14 +73,19 @@ def run_roof(cfg, bar):
     out = []
     for dtype in cfg.dtypes:
         bar.label(f"roof {dtype}")
-        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size)
+        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size, cfg.roof_max_size)
         max_r = max(r for r, _ in patterns)
         read_only = max(r - w for r, w in patterns)
         streams = {}
         competitors = []
-        for layout in roof.LAYOUTS:
-            arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only, layout=layout)
+        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
+        # the plain layout differs only in the state arrays (1 .. writes-1): share the others
+        plain = roof.make_arrays(n, max_r, dtype, read_only=read_only, layout="plain")
+        plain = [arrays[0], *plain[1:max_r - read_only], *arrays[max_r - read_only:]]
+        for layout, arrays in (("optimizer", arrays), ("plain", plain)):
             for r, w in patterns:
+                if layout == "plain" and w == 1:
+                    continue  # no state array: the same layout as the roof's
                 # written arrays first, then the read-only input(s) (grad): the last arrays
                 arrs = arrays[:w] + arrays[max_r - (r - w):]
                 for th in cfg.threads:
@@ -88,7 +93,7 @@ def run_roof(cfg, bar):
                     name = f"R{r}W{w}:t{th}" + ("" if layout == "optimizer" else f":{layout}")
                     streams[name] = (s, r, w, th, layout, roof.page_offsets(arrs))
                     competitors.append(timing.Competitor(name, s))
-        del arrays
+        del arrays, plain
         load = timing.load_average()
         stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
                                    min_sample_s=cfg.min_sample_s)

@@ -156,13 +156,15 @@ class Stream:
         return (self.reads + self.writes) * self.arrays[0].itemsize * self.n
 
 
-def roof_size(patterns, dtype, llc_bytes, at_least):
+def roof_size(patterns, dtype, llc_bytes, at_least, at_most=None):
     """Elements per array: working set >= 4x the LLC for every pattern and >= ``at_least``,
-    rounded up to a whole million (never a power of two: see the module docstring)."""
+    rounded up to a whole million (never a power of two: see the module docstring);
+    ``at_most`` caps it (``--quick``: a smoke test on cache-sized arrays, not a roof)."""
     itemsize = np.dtype(dtype).itemsize
     need = max(math.ceil(4 * llc_bytes / (r * itemsize)) for r, _ in patterns)
     need = math.ceil(need / 1_000_000) * 1_000_000
-    return max(int(at_least), need)
+    n = max(int(at_least), need)
+    return n if at_most is None else min(n, int(at_most))
 
 
 LAYOUTS = ("optimizer", "plain")
