@@ -10,13 +10,18 @@ import resource
 import sys
 
 
-def _status_kib(field):
+def _kib_field(path, field):
+    """``field: N kB`` of a /proc file, in bytes (None when unreadable)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             m = re.search(rf"^{field}:\s*(\d+)\s*kB", f.read(), re.M)
     except OSError:
         return None
     return int(m.group(1)) * 1024 if m else None
+
+
+def _status_kib(field):
+    return _kib_field("/proc/self/status", field)
 
 
 def rss_bytes():
@@ -51,12 +56,7 @@ def reset_peak():
 
 def available_bytes():
     """Memory the machine can give without swapping (``MemAvailable``), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            m = re.search(r"^MemAvailable:\s*(\d+)\s*kB", f.read(), re.M)
-    except OSError:
-        return None
-    return int(m.group(1)) * 1024 if m else None
+    return _kib_field("/proc/meminfo", "MemAvailable")
 
 
 class SectionPeaks:
