@@ -9,7 +9,7 @@ import numpy as np
 from . import targets
 from .harness.formatting import fmt_size
 from .suites import sparse
-from .suites.dense import dense_rows, staggering_gain
+from .suites.dense import dense_rows, roof_fractions, roof_lookup, staggering_gain
 
 # ------------------------------------------------------------------ formatting
 
@@ -134,7 +134,8 @@ def staggering_section(results):
 
 
 DENSE_HEADERS = ["algorithm", "size", "backend", "thr", "time/step", "GB/s", "% roof",
-                 "x naive", "x careful", "x torch loop", "x torch foreach", "x torch fused"]
+                 "% roof (best)", "x naive", "x careful", "x torch loop", "x torch foreach",
+                 "x torch fused"]
 
 
 def dense_section(results, dtype, algorithm=None):
@@ -145,6 +146,7 @@ def dense_section(results, dtype, algorithm=None):
         for r in dense_rows(case):
             rows.append([r["algorithm"], fmt_size(r["size"]), r["backend"], r["threads"],
                          fmt_time(r["time_s"]), fmt_gbps(r["gbps"]), fmt_pct(r["roof_fraction"]),
+                         fmt_pct(r.get("roof_fraction_best")),
                          fmt_x(r["vs_numpy_naive"]), fmt_x(r["vs_numpy_careful"]),
                          fmt_x(r["vs_torch_loop"]), fmt_x(r["vs_torch_foreach"]),
                          fmt_x(r["vs_torch_fused"])])
@@ -434,7 +436,7 @@ def terminal(results):
         add(f"Dense, {dtype}: fastopt per backend and thread count; ratios = other's time / "
             f"fastopt's time (torch at the same threads, NumPy on 1); % roof vs the roof timed "
             f"in the case when it streams >= 2x L3, else the roof section", dense_section(results, dtype),
-            right=set(range(1, 12)) - {2})
+            right=set(range(1, 13)) - {2})
     add("Threads: time on all cores / time on 1 thread (< 1: threads help; > 1: they hurt)",
         threads_section(results), right=set(range(3, 3 + len(results["meta"]["config"]["sizes"]))))
     add("Small tensor: one Adam step on 1,000 float32 elements (fixed cost)", small_section(results))
@@ -480,7 +482,9 @@ def markdown(results):
             "streaming kernel moving the same traffic in the same run: timed inside the case's "
             "round-robin, on arrays of the case's size, where the case streams at least 2x the "
             "L3 cache, else the roof section (arrays of >= 4x L3), so small, cache-resident "
-            "cases can exceed 100%. The roof's arrays sit at the page offsets of the kernels' "
+            "cases can exceed 100%; *% roof (best)* divides the best samples, the nearest to "
+            "each one's speed on a quiet machine. The roof's arrays sit at the page offsets of "
+            "the kernels' "
             "(the state staggered within the page as fastopt allocates it; the *4K aliasing* "
             "table times the plain layout too). Spreads: min and max over the samples.", ""]
 
@@ -504,10 +508,10 @@ def markdown(results):
     for dtype in meta["config"]["dtypes"]:
         if any(c["algorithm"] == "adam" and c["dtype"] == dtype for c in results.get("dense", [])):
             add(f"Adam, {dtype}", dense_section(results, dtype, "adam"),
-                right=set(range(1, 12)) - {2})
+                right=set(range(1, 13)) - {2})
     for dtype in meta["config"]["dtypes"]:
         add(f"All algorithms, {dtype}", dense_section(results, dtype),
-            right=set(range(1, 12)) - {2}, details=True)
+            right=set(range(1, 13)) - {2}, details=True)
         add(f"Baselines (time per step), {dtype}", baselines_section(results, dtype),
             details=True)
     add("Threads: time on all cores / time on 1 thread", threads_section(results),
@@ -607,7 +611,8 @@ def charts(results, outdir):
                     case = next(c for c in dense if c["algorithm"] == algo)
                     for th, style in zip(sorted({s[1] for s in series}), (":", "-.", "--")):
                         r = [x for x in roofs if (x["reads"], x["writes"], x["dtype"], x["threads"])
-                             == (case["reads"], case["writes"], dtype, th)]
+                             == (case["reads"], case["writes"], dtype, th)
+                             and x.get("layout", "optimizer") == "optimizer"]
                         if r:
                             ax.axhline(r[0]["gbps"], color="k", ls=style, lw=1,
                                        label=f"roof, {th} thr")
@@ -727,6 +732,9 @@ def rerender(outdir, draw_charts=True, readme=False):
     outdir = pathlib.Path(outdir)
     with open(outdir / "results.json") as f:
         results = json.load(f)
+    roofs = roof_lookup(results.get("roof", []))
+    for case in results.get("dense", []):
+        roof_fractions(case, roofs)
     results["targets"] = targets.evaluate(results)
     files = write_all(results, outdir, draw_charts, readme=readme)
     print(terminal(results))

@@ -113,9 +113,10 @@ def run_roof(cfg, bar):
 
 
 def roof_lookup(roof_rows):
-    """``{(reads, writes, dtype, threads): gbps}`` of the roof (the optimizer layout)."""
-    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): r["gbps"] for r in roof_rows
-            if r.get("layout", "optimizer") == "optimizer"}
+    """``{(reads, writes, dtype, threads): (median GB/s, best GB/s)}`` of the roof (the
+    optimizer layout)."""
+    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): (r["gbps"], r["gbps_best"])
+            for r in roof_rows if r.get("layout", "optimizer") == "optimizer"}
 
 
 def staggering_gain(roof_rows):
@@ -234,17 +235,36 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
         st = stats[c.name]
         comp[c.name] = {**c.info, "time_s": st.median_s, "gbps": nbytes / st.median_s / 1e9,
                         "gbps_spread": gbps_spread(nbytes, st), "timing": st.as_dict()}
-    for c in comp.values():
-        th = c["threads"]
-        in_case = comp.get(f"roof:t{th}")
-        roof_gbps = in_case["gbps"] if in_case else roofs.get((algo.reads, algo.writes, dtype, th))
-        c["roof_gbps"] = roof_gbps
-        c["roof_source"] = "case" if in_case else ("roof section" if roof_gbps else None)
-        c["roof_fraction"] = c["gbps"] / roof_gbps if roof_gbps else None
-    return {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
+    case = {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
             "writes": algo.writes, "bytes_per_element": algo.bytes_per_element(itemsize),
             "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped,
             "page_offsets": page_offsets}
+    roof_fractions(case, roofs)
+    return case
+
+
+def roof_fractions(case, roofs):
+    """Set each competitor's ``roof_fraction`` (median GB/s over the roof's median: the
+    targets) and ``roof_fraction_best`` (best sample over the roof's best sample: the nearest
+    each comes to its speed on a quiet machine, so a kernel above the roof there is no
+    accident of load -- the ceiling check), against the roof timed in the case when there is
+    one, else ``roofs`` (:func:`roof_lookup` of the roof section).  From the stored samples
+    alone, so that ``python -m bench.report`` recomputes it."""
+    comp = case["competitors"]
+    nbytes = case["bytes_per_element"] * case["size"]
+    best = {name: nbytes / c["timing"]["min_s"] / 1e9 for name, c in comp.items()}
+    for name, c in comp.items():
+        th = c["threads"]
+        in_case = f"roof:t{th}" if f"roof:t{th}" in comp else None
+        if in_case:
+            roof_gbps, roof_best = comp[in_case]["gbps"], best[in_case]
+        else:
+            roof_gbps, roof_best = roofs.get((case["reads"], case["writes"], case["dtype"], th),
+                                             (None, None))
+        c["roof_gbps"] = roof_gbps
+        c["roof_source"] = "case" if in_case else ("roof section" if roof_gbps else None)
+        c["roof_fraction"] = c["gbps"] / roof_gbps if roof_gbps else None
+        c["roof_fraction_best"] = best[name] / roof_best if roof_best else None
 
 
 def dense_rows(case):
@@ -257,7 +277,8 @@ def dense_rows(case):
         th, t = c["threads"], c["time_s"]
         row = {"algorithm": case["algorithm"], "dtype": case["dtype"], "size": case["size"],
                "backend": c["backend"], "threads": th, "time_s": t, "gbps": c["gbps"],
-               "roof_fraction": c["roof_fraction"], "roof_source": c.get("roof_source")}
+               "roof_fraction": c["roof_fraction"], "roof_source": c.get("roof_source"),
+               "roof_fraction_best": c.get("roof_fraction_best")}
         for flavour in numpy_impl.FLAVOURS:
             other = comp.get(f"numpy:{flavour}")
             row[f"vs_numpy_{flavour}"] = other["time_s"] / t if other else None

@@ -70,7 +70,8 @@ def test_staggering_gain_pairs_the_layouts():
              "gbps": g} for lay, g in (("optimizer", 50.0), ("plain", 40.0))]
     assert staggering_gain(rows) == [{"reads": 4, "writes": 3, "dtype": "float32",
                                       "threads": 1, "gain": 1.25}]
-    assert roof_lookup(rows) == {(4, 3, "float32", 1): 50.0}
+    rows = [dict(r, gbps_best=r["gbps"] + 1) for r in rows]
+    assert roof_lookup(rows) == {(4, 3, "float32", 1): (50.0, 51.0)}
 
 
 # ------------------------------------------------------------------------------ exit status
@@ -226,13 +227,13 @@ def test_numba_is_scored_like_cython():
 def test_roof_ceiling_target():
     case = {"algorithm": "sgd", "dtype": "float32", "size": 16_000_000, "competitors": {
         "fastopt:cython:t1": {"kind": "fastopt", "backend": "cython", "threads": 1,
-                              "time_s": 1.0, "gbps": 30.0, "roof_fraction": 1.31,
-                              "roof_source": "case"}}}
+                              "time_s": 1.0, "gbps": 30.0, "roof_fraction": 1.2,
+                              "roof_fraction_best": 1.31, "roof_source": "case"}}}
     res = {"meta": {"config": {"all_threads": 1, "threads": [1], "sizes": [16_000_000]}},
            "dense": [case]}
     [t] = [t for t in targets.evaluate(res) if t["id"] == "roof_ceiling"]
     assert t["status"] == "MISS" and t["measured"] == 1.31
-    case["competitors"]["fastopt:cython:t1"]["roof_fraction"] = 0.97
+    case["competitors"]["fastopt:cython:t1"]["roof_fraction_best"] = 0.97
     [t] = [t for t in targets.evaluate(res) if t["id"] == "roof_ceiling"]
     assert t["status"] == "PASS"
 
@@ -286,7 +287,9 @@ def test_glove_c_is_paused_between_its_epochs(tmp_path):
     fake.write_text(f"#!{sys.executable}\nimport sys, time\n"
                     "print('Read 10 lines.', file=sys.stderr, flush=True)\n"
                     "for i in range(3):\n"
-                    "    time.sleep(0.05)\n"
+                    "    t = time.process_time()\n"
+                    "    while time.process_time() - t < 0.05:  # work, as GloVe does\n"
+                    "        pass\n"
                     "    print(f'iter: {i + 1:03d}, cost: {1 / (i + 1)}', file=sys.stderr, "
                     "flush=True)\n")
     fake.chmod(0o755)
@@ -297,9 +300,9 @@ def test_glove_c_is_paused_between_its_epochs(tmp_path):
     vocab = glove.Vocabulary.from_corpus(["a b c d e"] * 5, min_count=1)
     gen = glove_bench.glove_c_epochs(str(fake), vocab, records, dim=4, epochs=3, n_threads=1)
     first = next(gen)
-    time.sleep(0.5)  # the program is stopped meanwhile
+    time.sleep(1.5)  # the program is stopped meanwhile
     rest = list(gen)
     epochs = [first, *rest]
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     assert [e["cost"] for e in epochs] == pytest.approx([1, 0.5, 1 / 3])
-    assert all(0.03 < e["seconds"] < 0.4 for e in epochs), epochs
+    assert all(0.04 < e["seconds"] < 1.2 for e in epochs), epochs
