@@ -39,7 +39,8 @@ def _preamble(cfg, before, need):
     lines = [f"memory: this run needs about {_gib(need['total_bytes'])} (largest section: "
              f"{need['largest']}, {_gib(need['sections'].get(need['largest'], 0))}, plus "
              f"{_gib(need['startup_bytes'])} for the process)"
-             + (f"; {_gib(avail)} available" if avail is not None else "")]
+             + (f"; {_gib(avail)} available" if avail is not None else "")
+             + f"; the default run is kept within {_gib(budget.DEFAULT_BUDGET_BYTES)}"]
     if avail is not None and need["total_bytes"] > avail:
         lines.append("WARNING: not enough free memory: the run may swap or be killed")
     busy = load.verdict(before=before)
