@@ -453,7 +453,8 @@ def main(argv=None):
     git_state = machine.git_dirty()
     results = dict(corpus=info, dim=args.dim, window=args.window, min_count=args.min_count,
                    dtype=args.dtype, epochs=epochs, threads=args.threads, runs={},
-                   interleaved=True, command=" ".join(["python -m bench.glove", *(argv or [])]),
+                   interleaved=True, command=" ".join(["python -m bench.glove",
+                                     *(sys.argv[1:] if argv is None else argv)]),
                    git={"commit": _git_commit(),
                         "dirty": None if git_state is None else bool(git_state)},
                    machine=f"{machine.cpu_model()}, {machine.cores()[0]} usable cores")
