@@ -328,6 +328,15 @@ def _miss_context(results, tid):
         if sp:
             parts.append(f"{100 * min(a for a, _ in sp):.0f}%-{100 * max(b for _, b in sp):.0f}% "
                          "in the cases")
+        section = sorted({(case["algorithm"], case["dtype"], case["size"])
+                          for case in results.get("dense", []) if case["size"] >= 16_000_000
+                          for c in case["competitors"].values()
+                          if c["kind"] == "fastopt" and c.get("roof_source") == "roof section"})
+        if section:
+            llc = results["meta"]["machine"].get("llc_bytes")
+            parts.append(f"{len(section)} case(s) of >= 1.6e7 elements stream less than 2x the "
+                         f"L3 ({fmt_bytes(llc)}) and are compared with the roof section: part "
+                         f"of their working set can stay in the cache")
         gains = staggering_gain(results.get("roof", []))
         if gains:
             parts.append("staggering the state within the page makes the roof kernel "
