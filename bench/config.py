@@ -7,13 +7,18 @@ from .harness import machine
 from .peers import algorithms, fastopt_impl, torch_impl
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FULL_OUT = ROOT / "bench" / "results"
+#: Where ``--publish`` writes: committed, embedded in the README (``--update-readme``).
+PUBLISH_OUT = ROOT / "bench" / "results"
+#: Default outputs, all under the git-ignored ``bench_results/``: a run never touches
+#: tracked files unless asked to.
+FULL_OUT = ROOT / "bench_results" / "full"
 QUICK_OUT = ROOT / "bench_results" / "quick"
 CUSTOM_OUT = ROOT / "bench_results" / "custom"
 
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000, 16_000_000)
 QUICK_SIZES = (1_000, 100_000)
 QUICK_ALGORITHMS = ("sgd", "rmsprop", "adam")  # one per traffic pattern: (2,1), (3,2), (4,3)
+QUICK_ROOF_SIZE = 1_000_000
 DTYPES = ("float32", "float64")
 SECTIONS = ("checks", "roof", "dense", "small", "model", "compile", "sparse")
 
@@ -35,6 +40,9 @@ class Config:
     usable_cores: int = 1
     llc_bytes: int = machine.DEFAULT_LLC
     parallel_threshold: int = None
+    publish: bool = False         # writing into bench/results/ (the committed results)
+    update_readme: bool = False
+    allow_dirty: bool = False
     skipped_backends: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
 
@@ -63,6 +71,11 @@ class Config:
     def roof_min_size(self):
         # never smaller than the largest dense size (the 1.6e7 targets compare with it)
         return 0 if self.quick else max(self.sizes, default=0)
+
+    @property
+    def roof_max_size(self):
+        """--quick checks that the section runs, on cache-sized arrays: no roof, no GBs."""
+        return QUICK_ROOF_SIZE if self.quick else None
 
     @property
     def small_size(self):
@@ -116,7 +129,8 @@ class Config:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["out"] = str(self.out)
         d.update(min_sample_s=self.min_sample_s, case_roof=self.case_roof, roof_repeats=self.roof_repeats,
-                 roof_min_size=self.roof_min_size, small_size=self.small_size,
+                 roof_min_size=self.roof_min_size, roof_max_size=self.roof_max_size,
+                 small_size=self.small_size,
                  small_repeats=self.small_repeats, small_sample_s=self.small_sample_s,
                  model_shape=list(self.model_shape),
                  repeats_by_size={n: self.repeats_for(n) for n in self.sizes})
@@ -145,10 +159,12 @@ def parser():
         prog="python -m bench",
         description="fastopt benchmark: fused kernels vs the memory roof, NumPy and torch.optim.",
         epilog=("Lists are comma- or space-separated.  Without --out, a full run writes to "
-                "bench/results/ (committed, embedded in the README), --quick to "
-                "bench_results/quick/, and a run narrowed by --algorithms/--sizes/--threads/"
-                "--dtype/--backends/--sections/--repeats to bench_results/custom/ so that it "
-                "never overwrites the committed results."))
+                "bench_results/full/, --quick to bench_results/quick/, and a run narrowed by "
+                "--algorithms/--sizes/--threads/--dtype/--backends/--sections/--repeats to "
+                "bench_results/custom/ (all git-ignored: a run leaves the tree clean).  "
+                "--publish writes a full run to bench/results/ (committed) and refuses a "
+                "dirty tree; --update-readme also puts its tables into README.md.  "
+                "Exits with status 1 when a consistency check fails."))
     p.add_argument("--quick", action="store_true",
                    help=f"CI smoke run in seconds: {', '.join(QUICK_ALGORITHMS)}; sizes "
                         f"{', '.join(map(str, QUICK_SIZES))}; float32; 3 repeats")
@@ -164,6 +180,14 @@ def parser():
                    help="fastopt backends: cython, numba, python (default: the compiled ones "
                         "available; python when none is)")
     p.add_argument("--out", type=pathlib.Path, metavar="DIR", help="output directory")
+    p.add_argument("--publish", action="store_true",
+                   help="write into bench/results/ (the committed results); needs a full run "
+                        "from a clean git tree")
+    p.add_argument("--update-readme", action="store_true",
+                   help="with --publish: rewrite the README's results block from this run")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="with --publish: publish from a tree with uncommitted changes (the "
+                        "report then says so)")
     p.add_argument("--sections", nargs="+", metavar="S",
                    help=f"subset of: {', '.join(SECTIONS)} (default: all)")
     p.add_argument("--repeats", type=int, metavar="R",
@@ -227,12 +251,27 @@ def from_args(argv=None):
         if missing:
             notes.append(f"backend(s) not available, left out: {', '.join(missing)}")
 
-    if a.out is not None:
+    narrowed = any(x is not None for x in (a.algorithms, a.sizes, a.threads, a.dtypes,
+                                           a.backends, a.sections, a.repeats))
+    if a.update_readme and not a.publish:
+        p.error("--update-readme needs --publish (the README links to bench/results/)")
+    if a.allow_dirty and not a.publish:
+        p.error("--allow-dirty only applies to --publish")
+    if a.publish:
+        if a.quick or narrowed or a.no_torch or (a.out is not None
+                                                 and a.out.resolve() != PUBLISH_OUT):
+            p.error("--publish takes a full run only (no --quick, no narrowing option, "
+                    "no --no-torch, no other --out)")
+        dirty = machine.git_dirty(ROOT)
+        if dirty and not a.allow_dirty:
+            p.error(f"refusing to publish from a dirty tree ({dirty}); commit first, or "
+                    "--allow-dirty to publish with the report saying so")
+        out = PUBLISH_OUT
+    elif a.out is not None:
         out = a.out
     elif a.quick:
         out = QUICK_OUT
-    elif any(x is not None for x in (a.algorithms, a.sizes, a.threads, a.dtypes, a.backends,
-                                      a.sections, a.repeats)):
+    elif narrowed:
         out = CUSTOM_OUT
     else:
         out = FULL_OUT
@@ -244,5 +283,6 @@ def from_args(argv=None):
     return Config(quick=a.quick, algorithms=names, sizes=sizes, threads=threads, dtypes=dtypes,
                   backends=backends, out=out, sections=sections, torch=use_torch,
                   charts=not a.no_charts, progress=not a.no_progress, repeats=a.repeats,
+                  publish=a.publish, update_readme=a.update_readme, allow_dirty=a.allow_dirty,
                   usable_cores=usable, llc_bytes=machine.llc_bytes(),
                   parallel_threshold=fastopt_impl.parallel_threshold(), notes=notes)

@@ -7,10 +7,9 @@ import re
 import numpy as np
 
 from . import targets
-from .config import FULL_OUT
 from .harness.formatting import fmt_size
 from .suites import sparse
-from .suites.dense import dense_rows
+from .suites.dense import dense_rows, roof_fractions, roof_lookup, staggering_gain
 
 # ------------------------------------------------------------------ formatting
 
@@ -82,7 +81,8 @@ def machine_lines(results):
         f"{m['platform']}",
         f"Versions: python {v['python']}, numpy {v['numpy']}, numba {v['numba']}, "
         f"torch {v['torch'] or 'not installed'}, fastopt {v['fastopt']} "
-        f"(git {(m['git']['commit'] or '?')[:10]}{', dirty tree' if m['git']['dirty'] else ''})",
+        f"(git {(m['git']['commit'] or '?')[:10]}, "
+        f"{git_state(m['git'])})",
         f"Run: {meta['mode']} run, {m['date']}, {meta['duration_s']:.0f} s; fastopt API: "
         f"{meta['api']}; backends: {', '.join(meta['config']['backends'])}; threads: "
         f"{', '.join(map(str, meta['config']['threads']))}; load average (1/5/15 min) "
@@ -90,23 +90,52 @@ def machine_lines(results):
     ]
     if meta.get("section_s"):
         lines.append("Sections: " + ", ".join(f"{k} {v:.1f} s" for k, v in meta["section_s"].items()))
+    mem = meta.get("memory")
+    if mem:
+        peak = max(mem["peak_bytes_by_section"].values(), default=None)
+        lines.append(f"Memory: estimated {fmt_bytes(mem['estimate']['total_bytes'])}, measured "
+                     f"peak {fmt_bytes(peak)} ("
+                     + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in mem["peak_bytes_by_section"].items())
+                     + ")")
     if meta["mode"] != "full":
         lines.append("NOTE: not a full run; figures are indicative only.")
+    for why in meta.get("unreliable") or []:
+        lines.append(f"UNRELIABLE: the machine was busy: {why}.")
     return lines
 
 
+def git_state(git):
+    if git.get("dirty") is None:
+        return "not a git checkout"
+    if git["dirty"]:
+        return f"DIRTY tree: {git.get('changes') or 'uncommitted changes'}"
+    return "clean tree"
+
+
 def roof_section(results):
+    """The roof per pattern, dtype and threads, both layouts, with its samples' spread."""
     rows = []
     for r in results.get("roof", []):
-        rows.append([f"R{r['reads']}/W{r['writes']}", r["dtype"], r["threads"], fmt_size(r["n"]),
-                     fmt_bytes(r["working_set_bytes"]), fmt_gbps(r["gbps"]),
-                     fmt_gbps(r["gbps_best"])])
-    return ["traffic (reads/writes)", "dtype", "threads", "n", "working set", "GB/s (median)",
-            "GB/s (best)"], rows
+        sp = r.get("gbps_spread") or {}
+        rows.append([f"R{r['reads']}/W{r['writes']}", r["dtype"], r["threads"],
+                     r.get("layout", "optimizer"),
+                     "/".join(map(str, r.get("page_offsets", []))) or "-", fmt_size(r["n"]),
+                     fmt_bytes(r["working_set_bytes"]), fmt_gbps(sp.get("min")),
+                     fmt_gbps(r["gbps"]), fmt_gbps(sp.get("max", r["gbps_best"]))])
+    return ["traffic (reads/writes)", "dtype", "threads", "layout", "page offsets (B)", "n",
+            "working set", "GB/s min", "GB/s median", "GB/s max"], rows
+
+
+def staggering_section(results):
+    rows = [[f"R{g['reads']}/W{g['writes']}", g["dtype"], g["threads"], fmt_x(g["gain"])]
+            for g in staggering_gain(results.get("roof", []))]
+    return ["traffic (reads/writes)", "dtype", "threads",
+            "plain-layout time / staggered time"], rows
 
 
 DENSE_HEADERS = ["algorithm", "size", "backend", "thr", "time/step", "GB/s", "% roof",
-                 "x naive", "x careful", "x torch loop", "x torch foreach", "x torch fused"]
+                 "% roof (best)", "x naive", "x careful", "x torch loop", "x torch foreach",
+                 "x torch fused"]
 
 
 def dense_section(results, dtype, algorithm=None):
@@ -117,6 +146,7 @@ def dense_section(results, dtype, algorithm=None):
         for r in dense_rows(case):
             rows.append([r["algorithm"], fmt_size(r["size"]), r["backend"], r["threads"],
                          fmt_time(r["time_s"]), fmt_gbps(r["gbps"]), fmt_pct(r["roof_fraction"]),
+                         fmt_pct(r.get("roof_fraction_best")),
                          fmt_x(r["vs_numpy_naive"]), fmt_x(r["vs_numpy_careful"]),
                          fmt_x(r["vs_torch_loop"]), fmt_x(r["vs_torch_foreach"]),
                          fmt_x(r["vs_torch_fused"])])
@@ -232,6 +262,122 @@ def targets_section(results):
     return ["target", "case", "measured", "result"], rows
 
 
+def _range(xs, fmt):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    lo, hi = min(xs), max(xs)
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}-{fmt(hi)}"
+
+
+def reading(results):
+    """The reading of the targets, as Markdown lines, computed from ``results`` alone: which
+    targets were reached, which were missed and by how much, with the figures of the run
+    that bear on each miss (every number here is in results.json)."""
+    tg = results.get("targets", [])
+    meta = results["meta"]
+    out = []
+    for why in meta.get("unreliable") or []:
+        out.append(f"- **Unreliable run**: the machine was busy ({why}).")
+    by_target = {}
+    for t in tg:
+        by_target.setdefault((t["id"], t["target"]), []).append(t)
+    reached, missed = [], []
+    for (tid, target), ts in by_target.items():
+        measured = [t for t in ts if t["status"] in ("PASS", "MISS")]
+        if not measured:
+            continue
+        bad = [t for t in measured if t["status"] == "MISS"]
+        (missed if bad else reached).append((tid, target, measured, bad))
+    if reached:
+        out.append("- Reached, in every case measured: " + "; ".join(
+            f"{target} ({_range([t['measured'] for t in ts], _fmt_of(tid))})"
+            for tid, target, ts, _ in reached) + ".")
+    for tid, target, ts, bad in missed:
+        cases = "; ".join(f"{t['case']}: {t['measured_str']}" for t in bad)
+        line = f"- Missed: *{target}* in {len(bad)} of {len(ts)} cases ({cases})."
+        extra = _miss_context(results, tid)
+        out.append(line + (f" {extra}" if extra else ""))
+    return out
+
+
+def _fmt_of(tid):
+    if tid in ("roof", "roof_ceiling"):
+        return lambda x: f"{100 * x:.0f}%"
+    if tid == "small_time":
+        return lambda x: f"{x * 1e6:.1f} us"
+    if tid in ("numba_compile", "numba_cache"):
+        return lambda x: f"{x:.2f} s"
+    return lambda x: f"{x:.2f}x"
+
+
+def _miss_context(results, tid):
+    """Figures of the run that bear on a missed target (all from ``results``)."""
+    roof = [r for r in results.get("roof", []) if r.get("layout", "optimizer") == "optimizer"]
+    if tid in ("roof", "roof_ceiling"):
+        parts = []
+        spread = [(r["gbps_spread"]["min"] / r["gbps"], r["gbps_spread"]["max"] / r["gbps"])
+                  for r in roof if r.get("gbps_spread")]
+        if spread:
+            parts.append(f"The roof's samples lay within {100 * min(a for a, _ in spread):.0f}%-"
+                         f"{100 * max(b for _, b in spread):.0f}% of their median (roof section)")
+        cases = [c for case in results.get("dense", []) for c in case["competitors"].values()
+                 if c["kind"] == "roof"]
+        sp = [(c["gbps_spread"]["min"] / c["gbps"], c["gbps_spread"]["max"] / c["gbps"])
+              for c in cases if c.get("gbps_spread")]
+        if sp:
+            parts.append(f"{100 * min(a for a, _ in sp):.0f}%-{100 * max(b for _, b in sp):.0f}% "
+                         "in the cases")
+        section = sorted({(case["algorithm"], case["dtype"], case["size"])
+                          for case in results.get("dense", []) if case["size"] >= 16_000_000
+                          for c in case["competitors"].values()
+                          if c["kind"] == "fastopt" and c.get("roof_source") == "roof section"})
+        if section:
+            llc = results["meta"]["machine"].get("llc_bytes")
+            parts.append(f"{len(section)} case(s) of >= 1.6e7 elements stream less than 2x the "
+                         f"L3 ({fmt_bytes(llc)}) and are compared with the roof section: part "
+                         f"of their working set can stay in the cache")
+        gains = staggering_gain(results.get("roof", []))
+        if gains:
+            parts.append("staggering the state within the page makes the roof kernel "
+                         f"{_range([g['gain'] for g in gains], lambda x: f'{x:.2f}x')} as fast "
+                         "as the plain layout")
+        return ("; ".join(parts) + ".") if parts else ""
+    if tid == "small_time":
+        comp = (results.get("small") or {}).get("competitors", {})
+        k = [f"{n.split(':')[1]} {fmt_time(c['time_s'])}" for n, c in comp.items()
+             if n.startswith("kernel:")]
+        return f"The bare kernel call takes {', '.join(k)}; the rest is the Python layer." if k else ""
+    if tid == "threads":
+        th = results["meta"]["config"].get("parallel_threshold")
+        if not th:
+            return ""
+        rows = [d | {"backend": t["case"].split(",")[0]}
+                for t in results.get("targets", []) if t["id"] == "threads" for d in t["details"]]
+        above = [r for r in rows if r["size"] >= th]
+        below = [r for r in rows if r["size"] < th]
+        parts = []
+        if below:
+            parts.append(f"below the threading threshold ({th:,} elements, where both settings "
+                         f"run the same single-threaded code) the ratio spans "
+                         f"{_range([r['all_over_1'] for r in below], lambda x: f'{x:.2f}x')}")
+        if above:
+            worst = max(above, key=lambda r: r["all_over_1"])
+            parts.append(f"at and above it: {_range([r['all_over_1'] for r in above], lambda x: f'{x:.2f}x')}"
+                         f" (worst {worst['backend']} {worst['algorithm']} {worst['dtype']} "
+                         f"n={fmt_size(worst['size'])})")
+        return ("All-core / 1-thread time: " + "; ".join(parts) + ".") if parts else ""
+    if tid == "numba_vs_cython":
+        rows = [d for t in results.get("targets", []) if t["id"] == tid for d in t["details"]]
+        by_size = {}
+        for r in rows:
+            by_size.setdefault(r["size"], []).append(r["numba_over_cython"])
+        return "numba / Cython time by size: " + "; ".join(
+            f"n={fmt_size(n)}: {_range(v, lambda x: f'{x:.2f}x')}"
+            for n, v in sorted(by_size.items())) + "." if by_size else ""
+    return ""
+
+
 def checks_lines(results):
     checks = results.get("checks")
     if checks is None:
@@ -290,13 +436,16 @@ def terminal(results):
         if headers and rows:
             out.extend(["", title, text_table(headers, rows, right)])
 
-    add("Roof: streaming kernel with the traffic of each update rule (GB/s)",
-        roof_section(results), right={2, 3, 4, 5, 6})
+    add("Roof: streaming kernel with the traffic of each update rule (GB/s; layout 'optimizer' "
+        "is the roof, 'plain' all arrays at NumPy's page offset)",
+        roof_section(results), right={2, 5, 6, 7, 8, 9})
+    add("4K aliasing: the roof kernel with all arrays at one page offset vs staggered as "
+        "fastopt's state", staggering_section(results))
     for dtype in results["meta"]["config"]["dtypes"]:
         add(f"Dense, {dtype}: fastopt per backend and thread count; ratios = other's time / "
             f"fastopt's time (torch at the same threads, NumPy on 1); % roof vs the roof timed "
             f"in the case when it streams >= 2x L3, else the roof section", dense_section(results, dtype),
-            right=set(range(1, 12)) - {2})
+            right=set(range(1, 13)) - {2})
     add("Threads: time on all cores / time on 1 thread (< 1: threads help; > 1: they hurt)",
         threads_section(results), right=set(range(3, 3 + len(results["meta"]["config"]["sizes"]))))
     add("Small tensor: one Adam step on 1,000 float32 elements (fixed cost)", small_section(results))
@@ -317,6 +466,9 @@ def terminal(results):
     if lines:
         out.extend(["", "Skipped competitors:", *lines])
     add("Targets", targets_section(results), right={2})
+    lines = reading(results)
+    if lines:
+        out.extend(["", "Reading the targets:", *lines])
     counts = {}
     for t in results.get("targets", []):
         counts[t["status"]] = counts.get(t["status"], 0) + 1
@@ -338,8 +490,12 @@ def markdown(results):
             "per element x elements) divided by the time. *% roof* compares it with a compiled "
             "streaming kernel moving the same traffic in the same run: timed inside the case's "
             "round-robin, on arrays of the case's size, where the case streams at least 2x the "
-            "L3 cache (every 1.6e7 case), else the roof section (arrays of >= 4x L3), so "
-            "small, cache-resident cases can exceed 100%.", ""]
+            "L3 cache, else the roof section (arrays of >= 4x L3), so small, cache-resident "
+            "cases can exceed 100%; *% roof (best)* divides the best samples, the nearest to "
+            "each one's speed on a quiet machine. The roof's arrays sit at the page offsets of "
+            "the kernels' "
+            "(the state staggered within the page as fastopt allocates it; the *4K aliasing* "
+            "table times the plain layout too). Spreads: min and max over the samples.", ""]
 
     def add(title, section, right=None, details=False):
         headers, rows = section
@@ -352,14 +508,19 @@ def markdown(results):
             out.extend([f"#### {title}", "", md_table(headers, rows, right), ""])
 
     add("Targets", targets_section(results), right={2})
-    add("Roof", roof_section(results), right={2, 3, 4, 5, 6})
+    lines = reading(results)
+    if lines:
+        out.extend(["#### Reading the targets", "",
+                    "(Generated from this run's results, as the tables are.)", "", *lines, ""])
+    add("Roof", roof_section(results), right={2, 5, 6, 7, 8, 9})
+    add("4K aliasing: plain layout vs staggered state", staggering_section(results))
     for dtype in meta["config"]["dtypes"]:
         if any(c["algorithm"] == "adam" and c["dtype"] == dtype for c in results.get("dense", [])):
             add(f"Adam, {dtype}", dense_section(results, dtype, "adam"),
-                right=set(range(1, 12)) - {2})
+                right=set(range(1, 13)) - {2})
     for dtype in meta["config"]["dtypes"]:
         add(f"All algorithms, {dtype}", dense_section(results, dtype),
-            right=set(range(1, 12)) - {2}, details=True)
+            right=set(range(1, 13)) - {2}, details=True)
         add(f"Baselines (time per step), {dtype}", baselines_section(results, dtype),
             details=True)
     add("Threads: time on all cores / time on 1 thread", threads_section(results),
@@ -459,7 +620,8 @@ def charts(results, outdir):
                     case = next(c for c in dense if c["algorithm"] == algo)
                     for th, style in zip(sorted({s[1] for s in series}), (":", "-.", "--")):
                         r = [x for x in roofs if (x["reads"], x["writes"], x["dtype"], x["threads"])
-                             == (case["reads"], case["writes"], dtype, th)]
+                             == (case["reads"], case["writes"], dtype, th)
+                             and x.get("layout", "optimizer") == "optimizer"]
                         if r:
                             ax.axhline(r[0]["gbps"], color="k", ls=style, lw=1,
                                        label=f"roof, {th} thr")
@@ -499,7 +661,7 @@ def charts(results, outdir):
     return written
 
 
-def write_all(results, outdir, draw_charts=True):
+def write_all(results, outdir, draw_charts=True, readme=False):
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     files = []
@@ -523,7 +685,7 @@ def write_all(results, outdir, draw_charts=True):
     write_json(results, outdir / "results.json")
     (outdir / "results.md").write_text(markdown(results))
     files = [str(outdir / "results.json"), str(outdir / "results.md")] + files
-    if outdir.resolve() == FULL_OUT.resolve() and update_readme(results, outdir):
+    if readme and update_readme(results, outdir):
         files.append(str(README))
     return files
 
@@ -532,8 +694,24 @@ README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
+def readme_block(results, outdir):
+    """What the README holds between its bench markers for ``results`` written to ``outdir``:
+    :func:`markdown`, chart links made relative to the README."""
+    rel = pathlib.Path(outdir).resolve().relative_to(README.parent).as_posix()
+    return re.sub(r"!\[([^\]]*)\]\(([^)/]+)\)", lambda m: f"![{m[1]}]({rel}/{m[2]})",
+                  markdown(results))
+
+
+def readme_section(text=None):
+    """The README's text between the bench markers (None when the markers are missing)."""
+    text = README.read_text() if text is None else text
+    if README_START not in text or README_END not in text:
+        return None
+    return text.split(README_START, 1)[1].split(README_END, 1)[0].lstrip("\n")
+
+
 def update_readme(results, outdir):
-    """Put this run's Markdown between the README's bench markers (full runs only).
+    """Put this run's Markdown between the README's bench markers (``--update-readme``).
 
     Chart links are rewritten relative to the README.  Returns whether it wrote.
     """
@@ -542,9 +720,7 @@ def update_readme(results, outdir):
     text = README.read_text()
     if README_START not in text or README_END not in text:
         return False
-    rel = pathlib.Path(outdir).resolve().relative_to(README.parent).as_posix()
-    body = re.sub(r"!\[([^\]]*)\]\(([^)/]+)\)", lambda m: f"![{m[1]}]({rel}/{m[2]})",
-                  markdown(results))
+    body = readme_block(results, outdir)
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     README.write_text(f"{head}{README_START}\n{body}{README_END}{tail}")
@@ -559,13 +735,17 @@ def _has_matplotlib():
     return True
 
 
-def rerender(outdir, draw_charts=True):
-    """Rewrite results.md (and the charts, targets) from an existing results.json."""
+def rerender(outdir, draw_charts=True, readme=False):
+    """Rewrite results.md (and the charts, targets; the README block with ``readme``) from an
+    existing results.json, with this version of the report code."""
     outdir = pathlib.Path(outdir)
     with open(outdir / "results.json") as f:
         results = json.load(f)
+    roofs = roof_lookup(results.get("roof", []))
+    for case in results.get("dense", []):
+        roof_fractions(case, roofs)
     results["targets"] = targets.evaluate(results)
-    files = write_all(results, outdir, draw_charts)
+    files = write_all(results, outdir, draw_charts, readme=readme)
     print(terminal(results))
     print("\nwrote:\n  " + "\n  ".join(files))
 
@@ -577,5 +757,7 @@ if __name__ == "__main__":
                                              "results.json (no measurement).")
     ap.add_argument("dir", type=pathlib.Path, help="directory holding results.json")
     ap.add_argument("--no-charts", action="store_true")
+    ap.add_argument("--update-readme", action="store_true",
+                    help="also rewrite the README's results block (for bench/results/)")
     a = ap.parse_args()
-    rerender(a.dir, not a.no_charts)
+    rerender(a.dir, not a.no_charts, a.update_readme)

@@ -12,6 +12,8 @@ from .suites.dense import dense_rows
 LARGE = 16_000_000
 THREADS_TOLERANCE = 1.05   # "threads never make it slower": all-core time <= 1.05 x 1-thread time
 COMPILED = ("cython", "numba")
+#: Noise allowance of the ceiling check: a kernel may read a little above its roof by chance.
+ROOF_CEILING = 1.05
 
 
 def _fmt_pct(x):
@@ -67,6 +69,25 @@ def evaluate(results):
                           [{"algorithm": r["algorithm"], "roof_fraction": r["roof_fraction"]}
                            for r in rs]))
 
+    # the roof is a ceiling: no kernel streaming from memory (roof timed in its case) above it,
+    # best sample against best sample (the median ratio moves with the load; see dense.py)
+    key = "roof_fraction_best"
+    ceiling = [r for r in rows if r["roof_source"] == "case" and r.get(key) is not None]
+    if ceiling:
+        worst = max(ceiling, key=lambda r: r[key])
+        out.append(_t("roof_ceiling", f"the roof is a ceiling: every kernel streaming from memory "
+                      f"<= {ROOF_CEILING:.0%} of the roof timed in its case (best samples)",
+                      f"worst: {worst['backend']} {worst['algorithm']} {worst['dtype']} "
+                      f"n={fmt_size(worst['size'])} t={worst['threads']}",
+                      worst[key], ROOF_CEILING, _cmp(worst[key], ROOF_CEILING, "<="),
+                      _fmt_pct(worst[key]),
+                      [{k: r[k] for k in ("backend", "algorithm", "dtype", "size", "threads",
+                                          "roof_fraction", key)}
+                       for r in ceiling if r[key] > ROOF_CEILING]))
+    else:
+        out.append(_t("roof_ceiling", "the roof is a ceiling (kernels streaming from memory)",
+                      "-", None, ROOF_CEILING, "n/a", "no case streams from memory"))
+
     # 3-7. Adam float32 ratios vs NumPy and torch fused
     ratio_targets = [
         ("vs_numpy_naive", LARGE, 10.0, "Adam 1.6e7 float32 >= 10x naive NumPy"),
@@ -88,20 +109,18 @@ def evaluate(results):
     # 8-9. fixed cost of one step on a 1,000-element parameter (torch at the same threads)
     small = results.get("small")
     comp = (small or {}).get("competitors", {})
-    for b in backends or ["cython"]:
-        def status_if(s, b=b):
-            return s if b == "cython" or s == "n/a" else "info"
+    for b in backends or ["(compiled backend)"]:
         for th in thread_settings:
             case = f"{b}, {th} thread{'s' if th > 1 else ''}"
             c = comp.get(f"fastopt:{b}:t{th}")
             v = c["time_s"] if c else None
-            out.append(_t("small_time", "one step on a 1,000-element param <= 4 us (Cython)",
-                          case, v, 4e-6, status_if(_cmp(v, 4e-6, "<=")),
+            out.append(_t("small_time", "one step on a 1,000-element param <= 4 us",
+                          case, v, 4e-6, _cmp(v, 4e-6, "<="),
                           _fmt_us(v) if v is not None else "not measured"))
             v = c.get("vs_torch_fused") if c else None
             out.append(_t("small_vs_torch", "one 1,000-element step >= 8x faster than "
-                          "torch.optim.Adam(fused=True).step (Cython)", case, v, 8.0,
-                          status_if(_cmp(v, 8.0, ">=")),
+                          "torch.optim.Adam(fused=True).step", case, v, 8.0,
+                          _cmp(v, 8.0, ">="),
                           _fmt_x(v) if v is not None else "not measured"))
 
     # 10. many tensors
@@ -182,15 +201,14 @@ def evaluate(results):
             if c["kind"] != "fastopt":
                 continue
             label = f"{c['backend']}, {c['threads']} thread{'s' if c['threads'] > 1 else ''}"
-            strict = c["backend"] == "cython"
             v = c.get("vs_numpy")
-            out.append(_t("sparse_numpy", "sparse Adagrad (1M x 64, 8,192 Zipf rows) >= 10x NumPy "
-                          "(np.unique + np.add.at)", label, v, 10.0,
-                          _cmp(v, 10.0, ">=") if strict else "info",
+            out.append(_t("sparse_numpy", f"sparse Adagrad ({sp['n_rows']:,} x {sp['width']}, "
+                          f"{sp['batch']:,} Zipf rows) >= 10x NumPy (np.unique + np.add.at)",
+                          label, v, 10.0, _cmp(v, 10.0, ">="),
                           _fmt_x(v) if v is not None else "not measured"))
             v = c.get("vs_torch")
             out.append(_t("sparse_torch", "sparse Adagrad >= 5x torch sparse Adagrad, same threads",
-                          label, v, 5.0, _cmp(v, 5.0, ">=") if strict else "info",
+                          label, v, 5.0, _cmp(v, 5.0, ">="),
                           _fmt_x(v) if v is not None else "not measured"))
     return _collapse(out)
 

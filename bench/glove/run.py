@@ -3,11 +3,21 @@
 Trains GloVe word vectors on a corpus with :mod:`fastopt.embeddings.glove` (1 thread and all
 cores), with a plain NumPy mini-batch implementation of the same objective and
 update, and -- when ``--glove-c`` names a build of GloVe's own ``glove`` program --
-with the reference C implementation on the same shuffled records.  Reports records
-per second and the cost after every epoch, and the ratios the issue's targets ask
-for.  Results go to ``bench/results/glove.json`` and ``glove.md``; ``--readme``
-refreshes the block between ``<!-- glove:start -->`` and ``<!-- glove:end -->`` in
-README.md.
+with the reference C implementation on the same shuffled records.  The runs are
+interleaved: one epoch of each per round, the order rotated every round (GloVe's C
+program is paused between its epochs), so every ratio compares epochs trained in
+the same minutes.  Reports records per second (median over the epochs, with the
+spread) and the cost after every epoch, and the ratios the issue's targets ask for.
+Results go to ``bench_results/glove/`` (git-ignored); ``--publish`` writes
+``bench/results/glove.json`` and ``glove.md`` from a clean tree, and with
+``--readme`` refreshes the block between ``<!-- glove:start -->`` and
+``<!-- glove:end -->`` in README.md.
+
+Memory: the shuffled records (16 bytes each: 0.8 GB for the 49M records of the
+20M-token corpus), the weights computed from them once per run (8 bytes each),
+and while the trainer prepares an epoch another 8 bytes each; counting the corpus
+(the first run only: it is cached) needs more.  The run records its peak resident
+memory (``peak_rss_bytes`` in glove.json).
 
 Corpus: ``--corpus PATH``, else ``bench/data/corpus.txt`` when present (built by
 ``python -m bench.glove.corpus``), else a generated Zipf corpus (``--quick`` always uses a
@@ -19,6 +29,8 @@ import hashlib
 import json
 import os
 import re
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +40,7 @@ import numpy as np
 
 from fastopt.embeddings import glove
 
-from ..harness import machine
+from ..harness import load, machine, memory
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bench/
 DATA = os.path.join(HERE, "data")
@@ -168,43 +180,48 @@ def word_similarity(vectors, vocab, log=print):
 
 
 # --------------------------------------------------------------------------- runners
+#
+# Every competitor is a generator: each ``next()`` trains one more epoch and yields
+# ``dict(epoch, cost, seconds, records_per_s)``.  :func:`interleave` runs them round-robin,
+# one epoch each per round, in an order rotated every round, so that every ratio compares
+# epochs run in the same minutes, under the same load.
 
-def run_fastopt(vocab, records, order, *, dim, epochs, n_threads, dtype, progress):
-    model = glove.GloVe(len(vocab), dim, dtype=dtype, seed=0)
-    shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
-                                  records.count[order])
-    epochs_out = []
-    model.fit(shuffled, epochs=epochs, n_threads=n_threads, shuffle=False, progress=progress,
-              callback=lambda e, c, s: epochs_out.append(
-                  dict(epoch=e, cost=c, seconds=s, records_per_s=len(records) / s)))
-    return model, epochs_out
+def _epoch(e, cost, seconds, n):
+    return dict(epoch=e, cost=cost, seconds=seconds, records_per_s=n / seconds)
 
 
-def run_numpy(vocab, records, order, *, dim, epochs, dtype, batch, max_seconds, log):
-    model = glove.GloVe(len(vocab), dim, dtype=dtype, seed=0)
-    shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
-                                  records.count[order])
+def fastopt_epochs(model, shuffled, *, epochs, n_threads, progress):
+    """fastopt's trainer, one ``fit(epochs=1)`` per epoch on the same model (its vectors and
+    Adagrad sums carry over; ``seconds`` is the training loop alone, as ``fit`` reports it)."""
+    for e in range(epochs):
+        got = []
+        model.fit(shuffled, epochs=1, n_threads=n_threads, shuffle=False, progress=progress,
+                  callback=lambda _, c, sec: got.append((c, sec)))
+        yield _epoch(e + 1, got[0][0], got[0][1], len(shuffled))
+
+
+def numpy_epochs(model, shuffled, *, epochs, batch, max_seconds):
+    """The NumPy mini-batch version; stops early once it has trained ``max_seconds``."""
     log_count, weight = model._prepare(shuffled)
-    out = []
+    spent = 0.0
     for e in range(epochs):
         t0 = time.perf_counter()
         cost = numpy_epoch(model, shuffled.word1, shuffled.word2, log_count, weight, batch)
         s = time.perf_counter() - t0
-        out.append(dict(epoch=e + 1, cost=cost, seconds=s, records_per_s=len(records) / s))
-        log(f"  numpy epoch {e + 1}: cost {cost:.6f}, {len(records) / s / 1e6:.3f}M records/s")
-        if sum(x["seconds"] for x in out) > max_seconds:
-            break
-    return out
+        spent += s
+        yield _epoch(e + 1, cost, s, len(shuffled))
+        if spent > max_seconds:
+            return
 
 
-def run_glove_c(binary, vocab, records, order, *, dim, epochs, n_threads, log):
-    """GloVe's own ``glove`` program on the same shuffled records (float64, its
-    defaults: eta 0.05, x_max 100, alpha 0.75); epoch times from the moments its
-    ``iter: NNN, cost: X`` lines arrive."""
+def glove_c_epochs(binary, vocab, shuffled, *, dim, epochs, n_threads):
+    """GloVe's own ``glove`` program (float64, its defaults: eta 0.05, x_max 100, alpha 0.75)
+    on the same shuffled records, one process for all epochs, paused (SIGSTOP) when it prints
+    an epoch's ``iter: NNN, cost: X`` line and resumed (SIGCONT) at its next turn: an epoch's
+    time runs from the resume (from the end of its set-up for the first) to its line."""
     with tempfile.TemporaryDirectory(prefix="fastopt-glove-") as tmp:
         rec_path = os.path.join(tmp, "cooccurrence.shuf.bin")
-        glove.Cooccurrence(records.word1[order], records.word2[order],
-                           records.count[order]).save(rec_path)
+        shuffled.save(rec_path)
         vocab_path = os.path.join(tmp, "vocab.txt")
         vocab.save(vocab_path)
         cmd = [binary, "-input-file", rec_path, "-vocab-file", vocab_path, "-threads",
@@ -213,51 +230,77 @@ def run_glove_c(binary, vocab, records, order, *, dim, epochs, n_threads, log):
                "-save-file", os.path.join(tmp, "vectors")]
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 text=True, cwd=tmp)
-        out, last = [], None
-        for line in proc.stderr:
-            now = time.perf_counter()
-            m = re.search(r"iter:\s*(\d+),\s*cost:\s*([0-9.eE+-]+)", line)
-            if m and last is not None:
-                s = now - last
-                out.append(dict(epoch=int(m.group(1)), cost=float(m.group(2)), seconds=s,
-                                records_per_s=len(records) / s))
-            if m or "alpha" in line or "Read" in line:
-                last = now  # the first epoch starts after the set-up lines
-        proc.wait()
-        if proc.returncode:
-            raise RuntimeError(f"{binary} exited with {proc.returncode}")
-    for x in out:
-        log(f"  glove-c epoch {x['epoch']}: cost {x['cost']:.6f}, "
-            f"{x['records_per_s'] / 1e6:.2f}M records/s")
+        try:
+            last = None
+            for line in proc.stderr:
+                now = time.perf_counter()
+                m = re.search(r"iter:\s*(\d+),\s*cost:\s*([0-9.eE+-]+)", line)
+                if m and last is not None:
+                    proc.send_signal(signal.SIGSTOP)
+                    yield _epoch(int(m.group(1)), float(m.group(2)), now - last, len(shuffled))
+                    proc.send_signal(signal.SIGCONT)
+                    last = time.perf_counter()
+                elif "alpha" in line or "Read" in line:
+                    last = now  # the first epoch starts after the set-up lines
+            if proc.wait():
+                raise RuntimeError(f"{binary} exited with {proc.returncode}")
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.wait()
+
+
+def interleave(competitors, log=print):
+    """``{name: [epoch dicts]}``: one epoch of each competitor per round, the order rotated
+    by one place every round; a competitor drops out when its generator ends."""
+    live = dict(competitors)
+    out = {name: [] for name in live}
+    r = 0
+    while live:
+        names = list(live)
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            try:
+                e = next(live[name])
+            except StopIteration:
+                del live[name]
+                continue
+            out[name].append(e)
+            log(f"  round {r + 1}: {name} epoch {e['epoch']}: cost {e['cost']:.6f}, "
+                f"{e['records_per_s'] / 1e6:.3f}M records/s")
+        r += 1
     return out
 
 
 # ---------------------------------------------------------------------------- report
 
-def _best_rate(epochs):
-    return max((e["records_per_s"] for e in epochs), default=float("nan"))
+def median_rate(epochs):
+    """Median records/s over a run's epochs (nan for no epoch)."""
+    return statistics.median(e["records_per_s"] for e in epochs) if epochs else float("nan")
 
 
 def summary(results):
-    """The figures the issue's targets ask for, as ``(label, value, target, ok)``."""
+    """The figures the issue's targets ask for, as ``(label, value, target, ok)``, from the
+    median epoch of each run (its epochs interleaved with the other runs')."""
     runs, rows = results["runs"], []
-    one = _best_rate(runs.get("fastopt-1", []))
+    one = median_rate(runs.get("fastopt-1", []))
     cores = results["threads"]
-    many = _best_rate(runs.get(f"fastopt-{cores}", [])) if cores > 1 else float("nan")
+    many = median_rate(runs.get(f"fastopt-{cores}", [])) if cores > 1 else float("nan")
     rows.append(("records/s, 1 thread", f"{one / 1e6:.2f}M", ">= 2M", one >= 2e6))
     if cores > 1:
         rows.append((f"{cores} threads / 1 thread", f"{many / one:.2f}x", ">= 1.9x",
                      many / one >= 1.9))
     if runs.get("numpy"):
-        x = one / _best_rate(runs["numpy"])
+        x = one / median_rate(runs["numpy"])
         rows.append(("fastopt 1 thread / NumPy mini-batch", f"{x:.1f}x", ">= 10x", x >= 10))
     for t in (1, cores):
         c_runs = runs.get(f"glove-c-{t}")
         if c_runs:
-            mine = _best_rate(runs.get(f"fastopt-{t}", []))
+            mine = median_rate(runs.get(f"fastopt-{t}", []))
             rows.append((f"fastopt / GloVe C, {t} thread{'s' * (t > 1)}",
-                         f"{mine / _best_rate(c_runs):.2f}x", "> 1x",
-                         mine > _best_rate(c_runs)))
+                         f"{mine / median_rate(c_runs):.2f}x", "> 1x",
+                         mine > median_rate(c_runs)))
     c1 = runs.get("glove-c-1")
     if c1 and runs.get("fastopt-1"):
         worst = max(abs(a["cost"] / b["cost"] - 1)
@@ -273,16 +316,31 @@ def markdown(results):
              f"{info['vocab']:,} (min count {results['min_count']}), {info['records']:,} "
              f"co-occurrence records (window {results['window']}); d = {results['dim']}, "
              f"{results['dtype']}; {results['machine']}.", ""]
+    for why in results.get("unreliable") or []:
+        lines += [f"UNRELIABLE: the machine was busy: {why}.", ""]
     lines += ["| target | measured | wanted | |", "|---|---:|---:|---|"]
     for label, value, want, ok in summary(results):
         lines.append(f"| {label} | {value} | {want} | {'ok' if ok else 'MISS'} |")
     lines += ["", "| run | " + " | ".join(f"epoch {e + 1}" for e in range(results["epochs"]))
-              + " | records/s (best epoch) |",
+              + " | records/s: median epoch (min-max) |",
               "|---|" + "---:|" * (results["epochs"] + 1)]
     for name, epochs in results["runs"].items():
         costs = [f"{e['cost']:.5f}" for e in epochs]
         costs += [""] * (results["epochs"] - len(costs))
-        lines.append(f"| {name} | " + " | ".join(costs) + f" | {_best_rate(epochs) / 1e6:.2f}M |")
+        rates = [e["records_per_s"] / 1e6 for e in epochs] or [float("nan")]
+        lines.append(f"| {name} | " + " | ".join(costs) + f" | {median_rate(epochs) / 1e6:.2f}M "
+                     f"({min(rates):.2f}-{max(rates):.2f}M) |")
+    if results.get("interleaved"):
+        lines += ["", "Runs interleaved: one epoch of each per round, the order rotated every "
+                  "round; speeds are medians over the epochs."]
+    else:
+        lines += ["", "Runs one after another (not interleaved); speeds are medians over the "
+                  "epochs."]
+    git = results.get("git")
+    if git:
+        lines.append(f"Command: `{results.get('command')}`; git {git.get('commit')} "
+                     f"({'DIRTY tree' if git.get('dirty') else 'clean tree'}); peak memory "
+                     f"{results.get('peak_rss_bytes', 0) / 2 ** 30:.1f} GiB.")
     similarity = [(run, name, r) for run, found in results.get("similarity", {}).items()
                   for name, r in found.items()]
     if similarity:
@@ -294,6 +352,33 @@ def markdown(results):
     lines += ["", "(cost: the mean over records of ½·f(x)·(w·w̃ + b + b̃ − log x)², before each "
               "record's update, as GloVe prints it.)"]
     return "\n".join(lines)
+
+
+def readme_section(path=README):
+    """The README's text between the glove markers (None without them)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = "<!-- glove:start -->", "<!-- glove:end -->"
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def rerender(folder, readme=False):
+    """Rewrite ``glove.md`` (and the README block) from ``glove.json`` in ``folder``."""
+    with open(os.path.join(folder, "glove.json")) as f:
+        results = json.load(f)
+    text = markdown(results)
+    with open(os.path.join(folder, "glove.md"), "w") as f:
+        f.write(text + "\n")
+    if readme:
+        refresh_readme(text)
+    print(text)
+    return results
+
+
+def _git_commit():
+    return machine._git("rev-parse", "HEAD")
 
 
 def refresh_readme(text, path=README):
@@ -326,11 +411,26 @@ def main(argv=None):
                     help="the 'all cores' thread count (default: every CPU)")
     ap.add_argument("--glove-c", help="GloVe's own glove binary, to compare with")
     ap.add_argument("--out", default=None,
-                    help="results folder (default bench/results, --quick: bench_results/quick)")
-    ap.add_argument("--readme", action="store_true", help="refresh the README block")
+                    help="results folder (default bench_results/glove, --quick: "
+                         "bench_results/quick; both git-ignored)")
+    ap.add_argument("--publish", action="store_true",
+                    help="write into bench/results/ (committed); refuses a dirty git tree")
+    ap.add_argument("--readme", action="store_true",
+                    help="with --publish: refresh the README block")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--rerender", metavar="DIR",
+                    help="no training: rewrite DIR/glove.md (and with --readme the README "
+                         "block) from DIR/glove.json")
     args = ap.parse_args(argv)
+    if args.rerender:
+        return rerender(args.rerender, readme=args.readme)
     log = lambda *a: print(*a, flush=True)  # noqa: E731
+    if args.publish:
+        if args.quick:
+            ap.error("--publish takes a full run (not --quick)")
+        dirty = machine.git_dirty()
+        if dirty:
+            ap.error(f"refusing to publish from a dirty tree ({dirty}); commit first")
 
     default_corpus = os.path.join(DATA, "corpus.txt")
     if args.quick:
@@ -342,40 +442,62 @@ def main(argv=None):
         log("no corpus (python -m bench.glove.corpus builds one): using a generated one")
         corpus, name = generated_corpus(10_000_000), "generated (Zipf, 10M tokens)"
     epochs = args.epochs or (2 if args.quick else 5)
-    numpy_epochs = args.numpy_epochs or (1 if args.quick else 2)
+    numpy_epochs_wanted = args.numpy_epochs or (1 if args.quick else 2)
     vocab, records, info = records_for(corpus, window=args.window, min_count=args.min_count,
                                        log=log)
     info["name"] = name
     order = np.random.default_rng(0).permutation(len(records))
+    shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
+                                  records.count[order])
+    del records
+    git_state = machine.git_dirty()
     results = dict(corpus=info, dim=args.dim, window=args.window, min_count=args.min_count,
                    dtype=args.dtype, epochs=epochs, threads=args.threads, runs={},
+                   interleaved=True, command=" ".join(["python -m bench.glove",
+                                     *(sys.argv[1:] if argv is None else argv)]),
+                   git={"commit": _git_commit(),
+                        "dirty": None if git_state is None else bool(git_state)},
                    machine=f"{machine.cpu_model()}, {machine.cores()[0]} usable cores")
     thread_counts = sorted({1, args.threads})
-    results["similarity"] = {}
+    # compile the trainer's loop before anything is timed
+    warm = glove.GloVe(len(vocab), args.dim, dtype=args.dtype, seed=0)
+    warm.fit(glove.Cooccurrence(shuffled.word1[:100], shuffled.word2[:100], shuffled.count[:100]),
+             epochs=1, n_threads=1, shuffle=False, progress=False)
+    del warm
+    models, competitors = {}, []
     for t in thread_counts:
-        log(f"fastopt, {t} thread{'s' * (t > 1)}:")
-        model, out = run_fastopt(vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
-                             dtype=args.dtype, progress=not args.no_progress)
-        for e in out:
-            log(f"  epoch {e['epoch']}: cost {e['cost']:.6f}, "
-                f"{e['records_per_s'] / 1e6:.2f}M records/s")
-        results["runs"][f"fastopt-{t}"] = out
-        if not args.quick:
-            results["similarity"][f"fastopt-{t}"] = word_similarity(model.vectors(), vocab)
-    log(f"NumPy mini-batch ({args.numpy_batch} records per batch):")
-    results["runs"]["numpy"] = run_numpy(vocab, records, order, dim=args.dim, epochs=numpy_epochs,
-                                         dtype=args.dtype, batch=args.numpy_batch,
-                                         max_seconds=1800, log=log)
+        models[t] = glove.GloVe(len(vocab), args.dim, dtype=args.dtype, seed=0)
+        competitors.append((f"fastopt-{t}", fastopt_epochs(
+            models[t], shuffled, epochs=epochs, n_threads=t, progress=not args.no_progress)))
+    competitors.append(("numpy", numpy_epochs(
+        glove.GloVe(len(vocab), args.dim, dtype=args.dtype, seed=0), shuffled,
+        epochs=numpy_epochs_wanted, batch=args.numpy_batch, max_seconds=1800)))
     if args.glove_c:
         for t in thread_counts:
-            log(f"GloVe C, {t} thread{'s' * (t > 1)}:")
-            results["runs"][f"glove-c-{t}"] = run_glove_c(
-                args.glove_c, vocab, records, order, dim=args.dim, epochs=epochs, n_threads=t,
-                log=log)
+            competitors.append((f"glove-c-{t}", glove_c_epochs(
+                args.glove_c, vocab, shuffled, dim=args.dim, epochs=epochs, n_threads=t)))
+    log(f"{len(competitors)} runs interleaved epoch by epoch: "
+        + ", ".join(name for name, _ in competitors))
+    before = load.snapshot(0.5 if args.quick else 1.0)
+    for why in load.verdict(before=before):
+        log(f"WARNING: the machine is busy: {why}; the figures will be marked unreliable")
+    monitor = load.Monitor().start()
+    results["runs"] = interleave(competitors, log=log)
+    during = monitor.stop()
+    after = load.snapshot(0.5 if args.quick else 1.0)
+    results["busy"] = {"before": before, "during": during, "after": after}
+    results["unreliable"] = load.verdict(before=before, after=after, during=during)
+    results["similarity"] = {}
+    if not args.quick:
+        for t, model in models.items():
+            results["similarity"][f"fastopt-{t}"] = word_similarity(model.vectors(), vocab)
+    results["peak_rss_bytes"] = memory.peak_bytes()
     text = markdown(results)
     print("\n" + text)
-    out = args.out or (os.path.join(os.path.dirname(HERE), "bench_results", "quick")
-                       if args.quick else RESULTS)
+    if args.readme and not args.publish:
+        ap.error("--readme needs --publish (the README shows the published results)")
+    out = args.out or (RESULTS if args.publish else os.path.join(
+        os.path.dirname(HERE), "bench_results", "quick" if args.quick else "glove"))
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "glove.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -1,6 +1,7 @@
 """What the numbers were measured on: CPU, cores, caches, memory, load, versions."""
 import datetime
 import os
+import pathlib
 import platform
 import re
 import subprocess
@@ -76,12 +77,30 @@ def memory_bytes():
     return int(m.group(1)) * 1024 if m else None
 
 
-def _git(*args):
+#: The repository the benchmark runs from (bench/harness/ -> the root).
+REPO = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+def _git(*args, repo=REPO):
     try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip() or None
+        r = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                           check=False, cwd=repo)
     except (OSError, subprocess.SubprocessError):
         return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def git_dirty(repo=REPO):
+    """A short description of the uncommitted changes of ``repo`` ('' when clean, None when
+    it is no git checkout): e.g. ``"3 changed paths: M README.md, ?? x.py, ..."``."""
+    status = _git("status", "--porcelain", repo=repo)
+    if status is None:
+        return None
+    lines = status.splitlines()
+    if not lines:
+        return ""
+    return (f"{len(lines)} changed path{'s' * (len(lines) > 1)}: "
+            + ", ".join(x.strip() for x in lines[:3]) + (", ..." if len(lines) > 3 else ""))
 
 
 def describe(peer_versions=None):
@@ -93,7 +112,7 @@ def describe(peer_versions=None):
         numba_version = numba.__version__
     except ImportError:
         numba_version = None
-    status = _git("status", "--porcelain")
+    dirty = git_dirty()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hostname": platform.node(),
@@ -113,7 +132,7 @@ def describe(peer_versions=None):
             **(peer_versions or {}),
         },
         "git": {"commit": _git("rev-parse", "HEAD"),
-                "dirty": None if status is None else bool(status)},
+                "dirty": None if dirty is None else bool(dirty), "changes": dirty or None},
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS",
                                            "FASTOPT_BACKEND", "MKL_NUM_THREADS",
                                            "OPENBLAS_NUM_THREADS", "NUMBA_THREADING_LAYER")

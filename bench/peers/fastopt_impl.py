@@ -95,6 +95,23 @@ def show_config():
     return {"printed": buf.getvalue(), "returned": returned}
 
 
+def state_full(n, init, dtype, slot):
+    """A 1-D state array of ``n`` elements allocated as fastopt's optimizers allocate slot
+    ``slot`` of their state (``fastopt.optim.optimizer._state_full``: large arrays start at a
+    slot-dependent offset within the 4 KiB page, against 4K aliasing); ``np.full`` when this
+    fastopt has no such helper."""
+    try:
+        helper = importlib.import_module("fastopt.optim.optimizer")._state_full
+    except (ImportError, AttributeError):
+        return np.full(n, init, dtype)
+    return helper((n,), init, dtype, slot)
+
+
+def page_offset(a):
+    """Byte offset of ``a``'s first element within its 4 KiB page."""
+    return a.__array_interface__["data"][0] % 4096
+
+
 def parallel_threshold():
     return getattr(_backend_module(), "PARALLEL_THRESHOLD", None)
 

@@ -56,47 +56,82 @@ def roof_units(cfg):
     return len(cfg.dtypes)
 
 
+def gbps_spread(nbytes, st):
+    """GB/s at each of the samples' quartiles (the slowest sample gives ``min``)."""
+    return {"min": nbytes / st.max_s / 1e9, "q1": nbytes / st.q3_s / 1e9,
+            "median": nbytes / st.median_s / 1e9, "q3": nbytes / st.q1_s / 1e9,
+            "max": nbytes / st.min_s / 1e9}
+
+
 def run_roof(cfg, bar):
-    """GB/s of the roof kernel for every (R, W) pattern of the run, dtype and thread count."""
+    """GB/s of the roof kernel for every (R, W) pattern of the run, dtype and thread count,
+    on arrays laid out as the optimizers' are (``layout="optimizer"``, the roof) and plainly
+    (``"plain"``: what staggering the state within the page is worth), timed round-robin."""
     patterns = algorithms.traffic_patterns(cfg.algorithms)
     if cfg.model_section or cfg.small_section:
         patterns = sorted(set(patterns) | {algorithms.get("adam").traffic})
     out = []
     for dtype in cfg.dtypes:
         bar.label(f"roof {dtype}")
-        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size)
+        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size, cfg.roof_max_size)
         max_r = max(r for r, _ in patterns)
         read_only = max(r - w for r, w in patterns)
-        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
         streams = {}
         competitors = []
-        for r, w in patterns:
-            # written arrays first, then the read-only input(s) (grad): the last arrays
-            arrs = arrays[:w] + arrays[max_r - (r - w):]
-            for th in cfg.threads:
-                s = roof.Stream(arrs, r, w, th)
-                name = f"R{r}W{w}:t{th}"
-                streams[name] = (s, r, w, th)
-                competitors.append(timing.Competitor(name, s))
+        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
+        # the plain layout differs only in the state arrays (1 .. writes-1): share the others
+        plain = roof.make_arrays(n, max_r, dtype, read_only=read_only, layout="plain")
+        plain = [arrays[0], *plain[1:max_r - read_only], *arrays[max_r - read_only:]]
+        for layout, arrays in (("optimizer", arrays), ("plain", plain)):
+            for r, w in patterns:
+                if layout == "plain" and w == 1:
+                    continue  # no state array: the same layout as the roof's
+                # written arrays first, then the read-only input(s) (grad): the last arrays
+                arrs = arrays[:w] + arrays[max_r - (r - w):]
+                for th in cfg.threads:
+                    s = roof.Stream(arrs, r, w, th)
+                    name = f"R{r}W{w}:t{th}" + ("" if layout == "optimizer" else f":{layout}")
+                    streams[name] = (s, r, w, th, layout, roof.page_offsets(arrs))
+                    competitors.append(timing.Competitor(name, s))
+        del arrays, plain
         load = timing.load_average()
         stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
                                    min_sample_s=cfg.min_sample_s)
         for name, st in stats.items():
-            s, r, w, th = streams[name]
+            s, r, w, th, layout, offsets = streams[name]
             out.append({"reads": r, "writes": w, "dtype": dtype, "threads": th, "n": n,
+                        "layout": layout, "page_offsets": offsets,
                         "working_set_bytes": r * n * np.dtype(dtype).itemsize,
                         "bytes_per_call": s.bytes(), "gbps": s.bytes() / st.median_s / 1e9,
                         "gbps_best": s.bytes() / st.min_s / 1e9,
+                        "gbps_spread": gbps_spread(s.bytes(), st),
                         "load_average": load, "timing": st.as_dict()})
-        del arrays, streams, competitors
+        del streams, competitors
         gc.collect()
         bar.step()
     return out
 
 
 def roof_lookup(roof_rows):
-    """``{(reads, writes, dtype, threads): gbps}``."""
-    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): r["gbps"] for r in roof_rows}
+    """``{(reads, writes, dtype, threads): (median GB/s, best GB/s)}`` of the roof (the
+    optimizer layout)."""
+    return {(r["reads"], r["writes"], r["dtype"], r["threads"]): (r["gbps"], r["gbps_best"])
+            for r in roof_rows if r.get("layout", "optimizer") == "optimizer"}
+
+
+def staggering_gain(roof_rows):
+    """``[{reads, writes, dtype, threads, gain}]``: plain-layout time / optimizer-layout time
+    of the roof kernel (> 1: staggering the state within the page makes streaming faster)."""
+    by_key = {}
+    for r in roof_rows:
+        by_key.setdefault((r["reads"], r["writes"], r["dtype"], r["threads"]), {})[
+            r.get("layout", "optimizer")] = r
+    out = []
+    for (rd, wr, dtype, th), rows in by_key.items():
+        if "optimizer" in rows and "plain" in rows:
+            out.append({"reads": rd, "writes": wr, "dtype": dtype, "threads": th,
+                        "gain": rows["optimizer"]["gbps"] / rows["plain"]["gbps"]})
+    return out
 
 
 # ----------------------------------------------------------------------- dense
@@ -129,14 +164,14 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     p, g = _rng_arrays(n, dtype, seed=n)
     itemsize = np.dtype(dtype).itemsize
     nbytes = algo.bytes_per_element(itemsize) * n
-    competitors, skipped = [], {}
+    competitors, skipped, optimizers = [], {}, {}
     for backend in cfg.backends:
         why = usable.get((backend, algo.name))
         if why:
             skipped[f"fastopt:{backend}"] = why
             continue
         try:
-            opt = fastopt_impl.make(algo, backend, [p], [g])
+            opt = optimizers[backend] = fastopt_impl.make(algo, backend, [p], [g])
         except Exception as e:  # noqa: BLE001
             skipped[f"fastopt:{backend}"] = f"{type(e).__name__}: {e}"
             continue
@@ -166,9 +201,13 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     # same size).  A working set over 2x the last-level cache leaves nothing in it to
     # reuse from one step to the next; every 1.6e7 case qualifies (the smallest, plain SGD
     # in float32, streams 3.8x L3).
+    # Its arrays are laid out as the kernels' are (see roof.make_arrays); both layouts'
+    # page offsets are recorded.
     roof_arrays = None
+    page_offsets = {}
     if cfg.case_roof and algo.reads * n * itemsize >= CASE_ROOF_LLC_MULTIPLE * cfg.llc_bytes:
         roof_arrays = roof.make_arrays(n, algo.reads, dtype, read_only=algo.reads - algo.writes)
+        page_offsets["roof"] = roof.page_offsets(roof_arrays)
         for th in cfg.threads:
             competitors.append(timing.Competitor(
                 f"roof:t{th}", roof.Stream(roof_arrays, algo.reads, algo.writes, th), None,
@@ -182,6 +221,10 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
             skipped[c.name] = why
         else:
             ok.append(c)
+    for backend, opt in optimizers.items():
+        # param, state (in the kernel's order), grad: the order of the roof's arrays
+        state = list(opt.state(0).values())[:algo.writes - 1]
+        page_offsets[f"fastopt:{backend}"] = roof.page_offsets([p, *state, g])
     load = timing.load_average()
     t0 = timing.clock()
     stats = timing.interleaved(ok, repeats=cfg.repeats_for(n), min_sample_s=cfg.min_sample_s,
@@ -191,17 +234,37 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
     for c in ok:
         st = stats[c.name]
         comp[c.name] = {**c.info, "time_s": st.median_s, "gbps": nbytes / st.median_s / 1e9,
-                        "timing": st.as_dict()}
-    for c in comp.values():
+                        "gbps_spread": gbps_spread(nbytes, st), "timing": st.as_dict()}
+    case = {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
+            "writes": algo.writes, "bytes_per_element": algo.bytes_per_element(itemsize),
+            "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped,
+            "page_offsets": page_offsets}
+    roof_fractions(case, roofs)
+    return case
+
+
+def roof_fractions(case, roofs):
+    """Set each competitor's ``roof_fraction`` (median GB/s over the roof's median: the
+    targets) and ``roof_fraction_best`` (best sample over the roof's best sample: the nearest
+    each comes to its speed on a quiet machine, so a kernel above the roof there is no
+    accident of load -- the ceiling check), against the roof timed in the case when there is
+    one, else ``roofs`` (:func:`roof_lookup` of the roof section).  From the stored samples
+    alone, so that ``python -m bench.report`` recomputes it."""
+    comp = case["competitors"]
+    nbytes = case["bytes_per_element"] * case["size"]
+    best = {name: nbytes / c["timing"]["min_s"] / 1e9 for name, c in comp.items()}
+    for name, c in comp.items():
         th = c["threads"]
-        in_case = comp.get(f"roof:t{th}")
-        roof_gbps = in_case["gbps"] if in_case else roofs.get((algo.reads, algo.writes, dtype, th))
+        in_case = f"roof:t{th}" if f"roof:t{th}" in comp else None
+        if in_case:
+            roof_gbps, roof_best = comp[in_case]["gbps"], best[in_case]
+        else:
+            roof_gbps, roof_best = roofs.get((case["reads"], case["writes"], case["dtype"], th),
+                                             (None, None))
         c["roof_gbps"] = roof_gbps
         c["roof_source"] = "case" if in_case else ("roof section" if roof_gbps else None)
         c["roof_fraction"] = c["gbps"] / roof_gbps if roof_gbps else None
-    return {"algorithm": algo.name, "dtype": dtype, "size": n, "reads": algo.reads,
-            "writes": algo.writes, "bytes_per_element": algo.bytes_per_element(itemsize),
-            "load_average": load, "timed_s": duration, "competitors": comp, "skipped": skipped}
+        c["roof_fraction_best"] = best[name] / roof_best if roof_best else None
 
 
 def dense_rows(case):
@@ -214,7 +277,8 @@ def dense_rows(case):
         th, t = c["threads"], c["time_s"]
         row = {"algorithm": case["algorithm"], "dtype": case["dtype"], "size": case["size"],
                "backend": c["backend"], "threads": th, "time_s": t, "gbps": c["gbps"],
-               "roof_fraction": c["roof_fraction"], "roof_source": c.get("roof_source")}
+               "roof_fraction": c["roof_fraction"], "roof_source": c.get("roof_source"),
+               "roof_fraction_best": c.get("roof_fraction_best")}
         for flavour in numpy_impl.FLAVOURS:
             other = comp.get(f"numpy:{flavour}")
             row[f"vs_numpy_{flavour}"] = other["time_s"] / t if other else None

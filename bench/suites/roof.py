@@ -23,6 +23,15 @@ kernel moves exactly that traffic with as little work as possible::
   slower on the reference machine (cache-set/DRAM-bank conflicts), which would
   be a floor, not a roof.
 
+* Laid out as the optimizers' arrays are (:func:`make_arrays`): the first
+  written array (the parameter) and the read-only ones (the gradient) come from
+  NumPy's allocator as the user's arrays do, the other written ones (the state)
+  from the same helper as fastopt's optimizer state, which starts each at its own
+  offset within the 4 KiB page.  Arrays that all start at the same page offset
+  stall each other (4K aliasing): a roof allocated plainly runs slower than the
+  kernels it bounds.  The plain layout is timed too (``layout="plain"``), which
+  measures what the staggering is worth.
+
 Compiled with numba (``nogil``, no bounds checks, NumPy error model; LLVM
 vectorizes the loop) and run on ``threads`` contiguous chunks by a pool of
 Python threads (the main thread takes chunk 0): dispatch costs tens of
@@ -37,6 +46,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from ..peers import fastopt_impl
 
 _FLAGS = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False, fastmath=False)
 
@@ -145,20 +156,46 @@ class Stream:
         return (self.reads + self.writes) * self.arrays[0].itemsize * self.n
 
 
-def roof_size(patterns, dtype, llc_bytes, at_least):
+def roof_size(patterns, dtype, llc_bytes, at_least, at_most=None):
     """Elements per array: working set >= 4x the LLC for every pattern and >= ``at_least``,
-    rounded up to a whole million (never a power of two: see the module docstring)."""
+    rounded up to a whole million (never a power of two: see the module docstring);
+    ``at_most`` caps it (``--quick``: a smoke test on cache-sized arrays, not a roof)."""
     itemsize = np.dtype(dtype).itemsize
     need = max(math.ceil(4 * llc_bytes / (r * itemsize)) for r, _ in patterns)
     need = math.ceil(need / 1_000_000) * 1_000_000
-    return max(int(at_least), need)
+    n = max(int(at_least), need)
+    return n if at_most is None else min(n, int(at_most))
 
 
-def make_arrays(n, count, dtype, read_only=1):
+LAYOUTS = ("optimizer", "plain")
+
+
+def make_arrays(n, count, dtype, read_only=1, layout="optimizer"):
     """``count`` arrays of ``n`` elements, pages touched: the first ``count - read_only`` (to be
-    written) hold values near 1, the last ``read_only`` hold :data:`READ_ONLY_VALUE`."""
-    return [np.full(n, 1.0 + 0.25 * i if i < count - read_only else READ_ONLY_VALUE, dtype=dtype)
-            for i in range(count)]
+    written) hold values near 1, the last ``read_only`` hold :data:`READ_ONLY_VALUE`.
+
+    ``layout="optimizer"``: placed as an optimizer step's arrays are -- array 0 (the
+    parameter) and the read-only ones (the gradient) by NumPy's allocator, written array
+    ``j >= 1`` (state slot ``j - 1``) by fastopt's own state allocator
+    (:func:`bench.peers.fastopt_impl.state_full`), so every array starts at the same offset
+    within its page as the kernel's array it stands for.  ``layout="plain"``: all by NumPy.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    writes = count - read_only
+    out = []
+    for i in range(count):
+        value = 1.0 + 0.25 * i if i < writes else READ_ONLY_VALUE
+        if layout == "optimizer" and 1 <= i < writes:
+            out.append(fastopt_impl.state_full(n, value, dtype, slot=i - 1))
+        else:
+            out.append(np.full(n, value, dtype=dtype))
+    return out
+
+
+def page_offsets(arrays):
+    """Each array's byte offset within its 4 KiB page (what 4K aliasing depends on)."""
+    return [fastopt_impl.page_offset(a) for a in arrays]
 
 
 def check():

@@ -10,7 +10,9 @@ Zipf-distributed row indices (with duplicates), every algorithm's sparse step
   ``torch.optim.SparseAdam`` stepping a sparse COO gradient on the same kind of table.
 
 Each algorithm is one case whose competitors are timed round-robin (interleaved),
-each on its own table (the tables start equal), cycling through the same batches.
+cycling through the same batches: one table per fastopt backend and per torch peer
+(the tables start equal), shared by that implementation's thread settings (as the
+dense cases share their arrays), which keeps the section's memory to a few tables.
 Figures: milliseconds per step, rows per second (batch rows, duplicates counted,
 per second) and speed-ups over NumPy and torch at the same thread count.
 """
@@ -40,6 +42,10 @@ ALGORITHMS = (
     ("nadam", "NAdam", {}, None),
 )
 QUICK_ALGORITHMS = ("adagrad", "adam")
+#: Tables of state per row each sparse step keeps (fastopt's, and torch's for its peer).
+STATE_TABLES = {"adagrad": 1, "adagrad_rowwise": 0, "sgd": 0, "sgd_momentum": 1, "adadelta": 2,
+                "rmsprop": 1, "adam": 2, "adamax": 2, "nadam": 2}
+TORCH_STATE_TABLES = {"adagrad": 1, "sparse_adam": 2}
 
 
 def _shape(cfg):
@@ -53,6 +59,22 @@ def _selected(cfg):
 
 def units(cfg):
     return len(_selected(cfg))
+
+
+def memory_bytes(cfg):
+    """Bytes the largest case holds at once: the starting table, each backend's table and
+    state, NumPy's table, state and temporaries (Adagrad), torch's table and state."""
+    shape = _shape(cfg)
+    table = shape["n_rows"] * shape["width"] * 4
+    worst = 0
+    for name, _, _, peer in _selected(cfg):
+        k = 1 + len(cfg.backends) * (1 + STATE_TABLES[name])
+        if name == "adagrad":
+            k += 2 + 1  # table, state; the update's temporaries are batch-sized, plus a copy
+        if peer and cfg.torch:
+            k += 1 + TORCH_STATE_TABLES[peer]
+        worst = max(worst, k)
+    return worst * table
 
 
 def _batches(shape, dtype, seed=0):
@@ -123,9 +145,9 @@ def run(cfg, bar):
             bar.label(f"sparse {name}")
             competitors = []
             for backend in cfg.backends:
+                table = start.copy()
+                opt = getattr(fastopt, cls_name)(table, backend=backend, **kwargs)
                 for th in cfg.threads:
-                    table = start.copy()
-                    opt = getattr(fastopt, cls_name)(table, backend=backend, **kwargs)
                     fn = _cycle(lambda i, v, opt=opt: opt.step(fastopt.SparseGrad(i, v)), batches)
                     competitors.append(timing.Competitor(
                         f"fastopt:{backend}:t{th}", fn, functools.partial(threads.fastopt, th),
@@ -135,9 +157,10 @@ def run(cfg, bar):
                     "numpy", _cycle(numpy_adagrad(start.copy(), np.zeros_like(start)), batches),
                     None, dict(kind="numpy", threads=1)))
             if peer and use_torch:
+                torch_step = torch_sparse(peer, start.copy())
                 for th in cfg.threads:
                     competitors.append(timing.Competitor(
-                        f"torch:{peer}:t{th}", _cycle(torch_sparse(peer, start.copy()), batches),
+                        f"torch:{peer}:t{th}", _cycle(torch_step, batches),
                         functools.partial(threads.torch, th),
                         dict(kind="torch", variant=peer, threads=th)))
             load = timing.load_average()
@@ -160,7 +183,7 @@ def run(cfg, bar):
                     r["torch_peer"] = peer
             cases.append({"algorithm": name, "class": cls_name, "kwargs": kwargs,
                           "load_average": load, "competitors": rows})
-            del competitors
+            competitors = table = opt = torch_step = None  # free this case's tables
             bar.step()
     finally:
         threads.restore()

@@ -66,6 +66,16 @@ def test_quick_run_end_to_end(tmp_path):
     assert data["sparse"]["status"] == "measured" and data["sparse"]["cases"]
     assert {r.get("shape") for r in data["model"]["ratios"]} >= {"model", "flat"}
     assert all(c["status"] == "ok" for c in data["checks"])
+    # sgd's pattern has no state to stagger; the model section adds Adam's, timed both ways
+    assert {(r["writes"], r["layout"]) for r in data["roof"]} == {
+        (1, "optimizer"), (3, "optimizer"), (3, "plain")}
+    assert all(r["gbps_spread"]["min"] <= r["gbps"] <= r["gbps_spread"]["max"]
+               for r in data["roof"])
+    mem = data["meta"]["memory"]
+    assert set(mem["peak_bytes_by_section"]) >= {"checks", "roof", "dense", "model", "sparse"}
+    assert max(mem["peak_bytes_by_section"].values()) <= 1.5 * mem["estimate"]["total_bytes"]
+    assert isinstance(data["meta"]["unreliable"], list)
+    assert data["meta"]["machine"]["git"]["commit"]
     assert "### Benchmark results" in (tmp_path / "results.md").read_text()
     assert {t["status"] for t in results["targets"]} <= {"PASS", "MISS", "n/a", "info"}
     assert report.terminal(results)

@@ -1,0 +1,308 @@
+"""The benchmark's method and its honesty: the roof's layout, the exit status on a failed
+consistency check, outputs that leave the tree clean, the busy-machine and memory reports,
+the published reading against its data, the GloVe runs' interleaving (seconds, no timing
+claims)."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastopt
+from bench import budget, config, report, targets
+from bench.glove import run as glove_bench
+from bench.harness import load, machine, memory
+from bench.peers import algorithms, fastopt_impl, numpy_impl
+from bench.suites import roof
+
+ROOT = config.ROOT
+
+
+# ------------------------------------------------------------------------------ roof layout
+
+def _offsets(name, n, dtype):
+    """Page offsets of an optimizer step's arrays (param, state in kernel order, grad) and of
+    the roof's arrays for the same traffic."""
+    algo = algorithms.get(name)
+    p, g = np.ones(n, dtype), np.full(n, 1e-3, dtype)
+    opt = fastopt_impl.make(algo, "python", [p], [g])
+    opt.step()
+    state = list(opt.state(0).values())[:algo.writes - 1]
+    kernel = roof.page_offsets([p, *state, g])
+    ours = roof.page_offsets(roof.make_arrays(n, algo.reads, dtype,
+                                              read_only=algo.reads - algo.writes))
+    return kernel, ours
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["sgd_momentum", "rmsprop", "adam", "adadelta"])
+def test_roof_state_arrays_sit_at_the_optimizers_page_offsets(name, dtype):
+    """The roof's stand-ins for the state start where the optimizer's state does."""
+    writes = algorithms.get(name).writes
+    kernel, ours = _offsets(name, 40_000, dtype)  # above the staggering threshold (64 KiB)
+    assert ours[1:writes] == kernel[1:writes]
+    assert len(set(ours[1:writes])) == writes - 1
+
+
+def test_roof_arrays_sit_at_the_kernels_page_offsets():
+    """All of them, on arrays as large as the targets' (beyond malloc's mmap threshold, where
+    NumPy's allocator always gives the same offset): param and grad collide, the state not."""
+    kernel, ours = _offsets("adam", 9_000_000, np.float32)
+    assert ours == kernel
+    assert kernel[0] == kernel[-1] and len(set(kernel)) == 3
+    plain = roof.page_offsets(roof.make_arrays(9_000_000, 4, np.float32, layout="plain"))
+    assert len(set(plain)) == 1
+
+
+def test_roof_layout_is_checked():
+    with pytest.raises(ValueError, match="layout"):
+        roof.make_arrays(10, 3, np.float32, layout="aligned")
+
+
+def test_staggering_gain_pairs_the_layouts():
+    from bench.suites.dense import roof_lookup, staggering_gain
+    rows = [{"reads": 4, "writes": 3, "dtype": "float32", "threads": 1, "layout": lay,
+             "gbps": g} for lay, g in (("optimizer", 50.0), ("plain", 40.0))]
+    assert staggering_gain(rows) == [{"reads": 4, "writes": 3, "dtype": "float32",
+                                      "threads": 1, "gain": 1.25}]
+    rows = [dict(r, gbps_best=r["gbps"] + 1) for r in rows]
+    assert roof_lookup(rows) == {(4, 3, "float32", 1): (50.0, 51.0)}
+
+
+# ------------------------------------------------------------------------------ exit status
+
+def test_quick_exits_nonzero_on_a_consistency_mismatch(tmp_path, monkeypatch, capsys):
+    """A competitor computing a wrong update makes ``python -m bench`` fail, not just print."""
+    from bench.__main__ import main
+
+    args = ["--quick", "--sections", "checks", "--algorithms", "sgd", "--no-progress",
+            "--no-charts", "--no-torch", "--backends", "python", "--out", str(tmp_path)]
+    assert main(args) == 0
+    real = numpy_impl.make
+
+    def wrong(flavour, algo, p, g):
+        impl = real(flavour, algo, p, g)
+        if flavour != "careful":
+            return impl
+
+        class Off:  # a 1% larger step: a wrong coefficient
+            def step(self):
+                before = p.copy()
+                impl.step()
+                p[...] = before + 1.01 * (p - before)
+        return Off()
+
+    monkeypatch.setattr(numpy_impl, "make", wrong)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "sgd/numpy:careful (MISMATCH)" in err
+
+
+# ------------------------------------------------------------------------ outputs, publishing
+
+def _ignored(path):
+    rel = pathlib.Path(path).resolve().relative_to(ROOT)
+    return subprocess.run(["git", "check-ignore", "-q", str(rel / "results.json")],
+                          cwd=ROOT, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_default_outputs_are_outside_the_tracked_tree():
+    assert config.from_args([]).out == config.FULL_OUT
+    assert config.from_args(["--quick"]).out == config.QUICK_OUT
+    assert config.from_args(["--sizes", "1e3"]).out == config.CUSTOM_OUT
+    for out in (config.FULL_OUT, config.QUICK_OUT, config.CUSTOM_OUT,
+                ROOT / "bench_results" / "glove"):
+        assert _ignored(out), out
+    assert not _ignored(config.PUBLISH_OUT)
+
+
+def test_publishing_is_asked_for_and_refuses_a_dirty_tree(monkeypatch, capsys):
+    for bad in (["--update-readme"], ["--publish", "--quick"], ["--publish", "--sizes", "1e3"],
+                ["--allow-dirty"]):
+        with pytest.raises(SystemExit):
+            config.from_args(bad)
+    monkeypatch.setattr(machine, "git_dirty", lambda repo=None: "1 changed path: M x.py")
+    with pytest.raises(SystemExit):
+        config.from_args(["--publish"])
+    assert "dirty tree" in capsys.readouterr().err
+    cfg = config.from_args(["--publish", "--allow-dirty", "--update-readme"])
+    assert cfg.out == config.PUBLISH_OUT and cfg.update_readme
+    monkeypatch.setattr(machine, "git_dirty", lambda repo=None: "")
+    assert config.from_args(["--publish"]).out == config.PUBLISH_OUT
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="needs git and a checkout")
+def test_a_clones_tree_stays_clean_after_a_run(tmp_path):
+    """``python -m bench`` (narrowed to seconds) in a fresh clone leaves ``git status`` empty."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    env = dict(os.environ, PYTHONPATH=str(clone), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    r = subprocess.run([sys.executable, "-m", "bench", "--sections", "checks", "dense",
+                        "--algorithms", "sgd", "--sizes", "1e3", "--dtype", "float32",
+                        "--backends", "python", "--no-torch", "--repeats", "1", "--no-progress",
+                        "--no-charts"], cwd=clone, env=env, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (clone / "bench_results" / "custom" / "results.json").exists()
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == ""
+
+
+# ---------------------------------------------------------------------- busy machine, memory
+
+def test_busy_verdict():
+    quiet = {"load_average": [0.1, 0.1, 0.1], "cores_usable": 2, "others_cores": 0.05,
+             "top_others": []}
+    assert load.verdict(before=quiet, after=quiet, during={"others_cores": 0.0}) == []
+    loaded = dict(quiet, load_average=[3.3, 2.0, 1.0])
+    assert "load average 3.30 on 2" in load.verdict(before=loaded)[0]
+    hog = dict(quiet, others_cores=1.5, top_others=[{"pid": 1, "name": "make", "cores": 1.5}])
+    assert "make (1.50)" in load.verdict(after=hog)[0]
+    assert load.verdict(during={"others_cores": 0.3})
+
+
+def test_busy_snapshot_sees_a_spinning_process():
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        snap = load.snapshot(0.5)
+    finally:
+        spin.kill()
+        spin.wait()
+    if not snap["top_others"]:
+        pytest.skip("/proc not readable here")
+    assert any(u["pid"] == spin.pid and u["cores"] > 0.2 for u in snap["top_others"])
+
+
+def test_memory_peak_per_section():
+    peaks = memory.SectionPeaks()
+    if not peaks.exact:
+        pytest.skip("no /proc/self/clear_refs")
+    with peaks("big"):
+        a = np.ones(50_000_000 // 8)  # 50 MB, touched
+        del a
+    with peaks("small"):
+        pass
+    assert peaks.bytes["big"] >= peaks.bytes["small"] + 40_000_000
+
+
+def test_default_run_fits_its_stated_memory_budget():
+    need = budget.estimate(config.from_args([]))
+    assert need["total_bytes"] <= budget.DEFAULT_BUDGET_BYTES, need
+
+
+# ------------------------------------------------------------------- targets and the reading
+
+def _sparse_results(vs_numpy, vs_torch):
+    comp = {f"fastopt:{b}:t1": {"kind": "fastopt", "backend": b, "threads": 1,
+                                "vs_numpy": vs_numpy[b], "vs_torch": vs_torch[b]}
+            for b in ("cython", "numba")}
+    return {"meta": {"config": {"all_threads": 1, "threads": [1], "sizes": [],
+                                "parallel_threshold": 100_000},
+                     "unreliable": []},
+            "sparse": {"n_rows": 10, "width": 2, "batch": 4,
+                       "cases": [{"algorithm": "adagrad", "competitors": comp}]}}
+
+
+def test_numba_is_scored_like_cython():
+    res = _sparse_results({"cython": 12.0, "numba": 9.0}, {"cython": 6.0, "numba": 4.0})
+    res["targets"] = targets.evaluate(res)
+    got = {(t["id"], t["case"].split(",")[0]): t["status"] for t in res["targets"]
+           if t["id"].startswith("sparse")}
+    assert got == {("sparse_numpy", "cython"): "PASS", ("sparse_numpy", "numba"): "MISS",
+                   ("sparse_torch", "cython"): "PASS", ("sparse_torch", "numba"): "MISS"}
+    assert not any(t["status"] == "info" for t in res["targets"] if t["id"] != "model")
+    text = "\n".join(report.reading(res))
+    assert "numba, 1 thread: 9.00x" in text and "numba, 1 thread: 4.00x" in text
+
+
+def test_roof_ceiling_target():
+    case = {"algorithm": "sgd", "dtype": "float32", "size": 16_000_000, "competitors": {
+        "fastopt:cython:t1": {"kind": "fastopt", "backend": "cython", "threads": 1,
+                              "time_s": 1.0, "gbps": 30.0, "roof_fraction": 1.2,
+                              "roof_fraction_best": 1.31, "roof_source": "case"}}}
+    res = {"meta": {"config": {"all_threads": 1, "threads": [1], "sizes": [16_000_000]}},
+           "dense": [case]}
+    [t] = [t for t in targets.evaluate(res) if t["id"] == "roof_ceiling"]
+    assert t["status"] == "MISS" and t["measured"] == 1.31
+    case["competitors"]["fastopt:cython:t1"]["roof_fraction_best"] = 0.97
+    [t] = [t for t in targets.evaluate(res) if t["id"] == "roof_ceiling"]
+    assert t["status"] == "PASS"
+
+
+PUBLISHED = ROOT / "bench" / "results" / "results.json"
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="no published results")
+def test_published_readme_block_is_generated_from_the_published_results():
+    """The README's results block (tables and reading) is what the report renders from
+    bench/results/results.json, and its targets are what the data give.  After a new run:
+    ``python -m bench --publish --update-readme`` (or ``python -m bench.report bench/results
+    --update-readme --no-charts`` to re-render)."""
+    results = json.loads(PUBLISHED.read_text())
+    fresh = json.loads(json.dumps(report._clean(targets.evaluate(results))))
+    assert results["targets"] == fresh
+    assert report.readme_section() == report.readme_block(results, PUBLISHED.parent)
+
+
+# ------------------------------------------------------------------------------ GloVe runs
+
+GLOVE_PUBLISHED = ROOT / "bench" / "results" / "glove.json"
+
+
+@pytest.mark.skipif(not GLOVE_PUBLISHED.exists(), reason="no published GloVe results")
+def test_published_glove_block_is_generated_from_the_published_results():
+    """Re-render after a change: ``python -m bench.glove --rerender bench/results --readme``."""
+    results = json.loads(GLOVE_PUBLISHED.read_text())
+    text = glove_bench.markdown(results)
+    assert glove_bench.readme_section() == text
+    assert (GLOVE_PUBLISHED.parent / "glove.md").read_text() == text + "\n"
+
+def test_glove_runs_are_interleaved_in_rotated_order():
+    calls = []
+
+    def gen(name, n):
+        for e in range(n):
+            calls.append(name)
+            yield {"epoch": e + 1, "cost": 1.0, "seconds": 1.0, "records_per_s": 1.0}
+
+    out = glove_bench.interleave([("a", gen("a", 3)), ("b", gen("b", 3)), ("c", gen("c", 1))],
+                                 log=lambda *_: None)
+    assert calls == ["a", "b", "c", "b", "a", "a", "b"]
+    assert [len(out[k]) for k in "abc"] == [3, 3, 1]
+    assert glove_bench.median_rate([{"records_per_s": x} for x in (3.0, 1.0, 2.0)]) == 2.0
+
+
+def test_glove_c_is_paused_between_its_epochs(tmp_path):
+    """A stand-in for GloVe's program: the time it spends while paused is not counted."""
+    fake = tmp_path / "glove"
+    fake.write_text(f"#!{sys.executable}\nimport sys, time\n"
+                    "print('Read 10 lines.', file=sys.stderr, flush=True)\n"
+                    "for i in range(3):\n"
+                    "    t = time.process_time()\n"
+                    "    while time.process_time() - t < 0.05:  # work, as GloVe does\n"
+                    "        pass\n"
+                    "    print(f'iter: {i + 1:03d}, cost: {1 / (i + 1)}', file=sys.stderr, "
+                    "flush=True)\n")
+    fake.chmod(0o755)
+    from fastopt.embeddings import glove
+    rng = np.random.default_rng(0)
+    records = glove.Cooccurrence(rng.integers(0, 5, 20), rng.integers(0, 5, 20),
+                                 rng.random(20) + 1)
+    vocab = glove.Vocabulary.from_corpus(["a b c d e"] * 5, min_count=1)
+    gen = glove_bench.glove_c_epochs(str(fake), vocab, records, dim=4, epochs=3, n_threads=1)
+    first = next(gen)
+    time.sleep(1.5)  # the program is stopped meanwhile
+    rest = list(gen)
+    epochs = [first, *rest]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert [e["cost"] for e in epochs] == pytest.approx([1, 0.5, 1 / 3])
+    assert all(0.04 < e["seconds"] < 1.2 for e in epochs), epochs
