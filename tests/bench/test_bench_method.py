@@ -173,13 +173,13 @@ def test_busy_snapshot_sees_a_spinning_process():
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.2)
-        snap = load.snapshot(0.5)
+        snap = load.snapshot(0.5, top=1000)  # every busy process: the machine may be loaded
     finally:
         spin.kill()
         spin.wait()
     if not snap["top_others"]:
         pytest.skip("/proc not readable here")
-    assert any(u["pid"] == spin.pid and u["cores"] > 0.2 for u in snap["top_others"])
+    assert any(u["pid"] == spin.pid and u["cores"] > 0.05 for u in snap["top_others"])
 
 
 def test_memory_peak_per_section():
