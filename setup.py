@@ -57,6 +57,11 @@ CSRC = "csrc"
 # Cython finds ``fastopt/backends/cython/<algorithm>.pxd``, the module's own .pxd.
 PACKAGE_ROOT = os.curdir
 DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h")]
+#: An update rule's template, ``csrc/<rule>.pyx.tp``, and the template rendered for each
+#: rule where it writes ``{{kernels}}``; the .pyx they make go to GENERATED.
+TEMPLATE_SUFFIX = ".pyx.tp"
+UPDATE_RULE_TEMPLATE = os.path.join(CSRC, "_update_rule.pxi.tp")
+GENERATED = os.path.join("build", "generated")
 
 # Flags that would let the compiler change the rounding of the kernels' arithmetic.
 UNSAFE_FLAGS = ("-ffast-math", "-Ofast", "-ffp-contract=fast", "-ffp-contract=on",
@@ -137,12 +142,7 @@ def _extensions():
 
 # ----------------------------------------------------------------- update-rule templates
 
-TEMPLATE_SUFFIX = ".pyx.tp"
-#: Rendered for each ``csrc/<rule>.pyx.tp`` where that template writes ``{{kernels}}``.
-UPDATE_RULE_TEMPLATE = os.path.join(CSRC, "_update_rule.pxi.tp")
-#: Where the rendered ``.pyx`` files go (cythonize then writes their C under build/cython*).
-GENERATED = os.path.join("build", "generated")
-#: Local names of the generated functions: a state or scalar may not take one of them.
+#: Local names of the generated functions: no state, scalar or switch may take one.
 RESERVED_NAMES = {"param", "grad", "a", "n", "c", "chunk", "n_chunks", "flags", "sp", "d",
                   "j", "o", "j0", "j1", "start", "stop", "indices", "values", "slots", "rows",
                   "coalesced", "n_threads", "typenum"}
@@ -150,38 +150,37 @@ RESERVED_NAMES = {"param", "grad", "a", "n", "c", "chunk", "n_chunks", "flags", 
 
 def _loop_parameters(text, loop, path):
     """The parameters of ``cdef inline void <loop>(...) noexcept nogil:`` in ``text``,
-    each as ``"type name"`` (``"floating* exp_avg"``)."""
+    each as ``(type, name)``: ``("const floating*", "grad")``."""
     match = re.search(rf"^cdef inline void {loop}\(([^)]*)\) noexcept nogil:", text, re.M)
     if match is None:
         raise ValueError(f"{path}: no 'cdef inline void {loop}(...) noexcept nogil:'")
-    return [" ".join(re.sub(r"\s*\*\s*", "* ", p).split()) for p in match[1].split(",")]
+    return [tuple(" ".join(re.sub(r"\s*\*\s*", "* ", p).split()).rsplit(" ", 1))
+            for p in match[1].split(",")]
 
 
 def _update_rule_namespace(rule, spec, text, path):
     """What ``_update_rule.pxi.tp`` renders with, for the rule ``csrc/<rule>.pyx.tp``
     (``spec``: the names its ``{{py:}}`` block set; ``text``: the template rendered).
 
-    The kernel's arguments are those of the rule's ``_loop``: ``param``, ``grad``, the
-    state arrays, the scalars, then the ``switches`` (the kernel's bool arguments);
-    the ``bint`` options of ``_loop`` become the bits of ``flags``.
+    The kernel's arguments are those of the rule's ``_loop`` -- ``param``, ``grad``, the
+    state arrays, the scalars -- then the ``switches`` (the kernel's bool arguments) and
+    ``n_threads``; each ``bint`` option of ``_loop`` is a bit of ``flags``.
     """
     def fail(message):
         raise ValueError(f"{path}: {message}")
 
     parameters = _loop_parameters(text, "_loop", path)
-    typed = [p.rsplit(" ", 1) for p in parameters]
-    states = [name for kind, name in typed[2:] if kind == "floating*"]
-    scalars = [name for kind, name in typed if kind == "floating"]
-    options = [name for kind, name in typed if kind == "bint"]
-    if parameters != (["floating* param", "const floating* grad"]
-                      + [f"floating* {s}" for s in states] + [f"floating {s}" for s in scalars]
-                      + ["Py_ssize_t start", "Py_ssize_t stop"] + [f"bint {o}" for o in options]):
+    states = [name for kind, name in parameters[2:] if kind == "floating*"]
+    scalars = [name for kind, name in parameters if kind == "floating"]
+    options = [name for kind, name in parameters if kind == "bint"]
+    if parameters != ([("floating*", "param"), ("const floating*", "grad")]
+                      + [("floating*", s) for s in states] + [("floating", s) for s in scalars]
+                      + [("Py_ssize_t", "start"), ("Py_ssize_t", "stop")]
+                      + [("bint", o) for o in options]):
         fail("_loop takes (floating* param, const floating* grad, the states (floating*), "
              "the scalars (floating), Py_ssize_t start, Py_ssize_t stop, the options (bint))")
-    conditions = spec["options"]
-    optional = spec.get("optional", {})
-    only_with = spec.get("only_with", {})
-    switches = spec["switches"]
+    switches, conditions = spec["switches"], spec["options"]
+    optional, only_with = spec.get("optional", {}), spec.get("only_with", {})
     if not options or list(conditions) != options:
         fail(f"options must give the condition of each bint option of _loop, in order: {options}")
     if not set(optional.values()) | set(only_with) | set(only_with.values()) <= set(options):
@@ -191,35 +190,36 @@ def _update_rule_namespace(rule, spec, text, path):
     if RESERVED_NAMES & set(states + scalars + switches) or set(options) & set(states + scalars):
         fail(f"no state, scalar or switch may be named {sorted(RESERVED_NAMES)}, no state or "
              "scalar like an option")
+    if len(states) > 3:
+        fail("more than 3 state arrays: extend prefetch_rows in _kernel_common.pxd")
 
     def referenced(name):
         return any(re.search(rf"\b{name}\b", condition) for condition in conditions.values())
 
     flags_parameters = ([f"double {s}" for s in scalars if referenced(s)]
                         + [f"bint {s}" for s in switches if referenced(s)])
-    cases = []  # (flags, the options' values): the combinations that only_with allows
+    flag_conditions = dict(conditions)
+    for option, required in only_with.items():
+        flag_conditions[option] = f"({conditions[option]}) and ({conditions[required]})"
+    cases = []  # (flags, the options' values): every combination that only_with allows
     for flags in range(1 << len(options)):
         on = {o for bit, o in enumerate(options) if flags >> bit & 1}
         if all(required in on for option, required in only_with.items() if option in on):
             cases.append((flags, ", ".join("1" if o in on else "0" for o in options)))
-    dispatchers = []  # (dispatcher, loop, its parameters but the options, their names)
+    dispatchers = []  # (dispatcher, loop, the loop's parameters but the options, their names)
     for loop in ["_loop", *spec.get("extra_loops", [])]:
-        loop_parameters = _loop_parameters(text, loop, path)
-        data = loop_parameters[:len(loop_parameters) - len(options)]
-        if not loop.endswith("_loop") or loop_parameters[len(data):] != [f"bint {o}" for o in options]:
-            fail(f"{loop}: a loop's name ends in _loop, its last parameters are {options}")
-        dispatchers.append((loop[:-len("loop")] + "dispatch", loop, ", ".join(data),
-                            ", ".join(p.rsplit(" ", 1)[1] for p in data)))
-    return dict(
-        rule=rule, title=spec["title"], states=states, scalars=scalars, switches=switches,
-        options=options, optional=optional, conditions=conditions,
-        flag_conditions={o: " and ".join(f"({conditions[c]})" for c in (o, only_with[o]))
-                         if o in only_with else conditions[o] for o in options},
-        flags_parameters=flags_parameters,
-        flags_arguments=[p.split(" ")[1] for p in flags_parameters],
-        prefetched=(states + ["NULL"] * 3)[:3] if len(states) <= 3 else fail(
-            "more than 3 state arrays: extend prefetch_rows in _kernel_common.pxd"),
-        cases=cases, dispatchers=dispatchers)
+        data = _loop_parameters(text, loop, path)
+        data, loop_options = data[:-len(options)], data[-len(options):]
+        if not loop.endswith("_loop") or loop_options != [("bint", o) for o in options]:
+            fail(f"{loop}: a loop's name ends in _loop and its last parameters are {options}")
+        dispatchers.append((loop[:-len("loop")] + "dispatch", loop,
+                            ", ".join(" ".join(p) for p in data),
+                            ", ".join(name for _, name in data)))
+    return dict(rule=rule, title=spec["title"], states=states, scalars=scalars,
+                switches=switches, options=options, optional=optional, conditions=conditions,
+                flag_conditions=flag_conditions, flags_parameters=flags_parameters,
+                flags_arguments=[p.split(" ")[1] for p in flags_parameters],
+                prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers)
 
 
 def _render_update_rule(source):
