@@ -196,8 +196,6 @@ def _update_rule_namespace(rule, spec, text, path):
     def referenced(name):
         return any(re.search(rf"\b{name}\b", condition) for condition in conditions.values())
 
-    flags_parameters = ([f"double {s}" for s in scalars if referenced(s)]
-                        + [f"bint {s}" for s in switches if referenced(s)])
     flag_conditions = dict(conditions)
     for option, required in only_with.items():
         flag_conditions[option] = f"({conditions[option]}) and ({conditions[required]})"
@@ -217,8 +215,9 @@ def _update_rule_namespace(rule, spec, text, path):
                             ", ".join(name for _, name in data)))
     return dict(rule=rule, title=spec["title"], states=states, scalars=scalars,
                 switches=switches, options=options, optional=optional, conditions=conditions,
-                flag_conditions=flag_conditions, flags_parameters=flags_parameters,
-                flags_arguments=[p.split(" ")[1] for p in flags_parameters],
+                flag_conditions=flag_conditions,
+                flags_scalars=[s for s in scalars if referenced(s)],
+                flags_switches=[s for s in switches if referenced(s)],
                 prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers)
 
 
