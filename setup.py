@@ -16,10 +16,11 @@ the rule writes ``{{kernels}}``, into ``build/generated/<rule>.pyx`` (rewritten 
 when its text changes).  To add a rule: write ``csrc/<rule>.pyx.tp`` and
 ``fastopt/backends/cython/<rule>.pxd``; see ``csrc/README.md``.
 
-C-API: ``fastopt/backends/cython/<algorithm>.pxd`` (shipped with the package, for other
-Cython extensions to ``cimport``) declares the ``cdef`` functions that
-``csrc/<algorithm>.pyx`` exports through ``__pyx_capi__``.  Cython finds it as the
-module's own .pxd through the repository root on its include path.
+C-API: ``fastopt/backends/cython/<rule>.pxd`` (shipped with the package, for other
+Cython extensions to ``cimport``) declares the ``cdef`` functions that the module
+``<rule>`` exports through ``__pyx_capi__``.  Cython finds it as the module's own .pxd
+through the repository root on its include path, and checks the generated definitions
+against it.
 
 Floating-point flags: the kernels must reproduce the NumPy reference bit for
 bit, so the C compiler may not contract ``a*b + c`` into an FMA
