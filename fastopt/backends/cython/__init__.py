@@ -1,6 +1,8 @@
 """The Cython backend: compiled kernels, one extension module per algorithm.
 
-The modules are built from ``csrc/*.pyx`` by ``setup.py`` (``pip install -e .``);
+The modules are built by ``setup.py`` (``pip install -e .``) from ``csrc/*.pyx`` and,
+for the update rules, from the Tempita templates ``csrc/<rule>.pyx.tp`` (see
+``csrc/README.md``);
 :mod:`fastopt.backends.cython._runtime` reports how they were built (OpenMP,
 compiler flags).  Each kernel has the positional signature of its reference in
 :mod:`fastopt.backends.python` and reproduces it bit for bit.
