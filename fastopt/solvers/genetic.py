@@ -8,7 +8,8 @@ fitness :math:`F` (higher is better; ``minimize=True`` maximizes :math:`-f`):
 2. **selection** of parents, with replacement:
    ``"tournament"`` -- the fittest of ``tournament_size`` individuals drawn uniformly;
    ``"roulette"`` -- fitness-proportional, :math:`P(i) = (F_i - \min F + \epsilon) /
-   \sum_j (F_j - \min F + \epsilon)` (shifted so that any fitness scale works);
+   \sum_j (F_j - \min F + \epsilon)` (shifted so that any fitness scale works; an
+   infinite fitness is never chosen);
 3. **crossover** of consecutive parent pairs with probability ``crossover_rate``:
    ``"uniform"`` (each gene from either parent with probability 1/2), ``"one_point"``
    (genes after a random cut are swapped) or, for real vectors, ``"blend"``
@@ -222,10 +223,10 @@ class GeneticAlgorithm:
             entrants = self.rng.integers(0, n, size=(k, self.tournament_size))
             winner = np.argmax(scores[entrants], axis=1)
             return entrants[np.arange(k), winner]
-        finite = np.where(np.isfinite(scores), scores, -np.inf)
-        base = finite - np.min(finite[np.isfinite(finite)], initial=0.0)
-        base = np.where(np.isfinite(base), base, 0.0)
-        weights = base + (1e-12 + 1e-12 * float(np.max(base, initial=0.0)))
+        finite = np.isfinite(scores)
+        low = float(np.min(scores[finite])) if finite.any() else 0.0
+        base = np.where(finite, scores - low, 0.0)  # non-finite fitness: never chosen
+        weights = base + (1e-12 + 1e-12 * float(np.max(base)))
         cumulative = np.cumsum(weights)
         u = self.rng.random(k) * cumulative[-1]
         return np.minimum(np.searchsorted(cumulative, u, side="right"), n - 1)
