@@ -84,7 +84,7 @@ def test_averaged_weights_match_torch(mode, backend):
     np.testing.assert_allclose(avg.averaged[0], Wt, **tol)
     if mode == "swa":
         np.testing.assert_allclose(avg.averaged[0], np.mean([s[0] for s in seq], axis=0),
-                                   rtol=1e-13)
+                                   rtol=1e-13, atol=1e-15)
 
 
 def test_averaged_weights_checkpoint_with_the_optimizer():
