@@ -22,7 +22,7 @@ DOT_BLOCK = _DOT_BLOCK
 
 
 ctypedef struct Args:
-    void* y             # updated (axpy, axpy_dot, scale) or read (dot)
+    void* y             # updated (axpy, axpy_dot) or read (dot)
     const void* x
     const void* z
     double alpha
@@ -210,43 +210,3 @@ def axpy_dot(cnp.ndarray y not None, double alpha, cnp.ndarray x not None,
     finally:
         free(a.partial)
     return s
-
-
-# ------------------------------------------------------------------------------- scale
-
-cdef inline void _scale_loop(floating* x, floating a, Py_ssize_t lo,
-                             Py_ssize_t hi) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(lo, hi):
-        x[k] = x[k] * a
-
-
-cdef void _scale_run(floating* x, const Args* a) noexcept nogil:
-    cdef floating alpha = <floating>a.alpha
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _scale_loop(x, alpha, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _scale_loop(x, alpha, c * chunk, min(c * chunk + chunk, n))
-
-
-cdef void _scale_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _scale_run(<float*>a.y, a)
-    else:
-        _scale_run(<double*>a.y, a)
-
-
-def scale(cnp.ndarray x not None, double alpha, int n_threads):
-    """In place ``x *= alpha``: see :func:`fastopt.backends.python.lbfgs.scale`."""
-    cdef Args a
-    _prepare(&a, x, n_threads, False)
-    a.y = array_data(x, a.typenum, a.n, REQ_WRITE, "x")
-    a.alpha = alpha
-    if a.n >= NOGIL_MIN:
-        with nogil:
-            _scale_any(&a)
-    else:
-        _scale_any(&a)

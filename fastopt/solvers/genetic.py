@@ -34,7 +34,6 @@ Fitness evaluation:
 * otherwise ``fitness(x)`` is called per individual, in order.
 """
 import concurrent.futures
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -43,7 +43,6 @@ Example::
     opt.step(closure)           # x is now close to (1, 1)
 """
 import math
-import numbers
 
 import numpy as np
 
@@ -245,8 +244,8 @@ class LBFGS:
 
     def _kernels(self):
         backend = self.backend or _dispatch.get_backend()
-        k = {name: _dispatch.kernel(backend, name, _MODULE)
-             for name in ("dot", "axpy", "axpy_dot", "scale")}
+        k = {name: _dispatch.kernel(backend, name, _MODULE) for name in ("dot", "axpy", "axpy_dot")}
+        k["scale"] = _dispatch.kernel(backend, "weight_decay", "regularization")  # x *= c
         n_threads = _dispatch.threads_for(self._numel)
         return k, n_threads
 

@@ -29,7 +29,6 @@ Example::
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg
 
 from .._internal import validation as check
 
@@ -91,6 +90,7 @@ def lstsq(A, b, *, alpha=0.0, rcond=None):
     Raises ``TypeError`` for non-numeric input, ``ValueError`` for wrong shapes,
     non-finite entries, a negative or non-finite ``alpha`` or ``rcond``.
     """
+    import scipy.linalg  # imported on first use: ``import fastopt`` stays light
     A = _matrix("A", A, (2,))
     b = _matrix("b", b, (1, 2))
     if b.shape[0] != A.shape[0]:

@@ -37,9 +37,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
-import scipy.optimize
-import scipy.sparse.linalg
 
 from .._internal import validation as check
 from ..train import _args
@@ -87,6 +84,7 @@ class _Problem:
         return self._vector("grad(x)", self.g(x))
 
     def hess(self, x):
+        import scipy.sparse
         self.n_hev += 1
         h = self.h(x)
         if scipy.sparse.issparse(h):
@@ -165,6 +163,7 @@ def newton(fun, x0, grad, hess=None, *, hessp=None, gtol=1e-8, max_iter=100,
     non-finite), invalid hyperparameters, and callables returning the wrong shape, type or
     non-finite values.  A singular system is solved in the least-squares sense instead.
     """
+    import scipy.optimize  # SciPy is imported on first use: ``import fastopt`` stays light
     for name, f in (("fun", fun), ("grad", grad)):
         if not callable(f):
             raise TypeError(f"{name} must be callable, got {type(f).__name__}")
@@ -227,6 +226,8 @@ def newton(fun, x0, grad, hess=None, *, hessp=None, gtol=1e-8, max_iter=100,
 
 def _newton_step(problem, x, g, damping, cg_rtol, cg_maxiter):
     """The solution ``p`` of ``(H + damping I) p = -g``."""
+    import scipy.linalg
+    import scipy.sparse.linalg
     if problem.h is not None:
         H = problem.hess(x)
         if damping:

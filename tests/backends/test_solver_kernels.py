@@ -32,8 +32,7 @@ def _k(backend, name, module):
 @pytest.mark.parametrize("n", SIZES)
 def test_lbfgs_kernels_match_reference_bitwise(backend, dtype, n):
     x, y, z = _arrays(n, dtype, 3, n)
-    ref = {name: _dispatch.kernel("python", name, "lbfgs")
-           for name in ("dot", "axpy", "axpy_dot", "scale")}
+    ref = {name: _dispatch.kernel("python", name, "lbfgs") for name in ("dot", "axpy", "axpy_dot")}
     fast = {name: _k(backend, name, "lbfgs") for name in ref}
     want_dot = ref["dot"](x, y, 1)
     for n_threads in THREADS:
@@ -44,9 +43,6 @@ def test_lbfgs_kernels_match_reference_bitwise(backend, dtype, n):
         assert np.array_equal(bits(a), bits(b))
         got = fast["axpy_dot"](b, 1.3, x, z, n_threads)
         assert got == ref["axpy_dot"](a, 1.3, x, z, 1)
-        assert np.array_equal(bits(a), bits(b))
-        ref["scale"](a, 0.71, 1)
-        fast["scale"](b, 0.71, n_threads)
         assert np.array_equal(bits(a), bits(b))
 
 
@@ -108,6 +104,6 @@ def test_cython_kernels_check_their_arrays():
     ro = np.ones(5)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        _dispatch.kernel(backend, "scale", "lbfgs")(ro, 2.0, 1)
+        _dispatch.kernel(backend, "axpy", "lbfgs")(ro, 2.0, x, 1)
     with pytest.raises(ValueError, match="param"):
         _dispatch.kernel(backend, "ema", "averaging")(x, np.ones(5, np.float32), 0.9, 0.1, 1)

@@ -7,7 +7,7 @@ import scipy.optimize
 import fastopt
 from fastopt.backends import _dispatch
 
-from conftest import bits, require
+from conftest import bits
 
 BACKENDS = ("python", "numba", "cython")
 

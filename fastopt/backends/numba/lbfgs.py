@@ -129,29 +129,3 @@ def axpy_dot(y, alpha, x, z, n_threads):
     if n_chunks == 1:
         return float(axpy_dot_serial(y, alpha, x, z))
     return float(_jit.call_parallel(axpy_dot_parallel, y, alpha, x, z, n_chunks))
-
-
-@_jit.serial
-def scale_serial(x, alpha):
-    """``x *= alpha`` in the calling thread (``alpha`` rounded to the dtype)."""
-    a = x.dtype.type(alpha)
-    for k in range(x.size):
-        x[k] = x[k] * a
-
-
-@_jit.parallel
-def scale_parallel(x, alpha, n_chunks):
-    """:func:`scale_serial` on ``n_chunks`` contiguous chunks, in parallel."""
-    n = x.size
-    for c in prange(n_chunks):
-        lo, hi = _jit.chunk(n, n_chunks, c)
-        scale_serial(x[lo:hi], alpha)
-
-
-def scale(x, alpha, n_threads):
-    """In place ``x *= alpha`` (see the reference)."""
-    n_chunks = _jit.n_chunks(n_threads, x.size)
-    if n_chunks == 1:
-        scale_serial(x, alpha)
-    else:
-        _jit.call_parallel(scale_parallel, x, alpha, n_chunks)

@@ -13,7 +13,8 @@ operations, which are the kernels of this module:
         \qquad (i = 0, \dots, m-1)
 
 ``axpy_dot`` fuses an update with the dot product the next iteration needs (one pass over
-the arrays instead of two).
+the arrays instead of two).  The scaling :math:`r = \gamma q` is the ``weight_decay``
+kernel of :mod:`fastopt.backends.python.regularization` (:math:`x \leftarrow x \cdot c`).
 
 **Summation order (the contract every backend follows).**  A dot product
 :math:`\sum_k x_k y_k` is computed in float64 whatever the dtype: each product
@@ -70,8 +71,3 @@ def axpy_dot(y, alpha, x, z, n_threads):
     ``y``) in the order of :func:`dot` -- one pass over the arrays."""
     axpy(y, alpha, x, n_threads)
     return dot(z, y, n_threads)
-
-
-def scale(x, alpha, n_threads):
-    r"""In place: :math:`x \leftarrow \alpha x`, in the dtype (``alpha`` rounded once)."""
-    x *= x.dtype.type(alpha)
