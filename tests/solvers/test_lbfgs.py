@@ -141,8 +141,8 @@ def _quadratic(n, dtype, seed=0):
     return x0, make
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+@pytest.mark.parametrize("dtype, line_search_fn", [(np.float32, None),
+                                                   (np.float64, "strong_wolfe")])
 def test_backends_and_thread_counts_give_the_same_bits(dtype, line_search_fn):
     n = _dispatch.PARALLEL_THRESHOLD + 101
     x0, make = _quadratic(n, dtype)
@@ -153,7 +153,7 @@ def test_backends_and_thread_counts_give_the_same_bits(dtype, line_search_fn):
                 continue
             fastopt.set_num_threads(n_threads)
             x = x0.copy()
-            opt = fastopt.LBFGS(x, lr=0.5 if line_search_fn is None else 1, max_iter=6,
+            opt = fastopt.LBFGS(x, lr=0.5 if line_search_fn is None else 1, max_iter=5,
                                 history_size=3, line_search_fn=line_search_fn, backend=backend)
             opt.step(make(x))
             results.append((backend, n_threads, x, opt.state))
