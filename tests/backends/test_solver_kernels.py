@@ -3,6 +3,7 @@ reference's bits, at every size and thread count; the dot products follow the do
 blocked summation order."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fastopt.backends import _dispatch
 from fastopt.backends.python import lbfgs as reference_lbfgs
@@ -107,3 +108,20 @@ def test_cython_kernels_check_their_arrays():
         _dispatch.kernel(backend, "axpy", "lbfgs")(ro, 2.0, x, 1)
     with pytest.raises(ValueError, match="param"):
         _dispatch.kernel(backend, "ema", "averaging")(x, np.ones(5, np.float32), 0.9, 0.1, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 3 * BLOCK + 7), n_threads=st.integers(1, 4),
+       dtype=st.sampled_from(DTYPES), alpha=st.floats(-10, 10), seed=st.integers(0, 99))
+def test_dot_and_axpy_dot_any_size_and_thread_count(n, n_threads, dtype, alpha, seed):
+    x, y, z = _arrays(n, dtype, 3, seed)
+    want_dot = reference_lbfgs.dot(x, y, 1)
+    a = y.copy()
+    want = reference_lbfgs.axpy_dot(a, alpha, x, z, 1)
+    for backend in ("numba", "cython"):
+        if not _dispatch.is_available(backend):
+            continue
+        assert _dispatch.kernel(backend, "dot", "lbfgs")(x, y, n_threads) == want_dot
+        b = y.copy()
+        assert _dispatch.kernel(backend, "axpy_dot", "lbfgs")(b, alpha, x, z, n_threads) == want
+        assert np.array_equal(bits(a), bits(b))

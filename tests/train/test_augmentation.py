@@ -106,3 +106,20 @@ def test_bad_input_is_refused_before_writing(call, error, match):
     with pytest.raises(error, match=match):
         call(x)
     assert np.array_equal(x, before)
+
+
+def test_out_argument_allocates_no_batch_sized_memory():
+    import tracemalloc
+    x = _batch(16, 32, 32, 3)  # 196 KiB
+    out = np.empty_like(x)
+    rng = np.random.default_rng(0)
+    random_flip(x, seed=rng, out=out)  # warm-up
+    for call in (lambda: random_flip(x, seed=rng, out=out),
+                 lambda: random_crop(x, 4, seed=rng, out=out),
+                 lambda: random_crop(out, 4, seed=rng, out=out),
+                 lambda: gaussian_noise(x, 0.1, seed=rng, out=out)):
+        tracemalloc.start()
+        call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < x.nbytes // 4, peak
