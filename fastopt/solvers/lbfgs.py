@@ -28,8 +28,9 @@ and return value.  The differences:
   bits in every backend and on any number of threads;
 * **bad input** (a closure returning something else than ``(loss, grads)``, gradients of
   the wrong shape or dtype, a non-finite loss or gradient) raises ``TypeError`` /
-  ``ValueError`` naming it; the parameters are restored to their values at the start of
-  the step and the state is left unchanged.
+  ``ValueError`` naming it.  On any error in a step (also one raised by the closure
+  itself) the parameters are restored to their values at the start of the step and the
+  state is left unchanged.
 
 Example::
 
@@ -320,7 +321,7 @@ class LBFGS:
         try:
             return self._step(closure, kernels, n_threads, dot, lr, max_iter, max_eval,
                               tolerance_grad, tolerance_change, line_search_fn, history_size)
-        except (TypeError, ValueError):
+        except BaseException:  # a bad closure result, or the closure's own error
             self._set_param(start)
             raise
 

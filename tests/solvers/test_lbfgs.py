@@ -268,5 +268,15 @@ def test_error_mid_step_restores_the_parameters():
     with pytest.raises(ValueError, match="non-finite"):
         opt.step(closure)
     assert np.array_equal(x, [1.0, -2.0, 3.0]) and opt.state == {}
+    calls.clear()
+
+    def failing():
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the user's own error")
+        return float(x @ x), 2 * x
+    with pytest.raises(RuntimeError, match="own error"):
+        opt.step(failing)
+    assert np.array_equal(x, [1.0, -2.0, 3.0]) and opt.state == {}
     with pytest.raises(TypeError, match="callable"):
         opt.step(None)
