@@ -36,6 +36,9 @@ from .backends._dispatch import (available_backends, get_backend, get_num_thread
 from .backends._include import get_include
 from .optim import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RMSprop,
                     SparseGrad, flat_arrays)
+from .solvers import LBFGS, GeneticAlgorithm, lstsq, newton
+from .train import (Augment, AveragedWeights, ExponentialAverage, exponential_average,
+                    gaussian_noise, random_crop, random_flip)
 from .train import (L1, BatchNorm, BatchSampler, CosineAnnealing, CurriculumSampler,
                     DecoupledWeightDecay, DropConnect, Dropout, EarlyStopping, ElasticNet,
                     ExponentialDecay, GradientCheck, GradientNoise, History, InverseTimeDecay,
@@ -54,4 +57,8 @@ __all__ = [
     "PolynomialDecay", "CosineAnnealing", "ReduceLROnPlateau", "GradientNoise", "Regularizer",
     "DecoupledWeightDecay", "L1", "ElasticNet", "Dropout", "DropConnect", "BatchNorm",
     "EarlyStopping", "check_gradient", "GradientCheck", "fit", "History",
+    "ExponentialAverage", "exponential_average", "AveragedWeights", "Augment", "random_flip",
+    "random_crop", "gaussian_noise",
+    # solvers
+    "lstsq", "newton", "LBFGS", "GeneticAlgorithm",
 ]

@@ -24,6 +24,8 @@ CASES = {
     "loss_surfaces.py": ([], ["optimizer_paths_rosenbrock.png", "optimizer_paths_saddle.png",
                               "optimizer_paths_results.md"]),
     "mlp_toolkit.py": (DATASET, ["mlp_training.png"]),
+    "solvers_showcase.py": ([], ["solvers_regression.png", "solvers_convex.png",
+                                 "solvers_saddle.png", "solvers_ga.png", "solvers_results.md"]),
 }
 
 

@@ -62,6 +62,15 @@ sums are accumulated row after row in every backend; threads split columns, neve
 sum), and the Python callers in :mod:`fastopt.train.regularization`, :mod:`fastopt.train.dropout`
 and :mod:`fastopt.train.batchnorm` validate the arguments first.  Their module is named
 explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
+``averaging`` (``ema``, ``ema_debiased``, ``swa``; callers in :mod:`fastopt.train.averaging`)
+is one of them too.
+
+Solver kernels
+--------------
+``lbfgs`` (``dot``, ``axpy``, ``axpy_dot``: the two-loop recursion of
+:class:`fastopt.LBFGS`).  A dot product returns a float64 summed in a fixed blocked order
+(:data:`fastopt.backends.python.lbfgs.DOT_BLOCK`), so it too is the same bits in every
+backend and for any ``n_threads``.
 """
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
