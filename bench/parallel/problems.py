@@ -194,3 +194,98 @@ def logistic_step(batch, w, w_sum, indptr, indices, counts, labels, lr):
         w[bias], w_sum[bias] = adagrad_element(w[bias], err, w_sum[bias], lr_, t(0.0), eps,
                                                False)
     return loss
+
+
+# ------------------------------------------- the same problems for the parameter server
+
+@_njit
+def _logistic_batch(batch, w, indptr, indices, counts, labels):
+    """Summed log-loss of ``batch`` and its gradient as (rows, values) pairs, one per word
+    occurrence plus one for the bias (duplicates are summed by the server)."""
+    n = 0
+    for e in batch:
+        n += indptr[e + 1] - indptr[e] + 1
+    rows = np.empty(n, np.int64)
+    values = np.empty((n, 1), w.dtype)
+    bias = w.shape[0] - 1
+    loss, j = 0.0, 0
+    for e in batch:
+        z = w[bias, 0]
+        for k in range(indptr[e], indptr[e + 1]):
+            z += w[indices[k], 0] * counts[k]
+        zd = np.float64(z)
+        loss += max(zd, 0.0) + np.log1p(np.exp(-abs(zd))) - np.float64(labels[e]) * zd
+        err = w.dtype.type(1.0) / (w.dtype.type(1.0) + np.exp(-z)) - labels[e]
+        for k in range(indptr[e], indptr[e + 1]):
+            rows[j] = indices[k]
+            values[j, 0] = err * counts[k]
+            j += 1
+        rows[j] = bias
+        values[j, 0] = err
+        j += 1
+    return loss, rows, values
+
+
+class SparseLogisticProblem:
+    """Sparse logistic regression on :func:`documents` for the parameter server: one table
+    ``"w"`` of shape ``(n_words + 1, 1)`` (the last row is the bias); each batch pulls and
+    pushes only the rows of its words."""
+
+    def __init__(self, data):
+        self.data = data
+        self.n_examples = len(data)
+
+    def initial(self):
+        return {"w": np.zeros((self.data.n_words + 1, 1), np.float32)}
+
+    def rows(self, batch):
+        d = self.data
+        words = [d.indices[d.indptr[e]:d.indptr[e + 1]] for e in batch]
+        return {"w": np.concatenate(words + [np.array([d.n_words], np.int32)])}
+
+    def gradient(self, batch, params):
+        from fastopt import SparseGrad
+        d = self.data
+        loss, rows, values = _logistic_batch(np.asarray(batch, np.int64), params["w"],
+                                             d.indptr, d.indices, d.counts, d.labels)
+        return loss, {"w": SparseGrad(rows, values)}
+
+    def loss(self, tables):
+        d = self.data
+        w = tables["w"][:, 0].astype(np.float64)
+        z = np.add.reduceat(w[d.indices] * d.counts, d.indptr[:-1]) + w[-1]
+        return float(np.mean(np.logaddexp(0.0, z) - d.labels * z))
+
+
+class SoftmaxProblem:
+    """Dense softmax regression on generated Gaussian clusters (``n_classes`` of them in
+    ``n_features`` dimensions): one dense table ``"W"`` of shape
+    ``(n_features + 1, n_classes)`` (the last row is the bias) -- the dense showcase."""
+
+    def __init__(self, n_examples=20_000, n_features=64, n_classes=10, seed=0,
+                 dtype=np.float64):
+        rng = np.random.default_rng(seed)
+        centers = rng.standard_normal((n_classes, n_features)) * 0.6
+        self.y = rng.integers(0, n_classes, n_examples)
+        x = centers[self.y] + rng.standard_normal((n_examples, n_features))
+        self.x = np.hstack([x, np.ones((n_examples, 1))]).astype(dtype)
+        self.n_examples, self.n_classes, self.dtype = n_examples, n_classes, np.dtype(dtype)
+
+    def initial(self):
+        return {"W": np.zeros((self.x.shape[1], self.n_classes), self.dtype)}
+
+    def _loss_grad(self, idx, W):
+        z = self.x[idx] @ W
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -logp[np.arange(len(idx)), self.y[idx]].sum()
+        p = np.exp(logp)
+        p[np.arange(len(idx)), self.y[idx]] -= 1
+        return float(loss), (self.x[idx].T @ p).astype(self.dtype)
+
+    def gradient(self, batch, params):
+        loss, g = self._loss_grad(batch, params["W"])
+        return loss, {"W": g / len(batch)}
+
+    def loss(self, tables):
+        return self._loss_grad(np.arange(self.n_examples), tables["W"])[0] / self.n_examples
