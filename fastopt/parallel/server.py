@@ -11,7 +11,11 @@ row :math:`\lfloor r / k \rfloor` (interleaved: the frequent rows of a Zipf-dist
 vocabulary spread over all shards).  A table is *dense* or *sparse* only in how it is
 used: a pull of ``rows=None`` returns the whole table, a pull of some rows returns those;
 a push is a dense gradient of the whole table or a :class:`fastopt.SparseGrad` of some
-rows, which moves only those rows (bytes are counted in :attr:`Client.stats`).
+rows, which moves only those rows (bytes are counted in :attr:`Client.stats`).  Every
+push reaches every shard (with no rows, if none of its rows were touched), so that each
+shard's optimizer counts every step -- the sharded server then computes exactly what
+its optimizer computes on the whole tables (bias corrections and learning-rate decay
+included).
 
 **Versions and staleness.**  Each shard counts the pushes it applied: its *version*.  A
 pull returns the versions of the shards it read; a push carries them back, and the shard
@@ -384,9 +388,7 @@ class Client:
                     part = (None, np.ascontiguousarray(values[s::k]),
                             None if snap is None else np.ascontiguousarray(snap[s::k]))
                 else:
-                    mask = rows % k == s
-                    if not mask.any():
-                        continue
+                    mask = rows % k == s  # every shard steps, with no row if need be:
                     part = (rows[mask] // k, values[mask],
                             None if snap is None else snap[mask])
                 updates[s].append((t,) + part)
