@@ -265,7 +265,7 @@ class SoftmaxProblem:
     def __init__(self, n_examples=20_000, n_features=64, n_classes=10, seed=0,
                  dtype=np.float64):
         rng = np.random.default_rng(seed)
-        centers = rng.standard_normal((n_classes, n_features)) * 0.6
+        centers = rng.standard_normal((n_classes, n_features)) * 0.15
         self.y = rng.integers(0, n_classes, n_examples)
         x = centers[self.y] + rng.standard_normal((n_examples, n_features))
         self.x = np.hstack([x, np.ones((n_examples, 1))]).astype(dtype)
