@@ -15,6 +15,8 @@ Example (``problem`` follows the protocol of :mod:`fastopt.parallel.workers`)::
     result = downpour(server, problem, n_workers=2, epochs=5, batch_size=64)
     w = server.tables()["w"]
 """
+import time
+
 import numpy as np
 
 from ..optim.sparse import SparseGrad
@@ -36,12 +38,13 @@ class DownpourWorker:
         self.snap_cache = {name: np.zeros_like(a) for name, a in self.cache.items()} \
             if client.needs_snapshot else None
         self.staleness = []
+        self.incarnation = time.time_ns()
 
     def n_examples(self):
         return self.examples.size
 
     def stats(self):
-        s = dict(self.client.stats)
+        s = _workers.client_stats(self.client)
         s["staleness_sum"] = int(sum(self.staleness))
         s["staleness_max"] = int(max(self.staleness, default=0))
         s["acks"] = len(self.staleness)
@@ -101,7 +104,7 @@ class DownpourWorker:
                 if pending:
                     self._push(pending, versions)
                 pending = {}
-        return {"loss": loss}
+        return {"loss": loss, "incarnation": self.incarnation}
 
 
 class Result:

@@ -28,6 +28,7 @@ The paper's suggested :math:`\beta = 0.9` gives the default ``alpha = 0.9 / n_wo
 The result is the centre variable (``server.tables()``).
 """
 import threading
+import time
 
 import numpy as np
 
@@ -66,12 +67,13 @@ class EASGDWorker:
         self.optimizer = SGD(arrays, lr=lr, momentum=momentum or 0.0,
                              nesterov=bool(momentum), backend=backend)
         self.clock = 0
+        self.incarnation = time.time_ns()
 
     def n_examples(self):
         return self.examples.size
 
     def stats(self):
-        return dict(self.client.stats)
+        return _workers.client_stats(self.client)
 
     def move(self, center):
         """The worker's side of the elastic update against ``center`` (``{name: array}``);
@@ -99,7 +101,7 @@ class EASGDWorker:
                 pulled = self.client.pull()
                 self.client.push(self.move(pulled.values), pulled.versions)
             loss += self._local_step(batch)
-        return {"loss": loss}
+        return {"loss": loss, "incarnation": self.incarnation}
 
     def local_steps(self, epoch, first, count):
         """Synchronous EASGD: the local steps on batches ``[first, first + count)`` of the
@@ -155,8 +157,6 @@ def _sync_epochs(server, replicas, epochs, tau, callback):
     """Synchronous EASGD: rounds of ``tau`` local steps on every worker (in parallel),
     then every worker moves against the same centre, and the centre takes the sum of
     the moves in worker order."""
-    import time
-
     engine = server.engine
     local = engine.name == "local"
 

@@ -50,13 +50,19 @@ class RayEngine:
     def __init__(self):
         import ray
         self.ray = ray
+        self._pinned = {}
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False)
 
     def create(self, cls, args, kwargs, restarts=0, num_cpus=0):
         actor = self.ray.remote(cls).options(
             max_restarts=restarts, max_task_retries=-1 if restarts else 0, num_cpus=num_cpus)
-        return actor.remote(*args, **kwargs)
+        # The constructor's arguments go to the object store once and stay referenced
+        # here while the actor lives: a restart re-runs the constructor with them.
+        refs = [self.ray.put(a) for a in args]
+        handle = actor.remote(*refs, **kwargs)
+        self._pinned[handle._actor_id] = refs
+        return handle
 
     def call_all(self, calls):
         return self.ray.get([getattr(h, method).remote(*args) for h, method, args in calls])
@@ -73,6 +79,7 @@ class RayEngine:
     def close(self, handles):
         for h in handles:
             self.ray.kill(h, no_restart=True)
+            self._pinned.pop(h._actor_id, None)
 
     def __reduce__(self):
         return (get, ("ray",))

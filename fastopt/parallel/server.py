@@ -36,7 +36,7 @@ and version atomically (:mod:`fastopt.parallel.checkpoint`) every ``checkpoint_e
 pushes and/or ``checkpoint_seconds`` seconds, and on :meth:`ParameterServer.checkpoint`.
 A shard that starts where its checkpoint exists resumes from it: a Ray shard actor that
 was killed is restarted by Ray and loses only the pushes since its last checkpoint
-(counted in :attr:`Client.stats` ``["lost_updates"]``), and
+(:func:`recovery_report` counts them), and
 :meth:`ParameterServer.resume` resumes a run -- on either engine.
 """
 import os
@@ -263,8 +263,9 @@ class Client:
 
     Picklable with the Ray engine (workers that are Ray actors get one).  ``stats``
     counts ``pulls``, ``pushes``, ``bytes_pulled``, ``bytes_pushed`` (array payloads:
-    values, indices, snapshots), ``restarts`` and ``lost_updates`` of shards seen
-    restarting from a checkpoint.
+    values, indices, snapshots); ``restarts`` lists the shard restarts this client saw,
+    ``(shard, new incarnation, restored version, last version it had acknowledged)``
+    (see :func:`recovery_report`).
     """
 
     def __init__(self, engine, handles, specs, needs_snapshot):
@@ -274,8 +275,8 @@ class Client:
         self.index = {s[0]: i for i, s in enumerate(self.specs)}
         self.n_shards = len(self.handles)
         self.needs_snapshot = needs_snapshot
-        self.stats = dict(pulls=0, pushes=0, bytes_pulled=0, bytes_pushed=0, restarts=0,
-                          lost_updates=0)
+        self.stats = dict(pulls=0, pushes=0, bytes_pulled=0, bytes_pushed=0)
+        self.restarts = []
         self._acked = [None] * self.n_shards  # (incarnation, last version acked)
 
     def __getstate__(self):
@@ -406,10 +407,21 @@ class Client:
         acknowledged after it."""
         last = self._acked[s]
         if last is not None and last[0] != info["incarnation"]:
-            self.stats["restarts"] += 1
-            restored = info["restored_from"] or 0
-            self.stats["lost_updates"] += max(0, last[1] - restored)
+            self.restarts.append((s, info["incarnation"], info["restored_from"] or 0, last[1]))
         self._acked[s] = (info["incarnation"], info["version"])
+
+
+def recovery_report(events):
+    """What shard restarts cost, from the clients' ``restarts`` lists: ``{"restarts":
+    number of shard restarts, "lost_updates": pushes acknowledged and then lost}`` -- per
+    restart, the last version any client saw acknowledged minus the checkpoint's version
+    it restarted from (at most ``checkpoint_every`` pushes)."""
+    latest = {}
+    for shard, incarnation, restored, acked in events:
+        key = (shard, incarnation)
+        latest[key] = (restored, max(acked, latest.get(key, (0, acked))[1]))
+    return {"restarts": len(latest),
+            "lost_updates": sum(max(0, acked - restored) for restored, acked in latest.values())}
 
 
 class ParameterServer:

@@ -53,11 +53,13 @@ def run_epochs(server, workers, epochs, callback, start_epoch=0):
     """Run ``workers[w].run_epoch(epoch)`` for every worker, epoch after epoch, on the
     server's engine; returns ``(losses, seconds, restarts)``.  ``callback(epoch, loss,
     seconds)`` returning ``True`` stops.  With Ray, a worker whose actor died is
-    restarted by Ray and its epoch is run again (``restarts`` counts those)."""
+    restarted by Ray and its epoch is run again (its call is retried on the new actor);
+    ``restarts`` counts the workers that came back with a new incarnation."""
     import threading
 
     engine = server.engine
     losses, times, restarts = [], [], 0
+    incarnations = [None] * len(workers)
     n = sum(w_examples for w_examples in _sizes(engine, workers))
     for epoch in range(start_epoch, start_epoch + epochs):
         t0 = time.perf_counter()
@@ -82,6 +84,10 @@ def run_epochs(server, workers, epochs, callback, start_epoch=0):
             results, restarts_now = _ray_epoch(engine, workers, epoch)
             restarts += restarts_now
         seconds = time.perf_counter() - t0
+        for i, r in enumerate(results):  # a worker restarted by Ray has a new incarnation
+            if incarnations[i] is not None and r["incarnation"] != incarnations[i]:
+                restarts += 1
+            incarnations[i] = r["incarnation"]
         losses.append(sum(r["loss"] for r in results) / max(n, 1))
         times.append(seconds)
         if callback is not None and callback(epoch + 1, losses[-1], seconds) is True:
@@ -98,16 +104,17 @@ def _sizes(engine, workers):
 def _ray_epoch(engine, workers, epoch):
     ray = engine.ray
     futures = {i: w.run_epoch.remote(epoch) for i, w in enumerate(workers)}
-    results, restarts = [None] * len(workers), 0
+    results = [None] * len(workers)
     while futures:
         i, f = next(iter(futures.items()))
         try:
             results[i] = ray.get(f)
             del futures[i]
         except ray.exceptions.RayActorError:
-            restarts += 1  # Ray restarts the actor; it rejoins and redoes the epoch
+            # Its restarts or task retries ran out: Ray restarts the actor if it may,
+            # and the worker rejoins and redoes the epoch.
             futures[i] = workers[i].run_epoch.remote(epoch)
-    return results, restarts
+    return results, 0
 
 
 def make_workers(server, cls, args_of, num_cpus=1, restarts=-1):
@@ -124,13 +131,23 @@ def make_workers(server, cls, args_of, num_cpus=1, restarts=-1):
 def stats_of(server, workers):
     """The workers' client statistics, summed."""
     engine = server.engine
+    from .server import recovery_report
+
     per = [w.stats() for w in workers] if engine.name == "local" else \
         engine.ray.get([w.stats.remote() for w in workers])
-    total = {}
+    total, events = {}, []
     for s in per:
+        events.extend(s.pop("shard_restarts", ()))
         for k, v in s.items():
-            total[k] = total.get(k, 0) + v
+            total[k] = max(total.get(k, 0), v) if k.endswith("_max") else total.get(k, 0) + v
+    report = recovery_report(events)
+    total["shard_restarts"], total["lost_updates"] = report["restarts"], report["lost_updates"]
     return total
+
+
+def client_stats(client):
+    """A worker's client statistics, with its list of the shard restarts it saw."""
+    return dict(client.stats, shard_restarts=list(client.restarts))
 
 
 def kill_worker(server, worker):

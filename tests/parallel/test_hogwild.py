@@ -3,13 +3,16 @@
 One thread is exactly the sequential run (bits); several threads converge to the same
 loss on the showcases; the arguments are checked before anything runs.
 """
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fastopt.parallel import hogwild as hw
-
 from conftest import bits
+
+hw = importlib.import_module("fastopt.parallel.hogwild")  # the module (the package exports
+#                                                           the function under its name)
 
 numba = pytest.importorskip("numba")
 problems = pytest.importorskip("bench.parallel.problems")
