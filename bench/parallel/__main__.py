@@ -53,6 +53,7 @@ def bench_hogwild(quick, epochs):
             model = make(data)
             curve = []
             hogwild(step, len(data), model.args(), epochs=epochs, n_threads=n_threads, seed=0,
+                    batch_size=64,
                     callback=lambda e, loss, s: curve.append(s))
             row[n_threads] = {"epoch_seconds": float(np.median(curve[1:] or curve)),
                               "final_loss": model.loss()}

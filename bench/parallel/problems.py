@@ -72,8 +72,7 @@ class MatrixFactorization:
     def args(self):
         d = self.data
         return (self.users, self.items, self.users_sum, self.items_sum, d.user, d.item,
-                d.rating, self.mu, self.lr, np.empty(self.dim + 1, np.float32),
-                np.empty(self.dim + 1, np.float32))
+                d.rating, self.mu, self.lr)
 
     def loss(self):
         """Mean of ``(prediction - rating)^2 / 2`` over the data set (double)."""
@@ -88,10 +87,13 @@ class MatrixFactorization:
 
 
 @_njit
-def mf_step(batch, users, items, users_sum, items_sum, user, item, rating, mu, lr, gu, gi):
+def mf_step(batch, users, items, users_sum, items_sum, user, item, rating, mu, lr):
     """One Adagrad step per rating of ``batch`` on its user row and item row; returns the
-    sum of the squared errors / 2 before the updates."""
+    sum of the squared errors / 2 before the updates.  The gradient scratch is allocated
+    per call: each thread has its own (run it with a ``batch_size`` of tens or more)."""
     d = users.shape[1] - 1
+    gu = np.empty(d + 1, users.dtype)
+    gi = np.empty(d + 1, users.dtype)
     loss = 0.0
     for e in batch:
         u, i = user[e], item[e]

@@ -75,12 +75,13 @@ def _delay_fn(delay, n_workers, rng):
     return lambda w: d
 
 
-def simulate(problem, scheme, *, n_workers=16, delay=0, ticks=1000, batch_size=16, lr=0.1,
+def simulate(problem, scheme, tables=None, *, n_workers=16, delay=0, ticks=1000, batch_size=16, lr=0.1,
              worker_lr=None, tau=4, alpha=None, n_shards=2, eval_every=None, seed=0):
     """Simulate ``scheme`` (see the module docstring) for ``ticks`` ticks; returns a
     :class:`SimulationResult`.
 
-    ``lr`` is the server's learning rate; ``worker_lr`` (default ``lr``), ``tau`` and
+    ``tables`` are the initial tables (``{name: 2-D array}``, copied; default
+    ``problem.initial()``).  ``lr`` is the server's learning rate; ``worker_lr`` (default ``lr``), ``tau`` and
     ``alpha`` (default ``0.9 / n_workers``) are EASGD's: the workers' SGD learning rate,
     the communication period and the moving rate; the loss is measured every ``eval_every``
     ticks (default: 10 times in the run) and at the end.  Raises ``ValueError`` /
@@ -99,7 +100,9 @@ def simulate(problem, scheme, *, n_workers=16, delay=0, ticks=1000, batch_size=1
                  "adarevision": functools.partial(AdaRevision, lr=lr),
                  "easgd": elastic_center,
                  "sync-sgd": functools.partial(Adagrad, lr=lr)}[scheme]
-    server = ParameterServer(problem.initial(), n_shards=n_shards, optimizer=optimizer)
+    if tables is None:
+        tables = problem.initial()
+    server = ParameterServer(tables, n_shards=n_shards, optimizer=optimizer)
     client = server.client()
     shards = [_workers.shard_of(problem.n_examples, w, n_workers) for w in range(n_workers)]
     streams = [_batch_stream(s, batch_size, seed, w) for w, s in enumerate(shards)]
