@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -329,7 +330,7 @@ def main(argv=None):
              ("downpour", lambda: bench_downpour(args.quick, use_ray, epochs)),
              ("easgd", lambda: bench_easgd(args.quick, 2 * epochs)),
              ("delays", lambda: bench_delays(args.quick)),
-             ("faults", lambda: bench_faults(args.quick, os.path.join(args.out, ".ckpt"))
+             ("faults", lambda: bench_faults(args.quick, tempfile.mkdtemp(prefix="ps-ckpt-"))
               if use_ray else None)]
     for name, fn in steps:
         if name in sections:

@@ -21,9 +21,9 @@ from .adarevision import AdaRevision
 from .downpour import DownpourWorker, Result, downpour
 from .easgd import EASGDWorker, easgd, elastic_center
 from .hogwild import hogwild
-from .server import Client, ParameterServer, Pulled, Shard, StaleGradientError, recovery_report
+from .server import Client, ParameterServer, Pulled, Shard, StaleGradientError
 from .simulate import SimulationResult, simulate
 
 __all__ = ["hogwild", "ParameterServer", "Client", "Pulled", "Shard", "StaleGradientError",
            "downpour", "DownpourWorker", "Result", "AdaRevision", "easgd", "EASGDWorker",
-           "elastic_center", "recovery_report", "simulate", "SimulationResult"]
+           "elastic_center", "simulate", "SimulationResult"]

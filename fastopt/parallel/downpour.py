@@ -44,7 +44,7 @@ class DownpourWorker:
         return self.examples.size
 
     def stats(self):
-        s = _workers.client_stats(self.client)
+        s = dict(self.client.stats)
         s["staleness_sum"] = int(sum(self.staleness))
         s["staleness_max"] = int(max(self.staleness, default=0))
         s["acks"] = len(self.staleness)

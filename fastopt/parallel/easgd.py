@@ -73,7 +73,7 @@ class EASGDWorker:
         return self.examples.size
 
     def stats(self):
-        return _workers.client_stats(self.client)
+        return dict(self.client.stats)
 
     def move(self, center):
         """The worker's side of the elastic update against ``center`` (``{name: array}``);

@@ -35,11 +35,12 @@ in the same order give the same bits on both.
 and version atomically (:mod:`fastopt.parallel.checkpoint`) every ``checkpoint_every``
 pushes and/or ``checkpoint_seconds`` seconds, and on :meth:`ParameterServer.checkpoint`.
 A shard that starts where its checkpoint exists resumes from it: a Ray shard actor that
-was killed is restarted by Ray and loses only the pushes since its last checkpoint
-(:func:`recovery_report` counts them), and
+was killed is restarted by Ray and loses only the pushes since its last checkpoint, which it counts
+(``info()``: ``restarts``, ``lost_updates``; see :class:`Shard`), and
 :meth:`ParameterServer.resume` resumes a run -- on either engine.
 """
 import os
+import struct
 import threading
 import time
 
@@ -106,12 +107,38 @@ class Shard:
             self.optimizer.load_state_dict(saved["optimizer"])
             self.version = self.restored_from = int(saved["version"])
         self.incarnation = time.time_ns()
+        self.restarts, self.lost_updates = 0, 0
+        self._journal = None
+        if self.checkpoint_dir is not None:
+            self._open_journal(saved is not None)
         self.pushes_since_checkpoint = 0
         self.last_checkpoint_time = time.monotonic()
         self.checkpoint_version = self.restored_from
         self._lock = threading.Lock()
 
     # -- checkpoints --------------------------------------------------------------------
+
+    def _open_journal(self, restored):
+        """The journal beside the checkpoint: ``(version, restarts, lost updates)`` as three
+        int64, rewritten in place after every push (no fsync: it survives the process,
+        which is what a killed shard loses).  A shard that starts from its checkpoint
+        reads it: the pushes it had applied past the checkpoint are lost, and counted."""
+        path = self.checkpoint_path()[:-len(".npz")] + ".journal"
+        if restored and os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            if len(data) == 24:
+                version, restarts, lost = struct.unpack("<3q", data)
+                self.restarts = restarts + 1
+                self.lost_updates = lost + max(0, version - self.version)
+        elif not restored and os.path.exists(path):
+            os.unlink(path)
+        self._journal = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        self._write_journal()
+
+    def _write_journal(self):
+        os.pwrite(self._journal, struct.pack("<3q", self.version, self.restarts,
+                                             self.lost_updates), 0)
 
     def checkpoint_path(self):
         if self.checkpoint_dir is None:
@@ -154,7 +181,8 @@ class Shard:
     def info(self):
         return {"shard": self.shard, "version": self.version, "incarnation": self.incarnation,
                 "restored_from": self.restored_from,
-                "checkpoint_version": self.checkpoint_version,
+                "checkpoint_version": self.checkpoint_version, "restarts": self.restarts,
+                "lost_updates": self.lost_updates,
                 "needs_snapshot": self.needs_snapshot}
 
     def pull(self, requests):
@@ -221,6 +249,8 @@ class Shard:
             else:
                 self.optimizer.step(grads)
             self.version += 1
+            if self._journal is not None:
+                self._write_journal()
             self.pushes_since_checkpoint += 1
             if self.checkpoint_dir is not None and (
                     (self.checkpoint_every and self.pushes_since_checkpoint
@@ -263,9 +293,7 @@ class Client:
 
     Picklable with the Ray engine (workers that are Ray actors get one).  ``stats``
     counts ``pulls``, ``pushes``, ``bytes_pulled``, ``bytes_pushed`` (array payloads:
-    values, indices, snapshots); ``restarts`` lists the shard restarts this client saw,
-    ``(shard, new incarnation, restored version, last version it had acknowledged)``
-    (see :func:`recovery_report`).
+    values, indices, snapshots).
     """
 
     def __init__(self, engine, handles, specs, needs_snapshot):
@@ -276,8 +304,6 @@ class Client:
         self.n_shards = len(self.handles)
         self.needs_snapshot = needs_snapshot
         self.stats = dict(pulls=0, pushes=0, bytes_pulled=0, bytes_pushed=0)
-        self.restarts = []
-        self._acked = [None] * self.n_shards  # (incarnation, last version acked)
 
     def __getstate__(self):
         if self.engine.name != "ray":
@@ -339,8 +365,6 @@ class Client:
                 snaps[name] = snap
         self.stats["pulls"] += 1
         versions = [info["version"] for _, _, info in replies]
-        for s, (_, _, info) in enumerate(replies):
-            self._note(s, info)
         return Pulled(values, snaps, versions)
 
     def push(self, grads, versions, snapshots=None):
@@ -398,31 +422,7 @@ class Client:
                  for s in range(k) if updates[s]]
         acks = self.engine.call_all(calls)
         self.stats["pushes"] += 1
-        for (h, _, _), ack in zip(calls, acks):
-            self._note(self.handles.index(h), ack)
         return acks
-
-    def _note(self, s, info):
-        """Track shard ``s``'s incarnation: a restart from a checkpoint loses the pushes
-        acknowledged after it."""
-        last = self._acked[s]
-        if last is not None and last[0] != info["incarnation"]:
-            self.restarts.append((s, info["incarnation"], info["restored_from"] or 0, last[1]))
-        self._acked[s] = (info["incarnation"], info["version"])
-
-
-def recovery_report(events):
-    """What shard restarts cost, from the clients' ``restarts`` lists: ``{"restarts":
-    number of shard restarts, "lost_updates": pushes acknowledged and then lost}`` -- per
-    restart, the last version any client saw acknowledged minus the checkpoint's version
-    it restarted from (at most ``checkpoint_every`` pushes)."""
-    latest = {}
-    for shard, incarnation, restored, acked in events:
-        key = (shard, incarnation)
-        latest[key] = (restored, max(acked, latest.get(key, (0, acked))[1]))
-    return {"restarts": len(latest),
-            "lost_updates": sum(max(0, acked - restored) for restored, acked in latest.values())}
-
 
 class ParameterServer:
     """Tables sharded by rows over ``n_shards`` shards (see the module docstring).
@@ -541,7 +541,9 @@ class ParameterServer:
         return [i["version"] for i in self.info()]
 
     def info(self):
-        """Per shard: version, incarnation, ``restored_from``, ``checkpoint_version``."""
+        """Per shard: ``version``, ``incarnation``, ``restored_from``,
+        ``checkpoint_version``, ``restarts`` (from a checkpoint) and ``lost_updates`` (the
+        pushes applied, acknowledged and then lost to those restarts)."""
         return self.engine.call_all([(h, "info", ()) for h in self.handles])
 
     def checkpoint(self):

@@ -129,25 +129,18 @@ def make_workers(server, cls, args_of, num_cpus=1, restarts=-1):
 
 
 def stats_of(server, workers):
-    """The workers' client statistics, summed."""
+    """The workers' client statistics, summed, and the shards' restarts and lost updates."""
     engine = server.engine
-    from .server import recovery_report
-
     per = [w.stats() for w in workers] if engine.name == "local" else \
         engine.ray.get([w.stats.remote() for w in workers])
-    total, events = {}, []
+    total = {}
     for s in per:
-        events.extend(s.pop("shard_restarts", ()))
         for k, v in s.items():
             total[k] = max(total.get(k, 0), v) if k.endswith("_max") else total.get(k, 0) + v
-    report = recovery_report(events)
-    total["shard_restarts"], total["lost_updates"] = report["restarts"], report["lost_updates"]
+    info = server.info()
+    total["shard_restarts"] = sum(i["restarts"] for i in info)
+    total["lost_updates"] = sum(i["lost_updates"] for i in info)
     return total
-
-
-def client_stats(client):
-    """A worker's client statistics, with its list of the shard restarts it saw."""
-    return dict(client.stats, shard_restarts=list(client.restarts))
 
 
 def kill_worker(server, worker):

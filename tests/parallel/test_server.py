@@ -161,8 +161,9 @@ def test_checkpoint_resume_continues_bit_for_bit(tmp_path):
     first = ParameterServer(tables, n_shards=2, checkpoint_dir=tmp_path, checkpoint_every=3)
     for g in pushes[:3]:
         first.push(g, first.versions())
-    assert sorted(os.listdir(tmp_path)) == ["manifest.npz", "shard-0000-of-0002.npz",
-                                            "shard-0001-of-0002.npz"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "manifest.npz", "shard-0000-of-0002.journal", "shard-0000-of-0002.npz",
+        "shard-0001-of-0002.journal", "shard-0001-of-0002.npz"]
     first.push(pushes[3], first.versions())  # after the checkpoint: lost on resume
     resumed = ParameterServer.resume(tmp_path, n_shards=2)
     assert resumed.versions() == [3, 3]
@@ -198,3 +199,37 @@ def test_bad_server_arguments():
         ParameterServer({"t": np.zeros((3, 2))}, engine="mpi")
     with pytest.raises(ValueError, match="checkpoint_dir"):
         ParameterServer({"t": np.zeros((3, 2))}, checkpoint_every=3)
+
+
+def test_a_shard_restarted_from_its_checkpoint_counts_what_it_lost(tmp_path):
+    """What a Ray actor restart does: the constructor runs again with the same arguments."""
+    spec = [("t", 4, 2, "<f8")]
+    make = functools.partial(Shard, 0, 1, spec, [np.zeros((4, 2))],
+                             ParameterServer.__init__.__globals__["default_optimizer"],
+                             checkpoint_dir=str(tmp_path), checkpoint_every=3)
+    shard = make()
+    for _ in range(5):
+        shard.push(shard.version, [(0, None, np.ones((4, 2)), None)])
+    assert shard.checkpoint_version == 3
+    restarted = make()  # the process died after 5 pushes; the checkpoint holds 3
+    info = restarted.info()
+    assert (info["version"], info["restored_from"], info["restarts"], info["lost_updates"]) \
+        == (3, 3, 1, 2)
+    np.testing.assert_array_equal(restarted.tables[0], _adagrad_steps(3))
+    fresh = ParameterServer({"t": np.zeros((4, 2))}, n_shards=1, checkpoint_dir=tmp_path)
+    assert fresh.info()[0]["lost_updates"] == 0  # a new run starts a new journal
+
+
+def _adagrad_steps(n):
+    t = np.zeros((4, 2))
+    opt = fastopt.Adagrad(t, lr=0.01)
+    for _ in range(n):
+        opt.step(np.ones((4, 2)))
+    return t
+
+
+def test_checkpoint_every_seconds(tmp_path):
+    server = ParameterServer({"t": np.zeros((4, 2))}, n_shards=1, checkpoint_dir=tmp_path,
+                             checkpoint_seconds=1e-9)
+    server.push({"t": np.ones((4, 2))}, [0])
+    assert server.info()[0]["checkpoint_version"] == 1
