@@ -69,12 +69,12 @@ def bench_hogwild(quick, epochs):
     return out
 
 
-def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr):
+def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr, period):
     server = ParameterServer(problem.initial(), n_shards=2, engine=engine,
                              optimizer=functools.partial(fastopt.Adagrad, lr=lr))
     curve, t0 = [], time.perf_counter()
     result = downpour(server, problem, n_workers=n_workers, epochs=epochs,
-                      batch_size=batch_size,
+                      batch_size=batch_size, n_fetch=period, n_push=period,
                       callback=lambda e, loss, s: curve.append(
                           (time.perf_counter() - t0, problem.loss(server.tables()))))
     seconds = float(np.median(result.seconds[1:] or result.seconds))
@@ -91,18 +91,21 @@ def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr):
 def bench_downpour(quick, use_ray, epochs):
     docs = P.documents(n_docs=2_000 if quick else 20_000, n_words=2_000 if quick else 20_000)
     problem = P.SparseLogisticProblem(docs)
-    batch = 256
-    runs = [_downpour_run(problem, "local", w, epochs, batch, 0.1) for w in (1, 2)]
+    batch, period = 256, 4  # n_fetch = n_push = period: a round trip per 4 batches
+    runs = [_downpour_run(problem, "local", w, epochs, batch, 0.1, period) for w in (1, 2)]
     if use_ray:
-        runs += [_downpour_run(problem, "ray", w, epochs, batch, 0.1) for w in (1, 2)]
+        runs += [_downpour_run(problem, "ray", w, epochs, batch, 0.1, period) for w in (1, 2)]
     single = runs[0]["final_loss"]
-    # bytes per push against the rows it touched: one (int64, float32) pair per row
-    touched = np.mean([np.unique(problem.rows(np.arange(b, min(b + batch, len(docs))))["w"])
-                       .size for b in range(0, len(docs), batch)])
+    # bytes per push against the rows it touched (a push carries `period` batches, each
+    # touched row once): one (int64, float32) pair per row
+    group = batch * period
+    touched = np.mean([np.unique(problem.rows(np.arange(b, min(b + group, len(docs))))["w"])
+                       .size for b in range(0, len(docs), group)])
     for r in runs:
         r["loss_rel"] = abs(r["final_loss"] - single) / single
         r["bytes_per_push"] = r["bytes_pushed"] / max(r["pushes"], 1)
-    return {"runs": runs, "batch_size": batch, "rows_touched_per_batch": float(touched),
+    return {"runs": runs, "batch_size": batch, "n_fetch": period, "n_push": period,
+            "rows_touched_per_push": float(touched),
             "bytes_per_touched_row": 8 + 4, "table_bytes": (docs.n_words + 1) * 4}
 
 
@@ -246,8 +249,8 @@ def _markdown(r):
     d = r.get("downpour")
     if d:
         lines += ["## Downpour SGD (sparse logistic regression, 2 shards, Adagrad server)", "",
-                  f"Batch {d['batch_size']}; a batch touches {d['rows_touched_per_batch']:.0f} "
-                  f"rows on average ({d['bytes_per_touched_row']} bytes each pushed: an int64 "
+                  f"Batch {d['batch_size']}, n_fetch = n_push = {d['n_fetch']}; the {d['n_push']} batches of a push touch "
+                  f"{d['rows_touched_per_push']:.0f} rows on average ({d['bytes_per_touched_row']} bytes each pushed: an int64 "
                   f"index and a float32 value) of a {d['table_bytes']}-byte table.", "",
                   "| engine | workers | examples/s | final loss | vs single process | "
                   "bytes/push | mean staleness |", "|---|---|---|---|---|---|---|"]

@@ -50,19 +50,6 @@ class DownpourWorker:
         s["acks"] = len(self.staleness)
         return s
 
-    def _fetch(self, group):
-        need = _workers.rows_needed(self.problem, group)
-        if need is not None:
-            need = {**{name: None for name, *_ in self.client.specs}, **need}
-        pulled = self.client.pull(need)
-        for name, values in pulled.values.items():
-            rows = None if need is None else need.get(name)
-            target = slice(None) if rows is None else rows
-            self.cache[name][target] = values
-            if self.snap_cache is not None:
-                self.snap_cache[name][target] = pulled.snapshots[name]
-        return pulled.versions
-
     def _push(self, pending, versions):
         grads, snaps = {}, ({} if self.snap_cache is not None else None)
         for name, parts in pending.items():
@@ -95,7 +82,8 @@ class DownpourWorker:
         loss, pending, versions = 0.0, {}, None
         for i, batch in enumerate(group_of):
             if i % self.n_fetch == 0:
-                versions = self._fetch(group_of[i:i + self.n_fetch])
+                versions = _workers.fetch(self.client, self.problem, group_of[i:i + self.n_fetch],
+                                          self.cache, self.snap_cache)
             batch_loss, grads = self.problem.gradient(batch, self.cache)
             loss += float(batch_loss)
             for name, g in grads.items():

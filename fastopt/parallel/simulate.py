@@ -157,20 +157,11 @@ class _Sim:
             self.round = []
 
     def _read(self, batch):
-        need = _workers.rows_needed(self.problem, [batch])
-        if need is not None:
-            need = {**{n: None for n in self.names}, **need}
-        pulled = self.client.pull(need)
-        params, snaps = {}, {}
-        for name, values in pulled.values.items():
-            rows = None if need is None else need.get(name)
-            target = slice(None) if rows is None else rows
-            self.cache[name][target] = values
-            if pulled.snapshots is not None:
-                self.snaps[name][target] = pulled.snapshots[name]
+        snaps = self.snaps if self.client.needs_snapshot else None
+        versions = _workers.fetch(self.client, self.problem, [batch], self.cache, snaps)
         # The gradient is computed at once from these rows (only its push is delayed),
         # so the shared cache can serve as every worker's view.
-        return self.cache, pulled.versions, (self.snaps if pulled.snapshots else None)
+        return self.cache, versions, snaps
 
     def work(self, w, batch, t):
         """Worker ``w``'s tick: returns the push to deliver later, or ``None``."""

@@ -49,6 +49,23 @@ def rows_needed(problem, group):
     return {k: (None if v is None else np.unique(np.concatenate(v))) for k, v in need.items()}
 
 
+def fetch(client, problem, group, cache, snap_cache=None):
+    """Pull what the batches of ``group`` read (every table whole if ``problem`` has no
+    ``rows``) into the whole-table arrays ``cache[name]`` (and the AdaRevision snapshots
+    into ``snap_cache``); returns the pull's versions."""
+    need = rows_needed(problem, group)
+    if need is not None:
+        need = {**{name: None for name, *_ in client.specs}, **need}
+    pulled = client.pull(need)
+    for name, values in pulled.values.items():
+        rows = None if need is None else need.get(name)
+        target = slice(None) if rows is None else rows
+        cache[name][target] = values
+        if snap_cache is not None:
+            snap_cache[name][target] = pulled.snapshots[name]
+    return pulled.versions
+
+
 def run_epochs(server, workers, epochs, callback, start_epoch=0):
     """Run ``workers[w].run_epoch(epoch)`` for every worker, epoch after epoch, on the
     server's engine; returns ``(losses, seconds, restarts)``.  ``callback(epoch, loss,
