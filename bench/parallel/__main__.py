@@ -91,7 +91,7 @@ def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr, period):
 def bench_downpour(quick, use_ray, epochs):
     docs = P.documents(n_docs=2_000 if quick else 20_000, n_words=2_000 if quick else 20_000)
     problem = P.SparseLogisticProblem(docs)
-    batch, period = 256, 4  # n_fetch = n_push = period: a round trip per 4 batches
+    batch, period = 256, 1  # n_fetch = n_push = period (Downpour's defaults)
     runs = [_downpour_run(problem, "local", w, epochs, batch, 0.1, period) for w in (1, 2)]
     if use_ray:
         runs += [_downpour_run(problem, "ray", w, epochs, batch, 0.1, period) for w in (1, 2)]
