@@ -38,9 +38,8 @@ def _load():
 
 
 def bench_hogwild(quick, epochs):
-    """1 thread vs 2 threads on both showcases: median epoch time after the first
-    (compilation) epoch, final loss, and the 1-thread run's bits against the sequential
-    run."""
+    """1 thread vs 2 threads on both showcases: the fastest epoch after the first
+    (compilation) one -- on a shared machine the least disturbed -- and the final loss."""
     out = {}
     cases = {
         "matrix_factorization": (P.ratings(n_ratings=20_000 if quick else 400_000),
@@ -56,7 +55,7 @@ def bench_hogwild(quick, epochs):
             hogwild(step, len(data), model.args(), epochs=epochs, n_threads=n_threads, seed=0,
                     batch_size=64,
                     callback=lambda e, loss, s: curve.append(s))
-            row[n_threads] = {"epoch_seconds": float(np.median(curve[1:] or curve)),
+            row[n_threads] = {"epoch_seconds": float(np.min(curve[1:] or curve)),
                               "final_loss": model.loss()}
         one, two = row[1], row[2]
         out[name] = {
@@ -143,7 +142,7 @@ def bench_delays(quick):
                        mean_length=30)
     problem = P.SparseLogisticProblem(docs)
     delays = [0, 30, 100] if quick else [0, 10, 30, 100, 300, 1000]
-    ticks = 500 if quick else 2000
+    ticks = 500 if quick else 3000
     grid = {"async-adagrad": [0.1, 0.3, 1.0], "adarevision": [0.1, 0.3, 1.0],
             "sync-sgd": [0.1, 0.3, 1.0], "easgd": [0.003, 0.01, 0.03]}
     out = {"delays": delays, "ticks": ticks, "n_workers": 16, "batch_size": 16,
@@ -249,6 +248,7 @@ def _markdown(r):
     h = r.get("hogwild")
     if h:
         lines += ["## Hogwild! (1 vs 2 threads)", "",
+                  "Fastest epoch of each run (after the first, which compiles).", "",
                   "| showcase | examples | s/epoch 1 thr | s/epoch 2 thr | speed-up | loss 1 | "
                   "loss 2 | target |", "|---|---|---|---|---|---|---|---|"]
         for name, x in h.items():

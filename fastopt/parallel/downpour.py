@@ -5,7 +5,8 @@ Asynchronous model replicas, each on its own shard of the data, talk to a
 parameters it needs -- here only the rows the next ``n_fetch`` mini-batches read -- and
 every ``n_push`` steps it pushes the gradients it accumulated since its last push (the
 touched rows only, for sparse gradients).  In between it computes gradients on the
-parameters it fetched last.  The server applies each push as it arrives with its
+parameters it fetched last; a push travels while the replica computes on (one push in
+flight per replica).  The server applies each push as it arrives with its
 optimizer (Adagrad in the paper; :class:`~fastopt.parallel.AdaRevision` corrects for
 the delays).  Nothing waits for anything: replicas never synchronise.
 
@@ -38,6 +39,7 @@ class DownpourWorker:
         self.snap_cache = {name: np.zeros_like(a) for name, a in self.cache.items()} \
             if client.needs_snapshot else None
         self.staleness = []
+        self.in_flight = None
         self.incarnation = time.time_ns()
 
     def n_examples(self):
@@ -72,8 +74,14 @@ class DownpourWorker:
                 grads[name] = total
                 if snaps is not None:
                     snaps[name] = self.snap_cache[name].copy()
-        acks = self.client.push(grads, versions, snaps)
-        self.staleness.extend(a["staleness"] for a in acks)
+        self._settle()
+        self.in_flight = self.client.push(grads, versions, snaps, wait=False)
+
+    def _settle(self):
+        """Wait for the push in flight (at most one per worker: the next one waits)."""
+        if self.in_flight is not None:
+            acks, self.in_flight = self.in_flight(), None
+            self.staleness.extend(a["staleness"] for a in acks)
 
     def run_epoch(self, epoch):
         """One pass over the worker's shard; returns ``{"loss": summed loss}``."""
@@ -92,6 +100,7 @@ class DownpourWorker:
                 if pending:
                     self._push(pending, versions)
                 pending = {}
+        self._settle()
         return {"loss": loss, "incarnation": self.incarnation}
 
 

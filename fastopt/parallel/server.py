@@ -367,12 +367,14 @@ class Client:
         versions = [info["version"] for _, _, info in replies]
         return Pulled(values, snaps, versions)
 
-    def push(self, grads, versions, snapshots=None):
+    def push(self, grads, versions, snapshots=None, wait=True):
         """Send gradients: ``grads`` maps a table name to a dense gradient of the whole
         table or a :class:`fastopt.SparseGrad` (global rows); ``versions`` are those of
         the pull the gradients were computed from; ``snapshots`` (AdaRevision servers)
         maps each name to the pulled ``grad_sum`` of the same rows (for a SparseGrad,
-        one row per index).  Returns the shards' acknowledgements.
+        one row per index).  Returns the shards' acknowledgements -- or, with
+        ``wait=False``, a function that waits for them and returns them (the push is on
+        its way meanwhile; a refusal is raised by that function).
 
         Everything is checked before any shard is asked to write; the shards check
         again (and the staleness) before writing.
@@ -420,9 +422,11 @@ class Client:
                 self.stats["bytes_pushed"] += sum(a.nbytes for a in part if a is not None)
         calls = [(self.handles[s], "push", (int(versions[s]), updates[s]))
                  for s in range(k) if updates[s]]
-        acks = self.engine.call_all(calls)
         self.stats["pushes"] += 1
-        return acks
+        if wait:
+            return self.engine.call_all(calls)
+        futures = [self.engine.submit(h, method, *args) for h, method, args in calls]
+        return lambda: [self.engine.wait(f) for f in futures]
 
 class ParameterServer:
     """Tables sharded by rows over ``n_shards`` shards (see the module docstring).
