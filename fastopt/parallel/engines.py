@@ -27,7 +27,9 @@ class LocalEngine:
         raise RuntimeError("the local engine cannot kill a shard or worker; use engine='ray'")
 
     def close(self, objs):
-        pass
+        for obj in objs:
+            if hasattr(obj, "close"):
+                obj.close()
 
     def __reduce__(self):
         return (get, ("local",))

@@ -48,6 +48,7 @@ import numpy as np
 
 from .._internal import validation as check
 from ..optim.sparse import SparseGrad
+from ..train import _args
 from . import checkpoint as _checkpoint
 from . import engines as _engines
 
@@ -135,6 +136,13 @@ class Shard:
             os.unlink(path)
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
         self._write_journal()
+
+    def close(self):
+        """Close the journal (the local engine calls this from
+        :meth:`ParameterServer.close`; a Ray actor's files close with its process)."""
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
 
     def _write_journal(self):
         os.pwrite(self._journal, struct.pack("<3q", self.version, self.restarts,
@@ -450,7 +458,6 @@ class ParameterServer:
     def __init__(self, tables=None, *, n_shards=2, optimizer=None, max_staleness=None,
                  engine="local", checkpoint_dir=None, checkpoint_every=None,
                  checkpoint_seconds=None, resume=False, shard_restarts=-1):
-        from ..train import _args
         n_shards = _args.integer("n_shards", n_shards, 1)
         if max_staleness is not None:
             max_staleness = _args.integer("max_staleness", max_staleness, 0)
