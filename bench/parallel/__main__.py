@@ -78,11 +78,12 @@ def bench_hogwild(quick, epochs, repeats=3):
 def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr, period):
     server = ParameterServer(problem.initial(), n_shards=2, engine=engine,
                              optimizer=functools.partial(fastopt.Adagrad, lr=lr))
-    curve, t0 = [], time.perf_counter()
+    curve, elapsed = [], [0.0]
     result = downpour(server, problem, n_workers=n_workers, epochs=epochs,
                       batch_size=batch_size, n_fetch=period, n_push=period,
                       callback=lambda e, loss, s: curve.append(
-                          (time.perf_counter() - t0, problem.loss(server.tables()))))
+                          (elapsed.__setitem__(0, elapsed[0] + s) or elapsed[0],
+                           problem.loss(server.tables()))))
     seconds = float(np.median(result.seconds[1:] or result.seconds))
     out = {"engine": engine, "workers": n_workers,
            "examples_per_second": problem.n_examples / seconds,
@@ -97,6 +98,7 @@ def _downpour_run(problem, engine, n_workers, epochs, batch_size, lr, period):
 def bench_downpour(quick, use_ray, epochs):
     docs = P.documents(n_docs=2_000 if quick else 20_000, n_words=2_000 if quick else 20_000)
     problem = P.SparseLogisticProblem(docs)
+    problem.gradient(np.arange(2), problem.initial())  # compile (or load) the numba step
     batch, period = 256, 1  # n_fetch = n_push = period (Downpour's defaults)
     runs = [_downpour_run(problem, "local", w, epochs, batch, 0.1, period) for w in (1, 2)]
     if use_ray:
@@ -120,22 +122,25 @@ def bench_easgd(quick, epochs):
     w = problem.initial()["W"]
     opt = fastopt.SGD(w, lr=0.05)
     from fastopt.parallel import workers as W
-    t0, curve = time.perf_counter(), []
+    elapsed, curve = 0.0, []
     for epoch in range(epochs):
+        t0 = time.perf_counter()
         for b in W.batches(np.arange(problem.n_examples), 32, 0, 0, epoch):
             opt.step(problem.gradient(b, {"W": w})[1]["W"])
-        curve.append((time.perf_counter() - t0, problem.loss({"W": w})))
+        elapsed += time.perf_counter() - t0
+        curve.append((elapsed, problem.loss({"W": w})))
     single = problem.loss({"W": w})
     runs = {"single-process SGD": {"final_loss": single, "curve": curve}}
     for label, kw in [("async EASGD tau=4", dict(tau=4)), ("async EASGD tau=16", dict(tau=16)),
                       ("sync EASGD tau=4", dict(tau=4, variant="sync")),
                       ("async EAMSGD tau=8", dict(tau=8, momentum=0.9, lr=0.005))]:
         server = ParameterServer(problem.initial(), n_shards=2, optimizer=elastic_center)
-        curve, t0 = [], time.perf_counter()
+        curve, elapsed = [], [0.0]
         easgd(server, problem, n_workers=2, epochs=epochs, batch_size=32,
               **dict(dict(lr=0.05), **kw),
-              callback=lambda e, loss, s: curve.append((time.perf_counter() - t0,
-                                                        problem.loss(server.tables()))))
+              callback=lambda e, loss, s: curve.append((
+                  elapsed.__setitem__(0, elapsed[0] + s) or elapsed[0],
+                  problem.loss(server.tables()))))
         final = problem.loss(server.tables())
         runs[label] = {"final_loss": final, "curve": curve,
                        "loss_rel": (final - single) / single}
@@ -207,18 +212,22 @@ def _plots(results, out_dir):
     except ImportError:
         return []
     paths = []
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for r in results.get("downpour", {}).get("runs", []):
         t, loss = zip(*r["curve"])
-        ax.plot(t, loss, marker="o", label=f"Downpour {r['engine']} x{r['workers']}")
+        left.plot(t, loss, marker="o", label=f"Downpour, {r['engine']} engine, "
+                                              f"{r['workers']} worker(s)")
+    left.set_title("sparse logistic regression (Adagrad server)")
     for label, r in results.get("easgd", {}).items():
         t, loss = zip(*r["curve"])
-        ax.plot(t, loss, marker=".", linestyle="--", label=label + " (dense)")
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("training loss")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    ax.set_title("loss against wall time")
+        right.plot(t, loss, marker=".", label=label)
+    right.set_title("dense softmax regression (2 workers)")
+    for ax in (left, right):
+        ax.set_xlabel("training wall time (s; start-up and evaluations excluded)")
+        ax.set_ylabel("loss after each epoch")
+        ax.legend(fontsize=7)
+    left.set_yscale("log")
+    fig.suptitle("loss against wall time (shared 2-core machine: see parallel.md)")
     fig.tight_layout()
     paths.append(os.path.join(out_dir, "parallel_wall.png"))
     fig.savefig(paths[-1], dpi=110)
