@@ -1,0 +1,1 @@
+"""The parallel-SGD benchmark: ``python -m bench.parallel`` (see :mod:`bench.parallel.__main__`)."""
