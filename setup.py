@@ -122,6 +122,8 @@ def _module_pxd(name):
 def _depends(source):
     name = os.path.basename(source).split(".")[0]
     templates = [UPDATE_RULE_TEMPLATE] if source.endswith(TEMPLATE_SUFFIX) else []
+    if name == "_pool":
+        templates.append(os.path.join(CSRC, "fastopt_pool.h"))
     return DEPENDS + templates + [p for p in (_module_pxd(name),) if os.path.exists(p)]
 
 

@@ -42,7 +42,9 @@ Pieces, usable on their own:
 * :func:`cooccurrence` -- the counts of a text corpus: a symmetric window of
   ``window`` words on each side within a line (a line is a document), each pair
   weighted by ``1/distance`` (GloVe's ``cooccur``); out-of-vocabulary words are
-  dropped before windowing, as GloVe does;
+  dropped before windowing, as GloVe does.  Like ``cooccur -memory``, it keeps within
+  ``memory_mb``: a dense table for the frequent pairs, sorted runs of the others
+  spilled to temporary files and merged;
 * :class:`Cooccurrence` -- the records, with :meth:`Cooccurrence.save` and
   :func:`read_cooccurrence` for GloVe's binary format (``int32 word1, int32 word2,
   float64 count``, 1-based word ids);
