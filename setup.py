@@ -57,7 +57,8 @@ CSRC = "csrc"
 # On Cython's include path after CSRC: the directory of the ``fastopt`` package, where
 # Cython finds ``fastopt/backends/cython/<algorithm>.pxd``, the module's own .pxd.
 PACKAGE_ROOT = os.curdir
-DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h")]
+DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h"),
+           os.path.join(PACKAGE_ROOT, "fastopt", "backends", "cython", "_pool.pxd")]
 #: An update rule's template, ``csrc/<rule>.pyx.tp``, and the template rendered for each
 #: rule where it writes ``{{kernels}}``; the .pyx they make go to GENERATED.
 TEMPLATE_SUFFIX = ".pyx.tp"
@@ -121,6 +122,8 @@ def _module_pxd(name):
 def _depends(source):
     name = os.path.basename(source).split(".")[0]
     templates = [UPDATE_RULE_TEMPLATE] if source.endswith(TEMPLATE_SUFFIX) else []
+    if name == "_pool":
+        templates.append(os.path.join(CSRC, "fastopt_pool.h"))
     return DEPENDS + templates + [p for p in (_module_pxd(name),) if os.path.exists(p)]
 
 
@@ -144,7 +147,7 @@ def _extensions():
 # ----------------------------------------------------------------- update-rule templates
 
 #: Local names of the generated functions: no state, scalar or switch may take one.
-RESERVED_NAMES = {"param", "grad", "a", "n", "c", "chunk", "n_chunks", "flags", "sp", "d",
+RESERVED_NAMES = {"param", "grad", "a", "args", "n", "c", "chunk", "n_chunks", "flags", "sp", "d",
                   "j", "o", "j0", "j1", "start", "stop", "indices", "values", "slots", "rows",
                   "coalesced", "n_threads", "typenum"}
 

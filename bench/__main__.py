@@ -6,7 +6,7 @@ from . import budget, config, report, targets
 from .harness import load, machine, memory, timing
 from .harness.progress import Progress
 from .peers import algorithms, fastopt_impl, torch_impl
-from .suites import compile_cost, sparse
+from .suites import compile_cost, contention, sparse
 from .suites import dense as suites
 
 
@@ -26,7 +26,8 @@ def _units(cfg):
     s = cfg.sections
     return (("checks" in s) + ("roof" in s) * suites.roof_units(cfg)
             + ("dense" in s) * len(suites.dense_cases(cfg)) + ("small" in s) + ("model" in s)
-            + ("compile" in s) * compile_cost.units(cfg))
+            + ("compile" in s) * compile_cost.units(cfg)
+            + ("contention" in s) * contention.units(cfg))
 
 
 def _gib(n):
@@ -102,6 +103,8 @@ def run(cfg):
                 timed("compile", compile_cost.run, cfg, bar, config.ROOT)
         if "sparse" in s:
             timed("sparse", sparse.run, cfg, bar)
+        if "contention" in s:
+            timed("contention", contention.run, cfg, bar)
     during = monitor.stop()
     busy_after = load.snapshot(snap_s)
     unreliable = load.verdict(before=busy_before, after=busy_after, during=during)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .peers import algorithms, torch_impl
 from .suites import roof as roof_suite
-from .suites import sparse
+from .suites import contention, sparse
 
 #: The default full run must fit in this (estimate, process start-up included).
 DEFAULT_BUDGET_BYTES = 6 * 2 ** 30
@@ -72,6 +72,8 @@ def section_bytes(cfg):
         out["small"] = 0
     if "sparse" in s:
         out["sparse"] = sparse.memory_bytes(cfg)
+    if "contention" in s:
+        out["contention"] = contention.memory_bytes(cfg)
     return out
 
 

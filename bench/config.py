@@ -20,7 +20,7 @@ QUICK_SIZES = (1_000, 100_000)
 QUICK_ALGORITHMS = ("sgd", "rmsprop", "adam")  # one per traffic pattern: (2,1), (3,2), (4,3)
 QUICK_ROOF_SIZE = 1_000_000
 DTYPES = ("float32", "float64")
-SECTIONS = ("checks", "roof", "dense", "small", "model", "compile", "sparse")
+SECTIONS = ("checks", "roof", "dense", "small", "model", "compile", "sparse", "contention")
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import targets
 from .harness.formatting import fmt_size
-from .suites import sparse
+from .suites import contention, sparse
 from .suites.dense import dense_rows, roof_fractions, roof_lookup, staggering_gain
 
 # ------------------------------------------------------------------ formatting
@@ -462,6 +462,8 @@ def terminal(results):
     if lines:
         out.extend(["", *lines])
     add("Sparse: embedding-table row updates", sparse.section(results))
+    add("Contention: float32 step beside busy processes (all cores vs 1 thread, same load)",
+        contention.section(results))
     lines = skipped_lines(results)
     if lines:
         out.extend(["", "Skipped competitors:", *lines])
@@ -528,6 +530,8 @@ def markdown(results):
     add("Small tensor: one Adam step, 1,000 float32 elements", small_section(results))
     add("Many tensors: Adam, float32", model_section(results))
     add("Sparse: embedding-table row updates", sparse.section(results), right={2, 3, 4, 5, 6})
+    add("Contention: float32 step beside busy processes (all cores vs 1 thread, same load)",
+        contention.section(results), right={4, 5, 6, 7})
     add("numba compile cost and cache load", compile_section(results), right=set(range(2, 9)))
     lines = compile_lines(results)
     if lines:

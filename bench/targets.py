@@ -210,7 +210,43 @@ def evaluate(results):
             out.append(_t("sparse_torch", "sparse Adagrad >= 5x torch sparse Adagrad, same threads",
                           label, v, 5.0, _cmp(v, 5.0, ">="),
                           _fmt_x(v) if v is not None else "not measured"))
+    out.extend(_contention(results, all_t))
     return _collapse(out)
+
+
+#: all-cores step / 1-thread step beside busy processes: {busy: {statistic: goal}}
+CONTENTION_GOALS = {2: {"median": 1.25, "p90": 1.25}, 1: {"median": 1.1, "p90": 1.5}}
+
+
+def _contention(results, all_t):
+    """The contention targets: per busy level, statistic and backend, the worst rule x size
+    (fastopt's all-cores step over its 1-thread step in the same round-robin)."""
+    s = results.get("contention") or {}
+    out = []
+    for busy, goals in sorted(CONTENTION_GOALS.items(), reverse=True):
+        for stat, goal in goals.items():
+            desc = (f"{busy} busy process{'es' if busy > 1 else ''}: all-cores step <= "
+                    f"{goal:.2f}x the 1-thread step ({'median' if stat == 'median' else '90th percentile'}, "
+                    "every rule and size)")
+            worst = {}
+            for case in s.get("cases", []):
+                if case["busy"] != busy:
+                    continue
+                for name, c in case["competitors"].items():
+                    v = c.get(f"vs_1_thread_{stat}")
+                    if v is None:
+                        continue
+                    backend = name.split(":")[1]
+                    if backend not in worst or v > worst[backend][0]:
+                        worst[backend] = (v, case)
+            if not worst:
+                out.append(_t("contention", desc, "-", None, goal, "n/a",
+                              "section not run" if not s else f"all cores = 1 thread ({all_t})"))
+            for backend, (v, case) in sorted(worst.items()):
+                out.append(_t("contention", desc, f"{backend}, worst: {case['algorithm']} "
+                              f"n={fmt_size(case['size'])}", v, goal, _cmp(v, goal, "<="),
+                              _fmt_x(v)))
+    return out
 
 
 def _collapse(rows):

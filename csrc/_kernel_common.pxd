@@ -5,8 +5,9 @@
 # NumPy's C API: a handful of loads per array, no buffer acquisition.
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, fabs, fabsf
+
+from fastopt.backends.cython._pool cimport parallel_range, range_fn
 
 
 cdef enum:
@@ -16,6 +17,10 @@ cdef enum:
     # Chunk boundaries are multiples of this many elements (64 bytes of float32),
     # so that two threads never write the same cache line.
     CHUNK_ALIGN = 16
+    # A range run on n threads is cut into up to this many chunks per thread, claimed
+    # dynamically (fastopt/backends/cython/_pool.pxd): a thread the OS runs late or
+    # preempts leaves its share to the others.
+    CHUNKS_PER_THREAD = 4
     # Flags an array must have: read-only inputs and updated outputs.
     REQ_READ = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
     REQ_WRITE = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
@@ -61,16 +66,27 @@ cdef inline double as_dtype(double x, int typenum) noexcept nogil:
 
 
 cdef inline Py_ssize_t chunk_size(Py_ssize_t n, int n_threads) noexcept nogil:
-    """Elements per chunk when ``n`` elements are split in (at most) ``n_threads`` chunks.
+    """Elements per chunk when ``n`` elements are run on ``n_threads`` threads.
 
-    A multiple of CHUNK_ALIGN; ``>= n`` means one chunk (run serially).  The
-    result of every kernel is independent of the chunking: updates are elementwise.
+    About ``n / (n_threads * CHUNKS_PER_THREAD)``, a multiple of CHUNK_ALIGN; ``>= n``
+    means one chunk (run serially).  The result of every kernel is independent of the
+    chunking: updates are elementwise, and a chunk never splits a sum.
     """
     cdef Py_ssize_t chunk
     if n_threads <= 1 or n <= CHUNK_ALIGN:
         return n
-    chunk = (n + n_threads - 1) // n_threads
+    chunk = (n + n_threads * CHUNKS_PER_THREAD - 1) // (n_threads * CHUNKS_PER_THREAD)
     return (chunk + CHUNK_ALIGN - 1) // CHUNK_ALIGN * CHUNK_ALIGN
+
+
+cdef inline void run_range(range_fn fn, const void* ctx, Py_ssize_t n, Py_ssize_t chunk,
+                           int n_threads) noexcept nogil:
+    """``fn(ctx, lo, hi)`` over the chunks of ``[0, n)`` on ``n_threads`` threads (the
+    pool of fastopt.backends.cython._pool); one direct call when serial."""
+    if n_threads <= 1 or chunk >= n:
+        fn(ctx, 0, n)
+    else:
+        parallel_range(fn, ctx, n, chunk, n_threads)
 
 
 cdef inline int check_threads(int n_threads) except -1:
@@ -263,15 +279,34 @@ cdef inline Py_ssize_t coalesce(Sparse* sp, floating* co) noexcept nogil:
     return u
 
 
+cdef inline Py_ssize_t rows_chunk(Py_ssize_t n_rows, int n_threads) noexcept nogil:
+    """Rows per chunk when ``n_rows`` whole rows are run on ``n_threads`` threads."""
+    if n_threads <= 1:
+        return n_rows
+    return (n_rows + n_threads * CHUNKS_PER_THREAD - 1) // (n_threads * CHUNKS_PER_THREAD)
+
+
+ctypedef struct RowsJob:
+    rows_fn update
+    const void* args
+    const Sparse* sp
+
+
+cdef inline void _rows_job(const void* job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    cdef const RowsJob* r = <const RowsJob*>job
+    r.update(r.args, r.sp, j0, j1)
+
+
 cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
                              int n_threads) noexcept nogil:
-    """Coalesce, update the distinct rows in ``n_threads`` contiguous chunks, reset the slots.
+    """Coalesce, update the distinct rows on ``n_threads`` threads, reset the slots.
 
     Every row is updated by exactly one thread, element by element: the result does
     not depend on ``n_threads``.  On an index out of range nothing is updated and
     ``sp.n_distinct`` is -1.
     """
-    cdef Py_ssize_t u, chunk, c, n_chunks
+    cdef Py_ssize_t u
+    cdef RowsJob job
     if sp.typenum == cnp.NPY_FLOAT:
         u = coalesce(sp, <float*>sp.coalesced)
     else:
@@ -279,13 +314,10 @@ cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
     sp.n_distinct = u
     if u <= 0:
         return
-    if n_threads <= 1 or u == 1:
-        update(args, sp, 0, u)
-    else:
-        chunk = (u + n_threads - 1) // n_threads
-        n_chunks = (u + chunk - 1) // chunk
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-            update(args, sp, c * chunk, min(c * chunk + chunk, u))
+    job.update = update
+    job.args = args
+    job.sp = sp
+    run_range(_rows_job, &job, u, rows_chunk(u, n_threads), n_threads)
     _reset_slots(sp, u)
 
 

@@ -9,10 +9,9 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, fsqrt)
+                             chunk_size, fsqrt, run_range)
 
 cnp.import_array()
 
@@ -138,21 +137,25 @@ cdef void _columns(int which, const Args* a, floating* out, Py_ssize_t lo,
         _backward_columns(a, out, lo, hi)
 
 
-cdef void _run(int which, floating* out, const Args* a) noexcept nogil:
-    cdef Py_ssize_t d = a.d, chunk = chunk_size(a.d, a.n_threads), c, n_chunks
-    if chunk >= d:
-        _columns(which, a, out, 0, d)
-        return
-    n_chunks = (d + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _columns(which, a, out, c * chunk, min(c * chunk + chunk, d))
+ctypedef struct Job:
+    const Args* a
+    int which
+
+
+cdef void _range(const void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Job* j = <const Job*>job
+    if j.a.typenum == cnp.NPY_FLOAT:
+        _columns(j.which, j.a, <float*>j.a.y, lo, hi)
+    else:
+        _columns(j.which, j.a, <double*>j.a.y, lo, hi)
 
 
 cdef void _run_any(int which, const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _run(which, <float*>a.y, a)
-    else:
-        _run(which, <double*>a.y, a)
+    # Threads take ranges of columns: a column's sums stay on one thread.
+    cdef Job job
+    job.a = a
+    job.which = which
+    run_range(_range, &job, a.d, chunk_size(a.d, a.n_threads), a.n_threads)
 
 
 cdef int _execute(int which, Args* a) except -1:

@@ -4,12 +4,11 @@ The arithmetic of :func:`fastopt.backends.python.dropout.dropout_apply`, element
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size)
+                             chunk_size, run_range)
 
 cnp.import_array()
 
@@ -44,23 +43,16 @@ cdef inline void _loop(const floating* x, const unsigned char* m, floating s, fl
             memcpy(&out[i], &b64, 8)
 
 
-cdef void _run(floating* out, const Args* a) noexcept nogil:
-    cdef const floating* x = <const floating*>a.x
-    cdef floating s = <floating>a.scale
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _loop(x, a.mask, s, out, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _loop(x, a.mask, s, out, c * chunk, min(c * chunk + chunk, n))
+cdef void _range(const void* args, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _loop(<const float*>a.x, a.mask, <float>a.scale, <float*>a.out, start, stop)
+    else:
+        _loop(<const double*>a.x, a.mask, a.scale, <double*>a.out, start, stop)
 
 
 cdef void _run_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _run(<float*>a.out, a)
-    else:
-        _run(<double*>a.out, a)
+    run_range(_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def dropout_apply(cnp.ndarray x not None, cnp.ndarray mask not None, double scale,

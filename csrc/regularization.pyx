@@ -5,10 +5,9 @@ The arithmetic of :mod:`fastopt.backends.python.regularization`, element by elem
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, param_size)
+                             check_threads, chunk_size, param_size, rows_chunk, run_range)
 
 cnp.import_array()
 
@@ -31,22 +30,16 @@ cdef inline void _decay_loop(floating* p, floating f, Py_ssize_t start,
         p[i] = p[i] * f
 
 
-cdef void _decay_run(floating* p, const Args* a) noexcept nogil:
-    cdef floating f = <floating>a.factor
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _decay_loop(p, f, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _decay_loop(p, f, c * chunk, min(c * chunk + chunk, n))
+cdef void _decay_range(const void* args, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _decay_loop(<float*>a.param, <float>a.factor, start, stop)
+    else:
+        _decay_loop(<double*>a.param, a.factor, start, stop)
 
 
 cdef void _decay_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _decay_run(<float*>a.param, a)
-    else:
-        _decay_run(<double*>a.param, a)
+    run_range(_decay_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def weight_decay(cnp.ndarray param not None, double decay_factor, int n_threads):
@@ -96,23 +89,17 @@ cdef void _soft_dispatch(floating* p, floating tau, floating d, Py_ssize_t i0, P
         _soft_loop(p, tau, d, i0, i1, 0)
 
 
-cdef void _soft_run(floating* p, const Args* a) noexcept nogil:
-    cdef floating tau = <floating>a.factor, d = <floating>a.divisor
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    cdef bint divide = a.divide
-    if chunk >= n:
-        _soft_dispatch(p, tau, d, 0, n, divide)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _soft_dispatch(p, tau, d, c * chunk, min(c * chunk + chunk, n), divide)
+cdef void _soft_range(const void* args, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef const Args* a = <const Args*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _soft_dispatch(<float*>a.param, <float>a.factor, <float>a.divisor, start, stop,
+                       a.divide)
+    else:
+        _soft_dispatch(<double*>a.param, a.factor, a.divisor, start, stop, a.divide)
 
 
 cdef void _soft_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _soft_run(<float*>a.param, a)
-    else:
-        _soft_run(<double*>a.param, a)
+    run_range(_soft_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def soft_threshold(cnp.ndarray param not None, double threshold, double divisor,
@@ -157,22 +144,16 @@ cdef void _rows_range(floating* p, const Rows* a, Py_ssize_t j0,
         a.last[r] = a.total
 
 
-cdef void _rows_run(floating* p, const Rows* a) noexcept nogil:
-    cdef Py_ssize_t k = a.k, chunk, c, n_chunks
-    if a.n_threads <= 1 or k <= 1:
-        _rows_range(p, a, 0, k)
-        return
-    chunk = (k + a.n_threads - 1) // a.n_threads
-    n_chunks = (k + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _rows_range(p, a, c * chunk, min(c * chunk + chunk, k))
+cdef void _rows_chunk(const void* args, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    cdef const Rows* a = <const Rows*>args
+    if a.typenum == cnp.NPY_FLOAT:
+        _rows_range(<float*>a.param, a, j0, j1)
+    else:
+        _rows_range(<double*>a.param, a, j0, j1)
 
 
 cdef void _rows_any(const Rows* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _rows_run(<float*>a.param, a)
-    else:
-        _rows_run(<double*>a.param, a)
+    run_range(_rows_chunk, a, a.k, rows_chunk(a.k, a.n_threads), a.n_threads)
 
 
 def soft_threshold_rows(cnp.ndarray param not None, cnp.ndarray rows not None,

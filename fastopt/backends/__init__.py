@@ -18,9 +18,13 @@ kernels do not re-check what the caller already validated):
 * every floating-point scalar is a Python ``float`` already rounded to the
   arrays' dtype (step-dependent scalars such as bias corrections are computed
   in double precision by the optimizer and rounded once);
-* booleans are Python ``bool``; ``n_threads >= 1`` is the number of contiguous
-  chunks processed in parallel (1 means serial, in the calling thread).  The
-  result never depends on ``n_threads``: every update is elementwise.
+* booleans are Python ``bool``; ``n_threads >= 1`` is the number of threads that may
+  work on the call (1 means serial, in the calling thread).  The Cython kernels cut
+  the range into fixed chunks (about four per thread) that the calling thread and the
+  helpers of fastopt's pool claim dynamically (``fastopt.backends.cython._pool``: the
+  caller never waits for a helper the OS did not run); the numba kernels run
+  ``n_threads`` chunks on numba's threading layer.  The result never depends on
+  ``n_threads`` nor on which thread ran a chunk: every update is elementwise.
 
 Kernels update ``param`` and the state arrays in place and return ``None``.
 

@@ -32,6 +32,8 @@ def config():
         from .cython import _runtime
         info["cython"] = _runtime.build_info()
         info["cython"]["variant"] = _dispatch.cython_variant()
+        from .cython import _pool
+        info["cython"]["pool"] = _pool.info()
     return info
 
 
@@ -57,7 +59,9 @@ def show_config():
                      f"{' (bounds checks ON)' if cy.get('debug_checks') else ''}")
         lines.append(f"  cython kernels:      "
                      f"{'x86-64-v3 build (AVX2)' if cy['variant'] == 'x86_64_v3' else 'baseline build'}")
-        lines.append(f"  OpenMP:              "
-                     f"{'on, ' + str(cy.get('openmp_max_threads')) + ' threads max' if cy.get('openmp') else 'off (serial build)'}")
+        pool = cy["pool"]
+        lines.append(f"  cython threads:      "
+                     + (f"fastopt pool (pthreads; {pool['helpers']} helpers started, idle "
+                        f"spin {pool['spin_us']} us)" if pool["threads"] else "serial build"))
     print("\n".join(lines))
     return info

@@ -42,7 +42,9 @@ Pieces, usable on their own:
 * :func:`cooccurrence` -- the counts of a text corpus: a symmetric window of
   ``window`` words on each side within a line (a line is a document), each pair
   weighted by ``1/distance`` (GloVe's ``cooccur``); out-of-vocabulary words are
-  dropped before windowing, as GloVe does;
+  dropped before windowing, as GloVe does.  Like ``cooccur -memory``, it keeps within
+  ``memory_mb``: a dense table for the frequent pairs, sorted runs of the others
+  spilled to temporary files and merged;
 * :class:`Cooccurrence` -- the records, with :meth:`Cooccurrence.save` and
   :func:`read_cooccurrence` for GloVe's binary format (``int32 word1, int32 word2,
   float64 count``, 1-based word ids);
@@ -224,13 +226,50 @@ def read_cooccurrence(path):
     return Cooccurrence(records["word1"] - 1, records["word2"] - 1, records["count"])
 
 
+#: Default memory budget of :func:`cooccurrence` (MiB): the dense table of frequent pairs
+#: and the buffer of the others (the corpus and the result come on top).
+DEFAULT_MEMORY_MB = 1024
+#: Bytes per dense-table entry (float64), and per buffered pair while it is sorted
+#: (key and value, the sort's permutation and the sorted copies).
+_DENSE_BYTES = 8
+_BUFFER_BYTES = 40
+
+
+def _dense_rows(vocab_size, max_product):
+    """Row lengths of the dense table: row ``w1`` holds ``w2 < min(V, max_product // (w1 + 1))``
+    (GloVe's ``(w1 + 1) * (w2 + 1) <= max_product``, ids ranked by frequency)."""
+    rows = np.minimum(vocab_size, max_product // np.arange(1, vocab_size + 1, dtype=np.int64))
+    return rows, int(rows.sum())
+
+
+def _plan(vocab_size, memory_mb, window):
+    """``(row_len, offsets, dense_entries, buffer_entries)`` for a memory budget: half of it
+    for the dense table (the largest ``max_product`` whose table fits), half for the
+    buffer (at least room for one token's pairs)."""
+    budget = memory_mb * 2 ** 20
+    entries = int(budget / 2 / _DENSE_BYTES)
+    lo, hi = 0, max(1, vocab_size) ** 2 + 1  # the largest max_product whose rows fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _dense_rows(vocab_size, mid)[1] <= entries:
+            lo = mid
+        else:
+            hi = mid - 1
+    row_len, total = _dense_rows(vocab_size, lo)
+    offsets = np.zeros(vocab_size + 1, np.int64)
+    np.cumsum(row_len, out=offsets[1:])
+    buffer_entries = max(int(budget / 2 / _BUFFER_BYTES), 4 * window + 4)
+    return row_len, offsets, total, buffer_entries
+
+
 @_njit
-def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size, keys,
-                 values, used, limit):
-    """Add the pairs of the tokens from ``(line, pos)`` on to the hash table ``keys``
-    (int64 ``word1 * vocab_size + word2``, -1 empty) / ``values``; stop before a token
-    whose pairs could take ``used`` past ``limit``.  Returns ``(line, pos, used)``."""
-    mask = keys.size - 1
+def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size, row_len,
+                 offsets, dense, keys, values, used):
+    """Add the pairs of the tokens from ``(line, pos)`` on: a frequent pair to its cell of
+    ``dense`` (row ``w1`` at ``offsets[w1]``, ``w2 < row_len[w1]``), any other one appended
+    to the buffer ``keys`` (int64 ``word1 * vocab_size + word2``) / ``values``.  Stops
+    before a token whose pairs might not fit the buffer.  Returns ``(line, pos, used)``."""
+    limit = keys.size
     n_lines = starts.size - 1
     while line < n_lines:
         start, stop = starts[line], starts[line + 1]
@@ -245,36 +284,107 @@ def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size
                 w1 = ids[k]
                 x = 1.0 / (pos - k) if weighted else 1.0
                 for side in range(2 if symmetric else 1):
-                    key = np.int64(w1) * vocab_size + w2 if side == 0 else \
-                        np.int64(w2) * vocab_size + w1
-                    h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)
-                    slot = np.int64(h & np.uint64(mask))
-                    while keys[slot] != key and keys[slot] != -1:
-                        slot = (slot + 1) & mask
-                    if keys[slot] == -1:
-                        keys[slot] = key
+                    a, b = (w1, w2) if side == 0 else (w2, w1)
+                    if b < row_len[a]:
+                        dense[offsets[a] + b] += x
+                    else:
+                        keys[used] = np.int64(a) * vocab_size + b
+                        values[used] = x
                         used += 1
-                    values[slot] += x
             pos += 1
         line += 1
     return line, pos, used
 
 
 @_njit
-def _rehash(keys, values, new_keys, new_values):
-    mask = new_keys.size - 1
-    for s in range(keys.size):
-        key = keys[s]
-        if key != -1:
-            h = (np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(20)
-            slot = np.int64(h & np.uint64(mask))
-            while new_keys[slot] != -1:
-                slot = (slot + 1) & mask
-            new_keys[slot] = key
-            new_values[slot] = values[s]
+def _reduce_sorted(keys, values, order):
+    """The buffer's pairs in key order, each key's values summed in buffer (corpus) order
+    from 0.0 (``order``: a stable argsort of ``keys``); returns ``(keys, sums)``."""
+    n = order.size
+    out_keys = np.empty(n, np.int64)
+    out_sums = np.empty(n, np.float64)
+    m = -1
+    for i in range(n):
+        j = order[i]
+        if m >= 0 and out_keys[m] == keys[j]:
+            out_sums[m] += values[j]
+        else:
+            m += 1
+            out_keys[m] = keys[j]
+            out_sums[m] = 0.0 + values[j]
+    return out_keys[:m + 1], out_sums[:m + 1]
 
 
-def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting=True):
+@_njit
+def _heap_less(keys, heads, a, b):
+    ka, kb = keys[heads[a]], keys[heads[b]]
+    return ka < kb or (ka == kb and a < b)  # ties: the earlier run first
+
+
+@_njit
+def _sift_down(heap, size, keys, heads, i):
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            return
+        if c + 1 < size and _heap_less(keys, heads, heap[c + 1], heap[c]):
+            c += 1
+        if not _heap_less(keys, heads, heap[c], heap[i]):
+            return
+        heap[i], heap[c] = heap[c], heap[i]
+        i = c
+
+
+@_njit
+def _merge(row_len, offsets, dense, vocab_size, keys, values, bounds, word1, word2, count):
+    """Write every pair in key order: the dense table's cells that were hit, and the
+    sorted runs ``keys/values[bounds[r]:bounds[r + 1]]`` merged, a key's run sums added
+    in run order from 0.0.  Returns the number of records written."""
+    n_runs = bounds.size - 1
+    heads = bounds[:-1].copy()
+    heap = np.empty(n_runs, np.int64)
+    size = 0
+    for r in range(n_runs):
+        if heads[r] < bounds[r + 1]:
+            heap[size] = r
+            size += 1
+    for i in range(size // 2 - 1, -1, -1):
+        _sift_down(heap, size, keys, heads, i)
+    m = 0
+    w1 = 0
+    w2 = 0  # the next dense cell to look at
+    while True:
+        run_key = keys[heads[heap[0]]] if size > 0 else np.int64(-1)
+        # the next hit dense cell, if it comes before the runs' smallest key
+        while w1 < vocab_size and (w2 >= row_len[w1] or dense[offsets[w1] + w2] == 0.0):
+            if w2 >= row_len[w1]:
+                w1 += 1
+                w2 = 0
+            else:
+                w2 += 1
+        dense_key = np.int64(w1) * vocab_size + w2 if w1 < vocab_size else np.int64(-1)
+        if dense_key < 0 and run_key < 0:
+            return m
+        if dense_key >= 0 and (run_key < 0 or dense_key < run_key):
+            word1[m], word2[m], count[m] = w1, w2, dense[offsets[w1] + w2]
+            m += 1
+            w2 += 1
+            continue
+        total = 0.0
+        while size > 0 and keys[heads[heap[0]]] == run_key:
+            r = heap[0]
+            total += values[heads[r]]
+            heads[r] += 1
+            if heads[r] == bounds[r + 1]:
+                size -= 1
+                heap[0] = heap[size]
+            _sift_down(heap, size, keys, heads, 0)
+        word1[m], word2[m], count[m] = run_key // vocab_size, run_key % vocab_size, total
+        m += 1
+
+
+def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting=True,
+                 memory_mb=DEFAULT_MEMORY_MB, tmp_dir=None):
     """The co-occurrence records of ``corpus`` (a path, lines, or ``vocab.encode``'s
     ``(ids, starts)``), sorted by ``(word1, word2)``.
 
@@ -282,8 +392,23 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
     words before it add ``1/distance`` (or 1 without ``distance_weighting``) to
     ``x[context, word]``, and with ``symmetric`` also to ``x[word, context]``:
     GloVe's ``cooccur -window-size 15 -symmetric 1 -distance-weighting 1``.
+
+    Memory, as GloVe's ``cooccur -memory``: ``memory_mb`` (MiB, default 1024) bounds the
+    counting's own arrays besides the corpus and the result.  Half of it is a dense table
+    of the frequent pairs (ids are ranked by frequency: ``w2 < (max_product // (w1 + 1))``,
+    the largest ``max_product`` that fits); the other pairs go to a buffer which, when
+    full, is sorted, summed per pair and written as a sorted run to a temporary file (in
+    ``tmp_dir``, default the system's; deleted on return), and the runs and the dense
+    table are merged at the end.
+
+    Summation order: a pair's count is its values added one by one in corpus order from
+    0.0 -- exactly, for every pair of the dense table and whenever no run was written.
+    A pair in several runs gets ``((0 + s_1) + s_2) + ...``, each run's sum ``s_r`` taken
+    in corpus order: the same within rounding (relative ~1e-15 per run), and the same bits
+    for the same ``memory_mb``.
     """
     window = _args.integer("window", window, 1)
+    memory_mb = _args.positive("memory_mb", memory_mb)
     if isinstance(corpus, tuple) and len(corpus) == 2:
         ids, starts = (np.ascontiguousarray(corpus[0], np.int32),
                        np.ascontiguousarray(corpus[1], np.int64))
@@ -294,26 +419,56 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
             raise ValueError("starts must rise from 0 to len(ids)")
     else:
         ids, starts = vocab.encode(corpus)
-    capacity = 1 << 16
-    keys = np.full(capacity, -1, np.int64)
-    values = np.zeros(capacity, np.float64)
-    line, pos, used = 0, 0, 0
-    while True:
-        line, pos, used = _count_pairs(ids, starts, line, pos, window, symmetric,
-                                       distance_weighting, len(vocab), keys, values, used,
-                                       capacity // 2)
-        if line >= starts.size - 1:
-            break
-        capacity *= 2  # load factor 1/2 at most
-        new_keys = np.full(capacity, -1, np.int64)
-        new_values = np.zeros(capacity, np.float64)
-        _rehash(keys, values, new_keys, new_values)
-        keys, values = new_keys, new_values
-    full = keys != -1
-    keys, values = keys[full], values[full]
-    order = np.argsort(keys, kind="stable")
-    keys, values = keys[order], values[order]
-    return Cooccurrence(keys // len(vocab), keys % len(vocab), values)
+    vocab_size = len(vocab)
+    row_len, offsets, entries, capacity = _plan(vocab_size, memory_mb, window)
+    dense = np.zeros(entries, np.float64)
+    keys = np.empty(capacity, np.int64)
+    values = np.empty(capacity, np.float64)
+    runs = []  # (path of keys, path of sums, length)
+    tmp = None
+    try:
+        line, pos, used = 0, 0, 0
+        while True:
+            line, pos, used = _count_pairs(ids, starts, line, pos, window, symmetric,
+                                           distance_weighting, vocab_size, row_len, offsets,
+                                           dense, keys, values, used)
+            order = np.argsort(keys[:used], kind="stable")
+            run_keys, run_sums = _reduce_sorted(keys, values, order)
+            del order
+            done = line >= starts.size - 1
+            if done and not runs:
+                break
+            if tmp is None:
+                import tempfile
+                tmp = tempfile.TemporaryDirectory(prefix="fastopt-cooccur-", dir=tmp_dir)
+            with open(os.path.join(tmp.name, "keys"), "ab") as f:
+                run_keys.tofile(f)
+            with open(os.path.join(tmp.name, "sums"), "ab") as f:
+                run_sums.tofile(f)
+            runs.append(run_keys.size)
+            used = 0
+            if done:
+                break
+        del keys, values
+        if runs:  # the runs, one after the other in one file each for keys and sums
+            bounds = np.zeros(len(runs) + 1, np.int64)
+            np.cumsum(runs, out=bounds[1:])
+            all_keys = np.memmap(os.path.join(tmp.name, "keys"), np.int64, "r")
+            all_sums = np.memmap(os.path.join(tmp.name, "sums"), np.float64, "r")
+        else:
+            bounds = np.array([0, run_keys.size], np.int64)
+            all_keys, all_sums = run_keys, run_sums
+        upper = int(np.count_nonzero(dense)) + int(bounds[-1])
+        word1 = np.empty(upper, np.int32)
+        word2 = np.empty(upper, np.int32)
+        count = np.empty(upper, np.float64)
+        m = _merge(row_len, offsets, dense, vocab_size, all_keys, all_sums, bounds,
+                   word1, word2, count)
+        del all_keys, all_sums  # close the maps before the files go
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return Cooccurrence(word1[:m], word2[:m], count[:m])
 
 
 # -------------------------------------------------------------------------- training

@@ -34,7 +34,7 @@ def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
     fast = _dispatch.kernel(backend, algorithm)
     rng = np.random.default_rng(abs(hash((algorithm, tuple(options.items())))) % 2**32)
     for n in SIZES:
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             arrays, scalars = make_case(algorithm, options, n, dtype, rng)
             expected = [a.copy() for a in arrays]
             reference(*expected, *scalars, 1)

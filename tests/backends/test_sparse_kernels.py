@@ -58,7 +58,7 @@ def test_sparse_kernel_matches_reference_bitwise(backend, dtype, algorithm, opti
     for d in (1, 3, 64):
         for index_dtype in (np.int32, np.int64):
             for name, indices in index_sets(rng, index_dtype).items():
-                for n_threads in (1, 2, 3):
+                for n_threads in (1, 2, 3, 4):
                     param, state, scalars = _sparse_arrays(algorithm, options, d, dtype, rng)
                     values = rng.standard_normal((indices.size, d)).astype(dtype)
                     want_p, want_s = param.copy(), [s.copy() for s in state]
@@ -83,7 +83,7 @@ def test_rowwise_adagrad_matches_reference_bitwise(backend, dtype, weight_decay,
     rng = np.random.default_rng(5)
     scalars = (float(dtype(0.05)), float(dtype(weight_decay)), float(dtype(1e-10)), maximize)
     for d in (0, 1, 3, 64, 257):
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             param = rng.standard_normal((N_ROWS, d)).astype(dtype)
             grad = rng.standard_normal((N_ROWS, d)).astype(dtype)
             state_sum = rng.random(N_ROWS).astype(dtype)

@@ -99,6 +99,38 @@ def test_cooccurrence_grows_its_table_many_times():
     assert got == want
 
 
+@pytest.mark.parametrize("memory_mb", [0.005, 0.02, 0.2])
+def test_cooccurrence_spills_sorted_runs_within_a_memory_budget(tmp_path, memory_mb):
+    """A tiny budget: a small dense table of frequent pairs, many runs spilled to disk and
+    merged.  The same pairs; counts equal to the corpus-order sums within rounding (a pair
+    in several runs adds the runs' sums in run order), exactly when nothing spilled."""
+    rng = np.random.default_rng(7)
+    lines = random_lines(rng, 400, 200, max_len=40)
+    vocab = glove.Vocabulary.from_corpus(lines, min_count=1)
+    records = glove.cooccurrence(lines, vocab, window=6, memory_mb=memory_mb, tmp_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the runs are deleted
+    want = brute_force_counts(lines, vocab, 6)
+    keys = sorted(want)
+    assert list(zip(records.word1.tolist(), records.word2.tolist())) == keys
+    np.testing.assert_allclose(records.count, [want[k] for k in keys], rtol=1e-13, atol=0)
+    again = glove.cooccurrence(lines, vocab, window=6, memory_mb=memory_mb)
+    assert np.array_equal(bits(again.count), bits(records.count))  # deterministic
+    row_len, _, entries, capacity = glove._plan(len(vocab), memory_mb, 6)
+    assert entries * 8 + capacity * 40 <= max(memory_mb * 2 ** 20, 8 * 40 + 28 * 40)
+    # pairs of the dense table are exact sums in corpus order
+    dense = [(a, b) for a, b in keys if b < row_len[a]]
+    assert dense
+    got = dict(zip(zip(records.word1.tolist(), records.word2.tolist()), records.count.tolist()))
+    assert [got[k] for k in dense] == [want[k] for k in dense]
+
+
+def test_cooccurrence_refuses_a_bad_memory_budget():
+    vocab = glove.Vocabulary.from_corpus(LINES, min_count=1)
+    for bad, exc in [(0, ValueError), (-1.0, ValueError), ("1", TypeError)]:
+        with pytest.raises(exc, match="memory_mb"):
+            glove.cooccurrence(LINES, vocab, memory_mb=bad)
+
+
 def test_cooccurrence_accepts_encoded_corpus_and_checks_it():
     vocab = glove.Vocabulary.from_corpus(LINES, min_count=1)
     ids, starts = vocab.encode(LINES)

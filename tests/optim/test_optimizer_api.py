@@ -225,4 +225,5 @@ def test_show_config_reports_backends_threads_and_build(capsys):
     assert info["numba"] and "numba" in text
     if "cython" in info["available_backends"]:
         assert isinstance(info["cython"]["openmp"], bool)
-        assert "-O3" in info["cython"]["compile_args"] and "OpenMP" in text
+        assert "-O3" in info["cython"]["compile_args"] and "cython threads:" in text
+        assert info["cython"]["pool"]["threads"] is True and "fastopt pool" in text

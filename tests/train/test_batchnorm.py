@@ -47,7 +47,7 @@ def test_kernels_match_reference_bitwise(backend, dtype):
         beta = rng.standard_normal(d).astype(dtype)
         dy = rng.standard_normal((n, d)).astype(dtype)
         expected = run_kernels("python", x, gamma, beta, dy, 1, dtype)
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             got = run_kernels(backend, x, gamma, beta, dy, n_threads, dtype)
             for name in expected:
                 assert np.array_equal(bits(got[name]), bits(expected[name])), (name, n, d)

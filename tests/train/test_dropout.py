@@ -21,7 +21,7 @@ def test_apply_kernel_matches_reference_bitwise(backend, dtype):
     fast = _dispatch.kernel(backend, "dropout_apply")
     scale = float(dtype(1 / 0.7))
     for n in SIZES:
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             x = rng.standard_normal(n).astype(dtype)
             x[:4] = np.array([np.nan, np.inf, -0.0, -1.0], dtype)[:min(n, 4)]
             mask = rng.random(n) >= 0.3

@@ -44,7 +44,7 @@ def test_elementwise_kernels_match_reference_bitwise(backend, dtype, name, scala
     rng = np.random.default_rng(0)
     r = lambda x: float(dtype(x))  # noqa: E731
     for n in SIZES:
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             expected = special_values(n, dtype, rng)
             got = expected.copy()
             with np.errstate(all="ignore"):
@@ -59,7 +59,7 @@ def test_lazy_rows_kernel_matches_reference_bitwise(backend, dtype):
     require(backend)
     rng = np.random.default_rng(1)
     for n_rows, d in ((1, 1), (50, 1), (50, 3), (200, 64)):
-        for n_threads in (1, 2, 3):
+        for n_threads in (1, 2, 3, 4):
             table = special_values(n_rows * d, dtype, rng).reshape(n_rows, d)
             last = rng.random(n_rows) * 0.05
             rows = np.unique(rng.integers(0, n_rows, max(1, n_rows // 2))).astype(np.int64)

@@ -1,0 +1,108 @@
+"""The thread pool of the Cython kernels (csrc/fastopt_pool.h): a parallel-for that
+never waits for a thread the OS did not run.
+
+Every multi-threaded Cython kernel splits its range ``[0, n)`` into fixed chunks and
+calls :c:func:`parallel_range` (C-API, declared in ``fastopt/backends/cython/_pool.pxd``).
+The calling thread always works; helpers claim chunks from a shared counter only if
+the OS runs them, and sleep when idle.  One pool per process, shared by every kernel
+module (and by their x86-64-v3 twins).
+"""
+import os
+
+cdef extern from "fastopt_pool.h":
+    ctypedef void (*fastopt_range_fn)(const void* ctx, Py_ssize_t lo,
+                                      Py_ssize_t hi) noexcept nogil
+    int FASTOPT_POOL_THREADS
+    int FASTOPT_POOL_MAX_THREADS
+    void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
+                          Py_ssize_t chunk, int n_threads) noexcept nogil
+    void fastopt_pool_set_spin_us(long us) noexcept nogil
+    long fastopt_pool_spin_us() noexcept nogil
+    unsigned long long fastopt_pool_jobs() noexcept nogil
+    unsigned long long fastopt_pool_helper_chunks() noexcept nogil
+    unsigned long long fastopt_pool_serial_fallbacks() noexcept nogil
+    int fastopt_pool_helpers() noexcept nogil
+    size_t fp_thread_id() noexcept nogil
+    double fp_now_us() noexcept nogil
+
+#: How long (microseconds) an idle helper, or a caller waiting for claimed chunks,
+#: spins before it sleeps; ``$FASTOPT_POOL_SPIN_US`` overrides it.
+DEFAULT_SPIN_US = 50
+
+
+cdef void parallel_range(range_fn fn, const void* ctx, Py_ssize_t n, Py_ssize_t chunk,
+                         int n_threads) noexcept nogil:
+    """Run ``fn(ctx, lo, hi)`` on the chunks ``[c * chunk, min(c * chunk + chunk, n))``
+    of ``[0, n)``, on at most ``n_threads`` threads, the calling one included.
+
+    Every chunk runs exactly once, whole, on one thread; which thread does not change
+    what a chunk computes.  With ``n_threads <= 1``, a single chunk, the pool already
+    in use (another thread, or a call from inside a chunk) or no pthreads, the whole
+    range runs as one call ``fn(ctx, 0, n)`` in the calling thread.
+    """
+    fastopt_pool_run(<fastopt_range_fn>fn, ctx, n, chunk, n_threads)
+
+
+def set_spin_us(long us):
+    """Set how long idle threads spin (microseconds, >= 0) before they sleep."""
+    if us < 0:
+        raise ValueError(f"us must be >= 0, got {us}")
+    fastopt_pool_set_spin_us(us)
+
+
+def info():
+    """The pool's state: threads built in, helpers started, jobs run, chunks run by
+    helpers, ranges run serially because the pool was busy, and the spin time."""
+    return {
+        "threads": bool(FASTOPT_POOL_THREADS),
+        "max_threads": FASTOPT_POOL_MAX_THREADS,
+        "helpers": fastopt_pool_helpers(),
+        "jobs": fastopt_pool_jobs(),
+        "helper_chunks": fastopt_pool_helper_chunks(),
+        "serial_fallbacks": fastopt_pool_serial_fallbacks(),
+        "spin_us": fastopt_pool_spin_us(),
+    }
+
+
+ctypedef struct Cover:
+    int* counts
+    size_t* owner
+    Py_ssize_t chunk
+    double work_us
+
+
+cdef void _cover_range(const void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Cover* c = <const Cover*>ctx
+    cdef Py_ssize_t i
+    cdef double start = fp_now_us()
+    for i in range(lo, hi):
+        c.counts[i] += 1
+    c.owner[lo // c.chunk] = fp_thread_id()
+    while fp_now_us() - start < c.work_us:
+        pass
+
+
+def _cover(Py_ssize_t n, Py_ssize_t chunk, int n_threads, double work_us=0.0):
+    """Test hook: run a range that counts each element it is given, through the pool.
+
+    Returns ``(counts, owners, caller)``: per element the number of times a chunk
+    covered it (all ones when correct), per chunk the id of the thread that ran it
+    (0 for chunks that were not started separately: a serial run is one call), and the
+    calling thread's id.  ``work_us``: time each chunk busy-waits (lets helpers join).
+    """
+    import numpy as np
+    counts = np.zeros(max(n, 0), dtype=np.intc)
+    owners = np.zeros(max((n + chunk - 1) // chunk, 1) if chunk > 0 else 1, dtype=np.uintp)
+    cdef int[::1] cv = counts
+    cdef size_t[::1] ov = owners
+    cdef Cover c
+    c.counts = &cv[0] if n > 0 else NULL
+    c.owner = &ov[0]
+    c.chunk = chunk if chunk > 0 else 1
+    c.work_us = work_us
+    with nogil:
+        parallel_range(_cover_range, &c, n, chunk, n_threads)
+    return counts, owners, fp_thread_id()
+
+
+fastopt_pool_set_spin_us(int(os.environ.get("FASTOPT_POOL_SPIN_US", DEFAULT_SPIN_US)))

@@ -1,0 +1,301 @@
+/* fastopt_pool.h: the parallel-for of the Cython kernels (C11 atomics + pthreads).
+ *
+ * Included by csrc/_pool.pyx only: one pool per process, which every kernel module
+ * reaches through the C-API of fastopt.backends.cython._pool (parallel_range).
+ *
+ * Why not OpenMP: an OpenMP parallel region ends at a barrier that waits for every
+ * thread of the team, so one helper thread that the OS has descheduled (another
+ * process is busy on its core) holds the caller for a whole time slice (~4-10 ms for
+ * a 50 us step).  Here:
+ *
+ *   - the caller always works: it publishes a job, then claims chunks itself;
+ *   - helpers join only if the OS runs them: chunks are claimed one at a time from a
+ *     shared counter (a CAS on `ticket`), so a helper that wakes late finds nothing
+ *     left and goes back to sleep without the caller ever waiting for it;
+ *   - the caller waits only for chunks that were actually claimed by a running
+ *     helper (done == n_chunks), never for a helper that did not start;
+ *   - idle helpers spin for at most FASTOPT_POOL_SPIN_US (default 50 us) after a
+ *     job, then sleep on a condition variable (futex): no CPU is burnt between steps.
+ *
+ * Chunk c always covers [c * chunk, min(c * chunk + chunk, n)), whoever runs it: the
+ * kernels' bits do not depend on the thread count or on which thread ran a chunk.
+ *
+ * `ticket` holds (generation << 24) | next chunk.  A job is opened at an even
+ * generation (next = 0) after its fields are written, and closed (generation + 1,
+ * next = FULL) once all its chunks are done; a claim is a CAS that keeps the
+ * generation, so a helper that read the fields of one job can never claim a chunk of
+ * another.  One caller at a time owns the pool (`busy`); a second concurrent caller
+ * (another Python thread) or a nested call runs its range serially in its own thread
+ * (same bits).  Without pthreads (Windows builds) every range runs serially.
+ */
+#ifndef FASTOPT_POOL_H
+#define FASTOPT_POOL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef void (*fastopt_range_fn)(const void* ctx, Py_ssize_t lo, Py_ssize_t hi);
+
+#define FASTOPT_POOL_MAX_THREADS 256
+
+#if defined(__unix__) || defined(__APPLE__)
+#define FASTOPT_POOL_THREADS 1
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FP_CHUNK_BITS 24
+#define FP_FULL ((uint64_t)((1u << FP_CHUNK_BITS) - 1u))
+#define FP_GEN(t) ((t) >> FP_CHUNK_BITS)
+#define FP_NEXT(t) ((t) & FP_FULL)
+
+#if defined(__x86_64__) || defined(__i386__)
+#define fp_pause() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define fp_pause() __asm__ __volatile__("yield")
+#else
+#define fp_pause() ((void)0)
+#endif
+
+static struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;        /* helpers wait here for a job (generation > seen) */
+    pthread_cond_t finished;    /* the caller waits here for claimed chunks */
+    int n_helpers;              /* started (under mutex) */
+    int sleeping;               /* helpers in cond_wait(wake) (under mutex) */
+    int caller_waiting;         /* the caller is in cond_wait(finished) (under mutex) */
+    uint64_t published;         /* generation of the last opened job (under mutex) */
+    uint64_t generation;        /* of the caller: the last closed one (owner of busy) */
+    _Atomic uint64_t ticket;
+    _Atomic(fastopt_range_fn) fn;
+    _Atomic(const void*) ctx;
+    _Atomic Py_ssize_t n, chunk;
+    _Atomic uint64_t n_chunks;
+    _Atomic int want;           /* helpers 1..want take part in the current job */
+    _Atomic uint64_t done;      /* chunks of the current job finished */
+    _Atomic int busy;           /* a caller owns the pool */
+    _Atomic long spin_us;
+    _Atomic uint64_t jobs, helper_chunks, serial_fallbacks;
+    int atfork;
+} fp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static uintptr_t fp_thread_id(void) { return (uintptr_t)pthread_self(); }
+
+static double fp_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+/* Spin (pause) while `*word` (its generation if `use_gen`) equals `value`, for at most
+ * spin_us; returns what was read (as `value` would read when the time ran out). */
+static uint64_t fp_spin(_Atomic uint64_t* word, uint64_t value, int use_gen) {
+    double limit = (double)atomic_load_explicit(&fp_pool.spin_us, memory_order_relaxed);
+    double start = -1.0;
+    unsigned i;
+    for (;;) {
+        for (i = 0; i < 64; i++) {
+            uint64_t now = atomic_load_explicit(word, memory_order_acquire);
+            if ((use_gen ? FP_GEN(now) : now) != value)
+                return now;
+            fp_pause();
+        }
+        if (start < 0.0)
+            start = fp_now_us();
+        else if (fp_now_us() - start >= limit)
+            return use_gen ? (value << FP_CHUNK_BITS) : value;
+    }
+}
+
+/* Claim and run chunks of the open job `gen` until none is left; returns how many. */
+static uint64_t fp_work(uint64_t gen) {
+    uint64_t ran = 0;
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&fp_pool.ticket, memory_order_acquire);
+        fastopt_range_fn fn;
+        const void* ctx;
+        Py_ssize_t n, chunk, lo, hi;
+        uint64_t c, n_chunks = atomic_load_explicit(&fp_pool.n_chunks, memory_order_relaxed);
+        if (FP_GEN(t) != gen || FP_NEXT(t) >= n_chunks)
+            return ran;
+        /* Read before the claim; valid if the claim succeeds (see the comment above). */
+        fn = atomic_load_explicit(&fp_pool.fn, memory_order_relaxed);
+        ctx = atomic_load_explicit(&fp_pool.ctx, memory_order_relaxed);
+        n = atomic_load_explicit(&fp_pool.n, memory_order_relaxed);
+        chunk = atomic_load_explicit(&fp_pool.chunk, memory_order_relaxed);
+        if (!atomic_compare_exchange_weak_explicit(&fp_pool.ticket, &t, t + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue;
+        c = FP_NEXT(t);
+        lo = (Py_ssize_t)c * chunk;
+        hi = lo + chunk < n ? lo + chunk : n;
+        fn(ctx, lo, hi);
+        ran++;
+        if (atomic_fetch_add_explicit(&fp_pool.done, 1, memory_order_acq_rel) + 1 == n_chunks) {
+            pthread_mutex_lock(&fp_pool.mutex);   /* the last chunk: wake a waiting caller */
+            if (fp_pool.caller_waiting)
+                pthread_cond_signal(&fp_pool.finished);
+            pthread_mutex_unlock(&fp_pool.mutex);
+        }
+    }
+}
+
+static void* fp_helper(void* arg) {
+    int index = (int)(intptr_t)arg;   /* 1, 2, ... */
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t gen = FP_GEN(atomic_load_explicit(&fp_pool.ticket, memory_order_acquire));
+        if (gen != seen) {
+            seen = gen;
+            if ((gen & 1) == 1 && index <= atomic_load_explicit(&fp_pool.want,
+                                                                 memory_order_relaxed)) {
+                uint64_t ran = fp_work(gen);
+                if (ran)
+                    atomic_fetch_add_explicit(&fp_pool.helper_chunks, ran,
+                                              memory_order_relaxed);
+            }
+            continue;
+        }
+        if (FP_GEN(fp_spin(&fp_pool.ticket, seen, 1)) != seen)
+            continue;
+        pthread_mutex_lock(&fp_pool.mutex);
+        fp_pool.sleeping++;
+        while (fp_pool.published <= seen && FP_GEN(atomic_load_explicit(
+                   &fp_pool.ticket, memory_order_acquire)) == seen)
+            pthread_cond_wait(&fp_pool.wake, &fp_pool.mutex);
+        fp_pool.sleeping--;
+        pthread_mutex_unlock(&fp_pool.mutex);
+    }
+    return NULL;
+}
+
+static void fp_after_fork_child(void) {
+    /* Only the forking thread exists in the child: start again without helpers. */
+    pthread_mutex_init(&fp_pool.mutex, NULL);
+    pthread_cond_init(&fp_pool.wake, NULL);
+    pthread_cond_init(&fp_pool.finished, NULL);
+    fp_pool.n_helpers = 0;
+    fp_pool.sleeping = 0;
+    fp_pool.caller_waiting = 0;
+    atomic_store(&fp_pool.busy, 0);
+}
+
+/* Start helpers until there are `count` (at most MAX_THREADS - 1); returns how many. */
+static int fp_start_helpers(int count) {
+    pthread_mutex_lock(&fp_pool.mutex);
+    if (!fp_pool.atfork) {
+        fp_pool.atfork = 1;
+        pthread_atfork(NULL, NULL, fp_after_fork_child);
+    }
+    if (count > FASTOPT_POOL_MAX_THREADS - 1)
+        count = FASTOPT_POOL_MAX_THREADS - 1;
+    while (fp_pool.n_helpers < count) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        int rc;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        rc = pthread_create(&thread, &attr, fp_helper,
+                            (void*)(intptr_t)(fp_pool.n_helpers + 1));
+        pthread_attr_destroy(&attr);
+        if (rc != 0)
+            break;
+        fp_pool.n_helpers++;
+    }
+    count = fp_pool.n_helpers;
+    pthread_mutex_unlock(&fp_pool.mutex);
+    return count;
+}
+
+static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
+                             Py_ssize_t chunk, int n_threads) {
+    uint64_t n_chunks, gen;
+    int expected = 0, helpers;
+    if (n <= 0)
+        return;
+    if (chunk < 1)
+        chunk = 1;
+    n_chunks = (uint64_t)((n + chunk - 1) / chunk);
+    if (n_threads <= 1 || n_chunks <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+    if (n_chunks >= FP_FULL || !atomic_compare_exchange_strong(&fp_pool.busy, &expected, 1)) {
+        atomic_fetch_add_explicit(&fp_pool.serial_fallbacks, 1, memory_order_relaxed);
+        fn(ctx, 0, n);   /* pool in use (another thread, or nested): serial, same bits */
+        return;
+    }
+    helpers = (uint64_t)(n_threads - 1) < n_chunks - 1 ? n_threads - 1 : (int)(n_chunks - 1);
+    if (helpers > fp_pool.n_helpers) {
+        int started = fp_start_helpers(helpers);
+        if (started < helpers)
+            helpers = started;
+    }
+    /* Write the job, then open it (release: a helper that sees the generation sees it). */
+    atomic_store_explicit(&fp_pool.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.n, n, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.chunk, chunk, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.n_chunks, n_chunks, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.want, helpers, memory_order_relaxed);
+    atomic_store_explicit(&fp_pool.done, 0, memory_order_relaxed);
+    gen = fp_pool.generation + 1;   /* odd: open (closed generations are even) */
+    atomic_store_explicit(&fp_pool.ticket, gen << FP_CHUNK_BITS, memory_order_release);
+    pthread_mutex_lock(&fp_pool.mutex);
+    fp_pool.published = gen;
+    if (fp_pool.sleeping)
+        pthread_cond_broadcast(&fp_pool.wake);
+    pthread_mutex_unlock(&fp_pool.mutex);
+    atomic_fetch_add_explicit(&fp_pool.jobs, 1, memory_order_relaxed);
+    /* The caller works too, then waits only for the chunks that helpers claimed. */
+    fp_work(gen);
+    for (;;) {
+        uint64_t done = atomic_load_explicit(&fp_pool.done, memory_order_acquire);
+        if (done == n_chunks)
+            break;
+        if (fp_spin(&fp_pool.done, done, 0) != done)
+            continue;   /* progress within the spin time: look again */
+        pthread_mutex_lock(&fp_pool.mutex);
+        fp_pool.caller_waiting = 1;
+        while (atomic_load_explicit(&fp_pool.done, memory_order_acquire) != n_chunks)
+            pthread_cond_wait(&fp_pool.finished, &fp_pool.mutex);
+        fp_pool.caller_waiting = 0;
+        pthread_mutex_unlock(&fp_pool.mutex);
+        break;
+    }
+    /* Close the job: no claim of this generation can succeed any more. */
+    fp_pool.generation = gen + 1;
+    atomic_store_explicit(&fp_pool.ticket, ((gen + 1) << FP_CHUNK_BITS) | FP_FULL,
+                          memory_order_release);
+    atomic_store_explicit(&fp_pool.busy, 0, memory_order_release);
+}
+
+#else  /* no pthreads: serial */
+#define FASTOPT_POOL_THREADS 0
+static struct { long spin_us; uint64_t jobs, helper_chunks, serial_fallbacks; int n_helpers; }
+    fp_pool;
+static uintptr_t fp_thread_id(void) { return 0; }
+static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
+                             Py_ssize_t chunk, int n_threads) {
+    (void)chunk; (void)n_threads;
+    if (n > 0)
+        fn(ctx, 0, n);
+}
+#endif
+
+/* Statistics and settings, for fastopt.backends.cython._pool. */
+static void fastopt_pool_set_spin_us(long us) { fp_pool.spin_us = us; }
+static long fastopt_pool_spin_us(void) { return fp_pool.spin_us; }
+static unsigned long long fastopt_pool_jobs(void) { return fp_pool.jobs; }
+static unsigned long long fastopt_pool_helper_chunks(void) { return fp_pool.helper_chunks; }
+static unsigned long long fastopt_pool_serial_fallbacks(void) { return fp_pool.serial_fallbacks; }
+
+/* Exported (not static): threadpoolctl identifies the library by this symbol. */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+int fastopt_pool_helpers(void) { return fp_pool.n_helpers; }
+
+#endif /* FASTOPT_POOL_H */

@@ -1,0 +1,157 @@
+"""The Cython kernels' thread pool (csrc/fastopt_pool.h, fastopt.backends.cython._pool):
+every chunk runs exactly once whoever runs it, concurrent callers and busy machines
+give the same bits, and threadpoolctl sees and limits fastopt."""
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastopt
+from fastopt.backends import _dispatch
+
+from conftest import bits, require
+
+
+@pytest.fixture
+def pool():
+    require("cython")
+    from fastopt.backends.cython import _pool
+    return _pool
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("n, chunk", [(0, 16), (1, 16), (17, 16), (1000, 1), (100_003, 4096),
+                                      (64, 64), (65, 64)])
+def test_every_chunk_runs_once(pool, n, chunk, n_threads):
+    counts, owners, caller = pool._cover(n, chunk, n_threads)
+    assert counts.shape == (n,)
+    assert (counts == 1).all()
+
+
+def test_concurrent_callers_each_cover_their_range(pool):
+    # Callers that find the pool busy run their range serially: still exactly once.
+    before = pool.info()["serial_fallbacks"]
+    results, errors = [], []
+
+    def call():
+        try:
+            for _ in range(20):
+                results.append(pool._cover(50_000, 1000, 4, work_us=20.0)[0])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 80 and all((c == 1).all() for c in results)
+    assert pool.info()["serial_fallbacks"] >= before
+
+
+def test_helpers_take_chunks(pool):
+    # Chunks long enough for a helper to be scheduled: within a few seconds (even on a
+    # busy machine) some chunk runs on a thread other than the caller's.
+    before = pool.info()["helper_chunks"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        counts, owners, caller = pool._cover(16 * 64, 64, 2, work_us=300.0)
+        assert (counts == 1).all()
+        if (owners != caller).any():
+            break
+    assert (owners != caller).any()
+    assert pool.info()["helper_chunks"] > before
+    assert pool.info()["helpers"] >= 1
+
+
+def test_spin_setting(pool):
+    old = pool.info()["spin_us"]
+    try:
+        pool.set_spin_us(0)   # helpers sleep at once: still correct
+        assert (pool._cover(10_000, 100, 3)[0] == 1).all()
+        with pytest.raises(ValueError, match="us must be >= 0"):
+            pool.set_spin_us(-1)
+    finally:
+        pool.set_spin_us(old)
+
+
+def _adam_args(n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    param = rng.standard_normal(n).astype(dtype)
+    grad = rng.standard_normal(n).astype(dtype)
+    exp_avg = rng.standard_normal(n).astype(dtype)
+    exp_avg_sq = rng.random(n).astype(dtype)
+    f = [float(dtype(x)) for x in (0.9, 0.1, 0.999, 0.001, 0.01, 0.03, 1e-8, 0.0, 1.0)]
+    return [param, grad, exp_avg, exp_avg_sq, np.empty(0, dtype)], f
+
+
+def _busy_process():
+    # Bounded: it ends by itself after 60 s even if the test process dies.
+    code = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_bits_and_progress_beside_a_busy_process(dtype):
+    """Adam at 2 threads while another process keeps a core busy: the same bits as the
+    reference at 1 thread, and every step completes (no collapse into a hang)."""
+    require("cython")
+    reference = _dispatch.kernel("python", "adam")
+    compiled = _dispatch.kernel("cython", "adam")
+    arrays, scalars = _adam_args(200_003, dtype)
+    expected = [a.copy() for a in arrays]
+    busy = _busy_process()
+    try:
+        start = time.monotonic()
+        for step in range(5):
+            reference(*expected, *scalars, False, False, 1)
+            compiled(*arrays, *scalars, False, False, 2)
+        elapsed = time.monotonic() - start
+    finally:
+        busy.kill()
+        busy.wait(timeout=10)
+    for got, want in zip(arrays, expected):
+        np.testing.assert_array_equal(bits(got), bits(want))
+    assert elapsed < 30
+
+
+def test_threadpoolctl_sees_and_limits_fastopt():
+    require("cython")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not hasattr(threadpoolctl, "register"):
+        pytest.skip("threadpoolctl < 3.5 cannot register controllers")
+    fastopt.set_num_threads(3)
+    info = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "fastopt"]
+    assert len(info) == 1 and info[0]["num_threads"] == 3
+    assert info[0]["filepath"].endswith(".so") or info[0]["filepath"].endswith(".pyd")
+    with threadpoolctl.threadpool_limits(1):
+        assert fastopt.get_num_threads() == 1
+    assert fastopt.get_num_threads() == 3
+    with threadpoolctl.threadpool_limits(limits={"fastopt": 2}):
+        assert fastopt.get_num_threads() == 2
+    assert fastopt.get_num_threads() == 3
+
+
+def test_threadpoolctl_limit_reaches_the_kernels():
+    # Under threadpool_limits(1) the optimizer passes n_threads=1: no job for the pool.
+    require("cython")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not hasattr(threadpoolctl, "register"):
+        pytest.skip("threadpoolctl < 3.5 cannot register controllers")
+    from fastopt.backends.cython import _pool
+    fastopt.set_num_threads(2)
+    w = np.zeros(_dispatch.PARALLEL_THRESHOLD * 2, dtype=np.float32)
+    opt = fastopt.Adam(w, lr=1e-3, backend="cython")
+    g = np.ones_like(w)
+    opt.step(g)
+    jobs = _pool.info()["jobs"]
+    with threadpoolctl.threadpool_limits(1):
+        for _ in range(3):
+            opt.step(g)
+    assert _pool.info()["jobs"] == jobs
+    opt.step(g)
+    assert _pool.info()["jobs"] == jobs + 1
