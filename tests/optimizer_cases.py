@@ -26,6 +26,16 @@ GRIDS = {
                          maximize=[False, True]),
     fastopt.NAdam: dict(weight_decay=[0.0, 1e-2], decoupled_weight_decay=[False, True],
                         momentum_decay=[4e-3, 0.1], maximize=[False, True]),
+    # betas[1]=0.9: rho_t > 5 from step 6 on, so both branches run in 40 steps.
+    fastopt.RAdam: dict(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.9)], weight_decay=[0.0, 1e-2],
+                        decoupled_weight_decay=[False, True], maximize=[False, True]),
+    fastopt.Lion: dict(lr=[1e-3], betas=[(0.9, 0.99), (0.5, 0.9)], weight_decay=[0.0, 0.5],
+                       maximize=[False, True]),
+    fastopt.Rprop: dict(lr=[0.01, 1.0], etas=[(0.5, 1.2), (0.3, 2.0)],
+                        step_sizes=[(1e-6, 50.0), (1e-3, 0.05)], maximize=[False, True]),
+    # t0=10: averaging starts within the run.
+    fastopt.ASGD: dict(lr=[0.01], lambd=[1e-4, 0.1], alpha=[0.75], t0=[1e6, 10.0],
+                       weight_decay=[0.0, 1e-2], maximize=[False, True]),
 }
 
 #: Allowed ULP differences per (optimizer, backend); absent means bitwise.

@@ -64,4 +64,5 @@ and :mod:`fastopt.train.batchnorm` validate the arguments first.  Their module i
 explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
 """
 
-ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
+ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
+              "rprop", "asgd")

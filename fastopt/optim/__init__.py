@@ -3,7 +3,8 @@
 ``optimizer`` (the base class: parameter groups, lazily created state, checkpoints,
 backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
 of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
-``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``), each a thin class that
+``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``, ``radam``, ``lion``, ``rprop``,
+``asgd``), each a thin class that
 checks its hyperparameters, computes the step scalars in double precision and calls
 the kernel of the same name in :mod:`fastopt.backends`.
 
@@ -13,11 +14,15 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
+from .lion import Lion
 from .nadam import NAdam
 from .optimizer import Optimizer, flat_arrays
+from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 from .sparse import SparseGrad
 
 __all__ = ["Optimizer", "flat_arrays", "SparseGrad", "SGD", "Adagrad", "Adadelta", "RMSprop",
-           "Adam", "AdamW", "Adamax", "NAdam"]
+           "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Lion", "Rprop", "ASGD"]

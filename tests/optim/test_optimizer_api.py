@@ -101,6 +101,8 @@ STATE_NAMES = {
     fastopt.Adam: {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     fastopt.AdamW: {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     fastopt.Adamax: {"exp_avg", "exp_inf"}, fastopt.NAdam: {"exp_avg", "exp_avg_sq", "mu_product"},
+    fastopt.RAdam: {"exp_avg", "exp_avg_sq"}, fastopt.Lion: {"exp_avg"},
+    fastopt.Rprop: {"prev", "step_size"}, fastopt.ASGD: {"ax", "eta", "mu"},
 }
 
 

@@ -9,7 +9,8 @@ import fastopt
 from conftest import bits
 
 ALL = [fastopt.SGD, fastopt.Adagrad, fastopt.Adadelta, fastopt.RMSprop, fastopt.Adam,
-       fastopt.AdamW, fastopt.Adamax, fastopt.NAdam]
+       fastopt.AdamW, fastopt.Adamax, fastopt.NAdam, fastopt.RAdam, fastopt.Lion, fastopt.Rprop,
+       fastopt.ASGD]
 
 
 def snapshot(params, opt):
@@ -112,6 +113,26 @@ BAD_HYPER = [
     (fastopt.AdamW, dict(weight_decay=-0.01), ValueError, "weight_decay must be >= 0"),
     (fastopt.Adamax, dict(betas=(1.0, 0.999)), ValueError, r"betas\[0\]"),
     (fastopt.NAdam, dict(momentum_decay=-4e-3), ValueError, "momentum_decay must be >= 0"),
+    (fastopt.NAdam, dict(decoupled_weight_decay=1), TypeError,
+     "decoupled_weight_decay must be a bool"),
+    (fastopt.RAdam, dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be in"),
+    (fastopt.RAdam, dict(eps=-1.0), ValueError, "eps must be >= 0"),
+    (fastopt.RAdam, dict(decoupled_weight_decay="no"), TypeError,
+     "decoupled_weight_decay must be a bool"),
+    (fastopt.Lion, dict(lr=-1e-4), ValueError, "lr must be >= 0"),
+    (fastopt.Lion, dict(betas=(0.9, math.nan)), ValueError, r"betas\[1\] must be finite"),
+    (fastopt.Lion, dict(weight_decay=math.inf), ValueError, "weight_decay must be finite"),
+    (fastopt.Rprop, dict(etas=(1.2, 0.5)), ValueError, r"etas must satisfy 0 < etas\[0\] < 1"),
+    (fastopt.Rprop, dict(etas=(0.0, 1.2)), ValueError, "etas must satisfy"),
+    (fastopt.Rprop, dict(etas=(0.5, 1.0)), ValueError, "etas must satisfy"),
+    (fastopt.Rprop, dict(etas=0.5), TypeError, "etas must be a pair"),
+    (fastopt.Rprop, dict(step_sizes=(1.0, 0.1)), ValueError, "step_sizes must satisfy"),
+    (fastopt.Rprop, dict(step_sizes=(-1.0, 0.1)), ValueError, "step_sizes must satisfy"),
+    (fastopt.Rprop, dict(step_sizes=(0.0, math.nan)), ValueError, r"step_sizes\[1\] must be finite"),
+    (fastopt.ASGD, dict(lambd=-1.0), ValueError, "lambd must be >= 0"),
+    (fastopt.ASGD, dict(alpha=-0.75), ValueError, "alpha must be >= 0"),
+    (fastopt.ASGD, dict(t0=math.inf), ValueError, "t0 must be finite"),
+    (fastopt.ASGD, dict(t0="1e6"), TypeError, "t0 must be a real number"),
 ]
 
 
