@@ -1,11 +1,20 @@
 """Build the compiled Cython backend of fastopt (metadata lives in pyproject.toml).
 
-One extension module per algorithm, ``csrc/<algorithm>.pyx`` ->
-``fastopt.backends.cython.<algorithm>``, plus ``csrc/_runtime.pyx`` ->
-``fastopt.backends.cython._runtime``, which records how the build went (OpenMP,
-compiler flags).  Cython runs inside ``build_ext`` (not when setup.py is merely
-imported, e.g. for metadata), into ``build/cython*``: generated C never lands
+One extension module per ``csrc/<name>.pyx`` or ``csrc/<name>.pyx.tp`` ->
+``fastopt.backends.cython.<name>``; ``csrc/_runtime.pyx`` records how the build went
+(OpenMP, compiler flags).  Cython runs inside ``build_ext`` (not when setup.py is
+merely imported, e.g. for metadata), into ``build/cython*``: generated C never lands
 in the source tree.
+
+Update rules are templates (Tempita, shipped with Cython, as scikit-learn's
+``_sgd_fast.pyx.tp``): ``csrc/<rule>.pyx.tp`` holds the rule's element loop
+``_loop`` and says which bool arguments the kernel takes and when each of the loop's
+``bint`` options is on; ``build_ext`` renders it and puts ``csrc/_update_rule.pxi.tp``
+rendered for that rule (argument struct, the dispatch to one copy of the loop per
+combination of options, OpenMP chunks, sparse rows, Python kernels, C-API twins) where
+the rule writes ``{{kernels}}``, into ``build/generated/<rule>.pyx`` (rewritten only
+when its text changes).  To add a rule: write ``csrc/<rule>.pyx.tp`` and
+``fastopt/backends/cython/<rule>.pxd``; see ``csrc/README.md``.
 
 C-API: ``fastopt/backends/cython/<algorithm>.pxd`` (shipped with the package, for other
 Cython extensions to ``cimport``) declares the ``cdef`` functions that
@@ -33,6 +42,7 @@ Environment variables:
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import sys
@@ -47,6 +57,11 @@ CSRC = "csrc"
 # Cython finds ``fastopt/backends/cython/<algorithm>.pxd``, the module's own .pxd.
 PACKAGE_ROOT = os.curdir
 DEPENDS = [os.path.join(CSRC, "_kernel_common.pxd"), os.path.join(CSRC, "fastopt_omp.h")]
+#: An update rule's template, ``csrc/<rule>.pyx.tp``, and the template rendered for each
+#: rule where it writes ``{{kernels}}``; the .pyx they make go to GENERATED.
+TEMPLATE_SUFFIX = ".pyx.tp"
+UPDATE_RULE_TEMPLATE = os.path.join(CSRC, "_update_rule.pxi.tp")
+GENERATED = os.path.join("build", "generated")
 
 # Flags that would let the compiler change the rounding of the kernels' arithmetic.
 UNSAFE_FLAGS = ("-ffast-math", "-Ofast", "-ffp-contract=fast", "-ffp-contract=on",
@@ -102,22 +117,148 @@ def _module_pxd(name):
     return os.path.join(PACKAGE_ROOT, *PACKAGE.split("."), f"{name}.pxd")
 
 
-def _depends(name):
-    return DEPENDS + [p for p in (_module_pxd(name),) if os.path.exists(p)]
+def _depends(source):
+    name = os.path.basename(source).split(".")[0]
+    templates = [UPDATE_RULE_TEMPLATE] if source.endswith(TEMPLATE_SUFFIX) else []
+    return DEPENDS + templates + [p for p in (_module_pxd(name),) if os.path.exists(p)]
 
 
 def _extensions():
-    """One extension module per ``csrc/*.pyx`` (``csrc/adam.pyx`` -> ``{PACKAGE}.adam``),
-    plus an x86-64-v3 twin of each kernel module (not of the ``_``-prefixed helpers)."""
+    """One extension module per ``csrc/*.pyx`` and ``csrc/*.pyx.tp`` (``csrc/adam.pyx.tp``
+    -> ``{PACKAGE}.adam``), plus an x86-64-v3 twin of each kernel module (not of the
+    ``_``-prefixed helpers)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    names = sorted(f[:-4] for f in os.listdir(os.path.join(here, CSRC)) if f.endswith(".pyx"))
-    extensions = [Extension(f"{PACKAGE}.{name}", [os.path.join(CSRC, f"{name}.pyx")],
-                            depends=_depends(name)) for name in names]
+    sources = sorted(os.path.join(CSRC, f) for f in os.listdir(os.path.join(here, CSRC))
+                     if f.endswith((".pyx", TEMPLATE_SUFFIX)))
+    names = [os.path.basename(source).split(".")[0] for source in sources]
+    extensions = [Extension(f"{PACKAGE}.{name}", [source], depends=_depends(source))
+                  for name, source in zip(names, sources)]
     if platform.machine().lower() in ("x86_64", "amd64") and not _env_flag("FASTOPT_NO_VARIANTS"):
-        extensions += [Extension(f"{PACKAGE}.{VARIANT_PACKAGE}.{name}",
-                                 [os.path.join(CSRC, f"{name}.pyx")], depends=_depends(name))
-                       for name in names if not name.startswith("_")]
+        extensions += [Extension(f"{PACKAGE}.{VARIANT_PACKAGE}.{name}", [source],
+                                 depends=_depends(source))
+                       for name, source in zip(names, sources) if not name.startswith("_")]
     return extensions
+
+
+# ----------------------------------------------------------------- update-rule templates
+
+#: Local names of the generated functions: no state, scalar or switch may take one.
+RESERVED_NAMES = {"param", "grad", "a", "n", "c", "chunk", "n_chunks", "flags", "sp", "d",
+                  "j", "o", "j0", "j1", "start", "stop", "indices", "values", "slots", "rows",
+                  "coalesced", "n_threads", "typenum"}
+
+
+def _loop_parameters(text, loop, path):
+    """The parameters of ``cdef inline void <loop>(...) noexcept nogil:`` in ``text``,
+    each as ``(type, name)``: ``("const floating*", "grad")``."""
+    match = re.search(rf"^cdef inline void {loop}\(([^)]*)\) noexcept nogil:", text, re.M)
+    if match is None:
+        raise ValueError(f"{path}: no 'cdef inline void {loop}(...) noexcept nogil:'")
+    return [tuple(" ".join(re.sub(r"\s*\*\s*", "* ", p).split()).rsplit(" ", 1))
+            for p in match[1].split(",")]
+
+
+def _update_rule_namespace(rule, spec, text, path):
+    """What ``_update_rule.pxi.tp`` renders with, for the rule ``csrc/<rule>.pyx.tp``
+    (``spec``: the names its ``{{py:}}`` block set; ``text``: the template rendered).
+
+    The kernel's arguments are those of the rule's ``_loop`` -- ``param``, ``grad``, the
+    state arrays, the scalars -- then the ``switches`` (the kernel's bool arguments) and
+    ``n_threads``; each ``bint`` option of ``_loop`` is a bit of ``flags``.
+    """
+    def fail(message):
+        raise ValueError(f"{path}: {message}")
+
+    parameters = _loop_parameters(text, "_loop", path)
+    states = [name for kind, name in parameters[2:] if kind == "floating*"]
+    scalars = [name for kind, name in parameters if kind == "floating"]
+    options = [name for kind, name in parameters if kind == "bint"]
+    if parameters != ([("floating*", "param"), ("const floating*", "grad")]
+                      + [("floating*", s) for s in states] + [("floating", s) for s in scalars]
+                      + [("Py_ssize_t", "start"), ("Py_ssize_t", "stop")]
+                      + [("bint", o) for o in options]):
+        fail("_loop takes (floating* param, const floating* grad, the states (floating*), "
+             "the scalars (floating), Py_ssize_t start, Py_ssize_t stop, the options (bint))")
+    switches, conditions = spec["switches"], spec["options"]
+    optional, only_with = spec.get("optional", {}), spec.get("only_with", {})
+    if not options or list(conditions) != options:
+        fail(f"options must give the condition of each bint option of _loop, in order: {options}")
+    if not set(optional.values()) | set(only_with) | set(only_with.values()) <= set(options):
+        fail("optional and only_with may only name options of _loop")
+    if not set(optional) <= set(states):
+        fail("optional may only name state arrays of _loop")
+    if RESERVED_NAMES & set(states + scalars + switches) or set(options) & set(states + scalars):
+        fail(f"no state, scalar or switch may be named {sorted(RESERVED_NAMES)}, no state or "
+             "scalar like an option")
+    if len(states) > 3:
+        fail("more than 3 state arrays: extend prefetch_rows in _kernel_common.pxd")
+
+    def referenced(name):
+        return any(re.search(rf"\b{name}\b", condition) for condition in conditions.values())
+
+    flags_parameters = ([f"double {s}" for s in scalars if referenced(s)]
+                        + [f"bint {s}" for s in switches if referenced(s)])
+    flag_conditions = dict(conditions)
+    for option, required in only_with.items():
+        flag_conditions[option] = f"({conditions[option]}) and ({conditions[required]})"
+    cases = []  # (flags, the options' values): every combination that only_with allows
+    for flags in range(1 << len(options)):
+        on = {o for bit, o in enumerate(options) if flags >> bit & 1}
+        if all(required in on for option, required in only_with.items() if option in on):
+            cases.append((flags, ", ".join("1" if o in on else "0" for o in options)))
+    dispatchers = []  # (dispatcher, loop, the loop's parameters but the options, their names)
+    for loop in ["_loop", *spec.get("extra_loops", [])]:
+        data = _loop_parameters(text, loop, path)
+        data, loop_options = data[:-len(options)], data[-len(options):]
+        if not loop.endswith("_loop") or loop_options != [("bint", o) for o in options]:
+            fail(f"{loop}: a loop's name ends in _loop and its last parameters are {options}")
+        dispatchers.append((loop[:-len("loop")] + "dispatch", loop,
+                            ", ".join(" ".join(p) for p in data),
+                            ", ".join(name for _, name in data)))
+    return dict(rule=rule, title=spec["title"], states=states, scalars=scalars,
+                switches=switches, options=options, optional=optional, conditions=conditions,
+                flag_conditions=flag_conditions, flags_parameters=flags_parameters,
+                flags_arguments=[p.split(" ")[1] for p in flags_parameters],
+                prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers)
+
+
+def _render_update_rule(source):
+    """``csrc/<rule>.pyx.tp`` rendered, with ``_update_rule.pxi.tp`` rendered for it in
+    place of its ``{{kernels}}``."""
+    from Cython import Tempita
+
+    rule = os.path.basename(source)[:-len(TEMPLATE_SUFFIX)]
+    marker = "# (the kernels of _update_rule.pxi.tp)"
+    spec = {"kernels": marker}  # Tempita adds the names the {{py:}} block sets
+    with open(source) as f:
+        text = Tempita.Template(f.read(), name=source).substitute(spec)
+    if text.count(marker) != 1:
+        raise ValueError(f"{source}: {{{{kernels}}}} must appear once")
+    with open(UPDATE_RULE_TEMPLATE) as f:
+        kernels = Tempita.Template(f.read(), name=UPDATE_RULE_TEMPLATE).substitute(
+            _update_rule_namespace(rule, spec, text, source))
+    return (f"# Generated by setup.py from {source} and {UPDATE_RULE_TEMPLATE}: edit those.\n"
+            + text.replace(marker, kernels.strip("\n")))
+
+
+def _generate(source):
+    """Render the template ``source`` into ``build/generated/``; returns the .pyx path.
+
+    The file is rewritten only if its text changed, so that cythonize (which compares
+    timestamps) redoes only the modules whose templates changed.
+    """
+    target = os.path.join(GENERATED, os.path.basename(source)[:-len(".tp")])
+    text = _render_update_rule(source)
+    try:
+        with open(target) as f:
+            if f.read() == text:
+                return target
+    except OSError:
+        pass
+    os.makedirs(GENERATED, exist_ok=True)
+    with open(target, "w") as f:
+        f.write(text)
+    return target
 
 
 def _is_variant(ext):
@@ -147,6 +288,9 @@ class BuildExt(build_ext):
         # Separate C output per mode: cythonize only compares timestamps, not directives.
         build_dir = os.path.join("build", "cython-debug" if debug else "cython")
         baseline = [ext for ext in self.extensions if not _is_variant(ext)]
+        for ext in baseline:
+            ext.sources = [_generate(source) if source.endswith(TEMPLATE_SUFFIX) else source
+                           for source in ext.sources]
         self._drop_c_older_than_module_pxd(baseline, build_dir)
         cythonized = cythonize(
             baseline, compiler_directives=directives, include_path=[CSRC, PACKAGE_ROOT],
