@@ -22,6 +22,9 @@ OPTIONS = {
     "lion": ("weight_decay", "maximize"),
     "rprop": ("maximize",),
     "asgd": ("weight_decay", "average", "maximize"),
+    "sparse_adam": ("maximize",),
+    "ftrl": ("l1", "l2", "shrinkage", "maximize"),
+    "proximal_adagrad": ("l1", "l2", "maximize"),
 }
 
 
@@ -118,6 +121,23 @@ def make_case(algorithm, options, n, dtype, rng):
         mu = r(1.0 / rng.integers(2, 100)) if o["average"] else 1.0
         return [param, grad, rng.standard_normal(n).astype(dtype)], (
             r(eta), wd, r(1 - lambd * eta), mu, maximize, bool(o["average"]))
+    if algorithm == "sparse_adam":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        lr = rng.uniform(1e-4, 1e-2)
+        return [param, grad, normal(), pos(0.01)], (
+            r(1 - b1), r(1 - b2), r(lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)), r(1e-8), maximize)
+    if algorithm == "ftrl":
+        lr = rng.uniform(1e-3, 0.5)
+        # |linear| on both sides of l1 (the sparsity threshold)
+        l1 = r(rng.uniform(0.1, 1.0)) if o["l1"] else 0.0
+        linear = (2.0 * rng.standard_normal(n)).astype(dtype)
+        return [param, grad, pos() + dtype(0.1), linear], (
+            r(lr), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0,
+            r(rng.uniform(0.01, 0.5)) if o["shrinkage"] else 0.0, maximize)
+    if algorithm == "proximal_adagrad":
+        l1 = r(rng.uniform(0.1, 5.0)) if o["l1"] else 0.0
+        return [param, grad, pos() + dtype(0.1)], (
+            r(rng.uniform(1e-3, 0.5)), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0, maximize)
     raise KeyError(algorithm)
 
 

@@ -44,6 +44,9 @@ STATES = {
     "lion": ("exp_avg",),
     "rprop": ("prev", "step_size"),
     "asgd": ("ax",),
+    "sparse_adam": ("exp_avg", "exp_avg_sq"),
+    "ftrl": ("accum", "linear"),
+    "proximal_adagrad": ("accumulator",),
 }
 # Scalars then booleans of each dense kernel, in its order (without n_threads).
 SCALARS = {
@@ -65,6 +68,9 @@ SCALARS = {
              "maximize"),
     "rprop": ("etaminus", "etaplus", "step_size_min", "step_size_max", "maximize"),
     "asgd": ("eta", "weight_decay", "decay_factor", "mu", "maximize", "average"),
+    "sparse_adam": ("one_minus_beta1", "one_minus_beta2", "step_size", "eps", "maximize"),
+    "ftrl": ("lr", "l1", "two_l2", "two_l2_shrinkage", "maximize"),
+    "proximal_adagrad": ("lr", "l1", "l2", "maximize"),
 }
 BOOLS = {"nesterov", "maximize", "first_step", "centered", "amsgrad", "rectify", "average"}
 

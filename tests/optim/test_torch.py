@@ -30,7 +30,9 @@ RTOL_MU_PRODUCT = 1e-6
 # torch keeps ASGD's eta and mu as float32 tensors too: the same kind of deviation.
 RTOL_ASGD_F64 = 1e-6
 # Rules torch.optim does not have (tested against their papers' equations elsewhere).
-NOT_IN_TORCH = {"Lion"}
+NOT_IN_TORCH = {"Lion", "Ftrl", "ProximalAdagrad"}
+# torch's SparseAdam takes sparse gradients only: tests/optim/test_rule_oracles.py.
+SPARSE_ONLY = {"SparseAdam"}
 
 
 def assert_close(ours, theirs, rtol, label):
@@ -46,7 +48,7 @@ def assert_close(ours, theirs, rtol, label):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k)) for c, k in cases()
                                         if not k.get("rowwise")  # torch has no row-wise Adagrad
-                                        and c.__name__ not in NOT_IN_TORCH])
+                                        and c.__name__ not in NOT_IN_TORCH | SPARSE_ONLY])
 def test_trajectory_matches_torch(cls, kwargs, dtype):
     rng = np.random.default_rng(3)
     shapes = [(5, 4), (17,)]
