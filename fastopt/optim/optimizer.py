@@ -14,6 +14,7 @@ import numpy as np
 
 from ..backends import _dispatch
 from .._internal import validation as check
+from . import torch_state
 from .sparse import SparseGrad
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
@@ -629,7 +630,14 @@ class Optimizer:
 
         The checkpoint is checked in full before anything changes: group and
         parameter counts, hyperparameters, state names, shapes and dtypes.
+
+        A ``torch.optim`` optimizer's ``state_dict()`` (tensors, PyTorch's switches
+        such as ``foreach``) is accepted too, for the rules PyTorch has: the names are
+        the same; see :mod:`fastopt.optim.torch_state`.  :meth:`torch_state_dict` is
+        the way back.
         """
+        if torch_state.is_torch_state_dict(state_dict):
+            state_dict = torch_state.from_torch(self, state_dict)
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict must be a dict with exactly the keys 'state' and "
                              "'param_groups'")
@@ -677,6 +685,15 @@ class Optimizer:
         self._row_arrays = [None] * len(self._params)
         self._group_arrays = [None] * len(self.param_groups)
         self._lockstep = [False] * len(self.param_groups)
+
+    def torch_state_dict(self):
+        """The state as a ``torch.optim`` state dict (tensors, copies) that the PyTorch
+        optimizer of the same class name loads with ``load_state_dict``.
+
+        Requires torch.  ``ValueError`` if PyTorch has no such rule, or an option it
+        lacks is in use (Adagrad's ``rowwise``).
+        """
+        return torch_state.to_torch(self)
 
     def _checked_state(self, i, saved, group):
         p = self._params[i]
