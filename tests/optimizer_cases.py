@@ -37,7 +37,7 @@ GRIDS = {
     fastopt.ASGD: dict(lr=[0.01], lambd=[1e-4, 0.1], alpha=[0.75], t0=[1e6, 10.0],
                        weight_decay=[0.0, 1e-2], maximize=[False, True]),
     fastopt.SparseAdam: dict(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8, 0.1],
-                             maximize=[False, True]),
+                             maximize=[False, True], per_row_step=[False, True]),
     # l1=0.3: |linear| crosses it, so some elements are exactly zero and others not.
     fastopt.Ftrl: dict(lr=[0.1], l1=[0.0, 0.3], l2=[0.0, 0.1], l2_shrinkage=[0.0, 0.05],
                        beta=[0.0, 0.5], maximize=[False, True]),

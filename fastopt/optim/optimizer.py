@@ -117,6 +117,17 @@ def flat_arrays(shapes, dtype=np.float64):
     return views
 
 
+def _checked_row_steps(where, value, p):
+    a = np.asarray(value)
+    n_rows = p.shape[0] if p.ndim else 1
+    if a.shape != (n_rows,) or a.dtype.kind not in "iu":
+        raise ValueError(f"{where} must be an integer array of shape ({n_rows},), got "
+                         f"{a.dtype} {a.shape}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"{where} must be >= 0")
+    return np.array(a, dtype=np.int64, copy=True)
+
+
 class ParamGroup(dict):
     """A parameter group: a dict (as in ``torch.optim``) that notices when it is edited.
 
@@ -379,6 +390,9 @@ class Optimizer:
             if type(g) is SparseGrad:
                 self._step_sparse(i, g, p, group, state)
                 continue
+            if group.get("per_row_step"):
+                self._step_dense_per_row(i, g, p, group, state, kernel)
+                continue
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
@@ -414,10 +428,53 @@ class Optimizer:
         k, d = g.indices.shape[0], param2d.shape[1]
         slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
         state["step"] += 1
-        floats, flags = self._scalars(group, state)
-        self._kernel(self._kernel_name(group, sparse=True))(
-            param2d, g.indices, g.values.reshape(k, d), *state2d, *_rounded(floats, p.dtype),
-            *flags, slots, rows, coalesced, _dispatch.threads_for(k * d))
+        kernel = self._kernel(self._kernel_name(group, sparse=True))
+        values = g.values.reshape(k, d)
+        if not group.get("per_row_step"):
+            floats, flags = self._scalars(group, state)
+            kernel(param2d, g.indices, values, *state2d, *_rounded(floats, p.dtype), *flags,
+                   slots, rows, coalesced, _dispatch.threads_for(k * d))
+            return
+        # Per-row step counters: the rows touched count one more step each; rows at the
+        # same count share the step scalars, so each count is one kernel call on its rows
+        # (a row's duplicates stay together and in order: the same coalesced sums).
+        row_step = self._row_steps(state, param2d.shape[0])
+        row_step[np.unique(g.indices)] += 1
+        counts = row_step[g.indices]
+        distinct = np.unique(counts).tolist()
+        for t in distinct:
+            pick = np.flatnonzero(counts == t) if len(distinct) > 1 else None
+            sub_i = g.indices if pick is None else g.indices[pick]
+            sub_v = values if pick is None else values[pick]
+            floats, flags = self._scalars(group, {"step": t})
+            kernel(param2d, sub_i, sub_v, *state2d, *_rounded(floats, p.dtype), *flags,
+                   slots, rows, coalesced, _dispatch.threads_for(sub_i.shape[0] * d))
+
+    @staticmethod
+    def _row_steps(state, n_rows):
+        """The per-row step counters (``per_row_step``): int64 ``(n_rows,)``, made on first use."""
+        row_step = state.get("row_step")
+        if row_step is None:
+            row_step = state["row_step"] = np.zeros(n_rows, np.int64)
+        return row_step
+
+    def _step_dense_per_row(self, i, g, p, group, state, kernel):
+        """A dense step with per-row counters: every row counts one more step."""
+        n_rows = p.shape[0] if p.ndim else 1
+        row_step = self._row_steps(state, n_rows)
+        if n_rows and row_step.min() == row_step.max():  # all rows at one count: one call
+            arrays = self._kernel_arrays[i]
+            if arrays is None:
+                arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
+            state["step"] += 1
+            row_step += 1
+            floats, flags = self._scalars(group, {"step": int(row_step[0])})
+            kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
+                   _dispatch.threads_for(p.size))
+            return
+        rows = np.arange(n_rows, dtype=np.int64)
+        self._step_sparse(i, SparseGrad(rows, g.reshape((n_rows,) + p.shape[1:])), p, group,
+                          state)
 
     def _workspace(self, i, n_rows, k, d, dtype):
         """This thread's scratch for sparse steps of ``params[i]``; grows, never shrinks.
@@ -452,7 +509,8 @@ class Optimizer:
                 start = stop
                 continue
             group_grads = grads[start:stop]
-            if self._kernel_name(group, sparse=False) != self.algorithm or any(
+            if self._kernel_name(group, sparse=False) != self.algorithm or group.get(
+                    "per_row_step") or any(
                     type(g) is not np.ndarray for g in group_grads):
                 start = stop
                 continue
@@ -676,7 +734,7 @@ class Optimizer:
         for i, restored in enumerate(new_states):
             group = self._group_of[i]
             for name, value in restored.items():
-                if isinstance(value, np.ndarray):
+                if isinstance(value, np.ndarray) and name != "row_step":
                     place = self._new_state_array(group, self._params[i], name, 0.0)
                     place[...] = value
                     restored[name] = place
@@ -704,6 +762,8 @@ class Optimizer:
         if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"{where}['step'] must be a non-negative integer, got {step!r}")
         allowed = {name for name, _ in self._state_arrays_all()} | {"step"} | set(self._extra_state)
+        if group.get("per_row_step"):
+            allowed.add("row_step")
         unknown = set(saved) - allowed
         if unknown:
             raise ValueError(f"{where} has unknown entries {sorted(unknown)}")
@@ -713,6 +773,9 @@ class Optimizer:
                 continue
             if name in self._extra_state:
                 restored[name] = check.real(f"{where}[{name!r}]", value)
+                continue
+            if name == "row_step":
+                restored[name] = _checked_row_steps(f"{where}['row_step']", value, p)
                 continue
             a = np.asarray(value)
             want = self._state_shape(group, name, p)

@@ -23,8 +23,10 @@ class SparseAdam(Optimizer):
     The step coefficient is computed in double precision and rounded once.
 
     Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-8), ``maximize`` (False).  State: ``exp_avg``, ``exp_avg_sq``,
-    ``step``.
+    :math:`\epsilon` (1e-8), ``maximize`` (False), ``per_row_step`` (False; fastopt's:
+    :math:`t` counts the steps that updated each row, as FBGEMM's row-wise counters).
+    State: ``exp_avg``, ``exp_avg_sq``, ``step``, ``row_step`` (int64 per row, with
+    per_row_step).
 
     Conventions:
         * :math:`\epsilon` is added to the *uncorrected* :math:`\sqrt{v}` (PyTorch's
@@ -38,9 +40,9 @@ class SparseAdam(Optimizer):
     algorithm = "sparse_adam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False,
-                 backend=None):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize),
-                         backend=backend)
+                 per_row_step=False, backend=None):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize,
+                                      per_row_step=per_row_step), backend=backend)
 
     def _check_group(self, group, prefix):
         group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
@@ -50,6 +52,7 @@ class SparseAdam(Optimizer):
             raise type(e)(prefix + str(e)) from None
         group["eps"] = check.nonnegative(prefix + "eps", group["eps"])
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]
