@@ -25,6 +25,7 @@ OPTIONS = {
     "sparse_adam": ("maximize",),
     "ftrl": ("l1", "l2", "shrinkage", "maximize"),
     "proximal_adagrad": ("l1", "l2", "maximize"),
+    "lamb": ("weight_decay", "maximize"),
 }
 
 
@@ -138,6 +139,11 @@ def make_case(algorithm, options, n, dtype, rng):
         l1 = r(rng.uniform(0.1, 5.0)) if o["l1"] else 0.0
         return [param, grad, pos() + dtype(0.1)], (
             r(rng.uniform(1e-3, 0.5)), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0, maximize)
+    if algorithm == "lamb":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        return [param, grad, normal(), pos(0.01), normal()], (
+            r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b1 ** t), r(1 - b2 ** t), r(1e-6), wd,
+            maximize)
     raise KeyError(algorithm)
 
 

@@ -41,6 +41,7 @@ GRIDS = {
     # l1=0.3: |linear| crosses it, so some elements are exactly zero and others not.
     fastopt.Ftrl: dict(lr=[0.1], l1=[0.0, 0.3], l2=[0.0, 0.1], l2_shrinkage=[0.0, 0.05],
                        beta=[0.0, 0.5], maximize=[False, True]),
+    fastopt.LAMB: dict(lr=[0.01], weight_decay=[0.0, 0.01], maximize=[False, True]),
     fastopt.ProximalAdagrad: dict(lr=[0.1], l1=[0.0, 0.05], l2=[0.0, 0.1],
                                   maximize=[False, True]),
 }

@@ -65,4 +65,4 @@ explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
 """
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
-              "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad")
+              "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad", "lamb")

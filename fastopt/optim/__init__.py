@@ -4,7 +4,7 @@
 backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
 of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
 ``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``, ``radam``, ``lion``, ``rprop``,
-``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad)), each a thin class that
+``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad), ``lamb``), each a thin class that
 checks its hyperparameters, computes the step scalars in double precision and calls
 the kernel of the same name in :mod:`fastopt.backends`.
 
@@ -16,6 +16,7 @@ from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
 from .ftrl import Ftrl, ProximalAdagrad
+from .lamb import LAMB
 from .lion import Lion
 from .nadam import NAdam
 from .optimizer import Optimizer, flat_arrays
@@ -28,4 +29,4 @@ from .sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "flat_arrays", "SparseGrad", "SGD", "Adagrad", "Adadelta", "RMSprop",
            "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Lion", "Rprop", "ASGD",
-           "SparseAdam", "Ftrl", "ProximalAdagrad"]
+           "SparseAdam", "Ftrl", "ProximalAdagrad", "LAMB"]

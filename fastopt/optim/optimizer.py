@@ -402,6 +402,8 @@ class Optimizer:
                 kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
                        *_rounded(floats, p.dtype), *flags,
                        1 if p.size < threshold else _dispatch.get_num_threads())
+                if self._finishes:
+                    self._finish(group, arrays[0], arrays[1], None)
             else:  # a row kernel (row-wise Adagrad) on 2-D views
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
@@ -434,6 +436,8 @@ class Optimizer:
             floats, flags = self._scalars(group, state)
             kernel(param2d, g.indices, values, *state2d, *_rounded(floats, p.dtype), *flags,
                    slots, rows, coalesced, _dispatch.threads_for(k * d))
+            if self._finishes:
+                self._finish(group, param2d, state2d, np.unique(g.indices))
             return
         # Per-row step counters: the rows touched count one more step each; rows at the
         # same count share the step scalars, so each count is one kernel call on its rows
@@ -510,7 +514,7 @@ class Optimizer:
                 continue
             group_grads = grads[start:stop]
             if self._kernel_name(group, sparse=False) != self.algorithm or group.get(
-                    "per_row_step") or any(
+                    "per_row_step") or self._finishes or any(
                     type(g) is not np.ndarray for g in group_grads):
                 start = stop
                 continue
@@ -624,6 +628,15 @@ class Optimizer:
             buffers[name] = _state_full(span.shape, init, span.dtype, slot)
         offset = (_address(p) - _address(span)) // p.itemsize
         return buffers[name][offset:offset + p.size].reshape(p.shape)
+
+    #: Whether the rule has a second pass over the whole parameter after its kernel
+    #: (:meth:`_finish`); such parameters are never fused with others in one call.
+    _finishes = False
+
+    def _finish(self, group, param, states, rows):
+        """Second pass after the kernel (layer-wise rules such as LAMB): ``param`` and
+        ``states`` are the kernel's views; ``rows`` the distinct rows of a sparse step,
+        else ``None``."""
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""

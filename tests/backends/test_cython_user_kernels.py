@@ -47,6 +47,7 @@ STATES = {
     "sparse_adam": ("exp_avg", "exp_avg_sq"),
     "ftrl": ("accum", "linear"),
     "proximal_adagrad": ("accumulator",),
+    "lamb": ("exp_avg", "exp_avg_sq", "update"),
 }
 # Scalars then booleans of each dense kernel, in its order (without n_threads).
 SCALARS = {
@@ -71,6 +72,8 @@ SCALARS = {
     "sparse_adam": ("one_minus_beta1", "one_minus_beta2", "step_size", "eps", "maximize"),
     "ftrl": ("lr", "l1", "two_l2", "two_l2_shrinkage", "maximize"),
     "proximal_adagrad": ("lr", "l1", "l2", "maximize"),
+    "lamb": ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction1",
+             "bias_correction2", "eps", "weight_decay", "maximize"),
 }
 BOOLS = {"nesterov", "maximize", "first_step", "centered", "amsgrad", "rectify", "average"}
 

@@ -104,6 +104,9 @@ STATE_NAMES = {
     fastopt.Adamax: {"exp_avg", "exp_inf"}, fastopt.NAdam: {"exp_avg", "exp_avg_sq", "mu_product"},
     fastopt.RAdam: {"exp_avg", "exp_avg_sq"}, fastopt.Lion: {"exp_avg"},
     fastopt.Rprop: {"prev", "step_size"}, fastopt.ASGD: {"ax", "eta", "mu"},
+    fastopt.SparseAdam: {"exp_avg", "exp_avg_sq", "row_step"},
+    fastopt.Ftrl: {"accum", "linear"}, fastopt.ProximalAdagrad: {"accumulator"},
+    fastopt.LAMB: {"exp_avg", "exp_avg_sq", "update"},
 }
 
 

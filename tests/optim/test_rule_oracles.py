@@ -180,3 +180,58 @@ def test_sparse_adam_puts_eps_on_the_uncorrected_root():
     adam = np.zeros(3)
     fastopt.Adam(adam, lr=0.1, eps=eps).step(g)
     assert abs(adam[2] - w[2]) > 1e-3 * abs(w[2])  # the placements differ for small |g|
+
+
+# -- LAMB: Algorithm 2 of You et al. (2020) -----------------------------------------------
+
+def lamb_published(layers, grads, lr, beta1, beta2, eps, wd):
+    layers = [[float(x) for x in layer] for layer in layers]
+    m = [[0.0] * len(layer) for layer in layers]
+    v = [[0.0] * len(layer) for layer in layers]
+    for t, step_grads in enumerate(grads, start=1):
+        for x, mi, vi, g in zip(layers, m, v, step_grads):
+            r = []
+            for i, gi in enumerate(g):
+                mi[i] = beta1 * mi[i] + (1 - beta1) * gi
+                vi[i] = beta2 * vi[i] + (1 - beta2) * gi * gi
+                m_hat, v_hat = mi[i] / (1 - beta1 ** t), vi[i] / (1 - beta2 ** t)
+                r.append(m_hat / (math.sqrt(v_hat) + eps) + wd * x[i])
+            x_norm = math.sqrt(sum(xi * xi for xi in x))
+            r_norm = math.sqrt(sum(ri * ri for ri in r))
+            trust = x_norm / r_norm if x_norm > 0 and r_norm > 0 else 1.0
+            for i in range(len(x)):
+                x[i] -= lr * trust * r[i]
+    return [np.array(x) for x in layers]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_lamb_follows_the_papers_algorithm(backend, wd):
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(4)
+    layers = [rng.standard_normal(13), np.zeros(4), rng.standard_normal(7)]  # a zero layer
+    grads = [[rng.standard_normal(x.size) for x in layers] for _ in range(STEPS)]
+    want = lamb_published(layers, grads, 0.01, 0.9, 0.999, 1e-6, wd)
+    opt = fastopt.LAMB(layers, lr=0.01, weight_decay=wd, backend=backend)
+    for g in grads:
+        opt.step(g)
+    for got, w in zip(layers, want):
+        np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-14)
+
+
+def test_sparse_lamb_takes_the_touched_rows_as_the_layer():
+    rng = np.random.default_rng(5)
+    table = rng.standard_normal((10, 3))
+    opt = fastopt.LAMB(table, lr=0.1)
+    rows = np.array([7, 2, 7])
+    values = rng.standard_normal((3, 3))
+    before = table.copy()
+    opt.step(fastopt.SparseGrad(rows, values))
+    gathered = before[[2, 7]].copy()
+    grad = np.zeros((2, 3))
+    np.add.at(grad, [1, 0, 1], values)
+    fastopt.LAMB(gathered, lr=0.1).step(grad)
+    np.testing.assert_array_equal(table[[2, 7]], gathered)
+    untouched = [0, 1, 3, 4, 5, 6, 8, 9]
+    np.testing.assert_array_equal(table[untouched], before[untouched])

@@ -30,7 +30,7 @@ RTOL_MU_PRODUCT = 1e-6
 # torch keeps ASGD's eta and mu as float32 tensors too: the same kind of deviation.
 RTOL_ASGD_F64 = 1e-6
 # Rules torch.optim does not have (tested against their papers' equations elsewhere).
-NOT_IN_TORCH = {"Lion", "Ftrl", "ProximalAdagrad"}
+NOT_IN_TORCH = {"Lion", "Ftrl", "ProximalAdagrad", "LAMB"}
 # torch's SparseAdam takes sparse gradients only: tests/optim/test_rule_oracles.py.
 SPARSE_ONLY = {"SparseAdam"}
 
