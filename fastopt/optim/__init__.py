@@ -4,9 +4,10 @@
 backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
 of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
 ``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``, ``radam``, ``lion``, ``rprop``,
-``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad), ``lamb``), each a thin class that
-checks its hyperparameters, computes the step scalars in double precision and calls
-the kernel of the same name in :mod:`fastopt.backends`.
+``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad), ``lamb``),
+each a thin class that checks its hyperparameters, computes the step scalars in double
+precision and calls the kernel of the same name in :mod:`fastopt.backends`;
+``torch_state`` converts checkpoints to and from ``torch.optim``.
 
 Imports point down only: :mod:`fastopt.backends` and :mod:`fastopt._internal`.
 """

@@ -80,7 +80,8 @@ def from_torch(optimizer, state_dict):
 
 
 def to_torch(optimizer):
-    """``optimizer``'s state as a state dict that the ``torch.optim`` class of the same name loads."""
+    """``optimizer``'s state as a state dict that the ``torch.optim`` class of the same name
+    loads."""
     import torch
     name = type(optimizer).__name__
     torch_cls = getattr(torch.optim, name, None)

@@ -38,7 +38,8 @@ def _grads(rng, shape, steps, sparse):
             continue
         k = int(rng.integers(1, 20))
         idx = (np.minimum(rng.zipf(1.3, k), shape[0]) - 1).astype(np.int64)
-        out.append(fastopt.SparseGrad(idx, rng.standard_normal((k,) + shape[1:]).astype(np.float32)))
+        values = rng.standard_normal((k,) + shape[1:]).astype(np.float32)
+        out.append(fastopt.SparseGrad(idx, values))
     return out
 
 

@@ -154,13 +154,14 @@ def test_sparse_adam_matches_torch(dtype, maximize):
         idx = rng.integers(0, n_rows, k)  # with duplicates: summed
         values = rng.standard_normal((k, d)).astype(dtype)
         ours.step(fastopt.SparseGrad(idx, values))
-        t_table.grad = torch.sparse_coo_tensor(torch.from_numpy(idx)[None], torch.from_numpy(values),
-                                               (n_rows, d))
+        t_table.grad = torch.sparse_coo_tensor(torch.from_numpy(idx)[None],
+                                               torch.from_numpy(values), (n_rows, d))
         theirs.step()
     rtol = 1e-12 if dtype == np.float64 else 2e-5
     state = theirs.state[t_table]
-    for ours_v, theirs_v in ((table, t_table.detach()), (ours.state[0]["exp_avg"], state["exp_avg"]),
-                             (ours.state[0]["exp_avg_sq"], state["exp_avg_sq"])):
+    pairs = ((table, t_table.detach()), (ours.state[0]["exp_avg"], state["exp_avg"]),
+             (ours.state[0]["exp_avg_sq"], state["exp_avg_sq"]))
+    for ours_v, theirs_v in pairs:
         theirs_v = theirs_v.numpy()
         floor = 1e-3 * np.max(np.abs(theirs_v))
         assert np.max(np.abs(ours_v - theirs_v) / np.maximum(np.abs(theirs_v), floor)) <= rtol

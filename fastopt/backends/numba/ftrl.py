@@ -7,7 +7,8 @@ from fastopt.backends.numba import _jit, _sparse
 
 @_jit.element
 def ftrl_element(p, g, n, z, lr, l1, two_l2, two_l2_shrinkage, maximize):
-    """One element of an FTRL-Proximal step: returns the new ``(p, n, z)`` (scalars in its dtype)."""
+    """One element of an FTRL-Proximal step: returns the new ``(p, n, z)`` (scalars in its
+    dtype)."""
     if maximize:
         g = -g
     gs = g

@@ -41,4 +41,5 @@ def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_sh
     """Sparse FTRL step on the rows ``indices`` of the 2-D ``param`` (and of each state), as
     TensorFlow's ``SparseApplyFtrlV2``: duplicates summed first
     (:func:`._sparse.coalesce`), then :func:`ftrl` on those rows."""
-    sparse_step(ftrl, param, indices, values, (accum, linear), (lr, l1, two_l2, two_l2_shrinkage, maximize))
+    sparse_step(ftrl, param, indices, values, (accum, linear),
+                (lr, l1, two_l2, two_l2_shrinkage, maximize))
