@@ -4,7 +4,7 @@
 backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
 of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
 ``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``, ``radam``, ``lion``, ``rprop``,
-``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad), ``lamb``),
+``asgd``, ``sparse_adam``, ``ftrl`` (FTRL-Proximal and proximal Adagrad), ``lamb``, ``adafactor``),
 each a thin class that checks its hyperparameters, computes the step scalars in double
 precision and calls the kernel of the same name in :mod:`fastopt.backends`;
 ``torch_state`` converts checkpoints to and from ``torch.optim``.
@@ -12,6 +12,7 @@ precision and calls the kernel of the same name in :mod:`fastopt.backends`;
 Imports point down only: :mod:`fastopt.backends` and :mod:`fastopt._internal`.
 """
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
@@ -30,4 +31,4 @@ from .sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "flat_arrays", "SparseGrad", "SGD", "Adagrad", "Adadelta", "RMSprop",
            "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Lion", "Rprop", "ASGD",
-           "SparseAdam", "Ftrl", "ProximalAdagrad", "LAMB"]
+           "SparseAdam", "Ftrl", "ProximalAdagrad", "LAMB", "Adafactor"]
