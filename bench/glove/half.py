@@ -65,7 +65,7 @@ def train(records, vocab_size, *, dtype, rounding, dim, epochs, batch, eta=0.05,
         seconds += time.perf_counter() - t0
         costs.append(cost / len(records))
         log(f"  {dtype} {rounding}: epoch {epoch + 1} cost {costs[-1]:.6f}")
-    state_bytes = sum(v.nbytes for s in opt.state.values() for v in s.values()
+    state_bytes = sum(v.nbytes for _, s in opt.state.items() for v in s.values()
                       if isinstance(v, np.ndarray))
     return dict(dtype=str(dtype), rounding=rounding, costs=costs,
                 records_per_s=epochs * len(records) / seconds,
