@@ -148,3 +148,18 @@ def sparse_gradient(sg, p, i):
         raise ValueError(f"grads[{i}].values shares memory with params[{i}]; the gradient "
                          f"must be a separate array")
     return sg
+
+
+def group_hyperparameters(group, prefix, *, nonnegative_names=(), flags=(), with_betas=False):
+    """Check (and normalize in place) the usual entries of a parameter group: the
+    ``nonnegative_names`` (floats >= 0), ``betas`` if ``with_betas``, and the ``flags``
+    (bools); each error message starts with ``prefix`` (the group's name)."""
+    for name in nonnegative_names:
+        group[name] = nonnegative(prefix + name, group[name])
+    if with_betas:
+        try:
+            group["betas"] = betas(group["betas"])
+        except (TypeError, ValueError) as e:
+            raise type(e)(prefix + str(e)) from None
+    for name in flags:
+        group[name] = flag(prefix + name, group[name])

@@ -3,11 +3,6 @@ from .._internal import validation as check
 from .optimizer import Optimizer
 
 
-def _regularization(group, prefix, names):
-    for name in names:
-        group[name] = check.nonnegative(prefix + name, group[name])
-
-
 class Ftrl(Optimizer):
     r"""FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches"),
     as TensorFlow's ``tf.keras.optimizers.Ftrl`` / ``tf.raw_ops.ApplyFtrlV2``.
@@ -60,9 +55,8 @@ class Ftrl(Optimizer):
         if group["lr_power"] != -0.5:
             raise ValueError(f"{prefix}lr_power must be -0.5 (the only schedule supported), "
                              f"got {group['lr_power']}")
-        _regularization(group, prefix, ("initial_accumulator_value", "l1", "l2", "l2_shrinkage",
-                                        "beta"))
-        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+        check.group_hyperparameters(group, prefix, flags=("maximize",), nonnegative_names=(
+            "initial_accumulator_value", "l1", "l2", "l2_shrinkage", "beta"))
 
     def _state_arrays(self, group):
         return [("accum", group["initial_accumulator_value"]), ("linear", 0.0)]
@@ -112,7 +106,7 @@ class ProximalAdagrad(Optimizer):
                                       l1=l1, l2=l2, maximize=maximize), backend=backend)
 
     def _check_group(self, group, prefix):
-        _regularization(group, prefix, ("lr", "l1", "l2"))
+        check.group_hyperparameters(group, prefix, nonnegative_names=("lr", "l1", "l2"))
         value = check.real(prefix + "initial_accumulator_value",
                            group["initial_accumulator_value"])
         if value <= 0:

@@ -49,14 +49,9 @@ class LAMB(Optimizer):
                                       maximize=maximize), backend=backend)
 
     def _check_group(self, group, prefix):
-        group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
-        try:
-            group["betas"] = check.betas(group["betas"])
-        except (TypeError, ValueError) as e:
-            raise type(e)(prefix + str(e)) from None
-        group["eps"] = check.nonnegative(prefix + "eps", group["eps"])
-        group["weight_decay"] = check.nonnegative(prefix + "weight_decay", group["weight_decay"])
-        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+        check.group_hyperparameters(group, prefix, with_betas=True,
+                                    nonnegative_names=("lr", "eps", "weight_decay"),
+                                    flags=("maximize",))
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("update", 0.0)]

@@ -45,14 +45,9 @@ class SparseAdam(Optimizer):
                                       per_row_step=per_row_step), backend=backend)
 
     def _check_group(self, group, prefix):
-        group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
-        try:
-            group["betas"] = check.betas(group["betas"])
-        except (TypeError, ValueError) as e:
-            raise type(e)(prefix + str(e)) from None
-        group["eps"] = check.nonnegative(prefix + "eps", group["eps"])
-        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
-        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
+        check.group_hyperparameters(group, prefix, with_betas=True,
+                                    nonnegative_names=("lr", "eps"),
+                                    flags=("maximize", "per_row_step"))
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]

@@ -10,7 +10,8 @@ from conftest import bits
 
 ALL = [fastopt.SGD, fastopt.Adagrad, fastopt.Adadelta, fastopt.RMSprop, fastopt.Adam,
        fastopt.AdamW, fastopt.Adamax, fastopt.NAdam, fastopt.RAdam, fastopt.Lion, fastopt.Rprop,
-       fastopt.ASGD]
+       fastopt.ASGD, fastopt.SparseAdam, fastopt.LAMB, fastopt.Ftrl, fastopt.ProximalAdagrad,
+       fastopt.Adafactor]
 
 
 def snapshot(params, opt):
@@ -133,6 +134,18 @@ BAD_HYPER = [
     (fastopt.ASGD, dict(alpha=-0.75), ValueError, "alpha must be >= 0"),
     (fastopt.ASGD, dict(t0=math.inf), ValueError, "t0 must be finite"),
     (fastopt.ASGD, dict(t0="1e6"), TypeError, "t0 must be a real number"),
+    (fastopt.SparseAdam, dict(betas=(1.0, 0.9)), ValueError, r"betas\[0\] must be in"),
+    (fastopt.SparseAdam, dict(eps=-1e-8), ValueError, "eps must be >= 0"),
+    (fastopt.LAMB, dict(eps=math.nan), ValueError, "eps must be finite"),
+    (fastopt.Ftrl, dict(lr=0.0), ValueError, "lr must be > 0"),
+    (fastopt.Ftrl, dict(lr_power=-1.0), ValueError, "lr_power must be -0.5"),
+    (fastopt.Ftrl, dict(l1=-0.1), ValueError, "l1 must be >= 0"),
+    (fastopt.Ftrl, dict(l2_shrinkage=math.inf), ValueError, "l2_shrinkage must be finite"),
+    (fastopt.Ftrl, dict(initial_accumulator_value=-1.0), ValueError,
+     "initial_accumulator_value must be >= 0"),
+    (fastopt.ProximalAdagrad, dict(initial_accumulator_value=0.0), ValueError,
+     "initial_accumulator_value must be > 0"),
+    (fastopt.ProximalAdagrad, dict(l2=-1.0), ValueError, "l2 must be >= 0"),
 ]
 
 
