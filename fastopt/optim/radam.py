@@ -31,8 +31,9 @@ class RAdam(Optimizer):
 
     Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` ((0.9, 0.999)), ``eps``
     :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0),
-    ``decoupled_weight_decay`` (False), ``maximize`` (False).  State: ``exp_avg``,
-    ``exp_avg_sq``, ``step``.
+    ``decoupled_weight_decay`` (False), ``maximize`` (False), ``per_row_step`` (False;
+    :math:`t` -- and so the rectification -- counted per row of a table, see
+    :class:`Adam`).  State: ``exp_avg``, ``exp_avg_sq``, ``step``.
 
     Conventions:
         * :math:`\epsilon` is added to the uncorrected :math:`\sqrt{v}` (PyTorch, the
@@ -43,15 +44,17 @@ class RAdam(Optimizer):
     algorithm = "radam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, *, maximize=False, backend=None):
+                 decoupled_weight_decay=False, *, maximize=False, per_row_step=False,
+                 backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
-                                      maximize=maximize), backend=backend)
+                                      maximize=maximize, per_row_step=per_row_step),
+                         backend=backend)
 
     def _check_group(self, group, prefix):
         check.group_hyperparameters(group, prefix, with_betas=True,
                                     nonnegative_names=("lr", "eps", "weight_decay"),
-                                    flags=("decoupled_weight_decay", "maximize"))
+                                    flags=("decoupled_weight_decay", "maximize", "per_row_step"))
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]
