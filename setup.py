@@ -16,10 +16,11 @@ the rule writes ``{{kernels}}``, into ``build/generated/<rule>.pyx`` (rewritten 
 when its text changes).  To add a rule: write ``csrc/<rule>.pyx.tp`` and
 ``fastopt/backends/cython/<rule>.pxd``; see ``csrc/README.md``.
 
-C-API: ``fastopt/backends/cython/<algorithm>.pxd`` (shipped with the package, for other
-Cython extensions to ``cimport``) declares the ``cdef`` functions that
-``csrc/<algorithm>.pyx`` exports through ``__pyx_capi__``.  Cython finds it as the
-module's own .pxd through the repository root on its include path.
+C-API: ``fastopt/backends/cython/<rule>.pxd`` (shipped with the package, for other
+Cython extensions to ``cimport``) declares the ``cdef`` functions that the module
+``<rule>`` exports through ``__pyx_capi__``.  Cython finds it as the module's own .pxd
+through the repository root on its include path, and checks the generated definitions
+against it.
 
 Floating-point flags: the kernels must reproduce the NumPy reference bit for
 bit, so the C compiler may not contract ``a*b + c`` into an FMA
@@ -196,8 +197,6 @@ def _update_rule_namespace(rule, spec, text, path):
     def referenced(name):
         return any(re.search(rf"\b{name}\b", condition) for condition in conditions.values())
 
-    flags_parameters = ([f"double {s}" for s in scalars if referenced(s)]
-                        + [f"bint {s}" for s in switches if referenced(s)])
     flag_conditions = dict(conditions)
     for option, required in only_with.items():
         flag_conditions[option] = f"({conditions[option]}) and ({conditions[required]})"
@@ -217,8 +216,9 @@ def _update_rule_namespace(rule, spec, text, path):
                             ", ".join(name for _, name in data)))
     return dict(rule=rule, title=spec["title"], states=states, scalars=scalars,
                 switches=switches, options=options, optional=optional, conditions=conditions,
-                flag_conditions=flag_conditions, flags_parameters=flags_parameters,
-                flags_arguments=[p.split(" ")[1] for p in flags_parameters],
+                flag_conditions=flag_conditions,
+                flags_scalars=[s for s in scalars if referenced(s)],
+                flags_switches=[s for s in switches if referenced(s)],
                 prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers)
 
 
