@@ -53,6 +53,22 @@ cdef inline floating fmax_nan(floating a, floating b) noexcept nogil:
     return a if ((a > b) | (a != a)) else b
 
 
+cdef inline floating fmin_nan(floating a, floating b) noexcept nogil:
+    """np.minimum(a, b), bit for bit: ``a if a < b or a != a else b`` (see fmax_nan)."""
+    return a if ((a < b) | (a != a)) else b
+
+
+cdef inline floating fsign(floating x) noexcept nogil:
+    """np.sign(x), bit for bit: +-1, +0.0 for either zero, NaN for NaN."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    if x == 0:
+        return 0
+    return x
+
+
 cdef inline double as_dtype(double x, int typenum) noexcept nogil:
     """``x`` rounded to the arrays' dtype, as the loops use it.
 

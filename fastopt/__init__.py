@@ -34,7 +34,8 @@ from .backends._config import show_config
 from .backends._dispatch import (available_backends, get_backend, get_num_threads, set_backend,
                                  set_num_threads, use_backend)
 from .backends._include import get_include
-from .optim import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RMSprop,
+from .optim import (ASGD, LAMB, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl,
+                    Lion, NAdam, Optimizer, ProximalAdagrad, RAdam, RMSprop, Rprop, SparseAdam,
                     SparseGrad, flat_arrays)
 from .solvers import LBFGS, GeneticAlgorithm, lstsq, newton
 from .train import (Augment, AveragedWeights, ExponentialAverage, exponential_average,
@@ -48,7 +49,9 @@ from .train import (L1, BatchNorm, BatchSampler, CosineAnnealing, CurriculumSamp
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "SparseGrad", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
+    "SGD", "SparseGrad", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam",
+    "RAdam", "Lion", "Rprop", "ASGD", "SparseAdam", "Ftrl", "ProximalAdagrad", "LAMB", "Adafactor",
+    "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "show_config", "flat_arrays", "get_include",
     # training toolkit

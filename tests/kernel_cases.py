@@ -18,6 +18,14 @@ OPTIONS = {
     "adam": ("amsgrad", "weight_decay", "decoupled", "maximize"),
     "adamax": ("weight_decay", "maximize"),
     "nadam": ("weight_decay", "decoupled", "maximize"),
+    "radam": ("weight_decay", "decoupled", "rectify", "maximize"),
+    "lion": ("weight_decay", "maximize"),
+    "rprop": ("maximize",),
+    "asgd": ("weight_decay", "average", "maximize"),
+    "sparse_adam": ("maximize",),
+    "ftrl": ("l1", "l2", "shrinkage", "maximize"),
+    "proximal_adagrad": ("l1", "l2", "maximize"),
+    "lamb": ("weight_decay", "maximize"),
 }
 
 
@@ -87,6 +95,55 @@ def make_case(algorithm, options, n, dtype, rng):
         return [param, grad, normal(), pos(0.01)], (
             r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b2 ** t), r(1e-8),
             r(lr * 0.1), r(lr * 0.85), wd, decay, maximize)
+    if algorithm == "radam":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        lr = rng.uniform(1e-4, 1e-2)
+        decay = r(1 - lr * 0.01) if o["decoupled"] else 1.0
+        return [param, grad, normal(), pos(0.01)], (
+            r(b1), r(1 - b1), r(b2), r(1 - b2), r(lr * rng.uniform(0.5, 2.0)), r(1e-8), wd,
+            decay, bool(o["rectify"]), maximize)
+    if algorithm == "lion":
+        b1, b2, lr = rng.uniform(0.8, 0.95), rng.uniform(0.95, 0.999), rng.uniform(1e-4, 1e-2)
+        decay = r(1 - lr * rng.uniform(0.01, 1.0)) if o["weight_decay"] else 1.0
+        m = normal()
+        m[::5] = 0.0  # sign(c) of an exact zero, with g = 0 below
+        grad[::5] = 0.0
+        return [param, grad, m], (r(lr), r(b1), r(1 - b1), r(b2), r(1 - b2), decay, maximize)
+    if algorithm == "rprop":
+        # prev: the same sign as grad, the opposite sign, or zero (the three branches);
+        # step sizes around the clamp bounds.
+        prev = rng.standard_normal(n).astype(dtype)
+        prev[::3] = 0.0
+        steps = (10.0 ** rng.uniform(-7, 2, n)).astype(dtype)
+        return [param, grad, prev, steps], (r(rng.uniform(0.3, 0.7)), r(rng.uniform(1.1, 1.5)),
+                                            r(1e-6), r(50.0), maximize)
+    if algorithm == "asgd":
+        eta, lambd = rng.uniform(1e-3, 0.1), rng.uniform(1e-5, 1e-2)
+        mu = r(1.0 / rng.integers(2, 100)) if o["average"] else 1.0
+        return [param, grad, rng.standard_normal(n).astype(dtype)], (
+            r(eta), wd, r(1 - lambd * eta), mu, maximize, bool(o["average"]))
+    if algorithm == "sparse_adam":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        lr = rng.uniform(1e-4, 1e-2)
+        return [param, grad, normal(), pos(0.01)], (
+            r(1 - b1), r(1 - b2), r(lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)), r(1e-8), maximize)
+    if algorithm == "ftrl":
+        lr = rng.uniform(1e-3, 0.5)
+        # |linear| on both sides of l1 (the sparsity threshold)
+        l1 = r(rng.uniform(0.1, 1.0)) if o["l1"] else 0.0
+        linear = (2.0 * rng.standard_normal(n)).astype(dtype)
+        return [param, grad, pos() + dtype(0.1), linear], (
+            r(lr), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0,
+            r(rng.uniform(0.01, 0.5)) if o["shrinkage"] else 0.0, maximize)
+    if algorithm == "proximal_adagrad":
+        l1 = r(rng.uniform(0.1, 5.0)) if o["l1"] else 0.0
+        return [param, grad, pos() + dtype(0.1)], (
+            r(rng.uniform(1e-3, 0.5)), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0, maximize)
+    if algorithm == "lamb":
+        b1, b2, t = rng.uniform(0.8, 0.95), rng.uniform(0.99, 0.9999), int(rng.integers(1, 100))
+        return [param, grad, normal(), pos(0.01), normal()], (
+            r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b1 ** t), r(1 - b2 ** t), r(1e-6), wd,
+            maximize)
     raise KeyError(algorithm)
 
 

@@ -26,6 +26,26 @@ GRIDS = {
                          maximize=[False, True]),
     fastopt.NAdam: dict(weight_decay=[0.0, 1e-2], decoupled_weight_decay=[False, True],
                         momentum_decay=[4e-3, 0.1], maximize=[False, True]),
+    # betas[1]=0.9: rho_t > 5 from step 6 on, so both branches run in 40 steps.
+    fastopt.RAdam: dict(lr=[0.01], betas=[(0.9, 0.999), (0.8, 0.9)], weight_decay=[0.0, 1e-2],
+                        decoupled_weight_decay=[False, True], maximize=[False, True]),
+    fastopt.Lion: dict(lr=[1e-3], betas=[(0.9, 0.99), (0.5, 0.9)], weight_decay=[0.0, 0.5],
+                       maximize=[False, True]),
+    # lr=0.02 with step_sizes (1e-3, 0.05): both clamps bind within the run.
+    fastopt.Rprop: dict(lr=[0.02], etas=[(0.5, 1.2), (0.3, 2.0)],
+                        step_sizes=[(1e-6, 50.0), (1e-3, 0.05)], maximize=[False, True]),
+    # t0=10: averaging starts within the run.
+    fastopt.ASGD: dict(lr=[0.01], lambd=[0.1], alpha=[0.75], t0=[1e6, 10.0],
+                       weight_decay=[0.0, 1e-2], maximize=[False, True]),
+    fastopt.SparseAdam: dict(lr=[0.01], betas=[(0.9, 0.999), (0.5, 0.9)], eps=[1e-8],
+                             maximize=[False, True], per_row_step=[False, True]),
+    # l1=0.3: |linear| crosses it, so some elements are exactly zero and others not.
+    # (beta only changes a scalar: tested against TensorFlow's equations in test_rule_oracles)
+    fastopt.Ftrl: dict(lr=[0.1], l1=[0.0, 0.3], l2=[0.0, 0.1], l2_shrinkage=[0.0, 0.05],
+                       beta=[0.5], maximize=[False, True]),
+    fastopt.LAMB: dict(lr=[0.01], weight_decay=[0.0, 0.01], maximize=[False, True]),
+    fastopt.ProximalAdagrad: dict(lr=[0.1], l1=[0.0, 0.05], l2=[0.0, 0.1],
+                                  maximize=[False, True]),
 }
 
 #: Allowed ULP differences per (optimizer, backend); absent means bitwise.

@@ -52,6 +52,21 @@ _ALGORITHMS = [
     Algorithm("nadam", "NAdam", "nadam",
               dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                    momentum_decay=4e-3), 4, 3, "NAdam"),
+    Algorithm("radam", "RAdam", "radam",
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0), 4, 3, "RAdam"),
+    Algorithm("lion", "Lion", "lion", dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0), 3, 2,
+              "Lion"),
+    Algorithm("rprop", "Rprop", "rprop", dict(lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)),
+              4, 3, "Rprop"),
+    Algorithm("asgd", "ASGD", "asgd", dict(lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6), 3, 2,
+              "ASGD"),
+    Algorithm("sparse_adam", "SparseAdam", "sparse_adam", dict(lr=1e-3, betas=(0.9, 0.999),
+                                                               eps=1e-8), 4, 3, "SparseAdam"),
+    Algorithm("ftrl", "Ftrl", "ftrl", dict(lr=1e-3, initial_accumulator_value=0.1, l1=1e-3,
+                                           l2=0.0), 4, 3, "FTRL-Proximal"),
+    Algorithm("proximal_adagrad", "ProximalAdagrad", "proximal_adagrad",
+              dict(lr=1e-2, initial_accumulator_value=0.1, l1=1e-3, l2=0.0), 3, 2,
+              "proximal Adagrad"),
 ]
 
 ALGORITHMS = {a.name: a for a in _ALGORITHMS}

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .numpy_impl import nadam_coefficients
+from .numpy_impl import nadam_coefficients, radam_step_size
 
 
 def _fastopt():
@@ -166,7 +166,14 @@ class KernelOptimizer:
               "adadelta": ("square_avg", "acc_delta"),
               "rmsprop": ("square_avg", "grad_avg", "momentum_buffer"),
               "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-              "adamax": ("exp_avg", "exp_inf"), "nadam": ("exp_avg", "exp_avg_sq")}
+              "adamax": ("exp_avg", "exp_inf"), "nadam": ("exp_avg", "exp_avg_sq"),
+              "radam": ("exp_avg", "exp_avg_sq"), "lion": ("exp_avg",),
+              "rprop": ("prev", "step_size"), "asgd": ("ax",),
+              "sparse_adam": ("exp_avg", "exp_avg_sq"), "ftrl": ("accum", "linear"),
+              "proximal_adagrad": ("accumulator",)}
+    #: State that does not start at zero.
+    _INIT = {"step_size": "lr", "accum": "initial_accumulator_value",
+             "accumulator": "initial_accumulator_value"}
 
     def __init__(self, algorithm, backend, params, grads):
         self.algo, self.h = algorithm, dict(algorithm.hyper)
@@ -174,13 +181,15 @@ class KernelOptimizer:
         self.params, self.grads = list(params), list(grads)
         self.t = 0
         self.mu_product = 1.0
+        self.eta_mu = (self.h.get("lr"), 1.0)  # ASGD's eta and mu for the next step
         self._threads_for = _backend_module().threads_for
         self.states = []
         for p in self.params:
             st = {}
             for name in self._STATE[algorithm.kernel]:
                 used = self._uses(name)
-                st[name] = np.zeros_like(p) if used else np.empty(0, p.dtype)
+                st[name] = np.full_like(p, self.h.get(self._INIT.get(name), 0.0)) if used \
+                    else np.empty(0, p.dtype)
             self.states.append(st)
         self._calls = [[p, g, *st.values()] for p, g, st in zip(self.params, self.grads, self.states)]
 
@@ -202,6 +211,9 @@ class KernelOptimizer:
         h, t, k = self.h, self.t, self.algo.kernel
         r = functools.partial(_r, dtype)
         wd = h.get("weight_decay", 0.0)
+        more = self._more_scalars(dtype)
+        if more is not None:
+            return more
         if k == "sgd":
             mu = h.get("momentum", 0.0)
             return (r(h["lr"]), r(wd), r(mu), r(1 - h.get("dampening", 0.0)),
@@ -227,7 +239,35 @@ class KernelOptimizer:
             return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b2 ** t), r(h["eps"]),
                     r(lr * (1 - mu) / (1 - self.mu_product)),
                     r(lr * mu_next / (1 - self.mu_product * mu_next)), r(wd), 1.0, False)
+        if k == "radam":
+            rectify, c = radam_step_size(t, h)
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(c), r(h["eps"]), r(wd), 1.0, rectify,
+                    False)
+        if k == "lion":
+            return (r(h["lr"]), r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - h["lr"] * wd), False)
+        if k == "sparse_adam":
+            return (r(1 - b1), r(1 - b2), r(h["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)),
+                    r(h["eps"]), False)
         raise KeyError(k)
+
+    def _more_scalars(self, dtype):
+        """The scalars of the rules without ``betas``."""
+        h, t, k = self.h, self.t, self.algo.kernel
+        r = functools.partial(_r, dtype)
+        if k == "rprop":
+            return (r(h["etas"][0]), r(h["etas"][1]), r(h["step_sizes"][0]),
+                    r(h["step_sizes"][1]), False)
+        if k == "asgd":
+            eta, mu = self.eta_mu
+            self.eta_mu = (h["lr"] / (1 + h["lambd"] * h["lr"] * t) ** h["alpha"],
+                           1 / max(1, t - h["t0"]))
+            return (r(eta), r(h.get("weight_decay", 0.0)), r(1 - h["lambd"] * eta), r(mu), False,
+                    mu != 1)
+        if k == "ftrl":
+            return (r(h["lr"]), r(h["l1"]), r(2 * h["l2"]), 0.0, False)
+        if k == "proximal_adagrad":
+            return (r(h["lr"]), r(h["l1"]), r(h["l2"]), False)
+        return None
 
     def step(self):
         self.t += 1

@@ -150,6 +150,122 @@ class NaiveNAdam(_Base):
         self.param -= lr * mu_next / (1 - self.mu_product * mu_next) * s["exp_avg"] / denom
 
 
+def radam_step_size(t, h):
+    """(rectify, step coefficient) of RAdam at step ``t``, in double precision."""
+    (b1, b2), lr = h["betas"], h["lr"]
+    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    rho_inf = 2 / (1 - b2) - 1
+    rho_t = rho_inf - 2 * t * b2 ** t / bc2
+    if rho_t <= 5:
+        return False, lr / bc1
+    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return True, lr * rect * math.sqrt(bc2) / bc1
+
+
+class NaiveRAdam(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        b1, b2 = h["betas"]
+        self.t += 1
+        s["exp_avg"] = b1 * s["exp_avg"] + (1 - b1) * g
+        s["exp_avg_sq"] = b2 * s["exp_avg_sq"] + (1 - b2) * g * g
+        rectify, c = radam_step_size(self.t, h)
+        if rectify:
+            self.param -= c * s["exp_avg"] / (np.sqrt(s["exp_avg_sq"]) + h["eps"])
+        else:
+            self.param -= c * s["exp_avg"]
+
+
+class NaiveLion(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg")
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        b1, b2 = h["betas"]
+        self.param *= 1 - h["lr"] * h["weight_decay"]
+        self.param -= h["lr"] * np.sign(b1 * s["exp_avg"] + (1 - b1) * g)
+        s["exp_avg"] = b2 * s["exp_avg"] + (1 - b2) * g
+
+
+class NaiveRprop(_Base):
+    def _init_state(self):
+        self._zeros("prev")
+        self.state["step_size"] = np.full_like(self.param, self.h["lr"])
+
+    def step(self):
+        h, s = self.h, self.state
+        (eta_minus, eta_plus), (lo, hi) = h["etas"], h["step_sizes"]
+        product = self.grad * s["prev"]
+        factor = np.where(product > 0, eta_plus, np.where(product < 0, eta_minus, 1.0))
+        s["step_size"] = np.clip(s["step_size"] * factor, lo, hi)
+        g = np.where(product < 0, 0.0, self.grad)
+        self.param -= np.sign(g) * s["step_size"]
+        s["prev"] = g
+
+
+class NaiveASGD(_Base):
+    def _init_state(self):
+        self._zeros("ax")
+        self.eta, self.mu = self.h["lr"], 1.0
+
+    def step(self):
+        h = self.h
+        self.t += 1
+        self.param *= 1 - h["lambd"] * self.eta
+        self.param -= self.eta * self.grad
+        self.state["ax"] = self.state["ax"] + (self.param - self.state["ax"]) * self.mu \
+            if self.mu != 1 else self.param.copy()
+        self.eta = h["lr"] / (1 + h["lambd"] * h["lr"] * self.t) ** h["alpha"]
+        self.mu = 1 / max(1, self.t - h["t0"])
+
+
+class NaiveSparseAdam(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        (b1, b2), lr = h["betas"], h["lr"]
+        self.t += 1
+        s["exp_avg"] = s["exp_avg"] + (g - s["exp_avg"]) * (1 - b1)
+        s["exp_avg_sq"] = s["exp_avg_sq"] + (g * g - s["exp_avg_sq"]) * (1 - b2)
+        c = lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        self.param -= c * s["exp_avg"] / (np.sqrt(s["exp_avg_sq"]) + h["eps"])
+
+
+class NaiveFtrl(_Base):
+    def _init_state(self):
+        self.state["accum"] = np.full_like(self.param, self.h["initial_accumulator_value"])
+        self._zeros("linear")
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        lr, l1 = h["lr"], h["l1"]
+        new_accum = s["accum"] + g * g
+        s["linear"] = s["linear"] + g - (np.sqrt(new_accum) - np.sqrt(s["accum"])) / lr * self.param
+        quadratic = np.sqrt(new_accum) / lr + 2 * h["l2"]
+        self.param[...] = np.where(np.abs(s["linear"]) > l1,
+                                   (l1 * np.sign(s["linear"]) - s["linear"]) / quadratic, 0.0)
+        s["accum"] = new_accum
+
+
+class NaiveProximalAdagrad(_Base):
+    def _init_state(self):
+        self.state["accumulator"] = np.full_like(self.param, self.h["initial_accumulator_value"])
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        s["accumulator"] = s["accumulator"] + g * g
+        rate = h["lr"] / np.sqrt(s["accumulator"])
+        v = self.param - g * rate
+        shrunk = np.maximum(np.abs(v) - rate * h["l1"], 0)
+        self.param[...] = np.sign(v) * shrunk / (1 + h["l2"] * rate)
+
+
 # ------------------------------------------------------------------------- careful
 
 class CarefulSGD(_Base):
@@ -327,13 +443,113 @@ class CarefulNAdam(_Base):
         self.param += tmp
 
 
+class CarefulRAdam(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+        self._tmp = np.empty_like(self.param)
+
+    def step(self):
+        h, g, tmp, s = self.h, self.grad, self._tmp, self.state
+        b1, b2 = h["betas"]
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        self.t += 1
+        m *= b1
+        np.multiply(g, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        rectify, c = radam_step_size(self.t, h)
+        if rectify:
+            np.sqrt(v, out=tmp)
+            tmp += h["eps"]
+            np.divide(m, tmp, out=tmp)
+        else:
+            tmp[...] = m
+        tmp *= -c
+        self.param += tmp
+
+
+class CarefulLion(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg")
+        self._tmp = np.empty_like(self.param)
+
+    def step(self):
+        h, g, tmp, m = self.h, self.grad, self._tmp, self.state["exp_avg"]
+        b1, b2 = h["betas"]
+        self.param *= 1 - h["lr"] * h["weight_decay"]
+        np.multiply(m, b1, out=tmp)
+        tmp += (1 - b1) * g
+        np.sign(tmp, out=tmp)
+        tmp *= -h["lr"]
+        self.param += tmp
+        m *= b2
+        np.multiply(g, 1 - b2, out=tmp)
+        m += tmp
+
+
+class CarefulSparseAdam(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+        self._tmp = np.empty_like(self.param)
+
+    def step(self):
+        h, g, tmp, s = self.h, self.grad, self._tmp, self.state
+        (b1, b2), lr = h["betas"], h["lr"]
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        self.t += 1
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - b1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += h["eps"]
+        np.divide(m, tmp, out=tmp)
+        tmp *= -lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        self.param += tmp
+
+
+class CarefulProximalAdagrad(_Base):
+    def _init_state(self):
+        self.state["accumulator"] = np.full_like(self.param, self.h["initial_accumulator_value"])
+        self._tmp = np.empty_like(self.param)
+        self._rate = np.empty_like(self.param)
+
+    def step(self):
+        h, g, tmp, rate, a = self.h, self.grad, self._tmp, self._rate, self.state["accumulator"]
+        np.multiply(g, g, out=tmp)
+        a += tmp
+        np.sqrt(a, out=rate)
+        np.divide(h["lr"], rate, out=rate)
+        np.multiply(g, rate, out=tmp)
+        self.param -= tmp                       # v
+        np.abs(self.param, out=tmp)
+        tmp -= h["l1"] * rate
+        np.maximum(tmp, 0, out=tmp)
+        np.copysign(tmp, self.param, out=tmp)   # sign(v) * max(|v| - rate l1, 0), v != 0
+        rate *= h["l2"]
+        rate += 1
+        np.divide(tmp, rate, out=self.param)
+
+
 _CLASSES = {
     "naive": {"SGD": NaiveSGD, "Adagrad": NaiveAdagrad, "Adadelta": NaiveAdadelta,
               "RMSprop": NaiveRMSprop, "Adam": NaiveAdam, "AdamW": NaiveAdamW,
-              "Adamax": NaiveAdamax, "NAdam": NaiveNAdam},
+              "Adamax": NaiveAdamax, "NAdam": NaiveNAdam, "RAdam": NaiveRAdam, "Lion": NaiveLion,
+              "Rprop": NaiveRprop, "ASGD": NaiveASGD, "SparseAdam": NaiveSparseAdam,
+              "Ftrl": NaiveFtrl, "ProximalAdagrad": NaiveProximalAdagrad},
     "careful": {"SGD": CarefulSGD, "Adagrad": CarefulAdagrad, "Adadelta": CarefulAdadelta,
                 "RMSprop": CarefulRMSprop, "Adam": CarefulAdam, "AdamW": CarefulAdamW,
-                "Adamax": CarefulAdamax, "NAdam": CarefulNAdam},
+                "Adamax": CarefulAdamax, "NAdam": CarefulNAdam, "RAdam": CarefulRAdam,
+                "Lion": CarefulLion, "SparseAdam": CarefulSparseAdam,
+                "ProximalAdagrad": CarefulProximalAdagrad,
+                # elementwise branches (Rprop, ASGD's average, FTRL's threshold): the naive form
+                "Rprop": NaiveRprop, "ASGD": NaiveASGD, "Ftrl": NaiveFtrl},
 }
 FLAVOURS = tuple(_CLASSES)
 

@@ -47,7 +47,10 @@ def has_variant(algorithm, variant):
     if not available():
         return False
     import inspect  # noqa: PLC0415
-    cls = getattr(torch().optim, algorithm.cls)
+    cls = getattr(torch().optim, algorithm.cls, None)
+    # not in torch, or torch's takes sparse gradients only
+    if cls is None or algorithm.cls == "SparseAdam":
+        return False
     return variant != "fused" or "fused" in inspect.signature(cls.__init__).parameters
 
 

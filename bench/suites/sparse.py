@@ -40,6 +40,15 @@ ALGORITHMS = (
     ("adam", "Adam", {}, "sparse_adam"),
     ("adamax", "Adamax", {}, None),
     ("nadam", "NAdam", {}, None),
+    ("radam", "RAdam", {}, None),
+    ("lion", "Lion", {}, None),
+    ("rprop", "Rprop", {}, None),
+    ("asgd", "ASGD", {}, None),
+    ("sparse_adam", "SparseAdam", {}, "sparse_adam"),
+    ("sparse_adam_per_row", "SparseAdam", {"per_row_step": True}, None),
+    ("lamb", "LAMB", {}, None),
+    ("ftrl", "Ftrl", {"l1": 1e-3}, None),
+    ("proximal_adagrad", "ProximalAdagrad", {"l1": 1e-3}, None),
 )
 QUICK_ALGORITHMS = ("adagrad", "adam")
 #: Tables of state per row each sparse step keeps (fastopt's, and torch's for its peer).

@@ -10,6 +10,13 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+try:  # bfloat16 is NumPy's through ml_dtypes (the package JAX uses)
+    import ml_dtypes
+    BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:  # pragma: no cover - without the optional dependency
+    BFLOAT16 = None
+#: 16-bit parameter dtypes: kept in 16 bits, optimizer state and arithmetic in float32.
+HALF_DTYPES = tuple(d for d in (np.dtype(np.float16), BFLOAT16) if d is not None)
 
 
 def real(name, value):
@@ -54,8 +61,9 @@ def parameter(name, p):
     """A parameter array the kernels may update in place."""
     if not isinstance(p, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(p).__name__}")
-    if p.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {p.dtype}")
+    if p.dtype not in FLOAT_DTYPES and p.dtype not in HALF_DTYPES:
+        raise TypeError(f"{name} must have dtype float32, float64, float16 or bfloat16 "
+                        f"(ml_dtypes), got {p.dtype}")
     if not p.flags.writeable:
         raise ValueError(f"{name} is read-only")
     if not p.flags.c_contiguous:
@@ -85,8 +93,10 @@ def gradient(g, p, i):
     """``grads[i]`` for ``params[i]``: same dtype and shape, contiguous, not aliasing ``p``."""
     if not isinstance(g, np.ndarray):
         raise TypeError(f"grads[{i}] must be a numpy.ndarray, got {type(g).__name__}")
-    if g.dtype is not p.dtype and g.dtype != p.dtype:
-        raise TypeError(f"grads[{i}] has dtype {g.dtype} but params[{i}] has dtype {p.dtype}")
+    if g.dtype is not p.dtype and g.dtype != p.dtype and not (
+            p.dtype in HALF_DTYPES and g.dtype == FLOAT_DTYPES[0]):
+        raise TypeError(f"grads[{i}] has dtype {g.dtype} but params[{i}] has dtype {p.dtype}"
+                        + (" (or float32)" if p.dtype in HALF_DTYPES else ""))
     if g.shape != p.shape:
         raise ValueError(f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}")
     if not g.flags.c_contiguous:
@@ -118,7 +128,7 @@ def sparse_gradient(sg, p, i):
                          f"np.ascontiguousarray(indices)")
     if not isinstance(values, np.ndarray):
         raise TypeError(f"grads[{i}].values must be a numpy.ndarray")
-    if values.dtype != p.dtype:
+    if values.dtype != p.dtype and not (p.dtype in HALF_DTYPES and values.dtype == FLOAT_DTYPES[0]):
         raise TypeError(f"grads[{i}].values has dtype {values.dtype} but params[{i}] has dtype "
                         f"{p.dtype}")
     expected = (indices.shape[0],) + p.shape[1:]
@@ -138,3 +148,18 @@ def sparse_gradient(sg, p, i):
         raise ValueError(f"grads[{i}].values shares memory with params[{i}]; the gradient "
                          f"must be a separate array")
     return sg
+
+
+def group_hyperparameters(group, prefix, *, nonnegative_names=(), flags=(), with_betas=False):
+    """Check (and normalize in place) the usual entries of a parameter group: the
+    ``nonnegative_names`` (floats >= 0), ``betas`` if ``with_betas``, and the ``flags``
+    (bools); each error message starts with ``prefix`` (the group's name)."""
+    for name in nonnegative_names:
+        group[name] = nonnegative(prefix + name, group[name])
+    if with_betas:
+        try:
+            group["betas"] = betas(group["betas"])
+        except (TypeError, ValueError) as e:
+            raise type(e)(prefix + str(e)) from None
+    for name in flags:
+        group[name] = flag(prefix + name, group[name])

@@ -77,4 +77,5 @@ Solver kernels
 backend and for any ``n_threads``.
 """
 
-ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
+ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
+              "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad", "lamb")

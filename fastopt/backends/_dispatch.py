@@ -10,6 +10,8 @@ import importlib.util
 import os
 import threading
 
+from . import ALGORITHMS
+
 BACKENDS = ("python", "numba", "cython")
 _FASTEST_FIRST = ("cython", "numba", "python")
 
@@ -136,17 +138,26 @@ def cython_variant():
     return _cython_variant
 
 
+def _module_of(name):
+    for algorithm in sorted(ALGORITHMS, key=len, reverse=True):
+        if name == algorithm or name.startswith(algorithm + "_"):
+            return algorithm
+    return name.split("_")[0]
+
+
 def kernel(backend, name, module=None):
     """The kernel function ``name`` of ``backend`` (imported once, then cached).
 
     A kernel lives in ``fastopt.backends.<backend>.<module>``; by default the module
-    is the name's first word: ``"adam"`` and ``"adam_sparse"`` are in ``adam``.
+    is the algorithm (:data:`fastopt.backends.ALGORITHMS`) the name starts with, else
+    the name's first word: ``"adam"`` and ``"adam_sparse"`` are in ``adam``,
+    ``"sparse_adam_sparse"`` in ``sparse_adam``.
     """
     key = (backend, name)
     fn = _kernels.get(key)
     if fn is None:
         check_backend(backend)
-        module = module or name.split("_")[0]
+        module = module or _module_of(name)
         package = f"fastopt.backends.{backend}"
         if backend == "cython" and cython_variant() != "baseline":
             package += "." + cython_variant()

@@ -29,8 +29,11 @@ class Adam(Optimizer):
     Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` :math:`(\beta_1, \beta_2)`
     ((0.9, 0.999)), ``eps`` :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda`
     (0), ``amsgrad`` (False), ``maximize`` (False), ``decoupled_weight_decay`` (False;
-    True is AdamW).  State: ``exp_avg`` (:math:`m`), ``exp_avg_sq`` (:math:`v`),
-    ``max_exp_avg_sq`` (:math:`\hat v`, amsgrad only), ``step``.
+    True is AdamW), ``per_row_step`` (False; fastopt's: :math:`t` counts the steps that
+    updated each row -- the first axis -- for tables trained with
+    :class:`~fastopt.SparseGrad`, as FBGEMM's row-wise counters).  State: ``exp_avg``
+    (:math:`m`), ``exp_avg_sq`` (:math:`v`), ``max_exp_avg_sq`` (:math:`\hat v`, amsgrad
+    only), ``step`` (every call), ``row_step`` (int64 per row, per_row_step only).
 
     Conventions:
         * :math:`\epsilon` is added after the bias correction of :math:`\sqrt{v}`
@@ -53,10 +56,12 @@ class Adam(Optimizer):
     algorithm = "adam"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, backend=None):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False,
+                 per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay),
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      per_row_step=per_row_step),
                          backend=backend)
 
     def _check_group(self, group, prefix):
@@ -71,6 +76,7 @@ class Adam(Optimizer):
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
         group["decoupled_weight_decay"] = check.flag(prefix + "decoupled_weight_decay",
                                                      group["decoupled_weight_decay"])
+        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0),
@@ -107,7 +113,7 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, backend=None):
+                 amsgrad=False, *, maximize=False, per_row_step=False, backend=None):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True,
-                         backend=backend)
+                         per_row_step=per_row_step, backend=backend)

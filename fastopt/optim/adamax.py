@@ -18,7 +18,8 @@ class Adamax(Optimizer):
 
     Arguments: ``lr`` :math:`\eta` (2e-3), ``betas`` ((0.9, 0.999)), ``eps``
     :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0), ``maximize``
-    (False).  State: ``exp_avg`` (:math:`m`), ``exp_inf`` (:math:`u`), ``step``.
+    (False), ``per_row_step`` (False; :math:`t` counted per row of a table, see
+    :class:`Adam`).  State: ``exp_avg`` (:math:`m`), ``exp_inf`` (:math:`u`), ``step``.
 
     Conventions:
         * :math:`\epsilon` sits inside the maximum (PyTorch); the paper has no
@@ -28,9 +29,10 @@ class Adamax(Optimizer):
     algorithm = "adamax"
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 maximize=False, backend=None):
+                 maximize=False, per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), backend=backend)
+                                      maximize=maximize, per_row_step=per_row_step),
+                         backend=backend)
 
     def _check_group(self, group, prefix):
         group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
@@ -41,6 +43,7 @@ class Adamax(Optimizer):
         group["eps"] = check.nonnegative(prefix + "eps", group["eps"])
         group["weight_decay"] = check.nonnegative(prefix + "weight_decay", group["weight_decay"])
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_inf", 0.0)]

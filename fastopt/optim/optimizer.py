@@ -14,6 +14,7 @@ import numpy as np
 
 from ..backends import _dispatch
 from .._internal import validation as check
+from . import torch_state
 from .sparse import SparseGrad
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
@@ -114,6 +115,51 @@ def flat_arrays(shapes, dtype=np.float64):
         views.append(buffer[start:start + size].reshape(shape))
         start += size
     return views
+
+
+def _checked_row_steps(where, value, p):
+    a = np.asarray(value)
+    n_rows = p.shape[0] if p.ndim else 1
+    if a.shape != (n_rows,) or a.dtype.kind not in "iu":
+        raise ValueError(f"{where} must be an integer array of shape ({n_rows},), got "
+                         f"{a.dtype} {a.shape}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"{where} must be >= 0")
+    return np.array(a, dtype=np.int64, copy=True)
+
+
+def _round_half(x, dtype, rng):
+    """Float32 ``x`` rounded to the 16-bit float ``dtype``: to nearest even (``rng`` None),
+    or stochastically -- to the neighbour on the other side of ``x`` with probability
+    ``|x - nearest| / |other - nearest|``, one uniform draw of ``rng`` per element."""
+    nearest = x.astype(dtype)
+    if rng is None:
+        return nearest
+    back = nearest.astype(np.float32)
+    inexact = back != x
+    inexact &= np.isfinite(x)
+    if not inexact.any():
+        return nearest
+    bits = nearest.view(np.uint16)
+    sign = np.uint16(0x8000)
+    # The other neighbour: one step up or down in magnitude (16-bit floats are
+    # sign-magnitude); from a zero, the smallest subnormal with the sign of x.
+    away = np.abs(back) < np.abs(x)
+    other_bits = np.where(away, bits + np.uint16(1), bits - np.uint16(1)).astype(np.uint16)
+    zero = (bits & np.uint16(0x7FFF)) == 0
+    other_bits = np.where(zero, np.where(x < 0, sign | np.uint16(1), np.uint16(1)),
+                          other_bits).astype(np.uint16)
+    other = other_bits.view(dtype).astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p_other = (np.abs(x.astype(np.float64) - back) / np.abs(other.astype(np.float64) - back))
+    u = rng.random(x.shape)
+    pick = inexact & (u < p_other)
+    return np.where(pick, other_bits, bits).astype(np.uint16).view(dtype)
+
+
+def _state_dtype(p):
+    """The dtype of ``p``'s optimizer state and arithmetic: float32 for 16-bit parameters."""
+    return _FLOAT32 if p.dtype in check.HALF_DTYPES else p.dtype
 
 
 class ParamGroup(dict):
@@ -268,7 +314,13 @@ class Optimizer:
         group["params"] = arrays
         self.param_groups.append(group)
         self._groups.append(group)
-        self._param_spans.append(_span(arrays))
+        if any(p.dtype in check.HALF_DTYPES for p in arrays):
+            if self._finishes or group.get("per_row_step"):
+                raise ValueError(f"{type(self).__name__}"
+                                 f"{' with per_row_step' if group.get('per_row_step') else ''} "
+                                 f"does not take float16/bfloat16 parameters")
+        self._param_spans.append(None if any(p.dtype in check.HALF_DTYPES for p in arrays)
+                                 else _span(arrays))
         self._state_buffers.append({})
         self._group_arrays.append(None)
         self._grad_spans.append((None, None))
@@ -378,6 +430,12 @@ class Optimizer:
             if type(g) is SparseGrad:
                 self._step_sparse(i, g, p, group, state)
                 continue
+            if p.dtype in check.HALF_DTYPES:
+                self._step_half(i, g, p, group, state, kernel)
+                continue
+            if group.get("per_row_step"):
+                self._step_dense_per_row(i, g, p, group, state, kernel)
+                continue
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
@@ -387,6 +445,8 @@ class Optimizer:
                 kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
                        *_rounded(floats, p.dtype), *flags,
                        1 if p.size < threshold else _dispatch.get_num_threads())
+                if self._finishes:
+                    self._finish(group, arrays[0], arrays[1], None)
             else:  # a row kernel (row-wise Adagrad) on 2-D views
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
@@ -406,6 +466,8 @@ class Optimizer:
 
     def _step_sparse(self, i, g, p, group, state):
         """One sparse row update of ``params[i]`` (validated) with the rows of ``g``."""
+        if p.dtype in check.HALF_DTYPES:
+            return self._step_half(i, g, p, group, state, None)
         views = self._row_arrays[i]
         if views is None:
             views = self._views_once(self._row_arrays, i, group, p, state, rows=True)
@@ -413,10 +475,125 @@ class Optimizer:
         k, d = g.indices.shape[0], param2d.shape[1]
         slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
         state["step"] += 1
+        kernel = self._kernel(self._kernel_name(group, sparse=True))
+        values = g.values.reshape(k, d)
+        if not group.get("per_row_step"):
+            floats, flags = self._scalars(group, state)
+            kernel(param2d, g.indices, values, *state2d, *_rounded(floats, p.dtype), *flags,
+                   slots, rows, coalesced, _dispatch.threads_for(k * d))
+            if self._finishes:
+                self._finish(group, param2d, state2d, np.unique(g.indices))
+            return
+        # Per-row step counters: the rows touched count one more step each; rows at the
+        # same count share the step scalars, so each count is one kernel call on its rows
+        # (a row's duplicates stay together and in order: the same coalesced sums).
+        row_step = self._row_steps(state, param2d.shape[0])
+        row_step[np.unique(g.indices)] += 1
+        counts = row_step[g.indices]
+        distinct = np.unique(counts).tolist()
+        for t in distinct:
+            pick = np.flatnonzero(counts == t) if len(distinct) > 1 else None
+            sub_i = g.indices if pick is None else g.indices[pick]
+            sub_v = values if pick is None else values[pick]
+            floats, flags = self._scalars(group, {"step": t})
+            kernel(param2d, sub_i, sub_v, *state2d, *_rounded(floats, p.dtype), *flags,
+                   slots, rows, coalesced, _dispatch.threads_for(sub_i.shape[0] * d))
+
+    @staticmethod
+    def _row_steps(state, n_rows):
+        """The per-row step counters (``per_row_step``): int64 ``(n_rows,)``, made on first use."""
+        row_step = state.get("row_step")
+        if row_step is None:
+            row_step = state["row_step"] = np.zeros(n_rows, np.int64)
+        return row_step
+
+    def _step_dense_per_row(self, i, g, p, group, state, kernel):
+        """A dense step with per-row counters: every row counts one more step."""
+        n_rows = p.shape[0] if p.ndim else 1
+        row_step = self._row_steps(state, n_rows)
+        if n_rows and row_step.min() == row_step.max():  # all rows at one count: one call
+            arrays = self._kernel_arrays[i]
+            if arrays is None:
+                arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
+            state["step"] += 1
+            row_step += 1
+            floats, flags = self._scalars(group, {"step": int(row_step[0])})
+            kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
+                   _dispatch.threads_for(p.size))
+            return
+        rows = np.arange(n_rows, dtype=np.int64)
+        self._step_sparse(i, SparseGrad(rows, g.reshape((n_rows,) + p.shape[1:])), p, group,
+                          state)
+
+    # -- 16-bit parameters ----------------------------------------------------------------
+
+    def set_rounding(self, mode, seed=None):
+        """How float16/bfloat16 parameters get the float32 result of each update.
+
+        ``"nearest"`` (default): round to nearest even, as ``astype``.  ``"stochastic"``:
+        to one of the two neighbouring 16-bit values, with probabilities proportional to
+        closeness, so that the rounding is unbiased in expectation (FBGEMM's
+        stochastic rounding of fp16 embedding tables); ``seed`` (an int) fixes the
+        random stream, the same in every process.  Returns the optimizer.
+        """
+        if mode not in ("nearest", "stochastic"):
+            raise ValueError(f"mode must be 'nearest' or 'stochastic', got {mode!r}")
+        if mode == "stochastic":
+            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                     or seed < 0):
+                raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+            self._rounding = ("stochastic", np.random.Generator(np.random.PCG64(seed or 0)))
+        else:
+            self._rounding = ("nearest", None)
+        return self
+
+    _rounding = ("nearest", None)
+
+    def _to_half(self, x, dtype):
+        """The float32 array ``x`` rounded to the 16-bit ``dtype`` (see :meth:`set_rounding`)."""
+        mode, rng = self._rounding
+        return _round_half(x, dtype, rng if mode == "stochastic" else None)
+
+    def _step_half(self, i, g, p, group, state, kernel):
+        """A step of a float16/bfloat16 parameter: its values (only the touched rows of a
+        sparse step) widened to float32, the float32 kernel with the float32 state, the
+        result rounded back (:meth:`set_rounding`).  Every backend gives the same bits."""
+        f32 = _FLOAT32
+        if type(g) is SparseGrad:
+            views = self._row_arrays[i]
+            if views is None:
+                views = self._views_once(self._row_arrays, i, group, p, state, rows=True)
+            param2d, state2d, _ = views
+            rows, inverse = np.unique(g.indices, return_inverse=True)
+            k, d, u = g.indices.shape[0], param2d.shape[1], rows.shape[0]
+            work = param2d[rows].astype(f32)
+            gathered = [s[rows] if s.size else s for s in state2d]
+            slots, rows_ws, coalesced = self._workspace(("half", i), u, k, d, f32)
+            state["step"] += 1
+            floats, flags = self._scalars(group, state)
+            self._kernel(self._kernel_name(group, sparse=True))(
+                work, inverse.reshape(-1).astype(np.int64), g.values.reshape(k, d).astype(f32),
+                *gathered, *_rounded(floats, f32), *flags, slots, rows_ws, coalesced,
+                _dispatch.threads_for(k * d))
+            for s, sub in zip(state2d, gathered):
+                if s.size:
+                    s[rows] = sub
+            param2d[rows] = self._to_half(work, p.dtype)
+            return
+        arrays = self._kernel_arrays[i]
+        if arrays is None:
+            arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
+        work = arrays[0].astype(f32)
+        state["step"] += 1
         floats, flags = self._scalars(group, state)
-        self._kernel(self._kernel_name(group, sparse=True))(
-            param2d, g.indices, g.values.reshape(k, d), *state2d, *_rounded(floats, p.dtype),
-            *flags, slots, rows, coalesced, _dispatch.threads_for(k * d))
+        if arrays[2] is None:
+            kernel(work, g.reshape(-1).astype(f32), *arrays[1], *_rounded(floats, f32), *flags,
+                   _dispatch.threads_for(p.size))
+        else:  # a row kernel (row-wise Adagrad) on 2-D views
+            self._kernel(arrays[2])(work, g.reshape(work.shape).astype(f32), *arrays[1],
+                                    *_rounded(floats, f32), *flags,
+                                    _dispatch.threads_for(p.size))
+        arrays[0][...] = self._to_half(work, p.dtype)
 
     def _workspace(self, i, n_rows, k, d, dtype):
         """This thread's scratch for sparse steps of ``params[i]``; grows, never shrinks.
@@ -451,7 +628,8 @@ class Optimizer:
                 start = stop
                 continue
             group_grads = grads[start:stop]
-            if self._kernel_name(group, sparse=False) != self.algorithm or any(
+            if self._kernel_name(group, sparse=False) != self.algorithm or group.get(
+                    "per_row_step") or self._finishes or any(
                     type(g) is not np.ndarray for g in group_grads):
                 start = stop
                 continue
@@ -538,7 +716,7 @@ class Optimizer:
             shape = (p.shape[0], int(np.prod(p.shape[1:], dtype=np.int64))) if p.ndim else (1, 1)
         else:
             shape = (p.size,)
-        empty = _EMPTY[p.dtype]
+        empty = _EMPTY[_state_dtype(p)]
         views = []
         for state_name, init in self._state_arrays(group):
             if init is None:
@@ -556,15 +734,24 @@ class Optimizer:
         gi = next(k for k, g in enumerate(self.param_groups) if g is group)
         span = self._param_spans[gi]
         if self._state_per_row(group, name):
-            return np.full(self._state_shape(group, name, p), init, dtype=p.dtype)
+            return np.full(self._state_shape(group, name, p), init, dtype=_state_dtype(p))
         slot = [n for n, _ in self._state_arrays_all()].index(name)
         if span is None:
-            return _state_full(p.shape, init, p.dtype, slot)
+            return _state_full(p.shape, init, _state_dtype(p), slot)
         buffers = self._state_buffers[gi]
         if name not in buffers:
             buffers[name] = _state_full(span.shape, init, span.dtype, slot)
         offset = (_address(p) - _address(span)) // p.itemsize
         return buffers[name][offset:offset + p.size].reshape(p.shape)
+
+    #: Whether the rule has a second pass over the whole parameter after its kernel
+    #: (:meth:`_finish`); such parameters are never fused with others in one call.
+    _finishes = False
+
+    def _finish(self, group, param, states, rows):
+        """Second pass after the kernel (layer-wise rules such as LAMB): ``param`` and
+        ``states`` are the kernel's views; ``rows`` the distinct rows of a sparse step,
+        else ``None``."""
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""
@@ -629,7 +816,14 @@ class Optimizer:
 
         The checkpoint is checked in full before anything changes: group and
         parameter counts, hyperparameters, state names, shapes and dtypes.
+
+        A ``torch.optim`` optimizer's ``state_dict()`` (tensors, PyTorch's switches
+        such as ``foreach``) is accepted too, for the rules PyTorch has: the names are
+        the same; see :mod:`fastopt.optim.torch_state`.  :meth:`torch_state_dict` is
+        the way back.
         """
+        if torch_state.is_torch_state_dict(state_dict):
+            state_dict = torch_state.from_torch(self, state_dict)
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
             raise ValueError("state_dict must be a dict with exactly the keys 'state' and "
                              "'param_groups'")
@@ -668,7 +862,7 @@ class Optimizer:
         for i, restored in enumerate(new_states):
             group = self._group_of[i]
             for name, value in restored.items():
-                if isinstance(value, np.ndarray):
+                if isinstance(value, np.ndarray) and name != "row_step":
                     place = self._new_state_array(group, self._params[i], name, 0.0)
                     place[...] = value
                     restored[name] = place
@@ -677,6 +871,15 @@ class Optimizer:
         self._row_arrays = [None] * len(self._params)
         self._group_arrays = [None] * len(self.param_groups)
         self._lockstep = [False] * len(self.param_groups)
+
+    def torch_state_dict(self):
+        """The state as a ``torch.optim`` state dict (tensors, copies) that the PyTorch
+        optimizer of the same class name loads with ``load_state_dict``.
+
+        Requires torch.  ``ValueError`` if PyTorch has no such rule, or an option it
+        lacks is in use (Adagrad's ``rowwise``).
+        """
+        return torch_state.to_torch(self)
 
     def _checked_state(self, i, saved, group):
         p = self._params[i]
@@ -687,6 +890,8 @@ class Optimizer:
         if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"{where}['step'] must be a non-negative integer, got {step!r}")
         allowed = {name for name, _ in self._state_arrays_all()} | {"step"} | set(self._extra_state)
+        if group.get("per_row_step"):
+            allowed.add("row_step")
         unknown = set(saved) - allowed
         if unknown:
             raise ValueError(f"{where} has unknown entries {sorted(unknown)}")
@@ -697,13 +902,17 @@ class Optimizer:
             if name in self._extra_state:
                 restored[name] = check.real(f"{where}[{name!r}]", value)
                 continue
+            if name == "row_step":
+                restored[name] = _checked_row_steps(f"{where}['row_step']", value, p)
+                continue
             a = np.asarray(value)
             want = self._state_shape(group, name, p)
             if a.shape != want:
                 raise ValueError(f"{where}[{name!r}] has shape {a.shape}, expected {want}")
-            if a.dtype != p.dtype:
-                raise ValueError(f"{where}[{name!r}] has dtype {a.dtype}, the parameter {p.dtype}")
-            restored[name] = np.array(a, dtype=p.dtype, order="C", copy=True)
+            if a.dtype != _state_dtype(p):
+                raise ValueError(f"{where}[{name!r}] has dtype {a.dtype}, the parameter {p.dtype}"
+                                 + (" (state: float32)" if p.dtype != _state_dtype(p) else ""))
+            restored[name] = np.array(a, dtype=_state_dtype(p), order="C", copy=True)
         if restored["step"] > 0:
             needed = [name for name, init in self._state_arrays(group) if init is not None]
             missing = [n for n in needed if n not in restored]

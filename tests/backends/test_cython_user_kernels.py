@@ -40,6 +40,14 @@ STATES = {
     "adam": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     "adamax": ("exp_avg", "exp_inf"),
     "nadam": ("exp_avg", "exp_avg_sq"),
+    "radam": ("exp_avg", "exp_avg_sq"),
+    "lion": ("exp_avg",),
+    "rprop": ("prev", "step_size"),
+    "asgd": ("ax",),
+    "sparse_adam": ("exp_avg", "exp_avg_sq"),
+    "ftrl": ("accum", "linear"),
+    "proximal_adagrad": ("accumulator",),
+    "lamb": ("exp_avg", "exp_avg_sq", "update"),
 }
 # Scalars then booleans of each dense kernel, in its order (without n_threads).
 SCALARS = {
@@ -55,8 +63,19 @@ SCALARS = {
     "adamax": ("beta1", "one_minus_beta1", "beta2", "clr", "eps", "weight_decay", "maximize"),
     "nadam": ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction2",
               "eps", "grad_coef", "exp_avg_coef", "weight_decay", "decay_factor", "maximize"),
+    "radam": ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "step_size", "eps",
+              "weight_decay", "decay_factor", "rectify", "maximize"),
+    "lion": ("lr", "beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "decay_factor",
+             "maximize"),
+    "rprop": ("etaminus", "etaplus", "step_size_min", "step_size_max", "maximize"),
+    "asgd": ("eta", "weight_decay", "decay_factor", "mu", "maximize", "average"),
+    "sparse_adam": ("one_minus_beta1", "one_minus_beta2", "step_size", "eps", "maximize"),
+    "ftrl": ("lr", "l1", "two_l2", "two_l2_shrinkage", "maximize"),
+    "proximal_adagrad": ("lr", "l1", "l2", "maximize"),
+    "lamb": ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction1",
+             "bias_correction2", "eps", "weight_decay", "maximize"),
 }
-BOOLS = {"nesterov", "maximize", "first_step", "centered", "amsgrad"}
+BOOLS = {"nesterov", "maximize", "first_step", "centered", "amsgrad", "rectify", "average"}
 
 
 def _expected_names(algorithm):

@@ -85,7 +85,8 @@ def test_state_dict_is_plain_data_with_torch_names():
     opt = fastopt.Adam(p, amsgrad=True)
     assert opt.state_dict() == {"state": {}, "param_groups": [
         {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": True,
-         "maximize": False, "decoupled_weight_decay": False, "params": [0]}]}
+         "maximize": False, "decoupled_weight_decay": False, "per_row_step": False,
+         "params": [0]}]}
     opt.step(np.ones_like(p))
     sd = opt.state_dict()
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
@@ -101,6 +102,11 @@ STATE_NAMES = {
     fastopt.Adam: {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     fastopt.AdamW: {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     fastopt.Adamax: {"exp_avg", "exp_inf"}, fastopt.NAdam: {"exp_avg", "exp_avg_sq", "mu_product"},
+    fastopt.RAdam: {"exp_avg", "exp_avg_sq"}, fastopt.Lion: {"exp_avg"},
+    fastopt.Rprop: {"prev", "step_size"}, fastopt.ASGD: {"ax", "eta", "mu"},
+    fastopt.SparseAdam: {"exp_avg", "exp_avg_sq", "row_step"},
+    fastopt.Ftrl: {"accum", "linear"}, fastopt.ProximalAdagrad: {"accumulator"},
+    fastopt.LAMB: {"exp_avg", "exp_avg_sq", "update"},
 }
 
 

@@ -117,3 +117,17 @@ def call_parallel(fn, *args):
 def n_chunks(n_threads, n):
     """Chunks for ``n_threads`` threads on ``n`` elements (1 means: run serially)."""
     return n_threads if n_threads <= n else max(n, 1)
+
+
+@element
+def minimum(a, b):
+    """``np.minimum(a, b)`` of two scalars, bit for bit (NaN propagates; of two equal
+    values the second is returned)."""
+    return a if (a < b or a != a) else b
+
+
+@element
+def sign(x):
+    """``np.sign(x)`` of a scalar, bit for bit, in its type: +-1, +0.0 for +-0.0, NaN for NaN."""
+    one = type(x)(1)
+    return one if x > 0 else (-one if x < 0 else (type(x)(0) if x == 0 else x))

@@ -1,0 +1,108 @@
+"""Numba FTRL-Proximal kernel: see :mod:`fastopt.backends.python.ftrl`."""
+import numpy as np
+from numba import prange
+
+from fastopt.backends.numba import _jit, _sparse
+
+
+@_jit.element
+def ftrl_element(p, g, n, z, lr, l1, two_l2, two_l2_shrinkage, maximize):
+    """One element of an FTRL-Proximal step: returns the new ``(p, n, z)`` (scalars in its
+    dtype)."""
+    if maximize:
+        g = -g
+    gs = g
+    if two_l2_shrinkage != 0:
+        gs = g + two_l2_shrinkage * p
+    n_new = n + g * g
+    sqrt_new = np.sqrt(n_new)
+    z = z + (gs - (sqrt_new - np.sqrt(n)) / lr * p)
+    if np.abs(z) > l1:
+        p = (l1 * _jit.sign(z) - z) / (sqrt_new / lr + two_l2)
+    else:
+        p = type(p)(0)
+    return p, n_new, z
+
+
+@_jit.serial
+def ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize):
+    """The FTRL-Proximal kernel without ``n_threads``, in the calling thread (njit-callable)."""
+    t = param.dtype.type
+    lr_, l1_, tl2, tls = (t(lr), t(l1), t(two_l2), t(two_l2_shrinkage))
+    for i in range(param.size):
+        param[i], accum[i], linear[i] = ftrl_element(param[i], grad[i], accum[i], linear[i],
+                                                     lr_, l1_, tl2, tls, maximize)
+
+
+@_jit.parallel
+def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize,
+                  n_chunks):
+    """:func:`ftrl_serial` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        ftrl_serial(param[lo:hi], grad[lo:hi], accum[lo:hi], linear[lo:hi], lr, l1, two_l2,
+                    two_l2_shrinkage, maximize)
+
+
+def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize, n_threads):
+    """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, param.size)
+    if n_chunks == 1:
+        ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize)
+    else:
+        _jit.call_parallel(ftrl_parallel, param, grad, accum, linear, lr, l1, two_l2,
+                           two_l2_shrinkage, maximize, n_chunks)
+
+
+@_jit.serial
+def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_shrinkage,
+              maximize):
+    """:func:`ftrl_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the
+    gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
+    flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        ftrl_serial(param[r], grad[j], accum[a:b], linear[a:b], lr, l1, two_l2,
+                    two_l2_shrinkage, maximize)
+
+
+@_jit.serial
+def ftrl_sparse_serial(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,
+                       maximize, slots, rows, coalesced):
+    """The sparse FTRL-Proximal kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    ftrl_rows(param, coalesced, accum, linear, rows, 0, u, lr, l1, two_l2, two_l2_shrinkage,
+              maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def ftrl_sparse_parallel(param, indices, values, accum, linear, lr, l1, two_l2,
+                         two_l2_shrinkage, maximize, slots, rows, coalesced, n_chunks):
+    """:func:`ftrl_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        ftrl_rows(param, coalesced, accum, linear, rows, lo, hi, lr, l1, two_l2,
+                  two_l2_shrinkage, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,
+                maximize, slots, rows, coalesced, n_threads):
+    """One sparse FTRL-Proximal step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    accum = accum.reshape(-1)
+    linear = linear.reshape(-1)
+    if n_chunks == 1:
+        ftrl_sparse_serial(param, indices, values, accum, linear, lr, l1, two_l2,
+                           two_l2_shrinkage, maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(ftrl_sparse_parallel, param, indices, values, accum, linear, lr, l1,
+                           two_l2, two_l2_shrinkage, maximize, slots, rows, coalesced, n_chunks)

@@ -1,0 +1,110 @@
+"""Numba Rprop kernel: see :mod:`fastopt.backends.python.rprop`."""
+from numba import prange
+
+from fastopt.backends.numba import _jit, _sparse
+
+
+@_jit.element
+def rprop_element(p, g, prev, step, etaminus, etaplus, step_size_min, step_size_max, maximize):
+    """One element of an Rprop step: returns the new ``(p, prev, step)`` (scalars in its dtype)."""
+    if maximize:
+        g = -g
+    s = g * prev
+    if s > 0:
+        step = step * etaplus
+    elif s < 0:
+        step = step * etaminus
+    step = _jit.minimum(_jit.maximum(step, step_size_min), step_size_max)
+    if s < 0:
+        g = type(g)(0)
+    p = p - _jit.sign(g) * step
+    return p, g, step
+
+
+@_jit.serial
+def rprop_serial(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+                 maximize):
+    """The Rprop kernel without ``n_threads``, in the calling thread (njit-callable)."""
+    t = param.dtype.type
+    em, ep, lo, hi = (t(etaminus), t(etaplus), t(step_size_min), t(step_size_max))
+    for i in range(param.size):
+        param[i], prev[i], step_size[i] = rprop_element(param[i], grad[i], prev[i],
+                                                        step_size[i], em, ep, lo, hi, maximize)
+
+
+@_jit.parallel
+def rprop_parallel(param, grad, prev, step_size, etaminus, etaplus, step_size_min,
+                   step_size_max, maximize, n_chunks):
+    """:func:`rprop_serial` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        rprop_serial(param[lo:hi], grad[lo:hi], prev[lo:hi], step_size[lo:hi], etaminus,
+                     etaplus, step_size_min, step_size_max, maximize)
+
+
+def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
+          maximize, n_threads):
+    """One Rprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, param.size)
+    if n_chunks == 1:
+        rprop_serial(param, grad, prev, step_size, etaminus, etaplus, step_size_min,
+                     step_size_max, maximize)
+    else:
+        _jit.call_parallel(rprop_parallel, param, grad, prev, step_size, etaminus, etaplus,
+                           step_size_min, step_size_max, maximize, n_chunks)
+
+
+@_jit.serial
+def rprop_rows(param, grad, prev, step_size, rows, lo, hi, etaminus, etaplus, step_size_min,
+               step_size_max, maximize):
+    """:func:`rprop_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the
+    gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
+    flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
+    """
+    d = param.shape[1]
+    for j in range(lo, hi):
+        r = rows[j]
+        a, b = r * d, r * d + d
+        rprop_serial(param[r], grad[j], prev[a:b], step_size[a:b], etaminus, etaplus,
+                     step_size_min, step_size_max, maximize)
+
+
+@_jit.serial
+def rprop_sparse_serial(param, indices, values, prev, step_size, etaminus, etaplus,
+                        step_size_min, step_size_max, maximize, slots, rows, coalesced):
+    """The sparse Rprop kernel without ``n_threads``, in the calling thread."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    rprop_rows(param, coalesced, prev, step_size, rows, 0, u, etaminus, etaplus, step_size_min,
+               step_size_max, maximize)
+    _sparse.release(slots, rows, u)
+
+
+@_jit.parallel
+def rprop_sparse_parallel(param, indices, values, prev, step_size, etaminus, etaplus,
+                          step_size_min, step_size_max, maximize, slots, rows, coalesced,
+                          n_chunks):
+    """:func:`rprop_sparse_serial` with the updates of the distinct rows on ``n_chunks``
+    contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(u, n_chunks, c)
+        rprop_rows(param, coalesced, prev, step_size, rows, lo, hi, etaminus, etaplus,
+                   step_size_min, step_size_max, maximize)
+    _sparse.release(slots, rows, u)
+
+
+def rprop_sparse(param, indices, values, prev, step_size, etaminus, etaplus, step_size_min,
+                 step_size_max, maximize, slots, rows, coalesced, n_threads):
+    """One sparse Rprop step on the rows ``indices`` of the 2-D ``param``, in place (the
+    sparse row kernel contract of :mod:`fastopt.backends`)."""
+    n_chunks = _jit.n_chunks(n_threads, indices.size)
+    prev = prev.reshape(-1)
+    step_size = step_size.reshape(-1)
+    if n_chunks == 1:
+        rprop_sparse_serial(param, indices, values, prev, step_size, etaminus, etaplus,
+                            step_size_min, step_size_max, maximize, slots, rows, coalesced)
+    else:
+        _jit.call_parallel(rprop_sparse_parallel, param, indices, values, prev, step_size,
+                           etaminus, etaplus, step_size_min, step_size_max, maximize, slots,
+                           rows, coalesced, n_chunks)

@@ -1,0 +1,114 @@
+"""Adafactor."""
+import numpy as np
+
+from .._internal import validation as check
+from ..backends.python.adafactor import adafactor
+from .optimizer import Optimizer
+from .sparse import SparseGrad
+
+
+class Adafactor(Optimizer):
+    r"""Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear
+    Memory Cost"), as ``torch.optim.Adafactor``.
+
+    For a parameter of two or more dimensions the second moment is kept factored along
+    its last two: a row statistic ``row_var`` (``shape[:-1] + (1,)``) and a column
+    statistic ``col_var`` (``shape[:-2] + (1, shape[-1])``) instead of a full array;
+    vectors keep ``variance``.  No first moment.  At step :math:`t`, with
+    :math:`\hat\beta_t = t^{c}` and :math:`\rho_t = \min(\eta, 1/\sqrt t)`: see
+    :func:`fastopt.backends.python.adafactor.adafactor` for the equations (PyTorch's
+    order: relative step size from the RMS of the parameter, update clipped by its RMS).
+
+    Arguments: ``lr`` :math:`\eta` (1e-2), ``beta2_decay`` :math:`c` (-0.8), ``eps``
+    :math:`(\epsilon_1, \epsilon_2)` ((None, 1e-3); None is the dtype's machine epsilon),
+    ``d`` (1.0, the clipping threshold), ``weight_decay`` :math:`\lambda` (0, decoupled),
+    ``maximize`` (False).  State: ``row_var`` and ``col_var``, or ``variance``; ``step``.
+
+    Adafactor's work is reductions: it runs the NumPy implementation whatever the
+    backend (no compiled kernel).  Dense gradients only (the statistics are over whole
+    rows and columns), float32/float64 parameters only.
+
+    Conventions:
+        * PyTorch's variant: the paper's relative step size and update clipping, no first
+          moment, :math:`\epsilon_1` inside the root as a floor on :math:`\hat V`.
+          Hugging Face's ``Adafactor`` uses ``eps=(1e-30, 1e-3)``, ``decay_rate=-0.8``
+          and may add momentum; optax's ``adafactor`` defaults to ``decay_rate=0.8``
+          (:math:`1 - t^{-0.8}`), the same schedule.
+    """
+
+    algorithm = "adafactor"
+
+    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
+                 weight_decay=0.0, *, maximize=False, backend=None):
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
+                                      weight_decay=weight_decay, maximize=maximize),
+                         backend=backend)
+        for i, p in enumerate(self._params):
+            if p.dtype not in check.FLOAT_DTYPES:
+                raise TypeError(f"params[{i}]: Adafactor takes float32 or float64 parameters, "
+                                f"got {p.dtype}")
+
+    def _check_group(self, group, prefix):
+        group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
+        group["beta2_decay"] = check.real(prefix + "beta2_decay", group["beta2_decay"])
+        if group["beta2_decay"] > 0:
+            raise ValueError(f"{prefix}beta2_decay must be <= 0, got {group['beta2_decay']}")
+        eps = group["eps"]
+        if not isinstance(eps, (tuple, list)) or len(eps) != 2:
+            raise TypeError(f"{prefix}eps must be a pair (eps1 or None, eps2), got {eps!r}")
+        eps1 = None if eps[0] is None else check.nonnegative(prefix + "eps[0]", eps[0])
+        group["eps"] = (eps1, check.nonnegative(prefix + "eps[1]", eps[1]))
+        group["d"] = check.real(prefix + "d", group["d"])
+        if group["d"] < 1:
+            raise ValueError(f"{prefix}d must be >= 1, got {group['d']}")
+        group["weight_decay"] = check.nonnegative(prefix + "weight_decay", group["weight_decay"])
+        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+
+    def _state_arrays_all(self):
+        return [("row_var", 0.0), ("col_var", 0.0), ("variance", 0.0)]
+
+    def _state_arrays(self, group):
+        return self._state_arrays_all()
+
+    def _may_create_later(self, missing):
+        return True  # which statistics exist depends on the parameter's dimensions
+
+    def _state_shape(self, group, name, p):
+        if name == "row_var":
+            return p.shape[:-1] + (1,) if p.ndim > 1 else (0,)
+        if name == "col_var":
+            return p.shape[:-2] + (1, p.shape[-1]) if p.ndim > 1 else (0,)
+        return p.shape if p.ndim <= 1 else (0,)
+
+    def _new_state_array(self, group, p, name, init):
+        return np.full(self._state_shape(group, name, p), init, p.dtype)
+
+    def step(self, grads):
+        """Update every parameter in place (dense gradients; ``None`` skips a parameter)."""
+        grads = self._grads_list(grads)
+        for i, g in enumerate(grads):
+            if isinstance(g, SparseGrad):
+                raise TypeError(f"grads[{i}] is sparse: Adafactor's statistics are over whole "
+                                f"rows and columns; pass a dense gradient")
+            if g is not None:
+                check.gradient(g, self._params[i], i)
+        self._recheck_groups()
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            p, group, state = self._params[i], self._group_of[i], self._states[i]
+            if not state:
+                state["step"] = 0
+            for name, _ in self._state_arrays_all():
+                if self._state_shape(group, name, p) != (0,) and name not in state:
+                    state[name] = self._new_state_array(group, p, name, 0.0)
+            state["step"] += 1
+            t = state["step"]
+            lr = group["lr"]
+            eps1, eps2 = group["eps"]
+            empty = np.empty(0, p.dtype)
+            adafactor(p, g, state.get("row_var", empty), state.get("col_var", empty),
+                      state.get("variance", empty), float(t) ** group["beta2_decay"],
+                      min(lr, 1.0 / t ** 0.5),
+                      float(np.finfo(p.dtype).eps) if eps1 is None else eps1, eps2, group["d"],
+                      1.0 - lr * group["weight_decay"], group["maximize"])

@@ -1,0 +1,72 @@
+"""Rprop."""
+from .._internal import validation as check
+from .optimizer import Optimizer
+
+
+def _pair(prefix, name, value):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{prefix}{name} must be a pair, got {value!r}")
+    return (check.real(f"{prefix}{name}[0]", value[0]), check.real(f"{prefix}{name}[1]", value[1]))
+
+
+class Rprop(Optimizer):
+    r"""Rprop: resilient backpropagation (Riedmiller & Braun, 1993), as ``torch.optim.Rprop``.
+
+    Every element has its own step size :math:`\Delta` (state ``step_size``, starting
+    at ``lr``), grown while its gradient keeps its sign and shrunk when the sign flips;
+    only the sign of the gradient is used.  At every step, in this order:
+
+    .. math::
+
+        g &\leftarrow -g \qquad\text{if maximize} \\
+        s &= g\,g_{\text{prev}} \\
+        \Delta &\leftarrow \operatorname{clip}(\Delta\,\eta_+, \Delta_{\min}, \Delta_{\max})
+            \text{ if } s > 0,\quad
+            \operatorname{clip}(\Delta\,\eta_-, \Delta_{\min}, \Delta_{\max}) \text{ if } s < 0 \\
+        g &\leftarrow 0 \qquad\text{if } s < 0 \\
+        \theta &\leftarrow \theta - \operatorname{sign}(g)\,\Delta \\
+        g_{\text{prev}} &\leftarrow g
+
+    (for :math:`s = 0` the step size is only clipped).  This is the variant without
+    weight backtracking ("Rprop-"), as PyTorch implements it.
+
+    Arguments: ``lr`` (1e-2, the initial :math:`\Delta`; later changes of ``lr`` have
+    no effect, as in PyTorch), ``etas`` :math:`(\eta_-, \eta_+)` ((0.5, 1.2), with
+    :math:`0 < \eta_- < 1 < \eta_+`), ``step_sizes`` :math:`(\Delta_{\min},
+    \Delta_{\max})` ((1e-6, 50)), ``maximize`` (False).  State: ``prev``,
+    ``step_size``, ``step``.
+
+    Rprop is a full-batch method: with mini-batch gradients the sign flips are noise.
+    """
+
+    algorithm = "rprop"
+
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0), *,
+                 maximize=False, backend=None):
+        super().__init__(params, dict(lr=lr, etas=etas, step_sizes=step_sizes,
+                                      maximize=maximize), backend=backend)
+
+    def _check_group(self, group, prefix):
+        group["lr"] = check.nonnegative(prefix + "lr", group["lr"])
+        etaminus, etaplus = _pair(prefix, "etas", group["etas"])
+        if not 0.0 < etaminus < 1.0 < etaplus:
+            raise ValueError(f"{prefix}etas must satisfy 0 < etas[0] < 1 < etas[1], "
+                             f"got {group['etas']!r}")
+        group["etas"] = (etaminus, etaplus)
+        low, high = _pair(prefix, "step_sizes", group["step_sizes"])
+        if not 0.0 <= low <= high:
+            raise ValueError(f"{prefix}step_sizes must satisfy 0 <= step_sizes[0] <= "
+                             f"step_sizes[1], got {group['step_sizes']!r}")
+        group["step_sizes"] = (low, high)
+        group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
+
+    def _state_arrays(self, group):
+        return [("prev", 0.0), ("step_size", group["lr"])]
+
+    def _state_arrays_all(self):
+        return [("prev", 0.0), ("step_size", 0.0)]
+
+    def _scalars(self, group, state):
+        etaminus, etaplus = group["etas"]
+        low, high = group["step_sizes"]
+        return (etaminus, etaplus, low, high), (group["maximize"],)

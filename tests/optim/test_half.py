@@ -1,0 +1,152 @@
+"""float16 and bfloat16 parameters: float32 state, the update in float32, rounded back.
+
+The definition, checked bit for bit for every rule and backend, dense and sparse: a
+step of a 16-bit parameter is the float32 step of its widened values (the rows a
+sparse gradient touches), with float32 state, then rounded to the 16-bit dtype --
+to nearest, or stochastically with a seeded stream.
+"""
+import numpy as np
+import pytest
+
+import fastopt
+from fastopt.optim.optimizer import _round_half
+
+from conftest import FAST_BACKENDS, bits, require
+from optimizer_cases import GRIDS
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+HALF = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+RULES = [c for c in GRIDS if c is not fastopt.LAMB]
+
+
+def _hbits(a):
+    return np.asarray(a).view(np.uint16)
+
+
+def _kwargs(cls):
+    kwargs = {k: v[-1] for k, v in GRIDS[cls].items() if k != "per_row_step"}
+    if cls is fastopt.SGD:
+        kwargs.update(momentum=0.9, dampening=0.0, nesterov=True)
+    return kwargs
+
+
+def _grads(rng, shape, steps, sparse):
+    out = []
+    for _ in range(steps):
+        if not sparse:
+            out.append(rng.standard_normal(shape).astype(np.float32))
+            continue
+        k = int(rng.integers(1, 20))
+        idx = (np.minimum(rng.zipf(1.3, k), shape[0]) - 1).astype(np.int64)
+        values = rng.standard_normal((k,) + shape[1:]).astype(np.float32)
+        out.append(fastopt.SparseGrad(idx, values))
+    return out
+
+
+def _definition(cls, kwargs, start, grads, dtype):
+    """float32 optimizer on a float32 copy, re-widened from the 16-bit values each step."""
+    half = start.copy()
+    wide = half.astype(np.float32)
+    opt = cls(wide, backend="python", **kwargs)
+    for g in grads:
+        wide[...] = half.astype(np.float32)
+        opt.step(g)
+        half[...] = wide.astype(dtype)
+    return half, opt
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+@pytest.mark.parametrize("cls", RULES, ids=lambda c: c.__name__)
+def test_half_step_is_the_float32_step_rounded(cls, dtype, sparse):
+    rng = np.random.default_rng(0)
+    shape = (30, 3)
+    start = rng.standard_normal(shape).astype(dtype)
+    grads = _grads(rng, shape, 12, sparse)
+    want, want_opt = _definition(cls, _kwargs(cls), start, grads, dtype)
+    for backend in ["python", *FAST_BACKENDS]:
+        require(backend)
+        p = start.copy()
+        opt = cls(p, backend=backend, **_kwargs(cls))
+        for g in grads:
+            opt.step(g)
+        assert np.array_equal(_hbits(p), _hbits(want)), backend
+        for name, v in want_opt.state[0].items():
+            if isinstance(v, np.ndarray):
+                got = opt.state[0][name]
+                assert got.dtype == np.float32
+                assert np.array_equal(bits(got), bits(v)), (backend, name)
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+def test_stochastic_rounding_is_unbiased_seeded_and_between_neighbours(dtype):
+    x = np.full(200_000, 1.0 + 1e-3, np.float32)  # between two 16-bit neighbours
+    lo = np.float32(x[0]).astype(dtype)
+    r1 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(7)))
+    r2 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(7)))
+    r3 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(8)))
+    assert np.array_equal(_hbits(r1), _hbits(r2))
+    assert not np.array_equal(_hbits(r1), _hbits(r3))
+    values = np.unique(r1.astype(np.float32))
+    assert len(values) == 2 and values[0] < x[0] < values[1]
+    spacing = float(values[1] - values[0])
+    # the mean is x up to sampling noise (5 standard deviations)
+    assert abs(r1.astype(np.float64).mean() - float(x[0])) < 5 * spacing * 0.5 / np.sqrt(x.size)
+    exact = np.array([0.5, -2.0, 0.0], np.float32)
+    assert np.array_equal(_round_half(exact, dtype, np.random.default_rng(0)).astype(np.float32),
+                          exact)
+    tiny = np.full(1000, 1e-30, np.float32)  # below the smallest subnormal of float16
+    r = _round_half(tiny, dtype, np.random.default_rng(1)).astype(np.float32)
+    assert np.all(r >= 0) and np.all(r <= np.abs(r).max())
+    del lo
+
+
+def test_stochastic_rounding_lets_tiny_updates_accumulate():
+    """Round to nearest loses an update below half a spacing every step; stochastic
+    rounding keeps it in expectation (the reason FBGEMM uses it for fp16 tables)."""
+    n, steps, lr = 4000, 50, 1e-4
+    results = {}
+    for mode in ("nearest", "stochastic"):
+        w = np.ones(n, np.float16)
+        opt = fastopt.SGD(w, lr=lr).set_rounding(mode, seed=3)
+        for _ in range(steps):
+            opt.step(np.ones(n, np.float32))
+        results[mode] = w.astype(np.float64).mean()
+    assert results["nearest"] == 1.0  # 1e-4 < half the spacing of float16 at 1 (4.9e-4)
+    assert abs(results["stochastic"] - (1 - steps * lr)) < 2e-4
+
+
+def test_stochastic_steps_are_reproducible_from_the_seed():
+    runs = []
+    for _ in range(2):
+        t = np.zeros((50, 4), np.float16)
+        opt = fastopt.Adagrad(t, lr=0.01).set_rounding("stochastic", seed=11)
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            idx = rng.integers(0, 50, 10)
+            opt.step(fastopt.SparseGrad(idx, rng.standard_normal((10, 4)).astype(np.float32)))
+        runs.append(t.copy())
+    assert np.array_equal(_hbits(runs[0]), _hbits(runs[1]))
+
+
+def test_half_state_checkpoints_and_bad_input():
+    p = np.ones((4, 2), np.float16)
+    opt = fastopt.Adam(p)
+    opt.step(np.ones((4, 2), np.float16))  # a 16-bit gradient is widened too
+    sd = opt.state_dict()
+    assert sd["state"][0]["exp_avg"].dtype == np.float32
+    fastopt.Adam(np.ones((4, 2), np.float16)).load_state_dict(sd)
+    sd["state"][0]["exp_avg"] = sd["state"][0]["exp_avg"].astype(np.float16)
+    with pytest.raises(ValueError, match="dtype float16, the parameter float16 .state: float32"):
+        fastopt.Adam(np.ones((4, 2), np.float16)).load_state_dict(sd)
+    with pytest.raises(TypeError, match=r"grads\[0\] has dtype float64 but params\[0\] has dtype "
+                                        r"float16 \(or float32\)"):
+        opt.step(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="LAMB does not take float16/bfloat16"):
+        fastopt.LAMB(np.ones(3, np.float16))
+    with pytest.raises(ValueError, match="with per_row_step does not take"):
+        fastopt.Adam(np.ones((3, 2), np.float16), per_row_step=True)
+    with pytest.raises(ValueError, match="mode must be"):
+        opt.set_rounding("up")
+    with pytest.raises(TypeError, match="seed must be"):
+        opt.set_rounding("stochastic", seed=-1)
