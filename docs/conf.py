@@ -41,7 +41,7 @@ myst_dmath_double_inline = True
 # -- autodoc / autosummary / napoleon ---------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
+autodoc_default_options = {"member-order": "bysource"}
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"           # signatures carry no annotations; docstrings say the types
 autoclass_content = "class"
