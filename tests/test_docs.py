@@ -59,9 +59,20 @@ def _normalized(text):
 PAGES = [p for p in _pages() if any(not b[3] for b in code_blocks(p.read_text()))]
 
 
+@pytest.fixture
+def restore_backend_settings():
+    """Examples may call set_backend / set_num_threads: undo that for the other tests."""
+    from fastopt.backends import _dispatch
+    saved = _dispatch._global_backend, _dispatch._num_threads
+    yield
+    fastopt.set_backend(saved[0])
+    fastopt.set_num_threads(saved[1])
+
+
 @pytest.mark.skipif(not README.exists(), reason="README.md not beside the tests (installed copy)")
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(ROOT).as_posix() for p in PAGES])
-def test_page_examples_run_and_print_what_is_shown(page, tmp_path, monkeypatch):
+def test_page_examples_run_and_print_what_is_shown(page, tmp_path, monkeypatch,
+                                                  restore_backend_settings):
     monkeypatch.chdir(tmp_path)  # files an example saves land here
     namespace = {"__name__": "__docs_example__"}
     name = page.relative_to(ROOT).as_posix()
