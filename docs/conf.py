@@ -10,6 +10,7 @@ import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)  # document this checkout's fastopt, not an installed copy
+sys.path.insert(0, os.path.join(ROOT, "docs", "_ext"))
 
 import fastopt  # noqa: E402
 
@@ -26,6 +27,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "myst_parser",            # Markdown pages (docs/guide/*.md)
+    "plainmath",              # docstring equations in plain Unicode -> TeX (docs/_ext)
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
