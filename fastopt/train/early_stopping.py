@@ -1,14 +1,14 @@
 r"""Early stopping: stop when a monitored objective stops improving, restore the best weights.
 
-After each evaluation with value :math:`x` (e.g. the validation loss), with the
-best value so far :math:`x^*`, the evaluation is an improvement if
+After each evaluation with value x (e.g. the validation loss), with the
+best value so far x^*, the evaluation is an improvement if
 
 .. math::
 
-    x < x^* - \delta \quad (\text{mode="min"}) \qquad\text{or}\qquad
-    x > x^* + \delta \quad (\text{mode="max"})
+    x < x^* - δ    (mode="min")    or
+    x > x^* + δ    (mode="max")
 
-with ``min_delta`` :math:`\delta \ge 0` (default 0).  Training should stop after
+with ``min_delta`` δ ≥ 0 (default 0).  Training should stop after
 ``patience`` (default 10) evaluations in a row without improvement.  NaN never
 improves.  With ``restore_best=True`` (default) the parameters are copied at every
 improvement (into buffers allocated once) and :meth:`EarlyStopping.restore` copies

@@ -1,15 +1,15 @@
 r"""A training loop that ties the toolkit together: :func:`fit`.
 
-One epoch of :func:`fit` is, for every batch :math:`I` that ``data`` yields:
+One epoch of :func:`fit` is, for every batch I that ``data`` yields:
 
 .. math::
 
-    (L_I, g) &= \texttt{objective}(I) \\
-    g &\leftarrow g + \mathcal N(0, \sigma_t^2) \quad\text{(gradient_noise)} \\
-    \theta &\leftarrow \texttt{optimizer.step}(g), \ \text{then each regularizer's step} \\
-    \eta &\leftarrow \texttt{schedule.step()} \quad\text{if schedule_interval="batch"}
+    (L_I, g) = \textttobjective(I)
+    g ← g + N(0, σ_t²)   (gradient_noise)
+    θ ← \textttoptimizer.step(g),  then each regularizer's step
+    η ← \textttschedule.step()   if schedule_interval="batch"
 
-then, at the end of the epoch: the epoch's loss (the mean of :math:`L_I` weighted by
+then, at the end of the epoch: the epoch's loss (the mean of L_I weighted by
 the batch sizes), the monitored value (``validation()`` if given, else that loss),
 the schedule's step (or ``ReduceLROnPlateau.step(monitored)``), early stopping,
 the callbacks, and the progress bar (``tqdm`` when installed) showing the epoch,
