@@ -103,6 +103,18 @@ def flat_arrays(shapes, dtype=np.float64):
         opt = fastopt.Adam(params)
         ...                     # write the gradients into grads[i] in place
         opt.step(grads)         # one fused call over all four arrays
+
+    Args:
+        shapes: a sequence of shapes (tuples of ints >= 0, or ints for 1-D arrays).
+        dtype: the arrays' dtype (default float64; the optimizers take float32 and
+            float64).
+
+    Returns:
+        A list of C-contiguous, writeable, zero-filled arrays of the given shapes: views,
+        in order, of one new 1-D buffer of ``sum(sizes)`` elements.
+
+    Raises:
+        ValueError: a negative dimension.
     """
     dtype = np.dtype(dtype)
     shapes = [tuple(np.atleast_1d(np.asarray(s, dtype=np.int64)).tolist()) if not
