@@ -33,12 +33,14 @@ class SparseGrad:
         values: array of shape ``(len(indices),) + param.shape[1:]`` and the
             parameter's dtype (float32 or float64), C-contiguous.
 
-    Raises (at ``opt.step``, before anything is written):
+    Raises:
         TypeError: ``indices`` not of an integer dtype (int32/int64), ``values`` of
             another dtype than the parameter's.
         ValueError: ``indices`` not 1-D, ``values`` of the wrong shape or not
             C-contiguous, a 0-dimensional parameter.
         IndexError: an index < 0 or >= ``n_rows``.
+
+    The checks run in ``opt.step``, before anything is written.
 
     Example::
 

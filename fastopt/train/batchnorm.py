@@ -62,6 +62,15 @@ class BatchNorm:
         h = bn.forward(x @ W)                      # training mode
         grad_x = bn.backward(grad_h)               # fills bn.grad_weight, bn.grad_bias
         opt.step(bn.gradients() + [x.T @ grad_x])
+
+    Raises:
+        TypeError: a non-integer ``num_features``; an unsupported ``dtype``; inputs of
+            another dtype than the layer's.
+        ValueError: ``num_features`` < 1, ``eps`` <= 0, ``momentum`` outside [0, 1];
+            inputs not of shape ``(n, d)``; a training batch of one sample.
+
+    Source: S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015; running statistics
+    and defaults of ``torch.nn.BatchNorm1d`` (unbiased running variance).
     """
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,

@@ -65,6 +65,12 @@ class BatchSampler:
             for batch in sampler:          # one epoch: a new permutation
                 loss, grads = objective(X[batch], y[batch])
                 opt.step(grads)
+
+    Raises:
+        TypeError: ``n`` or ``batch_size`` not an integer, ``seed`` of another type.
+        ValueError: ``n`` < 1 or ``batch_size`` < 1.
+
+    Batches are 1-D read-only ``int64`` index arrays.
     """
 
     def __init__(self, n, batch_size=None, *, shuffle=True, drop_last=False, seed=None):
@@ -98,17 +104,28 @@ class BatchSampler:
 
 
 def full_batch(n):
-    """Batch gradient descent: one batch of all ``n`` samples per epoch, in order."""
+    """Batch gradient descent: one batch of all ``n`` samples per epoch, in order.
+
+    Returns a :class:`BatchSampler` with ``batch_size=n`` and no shuffling.
+    Raises as :class:`BatchSampler`.
+    """
     return BatchSampler(n, None, shuffle=False)
 
 
 def stochastic(n, *, seed=None):
-    """Stochastic gradient descent: ``n`` batches of one sample, in a new order every epoch."""
+    """Stochastic gradient descent: ``n`` batches of one sample, in a new order every epoch.
+
+    Returns a :class:`BatchSampler` with ``batch_size=1``.  Raises as
+    :class:`BatchSampler`.
+    """
     return BatchSampler(n, 1, seed=seed)
 
 
 def mini_batches(n, batch_size, *, drop_last=False, seed=None):
-    """Mini-batch gradient descent: batches of ``batch_size`` samples, reshuffled every epoch."""
+    """Mini-batch gradient descent: batches of ``batch_size`` samples, reshuffled every epoch.
+
+    Returns a :class:`BatchSampler`.  Raises as :class:`BatchSampler`.
+    """
     return BatchSampler(n, batch_size, drop_last=drop_last, seed=seed)
 
 
@@ -118,6 +135,11 @@ def linear_pacing(start_fraction, epochs):
     Epoch e (from 0) uses the easiest fraction
     min(1, f_0 + (1 - f_0)  e / E) of the samples: ``start_fraction``
     f_0 ∈ (0, 1] at first, all of them from epoch ``epochs`` E on.
+
+    Returns a function ``epoch -> fraction``.
+
+    Raises:
+        ValueError: ``start_fraction`` outside (0, 1], ``epochs`` < 1.
     """
     f0 = check.in_range("start_fraction", start_fraction, 0.0, 1.0, high_inclusive=True)
     if f0 == 0:
@@ -154,6 +176,21 @@ class CurriculumSampler:
     training set); by default every epoch uses all of them.
 
     Batches are 1-D read-only ``int64`` index arrays, reproducible with ``seed``.
+
+    Args:
+        difficulty: 1-D real array of length n (one score per sample, finite; lower
+            is easier).
+        batch_size: B >= 1.
+
+    Raises:
+        TypeError: a non-integer ``batch_size``, a non-callable ``pacing``, a bad
+            ``seed``.
+        ValueError: ``difficulty`` not 1-D, empty or not finite; ``batch_size`` < 1;
+            an unknown ``strategy``; ``random_fraction`` outside [0, 1).
+
+    Source: Y. Bengio, J. Louradour, R. Collobert, J. Weston, "Curriculum Learning",
+    ICML 2009 (naive curriculum, growing training set); W. Zaremba, I. Sutskever,
+    "Learning to Execute", arXiv:1410.4615, 2014 (the mixed strategy).
     """
 
     STRATEGIES = ("curriculum", "mixed")

@@ -87,6 +87,18 @@ class Dropout(_Masked):
         h = drop.forward(h)                    # training
         ...
         grad_h = drop.backward(grad_h)
+
+    ``x`` (and the gradient) may have any shape, dtype float32 or float64; the mask has
+    x's shape and dtype (values 0 or 1).
+
+    Raises:
+        TypeError: a bad ``seed``; ``x`` not a float32/float64 array.
+        ValueError: ``p`` outside [0, 1); ``out`` of another shape or dtype; a
+            gradient of another shape than the mask's.
+        RuntimeError: :meth:`backward` before a :meth:`forward` in training mode.
+
+    Source: N. Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
+    Overfitting", JMLR 15, 2014 (the inverted form, as ``torch.nn.Dropout``).
     """
 
     def __init__(self, p=0.5, *, seed=None, backend=None):
@@ -132,6 +144,17 @@ class DropConnect(_Masked):
     returns xW̃ + b; :meth:`backward` returns the gradients with respect
     to ``x``, ``W`` and ``b`` (``None`` without bias).  In inference mode the layer is
     xW + b.  ``x`` is ``(batch, in)``, ``W`` ``(in, out)``, ``b`` ``(out,)``.
+
+    Arrays are float32 or float64 (one dtype for all).
+
+    Raises:
+        TypeError: a bad ``seed``; arrays of another dtype.
+        ValueError: ``p`` outside [0, 1); shapes that do not fit ``(batch, in)``,
+            ``(in, out)``, ``(out,)``.
+
+    Source: L. Wan, M. Zeiler, S. Zhang, Y. LeCun, R. Fergus, "Regularization of Neural
+    Networks using DropConnect", ICML 2013 (inverted scaling instead of the paper's
+    moment matching at inference).
     """
 
     def __init__(self, p=0.5, *, seed=None, backend=None):

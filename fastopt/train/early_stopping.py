@@ -45,6 +45,15 @@ class EarlyStopping:
             if stopper.step(validation_loss()):
                 break
         stopper.restore()     # the parameters of the best epoch, in place
+
+    Raises:
+        TypeError: a non-integer ``patience``, a non-boolean ``restore_best``,
+            :meth:`step` with a value that is not a real number.
+        ValueError: ``patience`` < 0, a negative ``min_delta``, an unknown ``mode``,
+            ``restore_best`` without ``params``.
+
+    Semantics of Keras' ``EarlyStopping`` (``patience``, ``min_delta``, ``baseline``,
+    ``restore_best_weights``); see L. Prechelt, "Early Stopping -- But When?", 1998.
     """
 
     def __init__(self, patience=10, min_delta=0.0, mode="min", *, restore_best=True,

@@ -127,6 +127,12 @@ def check_gradient(objective, params, grads=None, *, eps=1e-6, tol=None, atol=No
     ``max_elements``, at most that many elements per parameter are checked, drawn
     at random (``seed``).  ``tol`` defaults to 1e-6 (float64) or 1e-2 (float32),
     ``atol`` to 1e-8 (float64) or 1e-3 (float32).  Returns a :class:`GradientCheck`, whose ``relative_errors`` are per parameter.
+
+    Raises:
+        TypeError: ``objective`` not callable; parameters that are not float32/float64
+            arrays; an objective that does not return ``(loss, grads)``.
+        ValueError: ``eps``, ``tol`` or ``atol`` <= 0, ``max_elements`` < 1,
+            gradients of the wrong shapes.
     """
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")

@@ -62,6 +62,16 @@ class GradientNoise:
     the optimizer sums the duplicates the row's gradient has variance
     σ_t², as a dense gradient's.  Rows not listed get no noise (a
     dense noise would make the gradient dense).
+
+    Gradients keep their shapes and dtypes (float32 or float64); the noise is drawn in
+    float64 from the seeded generator and rounded to the gradient's dtype.
+
+    Raises:
+        TypeError: a bad ``seed``, a gradient that is not an array or ``SparseGrad``.
+        ValueError: a negative or non-finite ``eta`` or ``gamma``.
+
+    Source: A. Neelakantan et al., "Adding Gradient Noise Improves Learning for Very
+    Deep Networks", arXiv:1511.06807, 2015.
     """
 
     def __init__(self, eta=0.01, gamma=0.55, *, seed=None, inplace=False):

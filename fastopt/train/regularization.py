@@ -66,6 +66,11 @@ class Regularizer:
     parameters to regularize, a subset of the optimizer's (e.g. weights but not
     biases).  ``backend`` fixes the kernels' backend (default: the optimizer's, or
     :func:`fastopt.get_backend`).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
+        ValueError: a ``params`` entry that is not one of the optimizer's parameters, an
+            unknown backend.
     """
 
     def __init__(self, optimizer, params=None, *, backend=None):
@@ -182,6 +187,11 @@ class DecoupledWeightDecay(Regularizer):
     the update rule's scaling (Adam's 1/√v̂, ...).  A sparse gradient
     decays the whole parameter (as dense training would).  ``AdamW`` applies the same
     factor before its update instead of after.
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite
+    ``weight_decay``.
+
+    Source: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
     """
 
     def __init__(self, optimizer, weight_decay=1e-2, params=None, *, backend=None):
@@ -208,6 +218,12 @@ class ElasticNet(Regularizer):
     λ_2/2‖θ‖_2²); ``l1`` λ_1 ≥ 0 and ``l2``
     λ_2 ≥ 0.  Weights within ηλ_1 of zero become exactly
     zero.  A sparse gradient gets the dense step on the whole parameter.
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite ``l1`` or
+    ``l2``.
+
+    Source: H. Zou, T. Hastie, "Regularization and variable selection via the elastic
+    net", JRSS B 67, 2005; the proximal step as in ISTA (Beck & Teboulle, 2009).
     """
 
     def __init__(self, optimizer, l1, l2, params=None, *, backend=None):
@@ -243,6 +259,16 @@ class L1(Regularizer):
     State per lazily regularized parameter ``i``: ``total_penalty[i]``
     (u = Σ_s η_sλ_1, a double) and ``last_penalty[i]`` (float64, one
     value per row: the part of u the row has received).
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite ``l1``.
+
+    Source: the proximal gradient step of ISTA (A. Beck, M. Teboulle, SIAM J. Imaging
+    Sciences 2, 2009) for the lasso penalty (R. Tibshirani, 1996); lazy updates:
+    Y. Tsuruoka, J. Tsujii, S. Ananiadou, ACL 2009; B. Carpenter, 2008.
+
+    Pair it with plain SGD when you want exact zeros: under adaptive rules (Adam, ...)
+    every coordinate moves by about ``lr`` per step, so weights rarely land within
+    η·λ_1 of zero (see the training guide).
     """
 
     def __init__(self, optimizer, l1, params=None, *, lazy=True, backend=None):

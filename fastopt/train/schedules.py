@@ -43,6 +43,9 @@ class LRSchedule:
 
     Subclasses implement :meth:`lr_at`.  Attributes: ``optimizer``, ``base_lrs``
     (each group's η_0), ``t`` (steps taken).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
     """
 
     def __init__(self, optimizer):
@@ -105,6 +108,13 @@ class StepDecay(LRSchedule):
 
     The rate is multiplied by ``gamma`` γ (default 0.1) every
     ``step_size`` s steps.
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.StepLR``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: step_size < 1 or gamma outside [0, 1].
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
@@ -117,7 +127,15 @@ class StepDecay(LRSchedule):
 
 
 class ExponentialDecay(LRSchedule):
-    r"""Exponential decay: η_t = η_0 γ^t (``gamma`` γ in (0, 1])."""
+    r"""Exponential decay: η_t = η_0 γ^t (``gamma`` γ in (0, 1]).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.ExponentialLR``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: gamma outside [0, 1].
+    """
 
     def __init__(self, optimizer, gamma):
         self.gamma = check.in_range("gamma", gamma, 0.0, 1.0, high_inclusive=True)
@@ -130,7 +148,15 @@ class ExponentialDecay(LRSchedule):
 
 
 class InverseTimeDecay(LRSchedule):
-    r"""Inverse-time decay: η_t = η_0 / (1 + k t) (``decay_rate`` k ≥ 0)."""
+    r"""Inverse-time decay: η_t = η_0 / (1 + k t) (``decay_rate`` k ≥ 0).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of Keras' ``InverseTimeDecay`` (continuous form).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: a negative or non-finite decay_rate.
+    """
 
     def __init__(self, optimizer, decay_rate):
         self.decay_rate = check.nonnegative("decay_rate", decay_rate)
@@ -149,6 +175,13 @@ class PolynomialDecay(LRSchedule):
 
     ``power`` p > 0 (default 1: linear decay), ``end_lr`` η_T
     (default 0); the rate stays at η_T after T steps.
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.PolynomialLR`` with an end rate (as Keras' ``PolynomialDecay``).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: total_steps < 1, power <= 0, a negative end_lr.
     """
 
     def __init__(self, optimizer, total_steps, power=1.0, end_lr=0.0):
@@ -175,6 +208,13 @@ class CosineAnnealing(LRSchedule):
     η_min (default 0).  The warm-up rises linearly to η_0
     at t = W without a zero-rate first step (Goyal et al., 2017; Loshchilov &
     Hutter's SGDR without restarts).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017 (without restarts); warm-up: P. Goyal et al., "Accurate, Large Minibatch SGD", arXiv:1706.02677, 2017.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: total_steps < 1, warmup_steps < 0 or >= total_steps, a negative min_lr.
     """
 
     def __init__(self, optimizer, total_steps, min_lr=0.0, warmup_steps=0):
@@ -216,6 +256,13 @@ class ReduceLROnPlateau:
     group), and the next ``cooldown`` (default 0) evaluations are not counted.  A
     reduction smaller than ``eps`` (default 1e-8) is skipped.  A NaN objective
     never improves.  Same semantics as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer
+            ``patience``/``cooldown``; :meth:`step` with a non-real value.
+        ValueError: an unknown ``mode`` or ``threshold_mode``, ``factor`` outside
+            [0, 1), negative ``threshold``, ``patience``, ``cooldown``, ``min_lr`` or
+            ``eps``, a ``min_lr`` list of the wrong length.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,

@@ -144,6 +144,14 @@ def fit(objective, optimizer, data, *, epochs=10, schedule=None, schedule_interv
         desc: the progress bar's label.
 
     Returns a :class:`History`.  Bad arguments raise before the first step.
+
+    Raises:
+        TypeError: an argument of the wrong type (a non-callable objective or
+            validation, ``data`` that is an iterator, a schedule or regularizer of
+            another kind), an objective that does not return ``(loss, grads)``.
+        ValueError: ``epochs`` < 1, a schedule or regularizer made for another
+            optimizer, ``schedule_interval="batch"`` with ``ReduceLROnPlateau``, data
+            that yields no batch.
     """
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")
