@@ -213,7 +213,15 @@ class Cooccurrence:
 
 
 def read_cooccurrence(path):
-    """Read GloVe's binary co-occurrence file (``cooccur``'s or ``shuffle``'s output)."""
+    """Read GloVe's binary co-occurrence file (``cooccur``'s or ``shuffle``'s output).
+
+    Returns a :class:`Cooccurrence` (ids converted to 0-based int32, counts float64).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a file whose size is not a whole number of 16-byte records, an id
+            < 1, a count that is not positive and finite.
+    """
     size = os.path.getsize(path)
     if size % RECORD_DTYPE.itemsize:
         raise ValueError(f"{path}: size {size} is not a multiple of the "
@@ -282,6 +290,13 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
     words before it add ``1/distance`` (or 1 without ``distance_weighting``) to
     ``x[context, word]``, and with ``symmetric`` also to ``x[word, context]``:
     GloVe's ``cooccur -window-size 15 -symmetric 1 -distance-weighting 1``.
+
+    Returns a :class:`Cooccurrence` (int32 ids, float64 counts).
+
+    Raises:
+        TypeError: a corpus of another kind, a non-integer ``window``.
+        ValueError: ``window`` < 1.
+        OSError: a corpus path that cannot be read.
     """
     window = _args.integer("window", window, 1)
     if isinstance(corpus, tuple) and len(corpus) == 2:
@@ -453,6 +468,18 @@ class GloVe:
     vector followed by its bias, initialised uniformly in
     [-0.5, 0.5) / (dim + 1) as GloVe does; ``weights_sum`` and
     ``context_sum``, their Adagrad accumulators, starting at 1/η².
+
+    Raises:
+        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32 or
+            float64.
+        ValueError: ``vocab_size`` or ``dim`` < 1; negative or non-finite ``x_max``,
+            ``alpha``, ``eta``, ``eps``.
+        IndexError: (in :meth:`fit`, :meth:`cost`) a record's word id outside the
+            vocabulary -- checked before the unchecked compiled loop runs.
+
+    Source: J. Pennington, R. Socher, C. D. Manning, "GloVe: Global Vectors for Word
+    Representation", EMNLP 2014, and the authors' C implementation (weighting,
+    initialisation, Adagrad with accumulators starting at 1, the reported cost).
     """
 
     def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,
