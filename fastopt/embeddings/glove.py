@@ -220,7 +220,8 @@ def read_cooccurrence(path):
     Raises:
         OSError: the file cannot be read.
         ValueError: a file whose size is not a whole number of 16-byte records, an id
-            < 1, a count that is not positive and finite.
+            < 1.  (Counts are checked by :meth:`Cooccurrence.check`, which
+            :meth:`GloVe.fit` runs.)
     """
     size = os.path.getsize(path)
     if size % RECORD_DTYPE.itemsize:
