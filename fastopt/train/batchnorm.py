@@ -4,10 +4,10 @@ Training mode normalizes each feature (column) j by the statistics of the batch:
 
 .. math::
 
-    μ_j = 1/nΣ_i x_ij,
-    σ^2_j = 1/nΣ_i (x_ij - μ_j)²,
-    x̂_ij = (x_ij - μ_j)/(√(σ^2_j + ε)),
-    y_ij = γ_j x̂_ij + β_j
+    μ_j = (1/n)·Σ_i x_ij
+    σ²_j = (1/n)·Σ_i (x_ij − μ_j)²
+    x̂_ij = (x_ij − μ_j)/√(σ²_j + ε)
+    y_ij = γ_j·x̂_ij + β_j
 
 and updates the running statistics used at inference,
 μ̄ ← (1-m)μ̄ + mμ and
@@ -17,11 +17,9 @@ PyTorch).  Inference mode uses μ̄, σ̄² instead.  The backward pass
 
 .. math::
 
-    (∂ L)/(∂β_j) = Σ_i ∂ y_ij,
-    (∂ L)/(∂γ_j) = Σ_i ∂ y_ij x̂_ij,
-    (∂ L)/(∂ x_ij) = γ_j/(n√(σ^2_j+ε))
-        (n ∂ y_ij - (∂ L)/(∂β_j)
-        - x̂_ij(∂ L)/(∂γ_j))
+    ∂L/∂β_j = Σ_i ∂y_ij
+    ∂L/∂γ_j = Σ_i ∂y_ij·x̂_ij
+    ∂L/∂x_ij = γ_j/(n·√(σ²_j + ε)) · (n·∂y_ij − ∂L/∂β_j − x̂_ij·∂L/∂γ_j)
 
 Defaults: ``eps`` ε = 10^(-5), ``momentum`` m = 0.1.
 

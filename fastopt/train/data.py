@@ -7,8 +7,7 @@ an epoch permutation π (a new one per epoch, from a seeded
 
 .. math::
 
-    I_k = {π(kB), π(kB + 1), …, π(min((k+1)B, n) - 1)},
-    k = 0, …, ⌈n/B⌉ - 1
+    I_k = {π(kB), π(kB + 1), …, π(min((k + 1)B, n) − 1)}   (k = 0, …, ⌈n/B⌉ − 1)
 
 (the last, smaller batch is dropped with ``drop_last``).  Then
 

@@ -6,9 +6,9 @@ changes at inference:
 
 .. math::
 
-    m_i ∼ Bernoulli(1 - p),
-    y_i = m_i  s  x_i,
-    (∂ L)/(∂ x_i) = m_i  s  (∂ L)/(∂ y_i)
+    m_i ∼ Bernoulli(1 − p)
+    y_i = m_i·s·x_i
+    ∂L/∂x_i = m_i·s·∂L/∂y_i
 
 **DropConnect** (Wan et al., 2013) drops weights instead of activations.  For a
 dense layer y = x W + b with W of shape ``(in, out)``, one mask
@@ -16,10 +16,10 @@ M per forward pass (shared by the samples of the batch):
 
 .. math::
 
-    W̃ = s (M ⊙ W),     y = x W̃ + b,
-    (∂ L)/(∂ x) = (∂ L)/(∂ y)W̃^(\top),
-    (∂ L)/(∂ W) = s  M ⊙ (x^(\top) (∂ L)/(∂ y)),
-    (∂ L)/(∂ b) = Σ_i (∂ L)/(∂ y_i)
+    W̃ = s·(M ⊙ W),   y = x·W̃ + b
+    ∂L/∂x = ∂L/∂y · W̃ᵀ
+    ∂L/∂W = s·M ⊙ (xᵀ · ∂L/∂y)
+    ∂L/∂b = Σ_i ∂L/∂y_i
 
 (the inverted-scaling variant: inference uses W itself, instead of the
 paper's moment matching).

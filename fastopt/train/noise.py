@@ -4,8 +4,8 @@ At step t (from 0) every gradient gets independent Gaussian noise:
 
 .. math::
 
-    g_t ← g_t + σ_t z,     z ∼ N(0, I),
-    σ_t² = η/((1 + t)^γ)
+    g_t ← g_t + σ_t·z,   z ∼ N(0, I)
+    σ_t² = η/(1 + t)^γ
 
 with ``gamma`` γ = 0.55 and ``eta`` η chosen from
 :data:`ETA_CHOICES` ``= (0.01, 0.3, 1.0)`` in the paper (default 0.01).  The noise

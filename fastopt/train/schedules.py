@@ -177,7 +177,8 @@ class PolynomialDecay(LRSchedule):
     (default 0); the rate stays at η_T after T steps.
 
     Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
-    of ``torch.optim.lr_scheduler.PolynomialLR`` with an end rate (as Keras' ``PolynomialDecay``).
+    of ``torch.optim.lr_scheduler.PolynomialLR``, with an end rate as in Keras'
+    ``PolynomialDecay``.
 
     Raises:
         TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
@@ -209,8 +210,10 @@ class CosineAnnealing(LRSchedule):
     at t = W without a zero-rate first step (Goyal et al., 2017; Loshchilov &
     Hutter's SGDR without restarts).
 
-    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
-    of I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017 (without restarts); warm-up: P. Goyal et al., "Accurate, Large Minibatch SGD", arXiv:1706.02677, 2017.
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Source:
+    I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts",
+    ICLR 2017 (without restarts); warm-up: P. Goyal et al., "Accurate, Large Minibatch
+    SGD", arXiv:1706.02677, 2017.
 
     Raises:
         TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.

@@ -1,13 +1,11 @@
 r"""A training loop that ties the toolkit together: :func:`fit`.
 
-One epoch of :func:`fit` is, for every batch I that ``data`` yields:
+One epoch of :func:`fit` is, for every batch I that ``data`` yields::
 
-.. math::
-
-    (L_I, g) = \textttobjective(I)
-    g ← g + N(0, σ_t²)   (gradient_noise)
-    θ ← \textttoptimizer.step(g),  then each regularizer's step
-    η ← \textttschedule.step()   if schedule_interval="batch"
+    (L_I, g) = objective(I)
+    g ← g + N(0, σ_t²)                       (with gradient_noise)
+    θ ← optimizer.step(g), then each regularizer's step
+    η ← schedule.step()                      (if schedule_interval="batch")
 
 then, at the end of the epoch: the epoch's loss (the mean of L_I weighted by
 the batch sizes), the monitored value (``validation()`` if given, else that loss),
