@@ -136,3 +136,51 @@ def test_docstring_examples(module):
 
 def test_doctests_are_found():
     assert {"fastopt.optim.sgd", "fastopt.optim.adam"} <= set(_doctest_modules())
+
+
+def _public_docstrings():
+    import inspect
+    from fastopt.embeddings import glove
+    objects = [(name, getattr(fastopt, name)) for name in fastopt.__all__]
+    objects += [(f"glove.{name}", getattr(glove, name)) for name in
+                ("Vocabulary", "cooccurrence", "Cooccurrence", "read_cooccurrence", "GloVe")]
+    for name, obj in objects:
+        yield name, inspect.getdoc(obj) or ""
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and callable(member):
+                    yield f"{name}.{attr}", inspect.getdoc(member) or ""
+
+
+def test_public_docstrings_read_as_plain_text():
+    """help() shows no raw LaTeX: equations are written with plain-text symbols."""
+    raw = [(name, line.strip()) for name, doc in _public_docstrings()
+           for line in doc.splitlines() if re.search(r"\\[A-Za-z]|:math:`", line)]
+    assert not raw, raw[:5]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "Adamax",
+                                  "NAdam"])
+def test_optimizer_docstrings_state_source_errors_and_sparse_semantics(name):
+    doc = getattr(fastopt, name).__doc__
+    for section in ("Source:", "Args:", "Raises:", "Sparse gradients:", "Conventions:",
+                    ".. math::"):
+        assert section in doc, f"{name}'s docstring has no {section!r}"
+
+
+def test_plainmath_renders_docstring_equations_as_tex():
+    import sys
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        plainmath = importlib.import_module("plainmath")
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    assert plainmath.tex("θ ← θ − η/(1 − β_1^t) · m/(√v̂ + ε)   (if amsgrad)") == (
+        r"θ \leftarrow  θ - η/(1 - β_1^t) \cdot  m/(\sqrt{\hat{v}} + ε) \qquad \text{(if amsgrad)}")
+    lines = [".. math::", "", "    a ← b", "    c = √(d)", "", "after"]
+    plainmath.process_docstring(None, "class", "x", None, None, lines)
+    assert lines == [".. math::", "", "    & a \\leftarrow  b", "", "    & c = \\sqrt{d}", "",
+                     "after"]
+    tex_block = [".. math::", "", r"    \alpha", ""]
+    plainmath.process_docstring(None, "class", "x", None, None, tex_block)
+    assert tex_block[2] == r"    \alpha"

@@ -112,7 +112,10 @@ def process_docstring(app, what, name, obj, options, lines):
             j += 1
         while j > i + 1 and not lines[j - 1].strip():
             j -= 1
-        block = lines[i + 1:j]
+        start = i + 1
+        while start < j and not lines[start].strip():
+            start += 1
+        block = lines[start:j]
         body = [l for l in block if l.strip()]
         if body:
             inner = min(len(l) - len(l.lstrip()) for l in body)
