@@ -38,7 +38,16 @@ def config():
 
 
 def show_config():
-    """Print the backends, threads and build options in use; return them as a dict."""
+    """Print the backends, threads and build options in use; return them as a dict.
+
+    Returns:
+        dict with ``"fastopt"``, ``"python"``, ``"numpy"``, ``"numba"`` (versions, str;
+        ``numba`` None if not installed), ``"machine"``, ``"available_backends"``
+        (list), ``"backend"`` (in use), ``"num_threads"`` (int),
+        ``"parallel_threshold"`` (int, elements) and ``"cython"`` (None if the
+        extension is not built, else a dict: ``compile_args``, ``variant``
+        (``"x86_64_v3"`` or ``"baseline"``), ``openmp``, ``openmp_max_threads``,
+        ``debug_checks``)."""
     info = config()
     cy = info["cython"]
     lines = [

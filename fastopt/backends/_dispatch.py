@@ -57,7 +57,13 @@ def is_available(name):
 
 
 def available_backends():
-    """The names of the backends that work here, fastest first."""
+    """The names of the backends that work here, fastest first.
+
+    Returns:
+        A list of str, a subset of ``["cython", "numba", "python"]`` in that order;
+        ``"python"`` (the NumPy reference) is always there, ``"cython"`` when the
+        extension was built, ``"numba"`` when numba imports.
+    """
     return [name for name in _FASTEST_FIRST if is_available(name)]
 
 
@@ -78,7 +84,13 @@ def _default_backend():
 
 
 def get_backend():
-    """The backend used by optimizers that were not given ``backend=``."""
+    """The backend used by optimizers that were not given ``backend=``.
+
+    Returns:
+        str: this thread's :func:`use_backend` choice, else the :func:`set_backend`
+        choice, else ``$FASTOPT_BACKEND``, else the first of
+        :func:`available_backends`.
+    """
     override = getattr(_local, "stack", None)
     if override:
         return override[-1]
@@ -91,7 +103,14 @@ def get_backend():
 def set_backend(name):
     """Select the backend for every optimizer without its own ``backend=``.
 
-    ``None`` restores the default: ``$FASTOPT_BACKEND`` if set, else the fastest available.
+    Args:
+        name: ``"python"``, ``"numba"``, ``"cython"``, or ``None`` to restore the
+            default: ``$FASTOPT_BACKEND`` if set, else the fastest available.
+
+    Raises:
+        ValueError: an unknown name.
+        RuntimeError: a backend that is not available here (e.g. ``"cython"`` when
+            the extension was not built); the message says how to get it.
     """
     global _global_backend, selection_version
     _global_backend = None if name is None else check_backend(name)
@@ -100,7 +119,15 @@ def set_backend(name):
 
 @contextlib.contextmanager
 def use_backend(name):
-    """Context manager: use backend ``name`` in this thread inside the ``with`` block."""
+    """Context manager: use backend ``name`` in this thread inside the ``with`` block.
+
+    Optimizers created with their own ``backend=`` keep it.  Other threads are not
+    affected; the previous choice is restored on exit.  Raises as :func:`set_backend`.
+    Example::
+
+        with fastopt.use_backend("python"):     # the reference, e.g. to compare
+            opt.step(grads)
+    """
     global selection_version
     check_backend(name)
     stack = getattr(_local, "stack", None)
@@ -177,7 +204,12 @@ def _default_num_threads():
 
 
 def get_num_threads():
-    """Threads the compiled backends use for large arrays (default: ``$OMP_NUM_THREADS`` or the cores)."""
+    """Threads the compiled backends use for large arrays (default: ``$OMP_NUM_THREADS`` or the cores).
+
+    Returns:
+        int >= 1.  Arrays under ``PARALLEL_THRESHOLD`` (100,000) elements always run
+        on one thread; the result never depends on the thread count.
+    """
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_num_threads()
@@ -185,7 +217,15 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Set the number of threads of both compiled backends; ``None`` restores the default."""
+    """Set the number of threads of both compiled backends; ``None`` restores the default.
+
+    Args:
+        n: a positive int, or None (``$OMP_NUM_THREADS``, else the cores this process
+            may use).
+
+    Raises:
+        ValueError: ``n`` is not a positive integer.
+    """
     global _num_threads
     if n is None:
         _num_threads = None

@@ -16,6 +16,9 @@ def get_include():
     compiles.  It is found from this file's location, so it is right for an editable
     install too, whose source tree need not be on ``sys.path`` (Cython would not find the
     declarations there by itself).
+
+    Returns:
+        str: an absolute directory path (the parent of the ``fastopt`` package).
     """
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../fastopt
     return os.path.dirname(package)

@@ -1,36 +1,36 @@
 r"""GloVe word vectors, trained with fastopt's Adagrad row kernel inside a compiled loop.
 
-GloVe (Pennington, Socher and Manning, 2014) fits word vectors :math:`w_i`, context
-vectors :math:`\tilde w_j` and biases :math:`b_i, \tilde b_j` to the logarithm of the
-co-occurrence counts :math:`x_{ij}` of a corpus, by minimising
+GloVe (Pennington, Socher and Manning, 2014) fits word vectors w_i, context
+vectors w̃_j and biases b_i, b̃_j to the logarithm of the
+co-occurrence counts x_ij of a corpus, by minimising
 
 .. math::
 
-    J = \sum_{(i,j):\,x_{ij} > 0} \tfrac12\, f(x_{ij})\,
-        \bigl(w_i \cdot \tilde w_j + b_i + \tilde b_j - \log x_{ij}\bigr)^2,
-    \qquad f(x) = \min\bigl(1, (x / x_{max})^{\alpha}\bigr)
+    J = Σ_((i,j): x_ij > 0) ½  f(x_ij)
+        (w_i · w̃_j + b_i + b̃_j - log x_ij)²,
+    f(x) = min(1, (x / x_max)^α)
 
 (the ½ is GloVe's program's, not the paper's).  Training makes passes (epochs) over
-the non-zero co-occurrence *records* :math:`(i, j, x_{ij})` in a shuffled order; for
-each record, with :math:`\delta = w_i \cdot \tilde w_j + b_i + \tilde b_j - \log x_{ij}`,
+the non-zero co-occurrence *records* (i, j, x_ij) in a shuffled order; for
+each record, with δ = w_i · w̃_j + b_i + b̃_j - log x_ij,
 
 .. math::
 
-    g_{w_i} = f(x_{ij})\,\delta\,\tilde w_j, \quad g_{\tilde w_j} = f(x_{ij})\,\delta\, w_i,
-    \quad g_{b_i} = g_{\tilde b_j} = f(x_{ij})\,\delta
+    g_(w_i) = f(x_ij) δ w̃_j,    g_(w̃_j) = f(x_ij) δ  w_i,
+    g_(b_i) = g_(b̃_j) = f(x_ij) δ
 
-and each of the two rows :math:`[w_i, b_i]` and :math:`[\tilde w_j, \tilde b_j]` takes one
+and each of the two rows [w_i, b_i] and [w̃_j, b̃_j] takes one
 Adagrad step -- :func:`fastopt.backends.numba.adagrad.adagrad_serial`, the numba
 backend's row kernel, called from this module's ``@njit`` loop, without the GIL, in
 several threads at once (Hogwild!: no locks; rows shared by two threads may lose an
 update now and then, which SGD shrugs off).  The cost reported per epoch is the mean
-of :math:`\tfrac12 f(x)\,\delta^2` over the records, each taken *before* its update:
+of ½ f(x) δ² over the records, each taken *before* its update:
 the figure GloVe's own program prints.
 
 **Adagrad as GloVe uses it.**  GloVe's program steps by
-:math:`\eta\,g / \sqrt{1 + \sum_{\text{past}} (\eta g)^2}` (learning rate
-:math:`\eta = 0.05`, accumulators starting at 1).  That is
-:math:`g / \sqrt{1/\eta^2 + \sum_{\text{past}} g^2}`: fastopt's Adagrad with ``lr=1``
+η g / √(1 + Σ_past (η g)²) (learning rate
+η = 0.05, accumulators starting at 1).  That is
+g / √(1/η² + Σ_past g²): fastopt's Adagrad with ``lr=1``
 and ``initial_accumulator_value=1/eta**2``, which this trainer uses -- except that
 standard Adagrad (torch's, fastopt's) also counts the current gradient in the
 accumulator.  The two give the same cost curve to well under 1% (measured in
@@ -215,7 +215,16 @@ class Cooccurrence:
 
 
 def read_cooccurrence(path):
-    """Read GloVe's binary co-occurrence file (``cooccur``'s or ``shuffle``'s output)."""
+    """Read GloVe's binary co-occurrence file (``cooccur``'s or ``shuffle``'s output).
+
+    Returns a :class:`Cooccurrence` (ids converted to 0-based int32, counts float64).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a file whose size is not a whole number of 16-byte records, an id
+            < 1.  (Counts are checked by :meth:`Cooccurrence.check`, which
+            :meth:`GloVe.fit` runs.)
+    """
     size = os.path.getsize(path)
     if size % RECORD_DTYPE.itemsize:
         raise ValueError(f"{path}: size {size} is not a multiple of the "
@@ -406,6 +415,13 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
     A pair in several runs gets ``((0 + s_1) + s_2) + ...``, each run's sum ``s_r`` taken
     in corpus order: the same within rounding (relative ~1e-15 per run), and the same bits
     for the same ``memory_mb``.
+
+    Returns a :class:`Cooccurrence` (int32 ids, float64 counts).
+
+    Raises:
+        TypeError: a corpus of another kind, a non-integer ``window``.
+        ValueError: ``window`` < 1, ``memory_mb`` not > 0.
+        OSError: a corpus path that cannot be read.
     """
     window = _args.integer("window", window, 1)
     memory_mb = _args.positive("memory_mb", memory_mb)
@@ -599,15 +615,27 @@ class GloVe:
     """A GloVe model: word and context vectors with biases, and their Adagrad state.
 
     Arguments: ``vocab_size``; ``dim`` (50); ``x_max`` (100) and ``alpha`` (0.75) of the
-    weighting :math:`f`; ``eta`` (0.05), GloVe's learning rate (see the module
+    weighting f; ``eta`` (0.05), GloVe's learning rate (see the module
     docstring for how it maps onto Adagrad); ``eps`` (1e-10, Adagrad's); ``dtype``
     (float32; GloVe's program computes in float64); ``seed`` of the initialisation
     and of the record order.
 
     Attributes: ``weights`` and ``context``, ``(vocab_size, dim + 1)``, each row a
     vector followed by its bias, initialised uniformly in
-    :math:`[-0.5, 0.5) / (dim + 1)` as GloVe does; ``weights_sum`` and
-    ``context_sum``, their Adagrad accumulators, starting at :math:`1/\\eta^2`.
+    [-0.5, 0.5) / (dim + 1) as GloVe does; ``weights_sum`` and
+    ``context_sum``, their Adagrad accumulators, starting at 1/η².
+
+    Raises:
+        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32 or
+            float64.
+        ValueError: ``vocab_size`` or ``dim`` < 1; negative or non-finite ``x_max``,
+            ``alpha``, ``eta``, ``eps``.
+        IndexError: (in :meth:`fit`, :meth:`cost`) a record's word id outside the
+            vocabulary -- checked before the unchecked compiled loop runs.
+
+    Source: J. Pennington, R. Socher, C. D. Manning, "GloVe: Global Vectors for Word
+    Representation", EMNLP 2014, and the authors' C implementation (weighting,
+    initialisation, Adagrad with accumulators starting at 1, the reported cost).
     """
 
     def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,

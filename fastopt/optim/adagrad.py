@@ -4,48 +4,71 @@ from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad: per-coordinate step sizes from the sum of squared gradients (``torch.optim.Adagrad``).
+    """Adagrad: per-coordinate step sizes from the sum of squared gradients (``torch.optim.Adagrad``).
 
-    At step :math:`t` (counting from 1), in this order:
+    Source: J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
+    Learning and Stochastic Optimization", JMLR 12, 2011; defaults and semantics of
+    ``torch.optim.Adagrad``.
+
+    At step t (counting from 1), in this order (η = ``lr``, ε = ``eps``,
+    λ = ``weight_decay``, s the accumulator):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
-        \tilde\eta &= \eta / (1 + (t-1)\,\eta_{decay}) \qquad\text{(in double, once per step)} \\
-        s &\leftarrow s + g\,g \\
-        \theta &\leftarrow \theta - \tilde\eta\, g / (\sqrt{s} + \epsilon)
-
-    Arguments: ``lr`` :math:`\eta` (1e-2), ``lr_decay`` :math:`\eta_{decay}` (0),
-    ``weight_decay`` :math:`\lambda` (0), ``initial_accumulator_value`` (the initial
-    :math:`s`, 0), ``eps`` :math:`\epsilon` (1e-10), ``maximize`` (False).
-    State: ``sum`` (:math:`s`) and ``step``.
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0)
+        η̃ = η / (1 + (t − 1)·lr_decay)           (in double, once per step)
+        s ← s + g·g
+        θ ← θ − η̃ · g/(√s + ε)
 
     Row-wise Adagrad (``rowwise=True``) keeps one accumulator per row instead of one
     per element -- the memory saving large recommendation models use for embedding
-    tables (a table of width :math:`d` needs :math:`d` times less optimizer state).
-    For a parameter of shape ``(n_rows, ...)`` with rows of :math:`d` elements,
-    state ``sum`` has shape ``(n_rows,)`` and for each row :math:`r`:
+    tables (a table of width d needs d times less optimizer state).  For a parameter
+    of shape ``(n_rows, ...)`` with rows of d elements, state ``sum`` has shape
+    ``(n_rows,)`` and for each row r (the sum runs over the row, in order):
 
     .. math::
 
-        s_r &\leftarrow s_r + \tfrac{1}{d} \textstyle\sum_j g_{rj}^2 \\
-        \theta_{rj} &\leftarrow \theta_{rj} - \tilde\eta\, g_{rj} / (\sqrt{s_r} + \epsilon)
+        s_r ← s_r + (1/d)·Σ_j g_rj²
+        θ_rj ← θ_rj − η̃ · g_rj/(√s_r + ε)
 
-    (the sum runs over the row in order).  For 1-D parameters every element is its
-    own row, so ``rowwise=True`` gives exactly plain Adagrad.
+    For 1-D parameters every element is its own row, so ``rowwise=True`` gives exactly
+    plain Adagrad.
 
-    Sparse gradients (:class:`fastopt.SparseGrad`) update only the listed rows; for
-    Adagrad without weight decay that is bit for bit the dense step with the
-    scattered gradient, since untouched rows have :math:`g = 0`.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η >= 0 (default 1e-2).
+        lr_decay: >= 0 (default 0).
+        weight_decay: λ >= 0, coupled L2 (default 0).
+        initial_accumulator_value: the initial s, >= 0 (default 0), in squared
+            gradient units.
+        eps: ε >= 0 (default 1e-10), in gradient units.
+        maximize: ascend the objective instead (default False).
+        rowwise: one accumulator per row (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``sum`` (s: the parameter's shape and dtype, or
+    ``(n_rows,)`` with ``rowwise``) and ``step`` (int t).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``lr_decay``, ``weight_decay``, ``initial_accumulator_value`` or
+            ``eps`` negative or not finite.
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ and s take the step above; the learning-rate
+    decay uses the optimizer's global step t.  Without weight decay that is bit for
+    bit the dense step with the scattered gradient (untouched rows have g = 0 and do
+    not change).  Row-wise Adagrad works the same way, one accumulator per listed row.
 
     Conventions:
-        * :math:`\epsilon` is added *outside* the square root, as in PyTorch and
-          Duchi et al.  TensorFlow/Keras add it outside too but start the accumulator at
-          0.1; optax's ``adagrad`` also starts at 0.1.  To get their behaviour pass
-          ``initial_accumulator_value=0.1``.  For :math:`\epsilon` inside the root,
-          :math:`g / \sqrt{s + \epsilon}`, use ``initial_accumulator_value=eps,
-          eps=0``: the two are identical.
+        * ε is added *outside* the square root, as in PyTorch and Duchi et al.
+          TensorFlow/Keras add it outside too but start the accumulator at 0.1; optax's
+          ``adagrad`` also starts at 0.1.  To get their behaviour pass
+          ``initial_accumulator_value=0.1``.  For ε inside the root, g/√(s + ε), use
+          ``initial_accumulator_value=eps, eps=0``: the two are identical.
     """
 
     algorithm = "adagrad"

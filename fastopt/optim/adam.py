@@ -6,42 +6,72 @@ from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba, 2015), with AMSGrad and decoupled weight decay as options (``torch.optim.Adam``).
+    """Adam (Kingma & Ba, 2015), with AMSGrad and decoupled weight decay as options (``torch.optim.Adam``).
 
-    At step :math:`t` (counting from 1), in this order:
+    Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR
+    2015; AMSGrad: S. J. Reddi, S. Kale, S. Kumar, "On the Convergence of Adam and
+    Beyond", ICLR 2018; defaults and semantics of ``torch.optim.Adam``.
+
+    At step t (counting from 1), for each parameter θ with gradient g, in this order
+    (η = ``lr``, (β_1, β_2) = ``betas``, ε = ``eps``, λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \text{ and not decoupled} \\
-        \theta &\leftarrow \theta\,(1 - \eta\lambda) \qquad\text{if } \lambda \ne 0
-            \text{ and decoupled (AdamW)} \\
-        m &\leftarrow \beta_1 m + (1-\beta_1)\,g \\
-        v &\leftarrow \beta_2 v + (1-\beta_2)\,g\,g \\
-        \hat v &\leftarrow \max(\hat v, v) \qquad\text{if amsgrad, else } \hat v = v \\
-        d &= \sqrt{\hat v} / \sqrt{1-\beta_2^t} + \epsilon \\
-        \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, m / d
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0 and not decoupled)
+        θ ← θ·(1 − η·λ)                          (if λ ≠ 0 and decoupled: AdamW)
+        m ← β_1·m + (1 − β_1)·g
+        v ← β_2·v + (1 − β_2)·g·g
+        v̂ ← max(v̂, v)                            (if amsgrad; else v̂ = v)
+        d = √v̂ / √(1 − β_2^t) + ε
+        θ ← θ − η/(1 − β_1^t) · m/d
 
-    The step-only scalars :math:`\eta/(1-\beta_1^t)`, :math:`\sqrt{1-\beta_2^t}`,
-    :math:`1-\beta_{1,2}` and :math:`1-\eta\lambda` are computed in double precision
-    and rounded once to the parameter's dtype.
+    The step-only scalars η/(1 − β_1^t), √(1 − β_2^t), 1 − β_1, 1 − β_2 and 1 − η·λ
+    are computed in double precision and rounded once to the parameter's dtype; the
+    rest is computed in the parameter's dtype, in this order, by every backend.
 
-    Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` :math:`(\beta_1, \beta_2)`
-    ((0.9, 0.999)), ``eps`` :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda`
-    (0), ``amsgrad`` (False), ``maximize`` (False), ``decoupled_weight_decay`` (False;
-    True is AdamW), ``per_row_step`` (False; fastopt's: :math:`t` counts the steps that
-    updated each row -- the first axis -- for tables trained with
-    :class:`~fastopt.SparseGrad`, as FBGEMM's row-wise counters).  State: ``exp_avg``
-    (:math:`m`), ``exp_avg_sq`` (:math:`v`), ``max_exp_avg_sq`` (:math:`\hat v`, amsgrad
-    only), ``step`` (every call), ``row_step`` (int64 per row, per_row_step only).
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η, >= 0 (default 1e-3), in parameter units per step.
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 added to the denominator (default 1e-8), in gradient units.
+        weight_decay: λ >= 0 (default 0): coupled L2, or decoupled decay with
+            ``decoupled_weight_decay=True``.
+        amsgrad: keep the running maximum v̂ of v (default False).
+        maximize: ascend the objective instead (default False).
+        decoupled_weight_decay: decay θ directly instead of adding λθ to g (default
+            False; True is :class:`AdamW`).
+        per_row_step: count t per row of a table (the first axis) instead of per call
+            (default False; fastopt's, as FBGEMM's row-wise counters): for tables trained
+            with :class:`~fastopt.SparseGrad`, the bias corrections use how often each
+            row was updated.
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter (arrays of the parameter's shape and dtype): ``exp_avg`` (m),
+    ``exp_avg_sq`` (v), ``max_exp_avg_sq`` (v̂, only with amsgrad), ``step`` (int t), ``row_step`` (int64
+    per row, only with per_row_step).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps`` or ``weight_decay`` negative or not finite, a beta
+            outside [0, 1).
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ, m, v (and v̂) take the step above ("lazy"
+    Adam, like ``torch.optim.SparseAdam``): the moments of untouched rows do not decay,
+    and the bias corrections use the optimizer's global step t.  Weight decay applies to
+    the listed rows only.
 
     Conventions:
-        * :math:`\epsilon` is added after the bias correction of :math:`\sqrt{v}`
-          (PyTorch, optax).  The paper's "efficient version" and TensorFlow 1 add
-          :math:`\hat\epsilon` to the uncorrected :math:`\sqrt{v}`; this equals
-          ``eps = ε̂ / sqrt(1-β2^t)``, which changes with the step.
-        * PyTorch writes the first moment as ``lerp``, :math:`m + (1-\beta_1)(g - m)`:
-          equal in exact arithmetic, it may differ from the form above in the last bit.
+        * ε is added after the bias correction of √v (PyTorch, optax, Keras 3).  The
+          paper's "efficient version" and TensorFlow 1 add ε̂ to the uncorrected √v;
+          that equals ``eps = ε̂ / √(1 − β_2^t)``, which changes with the step.
+        * AMSGrad takes the maximum of the raw v and corrects it afterwards (PyTorch);
+          optax takes the maximum of the bias-corrected v.
+        * PyTorch writes the first moment as ``lerp``, m + (1 − β_1)(g − m): equal in
+          exact arithmetic, it may differ from the form above in the last bit.
 
     Example::
 
@@ -98,18 +128,28 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.
+
+    Source: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR
+    2019; defaults of ``torch.optim.AdamW``.
 
     The update is :class:`Adam`'s with ``decoupled_weight_decay=True``: before the
-    moment updates, :math:`\theta \leftarrow \theta\,(1 - \eta\lambda)`, and the
-    gradient itself is not decayed.  Defaults as in PyTorch: ``lr=1e-3,
-    betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False``.
+    moment updates
+
+    .. math::
+
+        θ ← θ·(1 − η·λ)
+
+    and the gradient itself is not decayed.  Arguments, state, errors and sparse
+    semantics as :class:`Adam`; defaults as in PyTorch: ``lr=1e-3, betas=(0.9, 0.999),
+    eps=1e-8, weight_decay=1e-2, amsgrad=False``.
 
     Conventions:
-        * The decay is scaled by the learning rate, :math:`\eta\lambda` (PyTorch, optax).
-          The paper decays by :math:`\eta_t\lambda` with a schedule multiplier
-          :math:`\eta_t` independent of :math:`\alpha`; to decay by a fixed
-          :math:`\lambda'` per step pass ``weight_decay = λ' / lr``.
+        * The decay is scaled by the learning rate, η·λ (PyTorch, optax).  The paper
+          decays by η_t·λ with a schedule multiplier η_t independent of the step size
+          α; to decay by a fixed λ' per step pass ``weight_decay = λ' / lr``.
+        * Keras' ``weight_decay`` argument of every optimizer is this decoupled decay;
+          fastopt's (and PyTorch's) ``weight_decay`` of the other rules is coupled L2.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,

@@ -4,26 +4,50 @@ from .optimizer import Optimizer
 
 
 class Adamax(Optimizer):
-    r"""Adamax, the infinity-norm variant of Adam (Kingma & Ba, 2015), as ``torch.optim.Adamax``.
+    """Adamax, the infinity-norm variant of Adam (Kingma & Ba, 2015), as ``torch.optim.Adamax``.
 
-    At step :math:`t`, in this order:
+    Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR
+    2015, section 7.1; defaults and semantics of ``torch.optim.Adamax``.
+
+    At step t (counting from 1), in this order (η = ``lr``, (β_1, β_2) = ``betas``,
+    ε = ``eps``, λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
-        m &\leftarrow \beta_1 m + (1-\beta_1)\,g \\
-        u &\leftarrow \max(\beta_2 u,\ |g| + \epsilon) \\
-        \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, m / u
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0)
+        m ← β_1·m + (1 − β_1)·g
+        u ← max(β_2·u, |g| + ε)
+        θ ← θ − η/(1 − β_1^t) · m/u
 
-    Arguments: ``lr`` :math:`\eta` (2e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0), ``maximize``
-    (False), ``per_row_step`` (False; :math:`t` counted per row of a table, see
-    :class:`Adam`).  State: ``exp_avg`` (:math:`m`), ``exp_inf`` (:math:`u`), ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η >= 0 (default 2e-3).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 (default 1e-8), in gradient units.
+        weight_decay: λ >= 0, coupled L2 (default 0).
+        maximize: ascend the objective instead (default False).
+        per_row_step: count t per row of a table (default False; see :class:`Adam`).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter (the parameter's shape and dtype): ``exp_avg`` (m),
+    ``exp_inf`` (u), ``step`` (int t), and ``row_step`` (int64 per row, only with
+    per_row_step).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps`` or ``weight_decay`` negative or not finite, a beta
+            outside [0, 1).
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ, m and u take the step above; the moments of
+    untouched rows do not decay, and the bias correction uses the global step t.
 
     Conventions:
-        * :math:`\epsilon` sits inside the maximum (PyTorch); the paper has no
-          :math:`\epsilon`, and Keras adds it to :math:`u` in the denominator instead.
+        * ε sits inside the maximum (PyTorch); the paper has no ε, and Keras adds it
+          to u in the denominator instead.
     """
 
     algorithm = "adamax"

@@ -4,36 +4,61 @@ from .optimizer import Optimizer
 
 
 class NAdam(Optimizer):
-    r"""NAdam: Adam with Nesterov momentum (Dozat, 2016), as ``torch.optim.NAdam``.
+    """NAdam: Adam with Nesterov momentum (Dozat, 2016), as ``torch.optim.NAdam``.
 
-    At step :math:`t`, with the momentum schedule
-    :math:`\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})` and the running product
-    :math:`\Pi_t = \prod_{i \le t} \mu_i` (state ``mu_product``), in this order:
+    Source: T. Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016 workshop;
+    defaults and semantics of ``torch.optim.NAdam``.
+
+    At step t (counting from 1), with the momentum schedule
+    μ_t = β_1·(1 − ½·0.96^(t·ψ)) and the running product Π_t = μ_1·μ_2·…·μ_t
+    (state ``mu_product``), in this order (η = ``lr``, (β_1, β_2) = ``betas``,
+    ε = ``eps``, λ = ``weight_decay``, ψ = ``momentum_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \text{ and not decoupled} \\
-        \theta &\leftarrow \theta\,(1 - \eta\lambda) \qquad\text{if } \lambda \ne 0
-            \text{ and decoupled} \\
-        m &\leftarrow \beta_1 m + (1-\beta_1)\,g \\
-        v &\leftarrow \beta_2 v + (1-\beta_2)\,g\,g \\
-        d &= \sqrt{v / (1-\beta_2^t)} + \epsilon \\
-        \theta &\leftarrow \theta - \frac{\eta (1-\mu_t)}{1-\Pi_t}\, g / d \\
-        \theta &\leftarrow \theta - \frac{\eta\,\mu_{t+1}}{1-\Pi_t\mu_{t+1}}\, m / d
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0 and not decoupled)
+        θ ← θ·(1 − η·λ)                          (if λ ≠ 0 and decoupled)
+        m ← β_1·m + (1 − β_1)·g
+        v ← β_2·v + (1 − β_2)·g·g
+        d = √(v/(1 − β_2^t)) + ε
+        θ ← θ − η·(1 − μ_t)/(1 − Π_t) · g/d
+        θ ← θ − η·μ_(t+1)/(1 − Π_t·μ_(t+1)) · m/d
 
-    The two coefficients and :math:`1-\beta_2^t` are computed in double precision
-    (with :math:`\Pi_t` kept in double) and rounded once to the parameter's dtype.
+    The two coefficients and 1 − β_2^t are computed in double precision (with Π_t kept
+    in double) and rounded once to the parameter's dtype.
 
-    Arguments: ``lr`` :math:`\eta` (2e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0), ``momentum_decay``
-    :math:`\psi` (4e-3), ``maximize`` (False), ``decoupled_weight_decay`` (False).
-    State: ``exp_avg``, ``exp_avg_sq``, ``mu_product`` (a float), ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η >= 0 (default 2e-3).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 (default 1e-8), in gradient units.
+        weight_decay: λ >= 0 (default 0).
+        momentum_decay: ψ >= 0 (default 4e-3).
+        maximize: ascend the objective instead (default False).
+        decoupled_weight_decay: decay θ directly (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v) (the parameter's shape
+    and dtype), ``mu_product`` (Π_t, a Python float), ``step`` (int t).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps``, ``weight_decay`` or ``momentum_decay`` negative or not
+            finite, a beta outside [0, 1).
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ, m and v take the step above; the moments of
+    untouched rows do not decay, and μ_t, Π_t and the bias correction follow the
+    optimizer's global step t.
 
     Conventions:
         * PyTorch keeps ``mu_product`` as a float32 tensor; fastopt keeps it in double,
           so the coefficients can differ from PyTorch's in the last bits.
-        * Keras' Nadam uses the same schedule with ``momentum_decay`` fixed at 0.004.
+        * Keras' Nadam uses the same schedule with ``momentum_decay`` fixed at 0.004;
+          optax's ``nadam`` is Adam with a Nesterov first moment, without the schedule.
     """
 
     algorithm = "nadam"

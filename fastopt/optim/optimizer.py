@@ -104,6 +104,18 @@ def flat_arrays(shapes, dtype=np.float64):
         opt = fastopt.Adam(params)
         ...                     # write the gradients into grads[i] in place
         opt.step(grads)         # one fused call over all four arrays
+
+    Args:
+        shapes: a sequence of shapes (tuples of ints >= 0, or ints for 1-D arrays).
+        dtype: the arrays' dtype (default float64; the optimizers take float32 and
+            float64).
+
+    Returns:
+        A list of C-contiguous, writeable, zero-filled arrays of the given shapes: views,
+        in order, of one new 1-D buffer of ``sum(sizes)`` elements.
+
+    Raises:
+        ValueError: a negative dimension.
     """
     dtype = np.dtype(dtype)
     shapes = [tuple(np.atleast_1d(np.asarray(s, dtype=np.int64)).tolist()) if not
@@ -233,15 +245,38 @@ class _StateView:
 
 
 class Optimizer:
-    """Base class of every fastopt optimizer.
+    """Base class of every fastopt optimizer: parameters, groups, state, checkpoints, dispatch.
 
-    ``params`` is one NumPy array, a list of arrays, or a list of parameter-group
-    dicts (``{"params": [...], "lr": ...}``) whose entries override the
-    optimizer's defaults, as in ``torch.optim``.  Arrays must be float32 or
-    float64, writable and C-contiguous; they are updated in place.
+    Subclasses (:class:`~fastopt.SGD`, :class:`~fastopt.Adam`, ...) differ only in their
+    hyperparameters, state and kernel; this class holds everything else, with
+    ``torch.optim.Optimizer``'s semantics.
 
-    ``backend`` fixes this optimizer's backend (``"python"``, ``"numba"`` or
-    ``"cython"``); ``None`` follows :func:`fastopt.get_backend` at every step.
+    Args:
+        params: what to update, in place: one NumPy array, a list of arrays, or a list
+            of parameter-group dicts (``{"params": [...], "lr": ...}``) whose entries
+            override the optimizer's defaults.  Every array is float32 or float64 (both
+            may be mixed), writeable and C-contiguous, of any shape (also 0 elements);
+            no two may overlap in memory.
+        defaults: the subclass's hyperparameters (each class documents its own).
+        backend: ``"python"``, ``"numba"`` or ``"cython"`` for this optimizer; ``None``
+            (default) follows :func:`fastopt.get_backend` at every step.
+
+    Attributes:
+        param_groups: list of dicts, one per group: ``"params"`` and every
+            hyperparameter.  Editing ``opt.param_groups[i]["lr"]`` between steps takes
+            effect at the next step, which checks the new value.
+        state: per-parameter state, ``opt.state[i]`` or ``opt.state[array]``: a dict of
+            the subclass's state arrays (same shape and dtype as the parameter) and
+            ``"step"`` (int, steps taken), created at the parameter's first step.
+        defaults: dict of the constructor's hyperparameters.
+
+    Raises:
+        TypeError: ``params`` of the wrong type, a parameter of another dtype than
+            float32/float64, an unknown hyperparameter, a non-boolean flag.
+        ValueError: empty ``params``, a read-only or non-contiguous parameter, parameters
+            that overlap or repeat, a hyperparameter out of its range, an unknown backend.
+
+    Every check runs before anything is written, here and in :meth:`step`.
     """
 
     #: Name of the kernel module of every backend (``fastopt.backends.<b>.<algorithm>``).
@@ -386,11 +421,27 @@ class Optimizer:
         return grads
 
     def step(self, grads):
-        """Update every parameter in place from its gradient.
+        """Update every parameter in place from its gradient: one step of the rule.
 
-        ``grads`` matches the parameters: one array for a single parameter, else
-        a list in the order of the parameters (groups concatenated); ``None``
-        skips a parameter.  Everything is validated before anything is written.
+        Args:
+            grads: one gradient per parameter, in the order of the parameters (groups
+                concatenated); a single array when there is one parameter.  Each is a
+                NumPy array of the parameter's shape and dtype, C-contiguous, not
+                sharing memory with its parameter; or a :class:`~fastopt.SparseGrad`
+                for a parameter of shape ``(n_rows, ...)`` (only the listed rows of the
+                parameter and of its state are updated; see the rule's docstring); or
+                ``None`` to skip the parameter (its step count does not advance).
+
+        Raises:
+            TypeError: a gradient of the wrong type or dtype (int32/int64 indices for
+                a ``SparseGrad``).
+            ValueError: the wrong number of gradients, a shape that differs from the
+                parameter's, a non-contiguous gradient, a gradient that shares memory
+                with its parameter, a hyperparameter edited to an invalid value.
+            IndexError: a ``SparseGrad`` row outside ``[0, n_rows)``.
+
+        Everything is validated before anything is written: after an error the
+        parameters and the state are unchanged.
         """
         params = self._params
         if (type(grads) is np.ndarray or type(grads) is SparseGrad) and len(params) == 1:

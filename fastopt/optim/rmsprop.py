@@ -4,35 +4,58 @@ from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Hinton's lecture 6e; centered variant of Graves, 2013) as in ``torch.optim.RMSprop``.
+    """RMSprop (Hinton's lecture 6e; centered variant of Graves, 2013) as in ``torch.optim.RMSprop``.
 
-    In this order:
+    Source: G. Hinton, N. Srivastava, K. Swersky, "Neural Networks for Machine
+    Learning", lecture 6e (2012); centered: A. Graves, "Generating Sequences With
+    Recurrent Neural Networks", arXiv:1308.0850, 2013; defaults and semantics of
+    ``torch.optim.RMSprop``.
+
+    In this order (η = ``lr``, α = ``alpha``, ε = ``eps``, μ = ``momentum``,
+    λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
-        v &\leftarrow \alpha\,v + (1-\alpha)\,g\,g \\
-        \bar g &\leftarrow \alpha\,\bar g + (1-\alpha)\,g,\quad
-            d = \sqrt{v - \bar g\,\bar g} + \epsilon \qquad\text{if centered} \\
-        d &= \sqrt{v} + \epsilon \qquad\text{otherwise} \\
-        b &\leftarrow \mu\,b + g/d,\quad \theta \leftarrow \theta - \eta\,b
-            \qquad\text{if } \mu \ne 0 \\
-        \theta &\leftarrow \theta - \eta\,g/d \qquad\text{otherwise}
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0)
+        v ← α·v + (1 − α)·g·g
+        ḡ ← α·ḡ + (1 − α)·g,  d = √(v − ḡ·ḡ) + ε     (if centered)
+        d = √v + ε                               (otherwise)
+        b ← μ·b + g/d,  θ ← θ − η·b              (if μ ≠ 0)
+        θ ← θ − η·g/d                            (otherwise)
 
-    Arguments: ``lr`` :math:`\eta` (1e-2), ``alpha`` :math:`\alpha` (0.99), ``eps``
-    :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0), ``momentum``
-    :math:`\mu` (0), ``centered`` (False), ``maximize`` (False).
-    State: ``square_avg`` (:math:`v`), ``grad_avg`` (:math:`\bar g`, centered only),
-    ``momentum_buffer`` (:math:`b`, momentum only), ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η >= 0 (default 1e-2).
+        alpha: α in [0, 1] (default 0.99).
+        eps: ε >= 0 (default 1e-8), in gradient units.
+        weight_decay: λ >= 0, coupled L2 (default 0).
+        momentum: μ >= 0 (default 0).
+        centered: divide by the estimated standard deviation instead of the root
+            mean square (default False).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter (the parameter's shape and dtype): ``square_avg`` (v),
+    ``grad_avg`` (ḡ, centered only), ``momentum_buffer`` (b, momentum only), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps``, ``weight_decay`` or ``momentum`` negative or not finite,
+            ``alpha`` outside [0, 1].
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ, v (and ḡ, b) take the step above; the
+    averages of untouched rows do not decay ("lazy" updates).
 
     Conventions:
-        * :math:`\epsilon` is added outside the square root (PyTorch).  TensorFlow adds
-          it inside, :math:`g/\sqrt{v + \epsilon}`, with default 1e-7, and Keras'
-          default ``rho`` (our ``alpha``) is 0.9.
-        * PyTorch updates :math:`\bar g` with ``lerp``, :math:`\bar g + (1-\alpha)(g -
-          \bar g)`; the form above is equal in exact arithmetic and may differ from it
-          in the last bit.
+        * ε is added outside the square root (PyTorch).  TensorFlow adds it inside,
+          g/√(v + ε), with default 1e-7, and Keras' default ``rho`` (our ``alpha``) is
+          0.9; optax also puts ε inside by default (``eps_in_sqrt=True``).
+        * PyTorch updates ḡ with ``lerp``, ḡ + (1 − α)(g − ḡ); the form above is equal
+          in exact arithmetic and may differ from it in the last bit.
     """
 
     algorithm = "rmsprop"

@@ -4,39 +4,62 @@ from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent, optionally with momentum (``torch.optim.SGD``).
+    """Stochastic gradient descent, optionally with momentum (``torch.optim.SGD``).
 
-    For each parameter :math:`\theta` with gradient :math:`g`, in this order:
+    Source: H. Robbins, S. Monro (1951); momentum: B. T. Polyak (1964); Nesterov's
+    momentum in the form of I. Sutskever et al., "On the importance of initialization and
+    momentum in deep learning", ICML 2013; defaults and semantics of ``torch.optim.SGD``.
+
+    For each parameter θ with gradient g, in this order (η = ``lr``, μ = ``momentum``,
+    τ = ``dampening``, λ = ``weight_decay``; b is the momentum buffer):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
-        b &\leftarrow g \ \text{at the first step, else}\
-            b \leftarrow \mu\,b + (1-\tau)\,g \qquad\text{if } \mu \ne 0 \\
-        g &\leftarrow g + \mu\,b \ \text{if Nesterov, else}\ g \leftarrow b
-            \qquad\text{if } \mu \ne 0 \\
-        \theta &\leftarrow \theta - \eta\,g
-
-    Arguments: ``lr`` :math:`\eta` (default 1e-3), ``momentum`` :math:`\mu` (0),
-    ``dampening`` :math:`\tau` (0), ``weight_decay`` :math:`\lambda` (0, coupled L2),
-    ``nesterov`` (False), ``maximize`` (False).  State: ``momentum_buffer``
-    (:math:`b`, only with momentum) and ``step``.
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0)
+        b ← g at the first step, else b ← μ·b + (1 − τ)·g      (if μ ≠ 0)
+        g ← g + μ·b if Nesterov, else g ← b                    (if μ ≠ 0)
+        θ ← θ − η·g
 
     The same class covers batch, mini-batch and stochastic gradient descent: what
-    differs is the gradient you pass (see :mod:`fastopt` examples).
+    differs is the gradient you pass.
+
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η >= 0 (default 1e-3).
+        momentum: μ >= 0 (default 0: no buffer is kept).
+        dampening: τ >= 0 (default 0).
+        weight_decay: λ >= 0, coupled L2 (default 0).
+        nesterov: Nesterov momentum (default False; needs μ > 0 and τ = 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``momentum_buffer`` (b, the parameter's shape and dtype; only
+    with momentum) and ``step`` (int).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``momentum``, ``dampening`` or ``weight_decay`` negative or not
+            finite; ``nesterov`` without momentum > 0 and dampening = 0.
+
+    Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
+    first, then only the listed rows of θ (and of b) take the step above.  Without
+    momentum this is bit for bit the dense step with the scattered gradient; with
+    momentum the buffer rows of untouched rows do not decay ("lazy" momentum); "first
+    step" is the parameter's first step, so rows first listed later start from a zero
+    buffer row, b ← (1 − τ)·g.
 
     Conventions:
-        * Classic momentum is often written :math:`v \leftarrow \gamma v + \eta g,\
-          \theta \leftarrow \theta - v`.  With a constant learning rate it is this rule
-          with ``momentum=γ`` (then :math:`v = \eta b`); they differ only when
-          :math:`\eta` changes during training.
-        * The exponential-moving-average form :math:`b \leftarrow \beta b + (1-\beta) g`
-          is ``momentum=β, dampening=β`` (except the first step, which sets
-          :math:`b = g` as PyTorch does).
+        * Classic momentum is often written v ← γ·v + η·g, θ ← θ − v.  With a constant
+          learning rate it is this rule with ``momentum=γ`` (then v = η·b); they differ
+          only when η changes during training.  Keras writes v ← μ·v − η·g, θ ← θ + v,
+          the same thing with the rate inside the buffer.
+        * The exponential-moving-average form b ← β·b + (1 − β)·g is ``momentum=β,
+          dampening=β`` (except the first step, which sets b = g as PyTorch does).
         * Nesterov's look-ahead is the PyTorch/Sutskever reformulation
-          :math:`\theta \leftarrow \theta - \eta (g + \mu b)`, which evaluates the
-          gradient at the current parameters.
+          θ ← θ − η·(g + μ·b), which evaluates the gradient at the current parameters.
 
     Example::
 

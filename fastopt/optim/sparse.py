@@ -26,6 +26,33 @@ class SparseGrad:
       gradient :meth:`to_dense`.
 
     No copy is made: the arrays are read by the update, never written.
+
+    Args:
+        indices: 1-D int32 or int64 array of row numbers in ``[0, n_rows)``, any order,
+            repeats allowed (anything else is converted with ``np.asarray``).
+        values: array of shape ``(len(indices),) + param.shape[1:]`` and the
+            parameter's dtype (float32 or float64), C-contiguous.
+
+    Raises:
+        TypeError: ``indices`` not of an integer dtype (int32/int64), ``values`` of
+            another dtype than the parameter's.
+        ValueError: ``indices`` not 1-D, ``values`` of the wrong shape or not
+            C-contiguous, a 0-dimensional parameter.
+        IndexError: an index < 0 or >= ``n_rows``.
+
+    The checks run in ``opt.step``, before anything is written.
+
+    Example::
+
+        >>> import numpy as np, fastopt
+        >>> table = np.zeros((4, 2))
+        >>> opt = fastopt.SGD(table, lr=1.0)
+        >>> opt.step(fastopt.SparseGrad(np.array([3, 0, 3]), np.ones((3, 2))))
+        >>> table
+        array([[-1., -1.],
+               [ 0.,  0.],
+               [ 0.,  0.],
+               [-2., -2.]])
     """
 
     __slots__ = ("indices", "values")

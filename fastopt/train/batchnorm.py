@@ -1,36 +1,34 @@
 r"""Batch normalization (Ioffe & Szegedy, 2015) of 2-D inputs ``(n, d)``, forward and backward.
 
-Training mode normalizes each feature (column) :math:`j` by the statistics of the batch:
+Training mode normalizes each feature (column) j by the statistics of the batch:
 
 .. math::
 
-    \mu_j = \frac1n\sum_i x_{ij}, \qquad
-    \sigma^2_j = \frac1n\sum_i (x_{ij} - \mu_j)^2, \qquad
-    \hat x_{ij} = \frac{x_{ij} - \mu_j}{\sqrt{\sigma^2_j + \epsilon}}, \qquad
-    y_{ij} = \gamma_j \hat x_{ij} + \beta_j
+    μ_j = (1/n)·Σ_i x_ij
+    σ²_j = (1/n)·Σ_i (x_ij − μ_j)²
+    x̂_ij = (x_ij − μ_j)/√(σ²_j + ε)
+    y_ij = γ_j·x̂_ij + β_j
 
 and updates the running statistics used at inference,
-:math:`\bar\mu \leftarrow (1-m)\bar\mu + m\mu` and
-:math:`\bar\sigma^2 \leftarrow (1-m)\bar\sigma^2 + m\,\tfrac{n}{n-1}\sigma^2` (unbiased, as
-PyTorch).  Inference mode uses :math:`\bar\mu, \bar\sigma^2` instead.  The backward pass
+μ̄ ← (1-m)μ̄ + mμ and
+σ̄² ← (1-m)σ̄² + m n/(n-1)σ² (unbiased, as
+PyTorch).  Inference mode uses μ̄, σ̄² instead.  The backward pass
 (training mode) is
 
 .. math::
 
-    \frac{\partial L}{\partial\beta_j} = \sum_i \partial y_{ij}, \qquad
-    \frac{\partial L}{\partial\gamma_j} = \sum_i \partial y_{ij}\,\hat x_{ij}, \qquad
-    \frac{\partial L}{\partial x_{ij}} = \frac{\gamma_j}{n\sqrt{\sigma^2_j+\epsilon}}
-        \Bigl(n\,\partial y_{ij} - \frac{\partial L}{\partial\beta_j}
-              - \hat x_{ij}\frac{\partial L}{\partial\gamma_j}\Bigr)
+    ∂L/∂β_j = Σ_i ∂y_ij
+    ∂L/∂γ_j = Σ_i ∂y_ij·x̂_ij
+    ∂L/∂x_ij = γ_j/(n·√(σ²_j + ε)) · (n·∂y_ij − ∂L/∂β_j − x̂_ij·∂L/∂γ_j)
 
-Defaults: ``eps`` :math:`\epsilon = 10^{-5}`, ``momentum`` :math:`m = 0.1`.
+Defaults: ``eps`` ε = 10^(-5), ``momentum`` m = 0.1.
 
 **Numerics.**  The kernels (:mod:`fastopt.backends.python.batchnorm` and its numba and
 Cython twins) compute in the input's dtype and accumulate every sum over the batch
 sequentially, row after row; the compiled ones split the work by columns, never
 within a sum.  So all backends agree **bit for bit** (0 ULP), for any thread count.
-A sequential float32 sum of :math:`n` terms has a relative error bound of about
-:math:`n \cdot 2^{-24}`; use float64 for very large batches if that matters.
+A sequential float32 sum of n terms has a relative error bound of about
+n · 2^(-24); use float64 for very large batches if that matters.
 """
 import numpy as np
 
@@ -46,13 +44,13 @@ _MODULE = "batchnorm"
 class BatchNorm:
     """Batch normalization of ``(n, num_features)`` inputs (see the module docstring).
 
-    Arguments: ``num_features`` :math:`d`; ``eps`` (1e-5); ``momentum`` (0.1) of the
-    running statistics; ``affine`` (True): learn :math:`\\gamma, \\beta`, else they stay
+    Arguments: ``num_features`` d; ``eps`` (1e-5); ``momentum`` (0.1) of the
+    running statistics; ``affine`` (True): learn γ, β, else they stay
     1 and 0; ``track_running_stats`` (True): keep the running statistics (without
     them, inference mode uses the batch's); ``dtype`` (float64); ``backend``.
 
-    Arrays (all of shape ``(d,)``): ``weight`` :math:`\\gamma` and ``bias``
-    :math:`\\beta` -- the parameters, to give to an optimizer -- and
+    Arrays (all of shape ``(d,)``): ``weight`` γ and ``bias``
+    β -- the parameters, to give to an optimizer -- and
     ``grad_weight``, ``grad_bias``, written in place by :meth:`backward`, so that
     ``opt.step([bn.grad_weight, bn.grad_bias])`` works; ``running_mean``,
     ``running_var``; ``num_batches_tracked``.  Example::
@@ -62,6 +60,15 @@ class BatchNorm:
         h = bn.forward(x @ W)                      # training mode
         grad_x = bn.backward(grad_h)               # fills bn.grad_weight, bn.grad_bias
         opt.step(bn.gradients() + [x.T @ grad_x])
+
+    Raises:
+        TypeError: a non-integer ``num_features``; an unsupported ``dtype``; inputs of
+            another dtype than the layer's.
+        ValueError: ``num_features`` < 1, ``eps`` <= 0, ``momentum`` outside [0, 1];
+            inputs not of shape ``(n, d)``; a training batch of one sample.
+
+    Source: S. Ioffe, C. Szegedy, "Batch Normalization", ICML 2015; running statistics
+    and defaults of ``torch.nn.BatchNorm1d`` (unbiased running variance).
     """
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,

@@ -1,19 +1,18 @@
 r"""Data iteration: the gradient-descent variants, and curriculum learning.
 
 Batch, stochastic and mini-batch gradient descent differ only in which samples
-each gradient is computed on.  With :math:`n` samples, batch size :math:`B` and
-an epoch permutation :math:`\pi` (a new one per epoch, from a seeded
-:class:`numpy.random.Generator`), batch :math:`k` of an epoch is
+each gradient is computed on.  With n samples, batch size B and
+an epoch permutation π (a new one per epoch, from a seeded
+:class:`numpy.random.Generator`), batch k of an epoch is
 
 .. math::
 
-    I_k = \{\pi(kB), \pi(kB + 1), \dots, \pi(\min((k+1)B, n) - 1)\},
-    \qquad k = 0, \dots, \lceil n/B \rceil - 1
+    I_k = {π(kB), π(kB + 1), …, π(min((k + 1)B, n) − 1)}   (k = 0, …, ⌈n/B⌉ − 1)
 
 (the last, smaller batch is dropped with ``drop_last``).  Then
 
-* **batch gradient descent** is :math:`B = n` (one batch: every sample),
-* **stochastic gradient descent** is :math:`B = 1` (one sample per step),
+* **batch gradient descent** is B = n (one batch: every sample),
+* **stochastic gradient descent** is B = 1 (one sample per step),
 * **mini-batch gradient descent** is anything in between.
 
 :class:`BatchSampler` implements all three (helpers: :func:`full_batch`,
@@ -65,6 +64,12 @@ class BatchSampler:
             for batch in sampler:          # one epoch: a new permutation
                 loss, grads = objective(X[batch], y[batch])
                 opt.step(grads)
+
+    Raises:
+        TypeError: ``n`` or ``batch_size`` not an integer, ``seed`` of another type.
+        ValueError: ``n`` < 1 or ``batch_size`` < 1.
+
+    Batches are 1-D read-only ``int64`` index arrays.
     """
 
     def __init__(self, n, batch_size=None, *, shuffle=True, drop_last=False, seed=None):
@@ -98,26 +103,42 @@ class BatchSampler:
 
 
 def full_batch(n):
-    """Batch gradient descent: one batch of all ``n`` samples per epoch, in order."""
+    """Batch gradient descent: one batch of all ``n`` samples per epoch, in order.
+
+    Returns a :class:`BatchSampler` with ``batch_size=n`` and no shuffling.
+    Raises as :class:`BatchSampler`.
+    """
     return BatchSampler(n, None, shuffle=False)
 
 
 def stochastic(n, *, seed=None):
-    """Stochastic gradient descent: ``n`` batches of one sample, in a new order every epoch."""
+    """Stochastic gradient descent: ``n`` batches of one sample, in a new order every epoch.
+
+    Returns a :class:`BatchSampler` with ``batch_size=1``.  Raises as
+    :class:`BatchSampler`.
+    """
     return BatchSampler(n, 1, seed=seed)
 
 
 def mini_batches(n, batch_size, *, drop_last=False, seed=None):
-    """Mini-batch gradient descent: batches of ``batch_size`` samples, reshuffled every epoch."""
+    """Mini-batch gradient descent: batches of ``batch_size`` samples, reshuffled every epoch.
+
+    Returns a :class:`BatchSampler`.  Raises as :class:`BatchSampler`.
+    """
     return BatchSampler(n, batch_size, drop_last=drop_last, seed=seed)
 
 
 def linear_pacing(start_fraction, epochs):
     r"""A pacing function for :class:`CurriculumSampler` ("baby steps").
 
-    Epoch :math:`e` (from 0) uses the easiest fraction
-    :math:`\min(1,\ f_0 + (1 - f_0)\, e / E)` of the samples: ``start_fraction``
-    :math:`f_0 \in (0, 1]` at first, all of them from epoch ``epochs`` :math:`E` on.
+    Epoch e (from 0) uses the easiest fraction
+    min(1, f_0 + (1 - f_0)  e / E) of the samples: ``start_fraction``
+    f_0 ∈ (0, 1] at first, all of them from epoch ``epochs`` E on.
+
+    Returns a function ``epoch -> fraction``.
+
+    Raises:
+        ValueError: ``start_fraction`` outside (0, 1], ``epochs`` < 1.
     """
     f0 = check.in_range("start_fraction", start_fraction, 0.0, 1.0, high_inclusive=True)
     if f0 == 0:
@@ -138,22 +159,37 @@ class CurriculumSampler:
     random order, new every epoch), cut into batches of ``batch_size``:
 
     ``strategy="curriculum"`` (default)
-        batch :math:`k` holds the samples :math:`kB, \dots, (k+1)B - 1` of the
-        easy-to-hard order :math:`c`: the naive curriculum.
+        batch k holds the samples kB, …, (k+1)B - 1 of the
+        easy-to-hard order c: the naive curriculum.
     ``strategy="mixed"``
         every batch mixes the curriculum with uniformly random samples:
-        :math:`r = \operatorname{round}(\rho B)` samples drawn uniformly (without
-        replacement within the batch) from all :math:`n`, and the next
-        :math:`B - r` samples of the order :math:`c`.  An epoch ends when the
-        curriculum order is used up (:math:`\lceil n_c / (B - r) \rceil` batches).
-        ``random_fraction`` is :math:`\rho \in [0, 1)` (default 0.5).
+        r = round(ρ B) samples drawn uniformly (without
+        replacement within the batch) from all n, and the next
+        B - r samples of the order c.  An epoch ends when the
+        curriculum order is used up (⌈n_c / (B - r)⌉ batches).
+        ``random_fraction`` is ρ ∈ [0, 1) (default 0.5).
 
     ``pacing`` (optional) is a function ``epoch -> fraction in (0, 1]``: epoch
-    :math:`e` (from 0) then uses only the easiest ``ceil(fraction * n)`` samples as
-    its curriculum :math:`c` (e.g. :func:`linear_pacing`, Bengio et al.'s growing
+    e (from 0) then uses only the easiest ``ceil(fraction * n)`` samples as
+    its curriculum c (e.g. :func:`linear_pacing`, Bengio et al.'s growing
     training set); by default every epoch uses all of them.
 
     Batches are 1-D read-only ``int64`` index arrays, reproducible with ``seed``.
+
+    Args:
+        difficulty: 1-D real array of length n (one score per sample, finite; lower
+            is easier).
+        batch_size: B >= 1.
+
+    Raises:
+        TypeError: a non-integer ``batch_size``, a non-callable ``pacing``, a bad
+            ``seed``.
+        ValueError: ``difficulty`` not 1-D, empty or not finite; ``batch_size`` < 1;
+            an unknown ``strategy``; ``random_fraction`` outside [0, 1).
+
+    Source: Y. Bengio, J. Louradour, R. Collobert, J. Weston, "Curriculum Learning",
+    ICML 2009 (naive curriculum, growing training set); W. Zaremba, I. Sutskever,
+    "Learning to Execute", arXiv:1410.4615, 2014 (the mixed strategy).
     """
 
     STRATEGIES = ("curriculum", "mixed")

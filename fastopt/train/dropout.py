@@ -1,33 +1,33 @@
 r"""Dropout on activations and DropConnect on weight matrices (inverted scaling).
 
 **Inverted dropout** (Srivastava et al., 2014) keeps each activation with probability
-:math:`1 - p` and scales the kept ones by :math:`s = 1/(1-p)`, so that nothing
+1 - p and scales the kept ones by s = 1/(1-p), so that nothing
 changes at inference:
 
 .. math::
 
-    m_i \sim \operatorname{Bernoulli}(1 - p), \qquad
-    y_i = m_i\, s\, x_i, \qquad
-    \frac{\partial L}{\partial x_i} = m_i\, s\, \frac{\partial L}{\partial y_i}
+    m_i ∼ Bernoulli(1 − p)
+    y_i = m_i·s·x_i
+    ∂L/∂x_i = m_i·s·∂L/∂y_i
 
 **DropConnect** (Wan et al., 2013) drops weights instead of activations.  For a
-dense layer :math:`y = x W + b` with :math:`W` of shape ``(in, out)``, one mask
-:math:`M` per forward pass (shared by the samples of the batch):
+dense layer y = x W + b with W of shape ``(in, out)``, one mask
+M per forward pass (shared by the samples of the batch):
 
 .. math::
 
-    \tilde W = s\,(M \odot W), \qquad y = x \tilde W + b, \qquad
-    \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\tilde W^\top, \qquad
-    \frac{\partial L}{\partial W} = s\, M \odot \Bigl(x^\top \frac{\partial L}{\partial y}\Bigr),
-    \qquad \frac{\partial L}{\partial b} = \sum_i \frac{\partial L}{\partial y_i}
+    W̃ = s·(M ⊙ W),   y = x·W̃ + b
+    ∂L/∂x = ∂L/∂y · W̃ᵀ
+    ∂L/∂W = s·M ⊙ (xᵀ · ∂L/∂y)
+    ∂L/∂b = Σ_i ∂L/∂y_i
 
-(the inverted-scaling variant: inference uses :math:`W` itself, instead of the
+(the inverted-scaling variant: inference uses W itself, instead of the
 paper's moment matching).
 
 The masks are drawn by NumPy from a seeded :class:`numpy.random.Generator`
 (``generator.random(shape) >= p``, in double precision whatever the dtype), so
 every backend sees the same mask; the fused kernel ``dropout_apply`` then computes
-:math:`y = x \cdot s` where kept and ``+0.0`` elsewhere in one pass, in every backend
+y = x · s where kept and ``+0.0`` elsewhere in one pass, in every backend
 with the same bits (:mod:`fastopt.backends.python.dropout`).
 """
 import numpy as np
@@ -60,7 +60,7 @@ class _Masked:
 
     @property
     def scale(self):
-        """:math:`s = 1/(1-p)`, in double precision."""
+        """s = 1/(1-p), in double precision."""
         return 1.0 / (1.0 - self.p)
 
     def _apply(self, x, mask, out):
@@ -87,6 +87,18 @@ class Dropout(_Masked):
         h = drop.forward(h)                    # training
         ...
         grad_h = drop.backward(grad_h)
+
+    ``x`` (and the gradient) may have any shape, dtype float32 or float64; the mask has
+    x's shape and dtype (values 0 or 1).
+
+    Raises:
+        TypeError: a bad ``seed``; ``x`` not a float32/float64 array.
+        ValueError: ``p`` outside [0, 1); ``out`` of another shape or dtype; a
+            gradient of another shape than the mask's.
+        RuntimeError: :meth:`backward` before a :meth:`forward` in training mode.
+
+    Source: N. Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
+    Overfitting", JMLR 15, 2014 (the inverted form, as ``torch.nn.Dropout``).
     """
 
     def __init__(self, p=0.5, *, seed=None, backend=None):
@@ -127,11 +139,22 @@ class DropConnect(_Masked):
     r"""DropConnect on the weights of a dense layer ``y = x @ W + b``.
 
     ``p`` is the probability of dropping a weight, in [0, 1) (default 0.5).
-    :meth:`forward` draws one mask :math:`M` of ``W``'s shape per call (training
-    mode), computes :math:`\tilde W = M \odot W / (1-p)` with the fused kernel and
-    returns :math:`x\tilde W + b`; :meth:`backward` returns the gradients with respect
+    :meth:`forward` draws one mask M of ``W``'s shape per call (training
+    mode), computes W̃ = M ⊙ W / (1-p) with the fused kernel and
+    returns xW̃ + b; :meth:`backward` returns the gradients with respect
     to ``x``, ``W`` and ``b`` (``None`` without bias).  In inference mode the layer is
-    :math:`xW + b`.  ``x`` is ``(batch, in)``, ``W`` ``(in, out)``, ``b`` ``(out,)``.
+    xW + b.  ``x`` is ``(batch, in)``, ``W`` ``(in, out)``, ``b`` ``(out,)``.
+
+    Arrays are float32 or float64 (one dtype for all).
+
+    Raises:
+        TypeError: a bad ``seed``; arrays of another dtype.
+        ValueError: ``p`` outside [0, 1); shapes that do not fit ``(batch, in)``,
+            ``(in, out)``, ``(out,)``.
+
+    Source: L. Wan, M. Zeiler, S. Zhang, Y. LeCun, R. Fergus, "Regularization of Neural
+    Networks using DropConnect", ICML 2013 (inverted scaling instead of the paper's
+    moment matching at inference).
     """
 
     def __init__(self, p=0.5, *, seed=None, backend=None):

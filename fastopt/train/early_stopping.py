@@ -1,14 +1,14 @@
 r"""Early stopping: stop when a monitored objective stops improving, restore the best weights.
 
-After each evaluation with value :math:`x` (e.g. the validation loss), with the
-best value so far :math:`x^*`, the evaluation is an improvement if
+After each evaluation with value x (e.g. the validation loss), with the
+best value so far x^*, the evaluation is an improvement if
 
 .. math::
 
-    x < x^* - \delta \quad (\text{mode="min"}) \qquad\text{or}\qquad
-    x > x^* + \delta \quad (\text{mode="max"})
+    x < x^* - δ    (mode="min")    or
+    x > x^* + δ    (mode="max")
 
-with ``min_delta`` :math:`\delta \ge 0` (default 0).  Training should stop after
+with ``min_delta`` δ ≥ 0 (default 0).  Training should stop after
 ``patience`` (default 10) evaluations in a row without improvement.  NaN never
 improves.  With ``restore_best=True`` (default) the parameters are copied at every
 improvement (into buffers allocated once) and :meth:`EarlyStopping.restore` copies
@@ -45,6 +45,15 @@ class EarlyStopping:
             if stopper.step(validation_loss()):
                 break
         stopper.restore()     # the parameters of the best epoch, in place
+
+    Raises:
+        TypeError: a non-integer ``patience``, a non-boolean ``restore_best``,
+            :meth:`step` with a value that is not a real number.
+        ValueError: ``patience`` < 0, a negative ``min_delta``, an unknown ``mode``,
+            ``restore_best`` without ``params``.
+
+    Semantics of Keras' ``EarlyStopping`` (``patience``, ``min_delta``, ``baseline``,
+    ``restore_best_weights``); see L. Prechelt, "Early Stopping -- But When?", 1998.
     """
 
     def __init__(self, patience=10, min_delta=0.0, mode="min", *, restore_best=True,

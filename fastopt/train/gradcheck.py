@@ -1,27 +1,27 @@
 r"""Gradient checking: an analytic gradient against central differences.
 
-For each checked element :math:`\theta_k` of a parameter, with a step
-:math:`h_k = \epsilon \max(1, |\theta_k|)`,
+For each checked element θ_k of a parameter, with a step
+h_k = ε·max(1, abs(θ_k)),
 
 .. math::
 
-    \tilde g_k = \frac{f(\theta + h_k e_k) - f(\theta - h_k e_k)}{(\theta_k + h_k) - (\theta_k - h_k)}
+    g̃_k = (f(θ + h_k e_k) - f(θ - h_k e_k))/((θ_k + h_k) - (θ_k - h_k))
 
 (the denominator is the step actually taken once both points are rounded to the
-dtype).  The error of an analytic gradient :math:`g` on a parameter is the relative error
+dtype).  The error of an analytic gradient g on a parameter is the relative error
 
 .. math::
 
-    \mathrm{rel}(g, \tilde g) = \frac{\|g - \tilde g\|_2}{\max(\|g\|_2 + \|\tilde g\|_2,\ \text{tiny})}
+    rel(g, g̃) = (‖g - g̃‖_2)/(max(‖g‖_2 + ‖g̃‖_2, tiny))
 
 which is 0 for equal gradients and 1 for unrelated ones.  A parameter passes if
-:math:`\mathrm{rel} \le` ``tol`` or :math:`\max_k |g_k - \tilde g_k| \le` ``atol`` (the
+rel ≤ ``tol`` or max_k abs(g_k − g̃_k) ≤ ``atol`` (the
 relative error means nothing for a gradient that is zero, e.g. a bias followed by
-batch normalization).  A correct float64 gradient typically gives :math:`10^{-7}` to
-:math:`10^{-10}` (defaults: ``eps`` :math:`10^{-6}`, ``tol`` 1e-6, ``atol`` 1e-8);
+batch normalization).  A correct float64 gradient typically gives 1e-7 to
+1e-10 (defaults: ``eps`` 1e-6, ``tol`` 1e-6, ``atol`` 1e-8);
 float32 is too coarse for central differences (``tol`` 1e-2, ``atol`` 1e-3 by
 default, or check in float64).  The error of central differences is
-:math:`O(h^2)` plus round-off :math:`O(u|f|/h)`.
+O(h²) plus round-off O(u·abs(f)/h).
 """
 import numpy as np
 
@@ -127,6 +127,12 @@ def check_gradient(objective, params, grads=None, *, eps=1e-6, tol=None, atol=No
     ``max_elements``, at most that many elements per parameter are checked, drawn
     at random (``seed``).  ``tol`` defaults to 1e-6 (float64) or 1e-2 (float32),
     ``atol`` to 1e-8 (float64) or 1e-3 (float32).  Returns a :class:`GradientCheck`, whose ``relative_errors`` are per parameter.
+
+    Raises:
+        TypeError: ``objective`` not callable; parameters that are not float32/float64
+            arrays; an objective that does not return ``(loss, grads)``.
+        ValueError: ``eps``, ``tol`` or ``atol`` <= 0, ``max_elements`` < 1,
+            gradients of the wrong shapes.
     """
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")

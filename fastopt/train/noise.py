@@ -1,16 +1,16 @@
 r"""Annealed Gaussian gradient noise (Neelakantan et al., 2015).
 
-At step :math:`t` (from 0) every gradient gets independent Gaussian noise:
+At step t (from 0) every gradient gets independent Gaussian noise:
 
 .. math::
 
-    g_t \leftarrow g_t + \sigma_t\,z, \qquad z \sim \mathcal N(0, I), \qquad
-    \sigma_t^2 = \frac{\eta}{(1 + t)^{\gamma}}
+    g_t ← g_t + σ_t·z,   z ∼ N(0, I)
+    σ_t² = η/(1 + t)^γ
 
-with ``gamma`` :math:`\gamma = 0.55` and ``eta`` :math:`\eta` chosen from
+with ``gamma`` γ = 0.55 and ``eta`` η chosen from
 :data:`ETA_CHOICES` ``= (0.01, 0.3, 1.0)`` in the paper (default 0.01).  The noise
 is drawn from a seeded :class:`numpy.random.Generator` in the gradient's dtype
-(``standard_normal(dtype=...)``), multiplied by :math:`\sigma_t` rounded to that
+(``standard_normal(dtype=...)``), multiplied by σ_t rounded to that
 dtype, and added: ``noisy = g + sigma_t * z``.
 
 Example::
@@ -36,20 +36,20 @@ from ..optim.sparse import SparseGrad
 
 __all__ = ["GradientNoise", "ETA_CHOICES", "noise_std"]
 
-#: The values of :math:`\eta` of Neelakantan et al. (2015).
+#: The values of η of Neelakantan et al. (2015).
 ETA_CHOICES = (0.01, 0.3, 1.0)
 
 
 def noise_std(t, eta=0.01, gamma=0.55):
-    r""":math:`\sigma_t = \sqrt{\eta / (1 + t)^\gamma}`, in double precision."""
+    r"""σ_t = √(η / (1 + t)^γ), in double precision."""
     return math.sqrt(eta / (1.0 + t) ** gamma)
 
 
 class GradientNoise:
-    r"""Adds :math:`\mathcal N(0, \sigma_t^2)` noise, :math:`\sigma_t^2 = \eta/(1+t)^\gamma`,
+    r"""Adds N(0, σ_t²) noise, σ_t² = η/(1+t)^γ,
     to gradients (see the module docstring).
 
-    Arguments: ``eta`` :math:`\eta \ge 0` (default 0.01), ``gamma`` :math:`\gamma \ge 0`
+    Arguments: ``eta`` η ≥ 0 (default 0.01), ``gamma`` γ ≥ 0
     (default 0.55), ``seed`` (int, Generator or None), ``inplace`` (default False:
     the result is written into reused buffers, the caller's gradients are left alone).
 
@@ -60,8 +60,18 @@ class GradientNoise:
     Sparse gradients get noise on the rows they list, once per distinct row: for a
     row listed several times the noise is added to its first entry, so that after
     the optimizer sums the duplicates the row's gradient has variance
-    :math:`\sigma_t^2`, as a dense gradient's.  Rows not listed get no noise (a
+    σ_t², as a dense gradient's.  Rows not listed get no noise (a
     dense noise would make the gradient dense).
+
+    Gradients keep their shapes and dtypes (float32 or float64); the noise is drawn in
+    float64 from the seeded generator and rounded to the gradient's dtype.
+
+    Raises:
+        TypeError: a bad ``seed``, a gradient that is not an array or ``SparseGrad``.
+        ValueError: a negative or non-finite ``eta`` or ``gamma``.
+
+    Source: A. Neelakantan et al., "Adding Gradient Noise Improves Learning for Very
+    Deep Networks", arXiv:1511.06807, 2015.
     """
 
     def __init__(self, eta=0.01, gamma=0.55, *, seed=None, inplace=False):
@@ -73,7 +83,7 @@ class GradientNoise:
         self._buffers = {}  # position -> (noisy buffer, noise buffer), reused across calls
 
     def std(self, t=None):
-        r""":math:`\sigma_t` at step ``t`` (default: the next call's)."""
+        r"""σ_t at step ``t`` (default: the next call's)."""
         t = self.t if t is None else _args.integer("t", t, 0)
         return noise_std(t, self.eta, self.gamma)
 

@@ -1,38 +1,34 @@
 r"""Regularization for any optimizer: decoupled weight decay, L1 and elastic net as
 proximal steps, and a lazy L1 for sparse (embedding) gradients.
 
-Notation: :math:`\theta` a parameter, :math:`\eta` its group's current ``lr`` (so
-the penalty follows any schedule), :math:`\lambda` the regularizer's strength.
+Notation: θ a parameter, η its group's current ``lr`` (so
+the penalty follows any schedule), λ the regularizer's strength.
 Each regularizer is applied right after the optimizer's step, to the parameters
 that had a gradient at that step:
 
-==============================  ====================================================  ===========================
-regularizer                     step after the optimizer's                            penalty it minimizes
-==============================  ====================================================  ===========================
-coupled L2                      ``weight_decay=`` of every optimizer:                 :math:`\tfrac\lambda2\|\theta\|_2^2`
-                                :math:`g \leftarrow g + \lambda\theta` before the rule
-:class:`DecoupledWeightDecay`   :math:`\theta \leftarrow \theta\,(1 - \eta\lambda)`       (AdamW's decay, for any rule)
-:class:`L1`                     :math:`\theta \leftarrow \operatorname{sign}(\theta)      :math:`\lambda_1\|\theta\|_1`
-                                \max(|\theta| - \eta\lambda_1, 0)`
-:class:`ElasticNet`             :math:`\theta \leftarrow \operatorname{sign}(\theta)      :math:`\lambda_1\|\theta\|_1 +
-                                \max(|\theta| - \eta\lambda_1, 0) / (1 + \eta\lambda_2)`  \tfrac{\lambda_2}2\|\theta\|_2^2`
-==============================  ====================================================  ===========================
+* coupled L2 -- the ``weight_decay=`` of every optimizer: g ← g + λ·θ before the
+  rule; minimizes (λ/2)·‖θ‖².
+* :class:`DecoupledWeightDecay` -- θ ← θ·(1 − η·λ) after the rule (AdamW's decay, for
+  any rule).
+* :class:`L1` -- θ ← sign(θ)·max(abs(θ) − η·λ_1, 0); minimizes λ_1·‖θ‖_1.
+* :class:`ElasticNet` -- θ ← sign(θ)·max(abs(θ) − η·λ_1, 0)/(1 + η·λ_2); minimizes
+  λ_1·‖θ‖_1 + (λ_2/2)·‖θ‖².
 
 The L1 and elastic-net steps are *proximal* steps (proximal gradient descent /
-ISTA): the soft threshold :math:`\operatorname{prox}_{\eta\lambda_1|\cdot|}` sets
-every weight with :math:`|\theta| \le \eta\lambda_1` to exactly zero, so they yield
-truly sparse weights, which a subgradient :math:`\lambda_1\operatorname{sign}(\theta)`
+ISTA): the soft threshold prox of η·λ_1·abs(·) sets
+every weight with abs(θ) ≤ η·λ_1 to exactly zero, so they yield
+truly sparse weights, which a subgradient λ_1·sign(θ)
 added to the gradient never does.  It is computed as
-:math:`\theta - \operatorname{clip}(\theta, -\tau, \tau)`: the zeros are ``+0.0``.
+θ - clip(θ, -τ, τ): the zeros are ``+0.0``.
 
 **Lazy L1 for sparse gradients.**  With a :class:`~fastopt.SparseGrad`, the dense
 proximal step would touch every row of the table at every step.  :class:`L1`
 (``lazy=True``, the default) keeps instead the penalty accumulated so far,
-:math:`u = \sum_s \eta_s\lambda_1`, and per row the part :math:`\ell_r` it has
+u = Σ_s η_sλ_1, and per row the part ℓ_r it has
 received; a row listed in a step first catches up (before the optimizer's step,
-:math:`\theta_r \leftarrow \operatorname{prox}_{u - \ell_r}(\theta_r)`), then gets this
+θ_r ← prox_(u - ℓ_r)(θ_r)), then gets this
 step's threshold after it.  Since consecutive soft thresholds add up,
-:math:`\operatorname{prox}_a \circ \operatorname{prox}_b = \operatorname{prox}_{a+b}`,
+prox_a ∘ prox_b = prox_(a+b),
 a row receives the same total penalty however rarely it appears, as in dense
 training (Tsuruoka et al., 2009; Carpenter, 2008).  :meth:`L1.flush` applies what is
 pending to every row (before evaluating, saving or reading the weights).
@@ -70,6 +66,11 @@ class Regularizer:
     parameters to regularize, a subset of the optimizer's (e.g. weights but not
     biases).  ``backend`` fixes the kernels' backend (default: the optimizer's, or
     :func:`fastopt.get_backend`).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
+        ValueError: a ``params`` entry that is not one of the optimizer's parameters, an
+            unknown backend.
     """
 
     def __init__(self, optimizer, params=None, *, backend=None):
@@ -178,14 +179,19 @@ class Regularizer:
 
 
 class DecoupledWeightDecay(Regularizer):
-    r"""Decoupled weight decay (Loshchilov & Hutter): :math:`\theta \leftarrow \theta(1 - \eta\lambda)`
+    r"""Decoupled weight decay (Loshchilov & Hutter): θ ← θ(1 - ηλ)
     after the optimizer's step, for any optimizer.
 
-    ``weight_decay`` :math:`\lambda \ge 0` (default 1e-2, as ``AdamW``).  Unlike the
+    ``weight_decay`` λ ≥ 0 (default 1e-2, as ``AdamW``).  Unlike the
     coupled ``weight_decay=`` of the optimizers, the decay does not pass through
-    the update rule's scaling (Adam's :math:`1/\sqrt{\hat v}`, ...).  A sparse gradient
+    the update rule's scaling (Adam's 1/√v̂, ...).  A sparse gradient
     decays the whole parameter (as dense training would).  ``AdamW`` applies the same
     factor before its update instead of after.
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite
+    ``weight_decay``.
+
+    Source: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
     """
 
     def __init__(self, optimizer, weight_decay=1e-2, params=None, *, backend=None):
@@ -205,13 +211,19 @@ class DecoupledWeightDecay(Regularizer):
 
 
 class ElasticNet(Regularizer):
-    r"""Elastic net as a proximal step: :math:`\theta \leftarrow \operatorname{sign}(\theta)
-    \max(|\theta| - \eta\lambda_1, 0) / (1 + \eta\lambda_2)`.
+    r"""Elastic net as a proximal step: θ ← sign(θ)
+    max(abs(θ) − η·λ_1, 0)/(1 + η·λ_2).
 
-    This is the exact proximal operator of :math:`\eta(\lambda_1\|\theta\|_1 +
-    \tfrac{\lambda_2}{2}\|\theta\|_2^2)`; ``l1`` :math:`\lambda_1 \ge 0` and ``l2``
-    :math:`\lambda_2 \ge 0`.  Weights within :math:`\eta\lambda_1` of zero become exactly
+    This is the exact proximal operator of η(λ_1‖θ‖_1 +
+    λ_2/2‖θ‖_2²); ``l1`` λ_1 ≥ 0 and ``l2``
+    λ_2 ≥ 0.  Weights within ηλ_1 of zero become exactly
     zero.  A sparse gradient gets the dense step on the whole parameter.
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite ``l1`` or
+    ``l2``.
+
+    Source: H. Zou, T. Hastie, "Regularization and variable selection via the elastic
+    net", JRSS B 67, 2005; the proximal step as in ISTA (Beck & Teboulle, 2009).
     """
 
     def __init__(self, optimizer, l1, l2, params=None, *, backend=None):
@@ -236,8 +248,8 @@ class ElasticNet(Regularizer):
 class L1(Regularizer):
     r"""L1 regularization as a proximal (soft-threshold) step, lazy for sparse gradients.
 
-    After the optimizer's step: :math:`\theta \leftarrow \operatorname{sign}(\theta)
-    \max(|\theta| - \eta\lambda_1, 0)` (``l1`` :math:`\lambda_1 \ge 0`), which yields exact
+    After the optimizer's step: θ ← sign(θ)
+    max(abs(θ) − η·λ_1, 0) (``l1`` λ_1 ≥ 0), which yields exact
     zeros.  With ``lazy=True`` (default), a parameter stepped with a
     :class:`~fastopt.SparseGrad` is regularized row by row, only on the rows listed,
     with the penalty each row accumulated while it was untouched (see the module
@@ -245,8 +257,18 @@ class L1(Regularizer):
     a sparse step is followed by the dense proximal step on the whole parameter.
 
     State per lazily regularized parameter ``i``: ``total_penalty[i]``
-    (:math:`u = \sum_s \eta_s\lambda_1`, a double) and ``last_penalty[i]`` (float64, one
-    value per row: the part of :math:`u` the row has received).
+    (u = Σ_s η_sλ_1, a double) and ``last_penalty[i]`` (float64, one
+    value per row: the part of u the row has received).
+
+    Raises as :class:`Regularizer`, and ValueError for a negative or non-finite ``l1``.
+
+    Source: the proximal gradient step of ISTA (A. Beck, M. Teboulle, SIAM J. Imaging
+    Sciences 2, 2009) for the lasso penalty (R. Tibshirani, 1996); lazy updates:
+    Y. Tsuruoka, J. Tsujii, S. Ananiadou, ACL 2009; B. Carpenter, 2008.
+
+    Pair it with plain SGD when you want exact zeros: under adaptive rules (Adam, ...)
+    every coordinate moves by about ``lr`` per step, so weights rarely land within
+    η·λ_1 of zero (see the training guide).
     """
 
     def __init__(self, optimizer, l1, params=None, *, lazy=True, backend=None):

@@ -1,23 +1,23 @@
 r"""Learning-rate annealing: schedules that set ``lr`` on every parameter group.
 
 A schedule wraps any fastopt optimizer.  At construction it records each
-group's initial rate :math:`\eta_0` (``base_lrs``) and sets the rate of step
-:math:`t = 0`; every :meth:`~LRSchedule.step` advances :math:`t` by one and writes
-:math:`\eta_t` into ``group["lr"]`` of every group.  Whether :math:`t` counts
+group's initial rate η_0 (``base_lrs``) and sets the rate of step
+t = 0; every :meth:`~LRSchedule.step` advances t by one and writes
+η_t into ``group["lr"]`` of every group.  Whether t counts
 epochs or batches is up to you: call ``step()`` once per epoch or once per batch.
 Changing the rate is a dict assignment: no parameter or state array is reallocated.
 
 ================================  =====================================================
-schedule                          :math:`\eta_t`
+schedule                          η_t
 ================================  =====================================================
-:class:`StepDecay`                :math:`\eta_0\,\gamma^{\lfloor t / s \rfloor}`
-:class:`ExponentialDecay`         :math:`\eta_0\,\gamma^{t}`
-:class:`InverseTimeDecay`         :math:`\eta_0 / (1 + k t)`
-:class:`PolynomialDecay`          :math:`(\eta_0 - \eta_T)(1 - \min(t, T)/T)^p + \eta_T`
-:class:`CosineAnnealing`          linear warm-up for :math:`t < W`, then
-                                  :math:`\eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})
-                                  (1 + \cos(\pi \frac{t - W}{T - W}))`
-:class:`ReduceLROnPlateau`        :math:`\eta \leftarrow \max(\phi\,\eta, \eta_{\min})` after
+:class:`StepDecay`                η_0 γ^(⌊ t / s ⌋)
+:class:`ExponentialDecay`         η_0 γ^t
+:class:`InverseTimeDecay`         η_0 / (1 + k t)
+:class:`PolynomialDecay`          (η_0 - η_T)(1 - min(t, T)/T)^p + η_T
+:class:`CosineAnnealing`          linear warm-up for t < W, then
+                                  η_min + ½(η_0 - η_min)
+                                  (1 + cos(π (t - W)/(T - W)))
+:class:`ReduceLROnPlateau`        η ← max(φ η, η_min) after
                                   ``patience`` evaluations without improvement
 ================================  =====================================================
 
@@ -39,10 +39,13 @@ __all__ = ["LRSchedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "P
 
 
 class LRSchedule:
-    """Base class: a schedule :math:`\\eta_t = f(\\eta_0, t)` applied to every group.
+    """Base class: a schedule η_t = f(η_0, t) applied to every group.
 
     Subclasses implement :meth:`lr_at`.  Attributes: ``optimizer``, ``base_lrs``
-    (each group's :math:`\\eta_0`), ``t`` (steps taken).
+    (each group's η_0), ``t`` (steps taken).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
     """
 
     def __init__(self, optimizer):
@@ -101,10 +104,17 @@ class LRSchedule:
 
 
 class StepDecay(LRSchedule):
-    r"""Step decay: :math:`\eta_t = \eta_0\,\gamma^{\lfloor t / s \rfloor}`.
+    r"""Step decay: η_t = η_0 γ^(⌊ t / s ⌋).
 
-    The rate is multiplied by ``gamma`` :math:`\gamma` (default 0.1) every
-    ``step_size`` :math:`s` steps.
+    The rate is multiplied by ``gamma`` γ (default 0.1) every
+    ``step_size`` s steps.
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.StepLR``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: step_size < 1 or gamma outside [0, 1].
     """
 
     def __init__(self, optimizer, step_size, gamma=0.1):
@@ -117,7 +127,15 @@ class StepDecay(LRSchedule):
 
 
 class ExponentialDecay(LRSchedule):
-    r"""Exponential decay: :math:`\eta_t = \eta_0\,\gamma^t` (``gamma`` :math:`\gamma` in (0, 1])."""
+    r"""Exponential decay: η_t = η_0 γ^t (``gamma`` γ in (0, 1]).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.ExponentialLR``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: gamma outside [0, 1].
+    """
 
     def __init__(self, optimizer, gamma):
         self.gamma = check.in_range("gamma", gamma, 0.0, 1.0, high_inclusive=True)
@@ -130,7 +148,15 @@ class ExponentialDecay(LRSchedule):
 
 
 class InverseTimeDecay(LRSchedule):
-    r"""Inverse-time decay: :math:`\eta_t = \eta_0 / (1 + k t)` (``decay_rate`` :math:`k \ge 0`)."""
+    r"""Inverse-time decay: η_t = η_0 / (1 + k t) (``decay_rate`` k ≥ 0).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of Keras' ``InverseTimeDecay`` (continuous form).
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: a negative or non-finite decay_rate.
+    """
 
     def __init__(self, optimizer, decay_rate):
         self.decay_rate = check.nonnegative("decay_rate", decay_rate)
@@ -141,14 +167,22 @@ class InverseTimeDecay(LRSchedule):
 
 
 class PolynomialDecay(LRSchedule):
-    r"""Polynomial decay to ``end_lr`` over ``total_steps`` :math:`T` steps:
+    r"""Polynomial decay to ``end_lr`` over ``total_steps`` T steps:
 
     .. math::
 
-        \eta_t = (\eta_0 - \eta_T)\,(1 - \min(t, T)/T)^p + \eta_T
+        η_t = (η_0 - η_T) (1 - min(t, T)/T)^p + η_T
 
-    ``power`` :math:`p > 0` (default 1: linear decay), ``end_lr`` :math:`\eta_T`
-    (default 0); the rate stays at :math:`\eta_T` after :math:`T` steps.
+    ``power`` p > 0 (default 1: linear decay), ``end_lr`` η_T
+    (default 0); the rate stays at η_T after T steps.
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Semantics
+    of ``torch.optim.lr_scheduler.PolynomialLR``, with an end rate as in Keras'
+    ``PolynomialDecay``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: total_steps < 1, power <= 0, a negative end_lr.
     """
 
     def __init__(self, optimizer, total_steps, power=1.0, end_lr=0.0):
@@ -163,21 +197,27 @@ class PolynomialDecay(LRSchedule):
 
 
 class CosineAnnealing(LRSchedule):
-    r"""Cosine annealing over ``total_steps`` :math:`T`, after an optional linear warm-up.
+    r"""Cosine annealing over ``total_steps`` T, after an optional linear warm-up.
 
     .. math::
 
-        \eta_t = \begin{cases}
-            \eta_0\,(t + 1) / (W + 1) & t < W \quad\text{(warm-up)} \\
-            \eta_{\min} + \tfrac12 (\eta_0 - \eta_{\min})
-                \bigl(1 + \cos(\pi\,\tfrac{t - W}{T - W})\bigr) & W \le t \le T \\
-            \eta_{\min} & t > T
-        \end{cases}
+        η_t = η_0·(t + 1)/(W + 1)                              (t < W: warm-up)
+        η_t = η_min + ½·(η_0 − η_min)·(1 + cos(π·(t − W)/(T − W)))   (W ≤ t ≤ T)
+        η_t = η_min                                             (t > T)
 
-    ``warmup_steps`` :math:`W` (default 0, must be < :math:`T`), ``min_lr``
-    :math:`\eta_{\min}` (default 0).  The warm-up rises linearly to :math:`\eta_0`
-    at :math:`t = W` without a zero-rate first step (Goyal et al., 2017; Loshchilov &
+    ``warmup_steps`` W (default 0, must be < T), ``min_lr``
+    η_min (default 0).  The warm-up rises linearly to η_0
+    at t = W without a zero-rate first step (Goyal et al., 2017; Loshchilov &
     Hutter's SGDR without restarts).
+
+    Rates are in the optimizer's ``lr`` units (the same for every group's η_0).  Source:
+    I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts",
+    ICLR 2017 (without restarts); warm-up: P. Goyal et al., "Accurate, Large Minibatch
+    SGD", arXiv:1706.02677, 2017.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer step count.
+        ValueError: total_steps < 1, warmup_steps < 0 or >= total_steps, a negative min_lr.
     """
 
     def __init__(self, optimizer, total_steps, min_lr=0.0, warmup_steps=0):
@@ -203,22 +243,29 @@ class ReduceLROnPlateau:
     r"""Lower the rate when a monitored objective stops improving.
 
     Call :meth:`step` with the objective after every evaluation (e.g. the
-    validation loss each epoch).  A value :math:`x` improves on the best
-    :math:`x^*` so far if, with ``mode="min"`` (default),
+    validation loss each epoch).  A value x improves on the best
+    x^* so far if, with ``mode="min"`` (default),
 
     .. math::
 
-        x < x^* (1 - \delta) \ \text{(threshold_mode="rel", default)} \quad\text{or}\quad
-        x < x^* - \delta \ \text{(threshold_mode="abs")}
+        x < x^* (1 - δ)  (threshold_mode="rel", default)   or
+        x < x^* - δ  (threshold_mode="abs")
 
-    (``mode="max"``: :math:`x > x^*(1 + \delta)`, :math:`x > x^* + \delta`), with
-    ``threshold`` :math:`\delta` (default 1e-4).  After more than ``patience``
+    (``mode="max"``: x > x^*(1 + δ), x > x^* + δ), with
+    ``threshold`` δ (default 1e-4).  After more than ``patience``
     (default 10) evaluations in a row without improvement, every group's rate
-    becomes :math:`\max(\phi\,\eta, \eta_{\min})` (``factor`` :math:`\phi` in (0, 1),
-    default 0.1; ``min_lr`` :math:`\eta_{\min}`, default 0, one value or one per
+    becomes max(φ η, η_min) (``factor`` φ in (0, 1),
+    default 0.1; ``min_lr`` η_min, default 0, one value or one per
     group), and the next ``cooldown`` (default 0) evaluations are not counted.  A
     reduction smaller than ``eps`` (default 1e-8) is skipped.  A NaN objective
     never improves.  Same semantics as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer
+            ``patience``/``cooldown``; :meth:`step` with a non-real value.
+        ValueError: an unknown ``mode`` or ``threshold_mode``, ``factor`` outside
+            [0, 1), negative ``threshold``, ``patience``, ``cooldown``, ``min_lr`` or
+            ``eps``, a ``min_lr`` list of the wrong length.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,

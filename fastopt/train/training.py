@@ -1,15 +1,13 @@
 r"""A training loop that ties the toolkit together: :func:`fit`.
 
-One epoch of :func:`fit` is, for every batch :math:`I` that ``data`` yields:
+One epoch of :func:`fit` is, for every batch I that ``data`` yields::
 
-.. math::
+    (L_I, g) = objective(I)
+    g ← g + N(0, σ_t²)                       (with gradient_noise)
+    θ ← optimizer.step(g), then each regularizer's step
+    η ← schedule.step()                      (if schedule_interval="batch")
 
-    (L_I, g) &= \texttt{objective}(I) \\
-    g &\leftarrow g + \mathcal N(0, \sigma_t^2) \quad\text{(gradient_noise)} \\
-    \theta &\leftarrow \texttt{optimizer.step}(g), \ \text{then each regularizer's step} \\
-    \eta &\leftarrow \texttt{schedule.step()} \quad\text{if schedule_interval="batch"}
-
-then, at the end of the epoch: the epoch's loss (the mean of :math:`L_I` weighted by
+then, at the end of the epoch: the epoch's loss (the mean of L_I weighted by
 the batch sizes), the monitored value (``validation()`` if given, else that loss),
 the schedule's step (or ``ReduceLROnPlateau.step(monitored)``), early stopping,
 the callbacks, and the progress bar (``tqdm`` when installed) showing the epoch,
@@ -144,6 +142,14 @@ def fit(objective, optimizer, data, *, epochs=10, schedule=None, schedule_interv
         desc: the progress bar's label.
 
     Returns a :class:`History`.  Bad arguments raise before the first step.
+
+    Raises:
+        TypeError: an argument of the wrong type (a non-callable objective or
+            validation, ``data`` that is an iterator, a schedule or regularizer of
+            another kind), an objective that does not return ``(loss, grads)``.
+        ValueError: ``epochs`` < 1, a schedule or regularizer made for another
+            optimizer, ``schedule_interval="batch"`` with ``ReduceLROnPlateau``, data
+            that yields no batch.
     """
     if not callable(objective):
         raise TypeError(f"objective must be callable, got {type(objective).__name__}")
