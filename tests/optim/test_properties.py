@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import fastopt
 from fastopt.backends import _dispatch
 
-from conftest import FAST_BACKENDS, bits
+from conftest import FAST_BACKENDS, assert_same_values, bits, require
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -74,18 +74,6 @@ def test_fast_backend_equals_reference_for_any_shape_and_hyperparameters(
     for name, v in o_ref.state[0].items():
         if isinstance(v, np.ndarray):
             assert_same_values(o_fast.state[0][name], v)
-
-
-def assert_same_values(got, want):
-    """Bitwise where the reference is not NaN; NaN where it is NaN.
-
-    Random hyperparameters can make a run diverge.  IEEE 754 leaves the sign and
-    payload of a NaN unspecified and compilers may reorder negations around one,
-    so NaNs are compared as NaNs; every other value (infinities included) by its bits.
-    """
-    nan = np.isnan(want)
-    np.testing.assert_array_equal(np.isnan(got), nan)
-    np.testing.assert_array_equal(bits(got)[~nan], bits(want)[~nan])
 
 
 @SETTINGS
