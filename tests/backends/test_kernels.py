@@ -12,11 +12,12 @@ import pytest
 
 from fastopt.backends import ALGORITHMS
 
-from conftest import KERNEL_BACKENDS, assert_same_values, bits, kernel
+from conftest import FAST_BACKENDS, KERNEL_BACKENDS, assert_same_values, bits, kernel
 from kernel_cases import make_case, make_special_case, option_grid, stable_seed
 
 SIZES = [0, 1, 7, 33, 1000, 4099]
-SPECIAL_SIZES = [1, 33, 4099]
+#: (size, threads) of the special-value runs: one element, a vector tail, 3 chunks.
+SPECIAL_RUNS = [(1, 1), (33, 2), (4099, 3)]
 
 
 def _cases():
@@ -26,7 +27,7 @@ def _cases():
             yield pytest.param(algorithm, options, id=f"{algorithm}[{flags}]")
 
 
-@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm,options", list(_cases()))
 def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
@@ -45,23 +46,27 @@ def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
                     f"in {np.count_nonzero(bits(got) != bits(want))} elements")
 
 
-@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm,options", list(_cases()))
 def test_kernel_matches_reference_on_special_values(backend, dtype, algorithm, options):
-    fast = kernel(backend, algorithm)
+    check_special_values(kernel(backend, algorithm), algorithm, options, dtype, backend)
+
+
+def check_special_values(fast, algorithm, options, dtype, label, runs=SPECIAL_RUNS):
+    """``fast`` against the reference on ``make_special_case`` inputs (also used by
+    test_cpu_variants for the baseline build)."""
     reference = kernel("python", algorithm)
     rng = np.random.default_rng(stable_seed("special", algorithm, options))
-    for n in SPECIAL_SIZES:
-        for n_threads in (1, 2, 3):
-            arrays, scalars = make_special_case(algorithm, options, n, dtype, rng)
-            expected = [a.copy() for a in arrays]
-            with np.errstate(all="ignore"):
-                reference(*expected, *scalars, 1)
-                fast(*arrays, *scalars, n_threads)
-            for i, (got, want) in enumerate(zip(arrays, expected)):
-                assert_same_values(got, want, f"{backend} {algorithm} n={n} "
-                                              f"threads={n_threads} array #{i}")
+    for n, n_threads in runs:
+        arrays, scalars = make_special_case(algorithm, options, n, dtype, rng)
+        expected = [a.copy() for a in arrays]
+        with np.errstate(all="ignore"):
+            reference(*expected, *scalars, 1)
+            fast(*arrays, *scalars, n_threads)
+        for i, (got, want) in enumerate(zip(arrays, expected)):
+            assert_same_values(got, want, f"{label} {algorithm} n={n} threads={n_threads} "
+                                          f"array #{i}")
 
 
 @pytest.mark.parametrize("backend", ("python",) + KERNEL_BACKENDS)
