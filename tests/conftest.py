@@ -1,3 +1,4 @@
+import contextlib
 import importlib
 import os
 import sys
@@ -29,6 +30,18 @@ def _restore_global_settings():
     yield
     fastopt.set_backend(None)
     fastopt.set_num_threads(None)
+
+
+@contextlib.contextmanager
+def lowered_threshold(value):
+    """``_dispatch.PARALLEL_THRESHOLD = value`` inside the block (test-only): small arrays
+    then take the threaded path (the optimizers read the threshold at every step)."""
+    saved = _dispatch.PARALLEL_THRESHOLD
+    _dispatch.PARALLEL_THRESHOLD = value
+    try:
+        yield
+    finally:
+        _dispatch.PARALLEL_THRESHOLD = saved
 
 
 def kernel(backend, name, module=None):

@@ -5,8 +5,6 @@ to ``TEST_THRESHOLD`` inside them (test-only, restored after every example), so 
 drawn parameters of a few dozen elements are updated on ``threads`` chunks.  A
 missing backend skips the test with its reason (never a silent pass).
 """
-import contextlib
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +13,7 @@ from hypothesis import strategies as st
 import fastopt
 from fastopt.backends import _dispatch
 
-from conftest import FAST_BACKENDS, assert_same_values, bits, require
+from conftest import FAST_BACKENDS, assert_same_values, bits, lowered_threshold, require
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -25,16 +23,6 @@ shapes = st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple)
 #: 729 elements, so most of them are updated in 2 or 3 chunks.
 TEST_THRESHOLD = 17
 
-
-@contextlib.contextmanager
-def lowered_threshold(value=TEST_THRESHOLD):
-    """``_dispatch.PARALLEL_THRESHOLD = value`` inside the block (test-only)."""
-    saved = _dispatch.PARALLEL_THRESHOLD
-    _dispatch.PARALLEL_THRESHOLD = value
-    try:
-        yield
-    finally:
-        _dispatch.PARALLEL_THRESHOLD = saved
 dtypes = st.sampled_from([np.float32, np.float64])
 unit = st.floats(0.0, 0.999)
 small = st.floats(0.0, 0.1)
@@ -86,7 +74,7 @@ def test_fast_backend_equals_reference_for_any_shape_and_hyperparameters(
     results = []
     fastopt.set_num_threads(threads)
     try:
-        with lowered_threshold():
+        with lowered_threshold(TEST_THRESHOLD):
             for b in ("python", backend):
                 p = start.copy()
                 o = cls(p, backend=b, **kw)
@@ -123,7 +111,7 @@ def test_sparse_steps_equal_reference_for_any_rows_and_hyperparameters(
     results = []
     fastopt.set_num_threads(threads)
     try:
-        with lowered_threshold():
+        with lowered_threshold(TEST_THRESHOLD):
             for b in ("python", backend):
                 p = start.copy()
                 o = cls(p, backend=b, **kw)
