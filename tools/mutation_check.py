@@ -150,8 +150,13 @@ def check(m, log):
             _build(log)
     if not _git_clean(m.path):
         raise RuntimeError(f"{m.path} was not restored (git diff is not empty)")
-    # pytest: 0 all passed, 1 some failed, 5 nothing collected, else an error.
+    # pytest: 0 all passed, 1 some failed, 5 nothing collected, else an error.  A
+    # failure counts only if it is an assertion of a test (-x: the only failure), not an
+    # exception the mutation raised (that would be a broken mutation, not a caught one).
     if proc.returncode == 1:
+        if "AssertionError" not in proc.stdout:
+            raise RuntimeError(f"{m.name}: the tests failed without an AssertionError:\n"
+                               f"{proc.stdout[-2000:]}")
         return True, _summary(proc.stdout)
     if proc.returncode == 0:
         return False, _summary(proc.stdout)
