@@ -13,7 +13,7 @@ sizes, bias corrections, Adagrad's decayed learning rate, NAdam's momentum
 schedule), and the reference kernels themselves.
 
 Each rule runs STEPS steps from a fresh optimizer on a small (2, 3) parameter, for
-every combination of the options in ``optimizer_cases.GRIDS``, in float32 and
+every combination of the options in ``optimizer_cases``, in float32 and
 float64, on the reference backend.  Inputs keep away from cancellation (each
 element's gradient keeps one sign, of magnitude in [0.5, 2]; parameters in
 [1, 2]; weight decay and learning rates small next to them), so every computed
@@ -30,9 +30,7 @@ from mpmath import mp, mpf
 
 import fastopt
 
-from optimizer_cases import GRIDS, case_id, valid
-
-import itertools
+from optimizer_cases import case_id, cases
 
 mp.dps = 60
 STEPS = 4
@@ -67,6 +65,15 @@ def _coupled(theta, g, maximize, weight_decay):
     """g <- -g if maximize; g <- g + lambda * theta."""
     lam = mpf(weight_decay)
     return _map(lambda p, gi: (-gi if maximize else gi) + lam * p, theta, g)
+
+
+def _decay(theta, g, maximize, weight_decay, decoupled, lr):
+    """Adam's and NAdam's weight decay: theta <- theta (1 - lr lambda) if decoupled
+    (AdamW), else g <- g + lambda theta; g <- -g first if maximize."""
+    if decoupled:
+        theta = _map(lambda p: p * (1 - lr * mpf(weight_decay)), theta)
+        return theta, _coupled(theta, g, maximize, 0.0)
+    return theta, _coupled(theta, g, maximize, weight_decay)
 
 
 # -- the oracles: (theta, grads, hyperparameters) -> (theta, {state name: value}) -----------
@@ -143,15 +150,11 @@ def rmsprop(theta, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momen
 
 def adam(theta, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
          maximize=False, decoupled_weight_decay=False):
-    lr, eps, lam = mpf(lr), mpf(eps), mpf(weight_decay)
+    lr, eps = mpf(lr), mpf(eps)
     b1, b2 = mpf(betas[0]), mpf(betas[1])
     m, v, vmax = _zeros(), _zeros(), _zeros()
     for t, g in enumerate(grads, start=1):
-        if decoupled_weight_decay:
-            theta = _map(lambda p: p * (1 - lr * lam), theta)
-            g = _coupled(theta, g, maximize, 0.0)
-        else:
-            g = _coupled(theta, g, maximize, weight_decay)
+        theta, g = _decay(theta, g, maximize, weight_decay, decoupled_weight_decay, lr)
         m = _map(lambda mi, gi: b1 * mi + (1 - b1) * gi, m, g)
         v = _map(lambda vi, gi: b2 * vi + (1 - b2) * gi * gi, v, g)
         vhat = v
@@ -187,16 +190,12 @@ def adamax(theta, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
 
 def nadam(theta, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
           momentum_decay=4e-3, maximize=False, decoupled_weight_decay=False):
-    lr, eps, lam, psi = mpf(lr), mpf(eps), mpf(weight_decay), mpf(momentum_decay)
+    lr, eps, psi = mpf(lr), mpf(eps), mpf(momentum_decay)
     b1, b2 = mpf(betas[0]), mpf(betas[1])
     m, v = _zeros(), _zeros()
     mu_product = mpf(1)
     for t, g in enumerate(grads, start=1):
-        if decoupled_weight_decay:
-            theta = _map(lambda p: p * (1 - lr * lam), theta)
-            g = _coupled(theta, g, maximize, 0.0)
-        else:
-            g = _coupled(theta, g, maximize, weight_decay)
+        theta, g = _decay(theta, g, maximize, weight_decay, decoupled_weight_decay, lr)
         mu = b1 * (1 - mpf("0.5") * mpf("0.96") ** (t * psi))
         mu_next = b1 * (1 - mpf("0.5") * mpf("0.96") ** ((t + 1) * psi))
         mu_product *= mu
@@ -220,13 +219,8 @@ EXTRA = {fastopt.Adagrad: dict(eps=1e-3), fastopt.Adadelta: dict(eps=1e-4),
 
 
 def _cases():
-    for cls, grid in GRIDS.items():
-        names = list(grid)
-        for values in itertools.product(*(grid[n] for n in names)):
-            kwargs = dict(zip(names, values))
-            if valid(cls, kwargs):
-                yield pytest.param(cls, {**EXTRA.get(cls, {}), **kwargs},
-                                   id=case_id(cls, kwargs))
+    for cls, kwargs in cases():
+        yield pytest.param(cls, {**EXTRA.get(cls, {}), **kwargs}, id=case_id(cls, kwargs))
 
 
 def ulps(got, exact, dtype):

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastopt
-from fastopt.backends import _dispatch
 
 from conftest import FAST_BACKENDS, assert_same_values, bits, lowered_threshold, require
 
@@ -58,19 +57,9 @@ def optimizers(draw):
     return cls, kw
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
-@SETTINGS
-@given(opt=optimizers(), shape=shapes, dtype=dtypes, seed=st.integers(0, 2**32 - 1),
-       threads=st.integers(1, 3))
-def test_fast_backend_equals_reference_for_any_shape_and_hyperparameters(
-        backend, opt, shape, dtype, seed, threads):
-    require(backend)
-    cls, kw = opt
-    if kw.get("rowwise") and not shape:
-        kw = {**kw, "rowwise": False}  # rows need at least one axis
-    rng = np.random.default_rng(seed)
-    start = rng.standard_normal(shape).astype(dtype)
-    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(5)]
+def assert_backend_equals_reference(cls, kw, start, grads, backend, threads):
+    """Steps from ``start`` with ``grads`` on ``threads`` threads, threshold lowered: the
+    backend's parameter and state equal the reference's (NaN as NaN)."""
     results = []
     fastopt.set_num_threads(threads)
     try:
@@ -85,10 +74,26 @@ def test_fast_backend_equals_reference_for_any_shape_and_hyperparameters(
     finally:
         fastopt.set_num_threads(None)
     (p_ref, o_ref), (p_fast, o_fast) = results
-    assert_same_values(p_fast, p_ref)
+    assert_same_values(p_fast, p_ref, "param")
     for name, v in o_ref.state[0].items():
         if isinstance(v, np.ndarray):
-            assert_same_values(o_fast.state[0][name], v)
+            assert_same_values(o_fast.state[0][name], v, name)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@SETTINGS
+@given(opt=optimizers(), shape=shapes, dtype=dtypes, seed=st.integers(0, 2**32 - 1),
+       threads=st.integers(1, 3))
+def test_fast_backend_equals_reference_for_any_shape_and_hyperparameters(
+        backend, opt, shape, dtype, seed, threads):
+    require(backend)
+    cls, kw = opt
+    if kw.get("rowwise") and not shape:
+        kw = {**kw, "rowwise": False}  # rows need at least one axis
+    rng = np.random.default_rng(seed)
+    start = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(5)]
+    assert_backend_equals_reference(cls, kw, start, grads, backend, threads)
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
@@ -108,24 +113,7 @@ def test_sparse_steps_equal_reference_for_any_rows_and_hyperparameters(
         indices = rng.integers(0, n_rows, int(rng.integers(0, 2 * n_rows)))
         grads.append(fastopt.SparseGrad(indices, rng.standard_normal((indices.size, d))
                                         .astype(dtype)))
-    results = []
-    fastopt.set_num_threads(threads)
-    try:
-        with lowered_threshold(TEST_THRESHOLD):
-            for b in ("python", backend):
-                p = start.copy()
-                o = cls(p, backend=b, **kw)
-                with np.errstate(all="ignore"):
-                    for g in grads:
-                        o.step(g)
-                results.append((p, o))
-    finally:
-        fastopt.set_num_threads(None)
-    (p_ref, o_ref), (p_fast, o_fast) = results
-    assert_same_values(p_fast, p_ref)
-    for name, v in o_ref.state[0].items():
-        if isinstance(v, np.ndarray):
-            assert_same_values(o_fast.state[0][name], v)
+    assert_backend_equals_reference(cls, kw, start, grads, backend, threads)
 
 
 @SETTINGS

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt.backends import _dispatch
 from fastopt.train.regularization import L1, DecoupledWeightDecay, ElasticNet
 
 from conftest import FAST_BACKENDS, KERNEL_BACKENDS, bits, require
