@@ -3,6 +3,8 @@
 Importing this module is how :mod:`fastopt.backends._dispatch` tells whether the Cython
 backend was built.
 """
+from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 
 
 cdef extern from "fastopt_omp.h":
@@ -11,6 +13,7 @@ cdef extern from "fastopt_omp.h":
     const char* FASTOPT_CYTHON_VERSION
     int FASTOPT_DEBUG_CHECKS
     int omp_get_max_threads() noexcept nogil
+    int omp_get_thread_num() noexcept nogil
     int omp_get_num_procs() noexcept nogil
 
 
@@ -27,6 +30,29 @@ def openmp_max_threads():
 def openmp_num_procs():
     """``omp_get_num_procs()``: processors available to OpenMP (1 without OpenMP)."""
     return omp_get_num_procs()
+
+
+def chunk_threads(int n_chunks):
+    """The OpenMP thread number that ran each of ``n_chunks`` chunks, as a list.
+
+    The chunks go through the loop every kernel uses for ``n_threads > 1``
+    (``prange(n_chunks, num_threads=n_chunks, schedule="static")``), so with OpenMP
+    the answer is ``[0, 1, ..., n_chunks - 1]``: one thread per chunk.  A build
+    without OpenMP runs them all on thread 0.  For tests and support questions.
+    """
+    if n_chunks < 1:
+        raise ValueError(f"n_chunks must be >= 1, got {n_chunks}")
+    cdef int* who = <int*>malloc(n_chunks * sizeof(int))
+    cdef int c
+    if who == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+                who[c] = omp_get_thread_num()
+        return [who[c] for c in range(n_chunks)]
+    finally:
+        free(who)
 
 
 def compile_args():

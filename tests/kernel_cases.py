@@ -3,9 +3,11 @@
 ``make_case(algorithm, options, n, dtype, rng)`` returns ``(arrays, scalars)`` such
 that ``kernel(*arrays, *scalars, n_threads)`` is a valid call under the kernel
 contract of :mod:`fastopt.backends`.  Hyperparameters are drawn at random and
-rounded to ``dtype``, as the optimizers do.
+rounded to ``dtype``, as the optimizers do.  ``make_special_case`` adds NaN, +-inf,
++-0, subnormals and near-overflow values to the arrays.
 """
 import itertools
+import zlib
 
 import numpy as np
 
@@ -147,7 +149,39 @@ def make_case(algorithm, options, n, dtype, rng):
     raise KeyError(algorithm)
 
 
-def bits(a):
-    """The array's bit patterns, so that comparisons are exact (and -0.0 != +0.0)."""
-    a = np.asarray(a)
-    return a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
+def special_values(dtype):
+    """IEEE special and extreme values of ``dtype``: NaN, +-inf, +-0, subnormals, the
+    smallest normal, values near the largest finite one and one whose square overflows."""
+    f = np.finfo(dtype)
+    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, f.smallest_subnormal,
+                     -f.smallest_subnormal, f.smallest_normal / 3, -f.smallest_normal,
+                     f.max, -f.max, f.max / 3, np.sqrt(f.max) * 4], dtype)
+
+
+def sprinkle(a, rng, fraction=0.3):
+    """Overwrite about ``fraction`` of the elements of ``a`` (in place) with special values.
+
+    Positions are drawn independently for every array, so an element often holds a
+    special value in one array (say the state) and an ordinary one in the others: that
+    is what exercises each clause (a NaN running maximum next to a finite new value).
+    """
+    flat = a.reshape(-1)
+    if flat.size:
+        where = rng.random(flat.size) < fraction
+        flat[where] = rng.choice(special_values(a.dtype), int(where.sum()))
+    return a
+
+
+def make_special_case(algorithm, options, n, dtype, rng):
+    """``make_case`` with special values sprinkled into the parameter, the gradient and
+    every state array (hyperparameters stay ordinary)."""
+    arrays, scalars = make_case(algorithm, options, n, dtype, rng)
+    for a in arrays:
+        sprinkle(a, rng)
+    return arrays, scalars
+
+
+def stable_seed(*parts):
+    """A seed from a test's identity that is the same in every process (``hash()`` of a
+    string is randomized per process, see PYTHONHASHSEED)."""
+    return zlib.crc32(repr(parts).encode())

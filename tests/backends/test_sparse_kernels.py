@@ -2,8 +2,10 @@
 
 Direct kernel calls over every algorithm's option grid, both dtypes, int32 and int64
 indices, index distributions from empty to duplicate-heavy (Zipf), row widths 1, 3
-and 64, and 1 to 3 threads.  Untouched rows must not change, and the workspace slot
-map must come back all -1.
+and 64, and 1 to 3 threads; then again with special values (NaN, +-inf, +-0,
+subnormals, near-overflow) in the values, the table and its state, NaN compared as
+NaN.  Untouched rows must not change, and the workspace slot map must come back all
+-1.  Every compiled build is compared, the baseline Cython build included.
 """
 import numpy as np
 import pytest
@@ -11,8 +13,8 @@ import pytest
 from fastopt.backends import _dispatch
 from fastopt.backends import ALGORITHMS
 
-from conftest import FAST_BACKENDS, bits, require
-from kernel_cases import make_case, option_grid
+from conftest import FAST_BACKENDS, KERNEL_BACKENDS, assert_same_values, bits, kernel, require
+from kernel_cases import make_case, option_grid, sprinkle, stable_seed
 
 N_ROWS = 200
 
@@ -51,10 +53,9 @@ def _cases():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("algorithm,options", list(_cases()))
 def test_sparse_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
-    require(backend)
-    reference = _dispatch.kernel("python", algorithm + "_sparse")
-    fast = _dispatch.kernel(backend, algorithm + "_sparse")
-    rng = np.random.default_rng(abs(hash((algorithm, tuple(options.items())))) % 2**32)
+    fast = kernel(backend, algorithm + "_sparse")
+    reference = kernel("python", algorithm + "_sparse")
+    rng = np.random.default_rng(stable_seed(algorithm, options))
     for d in (1, 3, 64):
         for index_dtype in (np.int32, np.int64):
             for name, indices in index_sets(rng, index_dtype).items():
@@ -77,9 +78,48 @@ def test_sparse_kernel_matches_reference_bitwise(backend, dtype, algorithm, opti
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm,options", list(_cases()))
+def test_sparse_kernel_matches_reference_on_special_values(backend, dtype, algorithm, options):
+    """Special values in the values (duplicates sum inf + -inf to NaN, huge + huge to
+    inf), in the table and in its state; NaN compared as NaN, the rest bit for bit."""
+    check_sparse_special_values(kernel(backend, algorithm + "_sparse"), algorithm, options,
+                                dtype, backend)
+
+
+#: (d, index set, threads) of the special-value runs.
+SPECIAL_RUNS = [(1, "zipf", 3), (5, "same", 1), (5, "all", 2)]
+
+
+def check_sparse_special_values(fast, algorithm, options, dtype, label):
+    """``fast`` against the reference sparse kernel with special values (also used by
+    test_cpu_variants for the baseline build)."""
+    reference = kernel("python", algorithm + "_sparse")
+    rng = np.random.default_rng(stable_seed("special", algorithm, options))
+    for d, name, n_threads in SPECIAL_RUNS:
+        indices = index_sets(rng, np.int64)[name]
+        param, state, scalars = _sparse_arrays(algorithm, options, d, dtype, rng)
+        for a in [param, *state]:
+            sprinkle(a, rng)
+        values = sprinkle(rng.standard_normal((indices.size, d)).astype(dtype), rng)
+        want_p, want_s = param.copy(), [s.copy() for s in state]
+        with np.errstate(all="ignore"):
+            reference(want_p, indices, values, *want_s, *scalars,
+                      *workspace(indices.size, d, dtype), 1)
+            slots, rows, coalesced = workspace(indices.size, d, dtype)
+            fast(param, indices, values, *state, *scalars, slots, rows, coalesced, n_threads)
+        label = f"{label} {algorithm} d={d} {name} threads={n_threads}"
+        assert_same_values(param, want_p, label + " param")
+        for i, (got, want) in enumerate(zip(state, want_s)):
+            assert_same_values(got, want, label + f" state #{i}")
+        assert np.all(slots == -1), label + " slot map not restored"
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("weight_decay,maximize", [(0.0, False), (0.01, True)])
 def test_rowwise_adagrad_matches_reference_bitwise(backend, dtype, weight_decay, maximize):
-    require(backend)
+    rowwise = kernel(backend, "adagrad_rowwise")
+    rowwise_sparse = kernel(backend, "adagrad_rowwise_sparse")
     rng = np.random.default_rng(5)
     scalars = (float(dtype(0.05)), float(dtype(weight_decay)), float(dtype(1e-10)), maximize)
     for d in (0, 1, 3, 64, 257):
@@ -89,8 +129,7 @@ def test_rowwise_adagrad_matches_reference_bitwise(backend, dtype, weight_decay,
             state_sum = rng.random(N_ROWS).astype(dtype)
             want = param.copy(), state_sum.copy()
             _dispatch.kernel("python", "adagrad_rowwise")(want[0], grad, want[1], *scalars, 1)
-            _dispatch.kernel(backend, "adagrad_rowwise")(param, grad, state_sum, *scalars,
-                                                         n_threads)
+            rowwise(param, grad, state_sum, *scalars, n_threads)
             assert np.array_equal(bits(param), bits(want[0])), f"dense d={d}"
             assert np.array_equal(bits(state_sum), bits(want[1])), f"dense d={d}"
             for name, indices in index_sets(rng, np.int64).items():
@@ -100,9 +139,8 @@ def test_rowwise_adagrad_matches_reference_bitwise(backend, dtype, weight_decay,
                     want[0], indices, values, want[1], *scalars,
                     *workspace(indices.size, d, dtype), 1)
                 slots, rows, coalesced = workspace(indices.size, d, dtype)
-                _dispatch.kernel(backend, "adagrad_rowwise_sparse")(
-                    param, indices, values, state_sum, *scalars, slots, rows, coalesced,
-                    n_threads)
+                rowwise_sparse(param, indices, values, state_sum, *scalars, slots, rows,
+                               coalesced, n_threads)
                 assert np.array_equal(bits(param), bits(want[0])), f"sparse {name} d={d}"
                 assert np.array_equal(bits(state_sum), bits(want[1])), f"sparse {name} d={d}"
                 assert np.all(slots == -1)
@@ -135,11 +173,11 @@ def test_reference_sparse_equals_dense_step_on_the_gathered_rows():
                 np.testing.assert_array_equal(s[rows], e)
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
 @pytest.mark.parametrize("algorithm", ["sgd", "adagrad", "adam"])
 def test_negative_zero_values_coalesce_like_the_reference(backend, algorithm):
     """A row listed once with -0.0 values: the coalesced gradient is 0 + (-0.0) = +0.0."""
-    require(backend)
+    fast = kernel(backend, algorithm + "_sparse")
     rng = np.random.default_rng(2)
     options = next(option_grid(algorithm))
     param, state, scalars = _sparse_arrays(algorithm, options, 4, np.float64, rng)
@@ -148,8 +186,7 @@ def test_negative_zero_values_coalesce_like_the_reference(backend, algorithm):
     want_p, want_s = param.copy(), [s.copy() for s in state]
     _dispatch.kernel("python", algorithm + "_sparse")(want_p, indices, values, *want_s, *scalars,
                                                      None, None, None, 1)
-    _dispatch.kernel(backend, algorithm + "_sparse")(param, indices, values, *state, *scalars,
-                                                    *workspace(3, 4, np.float64), 1)
+    fast(param, indices, values, *state, *scalars, *workspace(3, 4, np.float64), 1)
     assert np.array_equal(bits(param), bits(want_p))
     for got, want in zip(state, want_s):
         assert np.array_equal(bits(got), bits(want))
@@ -170,9 +207,9 @@ def test_cython_kernel_refuses_out_of_range_rows_itself():
         assert not param.any() and not state_sum.any()
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
 def test_workspace_larger_than_the_batch_is_fine(backend):
-    require(backend)
+    fast = kernel(backend, "adam_sparse")
     rng = np.random.default_rng(3)
     param, state, scalars = _sparse_arrays("adam", next(option_grid("adam")), 5, np.float32, rng)
     indices = np.array([1, 1, 7, 0], np.int64)
@@ -181,6 +218,5 @@ def test_workspace_larger_than_the_batch_is_fine(backend):
     _dispatch.kernel("python", "adam_sparse")(want_p, indices, values, *want_s, *scalars,
                                              None, None, None, 1)
     slots, rows, coalesced = workspace(100, 5, np.float32)  # room for 100 rows
-    _dispatch.kernel(backend, "adam_sparse")(param, indices, values, *state, *scalars,
-                                            slots, rows, coalesced, 2)
+    fast(param, indices, values, *state, *scalars, slots, rows, coalesced, 2)
     assert np.array_equal(bits(param), bits(want_p)) and np.all(slots == -1)

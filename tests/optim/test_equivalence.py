@@ -4,14 +4,19 @@ One table (``optimizer_cases``): every optimizer × every option combination ×
 {float32, float64} × the compiled backends; each optimizer holds parameters of
 shapes (0,), (1,), (7,), (33, 5) and one above the threading threshold, runs 40
 steps with a learning-rate change half-way, and every parameter and every state
-entry is compared by its bits after the run.
+entry is compared by its bits after the run.  Then the same table with special values
+(NaN, +-inf, +-0, subnormals, near-overflow) in the parameters, the gradients and the
+state, on small shapes with the threading threshold lowered so that they take the
+threaded path: NaN compared as NaN, everything else bit for bit.
 """
 import numpy as np
 import pytest
 
+import fastopt
 from fastopt.backends import _dispatch
 
-from conftest import FAST_BACKENDS, bits, require
+from conftest import FAST_BACKENDS, assert_same_values, bits, lowered_threshold, require
+from kernel_cases import sprinkle
 from optimizer_cases import ULP_BOUNDS, case_id, cases
 
 SHAPES = [(0,), (1,), (7,), (33, 5), (_dispatch.PARALLEL_THRESHOLD + 17,)]
@@ -75,3 +80,44 @@ def test_result_does_not_depend_on_thread_count(backend):
         runs.append(run(fastopt.Adam, dict(amsgrad=True), np.float32, backend))
     assert_same_run(runs[1], runs[0], "2 vs 1 threads")
     assert_same_run(runs[2], runs[0], "3 vs 1 threads")
+
+
+SPECIAL_SHAPES = [(1,), (7,), (33, 5), (300,)]
+
+
+def run_special(cls, kwargs, dtype, backend):
+    """3 steps with special values in the parameters and every gradient, and in every
+    state array after the first step; threshold 64, so (33, 5) and (300,) are threaded."""
+    rng = np.random.default_rng(7)
+    params = [sprinkle(rng.standard_normal(s).astype(dtype), rng) for s in SPECIAL_SHAPES]
+    opt = cls(params, backend=backend, **kwargs)
+    with lowered_threshold(64), np.errstate(all="ignore"):
+        for t in range(3):
+            opt.step([sprinkle(rng.standard_normal(s).astype(dtype), rng)
+                      for s in SPECIAL_SHAPES])
+            if t == 0:
+                for i in range(len(params)):
+                    for name in sorted(opt.state[i]):
+                        if isinstance(opt.state[i][name], np.ndarray):
+                            sprinkle(opt.state[i][name], rng)
+    return params, opt
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k)) for c, k in cases()])
+def test_backend_reproduces_reference_on_special_values(cls, kwargs, backend, dtype):
+    require(backend)
+    fastopt.set_num_threads(3)
+    p_want, opt_want = run_special(cls, kwargs, dtype, "python")
+    p_got, opt_got = run_special(cls, kwargs, dtype, backend)
+    label = f"{backend} {case_id(cls, kwargs)}"
+    for i, (a, b) in enumerate(zip(p_got, p_want)):
+        assert_same_values(a, b, f"{label}: params[{i}]")
+    for i, s_want in opt_want.state.items():
+        s_got = opt_got.state[i]
+        for name, v in s_want.items():
+            if isinstance(v, np.ndarray):
+                assert_same_values(s_got[name], v, f"{label}: state[{i}][{name!r}]")
+            else:
+                assert s_got[name] == v, f"{label}: state[{i}][{name!r}]"

@@ -6,19 +6,18 @@ import fastopt
 from fastopt.backends import _dispatch
 from fastopt.train.dropout import DropConnect, Dropout, dropout_mask
 
-from conftest import FAST_BACKENDS, bits, require
+from conftest import KERNEL_BACKENDS, bits, kernel, require
 from toolkit_cases import backends
 
 SIZES = [0, 1, 7, 33, 1000, 4099]
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_apply_kernel_matches_reference_bitwise(backend, dtype):
-    require(backend)
+    fast = kernel(backend, "dropout_apply")
     rng = np.random.default_rng(0)
-    reference = _dispatch.kernel("python", "dropout_apply")
-    fast = _dispatch.kernel(backend, "dropout_apply")
+    reference = kernel("python", "dropout_apply")
     scale = float(dtype(1 / 0.7))
     for n in SIZES:
         for n_threads in (1, 2, 3, 4):
