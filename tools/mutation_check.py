@@ -49,8 +49,9 @@ class Mutation:
 
 
 MUTATIONS = [
-    Mutation("coefficient-cython", "a coefficient in one backend (Cython)", "csrc/adam.pyx",
-             "vi = beta2 * v[i] + omb2 * g * g", "vi = beta2 * v[i] + omb1 * g * g",
+    Mutation("coefficient-cython", "a coefficient in one backend (Cython)", "csrc/adam.pyx.tp",
+             "v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g",
+             "v = beta2 * exp_avg_sq[i] + one_minus_beta1 * g * g",
              ["tests/backends/test_kernels.py", "-k", "cython and adam"]),
     Mutation("coefficient-numba", "a coefficient in one backend (numba)",
              "fastopt/backends/numba/adam.py",
