@@ -55,7 +55,7 @@ def kernel(backend, name, module=None):
         require("cython")
         if _dispatch.cython_variant() == "baseline":
             pytest.skip("the dispatcher picks the baseline Cython build: tested as 'cython'")
-        module = module or name.split("_")[0]
+        module = module or _dispatch._module_of(name)
         return getattr(importlib.import_module(f"fastopt.backends.cython.{module}"), name)
     require(backend)
     return _dispatch.kernel(backend, name, module)

@@ -66,7 +66,7 @@ def test_variant_in_use_is_reported_and_can_be_forced_off(monkeypatch):
 def _baseline(name, module=None):
     """Kernel ``name`` of the baseline build, imported directly (never the dispatcher's)."""
     require("cython")
-    module = module or name.split("_")[0]
+    module = module or _dispatch._module_of(name)
     return getattr(importlib.import_module(f"fastopt.backends.cython.{module}"), name)
 
 
