@@ -68,6 +68,8 @@ class LAMB(Optimizer):
     def _finish(self, group, param, states, rows):
         update = states[2]
         if rows is not None:  # sparse: the touched rows are the layer
+            if rows.size == 0:
+                return
             p, r = param[rows].reshape(-1), update[rows].reshape(-1)
         else:
             p, r = param, update

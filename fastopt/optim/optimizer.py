@@ -759,7 +759,7 @@ class Optimizer:
         rules) get 2-D ``(n_rows, row size)`` views, and state shaped per row
         (``_state_shape``) as it is.  Missing state is created here.
         """
-        if not state:
+        if "step" not in state:  # (per-row counters may have been made first)
             state["step"] = 0
         name = self._kernel_name(group, sparse=False)
         rows = rows or name != self.algorithm

@@ -28,7 +28,7 @@ def _rtol(cls, dtype):
 
 
 def _options(cls):
-    kwargs = {k: v[-1] for k, v in GRIDS[cls].items() if k != "rowwise"}
+    kwargs = {k: v[-1] for k, v in GRIDS[cls].items() if k not in ("rowwise", "per_row_step")}
     if cls is fastopt.SGD:
         kwargs.update(momentum=0.9, dampening=0.0, nesterov=True)
     if cls is fastopt.ASGD:
