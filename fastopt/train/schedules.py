@@ -208,17 +208,24 @@ class ReduceLROnPlateau:
 
     .. math::
 
-        x < x^* (1 - \delta) \ \text{(threshold_mode="rel", default)} \quad\text{or}\quad
+        x < x^* - \delta\,|x^*| \ \text{(threshold_mode="rel", default)} \quad\text{or}\quad
         x < x^* - \delta \ \text{(threshold_mode="abs")}
 
-    (``mode="max"``: :math:`x > x^*(1 + \delta)`, :math:`x > x^* + \delta`), with
+    (``mode="max"``: :math:`x > x^* + \delta\,|x^*|`, :math:`x > x^* + \delta`), with
     ``threshold`` :math:`\delta` (default 1e-4).  After more than ``patience``
     (default 10) evaluations in a row without improvement, every group's rate
     becomes :math:`\max(\phi\,\eta, \eta_{\min})` (``factor`` :math:`\phi` in (0, 1),
     default 0.1; ``min_lr`` :math:`\eta_{\min}`, default 0, one value or one per
     group), and the next ``cooldown`` (default 0) evaluations are not counted.  A
     reduction smaller than ``eps`` (default 1e-8) is skipped.  A NaN objective
-    never improves.  Same semantics as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+    never improves.  Otherwise the semantics of ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Departs from torch on purpose: torch's relative test is :math:`x < x^*(1-\delta)`,
+    which is a margin only for :math:`x^* > 0`; for a negative objective (a
+    log-likelihood, a negative loss) it counts a constant or slowly worsening value as
+    an improvement and never lowers the rate (pytorch/pytorch issue, still open).
+    fastopt uses the margin :math:`\delta\,|x^*|`, the same as torch's for positive
+    objectives.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
@@ -247,14 +254,17 @@ class ReduceLROnPlateau:
         self.t = 0
 
     def is_better(self, value, best):
-        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        """Whether ``value`` improves on ``best`` by more than the threshold.
+
+        The relative margin is ``threshold * |best|``, so it is a margin whatever
+        the sign of ``best``; an infinite ``best`` (the start) is beaten by any finite value.
+        """
+        if math.isinf(best):
+            return value < best if self.mode == "min" else value > best
+        margin = self.threshold * abs(best) if self.threshold_mode == "rel" else self.threshold
         if self.mode == "min":
-            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" \
-                else best - self.threshold
-            return value < bound
-        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" \
-            else best + self.threshold
-        return value > bound
+            return value < best - margin
+        return value > best + margin
 
     def step(self, metric):
         """Record one evaluation of the objective; lower the rates if it has plateaued.
