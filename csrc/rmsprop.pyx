@@ -48,7 +48,10 @@ cdef inline void _loop(floating* p, const floating* gr, floating* v, floating* g
         if centered:
             gai = alpha * ga[i] + oma * g
             ga[i] = gai
-            avg = fsqrt(vi - gai * gai) + eps
+            avg = vi - gai * gai  # the variance; < 0 only by rounding
+            if avg < 0:
+                avg = 0
+            avg = fsqrt(avg) + eps
         else:
             avg = fsqrt(vi) + eps
         if has_mom:

@@ -14,7 +14,7 @@ class RMSprop(Optimizer):
         g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \\
         v &\leftarrow \alpha\,v + (1-\alpha)\,g\,g \\
         \bar g &\leftarrow \alpha\,\bar g + (1-\alpha)\,g,\quad
-            d = \sqrt{v - \bar g\,\bar g} + \epsilon \qquad\text{if centered} \\
+            d = \sqrt{\max(v - \bar g\,\bar g,\ 0)} + \epsilon \qquad\text{if centered} \\
         d &= \sqrt{v} + \epsilon \qquad\text{otherwise} \\
         b &\leftarrow \mu\,b + g/d,\quad \theta \leftarrow \theta - \eta\,b
             \qquad\text{if } \mu \ne 0 \\
@@ -30,6 +30,10 @@ class RMSprop(Optimizer):
         * :math:`\epsilon` is added outside the square root (PyTorch).  TensorFlow adds
           it inside, :math:`g/\sqrt{v + \epsilon}`, with default 1e-7, and Keras'
           default ``rho`` (our ``alpha``) is 0.9.
+        * The centered variance :math:`v - \bar g^2` is non-negative only in exact
+          arithmetic; for a nearly constant gradient rounding can push it below zero.
+          fastopt clamps it at 0 (PyTorch takes the square root of the negative number
+          and the parameter becomes NaN for ever).
         * PyTorch updates :math:`\bar g` with ``lerp``, :math:`\bar g + (1-\alpha)(g -
           \bar g)`; the form above is equal in exact arithmetic and may differ from it
           in the last bit.
