@@ -9,6 +9,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 import struct
 import threading
 from array import array
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -150,19 +151,110 @@ class ParamGroup(dict):
         return super().pop(*args)
 
 
-class _StateView:
-    """``opt.state``: per-parameter state dicts, indexed by position or by the array itself."""
+#: Writes of the optimizer's own bookkeeping into a state dict (``step``, NAdam's
+#: ``mu_product``, newly created arrays): they bypass :class:`ParamState`'s checks.
+_put = dict.__setitem__
+
+
+class ParamState(dict):
+    """``opt.state[i]``: the state of one parameter, a dict whose edits reach the kernels.
+
+    The ways ``torch.optim`` users reset, roll back or replace state work, and act
+    exactly as on a fresh optimizer:
+
+    * ``clear()`` (or deleting every entry): the parameter starts again at step 0
+      with freshly initialized state at its next step;
+    * ``state["exp_avg"] = array``: the optimizer uses (and updates in place) that
+      array from the next step on.  It must be a writable C-contiguous
+      ``numpy.ndarray`` of the parameter's dtype and the state's shape, sharing no
+      memory with any parameter or other state array; anything else is refused here
+      with a ``TypeError``/``ValueError``;
+    * ``state["step"] = n`` (a non-negative integer), NAdam's ``mu_product``;
+    * deleting some entries: allowed only if the rest is a consistent state (at
+      step 0 the missing arrays are created; later they are refused at the next
+      ``step``, before anything is written).
+
+    Unknown names are refused (``KeyError``): the kernels would never read them.
+    """
+
+    __slots__ = ("_owner", "_index")
+
+    def __init__(self, owner, index, *args):
+        super().__init__(*args)
+        self._owner = owner
+        self._index = index
+
+    def __setitem__(self, key, value):
+        value = self._owner._checked_state_entry(self._index, key, value, self)
+        super().__setitem__(key, value)
+        self._owner._state_edited(self._index)
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._owner._state_edited(self._index)
+
+    def clear(self):
+        super().clear()
+        self._owner._state_edited(self._index)
+
+    def pop(self, *args):
+        value = super().pop(*args)
+        self._owner._state_edited(self._index)
+        return value
+
+    def popitem(self):
+        item = super().popitem()
+        self._owner._state_edited(self._index)
+        return item
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):  # pickles (and copies) as the plain dict it holds
+        return (dict, (dict(self),))
+
+    def copy(self):
+        return dict(self)
+
+
+class _StateView(Mapping):
+    """``opt.state``: per-parameter state dicts (:class:`ParamState`), keyed by the
+    parameter's position (0, 1, ...) or by the parameter array itself.
+
+    A read-only ``Mapping`` of the parameters that have state (``len``, iteration,
+    ``keys``/``values``/``items``, ``in``); ``opt.state[i]`` also gives the (empty)
+    state of a parameter that has not been stepped yet, as ``torch.optim``'s
+    ``defaultdict`` does.
+    """
 
     def __init__(self, optimizer):
         self._opt = optimizer
 
     def _index(self, key):
+        params = self._opt._params
         if isinstance(key, np.ndarray):
-            for i, p in enumerate(self._opt._params):
+            for i, p in enumerate(params):
                 if p is key:
                     return i
-            raise KeyError("this array is not a parameter of the optimizer")
-        return range(len(self._opt._params))[key]
+            raise KeyError("this array is not a parameter of the optimizer (opt.state takes "
+                           "a parameter's position or the parameter array itself)")
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise KeyError(f"opt.state takes a parameter's position (an int) or the parameter "
+                           f"array, got {type(key).__name__}")
+        if not 0 <= key < len(params):
+            raise KeyError(f"parameter {int(key)} does not exist: the optimizer has "
+                           f"{len(params)} parameter(s), numbered 0 to {len(params) - 1}")
+        return int(key)
 
     def __getitem__(self, key):
         return self._opt._states[self._index(key)]
@@ -170,7 +262,7 @@ class _StateView:
     def __contains__(self, key):
         try:
             return bool(self[key])
-        except (KeyError, IndexError, TypeError):
+        except KeyError:
             return False
 
     def __len__(self):
@@ -178,9 +270,6 @@ class _StateView:
 
     def __iter__(self):
         return (i for i, s in enumerate(self._opt._states) if s)
-
-    def items(self):
-        return ((i, s) for i, s in enumerate(self._opt._states) if s)
 
     def __repr__(self):
         return f"<state of {len(self)} parameter(s) of {type(self._opt).__name__}>"
@@ -223,9 +312,33 @@ class Optimizer:
         self._validated_grads = []  # per param: the gradient array validated last
         self._kernel_arrays = []
         self._row_arrays = []       # per param: 2-D (rows) views of param and state
+        self._state_dirty = set()   # params whose state the user edited since the last step
+        self._state_view = _StateView(self)
         for group in self._as_groups(params):
             self.add_param_group(group)
-        self.state = _StateView(self)
+
+    @property
+    def state(self):
+        """Per-parameter state: ``opt.state[i]`` (or ``opt.state[param]``) is a
+        :class:`ParamState` dict; see there for the edits that are allowed.
+
+        Assigning an empty mapping (``opt.state = {}`` or ``collections.defaultdict(dict)``,
+        as ``torch.optim`` users do) resets every parameter's state; any other
+        assignment is refused (restore a checkpoint with :meth:`load_state_dict`).
+        """
+        return self._state_view
+
+    @state.setter
+    def state(self, value):
+        if value is self._state_view:
+            return
+        if isinstance(value, Mapping) and len(value) == 0:
+            for state in self._states:
+                state.clear()
+            return
+        raise TypeError("opt.state cannot be replaced: assign an empty dict (opt.state = {}) to "
+                        "reset every parameter's state, call opt.state[i].clear() for one, or "
+                        "restore a checkpoint with opt.load_state_dict(...)")
 
     # -- parameters -----------------------------------------------------------------
 
@@ -277,7 +390,7 @@ class Optimizer:
             self._group_index.append(len(self.param_groups) - 1)
             self._validated_grads.append(None)
             self._params.append(p)
-            self._states.append({})
+            self._states.append(ParamState(self, len(self._states)))
             self._group_of.append(group)
             self._kernel_arrays.append(None)
             self._row_arrays.append(None)
@@ -360,6 +473,8 @@ class Optimizer:
                 gradient(g, p, i)
                 validated[i] = g
         self._recheck_groups()
+        if self._state_dirty:
+            self._check_edited_states()
         if self._kernel_for[0] != (self.backend, _dispatch.selection_version):
             kernel = _dispatch.kernel(self.backend or _dispatch.get_backend(), self.algorithm)
             self._kernel_for = ((self.backend, _dispatch.selection_version), kernel)
@@ -381,7 +496,7 @@ class Optimizer:
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
-            state["step"] += 1
+            _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, state)
             if arrays[2] is None:  # the elementwise kernel on flat views
                 kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
@@ -412,7 +527,7 @@ class Optimizer:
         param2d, state2d, _ = views
         k, d = g.indices.shape[0], param2d.shape[1]
         slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
-        state["step"] += 1
+        _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, state)
         self._kernel(self._kernel_name(group, sparse=True))(
             param2d, g.indices, g.values.reshape(k, d), *state2d, *_rounded(floats, p.dtype),
@@ -474,7 +589,7 @@ class Optimizer:
                 start = stop
                 continue
             for state in states:
-                state["step"] += 1
+                _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, states[0])
             self._sync_state(states[0], states[1:])
             kernel(param_span, grad_span, *arrays, *_rounded(floats, param_span.dtype), *flags,
@@ -513,7 +628,7 @@ class Optimizer:
         """After ``_scalars`` updated ``first``, give ``others`` the same scalar state."""
         for name in self._extra_state:
             for s in others:
-                s[name] = first[name]
+                _put(s, name, first[name])
 
     def _views_once(self, cache, i, group, p, state, rows):
         """``cache[i]``, made under a lock: when threads step the same parameter for the
@@ -531,7 +646,7 @@ class Optimizer:
         (``_state_shape``) as it is.  Missing state is created here.
         """
         if not state:
-            state["step"] = 0
+            _put(state, "step", 0)
         name = self._kernel_name(group, sparse=False)
         rows = rows or name != self.algorithm
         if rows:  # (n_rows, row size); a 0-d parameter is one row of one element
@@ -545,7 +660,7 @@ class Optimizer:
                 views.append(empty)
                 continue
             if state_name not in state:
-                state[state_name] = self._new_state_array(group, p, state_name, init)
+                _put(state, state_name, self._new_state_array(group, p, state_name, init))
                 self._on_new_state(state, state_name)
             a = state[state_name]
             views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
@@ -561,10 +676,14 @@ class Optimizer:
         if span is None:
             return _state_full(p.shape, init, p.dtype, slot)
         buffers = self._state_buffers[gi]
+        offset = (_address(p) - _address(span)) // p.itemsize
         if name not in buffers:
             buffers[name] = _state_full(span.shape, init, span.dtype, slot)
-        offset = (_address(p) - _address(span)) // p.itemsize
-        return buffers[name][offset:offset + p.size].reshape(p.shape)
+            return buffers[name][offset:offset + p.size].reshape(p.shape)
+        # This parameter's slot may hold its earlier state (cleared, rolled back): reset it.
+        place = buffers[name][offset:offset + p.size].reshape(p.shape)
+        place[...] = init
+        return place
 
     def _on_new_state(self, state, name):
         """Hook for state whose creation changes the next update (SGD's momentum buffer)."""
@@ -582,6 +701,79 @@ class Optimizer:
         if self._state_per_row(group, name):
             return (p.shape[0],) if p.ndim else (1,)
         return p.shape
+
+    # -- state edited by the user ---------------------------------------------------------
+
+    def _state_edited(self, i):
+        """``opt.state[i]`` was edited: drop every cached view of it; check it before the
+        next step."""
+        gi = self._group_index[i]
+        self._kernel_arrays[i] = None
+        self._row_arrays[i] = None
+        self._group_arrays[gi] = None
+        self._lockstep[gi] = False
+        self._validated_grads[i] = None  # re-checked against the new state arrays
+        self._state_dirty.add(i)
+
+    def _checked_state_entry(self, i, key, value, state):
+        """``value`` for ``opt.state[i][key]``, checked (see :class:`ParamState`)."""
+        where = f"opt.state[{i}][{key!r}]"
+        if key == "step":
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                    or value < 0:
+                raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+            return int(value)
+        if key in self._extra_state:
+            return check.real(where, value)
+        names = [n for n, _ in self._state_arrays_all()]
+        if key not in names:
+            raise KeyError(f"{type(self).__name__} keeps no state {key!r}; its entries are "
+                           f"{', '.join(map(repr, ['step', *names, *self._extra_state]))}")
+        p = self._params[i]
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{where} must be a numpy.ndarray of dtype {p.dtype}, got "
+                            f"{type(value).__name__}")
+        if value.dtype != p.dtype:
+            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}")
+        want = self._state_shape(self._group_of[i], key, p)
+        if value.shape != want:
+            raise ValueError(f"{where} has shape {value.shape}, expected {want}")
+        if not value.flags.writeable:
+            raise ValueError(f"{where} is read-only; the optimizer updates its state in place")
+        if not value.flags.c_contiguous:
+            raise ValueError(f"{where} is not C-contiguous; assign np.ascontiguousarray(...)")
+        if value.size:
+            for j, q in enumerate(self._params):
+                if q.size and np.may_share_memory(value, q):
+                    raise ValueError(f"{where} shares memory with params[{j}]")
+            for j, other in enumerate(self._states):
+                for name, a in other.items():
+                    if isinstance(a, np.ndarray) and a.size and not (j == i and name == key) \
+                            and np.may_share_memory(value, a):
+                        raise ValueError(f"{where} shares memory with "
+                                         f"opt.state[{j}][{name!r}]")
+        return value
+
+    def _check_edited_states(self):
+        """Refuse (before anything is written) a state the user left inconsistent."""
+        for i in sorted(self._state_dirty):
+            state = self._states[i]
+            if not state:
+                continue  # cleared: starts afresh
+            where = f"opt.state[{i}]"
+            if "step" not in state:
+                raise ValueError(f"{where} has entries {sorted(state)} but no 'step': call "
+                                 f"opt.state[{i}].clear() to start afresh, or set its 'step'")
+            if state["step"] > 0:
+                group = self._group_of[i]
+                missing = [n for n, init in self._state_arrays(group)
+                           if init is not None and n not in state]
+                missing += [n for n in self._extra_state if n not in state]
+                if missing and not self._may_create_later(missing):
+                    raise ValueError(f"{where} is at step {state['step']} but lacks {missing}: "
+                                     f"call opt.state[{i}].clear() to start afresh, or restore "
+                                     f"them")
+        self._state_dirty.clear()
 
     # -- subclass interface -----------------------------------------------------------
 
@@ -672,11 +864,11 @@ class Optimizer:
                     place = self._new_state_array(group, self._params[i], name, 0.0)
                     place[...] = value
                     restored[name] = place
-        self._states[:] = new_states
-        self._kernel_arrays = [None] * len(self._params)
-        self._row_arrays = [None] * len(self._params)
-        self._group_arrays = [None] * len(self.param_groups)
-        self._lockstep = [False] * len(self.param_groups)
+            state = self._states[i]  # the same dict as before: references to it stay valid
+            dict.clear(state)
+            dict.update(state, restored)
+            self._state_edited(i)
+        self._state_dirty.clear()  # checked above
 
     def _checked_state(self, i, saved, group):
         p = self._params[i]
