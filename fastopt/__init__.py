@@ -35,7 +35,8 @@ from .backends._dispatch import (available_backends, get_backend, get_num_thread
                                  set_num_threads, use_backend)
 from .backends._include import get_include
 from .optim import (SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RMSprop,
-                    SparseGrad, flat_arrays)
+                    SparseGrad, flat_arrays, get_check_finite, load_checkpoint, save_checkpoint,
+                    set_check_finite)
 from .train import (L1, BatchNorm, BatchSampler, CosineAnnealing, CurriculumSampler,
                     DecoupledWeightDecay, DropConnect, Dropout, EarlyStopping, ElasticNet,
                     ExponentialDecay, GradientCheck, GradientNoise, History, InverseTimeDecay,
@@ -48,6 +49,7 @@ __all__ = [
     "SGD", "SparseGrad", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "show_config", "flat_arrays", "get_include",
+    "save_checkpoint", "load_checkpoint", "set_check_finite", "get_check_finite",
     # training toolkit
     "BatchSampler", "CurriculumSampler", "full_batch", "stochastic", "mini_batches",
     "linear_pacing", "LRSchedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay",

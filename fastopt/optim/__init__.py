@@ -1,7 +1,8 @@
 """Update rules: the :class:`Optimizer` base class and one module per rule.
 
 ``optimizer`` (the base class: parameter groups, lazily created state, checkpoints,
-backend dispatch, :func:`flat_arrays`), ``sparse`` (:class:`SparseGrad`, row gradients
+backend dispatch, :func:`flat_arrays`, the opt-in check of non-finite gradients),
+``checkpoint`` (files that load without pickle), ``sparse`` (:class:`SparseGrad`, row gradients
 of embedding tables) and one module per update rule (``sgd``, ``adagrad``,
 ``adadelta``, ``rmsprop``, ``adam``, ``adamax``, ``nadam``), each a thin class that
 checks its hyperparameters, computes the step scalars in double precision and calls
@@ -14,10 +15,13 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .nadam import NAdam
-from .optimizer import Optimizer, flat_arrays
+from .checkpoint import load_checkpoint, save_checkpoint
+from .optimizer import (Optimizer, ParamState, flat_arrays, get_check_finite,
+                        set_check_finite)
 from .rmsprop import RMSprop
 from .sgd import SGD
 from .sparse import SparseGrad
 
 __all__ = ["Optimizer", "flat_arrays", "SparseGrad", "SGD", "Adagrad", "Adadelta", "RMSprop",
-           "Adam", "AdamW", "Adamax", "NAdam"]
+           "Adam", "AdamW", "Adamax", "NAdam", "ParamState", "save_checkpoint",
+           "load_checkpoint", "set_check_finite", "get_check_finite"]

@@ -18,6 +18,35 @@ from .._internal import validation as check
 from .sparse import SparseGrad
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
+
+#: The process-wide default of :attr:`Optimizer.check_finite` (see :func:`set_check_finite`).
+_CHECK_FINITE = [False]
+
+
+def set_check_finite(flag):
+    """Refuse non-finite gradients in every optimizer whose ``check_finite`` is ``None``.
+
+    Off by default: a NaN or infinite gradient is applied like any other value, and
+    a NaN then stays in that element's state for ever.  With the check on, ``step``
+    raises ``ValueError`` naming the gradient and the first bad index before
+    anything is written.  It costs one extra pass over every gradient (see the
+    hardening guide for measurements).
+    """
+    _CHECK_FINITE[0] = check.flag("flag", flag)
+
+
+def get_check_finite():
+    """Whether :func:`set_check_finite` turned the check on."""
+    return _CHECK_FINITE[0]
+
+
+def _first_non_finite(values):
+    """The index (a tuple) of the first non-finite element of ``values``, or ``None``."""
+    if values.size == 0 or np.isfinite(values).all():
+        return None
+    k = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+    return tuple(int(j) for j in np.unravel_index(k, values.shape))
+
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -35,6 +64,15 @@ def _rounded(values, dtype):
         return packer.unpack(packer.pack(*values))
     except OverflowError:  # beyond float32's range: inf, as NumPy rounds it
         return array("f", values).tolist()
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
+
+
+def _preview(values):
+    shown = ", ".join(repr(float(v)) for v in values[:4])
+    return f"[{shown}{', ...' if len(values) > 4 else ''}]"
 
 
 def _address(a):
@@ -290,6 +328,11 @@ class Optimizer:
     #: Name of the kernel module of every backend (``fastopt.backends.<b>.<algorithm>``).
     algorithm = None
 
+    #: Refuse non-finite gradients (``True``), apply them (``False``) or follow
+    #: :func:`fastopt.set_check_finite` (``None``, the default).  Set it on an instance:
+    #: ``opt.check_finite = True``.
+    check_finite = None
+
     def __init__(self, params, defaults, *, backend=None):
         self.defaults = dict(defaults)
         self._check_group(self.defaults, "")
@@ -355,6 +398,12 @@ class Optimizer:
                             f"got {type(params).__name__}") from None
         if not params:
             raise ValueError("params is empty: the optimizer has nothing to update")
+        if all(_is_number(p) for p in params):
+            raise TypeError(
+                f"params is a list of {len(params)} numbers, but a list is read as a list of "
+                f"parameters (one array each). For one parameter of {len(params)} elements pass "
+                f"an array, e.g. np.array({_preview(params)}) (float32 or float64); the "
+                f"optimizer updates that array in place")
         if all(isinstance(p, dict) for p in params):
             return params
         if any(isinstance(p, dict) for p in params):
@@ -443,7 +492,13 @@ class Optimizer:
             raise TypeError(f"grads must be an array or a list of arrays, got "
                             f"{type(grads).__name__}") from None
         if len(grads) != n:
-            raise ValueError(f"grads has {len(grads)} entries but the optimizer has {n} parameters")
+            hint = ""
+            if grads and all(_is_number(g) for g in grads):
+                hint = (f"; a list is read as one gradient per parameter -- for the gradient of "
+                        f"one parameter pass an array, e.g. np.array({_preview(grads)}, "
+                        f"dtype=param.dtype)")
+            raise ValueError(f"grads has {len(grads)} entries but the optimizer has {n} "
+                             f"parameter{'s' if n != 1 else ''}{hint}")
         return grads
 
     def step(self, grads):
@@ -472,6 +527,8 @@ class Optimizer:
                     continue
                 gradient(g, p, i)
                 validated[i] = g
+        if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
+            self._refuse_non_finite(grads)
         self._recheck_groups()
         if self._state_dirty:
             self._check_edited_states()
@@ -506,6 +563,25 @@ class Optimizer:
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
                                         _dispatch.threads_for(p.size))
+
+    @staticmethod
+    def _refuse_non_finite(grads):
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            sparse = type(g) is SparseGrad
+            values = g.values if sparse else g
+            where = _first_non_finite(values)
+            if where is None:
+                continue
+            value = values[where]
+            if sparse:
+                row = int(g.indices[where[0]])
+                at = f"grads[{i}].values at index {where} (row {row} of params[{i}])"
+            else:
+                at = f"grads[{i}] at index {where}"
+            raise ValueError(f"the gradient of params[{i}] is not finite: {value} in {at}; "
+                             f"nothing was updated (check_finite is on)")
 
     def _kernel(self, name):
         """Kernel ``name`` of this optimizer's backend (cached while the selection holds)."""
