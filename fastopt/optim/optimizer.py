@@ -6,6 +6,7 @@ scalars of its kernel (``_scalars``).  Everything else -- validation of
 parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
+import bisect
 import struct
 import threading
 from array import array
@@ -356,6 +357,7 @@ class Optimizer:
         self._kernel_arrays = []
         self._row_arrays = []       # per param: 2-D (rows) views of param and state
         self._state_dirty = set()   # params whose state the user edited since the last step
+        self._occupied = None       # sorted memory ranges of params and state (_refuse_alias)
         self._state_view = _StateView(self)
         for group in self._as_groups(params):
             self.add_param_group(group)
@@ -444,6 +446,7 @@ class Optimizer:
             self._kernel_arrays.append(None)
             self._row_arrays.append(None)
         group.edited = False
+        self._occupied = None
 
     def _recheck_groups(self):
         """Validate the groups edited since the last step (schedules, user edits)."""
@@ -524,8 +527,11 @@ class Optimizer:
                                   or g.dtype is not p.dtype):
                 if type(g) is SparseGrad:
                     check.sparse_gradient(g, p, i)
+                    self._refuse_alias(g.values, f"grads[{i}].values")
+                    self._refuse_alias(g.indices, f"grads[{i}].indices")
                     continue
                 gradient(g, p, i)
+                self._refuse_alias(g, f"grads[{i}]")
                 validated[i] = g
         if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
             self._refuse_non_finite(grads)
@@ -563,6 +569,29 @@ class Optimizer:
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
                                         _dispatch.threads_for(p.size))
+
+    def _refuse_alias(self, a, name):
+        """Refuse ``a`` (C-contiguous) if it shares memory with a parameter or a state array:
+        the kernels would read it while writing there, in an order that differs between
+        backends and thread counts."""
+        if not a.size:
+            return
+        if self._occupied is None:
+            ranges = [(*check._address_range(q), f"params[{j}]")
+                      for j, q in enumerate(self._params) if q.size]
+            ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
+                       for j, st in enumerate(self._states) for key, v in st.items()
+                       if isinstance(v, np.ndarray) and v.size]
+            ranges.sort()
+            self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
+                              [r[2] for r in ranges])
+        starts, ends, labels = self._occupied
+        low, high = check._address_range(a)
+        k = bisect.bisect_right(starts, low) - 1
+        for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
+            if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
+                raise ValueError(f"{name} shares memory with {labels[j]}; the gradient must be a "
+                                 f"separate array")
 
     @staticmethod
     def _refuse_non_finite(grads):
@@ -737,6 +766,7 @@ class Optimizer:
                 continue
             if state_name not in state:
                 _put(state, state_name, self._new_state_array(group, p, state_name, init))
+                self._occupied = None
                 self._on_new_state(state, state_name)
             a = state[state_name]
             views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
@@ -788,7 +818,8 @@ class Optimizer:
         self._row_arrays[i] = None
         self._group_arrays[gi] = None
         self._lockstep[gi] = False
-        self._validated_grads[i] = None  # re-checked against the new state arrays
+        self._validated_grads[:] = [None] * len(self._validated_grads)  # re-checked against
+        self._occupied = None                                         # the new state arrays
         self._state_dirty.add(i)
 
     def _checked_state_entry(self, i, key, value, state):

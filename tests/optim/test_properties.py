@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 import fastopt
 from fastopt.backends import _dispatch
 
-from conftest import FAST_BACKENDS, bits
+from conftest import FAST_BACKENDS, bits, examples
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=examples(40), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 shapes = st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple)
