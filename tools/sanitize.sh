@@ -7,6 +7,8 @@
 #   tools/sanitize.sh                 # the default test selection
 #   tools/sanitize.sh tests/optim/test_sparse.py -k adam     # other pytest arguments
 #   KEEP=1 tools/sanitize.sh          # keep the scratch copy (its path is printed)
+#   SCRATCH=/tmp/fastopt-sanitize.X tools/sanitize.sh   # reuse a kept copy: refresh the
+#                                     # sources, rebuild only what changed (implies KEEP)
 #
 # Needs gcc (or clang) with libasan/libubsan.  Python itself is not instrumented, so
 # libasan is preloaded; leak detection is off (CPython keeps objects alive until exit by
@@ -19,20 +21,29 @@ if [ ! -e "$libasan" ]; then
     echo "sanitize: $cc has no libasan.so ($libasan)" >&2
     exit 2
 fi
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/fastopt-sanitize.XXXXXX")
-if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$scratch"' EXIT; fi
+if [ -n "${SCRATCH:-}" ] && [ -d "$SCRATCH" ]; then
+    scratch=$SCRATCH
+else
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/fastopt-sanitize.XXXXXX")
+    if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$scratch"' EXIT; fi
+fi
 echo "sanitize: scratch copy in $scratch"
 cd "$root"
-git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$scratch"
+git ls-files -co --exclude-standard -z | grep -zv '\.so$' | xargs -0 cp -p --parents -t "$scratch"
 cd "$scratch"
-rm -f fastopt/backends/cython/*.so fastopt/backends/cython/x86_64_v3/*.so
+[ -n "${SCRATCH:-}" ] || rm -f fastopt/backends/cython/*.so fastopt/backends/cython/x86_64_v3/*.so
 FASTOPT_SANITIZE=1 FASTOPT_NO_VARIANTS=1 python setup.py -q build_ext --inplace \
     >build.log 2>&1 || { tail -40 build.log; echo "sanitize: build failed" >&2; exit 1; }
-grep -q -- "-fsanitize=address,undefined" build.log || { echo "sanitize: flags not applied" >&2; exit 1; }
+python - <<'PY' || { echo "sanitize: the extension was not built with the sanitizers" >&2; exit 1; }
+import json, glob
+stamps = glob.glob("build/temp*/fastopt-build-flags.json")
+assert stamps and all("-fsanitize=address,undefined" in json.load(open(s))["cflags"] for s in stamps)
+PY
 if [ $# -eq 0 ]; then
     set -- tests/backends/test_kernels.py tests/backends/test_sparse_kernels.py \
         tests/backends/test_cython_user_kernels.py tests/optim/test_validation.py \
         tests/optim/test_sparse.py tests/optim/test_properties.py \
+        tests/optim/test_hardening_properties.py tests/optim/test_checkpoint_files.py \
         tests/optim/test_rounding_hazards.py tests/optim/test_state_edits.py \
         tests/train/test_batchnorm.py tests/train/test_dropout.py \
         tests/train/test_regularization.py tests/embeddings/test_glove.py

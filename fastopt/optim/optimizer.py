@@ -43,9 +43,18 @@ def get_check_finite():
 
 def _first_non_finite(values):
     """The index (a tuple) of the first non-finite element of ``values``, or ``None``."""
-    if values.size == 0 or np.isfinite(values).all():
+    flat = values.reshape(-1)
+    # One pass without a temporary: a NaN or inf makes the sum of squares non-finite (so
+    # does an overflow, which the exact test below then clears).
+    if flat.size == 0:
         return None
-    k = int(np.flatnonzero(~np.isfinite(values.reshape(-1)))[0])
+    with np.errstate(over="ignore"):
+        if np.isfinite(np.dot(flat, flat)):
+            return None
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if not bad.size:
+        return None
+    k = int(bad[0])
     return tuple(int(j) for j in np.unravel_index(k, values.shape))
 
 _FLOAT32 = np.dtype(np.float32)
