@@ -37,6 +37,9 @@ Environment variables:
     (``-ffast-math``, ``-ffp-contract=fast``, ...) are refused with a warning.
 ``FASTOPT_DISABLE_OPENMP=1``
     Build serial kernels even if the compiler supports OpenMP.
+``FASTOPT_SANITIZE=1``
+    Build with AddressSanitizer and UndefinedBehaviorSanitizer (GCC/Clang), for
+    ``tools/sanitize.sh`` only: Python must then run with ``LD_PRELOAD`` of libasan.
 ``FASTOPT_BUILD_JOBS``
     Parallel jobs for Cython and for the C compiler (default: the usable CPUs).
 """
@@ -395,6 +398,11 @@ class BuildExt(build_ext):
             cflags.append(openmp)
             if not msvc:
                 ldflags.append(openmp)
+        if _env_flag("FASTOPT_SANITIZE") and not msvc:  # for tools/sanitize.sh, never a release
+            sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                        "-fno-omit-frame-pointer", "-g"]
+            cflags += sanitize
+            ldflags += sanitize
         return cflags + extra, ldflags
 
     def _openmp_flag(self, msvc):

@@ -36,7 +36,8 @@ from .backends._dispatch import (available_backends, get_backend, get_num_thread
 from .backends._include import get_include
 from .optim import (ASGD, LAMB, SGD, Adadelta, Adafactor, Adagrad, Adam, Adamax, AdamW, Ftrl,
                     Lion, NAdam, Optimizer, ProximalAdagrad, RAdam, RMSprop, Rprop, SparseAdam,
-                    SparseGrad, flat_arrays)
+                    SparseGrad, flat_arrays, get_check_finite, load_checkpoint, save_checkpoint,
+                    set_check_finite)
 from .solvers import LBFGS, GeneticAlgorithm, lstsq, newton
 from .train import (Augment, AveragedWeights, ExponentialAverage, exponential_average,
                     gaussian_noise, random_crop, random_flip)
@@ -54,6 +55,7 @@ __all__ = [
     "Optimizer",
     "available_backends", "get_backend", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "show_config", "flat_arrays", "get_include",
+    "save_checkpoint", "load_checkpoint", "set_check_finite", "get_check_finite",
     # training toolkit
     "BatchSampler", "CurriculumSampler", "full_batch", "stochastic", "mini_batches",
     "linear_pacing", "LRSchedule", "StepDecay", "ExponentialDecay", "InverseTimeDecay",

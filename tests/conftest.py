@@ -18,6 +18,23 @@ FAST_BACKENDS = ("numba", "cython")
 #: the dispatcher picks the x86-64-v3 one (see :func:`kernel`).
 KERNEL_BACKENDS = FAST_BACKENDS + ("cython-baseline",)
 
+# Hypothesis: FASTOPT_HYPOTHESIS_PROFILE=long runs every property with >= 10,000 examples
+# (outside CI; see docs/guide/hardening.md).  Property tests size themselves with examples().
+HYPOTHESIS_PROFILE = os.environ.get("FASTOPT_HYPOTHESIS_PROFILE", "default")
+try:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("long", max_examples=10_000, deadline=None,
+                              suppress_health_check=list(HealthCheck))
+    settings.load_profile(HYPOTHESIS_PROFILE)
+except ImportError:  # hypothesis is a test extra; the property tests skip without it
+    pass
+
+
+def examples(n):
+    """``n`` examples for a property, or the long profile's count when it is selected."""
+    return 10_000 if HYPOTHESIS_PROFILE == "long" else n
+
 
 def require(backend):
     if not _dispatch.is_available(backend):

@@ -3,7 +3,7 @@ import numpy as np
 
 from .._internal import validation as check
 from ..backends.python.adafactor import adafactor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _put
 from .sparse import SparseGrad
 
 
@@ -98,11 +98,11 @@ class Adafactor(Optimizer):
                 continue
             p, group, state = self._params[i], self._group_of[i], self._states[i]
             if not state:
-                state["step"] = 0
+                _put(state, "step", 0)
             for name, _ in self._state_arrays_all():
                 if self._state_shape(group, name, p) != (0,) and name not in state:
-                    state[name] = self._new_state_array(group, p, name, 0.0)
-            state["step"] += 1
+                    _put(state, name, self._new_state_array(group, p, name, 0.0))
+            _put(state, "step", state["step"] + 1)
             t = state["step"]
             lr = group["lr"]
             eps1, eps2 = group["eps"]

@@ -1,6 +1,6 @@
 """ASGD."""
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _put
 
 
 class ASGD(Optimizer):
@@ -63,7 +63,7 @@ class ASGD(Optimizer):
         t = state["step"]
         eta = state.get("eta", lr)
         mu = state.get("mu", 1.0)
-        state["eta"] = lr / (1.0 + lambd * lr * t) ** group["alpha"]
-        state["mu"] = 1.0 / max(1.0, t - group["t0"])
+        _put(state, "eta", lr / (1.0 + lambd * lr * t) ** group["alpha"])
+        _put(state, "mu", 1.0 / max(1.0, t - group["t0"]))
         return ((eta, group["weight_decay"], 1.0 - lambd * eta, mu),
                 (group["maximize"], mu != 1.0))

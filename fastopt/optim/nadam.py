@@ -1,6 +1,6 @@
 """NAdam."""
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _put
 
 
 class NAdam(Optimizer):
@@ -100,7 +100,7 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         mu_product = state.get("mu_product", 1.0) * mu
-        state["mu_product"] = mu_product
+        _put(state, "mu_product", mu_product)
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
         return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, 1.0 - beta2 ** t, group["eps"],

@@ -6,9 +6,11 @@ scalars of its kernel (``_scalars``).  Everything else -- validation of
 parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
+import bisect
 import struct
 import threading
 from array import array
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -18,6 +20,44 @@ from . import torch_state
 from .sparse import SparseGrad
 
 _EMPTY = {dt: np.empty(0, dt) for dt in check.FLOAT_DTYPES}
+
+#: The process-wide default of :attr:`Optimizer.check_finite` (see :func:`set_check_finite`).
+_CHECK_FINITE = [False]
+
+
+def set_check_finite(flag):
+    """Refuse non-finite gradients in every optimizer whose ``check_finite`` is ``None``.
+
+    Off by default: a NaN or infinite gradient is applied like any other value, and
+    a NaN then stays in that element's state for ever.  With the check on, ``step``
+    raises ``ValueError`` naming the gradient and the first bad index before
+    anything is written.  It costs one extra pass over every gradient (see the
+    hardening guide for measurements).
+    """
+    _CHECK_FINITE[0] = check.flag("flag", flag)
+
+
+def get_check_finite():
+    """Whether :func:`set_check_finite` turned the check on."""
+    return _CHECK_FINITE[0]
+
+
+def _first_non_finite(values):
+    """The index (a tuple) of the first non-finite element of ``values``, or ``None``."""
+    flat = values.reshape(-1)
+    # One pass without a temporary: a NaN or inf makes the sum of squares non-finite (so
+    # does an overflow, which the exact test below then clears).
+    if flat.size == 0:
+        return None
+    with np.errstate(over="ignore"):
+        if np.isfinite(np.dot(flat, flat)):
+            return None
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if not bad.size:
+        return None
+    k = int(bad[0])
+    return tuple(int(j) for j in np.unravel_index(k, values.shape))
+
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -35,6 +75,15 @@ def _rounded(values, dtype):
         return packer.unpack(packer.pack(*values))
     except OverflowError:  # beyond float32's range: inf, as NumPy rounds it
         return array("f", values).tolist()
+
+
+def _is_number(x):
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
+
+
+def _preview(values):
+    shown = ", ".join(repr(float(v)) for v in values[:4])
+    return f"[{shown}{', ...' if len(values) > 4 else ''}]"
 
 
 def _address(a):
@@ -208,19 +257,110 @@ class ParamGroup(dict):
         return super().pop(*args)
 
 
-class _StateView:
-    """``opt.state``: per-parameter state dicts, indexed by position or by the array itself."""
+#: Writes of the optimizer's own bookkeeping into a state dict (``step``, NAdam's
+#: ``mu_product``, newly created arrays): they bypass :class:`ParamState`'s checks.
+_put = dict.__setitem__
+
+
+class ParamState(dict):
+    """``opt.state[i]``: the state of one parameter, a dict whose edits reach the kernels.
+
+    The ways ``torch.optim`` users reset, roll back or replace state work, and act
+    exactly as on a fresh optimizer:
+
+    * ``clear()`` (or deleting every entry): the parameter starts again at step 0
+      with freshly initialized state at its next step;
+    * ``state["exp_avg"] = array``: the optimizer uses (and updates in place) that
+      array from the next step on.  It must be a writable C-contiguous
+      ``numpy.ndarray`` of the parameter's dtype and the state's shape, sharing no
+      memory with any parameter or other state array; anything else is refused here
+      with a ``TypeError``/``ValueError``;
+    * ``state["step"] = n`` (a non-negative integer), NAdam's ``mu_product``;
+    * deleting some entries: allowed only if the rest is a consistent state (at
+      step 0 the missing arrays are created; later they are refused at the next
+      ``step``, before anything is written).
+
+    Unknown names are refused (``KeyError``): the kernels would never read them.
+    """
+
+    __slots__ = ("_owner", "_index")
+
+    def __init__(self, owner, index, *args):
+        super().__init__(*args)
+        self._owner = owner
+        self._index = index
+
+    def __setitem__(self, key, value):
+        value = self._owner._checked_state_entry(self._index, key, value, self)
+        super().__setitem__(key, value)
+        self._owner._state_edited(self._index)
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        self._owner._state_edited(self._index)
+
+    def clear(self):
+        super().clear()
+        self._owner._state_edited(self._index)
+
+    def pop(self, *args):
+        value = super().pop(*args)
+        self._owner._state_edited(self._index)
+        return value
+
+    def popitem(self):
+        item = super().popitem()
+        self._owner._state_edited(self._index)
+        return item
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):  # pickles (and copies) as the plain dict it holds
+        return (dict, (dict(self),))
+
+    def copy(self):
+        return dict(self)
+
+
+class _StateView(Mapping):
+    """``opt.state``: per-parameter state dicts (:class:`ParamState`), keyed by the
+    parameter's position (0, 1, ...) or by the parameter array itself.
+
+    A read-only ``Mapping`` of the parameters that have state (``len``, iteration,
+    ``keys``/``values``/``items``, ``in``); ``opt.state[i]`` also gives the (empty)
+    state of a parameter that has not been stepped yet, as ``torch.optim``'s
+    ``defaultdict`` does.
+    """
 
     def __init__(self, optimizer):
         self._opt = optimizer
 
     def _index(self, key):
+        params = self._opt._params
         if isinstance(key, np.ndarray):
-            for i, p in enumerate(self._opt._params):
+            for i, p in enumerate(params):
                 if p is key:
                     return i
-            raise KeyError("this array is not a parameter of the optimizer")
-        return range(len(self._opt._params))[key]
+            raise KeyError("this array is not a parameter of the optimizer (opt.state takes "
+                           "a parameter's position or the parameter array itself)")
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise KeyError(f"opt.state takes a parameter's position (an int) or the parameter "
+                           f"array, got {type(key).__name__}")
+        if not 0 <= key < len(params):
+            raise KeyError(f"parameter {int(key)} does not exist: the optimizer has "
+                           f"{len(params)} parameter(s), numbered 0 to {len(params) - 1}")
+        return int(key)
 
     def __getitem__(self, key):
         return self._opt._states[self._index(key)]
@@ -228,7 +368,7 @@ class _StateView:
     def __contains__(self, key):
         try:
             return bool(self[key])
-        except (KeyError, IndexError, TypeError):
+        except KeyError:
             return False
 
     def __len__(self):
@@ -236,9 +376,6 @@ class _StateView:
 
     def __iter__(self):
         return (i for i, s in enumerate(self._opt._states) if s)
-
-    def items(self):
-        return ((i, s) for i, s in enumerate(self._opt._states) if s)
 
     def __repr__(self):
         return f"<state of {len(self)} parameter(s) of {type(self._opt).__name__}>"
@@ -282,6 +419,11 @@ class Optimizer:
     #: Name of the kernel module of every backend (``fastopt.backends.<b>.<algorithm>``).
     algorithm = None
 
+    #: Refuse non-finite gradients (``True``), apply them (``False``) or follow
+    #: :func:`fastopt.set_check_finite` (``None``, the default).  Set it on an instance:
+    #: ``opt.check_finite = True``.
+    check_finite = None
+
     def __init__(self, params, defaults, *, backend=None):
         self.defaults = dict(defaults)
         self._check_group(self.defaults, "")
@@ -304,9 +446,34 @@ class Optimizer:
         self._validated_grads = []  # per param: the gradient array validated last
         self._kernel_arrays = []
         self._row_arrays = []       # per param: 2-D (rows) views of param and state
+        self._state_dirty = set()   # params whose state the user edited since the last step
+        self._occupied = None       # sorted memory ranges of params and state (_refuse_alias)
+        self._state_view = _StateView(self)
         for group in self._as_groups(params):
             self.add_param_group(group)
-        self.state = _StateView(self)
+
+    @property
+    def state(self):
+        """Per-parameter state: ``opt.state[i]`` (or ``opt.state[param]``) is a
+        :class:`ParamState` dict; see there for the edits that are allowed.
+
+        Assigning an empty mapping (``opt.state = {}`` or ``collections.defaultdict(dict)``,
+        as ``torch.optim`` users do) resets every parameter's state; any other
+        assignment is refused (restore a checkpoint with :meth:`load_state_dict`).
+        """
+        return self._state_view
+
+    @state.setter
+    def state(self, value):
+        if value is self._state_view:
+            return
+        if isinstance(value, Mapping) and len(value) == 0:
+            for state in self._states:
+                state.clear()
+            return
+        raise TypeError("opt.state cannot be replaced: assign an empty dict (opt.state = {}) to "
+                        "reset every parameter's state, call opt.state[i].clear() for one, or "
+                        "restore a checkpoint with opt.load_state_dict(...)")
 
     # -- parameters -----------------------------------------------------------------
 
@@ -323,6 +490,12 @@ class Optimizer:
                             f"got {type(params).__name__}") from None
         if not params:
             raise ValueError("params is empty: the optimizer has nothing to update")
+        if all(_is_number(p) for p in params):
+            raise TypeError(
+                f"params is a list of {len(params)} numbers, but a list is read as a list of "
+                f"parameters (one array each). For one parameter of {len(params)} elements pass "
+                f"an array, e.g. np.array({_preview(params)}) (float32 or float64); the "
+                f"optimizer updates that array in place")
         if all(isinstance(p, dict) for p in params):
             return params
         if any(isinstance(p, dict) for p in params):
@@ -364,11 +537,12 @@ class Optimizer:
             self._group_index.append(len(self.param_groups) - 1)
             self._validated_grads.append(None)
             self._params.append(p)
-            self._states.append({})
+            self._states.append(ParamState(self, len(self._states)))
             self._group_of.append(group)
             self._kernel_arrays.append(None)
             self._row_arrays.append(None)
         group.edited = False
+        self._occupied = None
 
     def _recheck_groups(self):
         """Validate the groups edited since the last step (schedules, user edits)."""
@@ -417,7 +591,13 @@ class Optimizer:
             raise TypeError(f"grads must be an array or a list of arrays, got "
                             f"{type(grads).__name__}") from None
         if len(grads) != n:
-            raise ValueError(f"grads has {len(grads)} entries but the optimizer has {n} parameters")
+            hint = ""
+            if grads and all(_is_number(g) for g in grads):
+                hint = (f"; a list is read as one gradient per parameter -- for the gradient of "
+                        f"one parameter pass an array, e.g. np.array({_preview(grads)}, "
+                        f"dtype=param.dtype)")
+            raise ValueError(f"grads has {len(grads)} entries but the optimizer has {n} "
+                             f"parameter{'s' if n != 1 else ''}{hint}")
         return grads
 
     def step(self, grads):
@@ -459,10 +639,17 @@ class Optimizer:
                                   or g.dtype is not p.dtype):
                 if type(g) is SparseGrad:
                     check.sparse_gradient(g, p, i)
+                    self._refuse_alias(g.values, f"grads[{i}].values")
+                    self._refuse_alias(g.indices, f"grads[{i}].indices")
                     continue
                 gradient(g, p, i)
+                self._refuse_alias(g, f"grads[{i}]")
                 validated[i] = g
+        if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
+            self._refuse_non_finite(grads)
         self._recheck_groups()
+        if self._state_dirty:
+            self._check_edited_states()
         if self._kernel_for[0] != (self.backend, _dispatch.selection_version):
             kernel = _dispatch.kernel(self.backend or _dispatch.get_backend(), self.algorithm)
             self._kernel_for = ((self.backend, _dispatch.selection_version), kernel)
@@ -490,7 +677,7 @@ class Optimizer:
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
-            state["step"] += 1
+            _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, state)
             if arrays[2] is None:  # the elementwise kernel on flat views
                 kernel(arrays[0], g if g.ndim == 1 else g.reshape(-1), *arrays[1],
@@ -502,6 +689,48 @@ class Optimizer:
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
                                         _dispatch.threads_for(p.size))
+
+    def _refuse_alias(self, a, name):
+        """Refuse ``a`` (C-contiguous) if it shares memory with a parameter or a state array:
+        the kernels would read it while writing there, in an order that differs between
+        backends and thread counts."""
+        if not a.size:
+            return
+        if self._occupied is None:
+            ranges = [(*check._address_range(q), f"params[{j}]")
+                      for j, q in enumerate(self._params) if q.size]
+            ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
+                       for j, st in enumerate(self._states) for key, v in st.items()
+                       if isinstance(v, np.ndarray) and v.size]
+            ranges.sort()
+            self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
+                              [r[2] for r in ranges])
+        starts, ends, labels = self._occupied
+        low, high = check._address_range(a)
+        k = bisect.bisect_right(starts, low) - 1
+        for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
+            if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
+                raise ValueError(f"{name} shares memory with {labels[j]}; the gradient must be a "
+                                 f"separate array")
+
+    @staticmethod
+    def _refuse_non_finite(grads):
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            sparse = type(g) is SparseGrad
+            values = g.values if sparse else g
+            where = _first_non_finite(values)
+            if where is None:
+                continue
+            value = values[where]
+            if sparse:
+                row = int(g.indices[where[0]])
+                at = f"grads[{i}].values at index {where} (row {row} of params[{i}])"
+            else:
+                at = f"grads[{i}] at index {where}"
+            raise ValueError(f"the gradient of params[{i}] is not finite: {value} in {at}; "
+                             f"nothing was updated (check_finite is on)")
 
     def _kernel(self, name):
         """Kernel ``name`` of this optimizer's backend (cached while the selection holds)."""
@@ -525,7 +754,7 @@ class Optimizer:
         param2d, state2d, _ = views
         k, d = g.indices.shape[0], param2d.shape[1]
         slots, rows, coalesced = self._workspace(i, param2d.shape[0], k, d, p.dtype)
-        state["step"] += 1
+        _put(state, "step", state["step"] + 1)
         kernel = self._kernel(self._kernel_name(group, sparse=True))
         values = g.values.reshape(k, d)
         if not group.get("per_row_step"):
@@ -555,7 +784,8 @@ class Optimizer:
         """The per-row step counters (``per_row_step``): int64 ``(n_rows,)``, made on first use."""
         row_step = state.get("row_step")
         if row_step is None:
-            row_step = state["row_step"] = np.zeros(n_rows, np.int64)
+            row_step = np.zeros(n_rows, np.int64)
+            _put(state, "row_step", row_step)
         return row_step
 
     def _step_dense_per_row(self, i, g, p, group, state, kernel):
@@ -566,7 +796,7 @@ class Optimizer:
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
-            state["step"] += 1
+            _put(state, "step", state["step"] + 1)
             row_step += 1
             floats, flags = self._scalars(group, {"step": int(row_step[0])})
             kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
@@ -620,7 +850,7 @@ class Optimizer:
             work = param2d[rows].astype(f32)
             gathered = [s[rows] if s.size else s for s in state2d]
             slots, rows_ws, coalesced = self._workspace(("half", i), u, k, d, f32)
-            state["step"] += 1
+            _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, state)
             self._kernel(self._kernel_name(group, sparse=True))(
                 work, inverse.reshape(-1).astype(np.int64), g.values.reshape(k, d).astype(f32),
@@ -635,7 +865,7 @@ class Optimizer:
         if arrays is None:
             arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
         work = arrays[0].astype(f32)
-        state["step"] += 1
+        _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, state)
         if arrays[2] is None:
             kernel(work, g.reshape(-1).astype(f32), *arrays[1], *_rounded(floats, f32), *flags,
@@ -703,7 +933,7 @@ class Optimizer:
                 start = stop
                 continue
             for state in states:
-                state["step"] += 1
+                _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, states[0])
             self._sync_state(states[0], states[1:])
             kernel(param_span, grad_span, *arrays, *_rounded(floats, param_span.dtype), *flags,
@@ -742,7 +972,7 @@ class Optimizer:
         """After ``_scalars`` updated ``first``, give ``others`` the same scalar state."""
         for name in self._extra_state:
             for s in others:
-                s[name] = first[name]
+                _put(s, name, first[name])
 
     def _views_once(self, cache, i, group, p, state, rows):
         """``cache[i]``, made under a lock: when threads step the same parameter for the
@@ -760,7 +990,7 @@ class Optimizer:
         (``_state_shape``) as it is.  Missing state is created here.
         """
         if "step" not in state:  # (per-row counters may have been made first)
-            state["step"] = 0
+            _put(state, "step", 0)
         name = self._kernel_name(group, sparse=False)
         rows = rows or name != self.algorithm
         if rows:  # (n_rows, row size); a 0-d parameter is one row of one element
@@ -774,7 +1004,8 @@ class Optimizer:
                 views.append(empty)
                 continue
             if state_name not in state:
-                state[state_name] = self._new_state_array(group, p, state_name, init)
+                _put(state, state_name, self._new_state_array(group, p, state_name, init))
+                self._occupied = None
                 self._on_new_state(state, state_name)
             a = state[state_name]
             views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
@@ -790,10 +1021,14 @@ class Optimizer:
         if span is None:
             return _state_full(p.shape, init, _state_dtype(p), slot)
         buffers = self._state_buffers[gi]
+        offset = (_address(p) - _address(span)) // p.itemsize
         if name not in buffers:
             buffers[name] = _state_full(span.shape, init, span.dtype, slot)
-        offset = (_address(p) - _address(span)) // p.itemsize
-        return buffers[name][offset:offset + p.size].reshape(p.shape)
+            return buffers[name][offset:offset + p.size].reshape(p.shape)
+        # This parameter's slot may hold its earlier state (cleared, rolled back): reset it.
+        place = buffers[name][offset:offset + p.size].reshape(p.shape)
+        place[...] = init
+        return place
 
     #: Whether the rule has a second pass over the whole parameter after its kernel
     #: (:meth:`_finish`); such parameters are never fused with others in one call.
@@ -820,6 +1055,80 @@ class Optimizer:
         if self._state_per_row(group, name):
             return (p.shape[0],) if p.ndim else (1,)
         return p.shape
+
+    # -- state edited by the user ---------------------------------------------------------
+
+    def _state_edited(self, i):
+        """``opt.state[i]`` was edited: drop every cached view of it; check it before the
+        next step."""
+        gi = self._group_index[i]
+        self._kernel_arrays[i] = None
+        self._row_arrays[i] = None
+        self._group_arrays[gi] = None
+        self._lockstep[gi] = False
+        self._validated_grads[:] = [None] * len(self._validated_grads)  # re-checked against
+        self._occupied = None                                         # the new state arrays
+        self._state_dirty.add(i)
+
+    def _checked_state_entry(self, i, key, value, state):
+        """``value`` for ``opt.state[i][key]``, checked (see :class:`ParamState`)."""
+        where = f"opt.state[{i}][{key!r}]"
+        if key == "step":
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+                    or value < 0:
+                raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+            return int(value)
+        if key in self._extra_state:
+            return check.real(where, value)
+        names = [n for n, _ in self._state_arrays_all()]
+        if key not in names:
+            raise KeyError(f"{type(self).__name__} keeps no state {key!r}; its entries are "
+                           f"{', '.join(map(repr, ['step', *names, *self._extra_state]))}")
+        p = self._params[i]
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{where} must be a numpy.ndarray of dtype {p.dtype}, got "
+                            f"{type(value).__name__}")
+        if value.dtype != p.dtype:
+            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}")
+        want = self._state_shape(self._group_of[i], key, p)
+        if value.shape != want:
+            raise ValueError(f"{where} has shape {value.shape}, expected {want}")
+        if not value.flags.writeable:
+            raise ValueError(f"{where} is read-only; the optimizer updates its state in place")
+        if not value.flags.c_contiguous:
+            raise ValueError(f"{where} is not C-contiguous; assign np.ascontiguousarray(...)")
+        if value.size:
+            for j, q in enumerate(self._params):
+                if q.size and np.may_share_memory(value, q):
+                    raise ValueError(f"{where} shares memory with params[{j}]")
+            for j, other in enumerate(self._states):
+                for name, a in other.items():
+                    if isinstance(a, np.ndarray) and a.size and not (j == i and name == key) \
+                            and np.may_share_memory(value, a):
+                        raise ValueError(f"{where} shares memory with "
+                                         f"opt.state[{j}][{name!r}]")
+        return value
+
+    def _check_edited_states(self):
+        """Refuse (before anything is written) a state the user left inconsistent."""
+        for i in sorted(self._state_dirty):
+            state = self._states[i]
+            if not state:
+                continue  # cleared: starts afresh
+            where = f"opt.state[{i}]"
+            if "step" not in state:
+                raise ValueError(f"{where} has entries {sorted(state)} but no 'step': call "
+                                 f"opt.state[{i}].clear() to start afresh, or set its 'step'")
+            if state["step"] > 0:
+                group = self._group_of[i]
+                missing = [n for n, init in self._state_arrays(group)
+                           if init is not None and n not in state]
+                missing += [n for n in self._extra_state if n not in state]
+                if missing and not self._may_create_later(missing):
+                    raise ValueError(f"{where} is at step {state['step']} but lacks {missing}: "
+                                     f"call opt.state[{i}].clear() to start afresh, or restore "
+                                     f"them")
+        self._state_dirty.clear()
 
     # -- subclass interface -----------------------------------------------------------
 
@@ -917,11 +1226,11 @@ class Optimizer:
                     place = self._new_state_array(group, self._params[i], name, 0.0)
                     place[...] = value
                     restored[name] = place
-        self._states[:] = new_states
-        self._kernel_arrays = [None] * len(self._params)
-        self._row_arrays = [None] * len(self._params)
-        self._group_arrays = [None] * len(self.param_groups)
-        self._lockstep = [False] * len(self.param_groups)
+            state = self._states[i]  # the same dict as before: references to it stay valid
+            dict.clear(state)
+            dict.update(state, restored)
+            self._state_edited(i)
+        self._state_dirty.clear()  # checked above
 
     def torch_state_dict(self):
         """The state as a ``torch.optim`` state dict (tensors, copies) that the PyTorch

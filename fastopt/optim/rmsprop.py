@@ -19,7 +19,7 @@ class RMSprop(Optimizer):
         g ← −g                                   (if maximize)
         g ← g + λ·θ                              (if λ ≠ 0)
         v ← α·v + (1 − α)·g·g
-        ḡ ← α·ḡ + (1 − α)·g,  d = √(v − ḡ·ḡ) + ε     (if centered)
+        ḡ ← α·ḡ + (1 − α)·g,  d = √max(v − ḡ·ḡ, 0) + ε     (if centered)
         d = √v + ε                               (otherwise)
         b ← μ·b + g/d,  θ ← θ − η·b              (if μ ≠ 0)
         θ ← θ − η·g/d                            (otherwise)
@@ -54,6 +54,10 @@ class RMSprop(Optimizer):
         * ε is added outside the square root (PyTorch).  TensorFlow adds it inside,
           g/√(v + ε), with default 1e-7, and Keras' default ``rho`` (our ``alpha``) is
           0.9; optax also puts ε inside by default (``eps_in_sqrt=True``).
+        * The centered variance v − ḡ² is non-negative only in exact arithmetic; for a
+          nearly constant gradient rounding can push it below zero.  fastopt clamps it
+          at 0 (PyTorch takes the square root of the negative number and the parameter
+          becomes NaN for ever).
         * PyTorch updates ḡ with ``lerp``, ḡ + (1 − α)(g − ḡ); the form above is equal
           in exact arithmetic and may differ from it in the last bit.
     """

@@ -100,6 +100,10 @@ class SGD(Optimizer):
     def _may_create_later(self, missing):
         return True  # PyTorch creates the buffer at the first step with momentum
 
+    def _state_edited(self, i):
+        super()._state_edited(i)
+        self._new_buffers.discard(id(self._states[i]))  # an edited buffer is not new
+
     def _on_new_state(self, state, name):
         self._new_buffers.add(id(state))
 

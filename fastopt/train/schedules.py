@@ -248,17 +248,23 @@ class ReduceLROnPlateau:
 
     .. math::
 
-        x < x^* (1 - δ)  (threshold_mode="rel", default)   or
-        x < x^* - δ  (threshold_mode="abs")
+        x < x* − δ·|x*|  (threshold_mode="rel", default)   or
+        x < x* − δ       (threshold_mode="abs")
 
-    (``mode="max"``: x > x^*(1 + δ), x > x^* + δ), with
+    (``mode="max"``: x > x* + δ·|x*|, x > x* + δ), with
     ``threshold`` δ (default 1e-4).  After more than ``patience``
     (default 10) evaluations in a row without improvement, every group's rate
     becomes max(φ η, η_min) (``factor`` φ in (0, 1),
     default 0.1; ``min_lr`` η_min, default 0, one value or one per
     group), and the next ``cooldown`` (default 0) evaluations are not counted.  A
     reduction smaller than ``eps`` (default 1e-8) is skipped.  A NaN objective
-    never improves.  Same semantics as ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+    never improves.  Otherwise the semantics of ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Departs from torch on purpose: torch's relative test is x < x*·(1 − δ), which is a
+    margin only for x* > 0; for a negative objective (a log-likelihood, a negative loss)
+    it counts a constant or slowly worsening value as an improvement and never lowers
+    the rate (a pytorch/pytorch issue, still open).  fastopt uses the margin δ·|x*|, the
+    same as torch's for positive objectives.
 
     Raises:
         TypeError: ``optimizer`` is not a fastopt optimizer; a non-integer
@@ -294,14 +300,17 @@ class ReduceLROnPlateau:
         self.t = 0
 
     def is_better(self, value, best):
-        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        """Whether ``value`` improves on ``best`` by more than the threshold.
+
+        The relative margin is ``threshold * |best|``, so it is a margin whatever
+        the sign of ``best``; an infinite ``best`` (the start) is beaten by any finite value.
+        """
+        if math.isinf(best):
+            return value < best if self.mode == "min" else value > best
+        margin = self.threshold * abs(best) if self.threshold_mode == "rel" else self.threshold
         if self.mode == "min":
-            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" \
-                else best - self.threshold
-            return value < bound
-        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" \
-            else best + self.threshold
-        return value > bound
+            return value < best - margin
+        return value > best + margin
 
     def step(self, metric):
         """Record one evaluation of the objective; lower the rates if it has plateaued.

@@ -200,6 +200,8 @@ def fit(objective, optimizer, data, *, epochs=10, schedule=None, schedule_interv
     history = History()
     bar = _progress_bar(epochs, desc, progress)
     best_monitor = None
+    mode = early_stopping.mode if early_stopping is not None else \
+        schedule.mode if isinstance(schedule, ReduceLROnPlateau) else "min"
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -239,8 +241,7 @@ def fit(objective, optimizer, data, *, epochs=10, schedule=None, schedule_interv
                                ("val", val), ("lr", lr), ("time", elapsed)):
                 history[key].append(value)
             if monitor == monitor and (best_monitor is None or (
-                    monitor < best_monitor if early_stopping is None or
-                    early_stopping.mode == "min" else monitor > best_monitor)):
+                    monitor < best_monitor if mode == "min" else monitor > best_monitor)):
                 best_monitor, history.best_epoch = monitor, epoch
             stop = False
             if early_stopping is not None and early_stopping.step(monitor):

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import fastopt
 
-from conftest import FAST_BACKENDS, assert_same_values, bits, lowered_threshold, require
+from conftest import FAST_BACKENDS, assert_same_values, bits, examples, lowered_threshold, require
 
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=examples(40), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 shapes = st.lists(st.integers(0, 9), min_size=0, max_size=3).map(tuple)

@@ -176,3 +176,56 @@ def test_plateau_matches_torch():
             plateau.step(float(v))
             assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"],
                                                               rel=1e-12)
+
+
+# -- plateau with objectives of either sign (issue 11: a comparison that assumed best > 0) -----
+
+def _lrs(values, **kwargs):
+    opt = fastopt.SGD(np.zeros(1), lr=1.0)
+    plateau = ReduceLROnPlateau(opt, **kwargs)
+    out = []
+    for v in values:
+        plateau.step(v)
+        out.append(opt.param_groups[0]["lr"])
+    return out, plateau
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_plateau_flat_objective_reduces_whatever_its_sign(sign):
+    lrs, _ = _lrs([sign * 1.0] * 4, patience=2)
+    assert lrs == [1.0, 1.0, 1.0, pytest.approx(0.1, rel=1e-15)]
+
+
+def test_plateau_slowly_worsening_negative_objective_is_no_improvement():
+    values = [-1.0 + 5e-5 * k for k in range(4)]   # -1.0, -0.99995, -0.9999, -0.99985
+    lrs, plateau = _lrs(values, patience=2)
+    assert plateau.best == -1.0 and lrs[-1] == pytest.approx(0.1, rel=1e-15)
+
+
+def test_plateau_mode_max_flat_negative_objective_reduces():
+    lrs, _ = _lrs([-5.0] * 4, mode="max", patience=2)
+    assert lrs[-1] == pytest.approx(0.1, rel=1e-15)
+
+
+@pytest.mark.parametrize("mode, start", [("min", -1e-3), ("max", 1e-3)])
+def test_plateau_relative_margin_is_threshold_times_abs_best(mode, start):
+    sign = 1 if mode == "min" else -1
+    # within the margin 0.1 * |best|: no improvement; beyond it: improvement
+    _, plateau = _lrs([start, start - sign * 0.09 * abs(start)], mode=mode, threshold=0.1,
+                      patience=5)
+    assert plateau.best == start and plateau.num_bad_epochs == 1
+    _, plateau = _lrs([start, start - sign * 0.11 * abs(start)], mode=mode, threshold=0.1,
+                      patience=5)
+    assert plateau.best == start - sign * 0.11 * abs(start) and plateau.num_bad_epochs == 0
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
+@pytest.mark.parametrize("threshold", [0.0, 1e-4])
+def test_plateau_infinities(mode, threshold_mode, threshold):
+    good, bad = (-math.inf, math.inf) if mode == "min" else (math.inf, -math.inf)
+    kw = dict(mode=mode, threshold_mode=threshold_mode, threshold=threshold, patience=0)
+    lrs, plateau = _lrs([bad], **kw)        # the start (best = bad infinity) is not beaten
+    assert plateau.num_bad_epochs == 0 and lrs == [pytest.approx(0.1)]
+    lrs, plateau = _lrs([3.0, good, good], **kw)   # any finite value beats the start,
+    assert plateau.best == good and lrs == [1.0, 1.0, pytest.approx(0.1)]  # ±inf beats it

@@ -154,3 +154,23 @@ def test_schedule_of_another_optimizer_is_refused():
     with pytest.raises(ValueError, match="another optimizer"):
         fit(objective, opt, BatchSampler(20, 5), regularizers=[fastopt.L1(other, 0.1)],
             progress=False)
+
+
+def test_reduce_on_plateau_with_a_negative_validation_loss():
+    # issue 11: fit() with a constant negative validation loss must lower the rate
+    _, _, params, objective = logistic_problem(n=64, d=4)
+    opt = fastopt.SGD(params, lr=1.0)
+    plateau = fastopt.ReduceLROnPlateau(opt, patience=2)
+    history = fit(objective, opt, BatchSampler(64, 64, seed=0), epochs=5, schedule=plateau,
+                  validation=lambda: -1.0, progress=False)
+    assert history["lr"] == [1.0, 1.0, 1.0, 1.0, pytest.approx(0.1)]
+
+
+def test_best_epoch_follows_the_plateau_schedule_mode():
+    _, _, params, objective = logistic_problem(n=64, d=4)
+    opt = fastopt.SGD(params, lr=1.0)
+    vals = iter([1.0, 3.0, 2.0])
+    history = fit(objective, opt, BatchSampler(64, 64, seed=0), epochs=3, progress=False,
+                  schedule=fastopt.ReduceLROnPlateau(opt, mode="max"),
+                  validation=lambda: next(vals))
+    assert history.best == 3.0 and history.best_epoch == 2

@@ -21,7 +21,10 @@ def rmsprop_element(p, g, v, g_avg, b, lr, alpha, one_minus_alpha, eps, weight_d
     v = alpha * v + one_minus_alpha * g * g
     if centered:
         g_avg = alpha * g_avg + one_minus_alpha * g
-        avg = np.sqrt(v - g_avg * g_avg) + eps
+        var = v - g_avg * g_avg
+        if var < 0:
+            var = alpha - alpha  # +0.0 in the dtype (alpha is finite)
+        avg = np.sqrt(var) + eps
     else:
         avg = np.sqrt(v) + eps
     if momentum != 0:

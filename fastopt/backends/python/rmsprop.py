@@ -14,14 +14,16 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
         g &\leftarrow g + \lambda\,\theta \quad\text{if } \lambda \ne 0 \\
         v &\leftarrow \alpha\,v + (1-\alpha)\,g\,g \\
         \bar g &\leftarrow \alpha\,\bar g + (1-\alpha)\,g, \quad
-            d \leftarrow \sqrt{v - \bar g\,\bar g} + \epsilon \quad\text{if centered} \\
+            d \leftarrow \sqrt{\max(v - \bar g\,\bar g,\ 0)} + \epsilon \quad\text{if centered} \\
         d &\leftarrow \sqrt{v} + \epsilon \quad\text{otherwise} \\
         b &\leftarrow \mu\,b + g / d, \quad \theta \leftarrow \theta - \eta\,b
             \quad\text{if } \mu \ne 0 \\
         \theta &\leftarrow \theta - \eta\,g / d \quad\text{otherwise}
 
     ``grad_avg`` (:math:`\bar g`) is empty unless ``centered``; ``momentum_buffer``
-    (:math:`b`) is empty unless ``momentum != 0``.
+    (:math:`b`) is empty unless ``momentum != 0``.  The variance :math:`v - \bar g^2`
+    is non-negative in exact arithmetic only: rounding can push it below zero (then
+    +0.0, as ``var < 0 ? 0 : var``; NaN stays NaN).
     """
     t = param.dtype.type
     g = -grad if maximize else grad
@@ -30,7 +32,8 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
     square_avg[...] = t(alpha) * square_avg + t(one_minus_alpha) * g * g
     if centered:
         grad_avg[...] = t(alpha) * grad_avg + t(one_minus_alpha) * g
-        avg = np.sqrt(square_avg - grad_avg * grad_avg) + t(eps)
+        var = square_avg - grad_avg * grad_avg
+        avg = np.sqrt(np.where(var < t(0), t(0), var)) + t(eps)
     else:
         avg = np.sqrt(square_avg) + t(eps)
     if momentum != 0:
