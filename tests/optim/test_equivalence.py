@@ -98,8 +98,9 @@ def run_special(cls, kwargs, dtype, backend):
             if t == 0:
                 for i in range(len(params)):
                     for name in sorted(opt.state[i]):
-                        if isinstance(opt.state[i][name], np.ndarray):
-                            sprinkle(opt.state[i][name], rng)
+                        value = opt.state[i][name]
+                        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                            sprinkle(value, rng)  # (not the per-row step counters)
     return params, opt
 
 
