@@ -57,13 +57,16 @@ def betas(value):
             in_range("betas[1]", value[1], 0.0, 1.0, high_inclusive=False))
 
 
-def parameter(name, p):
-    """A parameter array the kernels may update in place."""
+def parameter(name, p, half=False):
+    """A parameter array the kernels may update in place: float32 or float64, and with
+    ``half`` (the optimizers, which keep float32 state for them) float16 or bfloat16."""
     if not isinstance(p, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(p).__name__}")
-    if p.dtype not in FLOAT_DTYPES and p.dtype not in HALF_DTYPES:
+    if half and p.dtype not in FLOAT_DTYPES and p.dtype not in HALF_DTYPES:
         raise TypeError(f"{name} must have dtype float32, float64, float16 or bfloat16 "
                         f"(ml_dtypes), got {p.dtype}")
+    if not half and p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {p.dtype}")
     if not p.flags.writeable:
         raise ValueError(f"{name} is read-only")
     if not p.flags.c_contiguous:

@@ -517,7 +517,7 @@ class Optimizer:
         self._check_group(group, f"param_groups[{len(self.param_groups)}].")
         start = len(self._params)
         for k, p in enumerate(arrays):
-            check.parameter(f"params[{start + k}]", p)
+            check.parameter(f"params[{start + k}]", p, half=True)
         check.no_overlaps("params", self._params + arrays)
         group["params"] = arrays
         self.param_groups.append(group)

@@ -69,7 +69,12 @@ def optimizer_params(opt):
 def param_list(name, params):
     """A list of parameter arrays from one array, a list of arrays or an optimizer."""
     if isinstance(params, Optimizer):
-        return optimizer_params(params)
+        params = optimizer_params(params)
+        for i, p in enumerate(params):  # the toolkit's kernels are float32/float64 only
+            if p.dtype not in check.FLOAT_DTYPES:
+                raise TypeError(f"{name}: the optimizer's params[{i}] has dtype {p.dtype}; "
+                                f"this takes float32 or float64 parameters only")
+        return params
     if isinstance(params, np.ndarray):
         params = [params]
     try:

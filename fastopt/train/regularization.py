@@ -68,7 +68,9 @@ class Regularizer:
     :func:`fastopt.get_backend`).
 
     Raises:
-        TypeError: ``optimizer`` is not a fastopt optimizer.
+        TypeError: ``optimizer`` is not a fastopt optimizer; a regularized parameter
+            that is not float32 or float64 (float16/bfloat16 tables are the optimizers'
+            alone).
         ValueError: a ``params`` entry that is not one of the optimizer's parameters, an
             unknown backend.
     """
@@ -88,6 +90,10 @@ class Regularizer:
                     raise ValueError(f"params[{k}] is not a parameter of the optimizer")
                 selected.add(where[0])
         self._selected = [i in selected for i in range(len(all_params))]
+        for i in sorted(selected):  # the kernels are float32/float64 only
+            if all_params[i].dtype not in check.FLOAT_DTYPES:
+                raise TypeError(f"the optimizer's params[{i}] has dtype {all_params[i].dtype}; "
+                                f"{type(self).__name__} takes float32 or float64 parameters")
         self._group_of = [gi for gi, group in enumerate(optimizer.param_groups)
                           for _ in group["params"]]
         self.backend = None if backend is None else _dispatch.check_backend(backend)

@@ -150,3 +150,17 @@ def test_half_state_checkpoints_and_bad_input():
         opt.set_rounding("up")
     with pytest.raises(TypeError, match="seed must be"):
         opt.set_rounding("stochastic", seed=-1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: fastopt.LBFGS(x),
+    lambda x: fastopt.AveragedWeights([x]),
+    lambda x: fastopt.L1(fastopt.SGD(x), 0.1),
+    lambda x: fastopt.DecoupledWeightDecay(fastopt.SGD(x), 0.1),
+    lambda x: fastopt.ElasticNet(fastopt.SGD(x), 0.1, 0.1),
+], ids=["LBFGS", "AveragedWeights", "L1", "DecoupledWeightDecay", "ElasticNet"])
+def test_only_the_optimizers_take_16_bit_parameters(make):
+    """float32-only tools refuse a float16 parameter before anything runs (their compiled
+    kernels have no 16-bit version), with the dtypes they do take."""
+    with pytest.raises(TypeError, match="float32 or float64"):
+        make(np.zeros(4, np.float16))
