@@ -53,7 +53,9 @@ ALGORITHMS = (
 QUICK_ALGORITHMS = ("adagrad", "adam")
 #: Tables of state per row each sparse step keeps (fastopt's, and torch's for its peer).
 STATE_TABLES = {"adagrad": 1, "adagrad_rowwise": 0, "sgd": 0, "sgd_momentum": 1, "adadelta": 2,
-                "rmsprop": 1, "adam": 2, "adamax": 2, "nadam": 2}
+                "rmsprop": 1, "adam": 2, "adamax": 2, "nadam": 2, "radam": 2, "lion": 1,
+                "rprop": 2, "asgd": 1, "sparse_adam": 2, "sparse_adam_per_row": 2, "lamb": 2,
+                "ftrl": 2, "proximal_adagrad": 1}
 TORCH_STATE_TABLES = {"adagrad": 1, "sparse_adam": 2}
 
 

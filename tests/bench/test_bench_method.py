@@ -306,3 +306,8 @@ def test_glove_c_is_paused_between_its_epochs(tmp_path):
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     assert [e["cost"] for e in epochs] == pytest.approx([1, 0.5, 1 / 3])
     assert all(0.04 < e["seconds"] < 1.2 for e in epochs), epochs
+
+
+def test_every_sparse_algorithm_has_its_memory_counted():
+    from bench.suites import sparse as sparse_suite
+    assert {name for name, *_ in sparse_suite.ALGORITHMS} <= set(sparse_suite.STATE_TABLES)
