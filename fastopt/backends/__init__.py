@@ -69,3 +69,7 @@ explicitly when looked up: ``kernel(backend, "dropout_apply", "dropout")``.
 """
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam")
+
+from . import _threadpoolctl  # noqa: E402  (fastopt's threads in threadpoolctl)
+
+_threadpoolctl.register()
