@@ -150,9 +150,10 @@ def _extensions():
 # ----------------------------------------------------------------- update-rule templates
 
 #: Local names of the generated functions: no state, scalar or switch may take one.
-RESERVED_NAMES = {"param", "grad", "a", "args", "n", "c", "chunk", "n_chunks", "flags", "sp", "d",
-                  "j", "o", "j0", "j1", "start", "stop", "indices", "values", "slots", "rows",
-                  "coalesced", "n_threads", "typenum"}
+RESERVED_NAMES = {"param", "grad", "params", "grads", "seq", "name", "m", "a0", "k", "i", "p",
+                  "total", "mid", "b", "lo", "hi", "a", "args", "n", "c", "chunk", "n_chunks",
+                  "flags", "sp", "d", "j", "o", "j0", "j1", "start", "stop", "indices",
+                  "values", "slots", "rows", "coalesced", "n_threads", "typenum"}
 
 
 def _loop_parameters(text, loop, path):

@@ -28,6 +28,14 @@ kernels do not re-check what the caller already validated):
 
 Kernels update ``param`` and the state arrays in place and return ``None``.
 
+Many arrays (Cython only)
+-------------------------
+``fastopt.backends.cython.<rule>.<rule>_many(params, grads, *state_lists, *scalars,
+*flags, n_threads)`` takes lists (one entry per array, each entry as the kernel's) and
+shared scalars, checks every array before writing any, and updates them as if they
+were one array laid end to end on ``n_threads`` threads: the bits of one kernel call
+per array.  The optimizer uses it for a group of separate arrays at the same step.
+
 Sparse row kernels
 ------------------
 Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
@@ -79,3 +87,7 @@ backend and for any ``n_threads``.
 
 ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
               "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad", "lamb")
+
+from . import _threadpoolctl  # noqa: E402  (fastopt's threads in threadpoolctl)
+
+_threadpoolctl.register()

@@ -240,7 +240,3 @@ def threads_for(size):
     if size < PARALLEL_THRESHOLD:
         return 1
     return get_num_threads()
-
-from . import _threadpoolctl  # noqa: E402  (after set_num_threads, which it calls)
-
-_threadpoolctl.register()

@@ -14,6 +14,7 @@ is fastopt's thread count (:func:`fastopt.set_num_threads`), the one both compil
 backends use.
 """
 import importlib
+import importlib.metadata
 
 from . import _dispatch
 
@@ -52,8 +53,10 @@ def register():
             _dispatch.set_num_threads(int(num_threads))
 
         def get_version(self):
-            from ._config import _version
-            return _version("fastopt")
+            try:
+                return importlib.metadata.version("fastopt")
+            except importlib.metadata.PackageNotFoundError:
+                return None
 
     threadpoolctl.register(FastoptController)
     _registered = True

@@ -906,6 +906,9 @@ class Optimizer:
             stop = start + n
             param_span = self._param_spans[gi]
             if param_span is None:
+                if self._step_many(gi, start, stop, grads[start:stop]):
+                    fused = fused or [False] * len(grads)
+                    fused[start:stop] = [True] * n
                 start = stop
                 continue
             group_grads = grads[start:stop]
@@ -919,6 +922,11 @@ class Optimizer:
                 grad_span = _span(group_grads)
                 self._grad_spans[gi] = (group_grads, grad_span)
             states = self._states[start:stop]
+            if grad_span is None and self._step_many(gi, start, stop, group_grads):
+                fused = fused or [False] * len(grads)
+                fused[start:stop] = [True] * n
+                start = stop
+                continue
             if grad_span is None or not (self._lockstep[gi] or self._in_lockstep(states)):
                 start = stop
                 continue
@@ -944,6 +952,37 @@ class Optimizer:
             self._lockstep[gi] = True
             start = stop
         return fused
+
+    def _step_many(self, gi, start, stop, group_grads):
+        """One compiled call (the Cython backend's ``<rule>_many``) for a group of separate
+        arrays at the same point: its arrays cost what one array of their total size
+        costs.  Returns whether it applied (else each array is stepped on its own).
+        The gradients were validated by :meth:`step`; the kernel checks the arrays again
+        before it writes anything."""
+        group = self.param_groups[gi]
+        if (stop - start < 2 or (self.backend or _dispatch.get_backend()) != "cython"
+                or self._kernel_name(group, sparse=False) != self.algorithm
+                or any(type(g) is not np.ndarray for g in group_grads)):
+            return False
+        states = self._states[start:stop]
+        if not (self._lockstep[gi] or self._in_lockstep(states)):
+            return False
+        views = [self._kernel_arrays[i] or self._views_once(
+                     self._kernel_arrays, i, group, self._params[i], states[i - start],
+                     rows=False) for i in range(start, stop)]
+        dtype = views[0][0].dtype
+        if any(v[0].dtype != dtype for v in views):
+            return False
+        many = self._kernel(self.algorithm + "_many")
+        for state in states:
+            state["step"] += 1
+        floats, flags = self._scalars(group, states[0])
+        self._sync_state(states[0], states[1:])
+        many([v[0] for v in views], [g.reshape(-1) for g in group_grads],
+             *[list(s) for s in zip(*(v[1] for v in views))], *_rounded(floats, dtype),
+             *flags, _dispatch.threads_for(sum(v[0].size for v in views)))
+        self._lockstep[gi] = True
+        return True
 
     def _group_spans(self, gi, start, stop):
         """The flat state spans of group ``gi`` in kernel order, or ``False`` if not spanned."""

@@ -119,11 +119,16 @@ def test_kernel_bits_and_progress_beside_a_busy_process(dtype):
     assert elapsed < 30
 
 
-def test_threadpoolctl_sees_and_limits_fastopt():
+@pytest.fixture
+def threadpoolctl():
     require("cython")
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    if not hasattr(threadpoolctl, "register"):
+    module = pytest.importorskip("threadpoolctl")
+    if not hasattr(module, "register"):
         pytest.skip("threadpoolctl < 3.5 cannot register controllers")
+    return module
+
+
+def test_threadpoolctl_sees_and_limits_fastopt(threadpoolctl):
     fastopt.set_num_threads(3)
     info = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "fastopt"]
     assert len(info) == 1 and info[0]["num_threads"] == 3
@@ -136,12 +141,8 @@ def test_threadpoolctl_sees_and_limits_fastopt():
     assert fastopt.get_num_threads() == 3
 
 
-def test_threadpoolctl_limit_reaches_the_kernels():
+def test_threadpoolctl_limit_reaches_the_kernels(threadpoolctl):
     # Under threadpool_limits(1) the optimizer passes n_threads=1: no job for the pool.
-    require("cython")
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    if not hasattr(threadpoolctl, "register"):
-        pytest.skip("threadpoolctl < 3.5 cannot register controllers")
     from fastopt.backends.cython import _pool
     fastopt.set_num_threads(2)
     w = np.zeros(_dispatch.PARALLEL_THRESHOLD * 2, dtype=np.float32)

@@ -18,7 +18,7 @@ from bench import budget, config, report, targets
 from bench.glove import run as glove_bench
 from bench.harness import load, machine, memory
 from bench.peers import algorithms, fastopt_impl, numpy_impl
-from bench.suites import roof
+from bench.suites import contention, roof
 
 ROOT = config.ROOT
 
@@ -311,3 +311,48 @@ def test_glove_c_is_paused_between_its_epochs(tmp_path):
 def test_every_sparse_algorithm_has_its_memory_counted():
     from bench.suites import sparse as sparse_suite
     assert {name for name, *_ in sparse_suite.ALGORITHMS} <= set(sparse_suite.STATE_TABLES)
+
+
+# ------------------------------------------------------------------------- contention
+
+def _contention_results(ratios):
+    """``ratios``: {(busy, backend): (median ratio, p90 ratio)} for Adam at 1e5."""
+    cases = []
+    for (busy, backend), (median, p90) in ratios.items():
+        comp = {f"fastopt:{backend}:t1": {"implementation": f"fastopt {backend}", "threads": 1,
+                                          "median_s": 1e-4, "p90_s": 1e-4},
+                f"fastopt:{backend}:t2": {"implementation": f"fastopt {backend}", "threads": 2,
+                                          "median_s": 1e-4 * median, "p90_s": 1e-4 * p90,
+                                          "vs_1_thread_median": median, "vs_1_thread_p90": p90}}
+        cases.append({"busy": busy, "algorithm": "adam", "size": 100_000, "competitors": comp})
+    return {"meta": {"config": {"all_threads": 2, "threads": [1, 2], "sizes": [],
+                                "parallel_threshold": 100_000}, "unreliable": []},
+            "contention": {"status": "measured", "sizes": [100_000], "busy": [1, 2],
+                           "all_threads": 2, "cases": cases}}
+
+
+def test_contention_targets_judge_the_worst_ratio_per_backend():
+    res = _contention_results({(2, "cython"): (1.2, 1.3), (2, "numba"): (50.0, 60.0),
+                               (1, "cython"): (1.05, 1.4), (1, "numba"): (1.0, 1.6)})
+    got = {(t["target"].split(":")[0], "median" if "median" in t["target"] else "p90",
+            t["case"].split(",")[0]): t["status"]
+           for t in targets.evaluate(res) if t["id"] == "contention"}
+    assert got == {("2 busy processes", "median", "cython"): "PASS",
+                   ("2 busy processes", "p90", "cython"): "MISS",
+                   ("2 busy processes", "median", "numba"): "MISS",
+                   ("2 busy processes", "p90", "numba"): "MISS",
+                   ("1 busy process", "median", "cython"): "PASS",
+                   ("1 busy process", "p90", "cython"): "PASS",
+                   ("1 busy process", "median", "numba"): "PASS",
+                   ("1 busy process", "p90", "numba"): "MISS"}
+    headers, rows = contention.section(res)
+    assert len(rows) == 4 and "all / 1 thread" in headers
+
+
+def test_contention_busy_processes_are_always_stopped():
+    with pytest.raises(RuntimeError):
+        with contention.BusyProcesses(2, limit_s=30) as busy:
+            procs = list(busy.procs)
+            assert len(procs) == 2 and all(p.poll() is None for p in procs)
+            raise RuntimeError("the section failed")
+    assert all(p.poll() is not None for p in procs)

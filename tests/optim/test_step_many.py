@@ -1,0 +1,100 @@
+"""One compiled call for many separate arrays (the Cython ``<rule>_many`` kernels, and
+the optimizer's use of them): the same bits as stepping each array alone, at any
+thread count, and every bad array refused before anything is written."""
+import numpy as np
+import pytest
+
+import fastopt
+from fastopt.backends import ALGORITHMS, _dispatch
+
+from conftest import bits, require
+from kernel_cases import make_case, option_grid
+
+SIZES = (0, 1, 17, 4096, 70_001)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_many_equals_one_call_per_array(algorithm, dtype):
+    require("cython")
+    single = _dispatch.kernel("cython", algorithm)
+    many = _dispatch.kernel("cython", f"{algorithm}_many", algorithm)
+    rng = np.random.default_rng(sum(map(ord, algorithm)))
+    for options in option_grid(algorithm):
+        cases = [make_case(algorithm, options, n, dtype, rng) for n in SIZES]
+        scalars = cases[0][1]
+        for n_threads in (1, 2, 3, 4):
+            got = [[a.copy() for a in arrays] for arrays, _ in cases]
+            want = [[a.copy() for a in arrays] for arrays, _ in cases]
+            for arrays in want:
+                single(*arrays, *scalars, 1)
+            many(*[list(column) for column in zip(*got)], *scalars, n_threads)
+            for g, w in zip(got, want):
+                for a, b in zip(g, w):
+                    assert np.array_equal(bits(a), bits(b)), (algorithm, options, n_threads)
+
+
+def test_many_refuses_bad_arrays_before_writing():
+    require("cython")
+    many = _dispatch.kernel("cython", "adam_many", "adam")
+    rng = np.random.default_rng(0)
+    cases = [make_case("adam", {"amsgrad": False, "weight_decay": False, "decoupled": False,
+                                "maximize": False}, n, np.float32, rng) for n in (5, 6, 7)]
+    arrays = [list(column) for column in zip(*(arrays for arrays, _ in cases))]
+    scalars = cases[0][1]
+    before = [[a.copy() for a in column] for column in arrays]
+
+    def unchanged():
+        return all(np.array_equal(bits(a), bits(b)) for c, d in zip(arrays, before)
+                   for a, b in zip(c, d))
+
+    bad = [list(c) for c in arrays]
+    bad[0][2] = bad[0][2].astype(np.float64)
+    with pytest.raises(ValueError, match=r"params\[2\] has dtype float64"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[3][1] = np.zeros(5, np.float32)  # exp_avg_sq[1] too short
+    with pytest.raises(ValueError, match=r"exp_avg_sq\[1\] has shape \(5,\)"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1] = bad[1][:2]
+    with pytest.raises(ValueError, match="grads has 2 arrays, params has 3"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[2][2] = bad[2][2].copy()
+    bad[2][2].flags.writeable = False
+    with pytest.raises(ValueError, match=r"exp_avg\[2\] is read-only"):
+        many(*bad, *scalars, 2)
+    assert unchanged()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_optimizer_steps_separate_arrays_in_one_call(n_threads):
+    """Adam on 40 separate arrays: the Cython backend steps them with one call per step
+    (one job of the pool when their total is above the threshold) and gives the bits of
+    the reference backend, which steps them one by one."""
+    require("cython")
+    from fastopt.backends.cython import _pool
+    fastopt.set_num_threads(n_threads)
+    rng = np.random.default_rng(3)
+    shapes = [(5_003,), (0,), (31, 7)] + [(4_099,)] * 37
+    params = {b: [rng.standard_normal(s).astype(np.float32) for s in shapes]
+              for b in ("cython",)}
+    params["python"] = [p.copy() for p in params["cython"]]
+    opts = {b: fastopt.AdamW(params[b], lr=1e-2, weight_decay=0.1, amsgrad=True, backend=b)
+            for b in params}
+    for step in range(3):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        jobs = _pool.info()["jobs"]
+        for b, opt in opts.items():
+            opt.step(grads)
+        assert _pool.info()["jobs"] == jobs + (n_threads > 1)
+    for a, b in zip(params["cython"], params["python"]):
+        assert np.array_equal(bits(a), bits(b))
+    for i in range(len(shapes)):
+        for name, value in opts["python"].state[i].items():
+            other = opts["cython"].state[i][name]
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(bits(other), bits(value)), name
+            else:
+                assert other == value, name
