@@ -28,7 +28,9 @@ class Ftrl(Optimizer):
     0.  With a :class:`~fastopt.SparseGrad` only the rows listed are updated
     (TensorFlow's ``SparseApplyFtrlV2``).
 
-    Args (TensorFlow's name in brackets):
+    TensorFlow's names are given after a semicolon.
+
+    Args:
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
             or parameter groups; see :class:`~fastopt.Optimizer`.
         lr: η > 0 (default 1e-3; ``learning_rate``).
