@@ -24,7 +24,7 @@ class Ftrl(Optimizer):
         θ ← 0                                    (if |z| ≤ λ_1)
         n ← n'
 
-    The L1 term makes the model sparse: an element whose |z| stays below λ_1 is exactly
+    The L1 term makes the model sparse: an element whose ``|z|`` stays below λ_1 is exactly
     0.  With a :class:`~fastopt.SparseGrad` only the rows listed are updated
     (TensorFlow's ``SparseApplyFtrlV2``).
 
