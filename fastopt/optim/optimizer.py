@@ -33,6 +33,12 @@ def set_check_finite(flag):
     raises ``ValueError`` naming the gradient and the first bad index before
     anything is written.  It costs one extra pass over every gradient (see the
     hardening guide for measurements).
+
+    Args:
+        flag: ``True`` to turn the check on, ``False`` to turn it off.
+
+    Raises:
+        TypeError: ``flag`` is not a bool.
     """
     _CHECK_FINITE[0] = check.flag("flag", flag)
 
