@@ -1,8 +1,8 @@
-r"""Delay-tolerant Adagrad: AdaptiveRevision (McMahan & Streeter, 2014), as a server rule.
+"""Delay-tolerant Adagrad: AdaptiveRevision (McMahan & Streeter, 2014), as a server rule.
 
 Asynchronous workers compute gradients on parameters that are stale by the time the
 gradients arrive.  AdaptiveRevision keeps, per coordinate, the sum of every gradient
-applied so far (:math:`\bar g`, state ``grad_sum``).  A worker reads that sum along with
+applied so far (ḡ, state ``grad_sum``).  A worker reads that sum along with
 the parameters it pulls and returns it with its gradient (``grad_sum_old``); the
 difference is the *backlog* -- the gradients that arrived while this one was in flight
 -- and the update revises their step sizes with what it now knows (see

@@ -1,30 +1,29 @@
-r"""Elastic Averaging SGD (Zhang, Choromanska & LeCun, 2015, "Deep learning with Elastic
+"""Elastic Averaging SGD (Zhang, Choromanska & LeCun, 2015, "Deep learning with Elastic
 Averaging SGD"): synchronous and asynchronous EASGD, and EAMSGD.
 
-Each of :math:`p` workers keeps its own parameters :math:`x^i` and runs SGD on its data
-shard; a centre variable :math:`\tilde x` lives on the parameter server.  Every
-:math:`\tau` local steps (the communication period, ``tau``) worker :math:`i` and the
-centre pull on each other with an elastic force of moving rate :math:`\alpha`
-(``alpha``; the paper's :math:`\eta\rho`):
+Each of p workers keeps its own parameters x^i and runs SGD on its data shard; a
+centre variable x̃ lives on the parameter server.  Every τ local steps (the
+communication period, ``tau``) worker i and the centre pull on each other with an
+elastic force of moving rate α (``alpha``; the paper's η·ρ):
 
 .. math::
 
-    \delta^i = \alpha\,(x^i - \tilde x), \qquad x^i \leftarrow x^i - \delta^i, \qquad
-    \tilde x \leftarrow \tilde x + \delta^i
+    δ^i = α·(x^i − x̃)
+    x^i ← x^i − δ^i
+    x̃ ← x̃ + δ^i
 
--- the fused ``easgd`` kernel computes the worker's side and :math:`\delta^i`, the
-server adds :math:`\delta^i` to the centre (its optimizer is :func:`elastic_center`).
+-- the fused ``easgd`` kernel computes the worker's side and δ^i, the server adds δ^i
+to the centre (its optimizer is :func:`elastic_center`).
 
 * ``variant="async"`` (Algorithm 2): each worker pulls the centre, moves, and pushes
-  :math:`\delta^i` when its own clock says so; nobody waits.
-* ``variant="sync"`` (Algorithm 1 / Eq. 5-6): in rounds of :math:`\tau` local steps, all
-  workers move against the *same* centre, which then receives the sum of the
-  :math:`\delta^i` in worker order: :math:`\tilde x \leftarrow \tilde x + \alpha \sum_i
-  (x^i - \tilde x)`, i.e. :math:`\beta = p\alpha` in the paper's notation.
+  δ^i when its own clock says so; nobody waits.
+* ``variant="sync"`` (Algorithm 1 / Eq. 5-6): in rounds of τ local steps, all
+  workers move against the *same* centre, which then receives the sum of the δ^i in
+  worker order: x̃ ← x̃ + α·Σ_i (x^i − x̃), i.e. β = p·α in the paper's notation.
 * ``momentum=δ`` gives EAMSGD (Algorithm 3): the local steps use Nesterov momentum
   (``fastopt.SGD(lr, momentum=δ, nesterov=True)``).
 
-The paper's suggested :math:`\beta = 0.9` gives the default ``alpha = 0.9 / n_workers``.
+The paper's suggested β = 0.9 gives the default ``alpha = 0.9 / n_workers``.
 The result is the centre variable (``server.tables()``).
 """
 import threading
