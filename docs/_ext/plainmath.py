@@ -19,6 +19,8 @@ import re
 _SYMBOLS = [
     ("v̂", r"\hat{v}"), ("ḡ", r"\bar{g}"), ("η̃", r"\tilde{\eta}"), ("θ̃", r"\tilde{\theta}"),
     ("w̃", r"\tilde{w}"), ("b̃", r"\tilde{b}"), ("x̂", r"\hat{x}"), ("m̂", r"\hat{m}"),
+    ("g̃", r"\tilde{g}"), ("x̃", r"\tilde{x}"), ("θ̄", r"\bar{\theta}"), ("β̂", r"\hat{\beta}"),
+    ("‖", r"\| "),
     ("←", r"\leftarrow "), ("·", r"\cdot "), ("≠", r"\ne "), ("≤", r"\le "), ("≥", r"\ge "),
     ("−", "-"), ("∈", r"\in "), ("∞", r"\infty "), ("Σ", r"\sum "), ("Π", r"\Pi "),
     ("⌊", r"\lfloor "), ("⌋", r"\rfloor "), ("∘", r"\circ "), ("∼", r"\sim "), ("×", r"\times "),
@@ -67,6 +69,7 @@ def tex(line):
     for a, b in _SYMBOLS:
         line = line.replace(a, b)
     line = re.sub(r"\^\(([^()]*)\)", r"^{\1}", line)
+    line = re.sub(r"_\(([^()]*)\)", r"_{\1}", line)
     line = re.sub(r"([_^])([A-Za-z0-9]{2,})", r"\1{\2}", line)
     for f in _FUNCTIONS:
         line = re.sub(r"(?<![\\A-Za-z])%s(?=\()" % f, "\\\\" + f, line)

@@ -8,32 +8,50 @@ from .sparse import SparseGrad
 
 
 class Adafactor(Optimizer):
-    r"""Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear
+    """Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear
     Memory Cost"), as ``torch.optim.Adafactor``.
+
+    Source: N. Shazeer, M. Stern, "Adafactor: Adaptive Learning Rates with Sublinear
+    Memory Cost", ICML 2018; defaults and order of operations of
+    ``torch.optim.Adafactor``.
 
     For a parameter of two or more dimensions the second moment is kept factored along
     its last two: a row statistic ``row_var`` (``shape[:-1] + (1,)``) and a column
     statistic ``col_var`` (``shape[:-2] + (1, shape[-1])``) instead of a full array;
-    vectors keep ``variance``.  No first moment.  At step :math:`t`, with
-    :math:`\hat\beta_t = t^{c}` and :math:`\rho_t = \min(\eta, 1/\sqrt t)`: see
-    :func:`fastopt.backends.python.adafactor.adafactor` for the equations (PyTorch's
-    order: relative step size from the RMS of the parameter, update clipped by its RMS).
-
-    Arguments: ``lr`` :math:`\eta` (1e-2), ``beta2_decay`` :math:`c` (-0.8), ``eps``
-    :math:`(\epsilon_1, \epsilon_2)` ((None, 1e-3); None is the dtype's machine epsilon),
-    ``d`` (1.0, the clipping threshold), ``weight_decay`` :math:`\lambda` (0, decoupled),
-    ``maximize`` (False).  State: ``row_var`` and ``col_var``, or ``variance``; ``step``.
+    vectors keep ``variance``.  No first moment.  At step t, with β̂_t = t^c and
+    ρ_t = min(η, 1/√t): see :func:`fastopt.backends.python.adafactor.adafactor` for the
+    equations (PyTorch's order: relative step size from the RMS of the parameter, update
+    clipped by its RMS).
 
     Adafactor's work is reductions: it runs the NumPy implementation whatever the
     backend (no compiled kernel).  Dense gradients only (the statistics are over whole
     rows and columns), float32/float64 parameters only.
 
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: η >= 0 (default 1e-2).
+        beta2_decay: c <= 0 (default -0.8).
+        eps: (ε_1, ε_2) (default (None, 1e-3); None is the dtype's machine epsilon).
+        d: the clipping threshold, >= 1 (default 1.0).
+        weight_decay: λ >= 0, decoupled (default 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``row_var`` and ``col_var``, or ``variance``; ``step``.
+
+    Raises:
+        TypeError: a parameter that is not float32/float64, ``eps`` not a pair, a sparse
+            gradient, a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, an ``eps`` or ``weight_decay`` negative or not finite,
+            ``beta2_decay`` > 0, ``d`` < 1.
+
     Conventions:
         * PyTorch's variant: the paper's relative step size and update clipping, no first
-          moment, :math:`\epsilon_1` inside the root as a floor on :math:`\hat V`.
-          Hugging Face's ``Adafactor`` uses ``eps=(1e-30, 1e-3)``, ``decay_rate=-0.8``
-          and may add momentum; optax's ``adafactor`` defaults to ``decay_rate=0.8``
-          (:math:`1 - t^{-0.8}`), the same schedule.
+          moment, ε_1 inside the root as a floor on V̂.  Hugging Face's ``Adafactor``
+          uses ``eps=(1e-30, 1e-3)``, ``decay_rate=-0.8`` and may add momentum; optax's
+          ``adafactor`` defaults to ``decay_rate=0.8`` (1 − t^(−0.8)), the same schedule.
     """
 
     algorithm = "adafactor"

@@ -4,30 +4,49 @@ from .optimizer import Optimizer, _put
 
 
 class ASGD(Optimizer):
-    r"""Averaged stochastic gradient descent (Polyak & Juditsky, 1992; the schedule of
+    """Averaged stochastic gradient descent (Polyak & Juditsky, 1992; the schedule of
     Bottou, 2012, "Stochastic Gradient Descent Tricks"), as ``torch.optim.ASGD``.
 
-    At step :math:`t` the update uses :math:`\eta_t` and :math:`\mu_t` (state ``eta``,
-    ``mu``: :math:`\eta_1 = \eta`, :math:`\mu_1 = 1`), in this order:
+    Source: B. T. Polyak, A. B. Juditsky, "Acceleration of Stochastic Approximation by
+    Averaging", SIAM J. Control Optim. 1992; L. Bottou, "Stochastic Gradient Descent
+    Tricks", 2012; defaults and semantics of ``torch.optim.ASGD``.
+
+    At step t the update uses η_t and μ_t (state ``eta``, ``mu``: η_1 = η, μ_1 = 1), in
+    this order (η = ``lr``, λ = ``lambd``, α = ``alpha``, t_0 = ``t0``,
+    λ_w = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda_w\,\theta \qquad\text{if } \lambda_w \ne 0 \\
-        \theta &\leftarrow \theta\,(1 - \lambda\eta_t) \\
-        \theta &\leftarrow \theta - \eta_t\, g \\
-        \bar\theta &\leftarrow \bar\theta + (\theta - \bar\theta)\,\mu_t
-            \qquad(\bar\theta \leftarrow \theta \text{ while } \mu_t = 1) \\
-        \eta_{t+1} &= \eta / (1 + \lambda\eta t)^{\alpha}, \qquad
-        \mu_{t+1} = 1 / \max(1, t - t_0)
+        g ← −g                                   (if maximize)
+        g ← g + λ_w·θ                            (if λ_w ≠ 0)
+        θ ← θ·(1 − λ·η_t)
+        θ ← θ − η_t·g
+        θ̄ ← θ̄ + (θ − θ̄)·μ_t                      (θ̄ ← θ while μ_t = 1)
+        η_(t+1) = η/(1 + λ·η·t)^α
+        μ_(t+1) = 1/max(1, t − t_0)
 
-    :math:`\bar\theta` (state ``ax``) is the running average of the iterates from step
-    :math:`t_0` on: use it as the final model.  The step scalars are kept and computed
-    in double precision and rounded once to the parameter's dtype.
+    θ̄ (state ``ax``) is the running average of the iterates from step t_0 on: use it
+    as the final model.  The step scalars are kept and computed in double precision and
+    rounded once to the parameter's dtype.
 
-    Arguments: ``lr`` :math:`\eta` (1e-2), ``lambd`` :math:`\lambda` (1e-4), ``alpha``
-    :math:`\alpha` (0.75), ``t0`` :math:`t_0` (1e6), ``weight_decay`` :math:`\lambda_w`
-    (0), ``maximize`` (False).  State: ``ax``, ``eta``, ``mu`` (floats), ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: initial learning rate η, >= 0 (default 1e-2).
+        lambd: decay term λ >= 0 (default 1e-4).
+        alpha: power α >= 0 of the learning-rate schedule (default 0.75).
+        t0: step t_0 at which averaging starts (default 1e6).
+        weight_decay: λ_w >= 0, coupled L2 (default 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``ax`` (θ̄), ``eta``, ``mu`` (floats), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag, a non-real ``t0``; bad parameters or gradients
+            (see :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``lambd``, ``alpha`` or ``weight_decay`` negative or not
+            finite.
 
     Conventions:
         * PyTorch keeps ``eta`` and ``mu`` as float32 tensors (for any parameter dtype);

@@ -32,8 +32,16 @@ META = "__fastopt_checkpoint__"
 def save_checkpoint(optimizer, path):
     """Write ``optimizer``'s state to ``path`` (an ``.npz`` file, loadable without pickle).
 
-    ``path`` is a file name (``.npz`` is appended by NumPy if missing) or a writable
-    binary file object.  Returns nothing; see :func:`load_checkpoint`.
+    Args:
+        optimizer: a fastopt :class:`~fastopt.Optimizer`.
+        path: a file name (``.npz`` is appended by NumPy if missing) or a writable
+            binary file object.
+
+    Returns nothing; see :func:`load_checkpoint`.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
+        OSError: the file cannot be written.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a fastopt Optimizer, got {type(optimizer).__name__}")
@@ -60,10 +68,19 @@ def save_checkpoint(optimizer, path):
 def load_checkpoint(optimizer, path):
     """Restore ``optimizer`` from a file written by :func:`save_checkpoint`.
 
-    Never unpickles: a file holding pickled objects is refused.  Raises
-    ``ValueError`` naming the file and the problem (not a checkpoint, corrupt or
-    truncated, another optimizer class, other parameter shapes or dtypes, bad state)
-    before anything changes.
+    Never unpickles: a file holding pickled objects is refused.  Nothing changes
+    unless the whole file checks out.
+
+    Args:
+        optimizer: the fastopt :class:`~fastopt.Optimizer` to restore, of the class and
+            with the parameter shapes and dtypes of the saved one.
+        path: a file name or a readable binary file object.
+
+    Raises:
+        TypeError: ``optimizer`` is not a fastopt optimizer.
+        ValueError: naming the file and the problem: not a checkpoint, corrupt or
+            truncated, another optimizer class, other parameter shapes or dtypes, bad
+            state.
     """
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a fastopt Optimizer, got {type(optimizer).__name__}")

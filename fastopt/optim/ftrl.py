@@ -4,37 +4,57 @@ from .optimizer import Optimizer
 
 
 class Ftrl(Optimizer):
-    r"""FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches"),
+    """FTRL-Proximal (McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches"),
     as TensorFlow's ``tf.keras.optimizers.Ftrl`` / ``tf.raw_ops.ApplyFtrlV2``.
 
-    Per element, with the accumulator :math:`n` (state ``accum``) and the linear term
-    :math:`z` (state ``linear``):
+    Source: H. B. McMahan et al., "Ad Click Prediction: a View from the Trenches", KDD
+    2013; arithmetic and defaults of TensorFlow's ``ApplyFtrlV2`` and Keras' ``Ftrl``.
+
+    Per element, with the accumulator n (state ``accum``) and the linear term z (state
+    ``linear``), in this order (η = ``lr``, λ_1 = ``l1``, λ_2 = ``l2``,
+    λ_s = ``l2_shrinkage``, β = ``beta``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        \tilde g &= g + 2\lambda_s\,\theta \\
-        n' &= n + g\,g \\
-        z &\leftarrow z + \tilde g - \frac{\sqrt{n'} - \sqrt{n}}{\eta}\,\theta \\
-        \theta &\leftarrow \frac{\lambda_1\operatorname{sign}(z) - z}{\sqrt{n'}/\eta + 2\lambda_2
-            + \beta/\eta} \ \text{ if } |z| > \lambda_1, \text{ else } 0 \\
-        n &\leftarrow n'
+        g ← −g                                   (if maximize)
+        g̃ = g + 2·λ_s·θ
+        n' = n + g·g
+        z ← z + g̃ − (√n' − √n)/η · θ
+        θ ← (λ_1·sign(z) − z)/(√n'/η + 2·λ_2 + β/η)      (if |z| > λ_1)
+        θ ← 0                                    (if |z| ≤ λ_1)
+        n ← n'
 
-    The L1 term makes the model sparse: an element whose :math:`|z|` stays below
-    :math:`\lambda_1` is exactly 0.  With a :class:`~fastopt.SparseGrad` only the rows
-    listed are updated (TensorFlow's ``SparseApplyFtrlV2``).
+    The L1 term makes the model sparse: an element whose ``|z|`` stays below λ_1 is exactly
+    0.  With a :class:`~fastopt.SparseGrad` only the rows listed are updated
+    (TensorFlow's ``SparseApplyFtrlV2``).
 
-    Arguments (TensorFlow's name in brackets): ``lr`` :math:`\eta` (1e-3,
-    ``learning_rate``), ``lr_power`` (-0.5, ``learning_rate_power``: only -0.5, the
-    :math:`\sqrt{n}` schedule of the paper, is supported), ``initial_accumulator_value``
-    (0.1), ``l1`` :math:`\lambda_1` (0, ``l1_regularization_strength``), ``l2``
-    :math:`\lambda_2` (0, ``l2_regularization_strength``), ``l2_shrinkage``
-    :math:`\lambda_s` (0, ``l2_shrinkage_regularization_strength``), ``beta`` (0, Keras'
-    :math:`\beta`), ``maximize`` (False, fastopt's).  State: ``accum``, ``linear``, ``step``.
+    TensorFlow's names are given after a semicolon.
+
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: η > 0 (default 1e-3; ``learning_rate``).
+        lr_power: only -0.5, the √n schedule of the paper, is supported (default -0.5;
+            ``learning_rate_power``).
+        initial_accumulator_value: the start of n, >= 0 (default 0.1).
+        l1: λ_1 >= 0 (default 0; ``l1_regularization_strength``).
+        l2: λ_2 >= 0 (default 0; ``l2_regularization_strength``).
+        l2_shrinkage: λ_s >= 0 (default 0; ``l2_shrinkage_regularization_strength``).
+        beta: Keras' β >= 0 (default 0).
+        maximize: ascend the objective instead (default False; fastopt's).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``accum`` (n), ``linear`` (z), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag, a non-real hyperparameter; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr`` not > 0, ``lr_power`` other than -0.5, another
+            hyperparameter negative or not finite.
 
     Conventions:
-        * The paper's per-coordinate rate is :math:`\alpha/(\beta + \sqrt{n})`: ``lr`` is
-          :math:`\alpha` and Keras' ``beta`` enters as the extra L2 term above.
+        * The paper's per-coordinate rate is α/(β + √n): ``lr`` is α and Keras' ``beta``
+          enters as the extra L2 term above.
         * TensorFlow's accumulator starts at 0.1; the paper's at 0.
     """
 
@@ -71,31 +91,48 @@ class Ftrl(Optimizer):
 
 
 class ProximalAdagrad(Optimizer):
-    r"""Proximal Adagrad: Adagrad followed by the proximal step of L1 and L2 regularization
+    """Proximal Adagrad: Adagrad followed by the proximal step of L1 and L2 regularization
     (FOBOS, Duchi & Singer, 2009), as TensorFlow's ``ProximalAdagradOptimizer`` /
     ``tf.raw_ops.ApplyProximalAdagrad``.
 
-    Per element, with the accumulator :math:`a` (state ``accumulator``) and the adaptive
-    rate :math:`\eta_i = \eta/\sqrt{a}`:
+    Source: J. Duchi, Y. Singer, "Efficient Online and Batch Learning Using Forward
+    Backward Splitting", JMLR 2009; arithmetic and defaults of TensorFlow's
+    ``ApplyProximalAdagrad``.
+
+    Per element, with the accumulator a (state ``accumulator``) and the adaptive rate
+    η_i = η/√a, in this order (η = ``lr``, λ_1 = ``l1``, λ_2 = ``l2``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        a &\leftarrow a + g\,g \\
-        v &= \theta - \eta_i\, g \\
-        \theta &\leftarrow \operatorname{sign}(v)\,
-            \frac{\max(|v| - \eta_i\lambda_1, 0)}{1 + \eta_i\lambda_2}
+        g ← −g                                   (if maximize)
+        a ← a + g·g
+        v = θ − η_i·g
+        θ ← sign(v)·max(|v| − η_i·λ_1, 0)/(1 + η_i·λ_2)
 
     With a :class:`~fastopt.SparseGrad` only the rows listed are updated (TensorFlow's
     ``SparseApplyProximalAdagrad``).
 
-    Arguments: ``lr`` :math:`\eta` (1e-2), ``initial_accumulator_value`` (0.1, > 0),
-    ``l1`` :math:`\lambda_1` (0), ``l2`` :math:`\lambda_2` (0), ``maximize`` (False).
-    State: ``accumulator``, ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: η >= 0 (default 1e-2).
+        initial_accumulator_value: the start of a, > 0 (default 0.1).
+        l1: λ_1 >= 0 (default 0).
+        l2: λ_2 >= 0 (default 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``accumulator`` (a), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag, a non-real hyperparameter; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``l1`` or ``l2`` negative or not finite,
+            ``initial_accumulator_value`` not > 0.
 
     Conventions:
-        * :math:`\epsilon`: none; the accumulator starts positive instead (TensorFlow).
-          :class:`Adagrad` (PyTorch's) starts at 0 and adds ``eps`` to :math:`\sqrt{a}`.
+        * ε: none; the accumulator starts positive instead (TensorFlow).  :class:`Adagrad`
+          (PyTorch's) starts at 0 and adds ``eps`` to √a.
     """
 
     algorithm = "proximal_adagrad"

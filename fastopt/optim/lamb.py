@@ -9,35 +9,52 @@ from .optimizer import Optimizer, _rounded
 
 
 class LAMB(Optimizer):
-    r"""LAMB: layer-wise adaptive moments (You et al., 2020, "Large Batch Optimization for
-    Deep Learning: Training BERT in 76 minutes", Algorithm 2, with :math:`\phi(x) = x`).
+    """LAMB: layer-wise adaptive moments (You et al., 2020, "Large Batch Optimization for
+    Deep Learning: Training BERT in 76 minutes", Algorithm 2, with φ(x) = x).
 
-    Each parameter array is a layer.  At step :math:`t`:
+    Source: Y. You et al., "Large Batch Optimization for Deep Learning: Training BERT in
+    76 minutes", ICLR 2020, Algorithm 2; PyTorch has no LAMB.
+
+    Each parameter array is a layer.  At step t, in this order (η = ``lr``,
+    (β_1, β_2) = ``betas``, ε = ``eps``, λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        m &\leftarrow \beta_1 m + (1-\beta_1)\,g \\
-        v &\leftarrow \beta_2 v + (1-\beta_2)\,g\,g \\
-        r &= \frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)} + \epsilon} + \lambda\,\theta \\
-        \theta &\leftarrow \theta - \eta\,\rho\, r, \qquad
-            \rho = \|\theta\| / \|r\| \ \ (1 \text{ if either norm is } 0)
+        g ← −g                                   (if maximize)
+        m ← β_1·m + (1 − β_1)·g
+        v ← β_2·v + (1 − β_2)·g·g
+        r = (m/(1 − β_1^t))/(√(v/(1 − β_2^t)) + ε) + λ·θ
+        ρ = ‖θ‖/‖r‖                              (1 if either norm is 0)
+        θ ← θ − η·ρ·r
 
     The elementwise pass is the kernel (every backend, bit for bit); the two norms are
     computed with NumPy in the array's dtype (the same call whatever the backend), the
-    trust ratio :math:`\rho` in double, rounded once; the step
-    :math:`\theta \leftarrow \theta - (\eta\rho)\,r` is SGD's kernel.  With a
-    :class:`~fastopt.SparseGrad`, the touched rows are the layer: the norms are over
-    those rows (the dense rule applied to ``table[rows]``, as for every rule).
+    trust ratio ρ in double, rounded once; the step θ ← θ − (η·ρ)·r is SGD's kernel.
+    With a :class:`~fastopt.SparseGrad`, the touched rows are the layer: the norms are
+    over those rows (the dense rule applied to ``table[rows]``, as for every rule).
 
-    Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-6, the paper's), ``weight_decay`` :math:`\lambda` (0),
-    ``maximize`` (False).  State: ``exp_avg``, ``exp_avg_sq``, ``update`` (the last
-    :math:`r`), ``step``.  PyTorch has no LAMB.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η, >= 0 (default 1e-3).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 (default 1e-6, the paper's).
+        weight_decay: λ >= 0 (default 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v), ``update`` (the last r),
+    ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps`` or ``weight_decay`` negative or not finite, a beta
+            outside [0, 1).
 
     Conventions:
-        * :math:`\epsilon` inside the bias-corrected denominator, as the paper and optax's
-          ``lamb``; NVIDIA's apex ``FusedLAMB`` clips the norms as well (not here).
+        * ε inside the bias-corrected denominator, as the paper and optax's ``lamb``;
+          NVIDIA's apex ``FusedLAMB`` clips the norms as well (not here).
     """
 
     algorithm = "lamb"

@@ -4,29 +4,44 @@ from .optimizer import Optimizer
 
 
 class Lion(Optimizer):
-    r"""Lion: evoLved sIgn mOmeNtum (Chen et al., 2023, "Symbolic Discovery of Optimization
+    """Lion: evoLved sIgn mOmeNtum (Chen et al., 2023, "Symbolic Discovery of Optimization
     Algorithms", Algorithm 2).
 
-    At every step, in this order:
+    Source: X. Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023,
+    Algorithm 2; names from the paper's reference code and ``lion-pytorch`` (PyTorch has
+    no Lion).
+
+    At every step, in this order (η = ``lr``, (β_1, β_2) = ``betas``, λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        \theta &\leftarrow \theta\,(1 - \eta\lambda) \qquad\text{if } \lambda \ne 0 \\
-        c &= \beta_1 m + (1-\beta_1)\,g \\
-        \theta &\leftarrow \theta - \eta\,\operatorname{sign}(c) \\
-        m &\leftarrow \beta_2 m + (1-\beta_2)\,g
+        g ← −g                                   (if maximize)
+        θ ← θ·(1 − η·λ)                          (if λ ≠ 0)
+        c = β_1·m + (1 − β_1)·g
+        θ ← θ − η·sign(c)
+        m ← β_2·m + (1 − β_2)·g
 
-    :math:`1-\eta\lambda` is computed in double precision and rounded once.
+    1 − η·λ is computed in double precision and rounded once.
 
-    Arguments: ``lr`` :math:`\eta` (1e-4), ``betas`` :math:`(\beta_1, \beta_2)`
-    ((0.9, 0.99)), ``weight_decay`` :math:`\lambda` (0, decoupled), ``maximize``
-    (False).  State: ``exp_avg`` (:math:`m`), ``step``.  PyTorch has no Lion; the
-    names follow the paper's reference code and ``lion-pytorch``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η, >= 0 (default 1e-4).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.99)).
+        weight_decay: λ >= 0, decoupled (default 0).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``exp_avg`` (m), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr`` or ``weight_decay`` negative or not finite, a beta outside [0, 1).
 
     Conventions:
         * The paper advises a learning rate 3-10x smaller than AdamW's and a weight
-          decay 3-10x larger (the product :math:`\eta\lambda` is what decays).
+          decay 3-10x larger (the product η·λ is what decays).
         * optax's ``lion`` defaults to ``weight_decay=1e-3``; fastopt to 0, as
           ``lion-pytorch``.
     """

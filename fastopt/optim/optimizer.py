@@ -33,6 +33,12 @@ def set_check_finite(flag):
     raises ``ValueError`` naming the gradient and the first bad index before
     anything is written.  It costs one extra pass over every gradient (see the
     hardening guide for measurements).
+
+    Args:
+        flag: ``True`` to turn the check on, ``False`` to turn it off.
+
+    Raises:
+        TypeError: ``flag`` is not a bool.
     """
     _CHECK_FINITE[0] = check.flag("flag", flag)
 
@@ -402,10 +408,12 @@ class Optimizer:
         param_groups: list of dicts, one per group: ``"params"`` and every
             hyperparameter.  Editing ``opt.param_groups[i]["lr"]`` between steps takes
             effect at the next step, which checks the new value.
-        state: per-parameter state, ``opt.state[i]`` or ``opt.state[array]``: a dict of
-            the subclass's state arrays (same shape and dtype as the parameter) and
-            ``"step"`` (int, steps taken), created at the parameter's first step.
         defaults: dict of the constructor's hyperparameters.
+
+    :attr:`state` (a property) is the per-parameter state, ``opt.state[i]`` or
+    ``opt.state[array]``: a dict of the subclass's state arrays (same shape and dtype as
+    the parameter) and ``"step"`` (int, steps taken), created at the parameter's first
+    step.
 
     Raises:
         TypeError: ``params`` of the wrong type, a parameter of another dtype than

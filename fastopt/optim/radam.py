@@ -6,38 +6,56 @@ from .optimizer import Optimizer
 
 
 class RAdam(Optimizer):
-    r"""RAdam: Adam with a rectified adaptive learning rate (Liu et al., 2020, "On the Variance
+    """RAdam: Adam with a rectified adaptive learning rate (Liu et al., 2020, "On the Variance
     of the Adaptive Learning Rate and Beyond"), as ``torch.optim.RAdam``.
 
-    At step :math:`t`, with :math:`\rho_\infty = 2/(1-\beta_2) - 1` and
-    :math:`\rho_t = \rho_\infty - 2t\beta_2^t/(1-\beta_2^t)`, in this order:
+    Source: L. Liu, H. Jiang, P. He, W. Chen, X. Liu, J. Gao, J. Han, "On the Variance of
+    the Adaptive Learning Rate and Beyond", ICLR 2020; defaults and semantics of
+    ``torch.optim.RAdam``.
+
+    At step t (counting from 1), with ρ_∞ = 2/(1 − β_2) − 1 and
+    ρ_t = ρ_∞ − 2t·β_2^t/(1 − β_2^t), in this order (η = ``lr``, (β_1, β_2) = ``betas``,
+    ε = ``eps``, λ = ``weight_decay``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        g &\leftarrow g + \lambda\,\theta \qquad\text{if } \lambda \ne 0 \text{ and not decoupled} \\
-        \theta &\leftarrow \theta\,(1 - \eta\lambda) \qquad\text{if } \lambda \ne 0
-            \text{ and decoupled} \\
-        m &\leftarrow \beta_1 m + (1-\beta_1)\,g \\
-        v &\leftarrow \beta_2 v + (1-\beta_2)\,g\,g \\
-        r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}} \\
-        \theta &\leftarrow \theta - \frac{\eta\, r_t \sqrt{1-\beta_2^t}}{1-\beta_1^t}\,
-            \frac{m}{\sqrt{v} + \epsilon} \qquad\text{if } \rho_t > 5 \\
-        \theta &\leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, m \qquad\text{otherwise
-            (the first steps: SGD with momentum)}
+        g ← −g                                   (if maximize)
+        g ← g + λ·θ                              (if λ ≠ 0 and not decoupled)
+        θ ← θ·(1 − η·λ)                          (if λ ≠ 0 and decoupled)
+        m ← β_1·m + (1 − β_1)·g
+        v ← β_2·v + (1 − β_2)·g·g
+        r_t = √(((ρ_t − 4)·(ρ_t − 2)·ρ_∞) / ((ρ_∞ − 4)·(ρ_∞ − 2)·ρ_t))
+        θ ← θ − η·r_t·√(1 − β_2^t)/(1 − β_1^t) · m/(√v + ε)      (if ρ_t > 5)
+        θ ← θ − η/(1 − β_1^t) · m                (otherwise: the first steps, SGD with momentum)
 
     The step coefficient is computed in double precision and rounded once to the
     parameter's dtype.
 
-    Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-8), ``weight_decay`` :math:`\lambda` (0),
-    ``decoupled_weight_decay`` (False), ``maximize`` (False), ``per_row_step`` (False;
-    :math:`t` -- and so the rectification -- counted per row of a table, see
-    :class:`Adam`).  State: ``exp_avg``, ``exp_avg_sq``, ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η, >= 0 (default 1e-3).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 added to the uncorrected √v (default 1e-8).
+        weight_decay: λ >= 0 (default 0): coupled L2, or decoupled decay with
+            ``decoupled_weight_decay=True``.
+        decoupled_weight_decay: decay θ directly instead of adding λθ to g (default False).
+        maximize: ascend the objective instead (default False).
+        per_row_step: count t -- and so the rectification -- per row of a table (default
+            False; see :class:`Adam`).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v), ``step`` (int t).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr``, ``eps`` or ``weight_decay`` negative or not finite, a beta
+            outside [0, 1).
 
     Conventions:
-        * :math:`\epsilon` is added to the uncorrected :math:`\sqrt{v}` (PyTorch, the
-          paper's code); :class:`Adam` adds it after the bias correction.
+        * ε is added to the uncorrected √v (PyTorch, the paper's code); :class:`Adam`
+          adds it after the bias correction.
         * PyTorch writes the first moment as ``lerp``: it can differ in the last bit.
     """
 

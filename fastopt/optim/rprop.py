@@ -10,31 +10,48 @@ def _pair(prefix, name, value):
 
 
 class Rprop(Optimizer):
-    r"""Rprop: resilient backpropagation (Riedmiller & Braun, 1993), as ``torch.optim.Rprop``.
+    """Rprop: resilient backpropagation (Riedmiller & Braun, 1993), as ``torch.optim.Rprop``.
 
-    Every element has its own step size :math:`\Delta` (state ``step_size``, starting
-    at ``lr``), grown while its gradient keeps its sign and shrunk when the sign flips;
-    only the sign of the gradient is used.  At every step, in this order:
+    Source: M. Riedmiller, H. Braun, "A Direct Adaptive Method for Faster Backpropagation
+    Learning: The RPROP Algorithm", ICNN 1993; defaults and semantics of
+    ``torch.optim.Rprop``.
+
+    Every element has its own step size Δ (state ``step_size``, starting at ``lr``),
+    grown while its gradient keeps its sign and shrunk when the sign flips; only the
+    sign of the gradient is used.  At every step, in this order ((η_−, η_+) = ``etas``,
+    (Δ_min, Δ_max) = ``step_sizes``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        s &= g\,g_{\text{prev}} \\
-        \Delta &\leftarrow \operatorname{clip}(\Delta\,\eta_+, \Delta_{\min}, \Delta_{\max})
-            \text{ if } s > 0,\quad
-            \operatorname{clip}(\Delta\,\eta_-, \Delta_{\min}, \Delta_{\max}) \text{ if } s < 0 \\
-        g &\leftarrow 0 \qquad\text{if } s < 0 \\
-        \theta &\leftarrow \theta - \operatorname{sign}(g)\,\Delta \\
-        g_{\text{prev}} &\leftarrow g
+        g ← −g                                   (if maximize)
+        s = g·g_prev
+        Δ ← clip(Δ·η_+, Δ_min, Δ_max)            (if s > 0)
+        Δ ← clip(Δ·η_−, Δ_min, Δ_max)            (if s < 0)
+        g ← 0                                    (if s < 0)
+        θ ← θ − sign(g)·Δ
+        g_prev ← g
 
-    (for :math:`s = 0` the step size is only clipped).  This is the variant without
-    weight backtracking ("Rprop-"), as PyTorch implements it.
+    (for s = 0 the step size is only clipped).  This is the variant without weight
+    backtracking ("Rprop-"), as PyTorch implements it.
 
-    Arguments: ``lr`` (1e-2, the initial :math:`\Delta`; later changes of ``lr`` have
-    no effect, as in PyTorch), ``etas`` :math:`(\eta_-, \eta_+)` ((0.5, 1.2), with
-    :math:`0 < \eta_- < 1 < \eta_+`), ``step_sizes`` :math:`(\Delta_{\min},
-    \Delta_{\max})` ((1e-6, 50)), ``maximize`` (False).  State: ``prev``,
-    ``step_size``, ``step``.
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: the initial step size Δ, >= 0 (default 1e-2); later changes of ``lr`` have
+            no effect, as in PyTorch.
+        etas: (η_−, η_+) with 0 < η_− < 1 < η_+ (default (0.5, 1.2)).
+        step_sizes: (Δ_min, Δ_max) with 0 <= Δ_min <= Δ_max (default (1e-6, 50)).
+        maximize: ascend the objective instead (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``prev`` (g_prev), ``step_size`` (Δ), ``step``.
+
+    Raises:
+        TypeError: a non-boolean flag, ``etas`` or ``step_sizes`` not a pair of reals;
+            bad parameters or gradients (see :class:`~fastopt.Optimizer` and
+            :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr`` negative or not finite; ``etas`` or ``step_sizes`` out of
+            the ranges above.
 
     Rprop is a full-batch method: with mini-batch gradients the sign flips are noise.
     """

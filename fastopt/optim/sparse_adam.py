@@ -6,33 +6,50 @@ from .optimizer import Optimizer
 
 
 class SparseAdam(Optimizer):
-    r"""Lazy Adam for embedding tables, with PyTorch's arithmetic (``torch.optim.SparseAdam``).
+    """Lazy Adam for embedding tables, with PyTorch's arithmetic (``torch.optim.SparseAdam``).
+
+    Source: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015
+    (the "efficient version" of Section 2); defaults and semantics of
+    ``torch.optim.SparseAdam``.
 
     Meant for :class:`~fastopt.SparseGrad` gradients: only the rows listed are read and
-    written, and a row's moments do not decay while it is untouched.  At step :math:`t`
-    (every ``step`` call counts), on the rows of the gradient:
+    written, and a row's moments do not decay while it is untouched.  At step t
+    (every ``step`` call counts), on the rows of the gradient (η = ``lr``,
+    (β_1, β_2) = ``betas``, ε = ``eps``):
 
     .. math::
 
-        g &\leftarrow -g \qquad\text{if maximize} \\
-        m &\leftarrow m + (g - m)(1-\beta_1) \\
-        v &\leftarrow v + (g\,g - v)(1-\beta_2) \\
-        \theta &\leftarrow \theta - \frac{\eta\sqrt{1-\beta_2^t}}{1-\beta_1^t}\,
-            \frac{m}{\sqrt{v} + \epsilon}
+        g ← −g                                   (if maximize)
+        m ← m + (g − m)·(1 − β_1)
+        v ← v + (g·g − v)·(1 − β_2)
+        θ ← θ − η·√(1 − β_2^t)/(1 − β_1^t) · m/(√v + ε)
 
     The step coefficient is computed in double precision and rounded once.
 
-    Arguments: ``lr`` :math:`\eta` (1e-3), ``betas`` ((0.9, 0.999)), ``eps``
-    :math:`\epsilon` (1e-8), ``maximize`` (False), ``per_row_step`` (False; fastopt's:
-    :math:`t` counts the steps that updated each row, as FBGEMM's row-wise counters).
-    State: ``exp_avg``, ``exp_avg_sq``, ``step``, ``row_step`` (int64 per row, with
-    per_row_step).
+    Args:
+        params: arrays to update in place (float32/float64, C-contiguous, any shape),
+            or parameter groups; see :class:`~fastopt.Optimizer`.
+        lr: learning rate η, >= 0 (default 1e-3).
+        betas: (β_1, β_2), each in [0, 1) (default (0.9, 0.999)).
+        eps: ε >= 0 added to the uncorrected √v (default 1e-8).
+        maximize: ascend the objective instead (default False).
+        per_row_step: fastopt's: t counts the steps that updated each row, as FBGEMM's
+            row-wise counters (default False).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v), ``step``, ``row_step``
+    (int64 per row, with per_row_step).
+
+    Raises:
+        TypeError: a non-boolean flag; bad parameters or gradients (see
+            :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        ValueError: ``lr`` or ``eps`` negative or not finite, a beta outside [0, 1).
 
     Conventions:
-        * :math:`\epsilon` is added to the *uncorrected* :math:`\sqrt{v}` (PyTorch's
-          SparseAdam, the Adam paper's "efficient version"), unlike :class:`Adam`, which
-          adds it after the bias correction.  :class:`Adam` with a ``SparseGrad`` is the
-          same lazy update with Adam's epsilon placement.
+        * ε is added to the *uncorrected* √v (PyTorch's SparseAdam, the Adam paper's
+          "efficient version"), unlike :class:`Adam`, which adds it after the bias
+          correction.  :class:`Adam` with a ``SparseGrad`` is the same lazy update with
+          Adam's epsilon placement.
         * PyTorch refuses dense gradients; fastopt accepts them as "every row".
         * No weight decay (as PyTorch): there is no lazy form of it that equals the dense one.
     """

@@ -1,8 +1,8 @@
-r"""Delay-tolerant Adagrad: AdaptiveRevision (McMahan & Streeter, 2014), as a server rule.
+"""Delay-tolerant Adagrad: AdaptiveRevision (McMahan & Streeter, 2014), as a server rule.
 
 Asynchronous workers compute gradients on parameters that are stale by the time the
 gradients arrive.  AdaptiveRevision keeps, per coordinate, the sum of every gradient
-applied so far (:math:`\bar g`, state ``grad_sum``).  A worker reads that sum along with
+applied so far (ḡ, state ``grad_sum``).  A worker reads that sum along with
 the parameters it pulls and returns it with its gradient (``grad_sum_old``); the
 difference is the *backlog* -- the gradients that arrived while this one was in flight
 -- and the update revises their step sizes with what it now knows (see
@@ -24,10 +24,41 @@ class AdaRevision:
     """AdaptiveRevision over 2-D tables ``params`` (each ``(n_rows, d)``, float32 or
     float64, C-contiguous), updated in place.
 
-    Arguments: ``lr`` :math:`\\eta` (0.01), ``initial_accumulator_value`` (the initial
-    :math:`z = z'`, 0.1: the paper starts above 0), ``eps`` :math:`\\epsilon` (1e-10),
-    ``backend`` (None: :func:`fastopt.get_backend`).  State per table: ``sum``
-    (:math:`z`), ``max_sum`` (:math:`z'`), ``grad_sum`` (:math:`\\bar g`) and ``step``.
+    Source: H. B. McMahan, M. Streeter, "Delay-Tolerant Algorithms for Asynchronous
+    Distributed Online Learning", NeurIPS 2014, Algorithm 2 (AdaRevision).
+
+    Per coordinate, with the gradient g, the snapshot ḡ_old of the gradient sum the
+    worker read, and the backlog ḡ_bck = ḡ − ḡ_old, in this order (η = ``lr``,
+    ε = ``eps``):
+
+    .. math::
+
+        η_old = η/(√z' + ε)
+        z ← z + (g·g + (g + g)·ḡ_bck)
+        z' ← max(z, z')
+        η_new = η/(√z' + ε)
+        θ ← (θ − η_new·g) + (η_old − η_new)·ḡ_bck
+        ḡ ← ḡ + g
+
+    See :func:`fastopt.backends.python.adarevision.adarevision` for the details.
+
+    Args:
+        params: a 2-D table or a list of them, updated in place.
+        lr: η >= 0 (default 0.01).
+        initial_accumulator_value: the initial z = z', >= 0 (default 0.1: the paper
+            starts above 0).
+        eps: ε >= 0 added outside the root (default 1e-10).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None
+            (:func:`fastopt.get_backend`).
+
+    Raises:
+        TypeError: parameters that are not float32/float64 arrays; gradients or
+            snapshots of the wrong type or dtype.
+        ValueError: a parameter that is not 2-D, parameters that overlap, a negative
+            or non-finite hyperparameter; gradients or snapshots of the wrong shape.
+        IndexError: a ``SparseGrad`` row out of range.
+
+    State per table: ``sum`` (z), ``max_sum`` (z'), ``grad_sum`` (ḡ) and ``step``.
 
     ``step(grads, grad_sum_old)``: for every table a dense gradient, a
     :class:`fastopt.SparseGrad` or ``None``, and the snapshot of ``grad_sum`` the worker

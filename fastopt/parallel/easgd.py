@@ -1,30 +1,29 @@
-r"""Elastic Averaging SGD (Zhang, Choromanska & LeCun, 2015, "Deep learning with Elastic
+"""Elastic Averaging SGD (Zhang, Choromanska & LeCun, 2015, "Deep learning with Elastic
 Averaging SGD"): synchronous and asynchronous EASGD, and EAMSGD.
 
-Each of :math:`p` workers keeps its own parameters :math:`x^i` and runs SGD on its data
-shard; a centre variable :math:`\tilde x` lives on the parameter server.  Every
-:math:`\tau` local steps (the communication period, ``tau``) worker :math:`i` and the
-centre pull on each other with an elastic force of moving rate :math:`\alpha`
-(``alpha``; the paper's :math:`\eta\rho`):
+Each of p workers keeps its own parameters x^i and runs SGD on its data shard; a
+centre variable x̃ lives on the parameter server.  Every τ local steps (the
+communication period, ``tau``) worker i and the centre pull on each other with an
+elastic force of moving rate α (``alpha``; the paper's η·ρ):
 
 .. math::
 
-    \delta^i = \alpha\,(x^i - \tilde x), \qquad x^i \leftarrow x^i - \delta^i, \qquad
-    \tilde x \leftarrow \tilde x + \delta^i
+    δ^i = α·(x^i − x̃)
+    x^i ← x^i − δ^i
+    x̃ ← x̃ + δ^i
 
--- the fused ``easgd`` kernel computes the worker's side and :math:`\delta^i`, the
-server adds :math:`\delta^i` to the centre (its optimizer is :func:`elastic_center`).
+-- the fused ``easgd`` kernel computes the worker's side and δ^i, the server adds δ^i
+to the centre (its optimizer is :func:`elastic_center`).
 
 * ``variant="async"`` (Algorithm 2): each worker pulls the centre, moves, and pushes
-  :math:`\delta^i` when its own clock says so; nobody waits.
-* ``variant="sync"`` (Algorithm 1 / Eq. 5-6): in rounds of :math:`\tau` local steps, all
-  workers move against the *same* centre, which then receives the sum of the
-  :math:`\delta^i` in worker order: :math:`\tilde x \leftarrow \tilde x + \alpha \sum_i
-  (x^i - \tilde x)`, i.e. :math:`\beta = p\alpha` in the paper's notation.
+  δ^i when its own clock says so; nobody waits.
+* ``variant="sync"`` (Algorithm 1 / Eq. 5-6): in rounds of τ local steps, all
+  workers move against the *same* centre, which then receives the sum of the δ^i in
+  worker order: x̃ ← x̃ + α·Σ_i (x^i − x̃), i.e. β = p·α in the paper's notation.
 * ``momentum=δ`` gives EAMSGD (Algorithm 3): the local steps use Nesterov momentum
   (``fastopt.SGD(lr, momentum=δ, nesterov=True)``).
 
-The paper's suggested :math:`\beta = 0.9` gives the default ``alpha = 0.9 / n_workers``.
+The paper's suggested β = 0.9 gives the default ``alpha = 0.9 / n_workers``.
 The result is the centre variable (``server.tables()``).
 """
 import threading
@@ -42,10 +41,17 @@ from .downpour import Result
 
 
 def elastic_center(params):
-    """The server-side rule of EASGD: add each pushed :math:`\\delta` to the centre.
+    """The server-side rule of EASGD: add each pushed δ to the centre x̃.
 
-    ``fastopt.SGD(lr=1, maximize=True)``: :math:`\\tilde x - 1\\cdot(-\\delta)`, which is
-    :math:`\\tilde x + \\delta` exactly (negation and multiplication by 1 are exact)."""
+    ``fastopt.SGD(lr=1, maximize=True)``: x̃ − 1·(−δ), which is x̃ + δ exactly (negation
+    and multiplication by 1 are exact).
+
+    Args:
+        params: the centre's tables, as for :class:`fastopt.SGD`.
+
+    Raises:
+        TypeError, ValueError: bad parameters, as :class:`fastopt.SGD`.
+    """
     return SGD(params, lr=1.0, maximize=True)
 
 
@@ -77,7 +83,7 @@ class EASGDWorker:
 
     def move(self, center):
         """The worker's side of the elastic update against ``center`` (``{name: array}``);
-        returns the :math:`\\delta` of every table."""
+        returns the δ of every table."""
         kernel = _dispatch.kernel(self.backend or _dispatch.get_backend(), "easgd")
         for name in self.names:
             p = self.params[name]
@@ -121,10 +127,39 @@ def easgd(server, problem, *, n_workers=2, epochs=1, batch_size=32, tau=4, alpha
     :class:`~fastopt.parallel.downpour.Result` (the losses are the workers' training
     losses; the model is the centre, ``server.tables()``).
 
-    ``server`` must use :func:`elastic_center` as its optimizer and hold the initial
-    centre.  ``lr`` is the workers' SGD learning rate :math:`\\eta`; ``momentum`` the
-    Nesterov momentum :math:`\\delta` of EAMSGD (``None``: EASGD); ``backend`` the
-    kernels' backend (``None``: :func:`fastopt.get_backend`).
+    Source: S. Zhang, A. Choromanska, Y. LeCun, "Deep learning with Elastic Averaging
+    SGD", NeurIPS 2015.  Every ``tau`` local steps worker i and the centre x̃ pull on
+    each other:
+
+    .. math::
+
+        δ^i = α·(x^i − x̃)
+        x^i ← x^i − δ^i
+        x̃ ← x̃ + δ^i
+
+    Args:
+        server: a :class:`~fastopt.parallel.ParameterServer` with :func:`elastic_center`
+            as its optimizer, holding the initial centre.
+        problem: an object with ``n_examples`` and ``gradient(batch, params)`` (see
+            :func:`~fastopt.parallel.downpour`).
+        n_workers: p >= 1 (default 2).
+        epochs: >= 0 (default 1).
+        batch_size: >= 1 (default 32).
+        tau: the communication period τ >= 1 (default 4).
+        alpha: the moving rate α in [0, 1] (default 0.9/p, the paper's β = 0.9).
+        lr: the workers' SGD learning rate η >= 0 (default 0.01).
+        momentum: the Nesterov momentum δ of EAMSGD, in [0, 1) (``None``: EASGD).
+        variant: ``"async"`` (default) or ``"sync"``.
+        seed: the seed of the mini-batch order (default 0).
+        callback: ``callback(epoch, loss, seconds)`` after each epoch (``True`` stops),
+            optional.
+        backend: the kernels' backend (``None``: :func:`fastopt.get_backend`).
+        worker_restarts: how often a killed worker is restarted on Ray (-1: always).
+
+    Raises:
+        TypeError: an argument of the wrong type.
+        ValueError: an argument out of range, an unknown ``variant``, a server whose
+            optimizer is not :func:`elastic_center`.
     """
     n_workers = _args.integer("n_workers", n_workers, 1)
     epochs = _args.integer("epochs", epochs, 0)

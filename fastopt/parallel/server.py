@@ -1,4 +1,4 @@
-r"""A parameter server: tables sharded by rows, updated by a fastopt optimizer on the server.
+"""A parameter server: tables sharded by rows, updated by a fastopt optimizer on the server.
 
 As in DistBelief (Dean et al., 2012), the model's tables live on ``n_shards`` shards;
 workers *pull* the rows they need and *push* gradients of the rows they touched, and
@@ -6,8 +6,8 @@ each shard applies every push, as it arrives, with its own optimizer -- any fast
 optimizer, through its kernels (Adagrad by default, as in Downpour SGD), or
 :class:`fastopt.parallel.AdaRevision`.
 
-**Sharding.**  Row :math:`r` of every table lives on shard :math:`r \bmod k` as its local
-row :math:`\lfloor r / k \rfloor` (interleaved: the frequent rows of a Zipf-distributed
+**Sharding.**  Row r of every table lives on shard r mod k as its local
+row ⌊r / k⌋ (interleaved: the frequent rows of a Zipf-distributed
 vocabulary spread over all shards).  A table is *dense* or *sparse* only in how it is
 used: a pull of ``rows=None`` returns the whole table, a pull of some rows returns those;
 a push is a dense gradient of the whole table or a :class:`fastopt.SparseGrad` of some

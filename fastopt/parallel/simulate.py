@@ -1,15 +1,15 @@
-r"""Asynchronous SGD at scale, by simulation: ``n_workers`` workers (up to thousands) with
+"""Asynchronous SGD at scale, by simulation: ``n_workers`` workers (up to thousands) with
 configurable delays, deterministically, in one process, on the real server code.
 
 Time is counted in *ticks*.  At every tick one worker -- in turn, round robin -- reads
 the parameters it needs from a :class:`~fastopt.parallel.ParameterServer` (local
 engine: the same shards, optimizers, versions and checks as a real run) and computes
-the gradient of its next mini-batch.  The push of a gradient read at tick :math:`t`
-reaches the server at tick :math:`t + D`, where the delay :math:`D` is fixed
+the gradient of its next mini-batch.  The push of a gradient read at tick t
+reaches the server at tick t + D, where the delay D is fixed
 (``delay=100``), per worker (a list), or drawn per push (``delay=callable(rng)``,
 with a generator seeded by ``seed``).  At each tick the pushes due are applied first,
 in the order they were sent, then the tick's read happens.  A push therefore finds
-about :math:`D` other pushes applied since its read: its staleness.
+about D other pushes applied since its read: its staleness.
 
 Schemes (the same problem protocol as :mod:`fastopt.parallel.workers`):
 
@@ -22,7 +22,7 @@ Schemes (the same problem protocol as :mod:`fastopt.parallel.workers`):
 ``"easgd"``
     asynchronous EASGD: workers take local SGD steps and, every ``tau`` of their own
     steps, read the centre and push their elastic move; both the read and the push
-    count against the delay (the move reaches the centre :math:`D` ticks later);
+    count against the delay (the move reaches the centre D ticks later);
 ``"sync-sgd"``
     synchronous SGD: every ``n_workers`` ticks the gradients of all workers, read on
     the same parameters, are averaged and applied at once with the server's Adagrad

@@ -92,33 +92,34 @@ def _compiled_row_loop():
 class GeneticAlgorithm:
     """A genetic algorithm for real vectors or bit strings (see the module docstring).
 
-    Parameters
-    ----------
-    fitness : callable
-        ``fitness(x) -> float`` for one individual ``x`` (float64 array of ``n_genes``,
-        or uint8 array of 0/1), or with ``vectorized=True`` ``fitness(P) -> (N,)``.
-        Higher is better, unless ``minimize=True``.
-    n_genes : int >= 1
-    encoding : "real" or "binary", default "real"
-    bounds : (low, high), arrays of ``n_genes`` or numbers; required for "real"
-        The initial population is uniform in the bounds; mutations are clipped to them.
-    population_size : int >= 2, default 100
-    selection : "tournament" or "roulette"
-    tournament_size : int >= 1, default 3
-    crossover : "uniform", "one_point" or "blend" (real only); default "uniform"
-    crossover_rate : float in [0, 1], default 0.9
-    mutation_rate : float in [0, 1], default ``1 / n_genes``
-    mutation_scale : float > 0, default 0.1 (real only)
-    elitism : int in [0, population_size], default 1
-    minimize : bool, default False
-    vectorized : bool, default False
-    n_threads : int, optional
-        Threads for a compiled (numba) fitness (default :func:`fastopt.get_num_threads`).
-        The result does not depend on it.
-    seed : int, Generator, SeedSequence or None
+    Args:
+        fitness: ``fitness(x) -> float`` for one individual ``x`` (float64 array of
+            ``n_genes``, or uint8 array of 0/1), or with ``vectorized=True``
+            ``fitness(P) -> (N,)``.  Higher is better, unless ``minimize=True``.
+        n_genes: int >= 1.
+        encoding: ``"real"`` (default) or ``"binary"``.
+        bounds: (low, high), arrays of ``n_genes`` or numbers; required for "real".
+            The initial population is uniform in the bounds; mutations are clipped to
+            them.
+        population_size: int >= 2 (default 100).
+        selection: ``"tournament"`` or ``"roulette"``.
+        tournament_size: int >= 1 (default 3).
+        crossover: ``"uniform"`` (default), ``"one_point"`` or ``"blend"`` (real only).
+        crossover_rate: float in [0, 1] (default 0.9).
+        mutation_rate: float in [0, 1] per gene (default ``1 / n_genes``).
+        mutation_scale: float > 0 (default 0.1; real only).
+        elitism: int in [0, population_size] (default 1).
+        minimize: bool (default False).
+        vectorized: bool (default False).
+        n_threads: threads for a compiled (numba) fitness (default
+            :func:`fastopt.get_num_threads`).  The result does not depend on it.
+        seed: int, Generator, SeedSequence or None.
 
-    Raises ``TypeError``/``ValueError`` naming the argument for invalid settings, and when
-    ``fitness`` returns a non-number, the wrong shape, or NaN.
+    Raises:
+        TypeError: an argument of the wrong type (named), ``fitness`` returning a
+            non-number.
+        ValueError: an invalid setting (named), ``fitness`` returning the wrong shape or
+            NaN.
     """
 
     def __init__(self, fitness, n_genes, *, encoding="real", bounds=None, population_size=100,

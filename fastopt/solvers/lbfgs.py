@@ -185,28 +185,31 @@ def _check_hyper(h, prefix=""):
 class LBFGS:
     """L-BFGS on NumPy arrays, with ``torch.optim.LBFGS``'s interface (see the module docstring).
 
-    Parameters
-    ----------
-    params : ndarray or list of ndarray
-        The parameters, updated in place: float32 or float64 (all of one dtype),
-        C-contiguous, writeable, not sharing memory; at least one element in all.
-        Only one parameter group (as in torch).
-    lr : float, default 1
-        Step length (the initial step of the line search with ``"strong_wolfe"``).
-    max_iter : int, default 20
-        Iterations per :meth:`step`.
-    max_eval : int, default ``max_iter * 5 // 4``
-        Closure evaluations per :meth:`step`.
-    tolerance_grad : float, default 1e-7
-        Stop when :math:`\\|g\\|_\\infty \\le` ``tolerance_grad``.
-    tolerance_change : float, default 1e-9
-        Stop when the step (:math:`\\|t d\\|_\\infty`), the loss change or the directional
-        derivative falls below it.
-    history_size : int, default 100
-        Pairs :math:`(s, y)` kept.
-    line_search_fn : None or "strong_wolfe"
-    backend : str, optional
-        Backend of the two-loop kernels (default: :func:`fastopt.get_backend` at each step).
+    Source: J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., Algorithm 7.4
+    (the two-loop recursion); defaults and semantics of ``torch.optim.LBFGS``.
+
+    Args:
+        params: ndarray or list of ndarray, updated in place: float32 or float64 (all of
+            one dtype), C-contiguous, writeable, not sharing memory; at least one
+            element in all.  Only one parameter group (as in torch).
+        lr: step length (default 1; the initial step of the line search with
+            ``"strong_wolfe"``).
+        max_iter: iterations per :meth:`step` (default 20).
+        max_eval: closure evaluations per :meth:`step` (default ``max_iter * 5 // 4``).
+        tolerance_grad: stop when ‖g‖_∞ <= ``tolerance_grad`` (default 1e-7).
+        tolerance_change: stop when the step (‖t·d‖_∞), the loss change or the
+            directional derivative falls below it (default 1e-9).
+        history_size: pairs (s, y) kept (default 100).
+        line_search_fn: None or ``"strong_wolfe"``.
+        backend: backend of the two-loop kernels (default: :func:`fastopt.get_backend`
+            at each step).
+
+    Raises:
+        TypeError: parameters that are not float arrays of one dtype, a closure that
+            does not return ``(loss, grads)``, gradients of the wrong type.
+        ValueError: invalid hyperparameters, parameters that are empty, read-only or
+            share memory, gradients of the wrong shape or aliasing a parameter, a
+            non-finite loss or gradient (the parameters are then restored).
 
     Attributes ``param_groups`` (one dict, as in torch) and ``state`` (``func_evals``,
     ``n_iter``, ``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``,

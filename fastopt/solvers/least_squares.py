@@ -38,11 +38,11 @@ __all__ = ["lstsq", "LstsqResult"]
 class LstsqResult(NamedTuple):
     """What :func:`lstsq` returns.
 
-    ``solution``: (n,) or (n, k); ``residuals``: the squared data residual
-    :math:`\\|A x - b\\|_2^2` per column, shape () or (k,) (always computed, unlike NumPy's,
-    which leaves it empty when the system is rank-deficient or square); ``rank``: the
-    numerical rank of :math:`A` (singular values above ``rcond`` times the largest);
-    ``singular_values``: (min(m, n),) in decreasing order.
+    ``solution``: (n,) or (n, k); ``residuals``: the squared data residual ‖A·x − b‖₂²
+    per column, shape () or (k,) (always computed, unlike NumPy's, which leaves it empty
+    when the system is rank-deficient or square); ``rank``: the numerical rank of A
+    (singular values above ``rcond`` times the largest); ``singular_values``:
+    (min(m, n),) in decreasing order.
     """
     solution: np.ndarray
     residuals: np.ndarray
@@ -66,29 +66,25 @@ def _matrix(name, a, ndims):
 
 
 def lstsq(A, b, *, alpha=0.0, rcond=None):
-    r"""Solve :math:`\min_x \|Ax - b\|_2^2 + \alpha\|x\|_2^2` by SVD (never the normal equations).
+    """Solve min_x ‖A·x − b‖₂² + α·‖x‖₂² by SVD (never the normal equations).
 
-    Parameters
-    ----------
-    A : array, shape (m, n)
-        The design matrix (float32 or float64; integers are converted to float64).
-    b : array, shape (m,) or (m, k)
-        The targets.
-    alpha : float, default 0
-        The ridge penalty :math:`\alpha \ge 0`.
-    rcond : float, optional
-        Relative cut-off for small singular values (default: machine epsilon times
-        ``max(m, n)``, as NumPy): they count towards ``rank`` and, for :math:`\alpha = 0`,
-        their directions are left out of the solution.
+    Args:
+        A: the design matrix, shape (m, n) (float32 or float64; integers are converted
+            to float64).
+        b: the targets, shape (m,) or (m, k).
+        alpha: the ridge penalty α >= 0 (default 0).
+        rcond: relative cut-off for small singular values (default: machine epsilon
+            times ``max(m, n)``, as NumPy): they count towards ``rank`` and, for α = 0,
+            their directions are left out of the solution.
 
-    Returns
-    -------
-    LstsqResult
-        ``(solution, residuals, rank, singular_values)``, in the dtype of ``A`` and ``b``
-        combined.
+    Returns:
+        LstsqResult: ``(solution, residuals, rank, singular_values)``, in the dtype of
+        ``A`` and ``b`` combined.
 
-    Raises ``TypeError`` for non-numeric input, ``ValueError`` for wrong shapes,
-    non-finite entries, a negative or non-finite ``alpha`` or ``rcond``.
+    Raises:
+        TypeError: non-numeric input.
+        ValueError: wrong shapes, non-finite entries, a negative or non-finite ``alpha``
+            or ``rcond``.
     """
     import scipy.linalg  # imported on first use: ``import fastopt`` stays light
     A = _matrix("A", A, (2,))

@@ -132,36 +132,35 @@ def _backtracking(problem, x, f, g, p, c1=1e-4, shrink=0.5, max_halvings=60):
 def newton(fun, x0, grad, hess=None, *, hessp=None, gtol=1e-8, max_iter=100,
            line_search="backtracking", damping=0.0, cg_rtol=1e-5, cg_maxiter=None,
            callback=None):
-    r"""Minimize ``fun`` by Newton's method (see the module docstring).
+    """Minimize ``fun`` by Newton's method (see the module docstring).
 
-    Parameters
-    ----------
-    fun : callable ``fun(x) -> float``
-    x0 : array, shape (n,)
-        The starting point (copied; computations are in float64).
-    grad : callable ``grad(x) -> (n,) array``
-    hess : callable ``hess(x) -> (n, n) array``, optional
-    hessp : callable ``hessp(x, v) -> (n,) array``, optional
-        Exactly one of ``hess`` and ``hessp``.
-    gtol : float, default 1e-8
-        Stop when :math:`\|\nabla f\|_\infty \le` ``gtol``.
-    max_iter : int, default 100
-    line_search : None, "backtracking" or "wolfe"
-    damping : float, default 0
-        :math:`\lambda \ge 0` added to the Hessian's diagonal.
-    cg_rtol, cg_maxiter :
-        Relative tolerance and iteration limit of conjugate gradients (``hessp`` only;
-        default limit ``10 n``).
-    callback : callable ``callback(x)``, optional
-        Called after each iteration with a copy of the iterate.
+    Each iteration solves (∇²f(x_k) + λ·I)·p_k = −∇f(x_k) and sets x_(k+1) = x_k + t_k·p_k.
 
-    Returns
-    -------
-    NewtonResult
+    Args:
+        fun: ``fun(x) -> float``.
+        x0: the starting point, shape (n,) (copied; computations are in float64).
+        grad: ``grad(x) -> (n,) array``.
+        hess: ``hess(x) -> (n, n) array``, optional.
+        hessp: ``hessp(x, v) -> (n,) array``, optional.  Exactly one of ``hess`` and
+            ``hessp``.
+        gtol: stop when ‖∇f‖_∞ <= ``gtol`` (default 1e-8).
+        max_iter: iterations at most (default 100).
+        line_search: None, ``"backtracking"`` (default) or ``"wolfe"``.
+        damping: λ >= 0 added to the Hessian's diagonal (default 0).
+        cg_rtol: relative tolerance of conjugate gradients (``hessp`` only).
+        cg_maxiter: iteration limit of conjugate gradients (``hessp`` only; default
+            ``10 n``).
+        callback: ``callback(x)``, optional, called after each iteration with a copy of
+            the iterate.
 
-    Raises ``TypeError``/``ValueError`` for non-callables, a bad ``x0`` (not 1-D, empty,
-    non-finite), invalid hyperparameters, and callables returning the wrong shape, type or
-    non-finite values.  A singular system is solved in the least-squares sense instead.
+    Returns:
+        NewtonResult: the last iterate, its value and gradient, counts and the path.
+
+    Raises:
+        TypeError: non-callables; callables returning the wrong type.
+        ValueError: a bad ``x0`` (not 1-D, empty, non-finite), invalid hyperparameters,
+            callables returning the wrong shape or non-finite values.  A singular system
+            is solved in the least-squares sense instead.
     """
     import scipy.optimize  # SciPy is imported on first use: ``import fastopt`` stays light
     for name, f in (("fun", fun), ("grad", grad)):

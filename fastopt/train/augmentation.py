@@ -123,12 +123,13 @@ def _border(ha, wa, y0, y1, x0, x1, H, W):
 
 
 def gaussian_noise(images, std, *, layout="NHWC", seed=None, out=None, workspace=None):
-    r"""``out = images + std * eps`` with ``eps`` standard normal, drawn in the images' dtype.
+    """``out = images + std * eps`` with ``eps`` standard normal, drawn in the images' dtype.
 
-    ``images``: float32 or float64.  ``std`` :math:`\sigma \ge 0`.  With ``out`` distinct
-    from ``images`` nothing is allocated (the noise is drawn into ``out``); in place
+    ``images``: float32 or float64.  ``std``: σ >= 0.  With ``out`` distinct from
+    ``images`` nothing is allocated (the noise is drawn into ``out``); in place
     (``out is images``) the noise needs a buffer: ``workspace`` (like ``images``) or a
-    new one.
+    new one.  Raises ``TypeError``/``ValueError`` for a bad batch, ``out`` or
+    ``workspace``, a negative or non-finite ``std``, or an unknown ``layout``.
     """
     std = check.nonnegative("std", std)
     out, _, _ = _images(images, layout, out, floating=True)
@@ -152,21 +153,23 @@ def gaussian_noise(images, std, *, layout="NHWC", seed=None, out=None, workspace
 
 
 class Augment:
-    r"""Flips, crops and noise applied in sequence to each batch, from one seeded generator.
+    """Flips, crops and noise applied in sequence to each batch, from one seeded generator.
 
-    Parameters
-    ----------
-    horizontal_flip, vertical_flip : float in [0, 1], default 0.5 and 0
-        Probabilities of each flip.
-    padding : int, default 0
-        Crop padding (0: no crop).
-    noise_std : float, default 0
-        :math:`\sigma` of the additive noise (0: none; needs float images).
-    fill : float, default 0
-    layout : "NHWC" or "NCHW"
-    seed : int, Generator, SeedSequence or None
-        The generator is created once: successive calls continue its stream, so a run
-        with the same seed sees the same sequence of augmented batches.
+    Args:
+        horizontal_flip: probability in [0, 1] of a left-right flip (default 0.5).
+        vertical_flip: probability in [0, 1] of an up-down flip (default 0).
+        padding: crop padding, int >= 0 (default 0: no crop).
+        noise_std: σ >= 0 of the additive noise (default 0: none; needs float images).
+        fill: the value of the uncovered border of a crop (default 0).
+        layout: ``"NHWC"`` (default) or ``"NCHW"``.
+        seed: int, Generator, SeedSequence or None.  The generator is created once:
+            successive calls continue its stream, so a run with the same seed sees the
+            same sequence of augmented batches.
+
+    Raises:
+        TypeError: an argument of the wrong type; a bad batch or ``out`` when called.
+        ValueError: a probability outside [0, 1], a negative ``padding`` or
+            ``noise_std``, an unknown ``layout``.
 
     ``augment(images, out=None)`` returns the augmented batch (``out`` may be ``images``);
     a workspace for in-place noise is kept between calls.

@@ -56,22 +56,30 @@ def _beta(name, value):
 
 
 class ExponentialAverage:
-    r"""The exponentially weighted average :math:`v_t` of a number or an array, with bias
+    """The exponentially weighted average v_t of a number or an array, with bias
     correction (see the module docstring).
 
-    Parameters
-    ----------
-    beta : float in [0, 1), default 0.9
-        :math:`\beta`.
-    bias_correction : bool, default True
-        Whether :meth:`update` and :attr:`value` return :math:`v_t/(1-\beta^t)` rather
-        than :math:`v_t`.
-    backend : str, optional
+    .. math::
+
+        v_t = β·v_(t−1) + (1 − β)·θ_t
+        v̂_t = v_t/(1 − β^t)
+
+    Args:
+        beta: β in [0, 1) (default 0.9).
+        bias_correction: whether :meth:`update` and :attr:`value` return
+            v_t/(1 − β^t) rather than v_t (default True).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    Raises:
+        TypeError: a non-real ``beta``, a non-boolean ``bias_correction``; in
+            :meth:`update`, input of another type or dtype than the first.
+        ValueError: ``beta`` outside [0, 1); in :meth:`update`, input of another shape
+            than the first, non-finite input.
 
     The first :meth:`update` fixes the shape and dtype: a real number is averaged in
     float64 (and :meth:`update` returns a float), an array in its dtype (float32 or
-    float64).  Attributes: ``average`` (:math:`v_t`, ``None`` before the first update),
-    ``step`` (:math:`t`).
+    float64).  Attributes: ``average`` (v_t, ``None`` before the first update),
+    ``step`` (t).
 
     Example (the tutorial's temperatures)::
 
@@ -115,7 +123,7 @@ class ExponentialAverage:
         return x, scalar
 
     def update(self, x, out=None):
-        r"""Fold in :math:`\theta_t` = ``x``; returns the (corrected) average.
+        """Fold in θ_t = ``x``; returns the (corrected) average.
 
         ``out`` (arrays only): where to write the returned value (same shape and dtype;
         may be ``x``, not :attr:`average`); by default a new array.
@@ -178,9 +186,20 @@ class ExponentialAverage:
 
 
 def exponential_average(values, beta=0.9, *, bias_correction=True):
-    r"""The exponentially weighted averages :math:`\hat v_1, \dots, \hat v_T` of a series
+    """The exponentially weighted averages v̂_1, …, v̂_T of a series
     (along the first axis), as an array of ``values``' shape and dtype (float64 for a list of
-    numbers or integers)."""
+    numbers or integers).
+
+    Args:
+        values: the series θ_1, …, θ_T along the first axis.
+        beta: β in [0, 1) (default 0.9).
+        bias_correction: divide v_t by 1 − β^t (default True).
+
+    Raises:
+        TypeError: non-numeric ``values``, a non-real ``beta``.
+        ValueError: ``values`` not at least 1-D, ``beta`` outside [0, 1), non-finite
+            values.
+    """
     values = np.asarray(values)
     if values.dtype not in check.FLOAT_DTYPES:
         if values.dtype.kind not in "iu":
@@ -197,17 +216,28 @@ def exponential_average(values, beta=0.9, *, bias_correction=True):
 
 
 class AveragedWeights:
-    r"""A running average of parameters during training (``torch.optim.swa_utils.AveragedModel``
+    """A running average of parameters during training (``torch.optim.swa_utils.AveragedModel``
     for NumPy arrays; see the module docstring).
 
-    Parameters
-    ----------
-    params : ndarray, list of ndarray, or an optimizer
-        The live parameters (read at each :meth:`update_parameters`).
-    mode : "swa" or "ema", default "swa"
-    decay : float in [0, 1), default 0.999
-        :math:`\beta` of ``mode="ema"``.
-    backend : str, optional
+    .. math::
+
+        θ̄ ← θ̄ + (θ − θ̄)/(n + 1)                  (mode="swa": Polyak/SWA)
+        θ̄ ← β·θ̄ + (1 − β)·θ                      (mode="ema")
+
+    The first update copies, as in torch.
+
+    Args:
+        params: ndarray, list of ndarray, or an optimizer: the live parameters (read at
+            each :meth:`update_parameters`).
+        mode: ``"swa"`` (default) or ``"ema"``.
+        decay: β of ``mode="ema"``, in [0, 1) (default 0.999).
+        backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
+
+    Raises:
+        TypeError: parameters that are not float arrays (or an optimizer), a non-real
+            ``decay``.
+        ValueError: an unknown ``mode``, ``decay`` outside [0, 1); parameters that
+            changed shape or dtype since the averaging started.
 
     Attributes: ``averaged`` (the averages, arrays like ``params``), ``n_averaged``.
     """

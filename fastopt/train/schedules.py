@@ -251,7 +251,7 @@ class ReduceLROnPlateau:
         x < x* − δ·|x*|  (threshold_mode="rel", default)   or
         x < x* − δ       (threshold_mode="abs")
 
-    (``mode="max"``: x > x* + δ·|x*|, x > x* + δ), with
+    (``mode="max"``: ``x > x* + δ·|x*|``, ``x > x* + δ``), with
     ``threshold`` δ (default 1e-4).  After more than ``patience``
     (default 10) evaluations in a row without improvement, every group's rate
     becomes max(φ η, η_min) (``factor`` φ in (0, 1),
@@ -263,7 +263,7 @@ class ReduceLROnPlateau:
     Departs from torch on purpose: torch's relative test is x < x*·(1 − δ), which is a
     margin only for x* > 0; for a negative objective (a log-likelihood, a negative loss)
     it counts a constant or slowly worsening value as an improvement and never lowers
-    the rate (a pytorch/pytorch issue, still open).  fastopt uses the margin δ·|x*|, the
+    the rate (a pytorch/pytorch issue, still open).  fastopt uses the margin ``δ·|x*|``, the
     same as torch's for positive objectives.
 
     Raises:
