@@ -970,6 +970,8 @@ class Optimizer:
         group = self.param_groups[gi]
         if (stop - start < 2 or (self.backend or _dispatch.get_backend()) != "cython"
                 or self._kernel_name(group, sparse=False) != self.algorithm
+                or group.get("per_row_step") or self._finishes
+                or any(p.dtype in check.HALF_DTYPES for p in self._params[start:stop])
                 or any(type(g) is not np.ndarray for g in group_grads)):
             return False
         states = self._states[start:stop]
@@ -983,7 +985,7 @@ class Optimizer:
             return False
         many = self._kernel(self.algorithm + "_many")
         for state in states:
-            state["step"] += 1
+            _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, states[0])
         self._sync_state(states[0], states[1:])
         many([v[0] for v in views], [g.reshape(-1) for g in group_grads],
