@@ -85,8 +85,7 @@ Solver kernels
 backend and for any ``n_threads``.
 """
 
-ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
-              "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad", "lamb")
+from ._families import ALGORITHMS  # noqa: E402
 
 from . import _threadpoolctl  # noqa: E402  (fastopt's threads in threadpoolctl)
 

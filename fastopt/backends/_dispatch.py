@@ -10,7 +10,7 @@ import importlib.util
 import os
 import threading
 
-from . import ALGORITHMS
+from ._families import ALGORITHMS
 
 BACKENDS = ("python", "numba", "cython")
 _FASTEST_FIRST = ("cython", "numba", "python")

@@ -1,0 +1,6 @@
+"""The update-rule kernel families: one module of each name in every backend."""
+
+#: The update rules whose kernels (``<rule>``, ``<rule>_sparse``) every backend has, in a
+#: module of the same name.
+ALGORITHMS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamax", "nadam", "radam", "lion",
+              "rprop", "asgd", "sparse_adam", "ftrl", "proximal_adagrad", "lamb")
