@@ -201,8 +201,14 @@ def test_two_threads_share_the_work_of_a_large_step(backend):
     failures = []
     for name, step in paths.items():
         step()
-        mine, others = _work_of_other_threads(step, 16)
-        if others < 0.2 * (mine + others):
+        # The Cython pool's caller always works and a helper joins only when the OS runs
+        # it, so on a loaded machine a batch of steps can be mostly the caller's: the best
+        # of a few batches must show the helper's share.
+        for _ in range(8):
+            mine, others = _work_of_other_threads(step, 16)
+            if others >= 0.2 * (mine + others):
+                break
+        else:
             failures.append(f"{name}: other threads did {others / 1e6:.1f} ms of "
                             f"{(mine + others) / 1e6:.1f} ms CPU with 2 threads")
     assert not failures, "steps ran serially: " + "; ".join(failures)
