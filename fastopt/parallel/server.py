@@ -109,6 +109,10 @@ class Shard:
             self.version = self.restored_from = int(saved["version"])
         self.incarnation = time.time_ns()
         self.restarts, self.lost_updates = 0, 0
+        #: The highest version this shard had acknowledged before it was restarted from its
+        #: checkpoint: workers may have seen versions up to it (the updates in between
+        #: were lost, and counted in ``lost_updates``).
+        self.version_before_restart = self.version
         self._journal = None
         if self.checkpoint_dir is not None:
             self._open_journal(saved is not None)
@@ -132,6 +136,7 @@ class Shard:
                 version, restarts, lost = struct.unpack("<3q", data)
                 self.restarts = restarts + 1
                 self.lost_updates = lost + max(0, version - self.version)
+                self.version_before_restart = max(self.version, version)
         elif not restored and os.path.exists(path):
             os.unlink(path)
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -244,6 +249,8 @@ class Shard:
                 snaps[t] = snap
         with self._lock:
             staleness = self.version - int(version_seen)
+            if staleness < 0 and int(version_seen) <= self.version_before_restart:
+                staleness = 0  # seen before this shard's restart: its lost updates
             if staleness < 0:
                 raise ValueError(f"version_seen {version_seen} is ahead of shard "
                                  f"{self.shard}'s version {self.version}")

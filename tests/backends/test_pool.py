@@ -56,7 +56,6 @@ def test_concurrent_callers_each_cover_their_range(pool):
 def test_helpers_take_chunks(pool):
     # Chunks long enough for a helper to be scheduled: within a few seconds (even on a
     # busy machine) some chunk runs on a thread other than the caller's.
-    before = pool.info()["helper_chunks"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         counts, owners, caller = pool._cover(16 * 64, 64, 2, work_us=300.0)
@@ -64,7 +63,6 @@ def test_helpers_take_chunks(pool):
         if (owners != caller).any():
             break
     assert (owners != caller).any()
-    assert pool.info()["helper_chunks"] > before
     assert pool.info()["helpers"] >= 1
 
 

@@ -216,6 +216,14 @@ def test_a_shard_restarted_from_its_checkpoint_counts_what_it_lost(tmp_path):
     assert (info["version"], info["restored_from"], info["restarts"], info["lost_updates"]) \
         == (3, 3, 1, 2)
     np.testing.assert_array_equal(restarted.tables[0], _adagrad_steps(3))
+    # A worker that saw version 5 before the restart pushes again (found by a Ray fault
+    # test): not "ahead" of the shard, whose updates 4 and 5 were lost; a version past
+    # what it ever acknowledged still is, and is refused before anything is written.
+    with pytest.raises(ValueError, match="ahead"):
+        restarted.push(6, [(0, None, np.ones((4, 2)), None)])
+    ack = restarted.push(5, [(0, None, np.ones((4, 2)), None)])
+    assert ack["staleness"] == 0 and restarted.version == 4
+    np.testing.assert_array_equal(restarted.tables[0], _adagrad_steps(4))
     fresh = ParameterServer({"t": np.zeros((4, 2))}, n_shards=1, checkpoint_dir=tmp_path)
     assert fresh.info()[0]["lost_updates"] == 0  # a new run starts a new journal
 
