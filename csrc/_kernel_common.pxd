@@ -59,14 +59,14 @@ cdef inline floating fmin_nan(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating fsign(floating x) noexcept nogil:
-    """np.sign(x), bit for bit: +-1, +0.0 for either zero, NaN for NaN."""
-    if x > 0:
-        return 1
-    if x < 0:
-        return -1
-    if x == 0:
-        return 0
-    return x
+    """np.sign(x), bit for bit: +-1, +0.0 for either zero, NaN for NaN.
+
+    Branch-free (two compares and a select), so the loops that call it vectorize: with
+    ``if``/``return`` per case gcc kept them scalar, and a random sign mispredicted every
+    other element (Lion, Rprop, FTRL and proximal Adagrad ran at 5-10% of the roof).
+    """
+    cdef floating s = <floating>((x > 0) - (x < 0))
+    return x if x != x else s
 
 
 cdef inline double as_dtype(double x, int typenum) noexcept nogil:
