@@ -8,7 +8,8 @@ a checkpoint from an untrusted place could do anything.  The format here is a pl
   with the format name and version, the optimizer's class name, the parameter
   shapes and dtypes, the parameter groups' hyperparameters and every scalar state
   entry (``step``, NAdam's ``mu_product``; floats are written with ``repr``, so they
-  round-trip exactly);
+  round-trip exactly) and, with stochastic rounding of 16-bit parameters, the random
+  generator's state (``rounding``);
 * ``state/<i>/<name>``: state array ``name`` of parameter ``i``.
 
 It is read with ``np.load(path, allow_pickle=False)`` and checked in full (format,
@@ -60,6 +61,8 @@ def save_checkpoint(optimizer, path):
             "params": [{"shape": list(p.shape), "dtype": p.dtype.name}
                        for p in optimizer._params],
             "param_groups": sd["param_groups"], "state": state}
+    if "rounding" in sd:
+        meta["rounding"] = sd["rounding"]
     text = json.dumps(meta, allow_nan=False)
     arrays[META] = np.frombuffer(text.encode("utf-8"), np.uint8)
     np.savez(path, **arrays)
@@ -157,7 +160,10 @@ def _state_dict(optimizer, meta, arrays):
     extra = sorted(set(arrays) - used)
     if extra:
         raise ValueError(f"it holds arrays the metadata does not describe: {extra[:5]}")
-    return {"state": state, "param_groups": meta["param_groups"]}
+    out = {"state": state, "param_groups": meta["param_groups"]}
+    if "rounding" in meta:
+        out["rounding"] = meta["rounding"]
+    return out
 
 
 def _describe(params):

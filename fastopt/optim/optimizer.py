@@ -224,6 +224,32 @@ def _round_half(x, dtype, rng):
     return np.where(pick, other_bits, bits).astype(np.uint16).view(dtype)
 
 
+def _checked_rounding(saved):
+    """The ``_rounding`` pair a state dict's ``"rounding"`` entry describes (None: no
+    entry, the optimizer's rounding stays as it is); ValueError if it is malformed."""
+    if saved is None:
+        return None
+    where = "state_dict['rounding']"
+    if not isinstance(saved, dict) or saved.get("mode") not in ("nearest", "stochastic"):
+        raise ValueError(f"{where} must be a dict with 'mode' 'nearest' or 'stochastic'")
+    if saved["mode"] == "nearest":
+        if set(saved) != {"mode"}:
+            raise ValueError(f"{where}: 'nearest' rounding has no other entry")
+        return ("nearest", None)
+    if set(saved) != {"mode", "bit_generator"}:
+        raise ValueError(f"{where} must have exactly the entries 'mode' and 'bit_generator'")
+    state = saved["bit_generator"]
+    if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+        raise ValueError(f"{where}['bit_generator'] must be a PCG64 state (NumPy's "
+                         f"PCG64().state)")
+    bit_generator = np.random.PCG64()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise ValueError(f"{where}['bit_generator'] is not a valid PCG64 state: {e}") from None
+    return ("stochastic", np.random.Generator(bit_generator))
+
+
 def _state_dtype(p):
     """The dtype of ``p``'s optimizer state and arithmetic: float32 for 16-bit parameters."""
     return _FLOAT32 if p.dtype in check.HALF_DTYPES else p.dtype
@@ -823,7 +849,9 @@ class Optimizer:
         to one of the two neighbouring 16-bit values, with probabilities proportional to
         closeness, so that the rounding is unbiased in expectation (FBGEMM's
         stochastic rounding of fp16 embedding tables); ``seed`` (an int) fixes the
-        random stream, the same in every process.  Returns the optimizer.
+        random stream, the same in every process.  The stream's state is part of
+        :meth:`state_dict` and of checkpoint files, so a resumed run continues bit for
+        bit.  Returns the optimizer.
         """
         if mode not in ("nearest", "stochastic"):
             raise ValueError(f"mode must be 'nearest' or 'stochastic', got {mode!r}")
@@ -1203,7 +1231,12 @@ class Optimizer:
         """The optimizer's state as plain data (dicts, lists, numbers, NumPy arrays).
 
         Arrays are copies, so later steps do not change a saved checkpoint.
-        Parameters are referred to by their position, as in ``torch.optim``.
+        Parameters are referred to by their position, as in ``torch.optim``.  With
+        stochastic rounding of 16-bit parameters (:meth:`set_rounding`) the dict has a
+        third entry, ``"rounding"``: the mode and the random generator's state
+        (``{"mode": "stochastic", "bit_generator": {...}}``, NumPy's
+        ``PCG64.state``), so a resumed run draws the same numbers and continues bit for
+        bit.
         """
         state = {}
         for i, s in enumerate(self._states):
@@ -1218,7 +1251,11 @@ class Optimizer:
             entry["params"] = list(range(start, start + n))
             groups.append(entry)
             start += n
-        return {"state": state, "param_groups": groups}
+        out = {"state": state, "param_groups": groups}
+        mode, rng = self._rounding
+        if mode == "stochastic":
+            out["rounding"] = {"mode": mode, "bit_generator": rng.bit_generator.state}
+        return out
 
     def load_state_dict(self, state_dict):
         """Restore a checkpoint made by :meth:`state_dict`; a resumed run continues bit for bit.
@@ -1233,9 +1270,12 @@ class Optimizer:
         """
         if torch_state.is_torch_state_dict(state_dict):
             state_dict = torch_state.from_torch(self, state_dict)
-        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
-            raise ValueError("state_dict must be a dict with exactly the keys 'state' and "
-                             "'param_groups'")
+        if not isinstance(state_dict, dict) or not (
+                {"state", "param_groups"} <= set(state_dict)
+                <= {"state", "param_groups", "rounding"}):
+            raise ValueError("state_dict must be a dict with the keys 'state' and "
+                             "'param_groups' (and 'rounding', nothing else)")
+        rounding = _checked_rounding(state_dict.get("rounding"))
         groups, saved_state = state_dict["param_groups"], state_dict["state"]
         if not isinstance(groups, (list, tuple)) or len(groups) != len(self.param_groups):
             raise ValueError(f"state_dict has {len(groups) if isinstance(groups, (list, tuple)) else '?'}"
@@ -1280,6 +1320,8 @@ class Optimizer:
             dict.update(state, restored)
             self._state_edited(i)
         self._state_dirty.clear()  # checked above
+        if rounding is not None:
+            self._rounding = rounding
 
     def torch_state_dict(self):
         """The state as a ``torch.optim`` state dict (tensors, copies) that the PyTorch

@@ -129,6 +129,65 @@ def test_stochastic_steps_are_reproducible_from_the_seed():
     assert np.array_equal(_hbits(runs[0]), _hbits(runs[1]))
 
 
+def _stochastic_run(t, steps, start=0):
+    rng = np.random.default_rng(start)
+    for _ in range(steps):
+        idx = rng.integers(0, t.shape[0], 10)
+        yield fastopt.SparseGrad(idx, rng.standard_normal((10, t.shape[1])).astype(np.float32))
+
+
+@pytest.mark.parametrize("via", ["state_dict", "file"])
+def test_stochastic_rounding_resumes_bit_for_bit(tmp_path, via):
+    """The random stream is part of the checkpoint: a resumed run draws the numbers the
+    uninterrupted one draws (a fresh optimizer with the seed alone would repeat the
+    first steps' draws)."""
+    t = np.zeros((50, 4), np.float16)
+    opt = fastopt.Adagrad(t, lr=0.01).set_rounding("stochastic", seed=11)
+    for g in _stochastic_run(t, 3):
+        opt.step(g)
+    if via == "file":
+        fastopt.save_checkpoint(opt, tmp_path / "ckpt.npz")
+    else:
+        saved = opt.state_dict()
+        assert saved["rounding"]["mode"] == "stochastic"
+    resumed_t = t.copy()
+    for g in _stochastic_run(t, 3, start=1):
+        opt.step(g)
+    resumed = fastopt.Adagrad(resumed_t, lr=0.01)  # rounding to nearest until loaded
+    if via == "file":
+        fastopt.load_checkpoint(resumed, tmp_path / "ckpt.npz")
+    else:
+        resumed.load_state_dict(saved)
+    for g in _stochastic_run(resumed_t, 3, start=1):
+        resumed.step(g)
+    assert np.array_equal(_hbits(resumed_t), _hbits(t))
+    assert "rounding" not in fastopt.Adagrad(np.zeros(3, np.float16)).state_dict()
+
+
+@pytest.mark.parametrize("rounding, match", [
+    ("stochastic", "must be a dict"),
+    ({"mode": "up"}, "must be a dict with 'mode'"),
+    ({"mode": "nearest", "seed": 1}, "no other entry"),
+    ({"mode": "stochastic"}, "exactly the entries"),
+    ({"mode": "stochastic", "bit_generator": {"bit_generator": "MT19937"}}, "PCG64 state"),
+    ({"mode": "stochastic", "bit_generator": {"bit_generator": "PCG64", "state": {}}},
+     "not a valid PCG64 state"),
+])
+def test_a_bad_rounding_entry_is_refused_before_anything_changes(rounding, match):
+    t = np.zeros((5, 2), np.float16)
+    opt = fastopt.Adagrad(t, lr=0.01).set_rounding("stochastic", seed=2)
+    opt.step(np.ones((5, 2), np.float32))
+    sd = opt.state_dict()
+    before = opt.state_dict()
+    sd["state"][0]["sum"] = sd["state"][0]["sum"] + 1
+    sd["rounding"] = rounding
+    with pytest.raises(ValueError, match=match):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert np.array_equal(after["state"][0]["sum"], before["state"][0]["sum"])
+    assert after["rounding"] == before["rounding"]
+
+
 def test_half_state_checkpoints_and_bad_input():
     p = np.ones((4, 2), np.float16)
     opt = fastopt.Adam(p)
