@@ -18,7 +18,17 @@
  *     for FASTOPT_POOL_SPIN_US first, default 0: on a loaded machine a spinning helper
  *     only takes CPU from the caller and from the other processes; measured);
  *   - the caller, all chunks claimed, spins up to 200 us for the helpers' chunks,
- *     then sleeps until the last one signals.
+ *     then sleeps until the last one signals;
+ *   - backoff: a helper that claimed a chunk and was then descheduled still holds the
+ *     caller for a time slice, and waking a helper can cost the caller its CPU (the woken
+ *     thread preempts it; seen on 2 cores with 2 busy processes: the helper ran 84% of
+ *     the chunks while the caller waited for a core).  When the caller waited for
+ *     helpers longer than its own share of the work took (plus FP_LATE_US), or ran less
+ *     than half of its fair share of the chunks, the next `penalty` jobs run serially in
+ *     the caller (8 jobs, doubling on each late job up to `backoff_max`, default 256,
+ *     halving on each job that was not late).  On a loaded machine most steps then run
+ *     as the 1-thread step does and a parallel probe is rare; on a quiet machine no job
+ *     is late and nothing changes.
  *
  * Chunk c always covers [c * chunk, min(c * chunk + chunk, n)), whoever runs it: the
  * kernels' bits do not depend on the thread count or on which thread ran a chunk.
@@ -81,8 +91,16 @@ static struct {
     _Atomic int busy;           /* a caller owns the pool */
     _Atomic long spin_us;
     _Atomic uint64_t jobs, helper_chunks, serial_fallbacks;
+    _Atomic uint64_t late_jobs, backoff_runs;   /* jobs late / run serially by backoff */
+    _Atomic long backoff_max;   /* longest penalty (jobs); 0: no backoff */
+    uint64_t penalty, serial_left;   /* backoff state (owner of busy only) */
     int atfork;
 } fp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+/* A job is late when the caller waited for helpers longer than this beyond the time
+ * its own chunks took. */
+#define FP_LATE_US 50.0
+#define FP_FIRST_PENALTY 8
 
 static uintptr_t fp_thread_id(void) { return (uintptr_t)pthread_self(); }
 
@@ -246,6 +264,9 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
                              Py_ssize_t chunk, int n_threads) {
     uint64_t n_chunks, gen;
     int expected = 0, helpers;
+    double t_start, t_worked, t_waited;
+    uint64_t own;
+    long backoff_max;
     if (n <= 0)
         return;
     if (chunk < 1)
@@ -258,6 +279,14 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
     if (n_chunks >= FP_FULL || !atomic_compare_exchange_strong(&fp_pool.busy, &expected, 1)) {
         atomic_fetch_add_explicit(&fp_pool.serial_fallbacks, 1, memory_order_relaxed);
         fn(ctx, 0, n);   /* pool in use (another thread, or nested): serial, same bits */
+        return;
+    }
+    atomic_fetch_add_explicit(&fp_pool.jobs, 1, memory_order_relaxed);
+    if (fp_pool.serial_left) {   /* backing off after a late job: the caller alone */
+        fp_pool.serial_left--;
+        atomic_fetch_add_explicit(&fp_pool.backoff_runs, 1, memory_order_relaxed);
+        fn(ctx, 0, n);
+        atomic_store_explicit(&fp_pool.busy, 0, memory_order_release);
         return;
     }
     helpers = (uint64_t)(n_threads - 1) < n_chunks - 1 ? n_threads - 1 : (int)(n_chunks - 1);
@@ -281,10 +310,22 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
     if (fp_pool.sleeping)
         pthread_cond_broadcast(&fp_pool.wake);
     pthread_mutex_unlock(&fp_pool.mutex);
-    atomic_fetch_add_explicit(&fp_pool.jobs, 1, memory_order_relaxed);
     /* The caller works too, then waits only for the chunks that helpers claimed. */
-    fp_work(gen);
+    t_start = fp_now_us();
+    own = fp_work(gen);
+    t_worked = fp_now_us();
     fp_wait_done(n_chunks);
+    t_waited = fp_now_us() - t_worked;
+    backoff_max = atomic_load_explicit(&fp_pool.backoff_max, memory_order_relaxed);
+    if (backoff_max > 0 && (t_waited > (t_worked - t_start) + FP_LATE_US
+                            || 2 * (uint64_t)(helpers + 1) * own < n_chunks)) {
+        uint64_t next = fp_pool.penalty ? 2 * fp_pool.penalty : FP_FIRST_PENALTY;
+        fp_pool.penalty = next < (uint64_t)backoff_max ? next : (uint64_t)backoff_max;
+        fp_pool.serial_left = fp_pool.penalty;
+        atomic_fetch_add_explicit(&fp_pool.late_jobs, 1, memory_order_relaxed);
+    } else {
+        fp_pool.penalty /= 2;
+    }
     /* Close the job: no claim of this generation can succeed any more. */
     fp_pool.generation = gen + 1;
     atomic_store_explicit(&fp_pool.ticket, ((gen + 1) << FP_CHUNK_BITS) | FP_FULL,
@@ -294,7 +335,8 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
 
 #else  /* no pthreads: serial */
 #define FASTOPT_POOL_THREADS 0
-static struct { long spin_us; uint64_t jobs, helper_chunks, serial_fallbacks; int n_helpers; }
+static struct { long spin_us; uint64_t jobs, helper_chunks, serial_fallbacks; int n_helpers;
+                uint64_t late_jobs, backoff_runs, penalty, serial_left; long backoff_max; }
     fp_pool;
 static uintptr_t fp_thread_id(void) { return 0; }
 static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
@@ -311,6 +353,17 @@ static long fastopt_pool_spin_us(void) { return fp_pool.spin_us; }
 static unsigned long long fastopt_pool_jobs(void) { return fp_pool.jobs; }
 static unsigned long long fastopt_pool_helper_chunks(void) { return fp_pool.helper_chunks; }
 static unsigned long long fastopt_pool_serial_fallbacks(void) { return fp_pool.serial_fallbacks; }
+static unsigned long long fastopt_pool_late_jobs(void) { return fp_pool.late_jobs; }
+static unsigned long long fastopt_pool_backoff_runs(void) { return fp_pool.backoff_runs; }
+static long fastopt_pool_backoff_max(void) { return fp_pool.backoff_max; }
+/* Set the longest backoff (jobs; 0: none) and forget any backoff in progress.  Only
+ * between jobs (the Python wrapper holds the GIL; a job in progress is not disturbed:
+ * its owner reads backoff_max once). */
+static void fastopt_pool_set_backoff_max(long jobs) {
+    fp_pool.backoff_max = jobs;
+    fp_pool.penalty = 0;
+    fp_pool.serial_left = 0;
+}
 
 /* Exported (not static): threadpoolctl identifies the library by this symbol. */
 #if defined(__GNUC__)

@@ -22,6 +22,15 @@ def pool():
     return _pool
 
 
+@pytest.fixture
+def no_backoff(pool):
+    """Backoff off for a test that must see helpers work on a loaded machine."""
+    old = pool.info()["backoff_max"]
+    pool.set_backoff(0)
+    yield pool
+    pool.set_backoff(old)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2, 3, 4, 8])
 @pytest.mark.parametrize("n, chunk", [(0, 16), (1, 16), (17, 16), (1000, 1), (100_003, 4096),
                                       (64, 64), (65, 64)])
@@ -53,7 +62,8 @@ def test_concurrent_callers_each_cover_their_range(pool):
     assert pool.info()["serial_fallbacks"] >= before
 
 
-def test_helpers_take_chunks(pool):
+def test_helpers_take_chunks(no_backoff):
+    pool = no_backoff
     # Chunks long enough for a helper to be scheduled: within a few seconds (even on a
     # busy machine) some chunk runs on a thread other than the caller's.
     deadline = time.monotonic() + 10
@@ -64,6 +74,40 @@ def test_helpers_take_chunks(pool):
             break
     assert (owners != caller).any()
     assert pool.info()["helpers"] >= 1
+
+
+def test_a_late_helper_makes_the_caller_work_alone_for_a_while(pool):
+    """A helper that holds the caller (descheduled mid-chunk; here a chunk that takes
+    it 3 ms) sends the next jobs to the caller alone: 8 of them, then 16, ... up to the
+    backoff maximum; every chunk still runs exactly once.  Backoff 0: never."""
+    old = pool.info()["backoff_max"]
+    try:
+        pool.set_backoff(64)
+        deadline = time.monotonic() + 20
+        late = pool.info()["late_jobs"]
+        while pool.info()["late_jobs"] == late and time.monotonic() < deadline:
+            counts, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0,
+                                                 helper_us=3000.0)
+            assert (counts == 1).all()
+        assert pool.info()["late_jobs"] == late + 1, "no helper ever took a chunk"
+        runs = pool.info()["backoff_runs"]
+        for _ in range(8):
+            counts, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0)
+            assert (counts == 1).all() and (owners[1:] == 0).all()  # one serial call
+        assert pool.info()["backoff_runs"] == runs + 8
+        pool._cover(8 * 64, 64, 2, work_us=20.0)  # the penalty is over: a parallel job
+        assert pool.info()["backoff_runs"] == runs + 8
+
+        pool.set_backoff(0)
+        assert pool.info()["backoff_max"] == 0
+        late = pool.info()["late_jobs"]
+        for _ in range(20):
+            pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
+        assert pool.info()["late_jobs"] == late
+        with pytest.raises(ValueError, match="max_jobs must be >= 0"):
+            pool.set_backoff(-1)
+    finally:
+        pool.set_backoff(old)
 
 
 def test_spin_setting(pool):
