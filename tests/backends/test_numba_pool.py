@@ -74,7 +74,8 @@ def test_sparse_rows_run_on_the_pool(pool):
     fast = kernel("numba", "adam_sparse")
     rng = np.random.default_rng(2)
     n_rows, d = 300, 8
-    arrays, scalars = make_case("adam", dict(_first_options("adam"), amsgrad=True), n_rows * d, np.float64, rng)
+    options = dict(_first_options("adam"), amsgrad=True)
+    arrays, scalars = make_case("adam", options, n_rows * d, np.float64, rng)
     param, _, *state = arrays
     param = param.reshape(n_rows, d)
     state = [s.reshape(n_rows, d) for s in state]

@@ -46,9 +46,8 @@ def adadelta_parallel(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho
 
 @_jit.pooled(adadelta_parallel)
 def adadelta_pooled(*args):
-    """:func:`adadelta_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adadelta_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adadelta_serial, args)
-
 
 
 def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
@@ -106,9 +105,8 @@ def adadelta_sparse_parallel(param, indices, values, square_avg, acc_delta, lr, 
 
 @_jit.pooled(adadelta_sparse_parallel)
 def adadelta_sparse_pooled(*args):
-    """:func:`adadelta_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adadelta_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(adadelta_rows, args)
-
 
 
 def adadelta_sparse(param, indices, values, square_avg, acc_delta, lr, rho, one_minus_rho, eps,

@@ -42,9 +42,8 @@ def adagrad_parallel(param, grad, state_sum, clr, weight_decay, eps, maximize, n
 
 @_jit.pooled(adagrad_parallel)
 def adagrad_pooled(*args):
-    """:func:`adagrad_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adagrad_serial, args)
-
 
 
 def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
@@ -96,9 +95,8 @@ def adagrad_sparse_parallel(param, indices, values, state_sum, clr, weight_decay
 
 @_jit.pooled(adagrad_sparse_parallel)
 def adagrad_sparse_pooled(*args):
-    """:func:`adagrad_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adagrad_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(adagrad_rows, args)
-
 
 
 def adagrad_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize, slots,
@@ -173,9 +171,8 @@ def adagrad_rowwise_parallel(param, grad, state_sum, clr, weight_decay, eps, max
 
 @_jit.pooled(adagrad_rowwise_parallel)
 def adagrad_rowwise_pooled(*args):
-    """:func:`adagrad_rowwise_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adagrad_rowwise_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adagrad_rowwise_serial, args)
-
 
 
 def adagrad_rowwise(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
@@ -227,9 +224,8 @@ def adagrad_rowwise_sparse_parallel(param, indices, values, state_sum, clr, weig
 
 @_jit.pooled(adagrad_rowwise_sparse_parallel)
 def adagrad_rowwise_sparse_pooled(*args):
-    """:func:`adagrad_rowwise_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adagrad_rowwise_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(adagrad_rowwise_rows, args)
-
 
 
 def adagrad_rowwise_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize,

@@ -69,9 +69,8 @@ def adam_parallel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_m
 
 @_jit.pooled(adam_parallel)
 def adam_pooled(*args):
-    """:func:`adam_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adam_serial, args)
-
 
 
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
@@ -140,9 +139,8 @@ def adam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, max_exp_av
 
 @_jit.pooled(adam_sparse_parallel)
 def adam_sparse_pooled(*args):
-    """:func:`adam_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(adam_rows, args)
-
 
 
 def adam_sparse(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,

@@ -46,9 +46,8 @@ def adamax_parallel(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2
 
 @_jit.pooled(adamax_parallel)
 def adamax_pooled(*args):
-    """:func:`adamax_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adamax_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adamax_serial, args)
-
 
 
 def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
@@ -106,9 +105,8 @@ def adamax_sparse_parallel(param, indices, values, exp_avg, exp_inf, beta1, one_
 
 @_jit.pooled(adamax_sparse_parallel)
 def adamax_sparse_pooled(*args):
-    """:func:`adamax_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adamax_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(adamax_rows, args)
-
 
 
 def adamax_sparse(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr,

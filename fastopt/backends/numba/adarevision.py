@@ -45,9 +45,8 @@ def adarevision_parallel(param, grad, grad_sum_old, grad_sum, state_sum, max_sum
 
 @_jit.pooled(adarevision_parallel)
 def adarevision_pooled(*args):
-    """:func:`adarevision_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`adarevision_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(adarevision_serial, args)
-
 
 
 def adarevision(param, grad, grad_sum_old, grad_sum, state_sum, max_sum, lr, eps, n_threads):

@@ -43,9 +43,8 @@ def asgd_parallel(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize
 
 @_jit.pooled(asgd_parallel)
 def asgd_pooled(*args):
-    """:func:`asgd_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`asgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(asgd_serial, args)
-
 
 
 def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average, n_threads):
@@ -98,9 +97,8 @@ def asgd_sparse_parallel(param, indices, values, ax, eta, weight_decay, decay_fa
 
 @_jit.pooled(asgd_sparse_parallel)
 def asgd_sparse_pooled(*args):
-    """:func:`asgd_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`asgd_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(asgd_rows, args)
-
 
 
 def asgd_sparse(param, indices, values, ax, eta, weight_decay, decay_factor, mu, maximize,

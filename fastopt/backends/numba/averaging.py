@@ -36,9 +36,8 @@ def ema_parallel(avg, param, decay, one_minus_decay, n_chunks):
 
 @_jit.pooled(ema_parallel)
 def ema_pooled(*args):
-    """:func:`ema_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`ema_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(ema_serial, args)
-
 
 
 def ema(avg, param, decay, one_minus_decay, n_threads):
@@ -74,9 +73,8 @@ def ema_debiased_parallel(out, avg, param, decay, one_minus_decay, bias_correcti
 
 @_jit.pooled(ema_debiased_parallel)
 def ema_debiased_pooled(*args):
-    """:func:`ema_debiased_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`ema_debiased_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(ema_debiased_serial, args)
-
 
 
 def ema_debiased(out, avg, param, decay, one_minus_decay, bias_correction, n_threads):
@@ -108,9 +106,8 @@ def swa_parallel(avg, param, count, n_chunks):
 
 @_jit.pooled(swa_parallel)
 def swa_pooled(*args):
-    """:func:`swa_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`swa_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(swa_serial, args)
-
 
 
 def swa(avg, param, count, n_threads):

@@ -70,9 +70,8 @@ def batchnorm_forward_train_parallel(x, gamma, beta, y, mean, inv_std, running_m
 
 @_jit.pooled(batchnorm_forward_train_parallel)
 def batchnorm_forward_train_pooled(*args):
-    """:func:`batchnorm_forward_train_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`batchnorm_forward_train_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_ranges(batchnorm_forward_train_columns, args[0].shape[1], args)
-
 
 
 def batchnorm_forward_train(x, gamma, beta, y, mean, inv_std, running_mean, running_var,
@@ -118,9 +117,8 @@ def batchnorm_forward_eval_parallel(x, gamma, beta, y, running_mean, running_var
 
 @_jit.pooled(batchnorm_forward_eval_parallel)
 def batchnorm_forward_eval_pooled(*args):
-    """:func:`batchnorm_forward_eval_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`batchnorm_forward_eval_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_ranges(batchnorm_forward_eval_columns, args[0].shape[1], args)
-
 
 
 def batchnorm_forward_eval(x, gamma, beta, y, running_mean, running_var, eps, n_threads):
@@ -175,9 +173,8 @@ def batchnorm_backward_parallel(grad_out, x, gamma, mean, inv_std, grad_x, grad_
 
 @_jit.pooled(batchnorm_backward_parallel)
 def batchnorm_backward_pooled(*args):
-    """:func:`batchnorm_backward_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`batchnorm_backward_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_ranges(batchnorm_backward_columns, args[1].shape[1], args)
-
 
 
 def batchnorm_backward(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamma, grad_beta,

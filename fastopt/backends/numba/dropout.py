@@ -30,9 +30,8 @@ def dropout_apply_parallel(x, mask, scale, out, n_chunks):
 
 @_jit.pooled(dropout_apply_parallel)
 def dropout_apply_pooled(*args):
-    """:func:`dropout_apply_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`dropout_apply_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(dropout_apply_serial, args)
-
 
 
 def dropout_apply(x, mask, scale, out, n_threads):

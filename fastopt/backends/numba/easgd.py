@@ -30,9 +30,8 @@ def easgd_parallel(param, center, diff, alpha, n_chunks):
 
 @_jit.pooled(easgd_parallel)
 def easgd_pooled(*args):
-    """:func:`easgd_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`easgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(easgd_serial, args)
-
 
 
 def easgd(param, center, diff, alpha, n_threads):

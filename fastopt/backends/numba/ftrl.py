@@ -47,9 +47,8 @@ def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, 
 
 @_jit.pooled(ftrl_parallel)
 def ftrl_pooled(*args):
-    """:func:`ftrl_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`ftrl_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(ftrl_serial, args)
-
 
 
 def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize, n_threads):
@@ -102,9 +101,8 @@ def ftrl_sparse_parallel(param, indices, values, accum, linear, lr, l1, two_l2,
 
 @_jit.pooled(ftrl_sparse_parallel)
 def ftrl_sparse_pooled(*args):
-    """:func:`ftrl_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`ftrl_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(ftrl_rows, args)
-
 
 
 def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,

@@ -50,9 +50,8 @@ def lamb_parallel(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_bet
 
 @_jit.pooled(lamb_parallel)
 def lamb_pooled(*args):
-    """:func:`lamb_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`lamb_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(lamb_serial, args)
-
 
 
 def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2,
@@ -117,9 +116,8 @@ def lamb_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, update, be
 
 @_jit.pooled(lamb_sparse_parallel)
 def lamb_sparse_pooled(*args):
-    """:func:`lamb_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`lamb_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(lamb_rows, args)
-
 
 
 def lamb_sparse(param, indices, values, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1,

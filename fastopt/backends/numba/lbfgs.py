@@ -57,7 +57,7 @@ def dot_parallel(x, y, n_chunks):
 
 @_jit.pooled(dot_parallel)
 def dot_pooled(x, y, n_threads, run):
-    """:func:`dot_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`dot_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     n_blocks = (x.size + DOT_BLOCK - 1) // DOT_BLOCK
     partial = np.empty(n_blocks, np.float64)
     _jit.for_ranges(dot_blocks, n_blocks, (x, y, partial, n_threads, run))
@@ -95,9 +95,8 @@ def axpy_parallel(y, alpha, x, n_chunks):
 
 @_jit.pooled(axpy_parallel)
 def axpy_pooled(*args):
-    """:func:`axpy_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`axpy_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(axpy_serial, args)
-
 
 
 def axpy(y, alpha, x, n_threads):
@@ -154,7 +153,7 @@ def axpy_dot_parallel(y, alpha, x, z, n_chunks):
 
 @_jit.pooled(axpy_dot_parallel)
 def axpy_dot_pooled(y, alpha, x, z, n_threads, run):
-    """:func:`axpy_dot_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`axpy_dot_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     a = y.dtype.type(alpha)
     n_blocks = (y.size + DOT_BLOCK - 1) // DOT_BLOCK
     partial = np.empty(n_blocks, np.float64)

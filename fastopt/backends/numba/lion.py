@@ -43,9 +43,8 @@ def lion_parallel(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_m
 
 @_jit.pooled(lion_parallel)
 def lion_pooled(*args):
-    """:func:`lion_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`lion_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(lion_serial, args)
-
 
 
 def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
@@ -101,9 +100,8 @@ def lion_sparse_parallel(param, indices, values, exp_avg, lr, beta1, one_minus_b
 
 @_jit.pooled(lion_sparse_parallel)
 def lion_sparse_pooled(*args):
-    """:func:`lion_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`lion_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(lion_rows, args)
-
 
 
 def lion_sparse(param, indices, values, exp_avg, lr, beta1, one_minus_beta1, beta2,

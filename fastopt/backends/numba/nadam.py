@@ -57,9 +57,8 @@ def nadam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
 
 @_jit.pooled(nadam_parallel)
 def nadam_pooled(*args):
-    """:func:`nadam_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`nadam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(nadam_serial, args)
-
 
 
 def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
@@ -127,9 +126,8 @@ def nadam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, beta1, on
 
 @_jit.pooled(nadam_sparse_parallel)
 def nadam_sparse_pooled(*args):
-    """:func:`nadam_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`nadam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(nadam_rows, args)
-
 
 
 def nadam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,

@@ -43,9 +43,8 @@ def proximal_adagrad_parallel(param, grad, accumulator, lr, l1, l2, maximize, n_
 
 @_jit.pooled(proximal_adagrad_parallel)
 def proximal_adagrad_pooled(*args):
-    """:func:`proximal_adagrad_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`proximal_adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(proximal_adagrad_serial, args)
-
 
 
 def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
@@ -94,9 +93,8 @@ def proximal_adagrad_sparse_parallel(param, indices, values, accumulator, lr, l1
 
 @_jit.pooled(proximal_adagrad_sparse_parallel)
 def proximal_adagrad_sparse_pooled(*args):
-    """:func:`proximal_adagrad_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`proximal_adagrad_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(proximal_adagrad_rows, args)
-
 
 
 def proximal_adagrad_sparse(param, indices, values, accumulator, lr, l1, l2, maximize, slots,

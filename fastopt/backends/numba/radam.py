@@ -52,9 +52,8 @@ def radam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
 
 @_jit.pooled(radam_parallel)
 def radam_pooled(*args):
-    """:func:`radam_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`radam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(radam_serial, args)
-
 
 
 def radam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2, one_minus_beta2,
@@ -116,9 +115,8 @@ def radam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, beta1, on
 
 @_jit.pooled(radam_sparse_parallel)
 def radam_sparse_pooled(*args):
-    """:func:`radam_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`radam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(radam_rows, args)
-
 
 
 def radam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,

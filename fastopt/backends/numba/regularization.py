@@ -45,9 +45,8 @@ def weight_decay_parallel(param, decay_factor, n_chunks):
 
 @_jit.pooled(weight_decay_parallel)
 def weight_decay_pooled(*args):
-    """:func:`weight_decay_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`weight_decay_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(weight_decay_serial, args)
-
 
 
 def weight_decay(param, decay_factor, n_threads):
@@ -85,9 +84,8 @@ def soft_threshold_parallel(param, threshold, divisor, n_chunks):
 
 @_jit.pooled(soft_threshold_parallel)
 def soft_threshold_pooled(*args):
-    """:func:`soft_threshold_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`soft_threshold_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(soft_threshold_serial, args)
-
 
 
 def soft_threshold(param, threshold, divisor, n_threads):
@@ -128,9 +126,8 @@ def soft_threshold_rows_parallel(param, rows, last_penalty, total_penalty, n_chu
 
 @_jit.pooled(soft_threshold_rows_parallel)
 def soft_threshold_rows_pooled(*args):
-    """:func:`soft_threshold_rows_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`soft_threshold_rows_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_ranges(soft_threshold_rows_range, args[1].size, args)
-
 
 
 def soft_threshold_rows(param, rows, last_penalty, total_penalty, n_threads):

@@ -80,9 +80,8 @@ def rmsprop_parallel(param, grad, square_avg, grad_avg, momentum_buffer, lr, alp
 
 @_jit.pooled(rmsprop_parallel)
 def rmsprop_pooled(*args):
-    """:func:`rmsprop_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`rmsprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(rmsprop_serial, args)
-
 
 
 def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
@@ -143,9 +142,8 @@ def rmsprop_sparse_parallel(param, indices, values, square_avg, grad_avg, moment
 
 @_jit.pooled(rmsprop_sparse_parallel)
 def rmsprop_sparse_pooled(*args):
-    """:func:`rmsprop_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`rmsprop_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(rmsprop_rows, args)
-
 
 
 def rmsprop_sparse(param, indices, values, square_avg, grad_avg, momentum_buffer, lr, alpha,

@@ -45,9 +45,8 @@ def rprop_parallel(param, grad, prev, step_size, etaminus, etaplus, step_size_mi
 
 @_jit.pooled(rprop_parallel)
 def rprop_pooled(*args):
-    """:func:`rprop_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`rprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(rprop_serial, args)
-
 
 
 def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
@@ -103,9 +102,8 @@ def rprop_sparse_parallel(param, indices, values, prev, step_size, etaminus, eta
 
 @_jit.pooled(rprop_sparse_parallel)
 def rprop_sparse_pooled(*args):
-    """:func:`rprop_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`rprop_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(rprop_rows, args)
-
 
 
 def rprop_sparse(param, indices, values, prev, step_size, etaminus, etaplus, step_size_min,

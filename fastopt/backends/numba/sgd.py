@@ -57,9 +57,8 @@ def sgd_parallel(param, grad, momentum_buffer, lr, weight_decay, momentum,
 
 @_jit.pooled(sgd_parallel)
 def sgd_pooled(*args):
-    """:func:`sgd_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`sgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(sgd_serial, args)
-
 
 
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
@@ -119,9 +118,8 @@ def sgd_sparse_parallel(param, indices, values, momentum_buffer, lr, weight_deca
 
 @_jit.pooled(sgd_sparse_parallel)
 def sgd_sparse_pooled(*args):
-    """:func:`sgd_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`sgd_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(sgd_rows, args)
-
 
 
 def sgd_sparse(param, indices, values, momentum_buffer, lr, weight_decay, momentum,

@@ -41,9 +41,8 @@ def sparse_adam_parallel(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_
 
 @_jit.pooled(sparse_adam_parallel)
 def sparse_adam_pooled(*args):
-    """:func:`sparse_adam_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`sparse_adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _jit.for_slices(sparse_adam_serial, args)
-
 
 
 def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_beta2, step_size,
@@ -99,9 +98,8 @@ def sparse_adam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, one
 
 @_jit.pooled(sparse_adam_sparse_parallel)
 def sparse_adam_sparse_pooled(*args):
-    """:func:`sparse_adam_sparse_parallel` on fastopt's pool (see :mod:`fastopt.backends.numba._jit`)."""
+    """:func:`sparse_adam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
     _sparse.for_rows(sparse_adam_rows, args)
-
 
 
 def sparse_adam_sparse(param, indices, values, exp_avg, exp_avg_sq, one_minus_beta1,
