@@ -310,9 +310,13 @@ pool_for_rows = _pool_for("rows")
 
 
 def callee(fn):
-    """Compile a helper of the twins that takes a jitted function as an argument: it is
-    compiled into the (cached) twin's library and never cached by itself."""
-    return numba.njit(**dict(FLAGS, cache=False))(fn)
+    """Compile a helper of the twins that takes a jitted function as an argument.
+
+    It is inlined into the twin (numba's IR inliner): a jitted function passed as a
+    value through a real call would be lowered to its process-specific address (a
+    "dynamic global"), which makes the twin uncachable; inlined, the value is never
+    used and LLVM drops it.  Never cached by itself."""
+    return numba.njit(inline="always", **dict(FLAGS, cache=False))(fn)
 
 
 @callee
