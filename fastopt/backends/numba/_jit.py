@@ -233,15 +233,15 @@ def chunk_size(n, n_threads, align):
     return (c + align - 1) // align * align
 
 
-_CHUNK_SOURCES = {}
-
-
 def _chunk_impl(body, packed, mode):
     """``chunk(packed, lo, hi)`` for a body and the packed argument types ``(args,)``:
     ``body(*args[lo:hi])`` (mode "slices": every array argument sliced), ``body(*args, lo,
     hi)`` ("ranges") or, for the sparse row kernels ("rows", ``args`` those of
     ``<algorithm>_sparse``: ``param, indices, values, *state, *scalars, slots, rows,
-    coalesced``), ``body(param, coalesced, *state, rows, lo, hi, *scalars)``."""
+    coalesced``), ``body(param, coalesced, *state, rows, lo, hi, *scalars)``.
+
+    Generated source: which arguments are arrays (and how many states a sparse kernel
+    has) is known only from the types."""
     (args,) = packed.types
     m = len(args.types)
     if mode == "slices":
