@@ -15,7 +15,12 @@ Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` a
     thread, with the GIL released.  It can be called from users' own ``@njit`` code,
     e.g. on the rows of 2-D arrays that a sparse gradient touches.
 ``<algorithm>_parallel(..., n_chunks)``
-    ``prange`` over ``n_chunks`` contiguous chunks, each one a ``_serial`` call.
+    ``prange`` over ``n_chunks`` contiguous chunks, each one a ``_serial`` call: the
+    fallback when the Cython extension (whose thread pool the twin uses) is not built.
+``<algorithm>_pooled(..., n_threads, run)``
+    its twin on fastopt's thread pool (what ``n_threads > 1`` runs; see "The pool" in
+    :mod:`fastopt.backends.numba._jit`): chunks of the ``_serial`` loop, claimed by the
+    calling thread and the pool's helpers, so a descheduled helper never stalls a step.
 ``<algorithm>_element(...)``
     the update of one element (scalars in the arrays' dtype, new values returned):
     the equations of the reference kernel, in its order of operations.  The loops
@@ -31,7 +36,8 @@ n_threads)``
 ``<algorithm>_sparse_serial`` / ``<algorithm>_sparse_parallel(..., n_chunks)``
     :func:`fastopt.backends.numba._sparse.coalesce` (sequential, slot map), then
     ``<algorithm>_rows`` on all the distinct rows, or on ``n_chunks`` contiguous chunks
-    of them in ``prange``, then :func:`fastopt.backends.numba._sparse.release`;
+    of them in ``prange`` (``<algorithm>_sparse_pooled``: on chunks of them on fastopt's
+    pool), then :func:`fastopt.backends.numba._sparse.release`;
 ``<algorithm>_rows(param, grad, *state, rows, lo, hi, *scalars)``
     ``<algorithm>_serial`` on the rows ``rows[lo:hi]`` (njit-callable).
 

@@ -17,6 +17,12 @@ Each kernel module compiles three kinds of functions, with the decorators below:
     ``serial`` loop on its slice (so the slice starts at 0: LLVM sees
     non-negative indices and the chunk loops vectorize like the serial one).
 
+``pooled``
+    the twin of a ``parallel`` function that runs its chunks on fastopt's own thread
+    pool (the one of the Cython kernels, ``fastopt.backends.cython._pool``) instead of
+    numba's ``prange`` (see "The pool" below).  :func:`call_parallel` picks it whenever
+    the Cython extension is built.
+
 The flags, and why:
 
 ``error_model="numpy"``
@@ -54,8 +60,43 @@ Caveat: numba invalidates a cached function when *its own* source file changes,
 not when a function it calls (in another file) does.  After editing this module
 (a flag, :func:`maximum`, :func:`chunk`), delete
 ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
+
+The pool
+--------
+``prange`` is fork-join: the region ends at a barrier that waits for every thread of
+numba's team, so on a loaded machine one descheduled thread holds the caller for a
+whole time slice (measured on 2 cores with 2 busy processes: Adam at 1e5 float32, 2
+threads took 37x the 1-thread step at the median).  The ``pooled`` twins run the same
+chunk work on fastopt's pool (``csrc/fastopt_pool.h``): the caller always works, chunks
+are claimed from a shared counter, the caller waits only for chunks a running helper
+claimed.  How a twin reaches it, all inside one compiled function (no Python in between):
+
+- :func:`for_slices`, :func:`for_ranges` and :func:`fastopt.backends.numba._sparse.for_rows`
+  (njit helpers the twin calls with the ``serial``, ``*_columns`` or ``rows`` function as
+  an argument) compute the chunk size as the Cython kernels do (about 4 chunks per
+  thread, a multiple of 16 elements) and call an intrinsic (:func:`pool_for_slices`,
+  ``pool_for_ranges``, ``pool_for_rows``);
+- the intrinsic compiles, for the argument types at hand, a small C-ABI function
+  ``chunk(ctx, lo, hi)`` into the twin's own library: ``ctx`` points at the tuple of the
+  arguments (on the caller's stack), and the chunk calls the body on the slices
+  ``[lo:hi]`` of every array argument, with ``lo, hi`` appended, or on the distinct rows
+  ``rows[lo:hi]``; then it calls the pool's ``parallel_range(chunk, ctx, n, chunk_size,
+  n_threads)`` through its address, an argument of the twin (read once per process
+  from the Cython module's C-API capsule, :data:`POOL_RUN`).  The compiled code holds no
+  process-specific address, so the twins are cached on disk like every other function.
+
+Chunk ``c`` covers the same elements whoever runs it, and the updates are elementwise
+(the reductions of L-BFGS are summed per fixed block): bits do not depend on the thread
+count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``prange``
+functions run as before.
 """
+import ctypes
+import os
+
 import numba
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 #: Flags shared by every compiled function of the numba backend.
 FLAGS = dict(error_model="numpy", fastmath=False, boundscheck=False, nogil=True, cache=True)
@@ -94,14 +135,18 @@ def chunk(n, n_chunks, c):
 
 def call_parallel(fn, *args):
     """``fn(*args)``: a ``parallel`` function, whose last argument is ``n_chunks``, run on
-    at most ``n_chunks`` numba threads.
+    at most ``n_chunks`` threads: on fastopt's pool through ``fn``'s ``pooled`` twin
+    when there is one (and the Cython extension is built), else with numba's ``prange``.
 
-    Without this, numba would wake all its ``NUMBA_NUM_THREADS`` threads for every call,
-    most of them to find no chunk to process.  ``numba.set_num_threads`` is thread-local
-    (Python threads running kernels concurrently do not interfere) and is restored
-    afterwards.  It is called here rather than in the jitted code: calling it there makes
-    the function uncachable ("uses dynamic globals").
+    For ``prange``: without this, numba would wake all its ``NUMBA_NUM_THREADS`` threads
+    for every call, most of them to find no chunk to process.  ``numba.set_num_threads``
+    is thread-local (Python threads running kernels concurrently do not interfere) and is
+    restored afterwards.  It is called here rather than in the jitted code: calling it
+    there makes the function uncachable ("uses dynamic globals").
     """
+    twin = _POOLED.get(fn)
+    if twin is not None and POOL_RUN:
+        return twin(*args, POOL_RUN)
     if args[-1] >= numba.config.NUMBA_NUM_THREADS:
         return fn(*args)
     old = numba.get_num_threads()
@@ -131,3 +176,166 @@ def sign(x):
     """``np.sign(x)`` of a scalar, bit for bit, in its type: +-1, +0.0 for +-0.0, NaN for NaN."""
     one = type(x)(1)
     return one if x > 0 else (-one if x < 0 else (type(x)(0) if x == 0 else x))
+
+
+# --- fastopt's pool (see "The pool" in the module docstring) ----------------------------
+
+#: Elements per chunk are a multiple of this (as in the Cython kernels: whole cache lines).
+CHUNK_ALIGN = 16
+#: A range run on n threads is cut into about this many chunks per thread (as in Cython).
+CHUNKS_PER_THREAD = 4
+
+#: The pooled twins: ``{parallel function: pooled twin}``.
+_POOLED = {}
+
+
+def _pool_run_address():
+    """The address of ``parallel_range`` of ``fastopt.backends.cython._pool`` (0 when the
+    extension is not built or ``$FASTOPT_NUMBA_POOL`` is ``0``)."""
+    if os.environ.get("FASTOPT_NUMBA_POOL", "1") == "0":
+        return 0
+    try:
+        from fastopt.backends.cython import _pool
+    except ImportError:
+        return 0
+    capsule = _pool.__pyx_capi__["parallel_range"]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return get_pointer(capsule, get_name(capsule)) or 0
+
+
+#: What the ``pooled`` twins get as their last argument (0: use the ``prange`` functions).
+POOL_RUN = _pool_run_address()
+
+
+def pooled(parallel_fn):
+    """Compile the ``pooled`` twin of the ``parallel`` function ``parallel_fn``: the same
+    arguments, ``n_chunks`` read as the number of threads, then the pool's address (given
+    by :func:`call_parallel`)."""
+    def register(fn):
+        twin = numba.njit(**FLAGS)(fn)
+        _POOLED[parallel_fn] = twin
+        return twin
+    return register
+
+
+@serial
+def chunk_size(n, n_threads, align):
+    """Chunk size for ``n`` items on ``n_threads`` threads: about ``n / (n_threads *
+    CHUNKS_PER_THREAD)``, rounded up to a multiple of ``align`` (``>= n``: one chunk)."""
+    if n_threads <= 1 or n <= align:
+        return n
+    per = n_threads * CHUNKS_PER_THREAD
+    c = (n + per - 1) // per
+    return (c + align - 1) // align * align
+
+
+def _chunk_impl(body, packed, mode):
+    """``chunk(packed, lo, hi)`` for a body and the packed argument types ``(args,)``:
+    ``body(*args[lo:hi])`` (mode "slices": every array argument sliced), ``body(*args, lo,
+    hi)`` ("ranges") or, for the sparse row kernels ("rows", ``args`` those of
+    ``<algorithm>_sparse``: ``param, indices, values, *state, *scalars, slots, rows,
+    coalesced``), ``body(param, coalesced, *state, rows, lo, hi, *scalars)``.
+
+    Generated source: which arguments are arrays (and how many states a sparse kernel
+    has) is known only from the types."""
+    (args,) = packed.types
+    m = len(args.types)
+    if mode == "slices":
+        call = [f"a[{i}][lo:hi]" if isinstance(t, types.Array) else f"a[{i}]"
+                for i, t in enumerate(args.types)]
+    elif mode == "ranges":
+        call = [f"a[{i}]" for i in range(m)] + ["lo", "hi"]
+    else:
+        k = 3
+        while k < m - 3 and isinstance(args.types[k], types.Array):
+            k += 1
+        call = (["a[0]", f"a[{m - 1}]"] + [f"a[{i}]" for i in range(3, k)]
+                + [f"a[{m - 2}]", "lo", "hi"] + [f"a[{i}]" for i in range(k, m - 3)])
+    src = f"def chunk(packed, lo, hi):\n    a = packed[0]\n    body({', '.join(call)})\n"
+    scope = {"body": body}
+    exec(compile(src, f"<fastopt pooled chunk: {mode}>", "exec"), scope)
+    return scope["chunk"]
+
+
+_CHUNK_FN_TYPE = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, ir.IntType(64),
+                                                 ir.IntType(64)])
+_RUN_FN_TYPE = ir.FunctionType(ir.VoidType(), [_CHUNK_FN_TYPE.as_pointer(), cgutils.voidptr_t,
+                                               ir.IntType(64), ir.IntType(64), ir.IntType(32)])
+
+
+def _pool_for_codegen(mode):
+    def codegen(context, builder, sig, llargs):
+        run, n, chunk, n_threads, _, packed = llargs
+        packed_type = sig.args[5]
+        body = sig.args[4].dispatcher
+        impl = _chunk_impl(body, packed_type, mode)
+        chunk_sig = types.void(packed_type, types.intp, types.intp)
+        cres = context.compile_subroutine(builder, impl, chunk_sig, caching=False)
+        # The C-ABI chunk function, in the caller's module: loads the packed arguments
+        # from ctx and calls the compiled chunk.
+        module = builder.module
+        fn = ir.Function(module, _CHUNK_FN_TYPE, name=module.get_unique_name("fastopt_chunk"))
+        fn.linkage = "internal"
+        fb = ir.IRBuilder(fn.append_basic_block())
+        ll_packed = context.get_value_type(packed_type)
+        value = fb.load(fb.bitcast(fn.args[0], ll_packed.as_pointer()))
+        context.call_internal_no_propagate(fb, cres.fndesc, chunk_sig,
+                                           [value, fn.args[1], fn.args[2]])
+        fb.ret_void()
+        ctx = cgutils.alloca_once_value(builder, packed)
+        run_fn = builder.inttoptr(run, _RUN_FN_TYPE.as_pointer())
+        builder.call(run_fn, [fn, builder.bitcast(ctx, cgutils.voidptr_t), n, chunk,
+                              builder.trunc(n_threads, ir.IntType(32))])
+        return context.get_dummy_value()
+    return codegen
+
+
+def _pool_for(mode):
+    def pool_for(typingctx, run, n, chunk, n_threads, body, packed):
+        sig = types.void(types.intp, types.intp, types.intp, types.intp, body, packed)
+        return sig, _pool_for_codegen(mode)
+    pool_for.__name__ = pool_for.__qualname__ = f"pool_for_{mode}"
+    pool_for.__doc__ = (f"``parallel_range`` (at address ``run``) of the chunks of ``[0, n)``"
+                        f" of ``body`` on the packed arguments (mode {mode!r}).")
+    return intrinsic(pool_for)
+
+
+pool_for_slices = _pool_for("slices")
+pool_for_ranges = _pool_for("ranges")
+pool_for_rows = _pool_for("rows")
+
+
+def callee(fn):
+    """Compile a helper of the twins that takes a jitted function as an argument.
+
+    It is inlined into the twin (numba's IR inliner): a jitted function passed as a
+    value through a real call would be lowered to its process-specific address (a
+    "dynamic global"), which makes the twin uncachable; inlined, the value is never
+    used and LLVM drops it.  Never cached by itself."""
+    return numba.njit(inline="always", **dict(FLAGS, cache=False))(fn)
+
+
+@callee
+def for_slices(body, args):
+    """In a twin whose ``args`` end with ``(n_threads, run)``: ``body(*args[:-2])`` on
+    chunks of the leading dimension of ``args[0]``, every array argument sliced
+    ``[lo:hi]``, on the pool at ``run``."""
+    kargs = args[:-2]
+    n = kargs[0].shape[0]
+    n_threads = args[-2]
+    align = CHUNK_ALIGN if kargs[0].ndim == 1 else 1
+    pool_for_slices(args[-1], n, chunk_size(n, n_threads, align), n_threads, body,
+                     (kargs,))
+
+
+@callee
+def for_ranges(body, n, args):
+    """In a twin whose ``args`` end with ``(n_threads, run)``: ``body(*args[:-2], lo, hi)``
+    on chunks ``[lo, hi)`` of ``[0, n)`` (no alignment: rows, columns, blocks), on the pool
+    at ``run``."""
+    n_threads = args[-2]
+    pool_for_ranges(args[-1], n, chunk_size(n, n_threads, 1), n_threads, body, (args[:-2],))

@@ -65,3 +65,18 @@ def release(slots, rows, u):
     """Restore ``slots`` to all ``-1`` after a :func:`coalesce` that returned ``u``."""
     for j in range(u):
         slots[rows[j]] = -1
+
+
+@_jit.callee
+def for_rows(body, args):
+    """The ``pooled`` twin of ``<algorithm>_sparse_parallel`` (``args``: its arguments,
+    then ``n_threads`` and the pool's address): :func:`coalesce`, then ``body`` (the
+    module's ``<algorithm>_rows``) on chunks of the distinct rows on fastopt's pool, then
+    :func:`release`."""
+    kargs = args[:-2]
+    slots, rows, coalesced = kargs[-3], kargs[-2], kargs[-1]
+    u = coalesce(kargs[1], kargs[2], slots, rows, coalesced)
+    n_threads = args[-2]
+    _jit.pool_for_rows(args[-1], u, _jit.chunk_size(u, n_threads, 1), n_threads, body,
+                       (kargs,))
+    release(slots, rows, u)

@@ -44,6 +44,12 @@ def adadelta_parallel(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho
                         rho, one_minus_rho, eps, weight_decay, maximize)
 
 
+@_jit.pooled(adadelta_parallel)
+def adadelta_pooled(*args):
+    """:func:`adadelta_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adadelta_serial, args)
+
+
 def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
              weight_decay, maximize, n_threads):
     """One Adadelta step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -95,6 +101,12 @@ def adadelta_sparse_parallel(param, indices, values, square_avg, acc_delta, lr, 
         adadelta_rows(param, coalesced, square_avg, acc_delta, rows, lo, hi, lr, rho,
                       one_minus_rho, eps, weight_decay, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(adadelta_sparse_parallel)
+def adadelta_sparse_pooled(*args):
+    """:func:`adadelta_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(adadelta_rows, args)
 
 
 def adadelta_sparse(param, indices, values, square_avg, acc_delta, lr, rho, one_minus_rho, eps,

@@ -40,6 +40,12 @@ def adagrad_parallel(param, grad, state_sum, clr, weight_decay, eps, maximize, n
                        maximize)
 
 
+@_jit.pooled(adagrad_parallel)
+def adagrad_pooled(*args):
+    """:func:`adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adagrad_serial, args)
+
+
 def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
     """One Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
@@ -85,6 +91,12 @@ def adagrad_sparse_parallel(param, indices, values, state_sum, clr, weight_decay
         adagrad_rows(param, coalesced, state_sum, rows, lo, hi, clr, weight_decay, eps,
                      maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(adagrad_sparse_parallel)
+def adagrad_sparse_pooled(*args):
+    """:func:`adagrad_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(adagrad_rows, args)
 
 
 def adagrad_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize, slots,
@@ -157,6 +169,12 @@ def adagrad_rowwise_parallel(param, grad, state_sum, clr, weight_decay, eps, max
                                eps, maximize)
 
 
+@_jit.pooled(adagrad_rowwise_parallel)
+def adagrad_rowwise_pooled(*args):
+    """:func:`adagrad_rowwise_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adagrad_rowwise_serial, args)
+
+
 def adagrad_rowwise(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
     """One row-wise Adagrad step, in place: see
     :func:`fastopt.backends.python.adagrad.adagrad_rowwise`."""
@@ -202,6 +220,12 @@ def adagrad_rowwise_sparse_parallel(param, indices, values, state_sum, clr, weig
         adagrad_rowwise_rows(param, coalesced, state_sum, rows, lo, hi, clr, weight_decay, eps,
                              maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(adagrad_rowwise_sparse_parallel)
+def adagrad_rowwise_sparse_pooled(*args):
+    """:func:`adagrad_rowwise_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(adagrad_rowwise_rows, args)
 
 
 def adagrad_rowwise_sparse(param, indices, values, state_sum, clr, weight_decay, eps, maximize,

@@ -67,6 +67,12 @@ def adam_parallel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_m
                     amsgrad, maximize)
 
 
+@_jit.pooled(adam_parallel)
+def adam_pooled(*args):
+    """:func:`adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adam_serial, args)
+
+
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
          beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
          decay_factor, amsgrad, maximize, n_threads):
@@ -129,6 +135,12 @@ def adam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, max_exp_av
                   one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt,
                   eps, weight_decay, decay_factor, amsgrad, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(adam_sparse_parallel)
+def adam_sparse_pooled(*args):
+    """:func:`adam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(adam_rows, args)
 
 
 def adam_sparse(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1,

@@ -44,6 +44,12 @@ def adamax_parallel(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2
                       one_minus_beta1, beta2, clr, eps, weight_decay, maximize)
 
 
+@_jit.pooled(adamax_parallel)
+def adamax_pooled(*args):
+    """:func:`adamax_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adamax_serial, args)
+
+
 def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
            weight_decay, maximize, n_threads):
     """One Adamax step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -95,6 +101,12 @@ def adamax_sparse_parallel(param, indices, values, exp_avg, exp_inf, beta1, one_
         adamax_rows(param, coalesced, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_beta1,
                     beta2, clr, eps, weight_decay, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(adamax_sparse_parallel)
+def adamax_sparse_pooled(*args):
+    """:func:`adamax_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(adamax_rows, args)
 
 
 def adamax_sparse(param, indices, values, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr,

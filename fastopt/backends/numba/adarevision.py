@@ -43,6 +43,12 @@ def adarevision_parallel(param, grad, grad_sum_old, grad_sum, state_sum, max_sum
                            state_sum[lo:hi], max_sum[lo:hi], lr, eps)
 
 
+@_jit.pooled(adarevision_parallel)
+def adarevision_pooled(*args):
+    """:func:`adarevision_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(adarevision_serial, args)
+
+
 def adarevision(param, grad, grad_sum_old, grad_sum, state_sum, max_sum, lr, eps, n_threads):
     """One AdaptiveRevision step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

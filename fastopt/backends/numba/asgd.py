@@ -41,6 +41,12 @@ def asgd_parallel(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize
                     maximize, average)
 
 
+@_jit.pooled(asgd_parallel)
+def asgd_pooled(*args):
+    """:func:`asgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(asgd_serial, args)
+
+
 def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average, n_threads):
     """One ASGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
@@ -87,6 +93,12 @@ def asgd_sparse_parallel(param, indices, values, ax, eta, weight_decay, decay_fa
         asgd_rows(param, coalesced, ax, rows, lo, hi, eta, weight_decay, decay_factor, mu,
                   maximize, average)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(asgd_sparse_parallel)
+def asgd_sparse_pooled(*args):
+    """:func:`asgd_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(asgd_rows, args)
 
 
 def asgd_sparse(param, indices, values, ax, eta, weight_decay, decay_factor, mu, maximize,

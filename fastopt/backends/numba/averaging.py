@@ -34,6 +34,12 @@ def ema_parallel(avg, param, decay, one_minus_decay, n_chunks):
         ema_serial(avg[lo:hi], param[lo:hi], decay, one_minus_decay)
 
 
+@_jit.pooled(ema_parallel)
+def ema_pooled(*args):
+    """:func:`ema_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(ema_serial, args)
+
+
 def ema(avg, param, decay, one_minus_decay, n_threads):
     """The exponentially weighted average, in place (see the reference)."""
     n_chunks = _jit.n_chunks(n_threads, avg.size)
@@ -65,6 +71,12 @@ def ema_debiased_parallel(out, avg, param, decay, one_minus_decay, bias_correcti
                             bias_correction)
 
 
+@_jit.pooled(ema_debiased_parallel)
+def ema_debiased_pooled(*args):
+    """:func:`ema_debiased_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(ema_debiased_serial, args)
+
+
 def ema_debiased(out, avg, param, decay, one_minus_decay, bias_correction, n_threads):
     """The EMA and its bias-corrected value ``out`` (see the reference)."""
     n_chunks = _jit.n_chunks(n_threads, avg.size)
@@ -90,6 +102,12 @@ def swa_parallel(avg, param, count, n_chunks):
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(n, n_chunks, c)
         swa_serial(avg[lo:hi], param[lo:hi], count)
+
+
+@_jit.pooled(swa_parallel)
+def swa_pooled(*args):
+    """:func:`swa_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(swa_serial, args)
 
 
 def swa(avg, param, count, n_threads):

@@ -68,6 +68,12 @@ def batchnorm_forward_train_parallel(x, gamma, beta, y, mean, inv_std, running_m
                                         one_minus_momentum, update_running, lo, hi)
 
 
+@_jit.pooled(batchnorm_forward_train_parallel)
+def batchnorm_forward_train_pooled(*args):
+    """:func:`batchnorm_forward_train_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(batchnorm_forward_train_columns, args[0].shape[1], args)
+
+
 def batchnorm_forward_train(x, gamma, beta, y, mean, inv_std, running_mean, running_var,
                             n, n_minus_1, eps, momentum, one_minus_momentum,
                             update_running, n_threads):
@@ -107,6 +113,12 @@ def batchnorm_forward_eval_parallel(x, gamma, beta, y, running_mean, running_var
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(d, n_chunks, c)
         batchnorm_forward_eval_columns(x, gamma, beta, y, running_mean, running_var, eps, lo, hi)
+
+
+@_jit.pooled(batchnorm_forward_eval_parallel)
+def batchnorm_forward_eval_pooled(*args):
+    """:func:`batchnorm_forward_eval_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(batchnorm_forward_eval_columns, args[0].shape[1], args)
 
 
 def batchnorm_forward_eval(x, gamma, beta, y, running_mean, running_var, eps, n_threads):
@@ -157,6 +169,12 @@ def batchnorm_backward_parallel(grad_out, x, gamma, mean, inv_std, grad_x, grad_
         lo, hi = _jit.chunk(d, n_chunks, c)
         batchnorm_backward_columns(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamma,
                                    grad_beta, n, lo, hi)
+
+
+@_jit.pooled(batchnorm_backward_parallel)
+def batchnorm_backward_pooled(*args):
+    """:func:`batchnorm_backward_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(batchnorm_backward_columns, args[1].shape[1], args)
 
 
 def batchnorm_backward(grad_out, x, gamma, mean, inv_std, grad_x, grad_gamma, grad_beta,

@@ -28,6 +28,12 @@ def dropout_apply_parallel(x, mask, scale, out, n_chunks):
         dropout_apply_serial(x[lo:hi], mask[lo:hi], scale, out[lo:hi])
 
 
+@_jit.pooled(dropout_apply_parallel)
+def dropout_apply_pooled(*args):
+    """:func:`dropout_apply_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(dropout_apply_serial, args)
+
+
 def dropout_apply(x, mask, scale, out, n_threads):
     """Apply a keep-mask with inverted scaling (see the reference); ``out`` may be ``x``."""
     n_chunks = _jit.n_chunks(n_threads, x.size)

@@ -28,6 +28,12 @@ def easgd_parallel(param, center, diff, alpha, n_chunks):
         easgd_serial(param[lo:hi], center[lo:hi], diff[lo:hi], alpha)
 
 
+@_jit.pooled(easgd_parallel)
+def easgd_pooled(*args):
+    """:func:`easgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(easgd_serial, args)
+
+
 def easgd(param, center, diff, alpha, n_threads):
     """The elastic update, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

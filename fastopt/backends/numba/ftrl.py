@@ -45,6 +45,12 @@ def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, 
                     two_l2_shrinkage, maximize)
 
 
+@_jit.pooled(ftrl_parallel)
+def ftrl_pooled(*args):
+    """:func:`ftrl_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(ftrl_serial, args)
+
+
 def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize, n_threads):
     """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
@@ -91,6 +97,12 @@ def ftrl_sparse_parallel(param, indices, values, accum, linear, lr, l1, two_l2,
         ftrl_rows(param, coalesced, accum, linear, rows, lo, hi, lr, l1, two_l2,
                   two_l2_shrinkage, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(ftrl_sparse_parallel)
+def ftrl_sparse_pooled(*args):
+    """:func:`ftrl_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(ftrl_rows, args)
 
 
 def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,

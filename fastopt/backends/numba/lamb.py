@@ -48,6 +48,12 @@ def lamb_parallel(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_bet
                     bias_correction1, bias_correction2, eps, weight_decay, maximize)
 
 
+@_jit.pooled(lamb_parallel)
+def lamb_pooled(*args):
+    """:func:`lamb_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(lamb_serial, args)
+
+
 def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2,
          one_minus_beta2, bias_correction1, bias_correction2, eps, weight_decay, maximize,
          n_threads):
@@ -106,6 +112,12 @@ def lamb_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, update, be
                   one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2,
                   eps, weight_decay, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(lamb_sparse_parallel)
+def lamb_sparse_pooled(*args):
+    """:func:`lamb_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(lamb_rows, args)
 
 
 def lamb_sparse(param, indices, values, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1,

@@ -35,6 +35,14 @@ def dot_serial(x, y):
     return s
 
 
+@_jit.serial
+def dot_blocks(x, y, partial, b0, b1):
+    """``partial[b]`` = the sum of block ``b`` (:func:`dot_range`), for ``b`` in ``[b0, b1)``."""
+    n = x.size
+    for b in range(b0, b1):
+        partial[b] = dot_range(x, y, b * DOT_BLOCK, min(b * DOT_BLOCK + DOT_BLOCK, n))
+
+
 @_jit.parallel
 def dot_parallel(x, y, n_chunks):
     """The block sums on ``n_chunks`` threads (contiguous runs of whole blocks), added in order."""
@@ -43,8 +51,16 @@ def dot_parallel(x, y, n_chunks):
     partial = np.empty(n_blocks, np.float64)
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
-        for b in range(b0, b1):
-            partial[b] = dot_range(x, y, b * DOT_BLOCK, min(b * DOT_BLOCK + DOT_BLOCK, n))
+        dot_blocks(x, y, partial, b0, b1)
+    return sum_blocks(partial)
+
+
+@_jit.pooled(dot_parallel)
+def dot_pooled(x, y, n_threads, run):
+    """:func:`dot_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    n_blocks = (x.size + DOT_BLOCK - 1) // DOT_BLOCK
+    partial = np.empty(n_blocks, np.float64)
+    _jit.for_ranges(dot_blocks, n_blocks, (x, y, partial, n_threads, run))
     return sum_blocks(partial)
 
 
@@ -75,6 +91,12 @@ def axpy_parallel(y, alpha, x, n_chunks):
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(n, n_chunks, c)
         axpy_serial(y[lo:hi], alpha, x[lo:hi])
+
+
+@_jit.pooled(axpy_parallel)
+def axpy_pooled(*args):
+    """:func:`axpy_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(axpy_serial, args)
 
 
 def axpy(y, alpha, x, n_threads):
@@ -108,6 +130,14 @@ def axpy_dot_serial(y, alpha, x, z):
     return s
 
 
+@_jit.serial
+def axpy_dot_blocks(y, a, x, z, partial, b0, b1):
+    """``partial[b]`` = :func:`axpy_dot_range` on block ``b``, for ``b`` in ``[b0, b1)``."""
+    n = y.size
+    for b in range(b0, b1):
+        partial[b] = axpy_dot_range(y, a, x, z, b * DOT_BLOCK, min(b * DOT_BLOCK + DOT_BLOCK, n))
+
+
 @_jit.parallel
 def axpy_dot_parallel(y, alpha, x, z, n_chunks):
     """:func:`axpy_dot_serial` with contiguous runs of whole blocks on ``n_chunks`` threads."""
@@ -117,9 +147,17 @@ def axpy_dot_parallel(y, alpha, x, z, n_chunks):
     partial = np.empty(n_blocks, np.float64)
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
-        for b in range(b0, b1):
-            partial[b] = axpy_dot_range(y, a, x, z, b * DOT_BLOCK,
-                                        min(b * DOT_BLOCK + DOT_BLOCK, n))
+        axpy_dot_blocks(y, a, x, z, partial, b0, b1)
+    return sum_blocks(partial)
+
+
+@_jit.pooled(axpy_dot_parallel)
+def axpy_dot_pooled(y, alpha, x, z, n_threads, run):
+    """:func:`axpy_dot_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    a = y.dtype.type(alpha)
+    n_blocks = (y.size + DOT_BLOCK - 1) // DOT_BLOCK
+    partial = np.empty(n_blocks, np.float64)
+    _jit.for_ranges(axpy_dot_blocks, n_blocks, (y, a, x, z, partial, n_threads, run))
     return sum_blocks(partial)
 
 

@@ -41,6 +41,12 @@ def lion_parallel(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_m
                     beta2, one_minus_beta2, decay_factor, maximize)
 
 
+@_jit.pooled(lion_parallel)
+def lion_pooled(*args):
+    """:func:`lion_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(lion_serial, args)
+
+
 def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
          decay_factor, maximize, n_threads):
     """One Lion step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -90,6 +96,12 @@ def lion_sparse_parallel(param, indices, values, exp_avg, lr, beta1, one_minus_b
         lion_rows(param, coalesced, exp_avg, rows, lo, hi, lr, beta1, one_minus_beta1, beta2,
                   one_minus_beta2, decay_factor, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(lion_sparse_parallel)
+def lion_sparse_pooled(*args):
+    """:func:`lion_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(lion_rows, args)
 
 
 def lion_sparse(param, indices, values, exp_avg, lr, beta1, one_minus_beta1, beta2,

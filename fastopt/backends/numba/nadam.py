@@ -55,6 +55,12 @@ def nadam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
                      grad_coef, exp_avg_coef, weight_decay, decay_factor, maximize)
 
 
+@_jit.pooled(nadam_parallel)
+def nadam_pooled(*args):
+    """:func:`nadam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(nadam_serial, args)
+
+
 def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
           one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
           weight_decay, decay_factor, maximize, n_threads):
@@ -116,6 +122,12 @@ def nadam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, beta1, on
                    beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
                    weight_decay, decay_factor, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(nadam_sparse_parallel)
+def nadam_sparse_pooled(*args):
+    """:func:`nadam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(nadam_rows, args)
 
 
 def nadam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,

@@ -41,6 +41,12 @@ def proximal_adagrad_parallel(param, grad, accumulator, lr, l1, l2, maximize, n_
                                 maximize)
 
 
+@_jit.pooled(proximal_adagrad_parallel)
+def proximal_adagrad_pooled(*args):
+    """:func:`proximal_adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(proximal_adagrad_serial, args)
+
+
 def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
     """One proximal Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
@@ -83,6 +89,12 @@ def proximal_adagrad_sparse_parallel(param, indices, values, accumulator, lr, l1
         lo, hi = _jit.chunk(u, n_chunks, c)
         proximal_adagrad_rows(param, coalesced, accumulator, rows, lo, hi, lr, l1, l2, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(proximal_adagrad_sparse_parallel)
+def proximal_adagrad_sparse_pooled(*args):
+    """:func:`proximal_adagrad_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(proximal_adagrad_rows, args)
 
 
 def proximal_adagrad_sparse(param, indices, values, accumulator, lr, l1, l2, maximize, slots,

@@ -50,6 +50,12 @@ def radam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
                      decay_factor, rectify, maximize)
 
 
+@_jit.pooled(radam_parallel)
+def radam_pooled(*args):
+    """:func:`radam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(radam_serial, args)
+
+
 def radam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2, one_minus_beta2,
           step_size, eps, weight_decay, decay_factor, rectify, maximize, n_threads):
     """One RAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -105,6 +111,12 @@ def radam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, beta1, on
                    beta2, one_minus_beta2, step_size, eps, weight_decay, decay_factor, rectify,
                    maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(radam_sparse_parallel)
+def radam_sparse_pooled(*args):
+    """:func:`radam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(radam_rows, args)
 
 
 def radam_sparse(param, indices, values, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,

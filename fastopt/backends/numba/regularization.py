@@ -43,6 +43,12 @@ def weight_decay_parallel(param, decay_factor, n_chunks):
         weight_decay_serial(param[lo:hi], decay_factor)
 
 
+@_jit.pooled(weight_decay_parallel)
+def weight_decay_pooled(*args):
+    """:func:`weight_decay_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(weight_decay_serial, args)
+
+
 def weight_decay(param, decay_factor, n_threads):
     """Decoupled weight decay, in place (see the reference)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
@@ -74,6 +80,12 @@ def soft_threshold_parallel(param, threshold, divisor, n_chunks):
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(n, n_chunks, c)
         soft_threshold_serial(param[lo:hi], threshold, divisor)
+
+
+@_jit.pooled(soft_threshold_parallel)
+def soft_threshold_pooled(*args):
+    """:func:`soft_threshold_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(soft_threshold_serial, args)
 
 
 def soft_threshold(param, threshold, divisor, n_threads):
@@ -110,6 +122,12 @@ def soft_threshold_rows_parallel(param, rows, last_penalty, total_penalty, n_chu
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(k, n_chunks, c)
         soft_threshold_rows_range(param, rows, last_penalty, total_penalty, lo, hi)
+
+
+@_jit.pooled(soft_threshold_rows_parallel)
+def soft_threshold_rows_pooled(*args):
+    """:func:`soft_threshold_rows_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(soft_threshold_rows_range, args[1].size, args)
 
 
 def soft_threshold_rows(param, rows, last_penalty, total_penalty, n_threads):

@@ -78,6 +78,12 @@ def rmsprop_parallel(param, grad, square_avg, grad_avg, momentum_buffer, lr, alp
                        momentum, centered, maximize)
 
 
+@_jit.pooled(rmsprop_parallel)
+def rmsprop_pooled(*args):
+    """:func:`rmsprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(rmsprop_serial, args)
+
+
 def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
             one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
     """One RMSprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -132,6 +138,12 @@ def rmsprop_sparse_parallel(param, indices, values, square_avg, grad_avg, moment
         rmsprop_rows(param, coalesced, square_avg, grad_avg, momentum_buffer, rows, lo, hi, lr,
                      alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(rmsprop_sparse_parallel)
+def rmsprop_sparse_pooled(*args):
+    """:func:`rmsprop_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(rmsprop_rows, args)
 
 
 def rmsprop_sparse(param, indices, values, square_avg, grad_avg, momentum_buffer, lr, alpha,

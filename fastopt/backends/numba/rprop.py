@@ -43,6 +43,12 @@ def rprop_parallel(param, grad, prev, step_size, etaminus, etaplus, step_size_mi
                      etaplus, step_size_min, step_size_max, maximize)
 
 
+@_jit.pooled(rprop_parallel)
+def rprop_pooled(*args):
+    """:func:`rprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(rprop_serial, args)
+
+
 def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
           maximize, n_threads):
     """One Rprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -92,6 +98,12 @@ def rprop_sparse_parallel(param, indices, values, prev, step_size, etaminus, eta
         rprop_rows(param, coalesced, prev, step_size, rows, lo, hi, etaminus, etaplus,
                    step_size_min, step_size_max, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(rprop_sparse_parallel)
+def rprop_sparse_pooled(*args):
+    """:func:`rprop_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(rprop_rows, args)
 
 
 def rprop_sparse(param, indices, values, prev, step_size, etaminus, etaplus, step_size_min,

@@ -55,6 +55,12 @@ def sgd_parallel(param, grad, momentum_buffer, lr, weight_decay, momentum,
                    momentum, one_minus_dampening, nesterov, maximize, first_step)
 
 
+@_jit.pooled(sgd_parallel)
+def sgd_pooled(*args):
+    """:func:`sgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(sgd_serial, args)
+
+
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
         one_minus_dampening, nesterov, maximize, first_step, n_threads):
     """One SGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -108,6 +114,12 @@ def sgd_sparse_parallel(param, indices, values, momentum_buffer, lr, weight_deca
         sgd_rows(param, coalesced, momentum_buffer, rows, lo, hi, lr, weight_decay, momentum,
                  one_minus_dampening, nesterov, maximize, first_step)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(sgd_sparse_parallel)
+def sgd_sparse_pooled(*args):
+    """:func:`sgd_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(sgd_rows, args)
 
 
 def sgd_sparse(param, indices, values, momentum_buffer, lr, weight_decay, momentum,

@@ -39,6 +39,12 @@ def sparse_adam_parallel(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_
                            one_minus_beta1, one_minus_beta2, step_size, eps, maximize)
 
 
+@_jit.pooled(sparse_adam_parallel)
+def sparse_adam_pooled(*args):
+    """:func:`sparse_adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_slices(sparse_adam_serial, args)
+
+
 def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_beta2, step_size,
                 eps, maximize, n_threads):
     """One SparseAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
@@ -88,6 +94,12 @@ def sparse_adam_sparse_parallel(param, indices, values, exp_avg, exp_avg_sq, one
         sparse_adam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, lo, hi, one_minus_beta1,
                          one_minus_beta2, step_size, eps, maximize)
     _sparse.release(slots, rows, u)
+
+
+@_jit.pooled(sparse_adam_sparse_parallel)
+def sparse_adam_sparse_pooled(*args):
+    """:func:`sparse_adam_sparse_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _sparse.for_rows(sparse_adam_rows, args)
 
 
 def sparse_adam_sparse(param, indices, values, exp_avg, exp_avg_sq, one_minus_beta1,

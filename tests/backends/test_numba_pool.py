@@ -1,0 +1,129 @@
+"""The numba backend's parallel paths run on fastopt's own pool (the Cython kernels'
+``parallel_range``), not on numba's ``prange`` team, and give the bits of one thread.
+
+Bitwise equality alone cannot tell a pooled run from a serial one, so the pool's own
+counters (``_pool.info()``) are the witness: every multi-threaded numba call opens one
+pool job, and on large arrays helper threads run some of its chunks.
+"""
+import time
+
+import numpy as np
+import pytest
+
+from fastopt.backends import ALGORITHMS
+
+from conftest import bits, kernel, require
+from kernel_cases import make_case, option_grid, stable_seed
+
+
+@pytest.fixture
+def pool():
+    require("numba")
+    require("cython")
+    from fastopt.backends.cython import _pool
+    from fastopt.backends.numba import _jit
+    if not _jit.POOL_RUN:
+        pytest.skip("the numba pool twins are switched off ($FASTOPT_NUMBA_POOL=0)")
+    return _pool
+
+
+def _first_options(algorithm):
+    return next(iter(option_grid(algorithm)))
+
+
+def _jobs(pool):
+    info = pool.info()
+    return info["jobs"], info["helper_chunks"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_dense_rule_opens_one_pool_job_per_call_with_one_thread_bits(pool, algorithm):
+    fast = kernel("numba", algorithm)
+    for options in option_grid(algorithm):
+        rng = np.random.default_rng(stable_seed("pool", algorithm, options))
+        arrays, scalars = make_case(algorithm, options, 4099, np.float32, rng)
+        want = [a.copy() for a in arrays]
+        fast(*want, *scalars, 1)
+        jobs = _jobs(pool)[0]
+        fast(*arrays, *scalars, 3)
+        assert _jobs(pool)[0] == jobs + 1, f"{algorithm} {options}: no pool job"
+        for i, (got, w) in enumerate(zip(arrays, want)):
+            assert np.array_equal(bits(got), bits(w)), f"{algorithm} {options} array #{i}"
+
+
+def test_helpers_run_chunks_of_numba_kernels(pool):
+    # 2**21 elements: ~1 ms of chunks, long enough for a helper to be scheduled within a
+    # few tries even on a busy machine.
+    fast = kernel("numba", "adam")
+    rng = np.random.default_rng(1)
+    arrays, scalars = make_case("adam", _first_options("adam"), 1 << 21, np.float32, rng)
+    want = [a.copy() for a in arrays]
+    deadline = time.monotonic() + 20
+    helped = False
+    while not helped and time.monotonic() < deadline:
+        fast(*want, *scalars, 1)
+        before = _jobs(pool)[1]
+        fast(*arrays, *scalars, 2)
+        helped = _jobs(pool)[1] > before
+        for got, w in zip(arrays, want):
+            assert np.array_equal(bits(got), bits(w))
+    assert helped, "no helper thread of the pool ran a chunk of a numba kernel"
+
+
+def test_sparse_rows_run_on_the_pool(pool):
+    fast = kernel("numba", "adam_sparse")
+    rng = np.random.default_rng(2)
+    n_rows, d = 300, 8
+    options = dict(_first_options("adam"), amsgrad=True)
+    arrays, scalars = make_case("adam", options, n_rows * d, np.float64, rng)
+    param, _, *state = arrays
+    param = param.reshape(n_rows, d)
+    state = [s.reshape(n_rows, d) for s in state]
+    indices = np.minimum(rng.zipf(1.3, 500), n_rows) - 1
+    values = rng.standard_normal((indices.size, d))
+
+    def run(n_threads):
+        p, s = param.copy(), [a.copy() for a in state]
+        slots = np.full(n_rows, -1, np.int64)
+        fast(p, indices, values, *s, *scalars, slots, np.empty(indices.size, np.int64),
+             np.empty((indices.size, d)), n_threads)
+        assert (slots == -1).all()
+        return [p, *s]
+
+    want = run(1)
+    jobs = _jobs(pool)[0]
+    got = run(2)
+    assert _jobs(pool)[0] == jobs + 1
+    for g, w in zip(got, want):
+        assert np.array_equal(bits(g), bits(w))
+
+
+def test_blocked_dot_products_run_on_the_pool(pool):
+    from fastopt.backends.numba import lbfgs
+    rng = np.random.default_rng(3)
+    n = 5 * lbfgs.DOT_BLOCK + 17
+    x, y, z = (rng.standard_normal(n) for _ in range(3))
+    jobs = _jobs(pool)[0]
+    assert lbfgs.dot(x, y, 3) == lbfgs.dot(x, y, 1)
+    y1, y3 = y.copy(), y.copy()
+    assert lbfgs.axpy_dot(y3, 0.5, x, z, 3) == lbfgs.axpy_dot(y1, 0.5, x, z, 1)
+    assert np.array_equal(bits(y3), bits(y1))
+    assert _jobs(pool)[0] == jobs + 2
+
+
+@pytest.mark.parametrize("algorithm", ["adam", "rmsprop", "sgd"])
+def test_prange_fallback_gives_the_same_bits(pool, monkeypatch, algorithm):
+    # Without the Cython extension (here: the address switched off), the prange
+    # functions run: same bits, and no pool job.
+    from fastopt.backends.numba import _jit
+    fast = kernel("numba", algorithm)
+    rng = np.random.default_rng(stable_seed("fallback", algorithm))
+    arrays, scalars = make_case(algorithm, _first_options(algorithm), 10_007, np.float64, rng)
+    other = [a.copy() for a in arrays]
+    fast(*arrays, *scalars, 2)
+    monkeypatch.setattr(_jit, "POOL_RUN", 0)
+    jobs = _jobs(pool)[0]
+    fast(*other, *scalars, 2)
+    assert _jobs(pool)[0] == jobs
+    for got, want in zip(other, arrays):
+        assert np.array_equal(bits(got), bits(want))
