@@ -24,7 +24,10 @@ def pool():
     from fastopt.backends.numba import _jit
     if not _jit.POOL_RUN:
         pytest.skip("the numba pool twins are switched off ($FASTOPT_NUMBA_POOL=0)")
-    return _pool
+    old = _pool.info()["backoff_max"]
+    _pool.set_backoff(0)  # helpers must be seen working, even on a loaded machine
+    yield _pool
+    _pool.set_backoff(old)
 
 
 def _first_options(algorithm):
