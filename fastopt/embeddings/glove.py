@@ -62,6 +62,7 @@ Example::
     assert costs[-1] < costs[0]
 """
 import math
+import numbers
 import os
 import sys
 import threading
@@ -611,25 +612,282 @@ def _train_records(weights, context, weights_sum, context_sum, word1, word2, log
     return cost
 
 
+
+# ------------------------------------------------------------------ 16-bit tables
+#
+# float16 and bfloat16 tables are handed to the compiled loop as their uint16 bit
+# patterns (numba has no 16-bit float type): each record's two rows are widened to
+# float32 (exact), trained in float32 with float32 Adagrad sums, and narrowed back,
+# rounded to nearest even or stochastically.
+
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64_int(z):
+    """SplitMix64's finaliser on a Python int (the seeds of the stochastic rounding)."""
+    z &= _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+@intrinsic
+def _as_float32(typingctx, bits):
+    """The float32 whose bit pattern is the uint32 ``bits``."""
+    if bits != types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.uint32), codegen
+
+
+@intrinsic
+def _float32_bits(typingctx, x):
+    """The bit pattern (uint32) of the float32 ``x``."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+@_njit
+def _widen(h, bf16):
+    """The float32 value of the 16-bit float with bit pattern ``h`` (exact)."""
+    h = np.uint32(h)
+    if bf16:
+        return _as_float32(np.uint32(h << np.uint32(16)))
+    sign = (h & np.uint32(0x8000)) << np.uint32(16)
+    exponent = h & np.uint32(0x7C00)
+    significand = h & np.uint32(0x03FF)
+    if exponent == np.uint32(0x7C00):  # inf, nan
+        return _as_float32(np.uint32(sign | np.uint32(0x7F800000)
+                                     | (significand << np.uint32(13))))
+    if exponent != np.uint32(0):  # normal: the exponent's bias goes from 15 to 127
+        return _as_float32(np.uint32(sign | (((h & np.uint32(0x7FFF)) + np.uint32(0x1C000))
+                                             << np.uint32(13))))
+    if significand == np.uint32(0):
+        return _as_float32(np.uint32(sign))
+    e = np.uint32(113)  # subnormal: significand * 2^-24, normalised
+    while (significand & np.uint32(0x0400)) == np.uint32(0):
+        significand <<= np.uint32(1)
+        e -= np.uint32(1)
+    return _as_float32(np.uint32(sign | (e << np.uint32(23))
+                                 | ((significand & np.uint32(0x03FF)) << np.uint32(13))))
+
+
+@_njit
+def _nearest_bits(x, bf16):
+    """``x`` (float32) rounded to the nearest 16-bit float, ties to even (as NumPy's and
+    ml_dtypes' ``astype``): its uint32 bit pattern (in the low 16 bits)."""
+    f = _float32_bits(x)
+    if bf16:
+        if x != x:
+            return (f >> np.uint32(16)) | np.uint32(0x0040)  # a quiet nan
+        return (f + np.uint32(0x7FFF) + ((f >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    # float16: NumPy's npy_floatbits_to_halfbits
+    sign = (f & np.uint32(0x80000000)) >> np.uint32(16)
+    f_exp = f & np.uint32(0x7F800000)
+    if f_exp >= np.uint32(0x47800000):  # overflow, inf, nan
+        if f_exp == np.uint32(0x7F800000) and (f & np.uint32(0x007FFFFF)) != np.uint32(0):
+            return sign | np.uint32(0x7E00)
+        return sign | np.uint32(0x7C00)
+    if f_exp <= np.uint32(0x38000000):  # a subnormal half or a signed zero
+        if f_exp < np.uint32(0x33000000):
+            return sign
+        shift = np.uint32(113) - (f_exp >> np.uint32(23))
+        sig = (np.uint32(0x00800000) + (f & np.uint32(0x007FFFFF))) >> shift
+        if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000) or (f & np.uint32(0x7FF)) != 0:
+            sig += np.uint32(0x1000)
+        return sign + (sig >> np.uint32(13))
+    h_exp = (f_exp - np.uint32(0x38000000)) >> np.uint32(13)
+    sig = f & np.uint32(0x007FFFFF)
+    if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000):
+        sig += np.uint32(0x1000)
+    return sign + ((sig >> np.uint32(13)) + h_exp)
+
+
+@_njit
+def _mix64(z):
+    """SplitMix64's finaliser (uint64 in, uint64 out)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@_njit
+def _round_bits(x, bf16, stochastic, u):
+    """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
+    the neighbour toward zero or the one away from zero, away with probability
+    ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
+    [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
+    round to nearest; past the largest finite value stochastic rounding keeps it."""
+    n = _nearest_bits(x, bf16)
+    if not stochastic:
+        return n
+    back = _widen(n, bf16)
+    if back == x or not np.isfinite(x):
+        return n
+    toward = n if abs(back) < abs(x) else n - np.uint32(1)  # sign-magnitude: one step
+    low = np.float64(abs(_widen(toward, bf16)))
+    high = np.float64(abs(_widen(toward + np.uint32(1), bf16)))
+    p = (np.float64(abs(x)) - low) / (high - low)
+    return toward + np.uint32(1) if u < p else toward
+
+
+@_njit
+def _store_row(table, row, values, bf16, stochastic, key, counter):
+    """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
+    ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
+    even ``k``, the next 24 for odd)."""
+    z = np.uint64(0)
+    u = 0.0
+    for k in range(values.size):
+        if stochastic:
+            if k % 2 == 0:
+                z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
+                u = np.float64(z >> np.uint64(40)) * 2.0 ** -24
+            else:
+                u = np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24
+        table[row, k] = np.uint16(_round_bits(values[k], bf16, stochastic, u))
+
+
+@_njit
+def _train_records_half(weights, context, weights_sum, context_sum, word1, word2, log_count,
+                        weight, lo, hi, eps, grad_w, grad_c, w, c, bf16, stochastic, key):
+    """:func:`_train_records` for 16-bit tables (``weights`` and ``context`` as their
+    uint16 bit patterns, float32 sums): each record's rows widened into the float32
+    scratch rows ``w`` and ``c``, trained as in float32, and stored back rounded; the
+    stochastic rounding of record ``r``'s row ``side`` (0: word, 1: context) draws from
+    the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
+    d = weights.shape[1] - 1
+    slots = (d + 2) // 2
+    t = np.float32
+    cost = 0.0
+    for r in range(lo, hi):
+        if r + _AHEAD < hi:
+            i, j = word1[r + _AHEAD], word2[r + _AHEAD]
+            _prefetch_rows(weights, i)
+            _prefetch_rows(weights_sum, i)
+            _prefetch_rows(context, j)
+            _prefetch_rows(context_sum, j)
+        i, j = word1[r], word2[r]
+        for k in range(d + 1):
+            w[k] = _widen(weights[i, k], bf16)
+            c[k] = _widen(context[j, k], bf16)
+        diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
+        fdiff = t(weight[r] * diff)
+        cost += 0.5 * np.float64(fdiff) * np.float64(diff)
+        for k in range(d):
+            grad_w[k] = fdiff * c[k]
+            grad_c[k] = fdiff * w[k]
+        grad_w[d] = fdiff
+        grad_c[d] = fdiff
+        adagrad_serial(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False)
+        adagrad_serial(c, grad_c, context_sum[j], 1.0, 0.0, eps, False)
+        base = np.uint64(2 * r) * np.uint64(slots)
+        _store_row(weights, i, w, bf16, stochastic, key, base)
+        _store_row(context, j, c, bf16, stochastic, key, base + np.uint64(slots))
+    return cost
+
+
+def _round_reference(x, dtype, u):
+    """:func:`_round_bits` in NumPy, for float32 ``x`` and the 16-bit ``dtype``: NumPy's
+    / ml_dtypes' ``astype`` (nearest even) when ``u`` is None, else stochastic with the
+    uniforms ``u`` (float64, one per element)."""
+    nearest = x.astype(dtype)
+    if u is None:
+        return nearest
+    n = nearest.view(np.uint16).astype(np.int64)
+    back = nearest.astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = (back == x) | ~np.isfinite(x)
+        toward = np.where(np.abs(back) < np.abs(x), n, n - 1)
+        low = np.abs(toward.astype(np.uint16).view(dtype).astype(np.float64))
+        high = np.abs((toward + 1).astype(np.uint16).view(dtype).astype(np.float64))
+        p = (np.abs(x.astype(np.float64)) - low) / (high - low)
+    out = np.where(exact, n, np.where(u < p, toward + 1, toward))
+    return out.astype(np.uint16).view(dtype)
+
+
+def _uniforms_reference(key, counter, n):
+    """The ``u`` of :func:`_store_row` for ``n`` elements from ``counter``, in NumPy."""
+    k = np.arange(n, dtype=np.uint64)
+    z = np.uint64(key) ^ ((np.uint64(counter) + (k >> np.uint64(1))) * np.uint64(_GOLDEN))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    top = np.where(k % np.uint64(2) == 0, z >> np.uint64(40),
+                   (z >> np.uint64(16)) & np.uint64(0xFFFFFF))
+    return top.astype(np.float64) * 2.0 ** -24
+
+
+def _train_records_half_python(weights, context, weights_sum, context_sum, word1, word2,
+                               log_count, weight, lo, hi, eps, grad_w, grad_c, w, c, bf16,
+                               stochastic, key):
+    """The reference of :func:`_train_records_half` (``weights``/``context`` are uint16
+    bit patterns here too): widen with ``astype``, :func:`_train_records_python`'s step
+    on float32 copies, round back with :func:`_round_reference`."""
+    dtype = check.BFLOAT16 if bf16 else np.dtype(np.float16)
+    d = weights.shape[1] - 1
+    slots = (d + 2) // 2
+    cost = 0.0
+    for r in range(lo, hi):
+        i, j = int(word1[r]), int(word2[r])
+        rows_w = weights[i:i + 1].view(dtype).astype(np.float32)
+        rows_c = context[j:j + 1].view(dtype).astype(np.float32)
+        cost += _train_records_python(rows_w, rows_c, weights_sum[i:i + 1],
+                                      context_sum[j:j + 1], np.zeros(1, np.int32),
+                                      np.zeros(1, np.int32), log_count[r:r + 1],
+                                      weight[r:r + 1], 0, 1, eps, grad_w, grad_c)
+        for side, (table, row, values) in enumerate(((weights, i, rows_w[0]),
+                                                     (context, j, rows_c[0]))):
+            counter = (2 * r + side) * slots
+            u = _uniforms_reference(key, counter, d + 1) if stochastic else None
+            table[row] = _round_reference(values, dtype, u).view(np.uint16)
+    return cost
+
+
 class GloVe:
     """A GloVe model: word and context vectors with biases, and their Adagrad state.
 
     Arguments: ``vocab_size``; ``dim`` (50); ``x_max`` (100) and ``alpha`` (0.75) of the
     weighting f; ``eta`` (0.05), GloVe's learning rate (see the module
     docstring for how it maps onto Adagrad); ``eps`` (1e-10, Adagrad's); ``dtype``
-    (float32; GloVe's program computes in float64); ``seed`` of the initialisation
-    and of the record order.
+    of the vectors (float32; GloVe's program computes in float64); ``rounding``
+    (``"nearest"``, or ``"stochastic"`` for 16-bit tables); ``seed`` (an int, or None
+    for a random one) of the initialisation, of the record order and of the
+    stochastic rounding.
+
+    **16-bit tables.**  With ``dtype`` float16 or bfloat16 (``ml_dtypes.bfloat16``)
+    ``weights`` and ``context`` are kept in 16 bits and the Adagrad sums in float32
+    (FBGEMM's half-precision embedding tables): each record's two rows are widened
+    to float32, take the float32 step, and are rounded back -- to nearest even, or
+    stochastically: to the neighbour away from zero with probability
+    (|x| - |toward|) / (|away| - |toward|), so that a row is unbiased in
+    expectation and small updates are not all lost; the random numbers come from a
+    counter-based hash of (``seed``, epoch, record position, element), so a run is
+    reproducible from ``seed`` (bit for bit with one thread) whatever the threads.
+    The reference loop (``backend="python"``) rounds with NumPy's / ml_dtypes'
+    ``astype`` and the same hash, and the compiled loop gives the same bits.
 
     Attributes: ``weights`` and ``context``, ``(vocab_size, dim + 1)``, each row a
     vector followed by its bias, initialised uniformly in
-    [-0.5, 0.5) / (dim + 1) as GloVe does; ``weights_sum`` and
-    ``context_sum``, their Adagrad accumulators, starting at 1/η².
+    [-0.5, 0.5) / (dim + 1) as GloVe does (16-bit tables: that float32 start
+    rounded to nearest); ``weights_sum`` and ``context_sum``, their Adagrad
+    accumulators, starting at 1/η² (float32 for 16-bit tables).
 
     Raises:
-        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32 or
-            float64.
+        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32,
+            float64, float16 or bfloat16.
         ValueError: ``vocab_size`` or ``dim`` < 1; negative or non-finite ``x_max``,
-            ``alpha``, ``eta``, ``eps``.
+            ``alpha``, ``eta``, ``eps``; ``rounding`` not ``"nearest"`` or
+            ``"stochastic"``, or ``"stochastic"`` for float32/float64 tables.
         IndexError: (in :meth:`fit`, :meth:`cost`) a record's word id outside the
             vocabulary -- checked before the unchecked compiled loop runs.
 
@@ -639,33 +897,56 @@ class GloVe:
     """
 
     def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,
-                 dtype=np.float32, seed=0):
+                 dtype=np.float32, rounding="nearest", seed=0):
         vocab_size = _args.integer("vocab_size", vocab_size, 1)
         dim = _args.integer("dim", dim, 1)
         self.x_max = _args.positive("x_max", x_max)
         self.alpha = check.nonnegative("alpha", alpha)
         self.eta = _args.positive("eta", eta)
         self.eps = check.nonnegative("eps", eps)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in check.FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got "
+                            f"{dtype!r}") from None
+        if self.dtype not in check.FLOAT_DTYPES + check.HALF_DTYPES:
+            raise TypeError(f"dtype must be float32, float64, float16 or bfloat16 "
+                            f"(ml_dtypes), got {self.dtype}")
+        half = self.dtype in check.HALF_DTYPES
+        _args.choice("rounding", rounding, ("nearest", "stochastic"))
+        if rounding == "stochastic" and not half:
+            raise ValueError(f"rounding='stochastic' is for float16/bfloat16 tables, not "
+                             f"{self.dtype}")
+        self.rounding = rounding
+        #: the dtype of the sums and of the arithmetic
+        self.compute_dtype = np.dtype(np.float32) if half else self.dtype
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
         self.rng = np.random.default_rng(seed)
+        entropy = np.random.SeedSequence().entropy if seed is None else int(seed)
+        self._key = _mix64_int(entropy)  # the stochastic rounding's
+        self._epochs = 0                 # epochs trained: each draws its own random numbers
         shape = (vocab_size, dim + 1)
-        self.weights = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
-        self.context = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
-        self.weights_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
-        self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
+        self.weights = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.compute_dtype)
+        self.context = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.compute_dtype)
+        if half:
+            self.weights, self.context = self.weights.astype(self.dtype), \
+                self.context.astype(self.dtype)
+        self.weights_sum = np.full(shape, 1.0 / self.eta ** 2, self.compute_dtype)
+        self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.compute_dtype)
         self.vocab_size, self.dim = vocab_size, dim
 
     def _check_tables(self):
         """The four tables as the compiled loop needs them (they are attributes a user
-        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype, C-contiguous,
-        writeable."""
+        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype (the sums:
+        ``compute_dtype``), C-contiguous, writeable."""
         shape = (self.vocab_size, self.dim + 1)
         for name in ("weights", "context", "weights_sum", "context_sum"):
             table = getattr(self, name)
-            if not isinstance(table, np.ndarray) or table.dtype != self.dtype:
-                raise TypeError(f"{name} must be a {self.dtype} ndarray, got "
+            dtype = self.compute_dtype if name.endswith("_sum") else self.dtype
+            if not isinstance(table, np.ndarray) or table.dtype != dtype:
+                raise TypeError(f"{name} must be a {dtype} ndarray, got "
                                 f"{getattr(table, 'dtype', type(table).__name__)}")
             if table.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {table.shape}")
@@ -676,8 +957,9 @@ class GloVe:
         if not isinstance(records, Cooccurrence):
             raise TypeError(f"records must be a Cooccurrence, got {type(records).__name__}")
         records.check(self.vocab_size)
-        log_count = np.log(records.count).astype(self.dtype)
-        weight = np.minimum(1.0, (records.count / self.x_max) ** self.alpha).astype(self.dtype)
+        log_count = np.log(records.count).astype(self.compute_dtype)
+        weight = np.minimum(1.0, (records.count / self.x_max) ** self.alpha).astype(
+            self.compute_dtype)
         return log_count, weight
 
     def fit(self, records, *, epochs=25, n_threads=None, shuffle=True, progress=True,
@@ -688,7 +970,8 @@ class GloVe:
         as GloVe's ``shuffle`` program does once.  ``n_threads`` (default: the number
         of CPUs) threads each take a contiguous share of that order, Hogwild-style;
         with one thread the result is deterministic and equal, bit for bit, to
-        ``backend="python"`` (the reference loop, for small data).
+        ``backend="python"`` (the reference loop, for small data), 16-bit tables
+        and stochastic rounding included.
         ``callback(epoch, cost, seconds)`` is called after every epoch (``seconds``:
         the epoch's training time).
         """
@@ -703,25 +986,34 @@ class GloVe:
             order = self.rng.permutation(len(records))
             word1, word2, log_count, weight = (a[order] for a in
                                                (word1, word2, log_count, weight))
-        loop = _train_records if backend == "numba" else _train_records_python
+        half = self.dtype in check.HALF_DTYPES
+        if half:
+            loop = _train_records_half if backend == "numba" else _train_records_half_python
+            tables = (self.weights.view(np.uint16), self.context.view(np.uint16))
+        else:
+            loop = _train_records if backend == "numba" else _train_records_python
+            tables = (self.weights, self.context)
         n = len(records)
         bounds = [n * t // n_threads for t in range(n_threads + 1)]
-        eps = self.dtype.type(self.eps)
+        eps = self.compute_dtype.type(self.eps)
         costs = []
         for epoch in range(epochs):
             bar = _progress(n, f"epoch {epoch + 1}/{epochs}", progress)
+            self._epochs += 1
+            key = np.uint64(_mix64_int(self._key + self._epochs * _GOLDEN))
             t0 = time.perf_counter()
             lock = threading.Lock()
             sums = [0.0] * n_threads
 
             def work(t):
-                grad_w = np.empty(self.dim + 1, self.dtype)
-                grad_c = np.empty(self.dim + 1, self.dtype)
+                scratch = [np.empty(self.dim + 1, self.compute_dtype) for _ in range(4)]
+                extra = ((scratch[2], scratch[3], self.dtype == check.BFLOAT16,
+                          self.rounding == "stochastic", key) if half else ())
                 for lo in range(bounds[t], bounds[t + 1], _BLOCK):
                     hi = min(lo + _BLOCK, bounds[t + 1])
-                    sums[t] += loop(self.weights, self.context, self.weights_sum,
-                                    self.context_sum, word1, word2, log_count, weight, lo,
-                                    hi, eps, grad_w, grad_c)
+                    sums[t] += loop(*tables, self.weights_sum, self.context_sum, word1,
+                                    word2, log_count, weight, lo, hi, eps, scratch[0],
+                                    scratch[1], *extra)
                     if bar is not None:
                         with lock:
                             bar.update(hi - lo)
@@ -754,12 +1046,14 @@ class GloVe:
     def vectors(self, kind="sum"):
         """The word vectors: ``"sum"`` of word and context vectors (GloVe's default
         output, ``-model 2``), ``"word"`` or ``"context"``; biases left out."""
+        wide = (lambda a: a.astype(np.float32)) if self.dtype in check.HALF_DTYPES else \
+            (lambda a: a.copy())
         if kind == "sum":
-            return self.weights[:, :-1] + self.context[:, :-1]
+            return wide(self.weights[:, :-1]) + wide(self.context[:, :-1])
         if kind == "word":
-            return self.weights[:, :-1].copy()
+            return wide(self.weights[:, :-1])
         if kind == "context":
-            return self.context[:, :-1].copy()
+            return wide(self.context[:, :-1])
         raise ValueError(f"kind must be 'sum', 'word' or 'context', got {kind!r}")
 
     def save_text(self, path, words, kind="sum"):
