@@ -161,7 +161,17 @@ class Vocabulary:
 
     def encode(self, corpus):
         """``(ids, starts)``: the in-vocabulary tokens of every line as int32 ids, line
-        ``k`` being ``ids[starts[k]:starts[k + 1]]``."""
+        ``k`` being ``ids[starts[k]:starts[k + 1]]``.
+
+        A corpus file of ASCII text without carriage returns (what
+        ``python -m bench.glove.corpus`` writes) is read as bytes and encoded by a compiled
+        loop (a hash table of the vocabulary's words); any other corpus line by line in
+        Python.  Both split lines at ``\\n`` and words at Python's ``str.split()``
+        whitespace, and give the same result."""
+        if isinstance(corpus, (str, os.PathLike)):
+            data = np.fromfile(corpus, np.uint8)
+            if not data.size or (data.max() < 0x80 and not np.any(data == 13)):
+                return self._encode_ascii(data)
         index = self.index
         ids, starts, n = [], [0], 0
         for line in _lines(corpus):
@@ -171,6 +181,104 @@ class Vocabulary:
             starts.append(n)
         flat = np.concatenate(ids) if ids else np.empty(0, np.int32)
         return flat, np.array(starts, dtype=np.int64)
+
+
+    def _encode_ascii(self, data):
+        """:meth:`encode` of the bytes ``data`` of an ASCII file without ``\\r``."""
+        table = getattr(self, "_table", None)
+        if table is None:
+            raw = [w.encode("utf-8") for w in self.words]
+            lengths = np.fromiter((len(b) for b in raw), np.int64, len(raw))
+            starts = np.zeros(len(raw) + 1, np.int64)
+            np.cumsum(lengths, out=starts[1:])
+            chars = np.frombuffer(b"".join(raw), np.uint8) if raw else np.empty(0, np.uint8)
+            size = 1 << max(4, (2 * len(raw)).bit_length())  # load factor <= 1/2
+            slots = np.full(size, -1, np.int32)
+            _hash_insert(chars, starts, slots)
+            table = self._table = (chars, starts, slots)
+        ids = np.empty(data.size // 2 + 1, np.int32)
+        line_ends = np.empty(int(np.count_nonzero(data == 10)) + 1, np.int64)
+        n_ids, n_lines = _encode_bytes(data, *table, ids, line_ends)
+        starts = np.empty(n_lines + 1, np.int64)
+        starts[0] = 0
+        starts[1:] = line_ends[:n_lines]
+        return ids[:n_ids].copy(), starts
+
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+
+
+@_njit
+def _is_space(c):
+    """Python's ``str.split()`` whitespace among ASCII bytes (``\\n`` included)."""
+    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
+
+
+@_njit
+def _fnv1a(data, lo, hi):
+    h = np.uint64(_FNV_OFFSET)
+    for k in range(lo, hi):
+        h = (h ^ np.uint64(data[k])) * np.uint64(_FNV_PRIME)
+    return h
+
+
+@_njit
+def _hash_insert(chars, starts, slots):
+    """Put word ``w`` (``chars[starts[w]:starts[w + 1]]``) of every id into the
+    open-addressing table ``slots`` (``-1``: empty; linear probing)."""
+    mask = np.uint64(slots.size - 1)
+    for w in range(starts.size - 1):
+        s = _fnv1a(chars, starts[w], starts[w + 1]) & mask
+        while slots[s] >= 0:
+            s = (s + np.uint64(1)) & mask
+        slots[s] = w
+
+
+@_njit
+def _encode_bytes(data, chars, starts, slots, ids, line_ends):
+    """Split ``data`` into lines at ``\\n`` (a last line without one counts too) and words
+    at whitespace; write the ids of the words found in the table (the first id of equal
+    words) to ``ids`` and the end of every line in ``ids`` to ``line_ends``.  Returns
+    ``(number of ids, number of lines)``."""
+    n = data.size
+    mask = np.uint64(slots.size - 1)
+    m = 0
+    lines = 0
+    pos = 0
+    while pos < n:
+        c = data[pos]
+        if c == 10:
+            line_ends[lines] = m
+            lines += 1
+            pos += 1
+            continue
+        if _is_space(c):
+            pos += 1
+            continue
+        start = pos
+        while pos < n and not _is_space(data[pos]):
+            pos += 1
+        length = pos - start
+        s = _fnv1a(data, start, pos) & mask
+        while slots[s] >= 0:
+            w = slots[s]
+            lo = starts[w]
+            if starts[w + 1] - lo == length:
+                same = True
+                for k in range(length):
+                    if chars[lo + k] != data[start + k]:
+                        same = False
+                        break
+                if same:
+                    ids[m] = w
+                    m += 1
+                    break
+            s = (s + np.uint64(1)) & mask
+    if n > 0 and data[n - 1] != 10:
+        line_ends[lines] = m
+        lines += 1
+    return m, lines
 
 
 # --------------------------------------------------------------------- co-occurrence
@@ -853,6 +961,18 @@ def _train_records_half_python(weights, context, weights_sum, context_sum, word1
     return cost
 
 
+def _thread_scratch(n, dtype, count):
+    """``count`` arrays of ``n`` elements of ``dtype`` for one thread, each on cache lines
+    that nothing else uses: the compiled loop writes them for every record, and two
+    threads' scratch arrays side by side in one line would pass it back and forth."""
+    line = 128  # two 64-byte lines: the adjacent-line prefetcher fetches them in pairs
+    stride = -(-n * np.dtype(dtype).itemsize // line) * line
+    raw = np.empty(stride * count + 3 * line, np.uint8)
+    start = (-raw.ctypes.data) % line + line
+    return [raw[start + k * stride:start + k * stride + n * np.dtype(dtype).itemsize].view(dtype)
+            for k in range(count)]
+
+
 class GloVe:
     """A GloVe model: word and context vectors with biases, and their Adagrad state.
 
@@ -1006,7 +1126,7 @@ class GloVe:
             sums = [0.0] * n_threads
 
             def work(t):
-                scratch = [np.empty(self.dim + 1, self.compute_dtype) for _ in range(4)]
+                scratch = _thread_scratch(self.dim + 1, self.compute_dtype, 4)
                 extra = ((scratch[2], scratch[3], self.dtype == check.BFLOAT16,
                           self.rounding == "stochastic", key) if half else ())
                 for lo in range(bounds[t], bounds[t + 1], _BLOCK):
