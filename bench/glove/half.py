@@ -20,11 +20,13 @@ after every epoch, and the target: stochastic rounding within 1% of float32's co
 after the last (15th) epoch.
 
 Corpus: ``--corpus PATH``, else ``bench/data/corpus.txt`` when present (built by
-``python -m bench.glove.corpus``), else a generated Zipf corpus (``--tokens``,
-``--vocab``); ``--max-tokens N`` takes the first N tokens of a corpus file (the records
-of the whole file are cached by ``python -m bench.glove``'s cache).  Results go to
-``bench_results/glove_half/`` (git-ignored), or with ``--publish`` (a clean tree) to
-``bench/results/glove_half.json`` and ``glove_half.md``.
+``python -m bench.glove.corpus``) unless ``--tokens N`` asks for a generated Zipf corpus
+(``--vocab`` words), else a generated one of 300,000 tokens; ``--max-tokens N`` takes the
+first N tokens of a corpus file (the records of a whole file are cached by
+``python -m bench.glove``'s cache).  Results go to ``bench_results/glove_half/``
+(git-ignored), or with ``--publish`` (a clean tree) to ``bench/results/``:
+``glove_half.json``/``.md`` (``--via trainer``), ``glove_half_optimizer.json``/``.md``
+(``--via optimizer``).
 """
 import argparse
 import json
@@ -168,7 +170,8 @@ def main(argv=None):
                         "present, else a generated Zipf corpus)")
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="only the first N tokens of the corpus file")
-    parser.add_argument("--tokens", type=int, default=300_000, help="generated corpus size")
+    parser.add_argument("--tokens", type=int, default=None, help="train on a generated Zipf "
+                        "corpus of this many tokens (default when there is no corpus: 300,000)")
     parser.add_argument("--vocab", type=int, default=5000, help="generated corpus vocabulary")
     parser.add_argument("--dim", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=15)
@@ -185,10 +188,12 @@ def main(argv=None):
     if a.publish and machine.git_dirty():
         parser.error(f"refusing to publish from a dirty tree ({machine.git_dirty()})")
     default_corpus = os.path.join(DATA, "corpus.txt")
-    corpus = a.corpus or (default_corpus if os.path.exists(default_corpus) else None)
+    corpus = a.corpus or (default_corpus if os.path.exists(default_corpus) and a.tokens is None
+                          else None)
     if corpus is None:
-        lines = generated_corpus(a.tokens, vocab_size=a.vocab)
-        name = f"generated Zipf corpus, {a.tokens:,} tokens"
+        tokens = a.tokens or 300_000
+        lines = generated_corpus(tokens, vocab_size=a.vocab)
+        name = f"generated Zipf corpus, {tokens:,} tokens"
         vocab, records, _ = records_for(lines, window=a.window, min_count=a.min_count,
                                         cache=False)
     elif a.max_tokens:
@@ -242,10 +247,11 @@ def main(argv=None):
     out = a.out or (RESULTS if a.publish else os.path.join(os.path.dirname(HERE),
                                                             "bench_results", "glove_half"))
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "glove_half.json"), "w") as f:
+    stem = "glove_half" if a.via == "trainer" else "glove_half_optimizer"
+    with open(os.path.join(out, stem + ".json"), "w") as f:
         json.dump(results, f, indent=1)
     text = markdown(results)
-    with open(os.path.join(out, "glove_half.md"), "w") as f:
+    with open(os.path.join(out, stem + ".md"), "w") as f:
         f.write(text)
     print(text)
     return results
