@@ -908,7 +908,8 @@ def _round_reference(x, dtype, u):
     """:func:`_round_bits` in NumPy, for float32 ``x`` and the 16-bit ``dtype``: NumPy's
     / ml_dtypes' ``astype`` (nearest even) when ``u`` is None, else stochastic with the
     uniforms ``u`` (float64, one per element)."""
-    nearest = x.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        nearest = x.astype(dtype)
     if u is None:
         return nearest
     n = nearest.view(np.uint16).astype(np.int64)
