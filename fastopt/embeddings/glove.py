@@ -62,6 +62,7 @@ Example::
     assert costs[-1] < costs[0]
 """
 import math
+import mmap
 import numbers
 import os
 import sys
@@ -315,12 +316,17 @@ class Cooccurrence:
             raise ValueError("count must be > 0 and finite in every record")
 
     def save(self, path):
-        """Write GloVe's binary format (ids 1-based, as GloVe's programs expect)."""
-        records = np.empty(len(self), RECORD_DTYPE)
-        records["word1"] = self.word1 + 1
-        records["word2"] = self.word2 + 1
-        records["count"] = self.count
-        records.tofile(path)
+        """Write GloVe's binary format (ids 1-based, as GloVe's programs expect), a
+        million records at a time."""
+        chunk = 1 << 20
+        records = np.empty(min(chunk, len(self)), RECORD_DTYPE)
+        with open(path, "wb") as f:
+            for lo in range(0, len(self), chunk):
+                part = records[:min(chunk, len(self) - lo)]
+                np.add(self.word1[lo:lo + chunk], 1, out=part["word1"])
+                np.add(self.word2[lo:lo + chunk], 1, out=part["word2"])
+                part["count"] = self.count[lo:lo + chunk]
+                part.tofile(f)
 
 
 def read_cooccurrence(path):
@@ -348,9 +354,14 @@ def read_cooccurrence(path):
 #: and the buffer of the others (the corpus and the result come on top).
 DEFAULT_MEMORY_MB = 1024
 #: Bytes per dense-table entry (float64), and per buffered pair while it is sorted
-#: (key and value, the sort's permutation and the sorted copies).
+#: (key and value, and the radix sort's second copy of both).
 _DENSE_BYTES = 8
-_BUFFER_BYTES = 40
+_BUFFER_BYTES = 32
+#: Bits per digit of the radix sort of the buffer.
+_RADIX_BITS = 11
+#: The merge runs over this many ranges of word1, dropping the spilled runs' pages it has
+#: read after each (they would otherwise count in the resident memory until the end).
+_MERGE_SEGMENTS = 16
 
 
 def _dense_rows(vocab_size, max_product):
@@ -415,22 +426,51 @@ def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size
 
 
 @_njit
-def _reduce_sorted(keys, values, order):
-    """The buffer's pairs in key order, each key's values summed in buffer (corpus) order
-    from 0.0 (``order``: a stable argsort of ``keys``); returns ``(keys, sums)``."""
-    n = order.size
-    out_keys = np.empty(n, np.int64)
-    out_sums = np.empty(n, np.float64)
+def _radix_sort(keys, values, tmp_keys, tmp_values, n, key_bits):
+    """Sort ``keys[:n]`` (>= 0, < 2**key_bits) with their ``values``, stably (LSD radix,
+    ``_RADIX_BITS`` a digit, the histograms of all digits in one pass); ``tmp_*`` are as
+    large.  Returns the pair of arrays that holds the result (``keys, values`` or
+    ``tmp_keys, tmp_values``)."""
+    radix = 1 << _RADIX_BITS
+    digits = max(1, -(-key_bits // _RADIX_BITS))
+    counts = np.zeros((digits, radix), np.int64)
+    mask = radix - 1
+    for i in range(n):
+        k = keys[i]
+        for d in range(digits):
+            counts[d, (k >> (d * _RADIX_BITS)) & mask] += 1
+    src_k, src_v, dst_k, dst_v = keys, values, tmp_keys, tmp_values
+    for d in range(digits):
+        total = 0
+        for b in range(radix):
+            c = counts[d, b]
+            counts[d, b] = total
+            total += c
+        shift = d * _RADIX_BITS
+        for i in range(n):
+            k = src_k[i]
+            b = (k >> shift) & mask
+            p = counts[d, b]
+            dst_k[p] = k
+            dst_v[p] = src_v[i]
+            counts[d, b] = p + 1
+        src_k, src_v, dst_k, dst_v = dst_k, dst_v, src_k, src_v
+    return src_k, src_v
+
+
+@_njit
+def _reduce_sorted(keys, values, n):
+    """Sum the values of equal keys of the sorted ``keys[:n]``, in place, each key's
+    values in buffer (corpus) order from 0.0; returns the number of distinct keys."""
     m = -1
     for i in range(n):
-        j = order[i]
-        if m >= 0 and out_keys[m] == keys[j]:
-            out_sums[m] += values[j]
+        if m >= 0 and keys[m] == keys[i]:
+            values[m] += values[i]
         else:
             m += 1
-            out_keys[m] = keys[j]
-            out_sums[m] = 0.0 + values[j]
-    return out_keys[:m + 1], out_sums[:m + 1]
+            keys[m] = keys[i]
+            values[m] = 0.0 + values[i]
+    return m + 1
 
 
 @_njit
@@ -454,33 +494,34 @@ def _sift_down(heap, size, keys, heads, i):
 
 
 @_njit
-def _merge(row_len, offsets, dense, vocab_size, keys, values, bounds, word1, word2, count):
-    """Write every pair in key order: the dense table's cells that were hit, and the
-    sorted runs ``keys/values[bounds[r]:bounds[r + 1]]`` merged, a key's run sums added
-    in run order from 0.0.  Returns the number of records written."""
-    n_runs = bounds.size - 1
-    heads = bounds[:-1].copy()
+def _merge(row_len, offsets, dense, vocab_size, keys, values, heads, ends, w1_lo, w1_hi,
+           word1, word2, count, m):
+    """Write every pair whose word1 is in ``[w1_lo, w1_hi)`` in key order, from record
+    ``m`` on: the dense table's cells that were hit, and the sorted runs
+    ``keys/values[heads[r]:ends[r]]`` (the part of each run in that range) merged, a key's
+    run sums added in run order from 0.0.  Returns the number of records written so far."""
+    n_runs = heads.size
+    heads = heads.copy()
     heap = np.empty(n_runs, np.int64)
     size = 0
     for r in range(n_runs):
-        if heads[r] < bounds[r + 1]:
+        if heads[r] < ends[r]:
             heap[size] = r
             size += 1
     for i in range(size // 2 - 1, -1, -1):
         _sift_down(heap, size, keys, heads, i)
-    m = 0
-    w1 = 0
+    w1 = w1_lo
     w2 = 0  # the next dense cell to look at
     while True:
         run_key = keys[heads[heap[0]]] if size > 0 else np.int64(-1)
         # the next hit dense cell, if it comes before the runs' smallest key
-        while w1 < vocab_size and (w2 >= row_len[w1] or dense[offsets[w1] + w2] == 0.0):
+        while w1 < w1_hi and (w2 >= row_len[w1] or dense[offsets[w1] + w2] == 0.0):
             if w2 >= row_len[w1]:
                 w1 += 1
                 w2 = 0
             else:
                 w2 += 1
-        dense_key = np.int64(w1) * vocab_size + w2 if w1 < vocab_size else np.int64(-1)
+        dense_key = np.int64(w1) * vocab_size + w2 if w1 < w1_hi else np.int64(-1)
         if dense_key < 0 and run_key < 0:
             return m
         if dense_key >= 0 and (run_key < 0 or dense_key < run_key):
@@ -493,7 +534,7 @@ def _merge(row_len, offsets, dense, vocab_size, keys, values, bounds, word1, wor
             r = heap[0]
             total += values[heads[r]]
             heads[r] += 1
-            if heads[r] == bounds[r + 1]:
+            if heads[r] == ends[r]:
                 size -= 1
                 heap[0] = heap[size]
             _sift_down(heap, size, keys, heads, 0)
@@ -546,20 +587,22 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
         ids, starts = vocab.encode(corpus)
     vocab_size = len(vocab)
     row_len, offsets, entries, capacity = _plan(vocab_size, memory_mb, window)
+    key_bits = max(1, (vocab_size * vocab_size - 1).bit_length())
     dense = np.zeros(entries, np.float64)
-    keys = np.empty(capacity, np.int64)
-    values = np.empty(capacity, np.float64)
-    runs = []  # (path of keys, path of sums, length)
+    buffers = [np.empty(capacity, np.int64), np.empty(capacity, np.float64),
+               np.empty(capacity, np.int64), np.empty(capacity, np.float64)]
+    runs = []  # the lengths of the sorted runs, one after the other in the files keys, sums
     tmp = None
+    files = []
     try:
         line, pos, used = 0, 0, 0
         while True:
             line, pos, used = _count_pairs(ids, starts, line, pos, window, symmetric,
                                            distance_weighting, vocab_size, row_len, offsets,
-                                           dense, keys, values, used)
-            order = np.argsort(keys[:used], kind="stable")
-            run_keys, run_sums = _reduce_sorted(keys, values, order)
-            del order
+                                           dense, buffers[0], buffers[1], used)
+            run_keys, run_sums = _radix_sort(*buffers, used, key_bits)
+            used = _reduce_sorted(run_keys, run_sums, used)
+            run_keys, run_sums = run_keys[:used], run_sums[:used]
             done = line >= starts.size - 1
             if done and not runs:
                 break
@@ -570,27 +613,51 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
                 run_keys.tofile(f)
             with open(os.path.join(tmp.name, "sums"), "ab") as f:
                 run_sums.tofile(f)
-            runs.append(run_keys.size)
+            runs.append(used)
             used = 0
             if done:
                 break
-        del keys, values
-        if runs:  # the runs, one after the other in one file each for keys and sums
+        del ids, starts, buffers
+        if runs:
+            del run_keys, run_sums
             bounds = np.zeros(len(runs) + 1, np.int64)
             np.cumsum(runs, out=bounds[1:])
-            all_keys = np.memmap(os.path.join(tmp.name, "keys"), np.int64, "r")
-            all_sums = np.memmap(os.path.join(tmp.name, "sums"), np.float64, "r")
+            maps = []
+            for name in ("keys", "sums"):
+                files.append(open(os.path.join(tmp.name, name), "rb"))
+                maps.append(mmap.mmap(files[-1].fileno(), 0, access=mmap.ACCESS_READ))
+            all_keys, all_sums = np.frombuffer(maps[0], np.int64), np.frombuffer(maps[1],
+                                                                                   np.float64)
+            # ranges of word1 holding about equal shares of the first run's pairs
+            sample = all_keys[:bounds[1]:max(1, int(bounds[1]) // 4096)] // vocab_size
+            edges = np.unique(np.r_[0, np.quantile(sample, np.linspace(
+                0, 1, _MERGE_SEGMENTS + 1)[1:-1]).astype(np.int64) if sample.size else [],
+                vocab_size]).astype(np.int64)
+            del sample
         else:
-            bounds = np.array([0, run_keys.size], np.int64)
-            all_keys, all_sums = run_keys, run_sums
+            bounds = np.array([0, used], np.int64)
+            all_keys, all_sums, maps = run_keys, run_sums, []
+            edges = np.array([0, vocab_size], np.int64)
         upper = int(np.count_nonzero(dense)) + int(bounds[-1])
         word1 = np.empty(upper, np.int32)
         word2 = np.empty(upper, np.int32)
         count = np.empty(upper, np.float64)
-        m = _merge(row_len, offsets, dense, vocab_size, all_keys, all_sums, bounds,
-                   word1, word2, count)
-        del all_keys, all_sums  # close the maps before the files go
+        m = 0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            heads, ends = (np.array([b0 + np.searchsorted(all_keys[b0:b1], w * vocab_size)
+                                     for b0, b1 in zip(bounds[:-1], bounds[1:])], np.int64)
+                           for w in (lo, hi))
+            m = _merge(row_len, offsets, dense, vocab_size, all_keys, all_sums, heads, ends,
+                       lo, hi, word1, word2, count, m)
+            for mapped in maps:  # the pages read so far: not needed again
+                if hasattr(mmap, "MADV_DONTNEED"):
+                    mapped.madvise(mmap.MADV_DONTNEED)
+        del all_keys, all_sums  # release the maps before they close
+        for mapped in maps:
+            mapped.close()
     finally:
+        for f in files:
+            f.close()
         if tmp is not None:
             tmp.cleanup()
     return Cooccurrence(word1[:m], word2[:m], count[:m])

@@ -116,7 +116,8 @@ def test_cooccurrence_spills_sorted_runs_within_a_memory_budget(tmp_path, memory
     again = glove.cooccurrence(lines, vocab, window=6, memory_mb=memory_mb)
     assert np.array_equal(bits(again.count), bits(records.count))  # deterministic
     row_len, _, entries, capacity = glove._plan(len(vocab), memory_mb, 6)
-    assert entries * 8 + capacity * 40 <= max(memory_mb * 2 ** 20, 8 * 40 + 28 * 40)
+    per = glove._BUFFER_BYTES
+    assert entries * 8 + capacity * per <= max(memory_mb * 2 ** 20, 8 * per + 28 * per)
     # pairs of the dense table are exact sums in corpus order
     dense = [(a, b) for a, b in keys if b < row_len[a]]
     assert dense
