@@ -902,6 +902,20 @@ def _round_bits(x, bf16, stochastic, u):
     ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
     [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
     round to nearest; past the largest finite value stochastic rounding keeps it."""
+    if stochastic:  # the common cases in integers: the same result, exactly
+        f = _float32_bits(x)
+        magnitude = f & np.uint32(0x7FFFFFFF)
+        u24 = np.uint32(u * 16777216.0)  # u has 24 random bits: exact
+        if bf16 and magnitude < np.uint32(0x7F7F0000):  # below the largest finite's binade
+            toward = f >> np.uint32(16)          # drop 16 bits: toward zero
+            low = f & np.uint32(0xFFFF)          # |x| - |toward|, in 2^-16 of a step
+            return toward + np.uint32(1) if u24 < (low << np.uint32(8)) else toward
+        if not bf16 and np.uint32(0x38800000) <= magnitude < np.uint32(0x47000000):
+            # a normal float16, below 32768: drop 13 bits, exponent bias 127 -> 15
+            toward = ((f >> np.uint32(16)) & np.uint32(0x8000)) | (
+                (magnitude - np.uint32(0x38000000)) >> np.uint32(13))
+            low = f & np.uint32(0x1FFF)          # in 2^-13 of a step
+            return toward + np.uint32(1) if u24 < (low << np.uint32(11)) else toward
     n = _nearest_bits(x, bf16)
     if not stochastic:
         return n
@@ -916,10 +930,30 @@ def _round_bits(x, bf16, stochastic, u):
 
 
 @_njit
+def _load_row(table, row, out, bf16):
+    """``out = table[row]`` widened to float32 (the loops specialised per format, so
+    that the bfloat16 one, a shift, is vectorised)."""
+    if bf16:
+        for k in range(out.size):
+            out[k] = _as_float32(np.uint32(np.uint32(table[row, k]) << np.uint32(16)))
+    else:
+        for k in range(out.size):
+            out[k] = _widen(table[row, k], False)
+
+
+@_njit
 def _store_row(table, row, values, bf16, stochastic, key, counter):
     """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
     even ``k``, the next 24 for odd)."""
+    if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
+        if bf16:
+            for k in range(values.size):
+                table[row, k] = np.uint16(_nearest_bits(values[k], True))
+        else:
+            for k in range(values.size):
+                table[row, k] = np.uint16(_nearest_bits(values[k], False))
+        return
     z = np.uint64(0)
     u = 0.0
     for k in range(values.size):
@@ -952,9 +986,8 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
             _prefetch_rows(context, j)
             _prefetch_rows(context_sum, j)
         i, j = word1[r], word2[r]
-        for k in range(d + 1):
-            w[k] = _widen(weights[i, k], bf16)
-            c[k] = _widen(context[j, k], bf16)
+        _load_row(weights, i, w, bf16)
+        _load_row(context, j, c, bf16)
         diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
         fdiff = t(weight[r] * diff)
         cost += 0.5 * np.float64(fdiff) * np.float64(diff)
