@@ -90,6 +90,10 @@ _AHEAD = 8
 
 _njit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                    fastmath=False)
+# the 16-bit conversions, inlined into the loops that call them (numba's IR inlining:
+# LLVM would leave the larger ones as calls, one per element)
+_njit_inline = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+                          fastmath=False, inline="always")
 
 
 # ------------------------------------------------------------------------ vocabulary
@@ -831,7 +835,7 @@ def _float32_bits(typingctx, x):
     return types.uint32(types.float32), codegen
 
 
-@_njit
+@_njit_inline
 def _widen(h, bf16):
     """The float32 value of the 16-bit float with bit pattern ``h`` (exact)."""
     h = np.uint32(h)
@@ -856,7 +860,7 @@ def _widen(h, bf16):
                                  | ((significand & np.uint32(0x03FF)) << np.uint32(13))))
 
 
-@_njit
+@_njit_inline
 def _nearest_bits(x, bf16):
     """``x`` (float32) rounded to the nearest 16-bit float, ties to even (as NumPy's and
     ml_dtypes' ``astype``): its uint32 bit pattern (in the low 16 bits)."""
@@ -887,7 +891,7 @@ def _nearest_bits(x, bf16):
     return sign + ((sig >> np.uint32(13)) + h_exp)
 
 
-@_njit
+@_njit_inline
 def _mix64(z):
     """SplitMix64's finaliser (uint64 in, uint64 out)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -895,7 +899,7 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@_njit
+@_njit_inline
 def _round_bits(x, bf16, stochastic, u):
     """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
     the neighbour toward zero or the one away from zero, away with probability
@@ -929,7 +933,7 @@ def _round_bits(x, bf16, stochastic, u):
     return toward + np.uint32(1) if u < p else toward
 
 
-@_njit
+@_njit_inline
 def _load_row(table, row, out, bf16):
     """``out = table[row]`` widened to float32 (the loops specialised per format, so
     that the bfloat16 one, a shift, is vectorised)."""
@@ -941,7 +945,7 @@ def _load_row(table, row, out, bf16):
             out[k] = _widen(table[row, k], False)
 
 
-@_njit
+@_njit_inline
 def _store_row(table, row, values, bf16, stochastic, key, counter):
     """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
