@@ -49,7 +49,8 @@ Pieces, usable on their own:
   :func:`read_cooccurrence` for GloVe's binary format (``int32 word1, int32 word2,
   float64 count``, 1-based word ids);
 * :class:`GloVe` -- the trainer: :meth:`GloVe.fit`, :meth:`GloVe.vectors`,
-  :meth:`GloVe.save_text`.
+  :meth:`GloVe.save_text`; float32 or float64 tables, or float16/bfloat16 ones with
+  float32 Adagrad sums, rounded to nearest or stochastically (see :class:`GloVe`).
 
 Example::
 
