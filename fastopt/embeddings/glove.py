@@ -763,32 +763,46 @@ def _dot(w, c, d):
     return total
 
 
+@_njit_inline
+def _prefetch_record(weights, context, weights_sum, context_sum, i, j):
+    """:func:`_prefetch_rows` of the four rows of a record."""
+    _prefetch_rows(weights, i)
+    _prefetch_rows(weights_sum, i)
+    _prefetch_rows(context, j)
+    _prefetch_rows(context_sum, j)
+
+
+@_njit_inline
+def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
+    """One record of :func:`_train_records_python` on the rows ``w``, ``c`` (vector and
+    bias, in the arithmetic's dtype) and their sums: returns its cost (double)."""
+    d = w.size - 1
+    t = w.dtype.type
+    diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count)
+    fdiff = t(weight * diff)
+    for k in range(d):
+        grad_w[k] = fdiff * c[k]
+        grad_c[k] = fdiff * w[k]
+    grad_w[d] = fdiff
+    grad_c[d] = fdiff
+    adagrad_serial(w, grad_w, w_sum, 1.0, 0.0, eps, False)
+    adagrad_serial(c, grad_c, c_sum, 1.0, 0.0, eps, False)
+    return 0.5 * np.float64(fdiff) * np.float64(diff)
+
+
 @_njit
 def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
     """:func:`_train_records_python`, compiled (runs without the GIL)."""
-    d = weights.shape[1] - 1
-    t = weights.dtype.type
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
-            i, j = word1[r + _AHEAD], word2[r + _AHEAD]
-            _prefetch_rows(weights, i)
-            _prefetch_rows(weights_sum, i)
-            _prefetch_rows(context, j)
-            _prefetch_rows(context_sum, j)
+            _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
+                             word2[r + _AHEAD])
         i, j = word1[r], word2[r]
         w, c = weights[i], context[j]
-        diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
-        fdiff = t(weight[r] * diff)
-        cost += 0.5 * np.float64(fdiff) * np.float64(diff)
-        for k in range(d):
-            grad_w[k] = fdiff * c[k]
-            grad_c[k] = fdiff * w[k]
-        grad_w[d] = fdiff
-        grad_c[d] = fdiff
-        adagrad_serial(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False)
-        adagrad_serial(c, grad_c, context_sum[j], 1.0, 0.0, eps, False)
+        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
+                             eps, grad_w, grad_c)
     return cost
 
 
@@ -981,28 +995,16 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
     the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
     d = weights.shape[1] - 1
     slots = (d + 2) // 2
-    t = np.float32
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
-            i, j = word1[r + _AHEAD], word2[r + _AHEAD]
-            _prefetch_rows(weights, i)
-            _prefetch_rows(weights_sum, i)
-            _prefetch_rows(context, j)
-            _prefetch_rows(context_sum, j)
+            _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
+                             word2[r + _AHEAD])
         i, j = word1[r], word2[r]
         _load_row(weights, i, w, bf16)
         _load_row(context, j, c, bf16)
-        diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
-        fdiff = t(weight[r] * diff)
-        cost += 0.5 * np.float64(fdiff) * np.float64(diff)
-        for k in range(d):
-            grad_w[k] = fdiff * c[k]
-            grad_c[k] = fdiff * w[k]
-        grad_w[d] = fdiff
-        grad_c[d] = fdiff
-        adagrad_serial(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False)
-        adagrad_serial(c, grad_c, context_sum[j], 1.0, 0.0, eps, False)
+        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
+                             eps, grad_w, grad_c)
         base = np.uint64(2 * r) * np.uint64(slots)
         _store_row(weights, i, w, bf16, stochastic, key, base)
         _store_row(context, j, c, bf16, stochastic, key, base + np.uint64(slots))

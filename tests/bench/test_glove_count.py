@@ -5,7 +5,6 @@ rows it adds to the target table."""
 import os
 import sys
 
-import numpy as np
 
 from bench.glove import run as glove_bench
 from fastopt.embeddings import glove
@@ -13,7 +12,6 @@ from fastopt.embeddings import glove
 FAKE_COOCCUR = '''#!{python}
 """cooccur -window-size W -vocab-file V ... < corpus > records, the slow way."""
 import sys
-import numpy as np
 args = sys.argv[1:]
 window = int(args[args.index("-window-size") + 1])
 words = [line.split()[0] for line in open(args[args.index("-vocab-file") + 1])]
