@@ -12,6 +12,7 @@ from fastopt.embeddings import glove
 FAKE_COOCCUR = '''#!{python}
 """cooccur -window-size W -vocab-file V ... < corpus > records, the slow way."""
 import sys
+import numpy as np
 args = sys.argv[1:]
 window = int(args[args.index("-window-size") + 1])
 words = [line.split()[0] for line in open(args[args.index("-vocab-file") + 1])]
