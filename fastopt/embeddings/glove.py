@@ -948,16 +948,20 @@ def _round_bits(x, bf16, stochastic, u):
     return toward + np.uint32(1) if u < p else toward
 
 
+#: every float16 bit pattern's float32 value (256 KiB): float16 rows are widened by lookup
+_FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+
+
 @_njit_inline
-def _load_row(table, row, out, bf16):
-    """``out = table[row]`` widened to float32 (the loops specialised per format, so
-    that the bfloat16 one, a shift, is vectorised)."""
+def _load_row(table, row, out, bf16, float16_values):
+    """``out = table[row]`` widened to float32: a shift for bfloat16 (vectorised), a
+    lookup in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
     if bf16:
         for k in range(out.size):
             out[k] = _as_float32(np.uint32(np.uint32(table[row, k]) << np.uint32(16)))
     else:
         for k in range(out.size):
-            out[k] = _widen(table[row, k], False)
+            out[k] = float16_values[table[row, k]]
 
 
 @_njit_inline
@@ -987,7 +991,8 @@ def _store_row(table, row, values, bf16, stochastic, key, counter):
 
 @_njit
 def _train_records_half(weights, context, weights_sum, context_sum, word1, word2, log_count,
-                        weight, lo, hi, eps, grad_w, grad_c, w, c, bf16, stochastic, key):
+                        weight, lo, hi, eps, grad_w, grad_c, w, c, bf16, stochastic, key,
+                        float16_values):
     """:func:`_train_records` for 16-bit tables (``weights`` and ``context`` as their
     uint16 bit patterns, float32 sums): each record's rows widened into the float32
     scratch rows ``w`` and ``c``, trained as in float32, and stored back rounded; the
@@ -1001,8 +1006,8 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
             _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
                              word2[r + _AHEAD])
         i, j = word1[r], word2[r]
-        _load_row(weights, i, w, bf16)
-        _load_row(context, j, c, bf16)
+        _load_row(weights, i, w, bf16, float16_values)
+        _load_row(context, j, c, bf16, float16_values)
         cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
                              eps, grad_w, grad_c)
         base = np.uint64(2 * r) * np.uint64(slots)
@@ -1045,7 +1050,7 @@ def _uniforms_reference(key, counter, n):
 
 def _train_records_half_python(weights, context, weights_sum, context_sum, word1, word2,
                                log_count, weight, lo, hi, eps, grad_w, grad_c, w, c, bf16,
-                               stochastic, key):
+                               stochastic, key, float16_values=None):
     """The reference of :func:`_train_records_half` (``weights``/``context`` are uint16
     bit patterns here too): widen with ``astype``, :func:`_train_records_python`'s step
     on float32 copies, round back with :func:`_round_reference`."""
@@ -1236,7 +1241,7 @@ class GloVe:
             def work(t):
                 scratch = _thread_scratch(self.dim + 1, self.compute_dtype, 4)
                 extra = ((scratch[2], scratch[3], self.dtype == check.BFLOAT16,
-                          self.rounding == "stochastic", key) if half else ())
+                          self.rounding == "stochastic", key, _FLOAT16_VALUES) if half else ())
                 for lo in range(bounds[t], bounds[t + 1], _BLOCK):
                     hi = min(lo + _BLOCK, bounds[t + 1])
                     sums[t] += loop(*tables, self.weights_sum, self.context_sum, word1,
