@@ -102,6 +102,87 @@ def records_for(corpus, *, window, min_count, cache=True, log=print):
     return vocab, records, info
 
 
+# ------------------------------------------------------------------------- counting
+
+REPO = os.path.dirname(HERE)
+
+
+def _run_measured(cmd, stdin=None, stdout=None):
+    """Run ``cmd`` to its end: ``(wall seconds, peak resident bytes of that process, its
+    standard output)``; raises if it fails."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout if stdout is not None
+                                else subprocess.PIPE, stderr=err, cwd=REPO)
+        out = proc.stdout.read() if stdout is None else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}: "
+                               f"{err.read().decode(errors='replace')[-2000:]}")
+    return wall, usage.ru_maxrss * 1024, out.decode()
+
+
+def _same_records(path_a, path_b, chunk=1 << 22):
+    """``(identical pairs, largest relative difference of the counts)`` of two files in
+    GloVe's binary format (compared a chunk at a time)."""
+    size = os.path.getsize(path_a)
+    if size != os.path.getsize(path_b) or size % glove.RECORD_DTYPE.itemsize:
+        return False, float("nan")
+    if size == 0:
+        return True, 0.0
+    a = np.memmap(path_a, glove.RECORD_DTYPE, "r")
+    b = np.memmap(path_b, glove.RECORD_DTYPE, "r")
+    worst = 0.0
+    for lo in range(0, a.size, chunk):
+        x, y = a[lo:lo + chunk], b[lo:lo + chunk]
+        if not (np.array_equal(x["word1"], y["word1"]) and np.array_equal(x["word2"], y["word2"])):
+            return False, float("nan")
+        if x.size:
+            worst = max(worst, float(np.max(np.abs(x["count"] / y["count"] - 1))))
+    return True, worst
+
+
+def count_comparison(corpus_path, vocab, cooccur, *, window, memory_mb, rounds, log=print):
+    """Co-occurrence counting: fastopt (:mod:`bench.glove.count`: ``glove.cooccurrence`` with
+    ``memory_mb``, records written to a file) against GloVe's ``cooccur`` (``-memory`` the same
+    budget in GB), on the same corpus file, vocabulary and window, each in a process of its
+    own, ``rounds`` rounds in alternating order.  Returns per-run wall times, peak resident
+    memory (each process's own) and whether the two record files agree."""
+    runs = {"fastopt": [], "cooccur": []}
+    with tempfile.TemporaryDirectory(prefix="fastopt-count-") as tmp:
+        vocab_path = os.path.join(tmp, "vocab.txt")
+        vocab.save(vocab_path)
+        outs = {name: os.path.join(tmp, f"{name}.bin") for name in runs}
+        for r in range(rounds):
+            for name in (["fastopt", "cooccur"] if r % 2 == 0 else ["cooccur", "fastopt"]):
+                if name == "fastopt":
+                    wall, peak, out = _run_measured(
+                        [sys.executable, "-m", "bench.glove.count", corpus_path, vocab_path,
+                         outs[name], "--window", str(window), "--memory-mb", str(memory_mb)])
+                    got = json.loads(out.strip().splitlines()[-1])
+                    seconds = got["seconds"]
+                else:
+                    with open(corpus_path, "rb") as fin, open(outs[name], "wb") as fout:
+                        wall, peak, _ = _run_measured(
+                            [cooccur, "-verbose", "0", "-symmetric", "1", "-window-size",
+                             str(window), "-vocab-file", vocab_path, "-memory",
+                             str(memory_mb / 1024), "-overflow-file",
+                             os.path.join(tmp, "overflow")], stdin=fin, stdout=fout)
+                    seconds = wall
+                runs[name].append(dict(seconds=seconds, process_seconds=wall, peak_rss_bytes=peak))
+                log(f"  counting round {r + 1}: {name} {seconds:.1f} s (process {wall:.1f} s), "
+                    f"peak {peak / 2 ** 30:.2f} GiB")
+        same, worst = _same_records(outs["fastopt"], outs["cooccur"])
+        records = os.path.getsize(outs["fastopt"]) // glove.RECORD_DTYPE.itemsize
+    log(f"  counting: {'the same' if same else 'DIFFERENT'} records ({records:,}), counts "
+        f"within {worst:.1e} (relative)")
+    return dict(runs=runs, memory_mb=memory_mb, window=window, same_pairs=same,
+                worst_relative_count_difference=worst, records=records)
+
+
 def _count_tokens(path):
     n = 0
     with open(path, encoding="utf-8") as f:
@@ -301,6 +382,15 @@ def summary(results):
             rows.append((f"fastopt / GloVe C, {t} thread{'s' * (t > 1)}",
                          f"{mine / median_rate(c_runs):.2f}x", "> 1x",
                          mine > median_rate(c_runs)))
+    counting = results.get("counting")
+    if counting:
+        mine = statistics.median(r["seconds"] for r in counting["runs"]["fastopt"])
+        theirs = statistics.median(r["seconds"] for r in counting["runs"]["cooccur"])
+        peak = max(r["peak_rss_bytes"] for r in counting["runs"]["fastopt"])
+        rows.append(("counting time / GloVe cooccur", f"{mine / theirs:.2f}x ({mine:.1f} s vs "
+                     f"{theirs:.1f} s)", "<= 1x", mine <= theirs))
+        rows.append((f"counting peak memory (memory_mb {counting['memory_mb']:g})",
+                     f"{peak / 2 ** 30:.2f} GiB", "<= 2 GiB", peak <= 2 * 2 ** 30))
     c1 = runs.get("glove-c-1")
     if c1 and runs.get("fastopt-1"):
         worst = max(abs(a["cost"] / b["cost"] - 1)
@@ -321,6 +411,21 @@ def markdown(results):
     lines += ["| target | measured | wanted | |", "|---|---:|---:|---|"]
     for label, value, want, ok in summary(results):
         lines.append(f"| {label} | {value} | {want} | {'ok' if ok else 'MISS'} |")
+    counting = results.get("counting")
+    if counting:
+        f, c = counting["runs"]["fastopt"], counting["runs"]["cooccur"]
+        med = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
+        lines += ["", f"Counting (window {counting['window']}, memory budget "
+                  f"{counting['memory_mb']:g} MiB for both, median of {len(f)} alternating "
+                  f"runs): fastopt {med(f, 'seconds'):.1f} s (`glove.cooccurrence` on the corpus "
+                  f"file and writing the records; the whole process {med(f, 'process_seconds'):.1f} s), "
+                  f"peak {max(r['peak_rss_bytes'] for r in f) / 2 ** 30:.2f} GiB; GloVe's "
+                  f"`cooccur` {med(c, 'seconds'):.1f} s, peak "
+                  f"{max(r['peak_rss_bytes'] for r in c) / 2 ** 30:.2f} GiB; "
+                  f"{counting['records']:,} records, "
+                  + ("the same pairs in both, counts within "
+                     f"{counting['worst_relative_count_difference']:.1e} (relative)."
+                     if counting["same_pairs"] else "the two record files DIFFER.")]
     lines += ["", "| run | " + " | ".join(f"epoch {e + 1}" for e in range(results["epochs"]))
               + " | records/s: median epoch (min-max) |",
               "|---|" + "---:|" * (results["epochs"] + 1)]
@@ -409,7 +514,14 @@ def main(argv=None):
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                     help="the 'all cores' thread count (default: every CPU)")
-    ap.add_argument("--glove-c", help="GloVe's own glove binary, to compare with")
+    ap.add_argument("--glove-c", help="GloVe's own glove binary, to compare with (and its "
+                    "cooccur, from the same folder, for the counting)")
+    ap.add_argument("--count-rounds", type=int, default=None,
+                    help="counting runs of each (fastopt, cooccur), alternating "
+                         "(default 3, --quick 1)")
+    ap.add_argument("--count-memory-mb", type=float, default=glove.DEFAULT_MEMORY_MB,
+                    help="the counting's memory budget, both fastopt's memory_mb and "
+                         "cooccur's -memory (default %(default)s)")
     ap.add_argument("--out", default=None,
                     help="results folder (default bench_results/glove, --quick: "
                          "bench_results/quick; both git-ignored)")
@@ -446,6 +558,22 @@ def main(argv=None):
     vocab, records, info = records_for(corpus, window=args.window, min_count=args.min_count,
                                        log=log)
     info["name"] = name
+    counting = None
+    cooccur = args.glove_c and os.path.join(os.path.dirname(os.path.abspath(args.glove_c)),
+                                            "cooccur")
+    if cooccur and not os.path.exists(cooccur):
+        log(f"no {cooccur}: the counting is not compared")
+    elif cooccur:
+        rounds = args.count_rounds or (1 if args.quick else 3)
+        log(f"counting: fastopt against {cooccur}, {rounds} round(s)")
+        with tempfile.TemporaryDirectory(prefix="fastopt-corpus-") as tmp:
+            path = corpus
+            if not isinstance(corpus, str):
+                path = os.path.join(tmp, "corpus.txt")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.writelines(line + "\n" for line in corpus)
+            counting = count_comparison(path, vocab, cooccur, window=args.window,
+                                        memory_mb=args.count_memory_mb, rounds=rounds, log=log)
     order = np.random.default_rng(0).permutation(len(records))
     shuffled = glove.Cooccurrence(records.word1[order], records.word2[order],
                                   records.count[order])
@@ -453,6 +581,7 @@ def main(argv=None):
     git_state = machine.git_dirty()
     results = dict(corpus=info, dim=args.dim, window=args.window, min_count=args.min_count,
                    dtype=args.dtype, epochs=epochs, threads=args.threads, runs={},
+                   counting=counting,
                    interleaved=True, command=" ".join(["python -m bench.glove",
                                      *(sys.argv[1:] if argv is None else argv)]),
                    git={"commit": _git_commit(),

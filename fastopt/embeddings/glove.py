@@ -49,7 +49,8 @@ Pieces, usable on their own:
   :func:`read_cooccurrence` for GloVe's binary format (``int32 word1, int32 word2,
   float64 count``, 1-based word ids);
 * :class:`GloVe` -- the trainer: :meth:`GloVe.fit`, :meth:`GloVe.vectors`,
-  :meth:`GloVe.save_text`.
+  :meth:`GloVe.save_text`; float32 or float64 tables, or float16/bfloat16 ones with
+  float32 Adagrad sums, rounded to nearest or stochastically (see :class:`GloVe`).
 
 Example::
 
@@ -62,6 +63,8 @@ Example::
     assert costs[-1] < costs[0]
 """
 import math
+import mmap
+import numbers
 import os
 import sys
 import threading
@@ -88,6 +91,10 @@ _AHEAD = 8
 
 _njit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                    fastmath=False)
+# the 16-bit conversions, inlined into the loops that call them (numba's IR inlining:
+# LLVM would leave the larger ones as calls, one per element)
+_njit_inline = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
+                          fastmath=False, inline="always")
 
 
 # ------------------------------------------------------------------------ vocabulary
@@ -160,7 +167,17 @@ class Vocabulary:
 
     def encode(self, corpus):
         """``(ids, starts)``: the in-vocabulary tokens of every line as int32 ids, line
-        ``k`` being ``ids[starts[k]:starts[k + 1]]``."""
+        ``k`` being ``ids[starts[k]:starts[k + 1]]``.
+
+        A corpus file of ASCII text without carriage returns (what
+        ``python -m bench.glove.corpus`` writes) is read as bytes and encoded by a compiled
+        loop (a hash table of the vocabulary's words); any other corpus line by line in
+        Python.  Both split lines at ``\\n`` and words at Python's ``str.split()``
+        whitespace, and give the same result."""
+        if isinstance(corpus, (str, os.PathLike)):
+            data = np.fromfile(corpus, np.uint8)
+            if not data.size or (data.max() < 0x80 and not np.any(data == 13)):
+                return self._encode_ascii(data)
         index = self.index
         ids, starts, n = [], [0], 0
         for line in _lines(corpus):
@@ -170,6 +187,104 @@ class Vocabulary:
             starts.append(n)
         flat = np.concatenate(ids) if ids else np.empty(0, np.int32)
         return flat, np.array(starts, dtype=np.int64)
+
+
+    def _encode_ascii(self, data):
+        """:meth:`encode` of the bytes ``data`` of an ASCII file without ``\\r``."""
+        table = getattr(self, "_table", None)
+        if table is None:
+            raw = [w.encode("utf-8") for w in self.words]
+            lengths = np.fromiter((len(b) for b in raw), np.int64, len(raw))
+            starts = np.zeros(len(raw) + 1, np.int64)
+            np.cumsum(lengths, out=starts[1:])
+            chars = np.frombuffer(b"".join(raw), np.uint8) if raw else np.empty(0, np.uint8)
+            size = 1 << max(4, (2 * len(raw)).bit_length())  # load factor <= 1/2
+            slots = np.full(size, -1, np.int32)
+            _hash_insert(chars, starts, slots)
+            table = self._table = (chars, starts, slots)
+        ids = np.empty(data.size // 2 + 1, np.int32)
+        line_ends = np.empty(int(np.count_nonzero(data == 10)) + 1, np.int64)
+        n_ids, n_lines = _encode_bytes(data, *table, ids, line_ends)
+        starts = np.empty(n_lines + 1, np.int64)
+        starts[0] = 0
+        starts[1:] = line_ends[:n_lines]
+        return ids[:n_ids].copy(), starts
+
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+
+
+@_njit
+def _is_space(c):
+    """Python's ``str.split()`` whitespace among ASCII bytes (``\\n`` included)."""
+    return c == 32 or (9 <= c <= 13) or (28 <= c <= 31)
+
+
+@_njit
+def _fnv1a(data, lo, hi):
+    h = np.uint64(_FNV_OFFSET)
+    for k in range(lo, hi):
+        h = (h ^ np.uint64(data[k])) * np.uint64(_FNV_PRIME)
+    return h
+
+
+@_njit
+def _hash_insert(chars, starts, slots):
+    """Put word ``w`` (``chars[starts[w]:starts[w + 1]]``) of every id into the
+    open-addressing table ``slots`` (``-1``: empty; linear probing)."""
+    mask = np.uint64(slots.size - 1)
+    for w in range(starts.size - 1):
+        s = _fnv1a(chars, starts[w], starts[w + 1]) & mask
+        while slots[s] >= 0:
+            s = (s + np.uint64(1)) & mask
+        slots[s] = w
+
+
+@_njit
+def _encode_bytes(data, chars, starts, slots, ids, line_ends):
+    """Split ``data`` into lines at ``\\n`` (a last line without one counts too) and words
+    at whitespace; write the ids of the words found in the table (the first id of equal
+    words) to ``ids`` and the end of every line in ``ids`` to ``line_ends``.  Returns
+    ``(number of ids, number of lines)``."""
+    n = data.size
+    mask = np.uint64(slots.size - 1)
+    m = 0
+    lines = 0
+    pos = 0
+    while pos < n:
+        c = data[pos]
+        if c == 10:
+            line_ends[lines] = m
+            lines += 1
+            pos += 1
+            continue
+        if _is_space(c):
+            pos += 1
+            continue
+        start = pos
+        while pos < n and not _is_space(data[pos]):
+            pos += 1
+        length = pos - start
+        s = _fnv1a(data, start, pos) & mask
+        while slots[s] >= 0:
+            w = slots[s]
+            lo = starts[w]
+            if starts[w + 1] - lo == length:
+                same = True
+                for k in range(length):
+                    if chars[lo + k] != data[start + k]:
+                        same = False
+                        break
+                if same:
+                    ids[m] = w
+                    m += 1
+                    break
+            s = (s + np.uint64(1)) & mask
+    if n > 0 and data[n - 1] != 10:
+        line_ends[lines] = m
+        lines += 1
+    return m, lines
 
 
 # --------------------------------------------------------------------- co-occurrence
@@ -206,12 +321,17 @@ class Cooccurrence:
             raise ValueError("count must be > 0 and finite in every record")
 
     def save(self, path):
-        """Write GloVe's binary format (ids 1-based, as GloVe's programs expect)."""
-        records = np.empty(len(self), RECORD_DTYPE)
-        records["word1"] = self.word1 + 1
-        records["word2"] = self.word2 + 1
-        records["count"] = self.count
-        records.tofile(path)
+        """Write GloVe's binary format (ids 1-based, as GloVe's programs expect), a
+        million records at a time."""
+        chunk = 1 << 20
+        records = np.empty(min(chunk, len(self)), RECORD_DTYPE)
+        with open(path, "wb") as f:
+            for lo in range(0, len(self), chunk):
+                part = records[:min(chunk, len(self) - lo)]
+                np.add(self.word1[lo:lo + chunk], 1, out=part["word1"])
+                np.add(self.word2[lo:lo + chunk], 1, out=part["word2"])
+                part["count"] = self.count[lo:lo + chunk]
+                part.tofile(f)
 
 
 def read_cooccurrence(path):
@@ -239,9 +359,14 @@ def read_cooccurrence(path):
 #: and the buffer of the others (the corpus and the result come on top).
 DEFAULT_MEMORY_MB = 1024
 #: Bytes per dense-table entry (float64), and per buffered pair while it is sorted
-#: (key and value, the sort's permutation and the sorted copies).
+#: (key and value, and the radix sort's second copy of both).
 _DENSE_BYTES = 8
-_BUFFER_BYTES = 40
+_BUFFER_BYTES = 32
+#: Bits per digit of the radix sort of the buffer.
+_RADIX_BITS = 11
+#: The merge runs over this many ranges of word1, dropping the spilled runs' pages it has
+#: read after each (they would otherwise count in the resident memory until the end).
+_MERGE_SEGMENTS = 16
 
 
 def _dense_rows(vocab_size, max_product):
@@ -306,22 +431,51 @@ def _count_pairs(ids, starts, line, pos, window, symmetric, weighted, vocab_size
 
 
 @_njit
-def _reduce_sorted(keys, values, order):
-    """The buffer's pairs in key order, each key's values summed in buffer (corpus) order
-    from 0.0 (``order``: a stable argsort of ``keys``); returns ``(keys, sums)``."""
-    n = order.size
-    out_keys = np.empty(n, np.int64)
-    out_sums = np.empty(n, np.float64)
+def _radix_sort(keys, values, tmp_keys, tmp_values, n, key_bits):
+    """Sort ``keys[:n]`` (>= 0, < 2**key_bits) with their ``values``, stably (LSD radix,
+    ``_RADIX_BITS`` a digit, the histograms of all digits in one pass); ``tmp_*`` are as
+    large.  Returns the pair of arrays that holds the result (``keys, values`` or
+    ``tmp_keys, tmp_values``)."""
+    radix = 1 << _RADIX_BITS
+    digits = max(1, -(-key_bits // _RADIX_BITS))
+    counts = np.zeros((digits, radix), np.int64)
+    mask = radix - 1
+    for i in range(n):
+        k = keys[i]
+        for d in range(digits):
+            counts[d, (k >> (d * _RADIX_BITS)) & mask] += 1
+    src_k, src_v, dst_k, dst_v = keys, values, tmp_keys, tmp_values
+    for d in range(digits):
+        total = 0
+        for b in range(radix):
+            c = counts[d, b]
+            counts[d, b] = total
+            total += c
+        shift = d * _RADIX_BITS
+        for i in range(n):
+            k = src_k[i]
+            b = (k >> shift) & mask
+            p = counts[d, b]
+            dst_k[p] = k
+            dst_v[p] = src_v[i]
+            counts[d, b] = p + 1
+        src_k, src_v, dst_k, dst_v = dst_k, dst_v, src_k, src_v
+    return src_k, src_v
+
+
+@_njit
+def _reduce_sorted(keys, values, n):
+    """Sum the values of equal keys of the sorted ``keys[:n]``, in place, each key's
+    values in buffer (corpus) order from 0.0; returns the number of distinct keys."""
     m = -1
     for i in range(n):
-        j = order[i]
-        if m >= 0 and out_keys[m] == keys[j]:
-            out_sums[m] += values[j]
+        if m >= 0 and keys[m] == keys[i]:
+            values[m] += values[i]
         else:
             m += 1
-            out_keys[m] = keys[j]
-            out_sums[m] = 0.0 + values[j]
-    return out_keys[:m + 1], out_sums[:m + 1]
+            keys[m] = keys[i]
+            values[m] = 0.0 + values[i]
+    return m + 1
 
 
 @_njit
@@ -345,33 +499,34 @@ def _sift_down(heap, size, keys, heads, i):
 
 
 @_njit
-def _merge(row_len, offsets, dense, vocab_size, keys, values, bounds, word1, word2, count):
-    """Write every pair in key order: the dense table's cells that were hit, and the
-    sorted runs ``keys/values[bounds[r]:bounds[r + 1]]`` merged, a key's run sums added
-    in run order from 0.0.  Returns the number of records written."""
-    n_runs = bounds.size - 1
-    heads = bounds[:-1].copy()
+def _merge(row_len, offsets, dense, vocab_size, keys, values, heads, ends, w1_lo, w1_hi,
+           word1, word2, count, m):
+    """Write every pair whose word1 is in ``[w1_lo, w1_hi)`` in key order, from record
+    ``m`` on: the dense table's cells that were hit, and the sorted runs
+    ``keys/values[heads[r]:ends[r]]`` (the part of each run in that range) merged, a key's
+    run sums added in run order from 0.0.  Returns the number of records written so far."""
+    n_runs = heads.size
+    heads = heads.copy()
     heap = np.empty(n_runs, np.int64)
     size = 0
     for r in range(n_runs):
-        if heads[r] < bounds[r + 1]:
+        if heads[r] < ends[r]:
             heap[size] = r
             size += 1
     for i in range(size // 2 - 1, -1, -1):
         _sift_down(heap, size, keys, heads, i)
-    m = 0
-    w1 = 0
+    w1 = w1_lo
     w2 = 0  # the next dense cell to look at
     while True:
         run_key = keys[heads[heap[0]]] if size > 0 else np.int64(-1)
         # the next hit dense cell, if it comes before the runs' smallest key
-        while w1 < vocab_size and (w2 >= row_len[w1] or dense[offsets[w1] + w2] == 0.0):
+        while w1 < w1_hi and (w2 >= row_len[w1] or dense[offsets[w1] + w2] == 0.0):
             if w2 >= row_len[w1]:
                 w1 += 1
                 w2 = 0
             else:
                 w2 += 1
-        dense_key = np.int64(w1) * vocab_size + w2 if w1 < vocab_size else np.int64(-1)
+        dense_key = np.int64(w1) * vocab_size + w2 if w1 < w1_hi else np.int64(-1)
         if dense_key < 0 and run_key < 0:
             return m
         if dense_key >= 0 and (run_key < 0 or dense_key < run_key):
@@ -384,7 +539,7 @@ def _merge(row_len, offsets, dense, vocab_size, keys, values, bounds, word1, wor
             r = heap[0]
             total += values[heads[r]]
             heads[r] += 1
-            if heads[r] == bounds[r + 1]:
+            if heads[r] == ends[r]:
                 size -= 1
                 heap[0] = heap[size]
             _sift_down(heap, size, keys, heads, 0)
@@ -437,20 +592,22 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
         ids, starts = vocab.encode(corpus)
     vocab_size = len(vocab)
     row_len, offsets, entries, capacity = _plan(vocab_size, memory_mb, window)
+    key_bits = max(1, (vocab_size * vocab_size - 1).bit_length())
     dense = np.zeros(entries, np.float64)
-    keys = np.empty(capacity, np.int64)
-    values = np.empty(capacity, np.float64)
-    runs = []  # (path of keys, path of sums, length)
+    buffers = [np.empty(capacity, np.int64), np.empty(capacity, np.float64),
+               np.empty(capacity, np.int64), np.empty(capacity, np.float64)]
+    runs = []  # the lengths of the sorted runs, one after the other in the files keys, sums
     tmp = None
+    files = []
     try:
         line, pos, used = 0, 0, 0
         while True:
             line, pos, used = _count_pairs(ids, starts, line, pos, window, symmetric,
                                            distance_weighting, vocab_size, row_len, offsets,
-                                           dense, keys, values, used)
-            order = np.argsort(keys[:used], kind="stable")
-            run_keys, run_sums = _reduce_sorted(keys, values, order)
-            del order
+                                           dense, buffers[0], buffers[1], used)
+            run_keys, run_sums = _radix_sort(*buffers, used, key_bits)
+            used = _reduce_sorted(run_keys, run_sums, used)
+            run_keys, run_sums = run_keys[:used], run_sums[:used]
             done = line >= starts.size - 1
             if done and not runs:
                 break
@@ -461,27 +618,51 @@ def cooccurrence(corpus, vocab, *, window=15, symmetric=True, distance_weighting
                 run_keys.tofile(f)
             with open(os.path.join(tmp.name, "sums"), "ab") as f:
                 run_sums.tofile(f)
-            runs.append(run_keys.size)
+            runs.append(used)
             used = 0
             if done:
                 break
-        del keys, values
-        if runs:  # the runs, one after the other in one file each for keys and sums
+        del ids, starts, buffers
+        if runs:
+            del run_keys, run_sums
             bounds = np.zeros(len(runs) + 1, np.int64)
             np.cumsum(runs, out=bounds[1:])
-            all_keys = np.memmap(os.path.join(tmp.name, "keys"), np.int64, "r")
-            all_sums = np.memmap(os.path.join(tmp.name, "sums"), np.float64, "r")
+            maps = []
+            for name in ("keys", "sums"):
+                files.append(open(os.path.join(tmp.name, name), "rb"))
+                maps.append(mmap.mmap(files[-1].fileno(), 0, access=mmap.ACCESS_READ))
+            all_keys, all_sums = np.frombuffer(maps[0], np.int64), np.frombuffer(maps[1],
+                                                                                   np.float64)
+            # ranges of word1 holding about equal shares of the first run's pairs
+            sample = all_keys[:bounds[1]:max(1, int(bounds[1]) // 4096)] // vocab_size
+            edges = np.unique(np.r_[0, np.quantile(sample, np.linspace(
+                0, 1, _MERGE_SEGMENTS + 1)[1:-1]).astype(np.int64) if sample.size else [],
+                vocab_size]).astype(np.int64)
+            del sample
         else:
-            bounds = np.array([0, run_keys.size], np.int64)
-            all_keys, all_sums = run_keys, run_sums
+            bounds = np.array([0, used], np.int64)
+            all_keys, all_sums, maps = run_keys, run_sums, []
+            edges = np.array([0, vocab_size], np.int64)
         upper = int(np.count_nonzero(dense)) + int(bounds[-1])
         word1 = np.empty(upper, np.int32)
         word2 = np.empty(upper, np.int32)
         count = np.empty(upper, np.float64)
-        m = _merge(row_len, offsets, dense, vocab_size, all_keys, all_sums, bounds,
-                   word1, word2, count)
-        del all_keys, all_sums  # close the maps before the files go
+        m = 0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            heads, ends = (np.array([b0 + np.searchsorted(all_keys[b0:b1], w * vocab_size)
+                                     for b0, b1 in zip(bounds[:-1], bounds[1:])], np.int64)
+                           for w in (lo, hi))
+            m = _merge(row_len, offsets, dense, vocab_size, all_keys, all_sums, heads, ends,
+                       lo, hi, word1, word2, count, m)
+            for mapped in maps:  # the pages read so far: not needed again
+                if hasattr(mmap, "MADV_DONTNEED"):
+                    mapped.madvise(mmap.MADV_DONTNEED)
+        del all_keys, all_sums  # release the maps before they close
+        for mapped in maps:
+            mapped.close()
     finally:
+        for f in files:
+            f.close()
         if tmp is not None:
             tmp.cleanup()
     return Cooccurrence(word1[:m], word2[:m], count[:m])
@@ -582,33 +763,327 @@ def _dot(w, c, d):
     return total
 
 
+@_njit_inline
+def _prefetch_record(weights, context, weights_sum, context_sum, i, j):
+    """:func:`_prefetch_rows` of the four rows of a record."""
+    _prefetch_rows(weights, i)
+    _prefetch_rows(weights_sum, i)
+    _prefetch_rows(context, j)
+    _prefetch_rows(context_sum, j)
+
+
+@_njit_inline
+def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
+    """One record of :func:`_train_records_python` on the rows ``w``, ``c`` (vector and
+    bias, in the arithmetic's dtype) and their sums: returns its cost (double)."""
+    d = w.size - 1
+    t = w.dtype.type
+    diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count)
+    fdiff = t(weight * diff)
+    for k in range(d):
+        grad_w[k] = fdiff * c[k]
+        grad_c[k] = fdiff * w[k]
+    grad_w[d] = fdiff
+    grad_c[d] = fdiff
+    adagrad_serial(w, grad_w, w_sum, 1.0, 0.0, eps, False)
+    adagrad_serial(c, grad_c, c_sum, 1.0, 0.0, eps, False)
+    return 0.5 * np.float64(fdiff) * np.float64(diff)
+
+
 @_njit
 def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
     """:func:`_train_records_python`, compiled (runs without the GIL)."""
-    d = weights.shape[1] - 1
-    t = weights.dtype.type
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
-            i, j = word1[r + _AHEAD], word2[r + _AHEAD]
-            _prefetch_rows(weights, i)
-            _prefetch_rows(weights_sum, i)
-            _prefetch_rows(context, j)
-            _prefetch_rows(context_sum, j)
+            _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
+                             word2[r + _AHEAD])
         i, j = word1[r], word2[r]
         w, c = weights[i], context[j]
-        diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count[r])
-        fdiff = t(weight[r] * diff)
-        cost += 0.5 * np.float64(fdiff) * np.float64(diff)
-        for k in range(d):
-            grad_w[k] = fdiff * c[k]
-            grad_c[k] = fdiff * w[k]
-        grad_w[d] = fdiff
-        grad_c[d] = fdiff
-        adagrad_serial(w, grad_w, weights_sum[i], 1.0, 0.0, eps, False)
-        adagrad_serial(c, grad_c, context_sum[j], 1.0, 0.0, eps, False)
+        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
+                             eps, grad_w, grad_c)
     return cost
+
+
+
+# ------------------------------------------------------------------ 16-bit tables
+#
+# float16 and bfloat16 tables are handed to the compiled loop as their uint16 bit
+# patterns (numba has no 16-bit float type): each record's two rows are widened to
+# float32 (exact), trained in float32 with float32 Adagrad sums, and narrowed back,
+# rounded to nearest even or stochastically.
+
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64_int(z):
+    """SplitMix64's finaliser on a Python int (the seeds of the stochastic rounding)."""
+    z &= _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+@intrinsic
+def _as_float32(typingctx, bits):
+    """The float32 whose bit pattern is the uint32 ``bits``."""
+    if bits != types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.uint32), codegen
+
+
+@intrinsic
+def _float32_bits(typingctx, x):
+    """The bit pattern (uint32) of the float32 ``x``."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+@_njit_inline
+def _widen(h, bf16):
+    """The float32 value of the 16-bit float with bit pattern ``h`` (exact)."""
+    h = np.uint32(h)
+    if bf16:
+        return _as_float32(np.uint32(h << np.uint32(16)))
+    sign = (h & np.uint32(0x8000)) << np.uint32(16)
+    exponent = h & np.uint32(0x7C00)
+    significand = h & np.uint32(0x03FF)
+    if exponent == np.uint32(0x7C00):  # inf, nan
+        return _as_float32(np.uint32(sign | np.uint32(0x7F800000)
+                                     | (significand << np.uint32(13))))
+    if exponent != np.uint32(0):  # normal: the exponent's bias goes from 15 to 127
+        return _as_float32(np.uint32(sign | (((h & np.uint32(0x7FFF)) + np.uint32(0x1C000))
+                                             << np.uint32(13))))
+    if significand == np.uint32(0):
+        return _as_float32(np.uint32(sign))
+    e = np.uint32(113)  # subnormal: significand * 2^-24, normalised
+    while (significand & np.uint32(0x0400)) == np.uint32(0):
+        significand <<= np.uint32(1)
+        e -= np.uint32(1)
+    return _as_float32(np.uint32(sign | (e << np.uint32(23))
+                                 | ((significand & np.uint32(0x03FF)) << np.uint32(13))))
+
+
+@_njit_inline
+def _nearest_bits(x, bf16):
+    """``x`` (float32) rounded to the nearest 16-bit float, ties to even (as NumPy's and
+    ml_dtypes' ``astype``): its uint32 bit pattern (in the low 16 bits)."""
+    f = _float32_bits(x)
+    if bf16:
+        if x != x:
+            return (f >> np.uint32(16)) | np.uint32(0x0040)  # a quiet nan
+        return (f + np.uint32(0x7FFF) + ((f >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    # float16: NumPy's npy_floatbits_to_halfbits
+    sign = (f & np.uint32(0x80000000)) >> np.uint32(16)
+    f_exp = f & np.uint32(0x7F800000)
+    if f_exp >= np.uint32(0x47800000):  # overflow, inf, nan
+        if f_exp == np.uint32(0x7F800000) and (f & np.uint32(0x007FFFFF)) != np.uint32(0):
+            return sign | np.uint32(0x7E00)
+        return sign | np.uint32(0x7C00)
+    if f_exp <= np.uint32(0x38000000):  # a subnormal half or a signed zero
+        if f_exp < np.uint32(0x33000000):
+            return sign
+        shift = np.uint32(113) - (f_exp >> np.uint32(23))
+        sig = (np.uint32(0x00800000) + (f & np.uint32(0x007FFFFF))) >> shift
+        if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000) or (f & np.uint32(0x7FF)) != 0:
+            sig += np.uint32(0x1000)
+        return sign + (sig >> np.uint32(13))
+    h_exp = (f_exp - np.uint32(0x38000000)) >> np.uint32(13)
+    sig = f & np.uint32(0x007FFFFF)
+    if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000):
+        sig += np.uint32(0x1000)
+    return sign + ((sig >> np.uint32(13)) + h_exp)
+
+
+@_njit_inline
+def _mix64(z):
+    """SplitMix64's finaliser (uint64 in, uint64 out)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@_njit_inline
+def _round_bits(x, bf16, stochastic, u):
+    """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
+    the neighbour toward zero or the one away from zero, away with probability
+    ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
+    [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
+    round to nearest; past the largest finite value stochastic rounding keeps it."""
+    if stochastic:  # the common cases in integers: the same result, exactly
+        f = _float32_bits(x)
+        magnitude = f & np.uint32(0x7FFFFFFF)
+        u24 = np.uint32(u * 16777216.0)  # u has 24 random bits: exact
+        if bf16 and magnitude < np.uint32(0x7F7F0000):  # below the largest finite's binade
+            toward = f >> np.uint32(16)          # drop 16 bits: toward zero
+            low = f & np.uint32(0xFFFF)          # |x| - |toward|, in 2^-16 of a step
+            return toward + np.uint32(1) if u24 < (low << np.uint32(8)) else toward
+        if not bf16 and np.uint32(0x38800000) <= magnitude < np.uint32(0x47000000):
+            # a normal float16, below 32768: drop 13 bits, exponent bias 127 -> 15
+            toward = ((f >> np.uint32(16)) & np.uint32(0x8000)) | (
+                (magnitude - np.uint32(0x38000000)) >> np.uint32(13))
+            low = f & np.uint32(0x1FFF)          # in 2^-13 of a step
+            return toward + np.uint32(1) if u24 < (low << np.uint32(11)) else toward
+    n = _nearest_bits(x, bf16)
+    if not stochastic:
+        return n
+    back = _widen(n, bf16)
+    if back == x or not np.isfinite(x):
+        return n
+    toward = n if abs(back) < abs(x) else n - np.uint32(1)  # sign-magnitude: one step
+    low = np.float64(abs(_widen(toward, bf16)))
+    high = np.float64(abs(_widen(toward + np.uint32(1), bf16)))
+    p = (np.float64(abs(x)) - low) / (high - low)
+    return toward + np.uint32(1) if u < p else toward
+
+
+#: every float16 bit pattern's float32 value (256 KiB): float16 rows are widened by lookup
+_FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+
+
+@_njit_inline
+def _load_row(table, row, out, bf16, float16_values):
+    """``out = table[row]`` widened to float32: a shift for bfloat16 (vectorised), a
+    lookup in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
+    if bf16:
+        for k in range(out.size):
+            out[k] = _as_float32(np.uint32(np.uint32(table[row, k]) << np.uint32(16)))
+    else:
+        for k in range(out.size):
+            out[k] = float16_values[table[row, k]]
+
+
+@_njit_inline
+def _store_row(table, row, values, bf16, stochastic, key, counter):
+    """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
+    ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
+    even ``k``, the next 24 for odd)."""
+    if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
+        if bf16:
+            for k in range(values.size):
+                table[row, k] = np.uint16(_nearest_bits(values[k], True))
+        else:
+            for k in range(values.size):
+                table[row, k] = np.uint16(_nearest_bits(values[k], False))
+        return
+    z = np.uint64(0)
+    u = 0.0
+    for k in range(values.size):
+        if stochastic:
+            if k % 2 == 0:
+                z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
+                u = np.float64(z >> np.uint64(40)) * 2.0 ** -24
+            else:
+                u = np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24
+        table[row, k] = np.uint16(_round_bits(values[k], bf16, stochastic, u))
+
+
+@_njit
+def _train_records_half(weights, context, weights_sum, context_sum, word1, word2, log_count,
+                        weight, lo, hi, eps, grad_w, grad_c, w, c, bf16, stochastic, key,
+                        float16_values):
+    """:func:`_train_records` for 16-bit tables (``weights`` and ``context`` as their
+    uint16 bit patterns, float32 sums): each record's rows widened into the float32
+    scratch rows ``w`` and ``c``, trained as in float32, and stored back rounded; the
+    stochastic rounding of record ``r``'s row ``side`` (0: word, 1: context) draws from
+    the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
+    d = weights.shape[1] - 1
+    slots = (d + 2) // 2
+    cost = 0.0
+    for r in range(lo, hi):
+        if r + _AHEAD < hi:
+            _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
+                             word2[r + _AHEAD])
+        i, j = word1[r], word2[r]
+        _load_row(weights, i, w, bf16, float16_values)
+        _load_row(context, j, c, bf16, float16_values)
+        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
+                             eps, grad_w, grad_c)
+        base = np.uint64(2 * r) * np.uint64(slots)
+        _store_row(weights, i, w, bf16, stochastic, key, base)
+        _store_row(context, j, c, bf16, stochastic, key, base + np.uint64(slots))
+    return cost
+
+
+def _round_reference(x, dtype, u):
+    """:func:`_round_bits` in NumPy, for float32 ``x`` and the 16-bit ``dtype``: NumPy's
+    / ml_dtypes' ``astype`` (nearest even) when ``u`` is None, else stochastic with the
+    uniforms ``u`` (float64, one per element)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        nearest = x.astype(dtype)
+    if u is None:
+        return nearest
+    n = nearest.view(np.uint16).astype(np.int64)
+    back = nearest.astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = (back == x) | ~np.isfinite(x)
+        toward = np.where(np.abs(back) < np.abs(x), n, n - 1)
+        low = np.abs(toward.astype(np.uint16).view(dtype).astype(np.float64))
+        high = np.abs((toward + 1).astype(np.uint16).view(dtype).astype(np.float64))
+        p = (np.abs(x.astype(np.float64)) - low) / (high - low)
+    out = np.where(exact, n, np.where(u < p, toward + 1, toward))
+    return out.astype(np.uint16).view(dtype)
+
+
+def _uniforms_reference(key, counter, n):
+    """The ``u`` of :func:`_store_row` for ``n`` elements from ``counter``, in NumPy."""
+    k = np.arange(n, dtype=np.uint64)
+    z = np.uint64(key) ^ ((np.uint64(counter) + (k >> np.uint64(1))) * np.uint64(_GOLDEN))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    top = np.where(k % np.uint64(2) == 0, z >> np.uint64(40),
+                   (z >> np.uint64(16)) & np.uint64(0xFFFFFF))
+    return top.astype(np.float64) * 2.0 ** -24
+
+
+def _train_records_half_python(weights, context, weights_sum, context_sum, word1, word2,
+                               log_count, weight, lo, hi, eps, grad_w, grad_c, w, c, bf16,
+                               stochastic, key, float16_values=None):
+    """The reference of :func:`_train_records_half` (``weights``/``context`` are uint16
+    bit patterns here too): widen with ``astype``, :func:`_train_records_python`'s step
+    on float32 copies, round back with :func:`_round_reference`."""
+    dtype = check.BFLOAT16 if bf16 else np.dtype(np.float16)
+    d = weights.shape[1] - 1
+    slots = (d + 2) // 2
+    cost = 0.0
+    for r in range(lo, hi):
+        i, j = int(word1[r]), int(word2[r])
+        rows_w = weights[i:i + 1].view(dtype).astype(np.float32)
+        rows_c = context[j:j + 1].view(dtype).astype(np.float32)
+        cost += _train_records_python(rows_w, rows_c, weights_sum[i:i + 1],
+                                      context_sum[j:j + 1], np.zeros(1, np.int32),
+                                      np.zeros(1, np.int32), log_count[r:r + 1],
+                                      weight[r:r + 1], 0, 1, eps, grad_w, grad_c)
+        for side, (table, row, values) in enumerate(((weights, i, rows_w[0]),
+                                                     (context, j, rows_c[0]))):
+            counter = (2 * r + side) * slots
+            u = _uniforms_reference(key, counter, d + 1) if stochastic else None
+            table[row] = _round_reference(values, dtype, u).view(np.uint16)
+    return cost
+
+
+def _thread_scratch(n, dtype, count):
+    """``count`` arrays of ``n`` elements of ``dtype`` for one thread, each on cache lines
+    that nothing else uses: the compiled loop writes them for every record, and two
+    threads' scratch arrays side by side in one line would pass it back and forth."""
+    line = 128  # two 64-byte lines: the adjacent-line prefetcher fetches them in pairs
+    stride = -(-n * np.dtype(dtype).itemsize // line) * line
+    raw = np.empty(stride * count + 3 * line, np.uint8)
+    start = (-raw.ctypes.data) % line + line
+    return [raw[start + k * stride:start + k * stride + n * np.dtype(dtype).itemsize].view(dtype)
+            for k in range(count)]
 
 
 class GloVe:
@@ -617,19 +1092,35 @@ class GloVe:
     Arguments: ``vocab_size``; ``dim`` (50); ``x_max`` (100) and ``alpha`` (0.75) of the
     weighting f; ``eta`` (0.05), GloVe's learning rate (see the module
     docstring for how it maps onto Adagrad); ``eps`` (1e-10, Adagrad's); ``dtype``
-    (float32; GloVe's program computes in float64); ``seed`` of the initialisation
-    and of the record order.
+    of the vectors (float32; GloVe's program computes in float64); ``rounding``
+    (``"nearest"``, or ``"stochastic"`` for 16-bit tables); ``seed`` (an int, or None
+    for a random one) of the initialisation, of the record order and of the
+    stochastic rounding.
+
+    **16-bit tables.**  With ``dtype`` float16 or bfloat16 (``ml_dtypes.bfloat16``)
+    ``weights`` and ``context`` are kept in 16 bits and the Adagrad sums in float32
+    (FBGEMM's half-precision embedding tables): each record's two rows are widened
+    to float32, take the float32 step, and are rounded back -- to nearest even, or
+    stochastically: to the neighbour away from zero with probability
+    (|x| - |toward|) / (|away| - |toward|), so that a row is unbiased in
+    expectation and small updates are not all lost; the random numbers come from a
+    counter-based hash of (``seed``, epoch, record position, element), so a run is
+    reproducible from ``seed`` (bit for bit with one thread) whatever the threads.
+    The reference loop (``backend="python"``) rounds with NumPy's / ml_dtypes'
+    ``astype`` and the same hash, and the compiled loop gives the same bits.
 
     Attributes: ``weights`` and ``context``, ``(vocab_size, dim + 1)``, each row a
     vector followed by its bias, initialised uniformly in
-    [-0.5, 0.5) / (dim + 1) as GloVe does; ``weights_sum`` and
-    ``context_sum``, their Adagrad accumulators, starting at 1/η².
+    [-0.5, 0.5) / (dim + 1) as GloVe does (16-bit tables: that float32 start
+    rounded to nearest); ``weights_sum`` and ``context_sum``, their Adagrad
+    accumulators, starting at 1/η² (float32 for 16-bit tables).
 
     Raises:
-        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32 or
-            float64.
+        TypeError: non-integer ``vocab_size``/``dim``, a ``dtype`` other than float32,
+            float64, float16 or bfloat16.
         ValueError: ``vocab_size`` or ``dim`` < 1; negative or non-finite ``x_max``,
-            ``alpha``, ``eta``, ``eps``.
+            ``alpha``, ``eta``, ``eps``; ``rounding`` not ``"nearest"`` or
+            ``"stochastic"``, or ``"stochastic"`` for float32/float64 tables.
         IndexError: (in :meth:`fit`, :meth:`cost`) a record's word id outside the
             vocabulary -- checked before the unchecked compiled loop runs.
 
@@ -639,33 +1130,56 @@ class GloVe:
     """
 
     def __init__(self, vocab_size, dim=50, *, x_max=100.0, alpha=0.75, eta=0.05, eps=1e-10,
-                 dtype=np.float32, seed=0):
+                 dtype=np.float32, rounding="nearest", seed=0):
         vocab_size = _args.integer("vocab_size", vocab_size, 1)
         dim = _args.integer("dim", dim, 1)
         self.x_max = _args.positive("x_max", x_max)
         self.alpha = check.nonnegative("alpha", alpha)
         self.eta = _args.positive("eta", eta)
         self.eps = check.nonnegative("eps", eps)
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in check.FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32, float64, float16 or bfloat16, got "
+                            f"{dtype!r}") from None
+        if self.dtype not in check.FLOAT_DTYPES + check.HALF_DTYPES:
+            raise TypeError(f"dtype must be float32, float64, float16 or bfloat16 "
+                            f"(ml_dtypes), got {self.dtype}")
+        half = self.dtype in check.HALF_DTYPES
+        _args.choice("rounding", rounding, ("nearest", "stochastic"))
+        if rounding == "stochastic" and not half:
+            raise ValueError(f"rounding='stochastic' is for float16/bfloat16 tables, not "
+                             f"{self.dtype}")
+        self.rounding = rounding
+        #: the dtype of the sums and of the arithmetic
+        self.compute_dtype = np.dtype(np.float32) if half else self.dtype
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
         self.rng = np.random.default_rng(seed)
+        entropy = np.random.SeedSequence().entropy if seed is None else int(seed)
+        self._key = _mix64_int(entropy)  # the stochastic rounding's
+        self._epochs = 0                 # epochs trained: each draws its own random numbers
         shape = (vocab_size, dim + 1)
-        self.weights = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
-        self.context = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.dtype)
-        self.weights_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
-        self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.dtype)
+        self.weights = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.compute_dtype)
+        self.context = ((self.rng.random(shape) - 0.5) / (dim + 1)).astype(self.compute_dtype)
+        if half:
+            self.weights, self.context = self.weights.astype(self.dtype), \
+                self.context.astype(self.dtype)
+        self.weights_sum = np.full(shape, 1.0 / self.eta ** 2, self.compute_dtype)
+        self.context_sum = np.full(shape, 1.0 / self.eta ** 2, self.compute_dtype)
         self.vocab_size, self.dim = vocab_size, dim
 
     def _check_tables(self):
         """The four tables as the compiled loop needs them (they are attributes a user
-        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype, C-contiguous,
-        writeable."""
+        may have replaced): ``(vocab_size, dim + 1)``, the model's dtype (the sums:
+        ``compute_dtype``), C-contiguous, writeable."""
         shape = (self.vocab_size, self.dim + 1)
         for name in ("weights", "context", "weights_sum", "context_sum"):
             table = getattr(self, name)
-            if not isinstance(table, np.ndarray) or table.dtype != self.dtype:
-                raise TypeError(f"{name} must be a {self.dtype} ndarray, got "
+            dtype = self.compute_dtype if name.endswith("_sum") else self.dtype
+            if not isinstance(table, np.ndarray) or table.dtype != dtype:
+                raise TypeError(f"{name} must be a {dtype} ndarray, got "
                                 f"{getattr(table, 'dtype', type(table).__name__)}")
             if table.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {table.shape}")
@@ -676,8 +1190,9 @@ class GloVe:
         if not isinstance(records, Cooccurrence):
             raise TypeError(f"records must be a Cooccurrence, got {type(records).__name__}")
         records.check(self.vocab_size)
-        log_count = np.log(records.count).astype(self.dtype)
-        weight = np.minimum(1.0, (records.count / self.x_max) ** self.alpha).astype(self.dtype)
+        log_count = np.log(records.count).astype(self.compute_dtype)
+        weight = np.minimum(1.0, (records.count / self.x_max) ** self.alpha).astype(
+            self.compute_dtype)
         return log_count, weight
 
     def fit(self, records, *, epochs=25, n_threads=None, shuffle=True, progress=True,
@@ -688,7 +1203,8 @@ class GloVe:
         as GloVe's ``shuffle`` program does once.  ``n_threads`` (default: the number
         of CPUs) threads each take a contiguous share of that order, Hogwild-style;
         with one thread the result is deterministic and equal, bit for bit, to
-        ``backend="python"`` (the reference loop, for small data).
+        ``backend="python"`` (the reference loop, for small data), 16-bit tables
+        and stochastic rounding included.
         ``callback(epoch, cost, seconds)`` is called after every epoch (``seconds``:
         the epoch's training time).
         """
@@ -703,25 +1219,34 @@ class GloVe:
             order = self.rng.permutation(len(records))
             word1, word2, log_count, weight = (a[order] for a in
                                                (word1, word2, log_count, weight))
-        loop = _train_records if backend == "numba" else _train_records_python
+        half = self.dtype in check.HALF_DTYPES
+        if half:
+            loop = _train_records_half if backend == "numba" else _train_records_half_python
+            tables = (self.weights.view(np.uint16), self.context.view(np.uint16))
+        else:
+            loop = _train_records if backend == "numba" else _train_records_python
+            tables = (self.weights, self.context)
         n = len(records)
         bounds = [n * t // n_threads for t in range(n_threads + 1)]
-        eps = self.dtype.type(self.eps)
+        eps = self.compute_dtype.type(self.eps)
         costs = []
         for epoch in range(epochs):
             bar = _progress(n, f"epoch {epoch + 1}/{epochs}", progress)
+            self._epochs += 1
+            key = np.uint64(_mix64_int(self._key + self._epochs * _GOLDEN))
             t0 = time.perf_counter()
             lock = threading.Lock()
             sums = [0.0] * n_threads
 
             def work(t):
-                grad_w = np.empty(self.dim + 1, self.dtype)
-                grad_c = np.empty(self.dim + 1, self.dtype)
+                scratch = _thread_scratch(self.dim + 1, self.compute_dtype, 4)
+                extra = ((scratch[2], scratch[3], self.dtype == check.BFLOAT16,
+                          self.rounding == "stochastic", key, _FLOAT16_VALUES) if half else ())
                 for lo in range(bounds[t], bounds[t + 1], _BLOCK):
                     hi = min(lo + _BLOCK, bounds[t + 1])
-                    sums[t] += loop(self.weights, self.context, self.weights_sum,
-                                    self.context_sum, word1, word2, log_count, weight, lo,
-                                    hi, eps, grad_w, grad_c)
+                    sums[t] += loop(*tables, self.weights_sum, self.context_sum, word1,
+                                    word2, log_count, weight, lo, hi, eps, scratch[0],
+                                    scratch[1], *extra)
                     if bar is not None:
                         with lock:
                             bar.update(hi - lo)
@@ -754,12 +1279,14 @@ class GloVe:
     def vectors(self, kind="sum"):
         """The word vectors: ``"sum"`` of word and context vectors (GloVe's default
         output, ``-model 2``), ``"word"`` or ``"context"``; biases left out."""
+        wide = (lambda a: a.astype(np.float32)) if self.dtype in check.HALF_DTYPES else \
+            (lambda a: a.copy())
         if kind == "sum":
-            return self.weights[:, :-1] + self.context[:, :-1]
+            return wide(self.weights[:, :-1]) + wide(self.context[:, :-1])
         if kind == "word":
-            return self.weights[:, :-1].copy()
+            return wide(self.weights[:, :-1])
         if kind == "context":
-            return self.context[:, :-1].copy()
+            return wide(self.context[:, :-1])
         raise ValueError(f"kind must be 'sum', 'word' or 'context', got {kind!r}")
 
     def save_text(self, path, words, kind="sum"):

@@ -116,7 +116,8 @@ def test_cooccurrence_spills_sorted_runs_within_a_memory_budget(tmp_path, memory
     again = glove.cooccurrence(lines, vocab, window=6, memory_mb=memory_mb)
     assert np.array_equal(bits(again.count), bits(records.count))  # deterministic
     row_len, _, entries, capacity = glove._plan(len(vocab), memory_mb, 6)
-    assert entries * 8 + capacity * 40 <= max(memory_mb * 2 ** 20, 8 * 40 + 28 * 40)
+    per = glove._BUFFER_BYTES
+    assert entries * 8 + capacity * per <= max(memory_mb * 2 ** 20, 8 * per + 28 * per)
     # pairs of the dense table are exact sums in corpus order
     dense = [(a, b) for a, b in keys if b < row_len[a]]
     assert dense
@@ -307,7 +308,7 @@ def test_bad_records_are_refused_before_anything_is_written(field, value, exc):
     (dict(vocab_size=0), ValueError, "vocab_size"), (dict(dim=0), ValueError, "dim"),
     (dict(x_max=0.0), ValueError, "x_max"), (dict(alpha=-1.0), ValueError, "alpha"),
     (dict(eta=0.0), ValueError, "eta"), (dict(eta="big"), TypeError, "eta"),
-    (dict(dtype=np.float16), TypeError, "dtype"), (dict(eps=-1.0), ValueError, "eps")])
+    (dict(dtype=np.int32), TypeError, "dtype"), (dict(eps=-1.0), ValueError, "eps")])
 def test_bad_hyperparameters(kwargs, exc, name):
     args = dict(vocab_size=10, dim=4) | kwargs
     with pytest.raises(exc, match=name):
@@ -375,3 +376,60 @@ def test_replaced_tables_are_checked_before_training(name, value, exc):
         model.fit(small_problem(), epochs=1, progress=False)
     if name != "weights":
         np.testing.assert_array_equal(model.weights, before)
+
+
+# ----------------------------------------------------------- compiled corpus encoding
+
+@pytest.mark.parametrize("text", [
+    "", "\n", "a", "a\n", "a b\n\nc", "the cat  sat\t on\x0bthe\x0cmat\x1c\x1d\x1e\x1fdog \n",
+    "  leading and trailing  \n\n\n", "ab a abc b ba\nzz yy\n", "x" * 5000 + " a\n a",
+    "oov words only\nand a cat\n"])
+def test_ascii_file_encoding_equals_the_python_path(tmp_path, text):
+    vocab = glove.Vocabulary(["a", "ab", "b", "cat", "the", "dog", "mat", "c", "and", "x" * 5000],
+                             [9, 8, 7, 6, 5, 4, 3, 2, 1, 1])
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(text.encode("ascii"))
+    ids, starts = vocab.encode(path)
+    with open(path, encoding="utf-8") as f:  # Python's own reading of the file
+        want_ids, want_starts = vocab.encode(list(f))
+    assert ids.dtype == np.int32 and starts.dtype == np.int64
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(starts, want_starts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab c\n\t\x0b\x1f", max_size=80))
+def test_ascii_file_encoding_property(tmp_path_factory, text):
+    vocab = glove.Vocabulary(["a", "b", "ab", "ba", "c", "aa", "abc"], [7, 6, 5, 4, 3, 2, 1])
+    path = tmp_path_factory.mktemp("enc") / "corpus.txt"
+    path.write_bytes(text.encode("ascii"))
+    ids, starts = vocab.encode(path)
+    with open(path, encoding="utf-8") as f:  # Python's own reading of the file
+        want_ids, want_starts = vocab.encode(list(f))
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(starts, want_starts)
+
+
+@pytest.mark.parametrize("text", ["caf\u00e9 a b\na\n", "a b\r\nb a\r\n", "a\rb\n"])
+def test_non_ascii_or_carriage_returns_take_the_python_path(tmp_path, text):
+    vocab = glove.Vocabulary(["a", "b", "caf\u00e9"], [3, 2, 1])
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(text.encode("utf-8"))
+    ids, starts = vocab.encode(path)
+    with open(path, encoding="utf-8") as f:
+        want_ids, want_starts = vocab.encode(list(f))
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(starts, want_starts)
+
+
+def test_counting_a_file_equals_counting_its_lines(tmp_path):
+    rng = np.random.default_rng(11)
+    lines = random_lines(rng, 300, 80)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    vocab = glove.Vocabulary.from_corpus(lines, min_count=2)
+    a = glove.cooccurrence(path, vocab, window=5)
+    b = glove.cooccurrence(lines, vocab, window=5)
+    np.testing.assert_array_equal(a.word1, b.word1)
+    np.testing.assert_array_equal(a.word2, b.word2)
+    np.testing.assert_array_equal(a.count, b.count)
