@@ -172,7 +172,7 @@ class Vocabulary:
         A corpus file of ASCII text without carriage returns (what
         ``python -m bench.glove.corpus`` writes) is read as bytes and encoded by a compiled
         loop (a hash table of the vocabulary's words); any other corpus line by line in
-        Python.  Both split lines at ``\\n`` and words at Python's ``str.split()``
+        Python.  Both split lines at newlines and words at Python's ``str.split()``
         whitespace, and give the same result."""
         if isinstance(corpus, (str, os.PathLike)):
             data = np.fromfile(corpus, np.uint8)
