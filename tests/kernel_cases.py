@@ -168,10 +168,10 @@ def make_adafactor_case(options, shape, dtype, rng):
     dtype = np.dtype(dtype).type
     factored = len(shape) > 1
     scale = 1e-6 if options.get("eps2_floor") else 1.0
-    param = (scale * rng.standard_normal(shape)).astype(dtype)
-    grad = rng.standard_normal(shape).astype(dtype)
+    param = np.array(scale * rng.standard_normal(shape), dtype)  # (0-d arrays stay arrays)
+    grad = np.array(rng.standard_normal(shape), dtype)
     empty = np.empty(0, dtype)
-    positive = lambda s: rng.uniform(0.3, 1.7, s).astype(dtype)  # noqa: E731
+    positive = lambda s: np.array(rng.uniform(0.3, 1.7, s), dtype)  # noqa: E731
     row_var = positive(shape[:-1] + (1,)) if factored else empty
     col_var = positive(shape[:-2] + (1, shape[-1])) if factored else empty
     variance = empty if factored else positive(shape)
