@@ -161,9 +161,10 @@ def adafactor_option_grid():
 def make_adafactor_case(options, shape, dtype, rng):
     """``(arrays, scalars)`` of a valid Adafactor kernel call on a parameter of ``shape``.
 
-    Statistics around the mean square of the gradient, so that the update clipping
-    (RMS(u) > d) happens in some calls and not in others; ``eps2_floor``: a parameter so
-    small that eps2 is the relative step size's floor.
+    Statistics around the mean square of the gradient in half of the calls (RMS(u) near 1:
+    clipped or not, depending on d), 50 times smaller in the other half (RMS(u) > d: the
+    update is clipped, so RMS(u) -- a whole-array sum -- reaches the parameter);
+    ``eps2_floor``: a parameter so small that eps2 is the relative step size's floor.
     """
     dtype = np.dtype(dtype).type
     factored = len(shape) > 1
@@ -171,7 +172,8 @@ def make_adafactor_case(options, shape, dtype, rng):
     param = np.array(scale * rng.standard_normal(shape), dtype)  # (0-d arrays stay arrays)
     grad = np.array(rng.standard_normal(shape), dtype)
     empty = np.empty(0, dtype)
-    positive = lambda s: np.array(rng.uniform(0.3, 1.7, s), dtype)  # noqa: E731
+    level = 1.0 if rng.random() < 0.5 else 0.02
+    positive = lambda s: np.array(level * rng.uniform(0.3, 1.7, s), dtype)  # noqa: E731
     row_var = positive(shape[:-1] + (1,)) if factored else empty
     col_var = positive(shape[:-2] + (1, shape[-1])) if factored else empty
     variance = empty if factored else positive(shape)

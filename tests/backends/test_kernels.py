@@ -239,8 +239,12 @@ def test_adafactor_reference_sums_in_the_documented_order(dtype):
     from fastopt.backends.python.lbfgs import DOT_BLOCK
     t = np.dtype(dtype).type
     rng = np.random.default_rng(11)
-    shape = (3, 3000, 3)  # 27,000 elements: 7 blocks, rows crossing block boundaries
+    # 41,600 elements: 11 blocks, rows crossing block boundaries; rows of 130 and columns
+    # of 160 (NumPy's pairwise sum differs from a sequential one from 8 elements on)
+    shape = (2, 160, 130)
     arrays, scalars = make_adafactor_case({}, shape, dtype, rng)
+    arrays[2] *= dtype(0.02)  # small statistics: RMS(u) > d, so the update is clipped and
+    arrays[3] *= dtype(0.02)  # RMS(u) -- a whole-array sum -- reaches the parameter
     param, grad, row_var, col_var, _ = [a.copy() for a in arrays]
     beta2, rho, eps1, eps2, d, decay, maximize = scalars
 
@@ -273,6 +277,7 @@ def test_adafactor_reference_sums_in_the_documented_order(dtype):
     u = grad / np.sqrt(np.maximum(row_var * col_var / np.maximum(den, t(eps1)), t(eps1 * eps1)))
     denom = max(1.0, math.sqrt(blocked(u.astype(np.float64).reshape(-1).tolist()))
                 / (math.sqrt(u.size) * d))
+    assert denom > 1 and alpha > eps2 * rho  # both norms reach the parameter
     want = param * t(decay) - t(alpha / denom) * u if decay != 1 else param - t(alpha / denom) * u
     kernel("python", "adafactor")(*arrays, *scalars, 1)
     for got, exp in zip(arrays[:4], (want, grad, row_var, col_var)):
