@@ -118,16 +118,22 @@ def adafactor_row_means(row_var, den, rows, eps1):
         den[m] = _jit.maximum(t(s / rows), e1)
 
 
+@_jit.element
+def adafactor_segment(k, hi, rows, cols):
+    """The part of row ``r`` that a flat range ``[k, hi)`` covers from ``k`` on: returns
+    ``(r, j0, j1, m)``, its columns ``[j0, j1)`` and its matrix ``m``."""
+    r = k // cols
+    j0 = k - r * cols
+    return r, j0, min(cols, j0 + (hi - k)), r // rows
+
+
 @_jit.serial
 def adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, lo, hi):
     """The float64 sum of ``u_k^2`` over the flat elements ``[lo, hi)``, in order."""
     s = 0.0
     k = lo
     while k < hi:
-        r = k // cols
-        j0 = k - r * cols
-        j1 = min(cols, j0 + (hi - k))
-        m = r // rows
+        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
         ri, dm, c0, off = row_var[r], den[m], m * cols, r * cols
         for j in range(j0, j1):
             u = adafactor_direction(grad[off + j], (ri * col_var[c0 + j]) / dm, eps1_sq,
@@ -143,10 +149,7 @@ def adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, ep
     """The parameter update on the flat elements ``[lo, hi)``."""
     k = lo
     while k < hi:
-        r = k // cols
-        j0 = k - r * cols
-        j1 = min(cols, j0 + (hi - k))
-        m = r // rows
+        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
         ri, dm, c0, off = row_var[r], den[m], m * cols, r * cols
         for j in range(j0, j1):
             u = adafactor_direction(grad[off + j], (ri * col_var[c0 + j]) / dm, eps1_sq,
