@@ -53,9 +53,9 @@ def adafactor_rows(grad, row_var, cols, beta, lo, hi):
     b = t(beta)
     for i in range(lo, hi):
         s = 0.0
-        base = i * cols
+        row = grad[i * cols:i * cols + cols]  # a slice from 0: indices LLVM knows are >= 0
         for j in range(cols):
-            x = np.float64(grad[base + j])
+            x = np.float64(row[j])
             s += x * x
         r = row_var[i]
         row_var[i] = r + b * (t(s / cols) - r)
@@ -86,11 +86,13 @@ def adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi):
         j0 = v - m * cols
         j1 = min(cols, j0 + (hi - v))
         c0 = m * cols
+        a = acc[c0 + j0:c0 + j1]
         for i in range(rows):
             off = (m * rows + i) * cols
-            for j in range(j0, j1):
-                x = np.float64(grad[off + j])
-                acc[c0 + j] += x * x
+            row = grad[off + j0:off + j1]
+            for j in range(j1 - j0):
+                x = np.float64(row[j])
+                a[j] += x * x
         for j in range(j0, j1):
             c = col_var[c0 + j]
             col_var[c0 + j] = c + b * (t(acc[c0 + j] / rows) - c)
@@ -128,17 +130,29 @@ def adafactor_segment(k, hi, rows, cols):
 
 
 @_jit.serial
-def adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, lo, hi):
-    """The float64 sum of ``u_k^2`` over the flat elements ``[lo, hi)``, in order."""
+def adafactor_sum_sq(s, x, n):
+    """``((s + x[0]^2) + x[1]^2) + ...`` over ``x[:n]``, squares in float64."""
+    for k in range(n):
+        v = np.float64(x[k])
+        s += v * v
+    return s
+
+
+@_jit.serial
+def adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, lo, hi,
+                          u):
+    """The float64 sum of ``u_k^2`` over the flat elements ``[lo, hi)``, in order (``u``: a
+    scratch array of ``hi - lo`` elements of the dtype; the directions of a row segment are
+    computed there first, in a loop that vectorizes, then summed in order)."""
     s = 0.0
     k = lo
     while k < hi:
         r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
-        ri, dm, c0, off = row_var[r], den[m], m * cols, r * cols
-        for j in range(j0, j1):
-            u = adafactor_direction(grad[off + j], (ri * col_var[c0 + j]) / dm, eps1_sq,
-                                    maximize)
-            s += np.float64(u) * np.float64(u)
+        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+        g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+        for j in range(j1 - j0):
+            u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+        s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
         k += j1 - j0
     return s
 
@@ -150,11 +164,11 @@ def adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, ep
     k = lo
     while k < hi:
         r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
-        ri, dm, c0, off = row_var[r], den[m], m * cols, r * cols
-        for j in range(j0, j1):
-            u = adafactor_direction(grad[off + j], (ri * col_var[c0 + j]) / dm, eps1_sq,
-                                    maximize)
-            param[off + j] = adafactor_apply(param[off + j], u, decay, has_decay, coef)
+        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+        p, g, c = param[off:off + j1 - j0], grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+        for j in range(j1 - j0):
+            u = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+            p[j] = adafactor_apply(p[j], u, decay, has_decay, coef)
         k += j1 - j0
 
 
@@ -163,10 +177,11 @@ def adafactor_factored_blocks(grad, row_var, col_var, den, rows, cols, eps1_sq, 
                               partial, b0, b1):
     """``partial[b]``: :func:`adafactor_factored_sq` of block ``b``, for ``b`` in ``[b0, b1)``."""
     n = grad.size
+    u = np.empty(DOT_BLOCK, grad.dtype)
     for b in range(b0, b1):
         partial[b] = adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq,
                                            maximize, b * DOT_BLOCK,
-                                           min(b * DOT_BLOCK + DOT_BLOCK, n))
+                                           min(b * DOT_BLOCK + DOT_BLOCK, n), u)
 
 
 @_jit.parallel
@@ -197,18 +212,20 @@ def adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0
     """For each block ``b`` in ``[b0, b1)``: ``V += beta * (g^2 - V)`` on its elements and
     ``partial[b]`` = the float64 sum of ``u^2`` over them, in order."""
     n = grad.size
+    u = np.empty(DOT_BLOCK, grad.dtype)
     for b in range(b0, b1):
-        s = 0.0
-        for k in range(b * DOT_BLOCK, min(b * DOT_BLOCK + DOT_BLOCK, n)):
-            g = grad[k]
+        lo = b * DOT_BLOCK
+        hi = min(lo + DOT_BLOCK, n)
+        gb, vb = grad[lo:hi], variance[lo:hi]
+        for k in range(hi - lo):
+            g = gb[k]
             if maximize:
                 g = -g
-            v = variance[k]
+            v = vb[k]
             v = v + beta * (g * g - v)
-            variance[k] = v
-            u = adafactor_direction(grad[k], v, eps1_sq, maximize)
-            s += np.float64(u) * np.float64(u)
-        partial[b] = s
+            vb[k] = v
+            u[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
+        partial[b] = adafactor_sum_sq(0.0, u, hi - lo)
 
 
 @_jit.parallel
@@ -224,9 +241,10 @@ def adafactor_vector_blocks_parallel(grad, variance, beta, eps1_sq, maximize, pa
 def adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay, coef,
                             lo, hi):
     """The parameter update on the elements ``[lo, hi)`` (``variance`` already updated)."""
-    for k in range(lo, hi):
-        u = adafactor_direction(grad[k], variance[k], eps1_sq, maximize)
-        param[k] = adafactor_apply(param[k], u, decay, has_decay, coef)
+    p, g, v = param[lo:hi], grad[lo:hi], variance[lo:hi]
+    for k in range(hi - lo):
+        p[k] = adafactor_apply(p[k], adafactor_direction(g[k], v[k], eps1_sq, maximize), decay,
+                               has_decay, coef)
 
 
 @_jit.parallel
