@@ -63,7 +63,7 @@ def evaluate(results):
     # element), so their "% of roof" is reported in the tables, not held to these goals
     for th, goal in [(1, 0.95)] + ([(all_t, 0.90)] if all_t > 1 else []):
         label = "1 thread" if th == 1 else f"all cores ({th} threads)"
-        desc = f"dense one-pass kernels >= {goal:.0%} of roof, 1.6e7 float32, {label}"
+        desc = f"dense kernels >= {goal:.0%} of roof, 1.6e7 float32, {label}"
         for b in backends or ["(compiled backend)"]:
             rs = [r for r in sel(size=LARGE, dtype="float32", threads=th, backend=b)
                   if r["roof_fraction"] is not None and not _multi_pass(r["algorithm"])]
