@@ -7,6 +7,7 @@ elements) reads ``n/a`` with the reason.  Status: ``PASS``, ``MISS``, ``n/a``,
 or ``info`` (reported without a goal).
 """
 from .harness.formatting import fmt_size
+from .peers import algorithms
 from .suites.dense import dense_rows
 
 LARGE = 16_000_000
@@ -41,6 +42,11 @@ def _cmp(value, goal, op):
     return "PASS" if ok else "MISS"
 
 
+def _multi_pass(name):
+    algo = algorithms.ALGORITHMS.get(name)
+    return bool(algo and algo.multi_pass)
+
+
 def evaluate(results):
     meta = results["meta"]
     all_t = meta["config"]["all_threads"]
@@ -52,13 +58,15 @@ def evaluate(results):
     def sel(**kw):
         return [r for r in rows if all(r[k] == v for k, v in kw.items())]
 
-    # 1-2. every dense fused kernel vs the roof at 1.6e7 float32
+    # 1-2. every dense fused (one-pass) kernel vs the roof at 1.6e7 float32; LAMB and
+    # Adafactor need several passes (a whole-array norm between reading and writing an
+    # element), so their "% of roof" is reported in the tables, not held to these goals
     for th, goal in [(1, 0.95)] + ([(all_t, 0.90)] if all_t > 1 else []):
         label = "1 thread" if th == 1 else f"all cores ({th} threads)"
         desc = f"dense kernels >= {goal:.0%} of roof, 1.6e7 float32, {label}"
         for b in backends or ["(compiled backend)"]:
             rs = [r for r in sel(size=LARGE, dtype="float32", threads=th, backend=b)
-                  if r["roof_fraction"] is not None]
+                  if r["roof_fraction"] is not None and not _multi_pass(r["algorithm"])]
             if not rs:
                 out.append(_t("roof", desc, b, None, goal, "n/a", "not measured"))
                 continue

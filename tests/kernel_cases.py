@@ -149,6 +149,43 @@ def make_case(algorithm, options, n, dtype, rng):
     raise KeyError(algorithm)
 
 
+#: Adafactor's kernel (a whole step on an n-D array, see ``make_adafactor_case``): its options.
+ADAFACTOR_OPTIONS = ("weight_decay", "maximize", "eps2_floor")
+
+
+def adafactor_option_grid():
+    for values in itertools.product((False, True), repeat=len(ADAFACTOR_OPTIONS)):
+        yield dict(zip(ADAFACTOR_OPTIONS, values))
+
+
+def make_adafactor_case(options, shape, dtype, rng):
+    """``(arrays, scalars)`` of a valid Adafactor kernel call on a parameter of ``shape``.
+
+    Statistics around the mean square of the gradient in half of the calls (RMS(u) near 1:
+    clipped or not, depending on d), 50 times smaller in the other half (RMS(u) > d: the
+    update is clipped, so RMS(u) -- a whole-array sum -- reaches the parameter);
+    ``eps2_floor``: a parameter so small that eps2 is the relative step size's floor.
+    """
+    dtype = np.dtype(dtype).type
+    factored = len(shape) > 1
+    scale = 1e-6 if options.get("eps2_floor") else 1.0
+    param = np.array(scale * rng.standard_normal(shape), dtype)  # (0-d arrays stay arrays)
+    grad = np.array(rng.standard_normal(shape), dtype)
+    empty = np.empty(0, dtype)
+    level = 1.0 if rng.random() < 0.5 else 0.02
+    positive = lambda s: np.array(level * rng.uniform(0.3, 1.7, s), dtype)  # noqa: E731
+    row_var = positive(shape[:-1] + (1,)) if factored else empty
+    col_var = positive(shape[:-2] + (1, shape[-1])) if factored else empty
+    variance = empty if factored else positive(shape)
+    t = int(rng.integers(1, 50))
+    lr = rng.uniform(1e-3, 0.1)
+    decay = 1.0 - lr * rng.uniform(0.01, 0.5) if options.get("weight_decay") else 1.0
+    eps1 = float(np.finfo(dtype).eps) if rng.random() < 0.5 else 1e-30
+    return [param, grad, row_var, col_var, variance], (
+        float(t) ** rng.uniform(-1.0, -0.5), min(lr, 1.0 / t ** 0.5), eps1, 1e-3,
+        float(rng.choice([1.0, 1.5])), decay, bool(options.get("maximize")))
+
+
 def special_values(dtype):
     """IEEE special and extreme values of ``dtype``: NaN, +-inf, +-0, subnormals, the
     smallest normal, values near the largest finite one and one whose square overflows."""

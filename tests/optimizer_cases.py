@@ -48,6 +48,15 @@ GRIDS = {
                                   maximize=[False, True]),
 }
 
+#: Rules whose kernel is a whole step on an n-D array (reductions over rows, columns and
+#: the whole array): the same equivalence tests, on shapes of every rank (``SHAPED``),
+#: outside ``GRIDS`` because they take no sparse gradient nor float16 parameters.
+SHAPED_GRIDS = {
+    # eps=(1e-30, ...): the other floor of V (the kernel tables vary d too).
+    fastopt.Adafactor: dict(lr=[0.05], weight_decay=[0.0, 0.1], maximize=[False, True],
+                            eps=[(None, 1e-3), (1e-30, 1e-3)]),
+}
+
 #: Allowed ULP differences per (optimizer, backend); absent means bitwise.
 ULP_BOUNDS = {}
 
@@ -58,8 +67,8 @@ def valid(cls, kwargs):
     return True
 
 
-def cases():
-    for cls, grid in GRIDS.items():
+def cases(grids=GRIDS):
+    for cls, grid in grids.items():
         names = list(grid)
         for values in itertools.product(*(grid[n] for n in names)):
             kwargs = dict(zip(names, values))

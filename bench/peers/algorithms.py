@@ -11,7 +11,25 @@ torch.optim) receives exactly these hyperparameters.
 steady state (after the first step), which is what a fused kernel must move and
 what the roof kernel in :mod:`bench.suites.roof` moves: e.g. Adam reads param, grad,
 exp_avg, exp_avg_sq and writes param, exp_avg, exp_avg_sq.
+
+Two rules need more than one pass, whatever the implementation, because a whole-array
+reduction stands between reading an element and writing it; their counts are what the
+fewest passes move (fastopt's kernels move more, which their "% of roof" shows):
+
+* **LAMB** (7 reads, 3 writes): the trust ratio needs ``||r||`` of the whole update
+  direction before any parameter moves.  Pass 1 reads param, grad, exp_avg, exp_avg_sq
+  and writes the two moments (and the norms on the fly); pass 2 reads param and the two
+  moments again (recomputing ``r``) and writes param.  (fastopt stores ``r`` as the
+  ``update`` state and applies it with SGD's kernel: 8 reads, 4 writes.)
+* **Adafactor** (5 reads, 1 write), benchmarked on a matrix (:meth:`Algorithm.shape`),
+  where its statistics are factored: the row and column statistics are
+  ``rows + cols`` elements, negligible next to the ``rows * cols`` of param and grad, so
+  they are not counted.  What is counted: ``RMS(param)`` and the statistics (param and
+  grad, one pass), then ``RMS(u)`` of the whole update direction (grad again), then the
+  update (param, grad; param written).  fastopt's kernel reads param once more (its RMS
+  has a pass of its own): 6 reads, 1 write.
 """
+import math
 from dataclasses import dataclass, field
 
 
@@ -24,10 +42,22 @@ class Algorithm:
     reads: int = 0
     writes: int = 0
     label: str = ""
+    matrix: bool = False  # benchmarked on a matrix (see shape), not a vector
+    multi_pass: bool = False  # a whole-array reduction forces several passes (no roof target)
 
     @property
     def traffic(self):
         return (self.reads, self.writes)
+
+    def shape(self, n):
+        """The parameter's shape for ``n`` elements: ``(n,)``, or for a ``matrix`` rule
+        ``(n // c, c)`` with ``c`` the largest power of ten <= sqrt(n) (1e6: 1000 x 1000;
+        1.6e7: 16000 x 1000), when it divides ``n``."""
+        if self.matrix and n >= 4:
+            cols = 10 ** int(math.log10(math.isqrt(n)))
+            if n % cols == 0:
+                return (n // cols, cols)
+        return (n,)
 
     def bytes_per_element(self, itemsize):
         return (self.reads + self.writes) * itemsize
@@ -67,6 +97,13 @@ _ALGORITHMS = [
     Algorithm("proximal_adagrad", "ProximalAdagrad", "proximal_adagrad",
               dict(lr=1e-2, initial_accumulator_value=0.1, l1=1e-3, l2=0.0), 3, 2,
               "proximal Adagrad"),
+    # The paper's eps; no torch.optim.LAMB.  Traffic: two passes (see the module docstring).
+    Algorithm("lamb", "LAMB", "lamb", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6,
+                                           weight_decay=0.0), 7, 3, "LAMB",
+              multi_pass=True),
+    Algorithm("adafactor", "Adafactor", "adafactor",
+              dict(lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0), 5, 1,
+              "Adafactor", matrix=True, multi_pass=True),
 ]
 
 ALGORITHMS = {a.name: a for a in _ALGORITHMS}

@@ -159,6 +159,17 @@ def _r(dtype, x):
     return float(dtype.type(x))
 
 
+def one_minus_pow(beta, t):
+    """The bias correction ``1 - beta**t`` as fastopt's optimizers compute it (without
+    cancellation, ``fastopt.optim.optimizer._one_minus_pow``), or plainly when this
+    fastopt has no such helper."""
+    try:
+        helper = importlib.import_module("fastopt.optim.optimizer")._one_minus_pow
+    except (ImportError, AttributeError):
+        return 1.0 - beta ** t
+    return helper(beta, t)
+
+
 class KernelOptimizer:
     """Stand-in for the optimizer classes: scalars per step + one raw kernel call per param."""
 
@@ -170,7 +181,8 @@ class KernelOptimizer:
               "radam": ("exp_avg", "exp_avg_sq"), "lion": ("exp_avg",),
               "rprop": ("prev", "step_size"), "asgd": ("ax",),
               "sparse_adam": ("exp_avg", "exp_avg_sq"), "ftrl": ("accum", "linear"),
-              "proximal_adagrad": ("accumulator",)}
+              "proximal_adagrad": ("accumulator",), "lamb": ("exp_avg", "exp_avg_sq", "update"),
+              "adafactor": ("row_var", "col_var", "variance")}
     #: State that does not start at zero.
     _INIT = {"step_size": "lr", "accum": "initial_accumulator_value",
              "accumulator": "initial_accumulator_value"}
@@ -178,6 +190,7 @@ class KernelOptimizer:
     def __init__(self, algorithm, backend, params, grads):
         self.algo, self.h = algorithm, dict(algorithm.hyper)
         self.fn = kernel(backend, algorithm)
+        self.backend = backend
         self.params, self.grads = list(params), list(grads)
         self.t = 0
         self.mu_product = 1.0
@@ -190,6 +203,13 @@ class KernelOptimizer:
                 used = self._uses(name)
                 st[name] = np.full_like(p, self.h.get(self._INIT.get(name), 0.0)) if used \
                     else np.empty(0, p.dtype)
+            if algorithm.kernel == "adafactor":  # factored statistics of 2-D and up
+                factored = p.ndim > 1
+                st["row_var"] = np.zeros(p.shape[:-1] + (1,), p.dtype) if factored else \
+                    np.empty(0, p.dtype)
+                st["col_var"] = np.zeros(p.shape[:-2] + (1, p.shape[-1]), p.dtype) \
+                    if factored else np.empty(0, p.dtype)
+                st["variance"] = np.empty(0, p.dtype) if factored else np.zeros_like(p)
             self.states.append(st)
         self._calls = [[p, g, *st.values()] for p, g, st in zip(self.params, self.grads, self.states)]
 
@@ -228,25 +248,30 @@ class KernelOptimizer:
         b1, b2 = h["betas"]
         if k == "adam":
             decoupled = self.algo.cls == "AdamW"
-            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(h["lr"] / (1 - b1 ** t)),
-                    r(math.sqrt(1 - b2 ** t)), r(h["eps"]), 0.0 if decoupled else r(wd),
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(h["lr"] / one_minus_pow(b1, t)),
+                    r(math.sqrt(one_minus_pow(b2, t))), r(h["eps"]), 0.0 if decoupled else r(wd),
                     r(1 - h["lr"] * wd) if decoupled else 1.0, bool(h.get("amsgrad", False)), False)
         if k == "adamax":
-            return (r(b1), r(1 - b1), r(b2), r(h["lr"] / (1 - b1 ** t)), r(h["eps"]), r(wd), False)
+            return (r(b1), r(1 - b1), r(b2), r(h["lr"] / one_minus_pow(b1, t)), r(h["eps"]), r(wd),
+                    False)
         if k == "nadam":
             mu, mu_next, self.mu_product = nadam_coefficients(t, self.mu_product, h)
             lr = h["lr"]
-            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - b2 ** t), r(h["eps"]),
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(one_minus_pow(b2, t)), r(h["eps"]),
                     r(lr * (1 - mu) / (1 - self.mu_product)),
                     r(lr * mu_next / (1 - self.mu_product * mu_next)), r(wd), 1.0, False)
         if k == "radam":
-            rectify, c = radam_step_size(t, h)
+            rectify, c = radam_step_size(t, h, one_minus_pow)
             return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(c), r(h["eps"]), r(wd), 1.0, rectify,
                     False)
         if k == "lion":
             return (r(h["lr"]), r(b1), r(1 - b1), r(b2), r(1 - b2), r(1 - h["lr"] * wd), False)
+        if k == "lamb":  # the first pass; step() then applies the trust ratio
+            return (r(b1), r(1 - b1), r(b2), r(1 - b2), r(one_minus_pow(b1, t)),
+                    r(one_minus_pow(b2, t)), r(h["eps"]), r(wd), False)
         if k == "sparse_adam":
-            return (r(1 - b1), r(1 - b2), r(h["lr"] * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)),
+            return (r(1 - b1), r(1 - b2),
+                    r(h["lr"] * math.sqrt(one_minus_pow(b2, t)) / one_minus_pow(b1, t)),
                     r(h["eps"]), False)
         raise KeyError(k)
 
@@ -267,6 +292,11 @@ class KernelOptimizer:
             return (r(h["lr"]), r(h["l1"]), r(2 * h["l2"]), 0.0, False)
         if k == "proximal_adagrad":
             return (r(h["lr"]), r(h["l1"]), r(h["l2"]), False)
+        if k == "adafactor":  # Python floats: the kernel rounds them
+            eps1, eps2 = h["eps"]
+            return (float(t) ** h["beta2_decay"], min(h["lr"], 1.0 / t ** 0.5),
+                    float(np.finfo(dtype).eps) if eps1 is None else eps1, eps2, h["d"],
+                    1.0 - h["lr"] * h["weight_decay"], False)
         return None
 
     def step(self):
@@ -279,13 +309,25 @@ class KernelOptimizer:
             if sc is None:
                 sc = by_dtype[dt] = self.scalars(dt)
             fn(*args, *sc, threads_for(args[0].size))
+            if self.algo.kernel == "lamb":
+                self._lamb_step(args[0], args[-1], threads_for(args[0].size))
+
+    def _lamb_step(self, p, r, n_threads):
+        """LAMB's second pass, as ``fastopt.LAMB`` does it: the trust ratio from the two
+        norms (NumPy, in double), then SGD's kernel ``p -= (lr * ratio) * r``."""
+        p_norm = math.sqrt(float(np.dot(p.reshape(-1), p.reshape(-1))))
+        r_norm = math.sqrt(float(np.dot(r.reshape(-1), r.reshape(-1))))
+        ratio = p_norm / r_norm if p_norm > 0 and r_norm > 0 else 1.0
+        sgd = _backend_module().kernel(self.backend, "sgd")
+        sgd(p, r, np.empty(0, p.dtype), _r(p.dtype, self.h["lr"] * ratio), 0.0, 0.0, 1.0,
+            False, False, False, n_threads)
 
 
 def kernel_call(algorithm, backend, n, dtype, n_threads=1, seed=0):
     """``(fn, args)`` for one raw kernel call on fresh arrays of ``n`` elements (step 1 state)."""
     rng = np.random.default_rng(seed)
-    p = rng.standard_normal(n).astype(dtype)
-    g = rng.standard_normal(n).astype(dtype)
+    p = rng.standard_normal(n).astype(dtype).reshape(algorithm.shape(n))
+    g = rng.standard_normal(n).astype(dtype).reshape(algorithm.shape(n))
     ko = KernelOptimizer(algorithm, backend, [p], [g])
     ko.t = 1
     return ko.fn, (*ko._calls[0], *ko.scalars(np.dtype(dtype)), n_threads)

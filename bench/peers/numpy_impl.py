@@ -150,10 +150,14 @@ class NaiveNAdam(_Base):
         self.param -= lr * mu_next / (1 - self.mu_product * mu_next) * s["exp_avg"] / denom
 
 
-def radam_step_size(t, h):
-    """(rectify, step coefficient) of RAdam at step ``t``, in double precision."""
+def radam_step_size(t, h, one_minus_pow=None):
+    """(rectify, step coefficient) of RAdam at step ``t``, in double precision
+    (``one_minus_pow(beta, t)``: how the bias corrections ``1 - beta**t`` are computed)."""
     (b1, b2), lr = h["betas"], h["lr"]
-    bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    if one_minus_pow is None:
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+    else:
+        bc1, bc2 = one_minus_pow(b1, t), one_minus_pow(b2, t)
     rho_inf = 2 / (1 - b2) - 1
     rho_t = rho_inf - 2 * t * b2 ** t / bc2
     if rho_t <= 5:
@@ -537,23 +541,162 @@ class CarefulProximalAdagrad(_Base):
         np.divide(tmp, rate, out=self.param)
 
 
+# ------------------------------------------------------ LAMB and Adafactor (both flavours)
+
+class NaiveLAMB(_Base):
+    """You et al. 2020, Algorithm 2 (one trust ratio for the whole array)."""
+
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+
+    def step(self):
+        h, g, s = self.h, self.grad, self.state
+        (b1, b2), lr = h["betas"], h["lr"]
+        self.t += 1
+        s["exp_avg"] = b1 * s["exp_avg"] + (1 - b1) * g
+        s["exp_avg_sq"] = b2 * s["exp_avg_sq"] + (1 - b2) * g * g
+        m_hat = s["exp_avg"] / (1 - b1 ** self.t)
+        v_hat = s["exp_avg_sq"] / (1 - b2 ** self.t)
+        r = m_hat / (np.sqrt(v_hat) + h["eps"]) + h["weight_decay"] * self.param
+        p_norm, r_norm = np.linalg.norm(self.param), np.linalg.norm(r)
+        trust = p_norm / r_norm if p_norm > 0 and r_norm > 0 else 1.0
+        self.param -= lr * trust * r
+
+
+class CarefulLAMB(_Base):
+    def _init_state(self):
+        self._zeros("exp_avg", "exp_avg_sq")
+        self._tmp = np.empty_like(self.param)
+        self._r = np.empty_like(self.param)
+
+    def step(self):
+        h, g, s, tmp, r = self.h, self.grad, self.state, self._tmp, self._r
+        (b1, b2), lr = h["betas"], h["lr"]
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        self.t += 1
+        m *= b1
+        np.multiply(g, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        np.multiply(v, 1 / (1 - b2 ** self.t), out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += h["eps"]
+        np.multiply(m, 1 / (1 - b1 ** self.t), out=r)
+        r /= tmp
+        if h["weight_decay"]:
+            np.multiply(self.param, h["weight_decay"], out=tmp)
+            r += tmp
+        flat_p, flat_r = self.param.reshape(-1), r.reshape(-1)
+        p_norm, r_norm = math.sqrt(np.dot(flat_p, flat_p)), math.sqrt(np.dot(flat_r, flat_r))
+        trust = p_norm / r_norm if p_norm > 0 and r_norm > 0 else 1.0
+        r *= lr * trust
+        self.param -= r
+
+
+class NaiveAdafactor(_Base):
+    """torch.optim.Adafactor's algorithm, as its documentation writes it (factored for
+    two or more dimensions)."""
+
+    def _init_state(self):
+        p = self.param
+        if p.ndim > 1:
+            self.state["row_var"] = np.zeros(p.shape[:-1] + (1,), p.dtype)
+            self.state["col_var"] = np.zeros(p.shape[:-2] + (1, p.shape[-1]), p.dtype)
+        else:
+            self._zeros("variance")
+
+    def _eps1(self):
+        eps1 = self.h["eps"][0]
+        return float(np.finfo(self.param.dtype).eps) if eps1 is None else eps1
+
+    def step(self):
+        h, g, s, p = self.h, self.grad, self.state, self.param
+        self.t += 1
+        eps1, eps2 = self._eps1(), h["eps"][1]
+        beta = self.t ** h["beta2_decay"]
+        rho = min(h["lr"], 1 / math.sqrt(self.t))
+        alpha = max(eps2, np.linalg.norm(p) / math.sqrt(p.size)) * rho
+        if h["weight_decay"]:
+            p *= 1 - h["lr"] * h["weight_decay"]
+        if p.ndim > 1:
+            row_mean = np.mean(g * g, axis=-1, keepdims=True)
+            col_mean = np.mean(g * g, axis=-2, keepdims=True)
+            s["row_var"] = s["row_var"] + beta * (row_mean - s["row_var"])
+            s["col_var"] = s["col_var"] + beta * (col_mean - s["col_var"])
+            v = s["row_var"] * s["col_var"] / np.maximum(
+                np.mean(s["row_var"], axis=-2, keepdims=True), eps1)
+        else:
+            s["variance"] = s["variance"] + beta * (g * g - s["variance"])
+            v = s["variance"]
+        u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+        denom = max(1.0, np.linalg.norm(u) / (math.sqrt(u.size) * h["d"]))
+        p -= alpha / denom * u
+
+
+class CarefulAdafactor(NaiveAdafactor):
+    """The same with one scratch array and in-place statistics."""
+
+    def _init_state(self):
+        super()._init_state()
+        self._tmp = np.empty_like(self.param)
+
+    def step(self):
+        h, g, s, p, tmp = self.h, self.grad, self.state, self.param, self._tmp
+        self.t += 1
+        eps1, eps2 = self._eps1(), h["eps"][1]
+        beta = self.t ** h["beta2_decay"]
+        rho = min(h["lr"], 1 / math.sqrt(self.t))
+        flat = p.reshape(-1)
+        alpha = max(eps2, math.sqrt(np.dot(flat, flat)) / math.sqrt(p.size)) * rho
+        if h["weight_decay"]:
+            p *= 1 - h["lr"] * h["weight_decay"]
+        np.multiply(g, g, out=tmp)
+        if p.ndim > 1:
+            r, c = s["row_var"], s["col_var"]
+            r *= 1 - beta
+            r += (beta / p.shape[-1]) * tmp.sum(axis=-1, keepdims=True)
+            c *= 1 - beta
+            c += (beta / p.shape[-2]) * tmp.sum(axis=-2, keepdims=True)
+            np.multiply(r, c, out=tmp)
+            tmp /= np.maximum(r.mean(axis=-2, keepdims=True), eps1)
+        else:
+            v = s["variance"]
+            v *= 1 - beta
+            tmp *= beta
+            v += tmp
+            tmp[...] = v
+        np.maximum(tmp, eps1 * eps1, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.divide(g, tmp, out=tmp)
+        flat = tmp.reshape(-1)
+        denom = max(1.0, math.sqrt(np.dot(flat, flat)) / (math.sqrt(tmp.size) * h["d"]))
+        tmp *= alpha / denom
+        p -= tmp
+
+
 _CLASSES = {
     "naive": {"SGD": NaiveSGD, "Adagrad": NaiveAdagrad, "Adadelta": NaiveAdadelta,
               "RMSprop": NaiveRMSprop, "Adam": NaiveAdam, "AdamW": NaiveAdamW,
               "Adamax": NaiveAdamax, "NAdam": NaiveNAdam, "RAdam": NaiveRAdam, "Lion": NaiveLion,
               "Rprop": NaiveRprop, "ASGD": NaiveASGD, "SparseAdam": NaiveSparseAdam,
-              "Ftrl": NaiveFtrl, "ProximalAdagrad": NaiveProximalAdagrad},
+              "Ftrl": NaiveFtrl, "ProximalAdagrad": NaiveProximalAdagrad, "LAMB": NaiveLAMB,
+              "Adafactor": NaiveAdafactor},
     "careful": {"SGD": CarefulSGD, "Adagrad": CarefulAdagrad, "Adadelta": CarefulAdadelta,
                 "RMSprop": CarefulRMSprop, "Adam": CarefulAdam, "AdamW": CarefulAdamW,
                 "Adamax": CarefulAdamax, "NAdam": CarefulNAdam, "RAdam": CarefulRAdam,
                 "Lion": CarefulLion, "SparseAdam": CarefulSparseAdam,
                 "ProximalAdagrad": CarefulProximalAdagrad,
                 # elementwise branches (Rprop, ASGD's average, FTRL's threshold): the naive form
-                "Rprop": NaiveRprop, "ASGD": NaiveASGD, "Ftrl": NaiveFtrl},
+                "Rprop": NaiveRprop, "ASGD": NaiveASGD, "Ftrl": NaiveFtrl,
+                "LAMB": CarefulLAMB, "Adafactor": CarefulAdafactor},
 }
 FLAVOURS = tuple(_CLASSES)
 
 
 def make(flavour, algorithm, param, grad):
-    """A NumPy optimizer of ``flavour`` ('naive' or 'careful') over one 1-D array."""
+    """A NumPy optimizer of ``flavour`` ('naive' or 'careful') over one array (1-D, or the
+    matrix of :meth:`bench.peers.algorithms.Algorithm.shape`)."""
     return _CLASSES[flavour][algorithm.cls](param, grad, algorithm)

@@ -126,8 +126,8 @@ def _case(algorithm, n, cfg, all_threads, steps):
     for backend in cfg.backends:
         if fastopt_impl.probe(backend, algorithm):
             continue
-        p = rng.standard_normal(n).astype(np.float32)
-        g = rng.standard_normal(n).astype(np.float32)
+        p = rng.standard_normal(n).astype(np.float32).reshape(algorithm.shape(n))
+        g = rng.standard_normal(n).astype(np.float32).reshape(algorithm.shape(n))
         opt = fastopt_impl.make(algorithm, backend, [p], [g])
         for th in sorted({1, all_threads}):
             name = f"fastopt:{backend}:t{th}"

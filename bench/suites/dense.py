@@ -13,10 +13,14 @@ from ..peers import algorithms, fastopt_impl, numpy_impl, torch_impl
 from . import roof
 
 
-def _rng_arrays(n, dtype, seed):
+def _rng_arrays(n, dtype, seed, shape=None):
+    """A parameter and a gradient of ``n`` elements (of ``shape``: a matrix for the rules
+    benchmarked on one, see :meth:`bench.peers.algorithms.Algorithm.shape`)."""
     rng = np.random.default_rng(seed)
     p = rng.standard_normal(n, dtype=np.float64).astype(dtype)
     g = rng.standard_normal(n, dtype=np.float64).astype(dtype)
+    if shape is not None:
+        p, g = p.reshape(shape), g.reshape(shape)
     return p, g
 
 
@@ -161,7 +165,7 @@ def run_dense(cfg, bar, roofs, usable):
 
 
 def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
-    p, g = _rng_arrays(n, dtype, seed=n)
+    p, g = _rng_arrays(n, dtype, seed=n, shape=algo.shape(n))
     itemsize = np.dtype(dtype).itemsize
     nbytes = algo.bytes_per_element(itemsize) * n
     competitors, skipped, optimizers = [], {}, {}
@@ -464,7 +468,7 @@ def run_checks(cfg, bar, usable, n=1000, steps=3):
     for name in cfg.algorithms:
         algo = algorithms.get(name)
         bar.label(f"check {name}")
-        p0, g = _rng_arrays(n, dtype, seed=7)
+        p0, g = _rng_arrays(n, dtype, seed=7, shape=algo.shape(n))
 
         def run(make):
             p = p0.copy()

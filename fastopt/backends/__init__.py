@@ -36,6 +36,16 @@ shared scalars, checks every array before writing any, and updates them as if th
 were one array laid end to end on ``n_threads`` threads: the bits of one kernel call
 per array.  The optimizer uses it for a group of separate arrays at the same step.
 
+Whole-array kernels
+-------------------
+``adafactor`` (:data:`WHOLE_ARRAY_RULES`) is the whole step of a rule whose work is
+reductions: ``adafactor(param, grad, row_var, col_var, variance, *scalars, maximize,
+n_threads)`` on the n-D C-contiguous ``param`` (the statistics keep their own shapes; see
+:mod:`fastopt.backends.python.adafactor`).  Its scalars are Python floats that the kernel
+rounds.  The reference writes every sum in an explicit order (per row, per column, and
+whole-array sums in ``DOT_BLOCK`` blocks) and the compiled kernels split only rows,
+columns or whole blocks between threads: the same bits for any ``n_threads``.
+
 Sparse row kernels
 ------------------
 Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
@@ -85,7 +95,7 @@ Solver kernels
 backend and for any ``n_threads``.
 """
 
-from ._families import ALGORITHMS  # noqa: E402
+from ._families import ALGORITHMS, WHOLE_ARRAY_RULES  # noqa: E402
 
 from . import _threadpoolctl  # noqa: E402  (fastopt's threads in threadpoolctl)
 

@@ -10,7 +10,7 @@ import importlib.util
 import os
 import threading
 
-from ._families import ALGORITHMS
+from ._families import ALGORITHMS, WHOLE_ARRAY_RULES
 
 BACKENDS = ("python", "numba", "cython")
 _FASTEST_FIRST = ("cython", "numba", "python")
@@ -166,7 +166,7 @@ def cython_variant():
 
 
 def _module_of(name):
-    for algorithm in sorted(ALGORITHMS, key=len, reverse=True):
+    for algorithm in sorted(ALGORITHMS + WHOLE_ARRAY_RULES, key=len, reverse=True):
         if name == algorithm or name.startswith(algorithm + "_"):
             return algorithm
     return name.split("_")[0]
@@ -176,7 +176,8 @@ def kernel(backend, name, module=None):
     """The kernel function ``name`` of ``backend`` (imported once, then cached).
 
     A kernel lives in ``fastopt.backends.<backend>.<module>``; by default the module
-    is the algorithm (:data:`fastopt.backends.ALGORITHMS`) the name starts with, else
+    is the algorithm (:data:`fastopt.backends.ALGORITHMS`, ``WHOLE_ARRAY_RULES``) the name
+    starts with, else
     the name's first word: ``"adam"`` and ``"adam_sparse"`` are in ``adam``,
     ``"sparse_adam_sparse"`` in ``sparse_adam``.
     """

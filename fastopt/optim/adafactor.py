@@ -2,7 +2,7 @@
 import numpy as np
 
 from .._internal import validation as check
-from ..backends.python.adafactor import adafactor
+from ..backends import _dispatch
 from .optimizer import Optimizer, _put
 from .sparse import SparseGrad
 
@@ -23,9 +23,11 @@ class Adafactor(Optimizer):
     equations (PyTorch's order: relative step size from the RMS of the parameter, update
     clipped by its RMS).
 
-    Adafactor's work is reductions: it runs the NumPy implementation whatever the
-    backend (no compiled kernel).  Dense gradients only (the statistics are over whole
-    rows and columns), float32/float64 parameters only.
+    Every backend runs the step (reductions included) as one kernel: the NumPy reference
+    writes each sum in an explicit order (see :mod:`fastopt.backends.python.adafactor`)
+    that the numba and Cython kernels follow, so all three agree bit for bit, on any
+    number of threads.  Dense gradients only (the statistics are over whole rows and
+    columns), float32/float64 parameters only.
 
     Args:
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
@@ -110,7 +112,13 @@ class Adafactor(Optimizer):
                                 f"rows and columns; pass a dense gradient")
             if g is not None:
                 check.gradient(g, self._params[i], i)
+                for name, a in self._states[i].items():
+                    if isinstance(a, np.ndarray) and a.size and g.size and \
+                            np.may_share_memory(g, a):
+                        raise ValueError(f"grads[{i}] shares memory with "
+                                         f"opt.state[{i}][{name!r}]")
         self._recheck_groups()
+        kernel = self._kernel("adafactor")
         for i, g in enumerate(grads):
             if g is None:
                 continue
@@ -125,8 +133,9 @@ class Adafactor(Optimizer):
             lr = group["lr"]
             eps1, eps2 = group["eps"]
             empty = np.empty(0, p.dtype)
-            adafactor(p, g, state.get("row_var", empty), state.get("col_var", empty),
-                      state.get("variance", empty), float(t) ** group["beta2_decay"],
-                      min(lr, 1.0 / t ** 0.5),
-                      float(np.finfo(p.dtype).eps) if eps1 is None else eps1, eps2, group["d"],
-                      1.0 - lr * group["weight_decay"], group["maximize"])
+            kernel(p, g, state.get("row_var", empty), state.get("col_var", empty),
+                   state.get("variance", empty), float(t) ** group["beta2_decay"],
+                   min(lr, 1.0 / t ** 0.5),
+                   float(np.finfo(p.dtype).eps) if eps1 is None else eps1, eps2, group["d"],
+                   1.0 - lr * group["weight_decay"], group["maximize"],
+                   _dispatch.threads_for(p.size))

@@ -2,7 +2,7 @@
 import math
 
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _one_minus_pow
 
 
 class Adam(Optimizer):
@@ -121,8 +121,8 @@ class Adam(Optimizer):
         t = state["step"]
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / (1.0 - beta1 ** t),
-                 math.sqrt(1.0 - beta2 ** t), group["eps"],
+        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / _one_minus_pow(beta1, t),
+                 math.sqrt(_one_minus_pow(beta2, t)), group["eps"],
                  0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),
                 (group["amsgrad"], group["maximize"]))
 

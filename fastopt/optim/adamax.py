@@ -1,6 +1,6 @@
 """Adamax."""
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _one_minus_pow
 
 
 class Adamax(Optimizer):
@@ -77,6 +77,6 @@ class Adamax(Optimizer):
 
     def _scalars(self, group, state):
         beta1, beta2 = group["betas"]
-        clr = group["lr"] / (1.0 - beta1 ** state["step"])
+        clr = group["lr"] / _one_minus_pow(beta1, state["step"])
         return ((beta1, 1.0 - beta1, beta2, clr, group["eps"], group["weight_decay"]),
                 (group["maximize"],))

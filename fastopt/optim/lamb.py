@@ -5,7 +5,7 @@ import numpy as np
 
 from ..backends import _dispatch
 from .._internal import validation as check
-from .optimizer import Optimizer, _rounded
+from .optimizer import Optimizer, _one_minus_pow, _rounded
 
 
 class LAMB(Optimizer):
@@ -79,7 +79,8 @@ class LAMB(Optimizer):
     def _scalars(self, group, state):
         beta1, beta2 = group["betas"]
         t = state["step"]
-        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, 1.0 - beta1 ** t, 1.0 - beta2 ** t,
+        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, _one_minus_pow(beta1, t),
+                 _one_minus_pow(beta2, t),
                  group["eps"], group["weight_decay"]), (group["maximize"],))
 
     def _finish(self, group, param, states, rows):

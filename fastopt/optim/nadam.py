@@ -1,6 +1,6 @@
 """NAdam."""
 from .._internal import validation as check
-from .optimizer import Optimizer, _put
+from .optimizer import Optimizer, _one_minus_pow, _put
 
 
 class NAdam(Optimizer):
@@ -103,7 +103,7 @@ class NAdam(Optimizer):
         _put(state, "mu_product", mu_product)
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, 1.0 - beta2 ** t, group["eps"],
+        return ((beta1, 1.0 - beta1, beta2, 1.0 - beta2, _one_minus_pow(beta2, t), group["eps"],
                  lr * (1.0 - mu) / (1.0 - mu_product),
                  lr * mu_next / (1.0 - mu_product * mu_next),
                  0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),

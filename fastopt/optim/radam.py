@@ -2,7 +2,7 @@
 import math
 
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _one_minus_pow
 
 
 class RAdam(Optimizer):
@@ -84,8 +84,8 @@ class RAdam(Optimizer):
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         t = state["step"]
-        bias_correction1 = 1.0 - beta1 ** t
-        bias_correction2 = 1.0 - beta2 ** t
+        bias_correction1 = _one_minus_pow(beta1, t)
+        bias_correction2 = _one_minus_pow(beta2, t)
         rho_inf = 2.0 / (1.0 - beta2) - 1.0
         rho_t = rho_inf - 2.0 * t * beta2 ** t / bias_correction2
         rectify = rho_t > 5.0

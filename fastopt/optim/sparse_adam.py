@@ -2,7 +2,7 @@
 import math
 
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _one_minus_pow
 
 
 class SparseAdam(Optimizer):
@@ -75,5 +75,5 @@ class SparseAdam(Optimizer):
     def _scalars(self, group, state):
         beta1, beta2 = group["betas"]
         t = state["step"]
-        step_size = group["lr"] * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+        step_size = group["lr"] * math.sqrt(_one_minus_pow(beta2, t)) / _one_minus_pow(beta1, t)
         return (1.0 - beta1, 1.0 - beta2, step_size, group["eps"]), (group["maximize"],)

@@ -10,10 +10,11 @@ where NaN is compared as NaN and everything else bit for bit.
 import numpy as np
 import pytest
 
-from fastopt.backends import ALGORITHMS
+from fastopt.backends import ALGORITHMS, _dispatch
 
 from conftest import FAST_BACKENDS, KERNEL_BACKENDS, assert_same_values, bits, kernel
-from kernel_cases import make_case, make_special_case, option_grid, stable_seed
+from kernel_cases import (adafactor_option_grid, make_adafactor_case, make_case,
+                          make_special_case, option_grid, sprinkle, stable_seed)
 
 SIZES = [0, 1, 7, 33, 1000, 4099]
 #: (size, threads) of the special-value runs: one element, a vector tail, 3 chunks.
@@ -161,3 +162,152 @@ def test_maximum_of_signed_zeros_matches_numpy(backend, dtype):
             adamax(*arrays, *scalars, 1)
         for got, want in zip(arrays[1:], expected[1:]):  # param is inf/nan: 0/0, see README
             assert np.array_equal(bits(got), bits(want))
+
+
+# -- Adafactor: a whole step on an n-D array, reductions included -------------------------
+
+#: Shapes: empty ones, a scalar, vectors (one element, a vector tail, several DOT_BLOCK
+#: blocks), matrices (fewer rows than the four summed together, rows left over after the
+#: groups of four, more than 16 columns so that columns are split, several blocks and a row
+#: crossing a block boundary), 3-D, and one of each kind above the threading threshold.
+ADAFACTOR_SHAPES = [(0,), (5, 0), (0, 3), (2, 0, 4), (), (1,), (7,), (4099,), (1, 1), (3, 5),
+                    (7, 33), (130, 257), (3, 41, 67), (1, 1, 19),
+                    (_dispatch.PARALLEL_THRESHOLD + 3,), (317, 331)]
+#: (shape, threads) of the special-value runs.
+ADAFACTOR_SPECIAL_RUNS = [((1,), 1), ((33,), 2), ((5, 40), 2), ((3, 9, 21), 3),
+                          ((9000,), 3), ((70, 130), 2)]
+
+
+def _adafactor_cases():
+    for options in adafactor_option_grid():
+        flags = ",".join(k for k, v in options.items() if v) or "plain"
+        yield pytest.param(options, id=f"adafactor[{flags}]")
+
+
+def _check_adafactor(fast, options, dtype, label, runs, special=False):
+    reference = kernel("python", "adafactor")
+    rng = np.random.default_rng(stable_seed("adafactor", options, special))
+    for shape, n_threads in runs:
+        arrays, scalars = make_adafactor_case(options, shape, dtype, rng)
+        if special:
+            for a in arrays:
+                sprinkle(a, rng)
+        expected = [a.copy() for a in arrays]
+        with np.errstate(all="ignore"):
+            reference(*expected, *scalars, 1)
+            fast(*arrays, *scalars, n_threads)
+        for name, got, want in zip(("param", "grad", "row_var", "col_var", "variance"), arrays,
+                                   expected):
+            assert_same_values(got, want, f"{label} adafactor{options} shape={shape} "
+                                          f"threads={n_threads} {name}")
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", list(_adafactor_cases()))
+def test_adafactor_kernel_matches_reference_bitwise(backend, dtype, options):
+    """Every array (the parameter and each statistic) by its bits, on 1, 2 and 3 threads."""
+    fast = kernel(backend, "adafactor")
+    runs = [(shape, n_threads) for shape in ADAFACTOR_SHAPES
+            for n_threads in ((1, 2) if np.prod(shape) > 50_000 else (1, 2, 3))]
+    _check_adafactor(fast, options, dtype, backend, runs)
+
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", list(_adafactor_cases()))
+def test_adafactor_kernel_matches_reference_on_special_values(backend, dtype, options):
+    _check_adafactor(kernel(backend, "adafactor"), options, dtype, backend,
+                     ADAFACTOR_SPECIAL_RUNS, special=True)
+
+
+def test_adafactor_blocks_are_the_reference_blocks():
+    """The Cython kernel's DOT_BLOCK is the reference's (its block sums follow it)."""
+    from fastopt.backends.python.lbfgs import DOT_BLOCK
+    assert kernel("cython", "adafactor").__module__.endswith("adafactor")
+    import importlib
+    module = importlib.import_module(kernel("cython", "adafactor").__module__)
+    assert module.DOT_BLOCK == DOT_BLOCK
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adafactor_reference_sums_in_the_documented_order(dtype):
+    """The reference against plain Python loops written from its docstring: squares in
+    float64, each row / column / DOT_BLOCK block summed left to right from 0.0, the
+    block sums added left to right -- bit for bit (a pairwise sum would differ)."""
+    import math
+    from fastopt.backends.python.lbfgs import DOT_BLOCK
+    t = np.dtype(dtype).type
+    rng = np.random.default_rng(11)
+    # 41,600 elements: 11 blocks, rows crossing block boundaries; rows of 130 and columns
+    # of 160 (NumPy's pairwise sum differs from a sequential one from 8 elements on)
+    shape = (2, 160, 130)
+    arrays, scalars = make_adafactor_case({}, shape, dtype, rng)
+    arrays[2] *= dtype(0.02)  # small statistics: RMS(u) > d, so the update is clipped and
+    arrays[3] *= dtype(0.02)  # RMS(u) -- a whole-array sum -- reaches the parameter
+    param, grad, row_var, col_var, _ = [a.copy() for a in arrays]
+    beta2, rho, eps1, eps2, d, decay, maximize = scalars
+
+    def blocked(values):  # values: Python floats
+        total = 0.0
+        for lo in range(0, len(values), DOT_BLOCK):
+            s = 0.0
+            for v in values[lo:lo + DOT_BLOCK]:
+                s += v * v
+            total += s
+        return total
+
+    def mean(values):
+        s = 0.0
+        for v in values:
+            s += v
+        return s / len(values)
+
+    g = grad.astype(np.float64)
+    alpha = max(eps2, math.sqrt(blocked(param.reshape(-1).tolist())) / math.sqrt(param.size)) * rho
+    b = t(beta2)
+    rows = np.array([[[mean([x * x for x in g[m, i]])] for i in range(shape[1])]
+                     for m in range(shape[0])]).astype(dtype)
+    cols = np.array([[[mean([x * x for x in g[m, :, j]]) for j in range(shape[2])]]
+                     for m in range(shape[0])]).astype(dtype)
+    row_var += b * (rows - row_var)
+    col_var += b * (cols - col_var)
+    den = np.array([[[mean(row_var[m, :, 0].astype(np.float64).tolist())]]
+                    for m in range(shape[0])]).astype(dtype)
+    u = grad / np.sqrt(np.maximum(row_var * col_var / np.maximum(den, t(eps1)), t(eps1 * eps1)))
+    denom = max(1.0, math.sqrt(blocked(u.astype(np.float64).reshape(-1).tolist()))
+                / (math.sqrt(u.size) * d))
+    assert denom > 1 and alpha > eps2 * rho  # both norms reach the parameter
+    want = param * t(decay) - t(alpha / denom) * u if decay != 1 else param - t(alpha / denom) * u
+    kernel("python", "adafactor")(*arrays, *scalars, 1)
+    for got, exp in zip(arrays[:4], (want, grad, row_var, col_var)):
+        assert np.array_equal(bits(got), bits(exp))
+
+
+@pytest.mark.parametrize("backend", ["cython", "cython-baseline"])
+def test_adafactor_kernel_refuses_bad_arrays(backend):
+    """The Cython kernel checks what it is given before it writes anything (the numba one
+    relies on the optimizer's checks, as every numba kernel does)."""
+    k = kernel(backend, "adafactor")
+    p, g = np.ones((4, 3)), np.ones((4, 3))
+    rv, cv, e = np.ones((4, 1)), np.ones((1, 3)), np.empty(0)
+    scalars = (0.5, 0.01, 1e-30, 1e-3, 1.0, 1.0, False, 1)
+    with pytest.raises(ValueError, match="grad has shape"):
+        k(p, np.ones((3, 4)), rv, cv, e, *scalars)
+    with pytest.raises(ValueError, match="row_var has shape"):
+        k(p, g, np.ones(3), cv, e, *scalars)
+    with pytest.raises(ValueError, match="col_var has dtype"):
+        k(p, g, rv, np.ones((1, 3), np.float32), e, *scalars)
+    readonly = np.ones((4, 3))
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="param is read-only"):
+        k(readonly, g, rv, cv, e, *scalars)
+    with pytest.raises(ValueError, match="variance has shape"):
+        k(np.ones(5), np.ones(5), e, e, np.ones(4), *scalars)
+    with pytest.raises(ValueError, match="grad is not contiguous"):
+        k(p, np.ones((4, 6))[:, ::2], rv, cv, e, *scalars)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        k(p.astype(np.float16), g.astype(np.float16), rv, cv, e, *scalars)
+    with pytest.raises(ValueError, match="n_threads"):
+        k(p, g, rv, cv, e, *scalars[:-1], 0)
+    assert np.all(p == 1) and np.all(rv == 1) and np.all(cv == 1)

@@ -17,21 +17,28 @@ from fastopt.backends import _dispatch
 
 from conftest import FAST_BACKENDS, assert_same_values, bits, lowered_threshold, require
 from kernel_cases import sprinkle
-from optimizer_cases import ULP_BOUNDS, case_id, cases
+from optimizer_cases import SHAPED_GRIDS, ULP_BOUNDS, case_id, cases
 
 SHAPES = [(0,), (1,), (7,), (33, 5), (_dispatch.PARALLEL_THRESHOLD + 17,)]
 STEPS = 40
 
 
-def run(cls, kwargs, dtype, backend, seed=0):
+#: Shapes of the whole-array rules (``SHAPED_GRIDS``): every rank, statistics over rows and
+#: columns, and a matrix and a vector above the threading threshold.
+SHAPED = [(0,), (), (1,), (7,), (33, 5), (4, 0), (3, 7, 19), (1, 1),
+          (_dispatch.PARALLEL_THRESHOLD + 17,), (331, 307)]
+SHAPED_STEPS = 12
+
+
+def run(cls, kwargs, dtype, backend, seed=0, shapes=SHAPES, steps=STEPS):
     rng = np.random.default_rng(seed)
-    params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    params = [np.asarray(rng.standard_normal(s), dtype) for s in shapes]
     opt = cls(params, backend=backend, **kwargs)
-    for t in range(STEPS):
-        if t == STEPS // 2:
+    for t in range(steps):
+        if t == steps // 2:
             for group in opt.param_groups:
                 group["lr"] *= 0.5
-        opt.step([rng.standard_normal(s).astype(dtype) for s in SHAPES])
+        opt.step([np.asarray(rng.standard_normal(s), dtype) for s in shapes])
     return params, opt
 
 
@@ -70,6 +77,21 @@ def test_backend_reproduces_reference(cls, kwargs, backend, dtype):
                     ULP_BOUNDS.get((cls, backend), 0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k))
+                                        for c, k in cases(SHAPED_GRIDS)])
+def test_whole_array_rule_reproduces_reference(cls, kwargs, backend, dtype):
+    """Adafactor: every parameter and statistic, on 1 and 2 threads (the two large arrays
+    take the threaded path with 2)."""
+    require(backend)
+    want = run(cls, kwargs, dtype, "python", shapes=SHAPED, steps=SHAPED_STEPS)
+    for n_threads in (1, 2):
+        fastopt.set_num_threads(n_threads)
+        got = run(cls, kwargs, dtype, backend, shapes=SHAPED, steps=SHAPED_STEPS)
+        assert_same_run(got, want, f"{backend} threads={n_threads} {case_id(cls, kwargs)}")
+
+
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 def test_result_does_not_depend_on_thread_count(backend):
     require(backend)
@@ -106,7 +128,8 @@ def run_special(cls, kwargs, dtype, backend):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
-@pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k)) for c, k in cases()])
+@pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k))
+                                        for c, k in [*cases(), *cases(SHAPED_GRIDS)]])
 def test_backend_reproduces_reference_on_special_values(cls, kwargs, backend, dtype):
     require(backend)
     fastopt.set_num_threads(3)

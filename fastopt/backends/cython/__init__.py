@@ -14,4 +14,5 @@ C-API for other Cython extensions: ``<algorithm>.pxd`` beside each module declar
 ``from fastopt.backends.cython.adam cimport adam_row_f32`` with
 :func:`fastopt.get_include` on Cython's include path.  ``cimport`` binds to these
 baseline modules, never to the ``x86_64_v3`` builds, which give the same bits.
+``adafactor`` (a whole step with reductions, from a standalone template) has no C-API.
 """

@@ -45,6 +45,11 @@ n_threads)``
 ``adagrad_rowwise`` (dense, 2-D) and ``adagrad_rowwise_sparse``, built the same way
 from ``adagrad_rowwise_row`` (one row: sequential sum of squares, then the update).
 
+:mod:`fastopt.backends.numba.adafactor` is built differently (its step is reductions, see
+"Whole-array kernels" in :mod:`fastopt.backends`): ``adafactor`` runs six passes, each a
+``_serial`` function on a range (rows, columns, ``DOT_BLOCK`` blocks or elements) and its
+``_parallel`` twin on contiguous runs of that range.
+
 Each sparse kernel is compiled once per float dtype and index dtype (int32/int64), for
 the serial and the parallel driver: ~0.5-3.5 s each on a 2-core machine (a few
 seconds for the first sparse step of one algorithm), ~20 ms from the cache.

@@ -1,22 +1,44 @@
-"""Reference Adafactor update (Shazeer & Stern, 2018), as ``torch.optim.Adafactor``.
+r"""Reference Adafactor kernel (Shazeer & Stern, 2018), as ``torch.optim.Adafactor``.
 
-Adafactor's work is reductions (the norms of the parameter and of the update, the row
-and column means of the squared gradient), which NumPy does at memory speed: this
-function is the implementation for every backend, so the backends agree bit for bit by
-construction; there is no compiled kernel.
+Adafactor's work is reductions -- the norms of the parameter and of the update, the row
+and column means of the squared gradient, the mean of the row statistic -- and NumPy's
+pairwise sums have no order a compiled loop could follow.  So every sum here is written
+in an explicit order, which the numba and Cython kernels reproduce bit for bit on any
+number of threads (they split the work only where the order allows):
+
+* **whole-array norms** :math:`\|\theta\|^2`, :math:`\|u\|^2`: the blocked float64 dot
+  product of :func:`fastopt.backends.python.lbfgs.dot` -- ``float64(x[k])**2`` summed
+  left to right in blocks of ``DOT_BLOCK`` (4096) consecutive elements of the flat
+  array, the block sums then added left to right (threads share out whole blocks);
+* **row means** :math:`\operatorname{mean}_{-1}(g^2)`: per row, ``float64(g[i, j])**2``
+  summed left to right over ``j`` from ``0.0``, divided by the row length in float64,
+  rounded to the dtype once (threads split rows);
+* **column means** :math:`\operatorname{mean}_{-2}(g^2)`: per column, the same over the
+  rows ``i`` in order (threads split columns);
+* **mean of the row statistic** :math:`\operatorname{mean}_{-2}(R)`: per matrix,
+  ``float64(R[i])`` summed over ``i`` in order, divided by the number of rows in
+  float64, rounded to the dtype (serial: it is one number per matrix).
+
+``np.cumsum`` is a strictly sequential sum (each partial sum from the previous one),
+which is why the reference uses it.  Squares for the sums are taken in float64 (exact for
+float32); everything elementwise is in the arrays' dtype with the scalars rounded once.
 """
 import math
 
 import numpy as np
 
+from .lbfgs import dot
 
-def _norm(a):
-    flat = a.reshape(-1)
-    return math.sqrt(float(np.dot(flat, flat)))
+
+def _sequential_mean(a, axis):
+    """The mean of ``a`` (float64) along ``axis``, summed in order from ``0.0`` (keepdims),
+    rounded to ``dtype`` by the caller."""
+    n = a.shape[axis]
+    return np.cumsum(a, axis=axis).take([n - 1], axis=axis) / n
 
 
 def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2, d,
-              decay_factor, maximize):
+              decay_factor, maximize, n_threads):
     r"""One Adafactor step on the n-D ``param``, in place (PyTorch's algorithm).
 
     .. math::
@@ -32,29 +54,41 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
         u &= g / \sqrt{\max(\hat V, \epsilon_1^2)} \\
         \theta &\leftarrow \theta - \frac{\alpha}{\max(1, \operatorname{RMS}(u)/d)}\, u
 
-    ``one_minus_beta2`` is :math:`\hat\beta_t = t^{c}` (``beta2_decay`` :math:`c`), ``rho``
-    :math:`\rho_t = \min(\eta, 1/\sqrt t)`, ``decay_factor`` :math:`1-\eta\lambda`.
-    ``row_var`` :math:`R` has shape ``param.shape[:-1] + (1,)``, ``col_var`` :math:`C`
-    ``param.shape[:-2] + (1, param.shape[-1])`` (both empty for vectors), ``variance``
-    :math:`V` the parameter's shape (empty for matrices).  Norms are in double precision.
+    Arguments: ``param`` and ``grad`` C-contiguous of one shape and dtype (float32 or
+    float64, any number of dimensions).  ``one_minus_beta2`` is :math:`\hat\beta_t = t^{c}`
+    (``beta2_decay`` :math:`c`), ``rho`` :math:`\rho_t = \min(\eta, 1/\sqrt t)`,
+    ``eps1``/``eps2`` :math:`\epsilon_{1,2}`, ``d`` the clipping threshold,
+    ``decay_factor`` :math:`1-\eta\lambda` (Python floats; the kernel rounds
+    :math:`\hat\beta_t`, :math:`\epsilon_1`, :math:`\epsilon_1^2` -- computed in double --
+    and :math:`1-\eta\lambda` to the dtype).  ``row_var`` :math:`R` has shape
+    ``param.shape[:-1] + (1,)``, ``col_var`` :math:`C` ``param.shape[:-2] + (1,
+    param.shape[-1])`` (both empty for vectors and scalars), ``variance`` :math:`V` the
+    parameter's shape (empty for matrices).  ``n_threads`` only says how many threads the
+    compiled kernels may use: the result does not depend on it.
+
+    Orders of the sums: see the module docstring.  The scalars
+    :math:`\operatorname{RMS}(\theta) = \sqrt{\|\theta\|^2}/\sqrt n`, :math:`\alpha`, the
+    clipping denominator and :math:`\alpha/\text{denominator}` are computed in double
+    (``max`` as Python's: ``x if x > bound else bound``); the last is rounded to the dtype.
     """
     if param.size == 0:
         return
     t = param.dtype.type
     g = -grad if maximize else grad
-    alpha = max(eps2, _norm(param) / math.sqrt(param.size)) * rho
+    flat = param.reshape(-1)
+    alpha = max(eps2, math.sqrt(dot(flat, flat, n_threads)) / math.sqrt(param.size)) * rho
     if decay_factor != 1:
         param *= t(decay_factor)
     beta = t(one_minus_beta2)
     if param.ndim > 1:
-        g2 = g * g
-        row_var += beta * (np.mean(g2, axis=-1, keepdims=True) - row_var)
-        col_var += beta * (np.mean(g2, axis=-2, keepdims=True) - col_var)
-        var_estimate = (row_var @ col_var) / np.maximum(row_var.mean(axis=-2, keepdims=True),
-                                                        t(eps1))
+        g2 = np.square(g.astype(np.float64))
+        row_var += beta * (_sequential_mean(g2, -1).astype(param.dtype) - row_var)
+        col_var += beta * (_sequential_mean(g2, -2).astype(param.dtype) - col_var)
+        row_mean = _sequential_mean(row_var.astype(np.float64), -2).astype(param.dtype)
+        var_estimate = (row_var * col_var) / np.maximum(row_mean, t(eps1))
     else:
         variance += beta * (g * g - variance)
         var_estimate = variance
-    update = g / np.sqrt(np.maximum(var_estimate, t(eps1 * eps1)))
-    denom = max(1.0, _norm(update) / (math.sqrt(update.size) * d))
-    param -= t(alpha / denom) * update
+    update = (g / np.sqrt(np.maximum(var_estimate, t(eps1 * eps1)))).reshape(-1)
+    denom = max(1.0, math.sqrt(dot(update, update, n_threads)) / (math.sqrt(update.size) * d))
+    param -= t(alpha / denom) * update.reshape(param.shape)

@@ -1,0 +1,303 @@
+"""Numba Adafactor kernel: see :mod:`fastopt.backends.python.adafactor`, which defines the
+order of every sum; this module follows it, on any number of threads.
+
+The arrays are taken flat: a parameter of shape ``(..., rows, cols)`` is ``batch``
+matrices of ``rows x cols`` laid end to end (``batch`` the product of the leading
+dimensions), ``row_var`` is ``batch * rows`` values, ``col_var`` ``batch * cols``.
+A step is six passes, each over a range that threads may split without changing a sum:
+
+1. :math:`\\|\\theta\\|^2`: :func:`fastopt.backends.numba.lbfgs.dot` (whole blocks per thread);
+2. row statistic: rows per thread (each row summed in order);
+3. column statistic: columns per thread (each column summed over the rows in order);
+4. the mean of the row statistic per matrix: serial;
+5. :math:`\\|u\\|^2`: whole ``DOT_BLOCK`` blocks of the flat array per thread, block sums
+   added in order;
+6. the update of ``param``: elements per thread.
+
+Vectors (and scalars) fuse 2-5 into one pass that updates ``variance`` and sums
+:math:`u^2` per block.
+"""
+import math
+
+import numpy as np
+from numba import prange
+
+from fastopt.backends.numba import _jit, lbfgs
+from fastopt.backends.python.lbfgs import DOT_BLOCK
+
+
+@_jit.element
+def adafactor_direction(g, v, eps1_sq, maximize):
+    """One element of the update direction :math:`u = g / \\sqrt{\\max(\\hat V, \\epsilon_1^2)}`
+    (``g`` negated first if ``maximize``), in the dtype of its arguments."""
+    if maximize:
+        g = -g
+    return g / np.sqrt(_jit.maximum(v, eps1_sq))
+
+
+@_jit.element
+def adafactor_apply(p, u, decay, has_decay, coef):
+    """One element of the parameter update: :math:`\\theta (1 - \\eta\\lambda) - c\\, u`."""
+    if has_decay:
+        p = p * decay
+    return p - coef * u
+
+
+# ----------------------------------------------------------------- factored (2-D and up)
+
+@_jit.serial
+def adafactor_rows(grad, row_var, cols, beta, lo, hi):
+    """Row statistic of the rows ``[lo, hi)``: ``R_i += beta * (mean_j g_ij^2 - R_i)``,
+    the mean summed in float64 over ``j`` in order."""
+    t = row_var.dtype.type
+    b = t(beta)
+    for i in range(lo, hi):
+        s = 0.0
+        row = grad[i * cols:i * cols + cols]  # a slice from 0: indices LLVM knows are >= 0
+        for j in range(cols):
+            x = np.float64(row[j])
+            s += x * x
+        r = row_var[i]
+        row_var[i] = r + b * (t(s / cols) - r)
+
+
+@_jit.parallel
+def adafactor_rows_parallel(grad, row_var, cols, beta, n_chunks):
+    """:func:`adafactor_rows` on ``n_chunks`` contiguous runs of rows, in parallel."""
+    n = row_var.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adafactor_rows(grad, row_var, cols, beta, lo, hi)
+
+
+@_jit.serial
+def adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi):
+    """Column statistic of the columns ``[lo, hi)`` of all the matrices (column ``v`` is
+    column ``v % cols`` of matrix ``v // cols``): ``C_j += beta * (mean_i g_ij^2 - C_j)``,
+    the mean summed in float64 over the rows ``i`` in order (``acc``: float64 workspace of
+    ``col_var.size``)."""
+    t = col_var.dtype.type
+    b = t(beta)
+    for v in range(lo, hi):
+        acc[v] = 0.0
+    v = lo
+    while v < hi:
+        m = v // cols
+        j0 = v - m * cols
+        j1 = min(cols, j0 + (hi - v))
+        c0 = m * cols
+        a = acc[c0 + j0:c0 + j1]
+        for i in range(rows):
+            off = (m * rows + i) * cols
+            row = grad[off + j0:off + j1]
+            for j in range(j1 - j0):
+                x = np.float64(row[j])
+                a[j] += x * x
+        for j in range(j0, j1):
+            c = col_var[c0 + j]
+            col_var[c0 + j] = c + b * (t(acc[c0 + j] / rows) - c)
+        v += j1 - j0
+
+
+@_jit.parallel
+def adafactor_cols_parallel(grad, col_var, acc, rows, cols, beta, n_chunks):
+    """:func:`adafactor_cols` on ``n_chunks`` contiguous runs of columns, in parallel."""
+    n = col_var.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi)
+
+
+@_jit.serial
+def adafactor_row_means(row_var, den, rows, eps1):
+    """``den[m] = max(mean_i R_mi, eps1)`` per matrix ``m``, the mean summed in float64 in order."""
+    t = row_var.dtype.type
+    e1 = t(eps1)
+    for m in range(den.size):
+        s = 0.0
+        for i in range(rows):
+            s += np.float64(row_var[m * rows + i])
+        den[m] = _jit.maximum(t(s / rows), e1)
+
+
+@_jit.element
+def adafactor_segment(k, hi, rows, cols):
+    """The part of row ``r`` that a flat range ``[k, hi)`` covers from ``k`` on: returns
+    ``(r, j0, j1, m)``, its columns ``[j0, j1)`` and its matrix ``m``."""
+    r = k // cols
+    j0 = k - r * cols
+    return r, j0, min(cols, j0 + (hi - k)), r // rows
+
+
+@_jit.serial
+def adafactor_sum_sq(s, x, n):
+    """``((s + x[0]^2) + x[1]^2) + ...`` over ``x[:n]``, squares in float64."""
+    for k in range(n):
+        v = np.float64(x[k])
+        s += v * v
+    return s
+
+
+@_jit.serial
+def adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, lo, hi,
+                          u):
+    """The float64 sum of ``u_k^2`` over the flat elements ``[lo, hi)``, in order (``u``: a
+    scratch array of ``hi - lo`` elements of the dtype; the directions of a row segment are
+    computed there first, in a loop that vectorizes, then summed in order)."""
+    s = 0.0
+    k = lo
+    while k < hi:
+        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
+        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+        g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+        for j in range(j1 - j0):
+            u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+        s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
+        k += j1 - j0
+    return s
+
+
+@_jit.serial
+def adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
+                              maximize, decay, has_decay, coef, lo, hi):
+    """The parameter update on the flat elements ``[lo, hi)``."""
+    k = lo
+    while k < hi:
+        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
+        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+        p, g, c = param[off:off + j1 - j0], grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+        for j in range(j1 - j0):
+            u = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+            p[j] = adafactor_apply(p[j], u, decay, has_decay, coef)
+        k += j1 - j0
+
+
+@_jit.serial
+def adafactor_factored_blocks(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize,
+                              partial, b0, b1):
+    """``partial[b]``: :func:`adafactor_factored_sq` of block ``b``, for ``b`` in ``[b0, b1)``."""
+    n = grad.size
+    u = np.empty(DOT_BLOCK, grad.dtype)
+    for b in range(b0, b1):
+        partial[b] = adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                           maximize, b * DOT_BLOCK,
+                                           min(b * DOT_BLOCK + DOT_BLOCK, n), u)
+
+
+@_jit.parallel
+def adafactor_factored_blocks_parallel(grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                       maximize, partial, n_chunks):
+    """:func:`adafactor_factored_blocks` on ``n_chunks`` contiguous runs of blocks."""
+    for c in prange(n_chunks):
+        b0, b1 = _jit.chunk(partial.size, n_chunks, c)
+        adafactor_factored_blocks(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize,
+                                  partial, b0, b1)
+
+
+@_jit.parallel
+def adafactor_factored_update_parallel(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                       maximize, decay, has_decay, coef, n_chunks):
+    """:func:`adafactor_factored_update` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                  maximize, decay, has_decay, coef, lo, hi)
+
+
+# ------------------------------------------------------------------- vectors and scalars
+
+@_jit.serial
+def adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0, b1):
+    """For each block ``b`` in ``[b0, b1)``: ``V += beta * (g^2 - V)`` on its elements and
+    ``partial[b]`` = the float64 sum of ``u^2`` over them, in order."""
+    n = grad.size
+    u = np.empty(DOT_BLOCK, grad.dtype)
+    for b in range(b0, b1):
+        lo = b * DOT_BLOCK
+        hi = min(lo + DOT_BLOCK, n)
+        gb, vb = grad[lo:hi], variance[lo:hi]
+        for k in range(hi - lo):
+            g = gb[k]
+            if maximize:
+                g = -g
+            v = vb[k]
+            v = v + beta * (g * g - v)
+            vb[k] = v
+            u[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
+        partial[b] = adafactor_sum_sq(0.0, u, hi - lo)
+
+
+@_jit.parallel
+def adafactor_vector_blocks_parallel(grad, variance, beta, eps1_sq, maximize, partial,
+                                     n_chunks):
+    """:func:`adafactor_vector_blocks` on ``n_chunks`` contiguous runs of blocks."""
+    for c in prange(n_chunks):
+        b0, b1 = _jit.chunk(partial.size, n_chunks, c)
+        adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0, b1)
+
+
+@_jit.serial
+def adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay, coef,
+                            lo, hi):
+    """The parameter update on the elements ``[lo, hi)`` (``variance`` already updated)."""
+    p, g, v = param[lo:hi], grad[lo:hi], variance[lo:hi]
+    for k in range(hi - lo):
+        p[k] = adafactor_apply(p[k], adafactor_direction(g[k], v[k], eps1_sq, maximize), decay,
+                               has_decay, coef)
+
+
+@_jit.parallel
+def adafactor_vector_update_parallel(param, grad, variance, eps1_sq, maximize, decay,
+                                     has_decay, coef, n_chunks):
+    """:func:`adafactor_vector_update` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = param.size
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay,
+                                coef, lo, hi)
+
+
+# ------------------------------------------------------------------------------ driver
+
+def _run(serial, parallel, n_threads, units, *args):
+    """``serial(*args, 0, units)``, or ``parallel(*args, n_chunks)`` on ``units`` split."""
+    n_chunks = _jit.n_chunks(n_threads, units)
+    if n_chunks == 1:
+        return serial(*args, 0, units)
+    return _jit.call_parallel(parallel, *args, n_chunks)
+
+
+def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2, d,
+              decay_factor, maximize, n_threads):
+    """One Adafactor step, in place (the arguments of the reference kernel)."""
+    n = param.size
+    if n == 0:
+        return
+    dtype = param.dtype.type
+    p, g = param.reshape(-1), grad.reshape(-1)
+    alpha = max(eps2, math.sqrt(lbfgs.dot(p, p, n_threads)) / math.sqrt(n)) * rho
+    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
+    partial = np.empty((n + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
+    if param.ndim > 1:
+        rows, cols = param.shape[-2], param.shape[-1]
+        rv, cv = row_var.reshape(-1), col_var.reshape(-1)
+        _run(adafactor_rows, adafactor_rows_parallel, n_threads, rv.size, g, rv, cols, beta)
+        _run(adafactor_cols, adafactor_cols_parallel, n_threads, cv.size, g, cv,
+             np.empty(cv.size, np.float64), rows, cols, beta)
+        den = np.empty(rv.size // rows, param.dtype)
+        adafactor_row_means(rv, den, rows, eps1)
+        _run(adafactor_factored_blocks, adafactor_factored_blocks_parallel, n_threads,
+             partial.size, g, rv, cv, den, rows, cols, eps1_sq, maximize, partial)
+        update = (adafactor_factored_update, adafactor_factored_update_parallel,
+                  (p, g, rv, cv, den, rows, cols, eps1_sq, maximize))
+    else:
+        v = variance.reshape(-1)
+        _run(adafactor_vector_blocks, adafactor_vector_blocks_parallel, n_threads,
+             partial.size, g, v, beta, eps1_sq, maximize, partial)
+        update = (adafactor_vector_update, adafactor_vector_update_parallel,
+                  (p, g, v, eps1_sq, maximize))
+    denom = max(1.0, math.sqrt(lbfgs.sum_blocks(partial)) / (math.sqrt(n) * d))
+    serial, parallel, args = update
+    _run(serial, parallel, n_threads, n, *args, dtype(decay_factor), decay_factor != 1,
+         dtype(alpha / denom))
