@@ -7,7 +7,6 @@ parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
 import bisect
-import math
 import struct
 import threading
 from array import array
@@ -17,6 +16,7 @@ import numpy as np
 
 from ..backends import _dispatch
 from .._internal import validation as check
+from .._internal.numerics import one_minus_pow as _one_minus_pow
 from . import torch_state
 from .sparse import SparseGrad
 
@@ -69,19 +69,6 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 _FLOAT32_PACKERS = {}
-
-
-def _one_minus_pow(beta, t):
-    """``1 - beta**t`` in double precision without cancellation (the bias corrections of
-    the Adam family): ``-expm1(t * log(beta))``, within a few units in the last place.
-
-    ``1.0 - beta ** t`` loses what ``beta ** t`` rounds away next to 1: its relative error
-    reaches ``2**-53 / (1 - beta**t)`` (about 250 ulps at t = 4, beta = 0.999).  ``beta``
-    in [0, 1), ``t >= 1``.
-    """
-    if beta == 0.0:
-        return 1.0
-    return -math.expm1(t * math.log(beta))
 
 
 def _rounded(values, dtype):

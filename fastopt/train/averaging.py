@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _args
 from .._internal import validation as check
+from .._internal.numerics import one_minus_pow
 from ..backends import _dispatch
 
 __all__ = ["ExponentialAverage", "exponential_average", "AveragedWeights"]
@@ -141,7 +142,7 @@ class ExponentialAverage:
         self.step += 1
         result = np.empty(x.shape, x.dtype) if out is None else out
         b = self.beta
-        correction = 1.0 - b ** self.step if self.bias_correction else 1.0
+        correction = one_minus_pow(b, self.step) if self.bias_correction else 1.0
         n_threads = _dispatch.threads_for(x.size)
         _kernel(self.backend, "ema_debiased")(result.reshape(-1), self.average.reshape(-1),
                                               x.reshape(-1), b, 1.0 - b, correction, n_threads)
@@ -152,7 +153,7 @@ class ExponentialAverage:
         """The current (corrected) average; ``None`` before the first update."""
         if self.average is None:
             return None
-        correction = 1.0 - self.beta ** self.step if self.bias_correction else 1.0
+        correction = one_minus_pow(self.beta, self.step) if self.bias_correction else 1.0
         v = self.average / self.average.dtype.type(correction)
         return float(v) if self._scalar else v
 
