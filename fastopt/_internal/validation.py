@@ -21,6 +21,8 @@ HALF_DTYPES = tuple(d for d in (np.dtype(np.float16), BFLOAT16) if d is not None
 
 def real(name, value):
     """A finite real number (bool refused), returned as ``float``."""
+    if type(value) is float and math.isfinite(value):  # the common case, without the ABC
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)

@@ -229,13 +229,41 @@ def _round_half(x, dtype, rng):
 _ONE, _SPAN, _MANY = "one", "span", "many"
 
 
-def _c_strides(shape, itemsize):
-    """The strides of a C-contiguous array of ``shape``."""
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return tuple(reversed(strides))
+def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
+    """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
+
+    ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
+    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
+    and shape, C-contiguous and, unless it is ``last[i]`` (the array checked at the last
+    step, whose memory cannot have moved), outside the address ranges ``[starts[j],
+    ends[j])`` of the parameters and state.  Records each new gradient that passes in
+    ``last``.  ``False`` as soon as one fails.  (``fastopt.backends.cython._checks`` does
+    the same in C, ~20x faster; this is used where it was not built.)
+    """
+    if len(grads) != len(params):
+        return False
+    for i, g in enumerate(grads):
+        p, shape, dtype = params[i], shapes[i], dtypes[i]
+        if p.dtype is not dtype or p.shape != shape:
+            return False
+        if type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape or \
+                not g.flags.c_contiguous:
+            return False
+        if g is not last[i]:
+            if g.size:
+                low, high = check._address_range(g)
+                k = bisect.bisect_right(starts, low) - 1
+                for j in (k, k + 1):
+                    if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
+                        return False
+            last[i] = g
+    return True
+
+
+try:
+    from ..backends.cython._checks import grads_pass as _grads_pass
+except ImportError:  # the extension was not built
+    _grads_pass = _grads_pass_py
 
 
 def _state_dtype(p):
@@ -765,13 +793,32 @@ class Optimizer:
         # dtype once (a C cast: the rounding of _rounded, bit for bit); the others get
         # them rounded here.
         rounding = (self.backend or _dispatch.get_backend()) != "cython"
-        scalars = {id(group): self._scalars_for(group) for group in self.param_groups}
-        calls = tuple(c[:5] + (scalars[id(c[5])],) + c[6:] + (rounding,) for c in record)
-        return (_dispatch.selection_version, self.backend, self.param_groups,
-                tuple(self.param_groups), tuple(params), tuple(p.shape for p in params),
-                tuple(p.dtype for p in params),
-                tuple(_c_strides(p.shape, p.itemsize) for p in params),
-                calls, tuple(c for c in calls if c[0] is _SPAN))
+        groups = tuple(self.param_groups)
+        index = {id(group): gi for gi, group in enumerate(groups)}
+        calls = tuple(c[:5] + (index[id(c[5])],) + c[6:] + (rounding,) for c in record)
+        return (_dispatch.selection_version, self.backend, self.param_groups, groups,
+                tuple(params), tuple(p.shape for p in params), tuple(p.dtype for p in params),
+                calls, tuple(c for c in calls if c[0] is _SPAN),
+                [self._scalars_for(group) for group in groups],
+                [self._group_structure(group) for group in groups])
+
+    def _group_structure(self, group):
+        """What a plan's calls depend on in a group's options: the kernel, the state arrays
+        in use, per-row counters.  An edit that keeps it only changes the scalars."""
+        return (self._kernel_name(group, sparse=False), bool(group.get("per_row_step")),
+                tuple(init is None for _, init in self._state_arrays(group)))
+
+    def _replan_edited_groups(self, plan):
+        """Check the groups edited since the last step (raises as :meth:`step`, before any
+        write) and renew the plan's scalars; ``False`` if an edit changed what the
+        calls depend on (:meth:`_group_structure`)."""
+        self._recheck_groups()
+        groups, scalars, structures = plan[3], plan[9], plan[10]
+        for gi, group in enumerate(groups):
+            if self._group_structure(group) != structures[gi]:
+                return False
+            scalars[gi] = self._scalars_for(group)
+        return True
 
     def _step_planned(self, plan, grads):
         """The step of :meth:`step` when it can replay the last step's calls (``plan``,
@@ -789,36 +836,31 @@ class Optimizer:
         ``SparseGrad``) is left to the full checks of :meth:`step`, which give the
         precise error.
         """
-        (version, backend, group_list, groups, params, shapes, dtypes, strides, calls,
-         span_calls) = plan
-        if _dispatch.selection_version != version or self.backend is not backend:
+        (version, backend, group_list, groups, params, shapes, dtypes, calls,
+         span_calls, scalars_of, _) = plan
+        if _dispatch.selection_version != version or self.backend is not backend \
+                or self.param_groups is not group_list or len(group_list) != len(groups):
             return False
-        if self.param_groups is not group_list or len(group_list) != len(groups):
-            return False
-        for group, same in zip(group_list, groups):
-            if group is not same or group.edited:
+        if len(groups) == 1:
+            if group_list[0] is not groups[0]:
                 return False
+            edited = groups[0].edited
+        else:
+            edited = False
+            for group, same in zip(group_list, groups):
+                if group is not same:
+                    return False
+                edited = edited or group.edited
+        if edited and not self._replan_edited_groups(plan):
+            return False
         if type(grads) is np.ndarray:
             grads = (grads,)
         elif type(grads) is not list and type(grads) is not tuple:
             return False
-        if len(grads) != len(params):
+        occupied = self._occupied or self._occupied_ranges()
+        if not _grads_pass(params, grads, self._validated_grads, dtypes, shapes, occupied[0],
+                           occupied[1]):
             return False
-        last = self._validated_grads
-        for i, g in enumerate(grads):
-            p = params[i]
-            shape = shapes[i]
-            dtype = dtypes[i]
-            if p.shape != shape or p.dtype is not dtype:
-                return False
-            if g is last[i]:
-                if g.shape != shape or g.dtype is not dtype or g.strides != strides[i]:
-                    return False
-            elif (type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape
-                  or not g.flags.c_contiguous or self._alias_of(g) is not None):
-                return False
-            else:
-                last[i] = g
         for _, gi, start, stop, *_ in span_calls:
             seen, span = self._grad_spans[gi]
             group_grads = grads[start:stop]
@@ -833,19 +875,19 @@ class Optimizer:
         threshold = _dispatch.PARALLEL_THRESHOLD
         for call in calls:
             if call[0] is _ONE:
-                _, i, kernel, param, states, scalars, state, size, dtype, rounding = call
+                _, i, kernel, param, states, gi, state, size, dtype, rounding = call
                 g = grads[i]
                 _put(state, "step", state["step"] + 1)
-                floats, flags = scalars(state)
+                floats, flags = scalars_of[gi](state)
                 kernel(param, g if g.ndim == 1 else g.reshape(-1), *states,
                        *(_rounded(floats, dtype) if rounding else floats), *flags,
                        1 if size < threshold else _dispatch.get_num_threads())
                 continue
-            kind, gi, start, stop, kernel, scalars, param, states, group_states, size, dtype, \
+            kind, gi, start, stop, kernel, _, param, states, group_states, size, dtype, \
                 rounding = call
             for state in group_states:
                 _put(state, "step", state["step"] + 1)
-            floats, flags = scalars(group_states[0])
+            floats, flags = scalars_of[gi](group_states[0])
             self._sync_state(group_states[0], group_states[1:])
             if kind is _SPAN:
                 grad = self._grad_spans[gi][1]
@@ -873,22 +915,26 @@ class Optimizer:
         """The name of the parameter or state array ``a`` (C-contiguous) overlaps, or None."""
         if not a.size:
             return None
-        if self._occupied is None:
-            ranges = [(*check._address_range(q), f"params[{j}]")
-                      for j, q in enumerate(self._params) if q.size]
-            ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
-                       for j, st in enumerate(self._states) for key, v in st.items()
-                       if isinstance(v, np.ndarray) and v.size]
-            ranges.sort()
-            self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
-                              [r[2] for r in ranges])
-        starts, ends, labels = self._occupied
+        starts, ends, labels = self._occupied or self._occupied_ranges()
         low, high = check._address_range(a)
         k = bisect.bisect_right(starts, low) - 1
         for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
             if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
                 return labels[j]
         return None
+
+    def _occupied_ranges(self):
+        """``(starts, ends, labels)``: the sorted memory ranges of the parameters and state
+        (cached in ``_occupied`` until a state array is created or replaced)."""
+        ranges = [(*check._address_range(q), f"params[{j}]")
+                  for j, q in enumerate(self._params) if q.size]
+        ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
+                   for j, st in enumerate(self._states) for key, v in st.items()
+                   if isinstance(v, np.ndarray) and v.size]
+        ranges.sort()
+        self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
+                          [r[2] for r in ranges])
+        return self._occupied
 
     @staticmethod
     def _refuse_non_finite(grads):
