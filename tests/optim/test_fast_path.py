@@ -283,3 +283,49 @@ def test_backend_selection_change_drops_the_plan():
             opt.step(grads_for(params, t)[0])
             calls.append(opt._plan[7][0][2].__module__)  # the call's kernel
     assert all(m.startswith("fastopt.backends.python") for m in calls)
+
+
+@backends
+@layouts
+def test_schedule_edits_between_fast_steps_give_the_bits_of_the_reference(backend, layout):
+    """An lr schedule (and an option switched on: a new state array) between steps."""
+    ref_params, ref = make("python", layout)
+    params, opt = make(backend, layout)
+    for t in range(6):
+        for o, ps in ((opt, params), (ref, ref_params)):
+            o.param_groups[0]["lr"] = 0.1 / (1 + t)
+            if t == 3:
+                o.param_groups[0]["amsgrad"] = True
+            ref._plan = None
+            o.step(arg(ps, grads_for(ps, t)))
+    assert "max_exp_avg_sq" in opt.state[0]
+    for a, b in zip(params, ref_params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_compiled_gradient_checks_agree_with_the_python_ones():
+    require("cython")
+    from fastopt.backends.cython._checks import grads_pass
+    from fastopt.optim.optimizer import _grads_pass_py
+    params, opt = two_steps("cython", "separate")
+    starts, ends, _ = opt._occupied_ranges()
+    dtypes = tuple(p.dtype for p in params)
+    shapes = tuple(p.shape for p in params)
+    good = grads_for(params, 5)
+    cases = {"good": good, "same": list(opt._validated_grads), "short": good[:2],
+             "f32": good[:2] + [good[2].astype(np.float32)],
+             "shape": good[:2] + [good[2].reshape(-1)],
+             "strided": good[:2] + [np.stack([good[2], good[2]], -1)[..., 0]],
+             "list": good[:2] + [good[2].tolist()],
+             "subclass": good[:2] + [np.ma.masked_array(good[2])],
+             "param": good[:2] + [params[2].view()],
+             "state": good[:2] + [opt.state[1]["exp_avg"][:4].reshape(2, 2)],
+             "empty-ok": good}
+    for name, grads in cases.items():
+        answers = [f(tuple(params), grads, [None] * 3, dtypes, shapes, starts, ends)
+                   for f in (grads_pass, _grads_pass_py)]
+        assert answers[0] == answers[1] == (name in ("good", "same", "empty-ok")), name
+    # A parameter reshaped in place fails both.
+    params[0].shape = (3, 4)
+    for f in (grads_pass, _grads_pass_py):
+        assert not f(tuple(params), good, [None] * 3, dtypes, shapes, starts, ends)
