@@ -20,8 +20,9 @@ cdef inline bint _has_shape(cnp.ndarray a, tuple shape):
     return True
 
 
-cdef inline bint _overlaps(Py_ssize_t low, Py_ssize_t high, list starts, list ends):
-    """Whether ``[low, high)`` meets one of the disjoint ranges sorted by ``starts``."""
+cdef inline Py_ssize_t _overlap(Py_ssize_t low, Py_ssize_t high, list starts, list ends):
+    """The index of the range that ``[low, high)`` meets among the disjoint ranges
+    ``[starts[j], ends[j])`` sorted by ``starts``, or -1."""
     cdef Py_ssize_t a = 0, b = len(starts), mid, j
     while a < b:  # the first range starting after low
         mid = (a + b) // 2
@@ -31,8 +32,18 @@ cdef inline bint _overlaps(Py_ssize_t low, Py_ssize_t high, list starts, list en
             b = mid
     for j in (a - 1, a):  # only these two can meet [low, high)
         if 0 <= j < len(starts) and <Py_ssize_t>starts[j] < high and <Py_ssize_t>ends[j] > low:
-            return True
-    return False
+            return j
+    return -1
+
+
+def overlap_index(cnp.ndarray a not None, list starts, list ends):
+    """The index ``j`` of the range ``[starts[j], ends[j])`` (disjoint, sorted) that the
+    memory of ``a`` (C-contiguous) meets, or -1; -1 for an empty ``a``."""
+    cdef Py_ssize_t low
+    if not cnp.PyArray_SIZE(a):
+        return -1
+    low = <Py_ssize_t>cnp.PyArray_DATA(a)
+    return _overlap(low, low + cnp.PyArray_NBYTES(a), starts, ends)
 
 
 def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list starts,
@@ -66,7 +77,7 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
         if go is not last[i]:
             if cnp.PyArray_SIZE(g):
                 low = <Py_ssize_t>cnp.PyArray_DATA(g)
-                if _overlaps(low, low + cnp.PyArray_NBYTES(g), starts, ends):
+                if _overlap(low, low + cnp.PyArray_NBYTES(g), starts, ends) >= 0:
                     return False
             last[i] = go
     return True

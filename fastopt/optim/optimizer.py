@@ -250,20 +250,30 @@ def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
                 not g.flags.c_contiguous:
             return False
         if g is not last[i]:
-            if g.size:
-                low, high = check._address_range(g)
-                k = bisect.bisect_right(starts, low) - 1
-                for j in (k, k + 1):
-                    if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
-                        return False
+            if _overlap_index_py(g, starts, ends) >= 0:
+                return False
             last[i] = g
     return True
 
 
+def _overlap_index_py(a, starts, ends):
+    """The index ``j`` of the range ``[starts[j], ends[j])`` (disjoint, sorted) that the
+    memory of ``a`` (C-contiguous) meets, or -1; -1 for an empty ``a``."""
+    if not a.size:
+        return -1
+    low, high = check._address_range(a)
+    k = bisect.bisect_right(starts, low) - 1
+    for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
+        if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
+            return j
+    return -1
+
+
 try:
     from ..backends.cython._checks import grads_pass as _grads_pass
+    from ..backends.cython._checks import overlap_index as _overlap_index
 except ImportError:  # the extension was not built
-    _grads_pass = _grads_pass_py
+    _grads_pass, _overlap_index = _grads_pass_py, _overlap_index_py
 
 
 def _state_dtype(p):
@@ -916,12 +926,8 @@ class Optimizer:
         if not a.size:
             return None
         starts, ends, labels = self._occupied or self._occupied_ranges()
-        low, high = check._address_range(a)
-        k = bisect.bisect_right(starts, low) - 1
-        for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
-            if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
-                return labels[j]
-        return None
+        j = _overlap_index(a, starts, ends)
+        return None if j < 0 else labels[j]
 
     def _occupied_ranges(self):
         """``(starts, ends, labels)``: the sorted memory ranges of the parameters and state

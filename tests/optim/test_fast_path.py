@@ -325,6 +325,13 @@ def test_the_compiled_gradient_checks_agree_with_the_python_ones():
         answers = [f(tuple(params), grads, [None] * 3, dtypes, shapes, starts, ends)
                    for f in (grads_pass, _grads_pass_py)]
         assert answers[0] == answers[1] == (name in ("good", "same", "empty-ok")), name
+    from fastopt.backends.cython._checks import overlap_index
+    from fastopt.optim.optimizer import _overlap_index_py
+    buffer = opt.state[1]["exp_avg_sq"]
+    for a in (good[0], params[1], params[2][1:], buffer[2:], buffer[-1:], np.empty(0)):
+        assert overlap_index(a, starts, ends) == _overlap_index_py(a, starts, ends)
+    assert overlap_index(buffer[3:], starts, ends) >= 0
+    assert overlap_index(good[0], starts, ends) == -1
     # A parameter reshaped in place fails both.
     params[0].shape = (3, 4)
     for f in (grads_pass, _grads_pass_py):
