@@ -21,11 +21,12 @@ SHAPES = {"single": [(4, 3)], "separate": [(4, 3), (5,), (2, 2)],
           "flat": [(4, 3), (5,), (2, 2)]}
 
 
-def make(backend, layout, cls=fastopt.Adam, **kwargs):
+def make(backend, layout, cls=fastopt.Adam, dtype=np.float64, **kwargs):
     require(backend)
     shapes = SHAPES[layout]
     rng = np.random.default_rng(0)
-    params = fastopt.flat_arrays(shapes) if layout == "flat" else [np.zeros(s) for s in shapes]
+    params = (fastopt.flat_arrays(shapes, dtype) if layout == "flat"
+              else [np.zeros(s, dtype) for s in shapes])
     for p in params:
         p[...] = rng.standard_normal(p.shape)
     opt = cls(params if layout != "single" else params[0], backend=backend,
@@ -35,7 +36,7 @@ def make(backend, layout, cls=fastopt.Adam, **kwargs):
 
 def grads_for(params, seed):
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(p.shape) for p in params]
+    return [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
 
 
 def snapshot(params, opt):
@@ -73,14 +74,15 @@ RULES = {"Adam-amsgrad": (fastopt.Adam, dict(amsgrad=True)),
          "Adagrad": (fastopt.Adagrad, dict(lr_decay=0.01))}
 
 
-@backends
+@pytest.mark.parametrize("backend", BACKENDS + ["numba"])
 @layouts
 @pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reuse", [False, True], ids=["new-grads", "same-grads"])
-def test_fast_steps_give_the_bits_of_the_reference(backend, layout, rule, reuse):
+def test_fast_steps_give_the_bits_of_the_reference(backend, layout, rule, dtype, reuse):
     cls, kwargs = RULES[rule]
-    ref_params, ref = make("python", layout, cls, **kwargs)
-    params, opt = make(backend, layout, cls, **kwargs)
+    ref_params, ref = make("python", layout, cls, dtype, **kwargs)
+    params, opt = make(backend, layout, cls, dtype, **kwargs)
     fixed = grads_for(params, 7)
     for t in range(5):
         grads = fixed if reuse else grads_for(params, t)
