@@ -835,16 +835,17 @@ class Optimizer:
         made by :meth:`_make_plan`); ``False`` (nothing done) when it cannot.
 
         What is re-checked at every step, before anything is written: the backend
-        selection, that ``param_groups`` is the same list of the same groups and none
-        was edited (``ParamGroup.edited``), each parameter's shape and dtype, and each
-        gradient: a new array gets the cheap checks (exact type ``numpy.ndarray``,
-        the parameter's dtype object and shape, C-contiguous, no memory shared with a
-        parameter or state array: one binary search in their address ranges), the
-        array given at the last step its shape, dtype and strides (which can be
-        reassigned in place); non-finite values when ``check_finite`` is on.  State
+        selection; that ``param_groups`` is the same list of the same groups; the groups
+        edited since (``ParamGroup.edited``) in full, renewing the plan's scalars (an
+        edit that changes the kernel or the state in use drops the plan); each
+        parameter's shape and dtype object; each gradient's exact type
+        ``numpy.ndarray``, dtype object, shape and C-contiguity (all of which can be
+        reassigned in place), and for an array other than the one checked at the last
+        step, the aliasing search (a binary search in the address ranges of the
+        parameters and state); non-finite values when ``check_finite`` is on.  State
         edits drop the plan.  Anything else (a gradient that fails a check, ``None``, a
         ``SparseGrad``) is left to the full checks of :meth:`step`, which give the
-        precise error.
+        precise error.  The gradient checks run in C (``_grads_pass``).
         """
         (version, backend, group_list, groups, params, shapes, dtypes, calls,
          span_calls, scalars_of, _) = plan
