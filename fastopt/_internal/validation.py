@@ -21,6 +21,8 @@ HALF_DTYPES = tuple(d for d in (np.dtype(np.float16), BFLOAT16) if d is not None
 
 def real(name, value):
     """A finite real number (bool refused), returned as ``float``."""
+    if type(value) is float and math.isfinite(value):  # the common case, without the ABC
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
@@ -115,9 +117,13 @@ def gradient(g, p, i):
 INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 
-def sparse_gradient(sg, p, i):
+_UNSIGNED = {np.dtype(np.int32): np.dtype(np.uint32), np.dtype(np.int64): np.dtype(np.uint64)}
+
+
+def sparse_gradient(sg, p, i, *, check_alias=True):
     """``grads[i]``, a :class:`~fastopt.SparseGrad`, for ``params[i]``: rows in range, shapes
-    and dtypes matching, contiguous, not aliasing the parameter."""
+    and dtypes matching, contiguous, not aliasing the parameter (``check_alias=False``:
+    the caller checks the aliasing itself, against more arrays)."""
     indices, values = sg.indices, sg.values
     if p.ndim == 0:
         raise ValueError(f"grads[{i}] is sparse but params[{i}] is 0-dimensional: sparse "
@@ -141,13 +147,13 @@ def sparse_gradient(sg, p, i):
     if not values.flags.c_contiguous:
         raise ValueError(f"grads[{i}].values is not C-contiguous; pass "
                          f"np.ascontiguousarray(values)")
-    if indices.size:
+    # One pass: read as unsigned, a negative index is larger than any row number.
+    if indices.size and int(indices.view(_UNSIGNED[indices.dtype]).max()) >= p.shape[0]:
         low, high = int(indices.min()), int(indices.max())
-        if low < 0 or high >= p.shape[0]:
-            bad = low if low < 0 else high
-            raise IndexError(f"grads[{i}].indices has row {bad}, outside [0, {p.shape[0]}) "
-                             f"of params[{i}]")
-    if values.size and np.may_share_memory(values, p):
+        bad = low if low < 0 else high
+        raise IndexError(f"grads[{i}].indices has row {bad}, outside [0, {p.shape[0]}) "
+                         f"of params[{i}]")
+    if check_alias and values.size and np.may_share_memory(values, p):
         raise ValueError(f"grads[{i}].values shares memory with params[{i}]; the gradient "
                          f"must be a separate array")
     return sg

@@ -126,6 +126,23 @@ class Adam(Optimizer):
                  0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),
                 (group["amsgrad"], group["maximize"]))
 
+    def _scalars_for(self, group):
+        # _scalars with the step-independent terms computed once (the same doubles).
+        lr = group["lr"]
+        beta1, beta2 = group["betas"]
+        wd = group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        one_minus_beta1, one_minus_beta2, eps = 1.0 - beta1, 1.0 - beta2, group["eps"]
+        coupled_wd, keep = (0.0 if decoupled else wd), (1.0 - lr * wd if decoupled else 1.0)
+        flags = (group["amsgrad"], group["maximize"])
+        sqrt = math.sqrt
+
+        def scalars(state):
+            t = state["step"]
+            return ((beta1, one_minus_beta1, beta2, one_minus_beta2, lr / (1.0 - beta1 ** t),
+                     sqrt(1.0 - beta2 ** t), eps, coupled_wd, keep), flags)
+        return scalars
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as ``torch.optim.AdamW``.

@@ -251,6 +251,58 @@ def _checked_rounding(saved):
     return ("stochastic", np.random.Generator(bit_generator))
 
 
+#: The kinds of call a plan replays (see Optimizer._make_plan): one parameter, a group
+#: in one buffer, a group of separate arrays (``<rule>_many``).
+_ONE, _SPAN, _MANY = "one", "span", "many"
+
+
+def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
+    """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
+
+    ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
+    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
+    and shape, C-contiguous and, unless it is ``last[i]`` (the array checked at the last
+    step, whose memory cannot have moved), outside the address ranges ``[starts[j],
+    ends[j])`` of the parameters and state.  Records each new gradient that passes in
+    ``last``.  ``False`` as soon as one fails.  (``fastopt.backends.cython._checks`` does
+    the same in C, ~20x faster; this is used where it was not built.)
+    """
+    if len(grads) != len(params):
+        return False
+    for i, g in enumerate(grads):
+        p, shape, dtype = params[i], shapes[i], dtypes[i]
+        if p.dtype is not dtype or p.shape != shape:
+            return False
+        if type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape or \
+                not g.flags.c_contiguous:
+            return False
+        if g is not last[i]:
+            if _overlap_index_py(g, starts, ends) >= 0:
+                return False
+            last[i] = g
+    return True
+
+
+def _overlap_index_py(a, starts, ends):
+    """The index ``j`` of the range ``[starts[j], ends[j])`` (disjoint, sorted) that the
+    memory of ``a`` (C-contiguous) meets, or -1; -1 for an empty ``a``."""
+    if not a.size:
+        return -1
+    low, high = check._address_range(a)
+    k = bisect.bisect_right(starts, low) - 1
+    for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
+        if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
+            return j
+    return -1
+
+
+try:
+    from ..backends.cython._checks import grads_pass as _grads_pass
+    from ..backends.cython._checks import overlap_index as _overlap_index
+except ImportError:  # the extension was not built
+    _grads_pass, _overlap_index = _grads_pass_py, _overlap_index_py
+
+
 def _state_dtype(p):
     """The dtype of ``p``'s optimizer state and arithmetic: float32 for 16-bit parameters."""
     return _FLOAT32 if p.dtype in check.HALF_DTYPES else p.dtype
@@ -288,6 +340,18 @@ class ParamGroup(dict):
     def pop(self, *args):
         self.edited = True
         return super().pop(*args)
+
+    def popitem(self):
+        self.edited = True
+        return super().popitem()
+
+    def clear(self):
+        self.edited = True
+        super().clear()
+
+    def __ior__(self, other):
+        self.edited = True
+        return super().__ior__(other)
 
 
 #: Writes of the optimizer's own bookkeeping into a state dict (``step``, NAdam's
@@ -483,6 +547,7 @@ class Optimizer:
         self._row_arrays = []       # per param: 2-D (rows) views of param and state
         self._state_dirty = set()   # params whose state the user edited since the last step
         self._occupied = None       # sorted memory ranges of params and state (_refuse_alias)
+        self._plan = None           # the last step's calls, replayed by _step_planned
         self._state_view = _StateView(self)
         for group in self._as_groups(params):
             self.add_param_group(group)
@@ -578,6 +643,9 @@ class Optimizer:
             self._row_arrays.append(None)
         group.edited = False
         self._occupied = None
+        self._plan = None
+        # A gradient validated before may overlap the new parameters: check them again.
+        self._validated_grads[:] = [None] * len(self._validated_grads)
 
     def _recheck_groups(self):
         """Validate the groups edited since the last step (schedules, user edits)."""
@@ -657,7 +725,15 @@ class Optimizer:
 
         Everything is validated before anything is written: after an error the
         parameters and the state are unchanged.
+
+        A step like the last one (dense gradients for every parameter, nothing edited
+        since) replays the last step's kernel calls, re-checking only what can have
+        changed: see :meth:`_step_planned` and the hardening guide.
         """
+        plan = self._plan
+        if plan is not None and self._step_planned(plan, grads):
+            return
+        self._plan = None
         params = self._params
         if (type(grads) is np.ndarray or type(grads) is SparseGrad) and len(params) == 1:
             grads = (grads,)
@@ -671,9 +747,9 @@ class Optimizer:
             # can be reassigned in place, so those are compared again.
             p = params[i]
             if g is not None and (g is not validated[i] or g.shape != p.shape
-                                  or g.dtype is not p.dtype):
+                                  or g.dtype is not p.dtype or not g.flags.c_contiguous):
                 if type(g) is SparseGrad:
-                    check.sparse_gradient(g, p, i)
+                    check.sparse_gradient(g, p, i, check_alias=False)
                     self._refuse_alias(g.values, f"grads[{i}].values")
                     self._refuse_alias(g.indices, f"grads[{i}].indices")
                     continue
@@ -691,8 +767,9 @@ class Optimizer:
         kernel = self._kernel_for[1]
         threshold = _dispatch.PARALLEL_THRESHOLD
         fused = None
+        record = []  # the calls made, for the plan of the next steps (None: no plan)
         if len(grads) > 1:
-            fused = self._step_fused_groups(grads, kernel)
+            fused = self._step_fused_groups(grads, kernel, record)
         for i, g in enumerate(grads):
             if g is None or fused and fused[i]:
                 continue
@@ -701,12 +778,15 @@ class Optimizer:
             state = self._states[i]
             group = self._group_of[i]
             if type(g) is SparseGrad:
+                record = None
                 self._step_sparse(i, g, p, group, state)
                 continue
             if p.dtype in check.HALF_DTYPES:
+                record = None
                 self._step_half(i, g, p, group, state, kernel)
                 continue
             if group.get("per_row_step"):
+                record = None
                 self._step_dense_per_row(i, g, p, group, state, kernel)
                 continue
             arrays = self._kernel_arrays[i]
@@ -719,34 +799,176 @@ class Optimizer:
                        *_rounded(floats, p.dtype), *flags,
                        1 if p.size < threshold else _dispatch.get_num_threads())
                 if self._finishes:
+                    record = None
                     self._finish(group, arrays[0], arrays[1], None)
+                elif record is not None:
+                    record.append((_ONE, i, kernel, arrays[0], arrays[1], group, state,
+                                   p.size, p.dtype))
             else:  # a row kernel (row-wise Adagrad) on 2-D views
+                record = None
                 self._kernel(arrays[2])(arrays[0], g.reshape(arrays[0].shape), *arrays[1],
                                         *_rounded(floats, p.dtype), *flags,
                                         _dispatch.threads_for(p.size))
+        if record is not None and all(type(g) is np.ndarray for g in grads):
+            self._plan = self._make_plan(record)
+
+    # -- the fast path ------------------------------------------------------------------
+
+    def _make_plan(self, record):
+        """The plan that replays the calls of this step (``record``) at the next steps.
+
+        Made after a step that gave every parameter a dense gradient and made only
+        elementwise kernel calls: one per parameter (``_ONE``), one per group laid out
+        in one buffer (``_SPAN``), one ``<rule>_many`` call per group (``_MANY``).
+        Everything the calls depend on -- the backend selection, the groups (their
+        hyperparameters and the list), the state dicts, the parameters' shapes and
+        dtypes -- is either compared by :meth:`_step_planned` at every step or drops the
+        plan when it is edited (:meth:`_state_edited`, :meth:`add_param_group`).
+        """
+        params = self._params
+        # The Cython kernels take the scalars as doubles and cast them to the arrays'
+        # dtype once (a C cast: the rounding of _rounded, bit for bit); the others get
+        # them rounded here.
+        rounding = (self.backend or _dispatch.get_backend()) != "cython"
+        groups = tuple(self.param_groups)
+        index = {id(group): gi for gi, group in enumerate(groups)}
+        calls = tuple(c[:5] + (index[id(c[5])],) + c[6:] + (rounding,) for c in record)
+        return (_dispatch.selection_version, self.backend, self.param_groups, groups,
+                tuple(params), tuple(p.shape for p in params), tuple(p.dtype for p in params),
+                calls, tuple(c for c in calls if c[0] is _SPAN),
+                [self._scalars_for(group) for group in groups],
+                [self._group_structure(group) for group in groups])
+
+    def _group_structure(self, group):
+        """What a plan's calls depend on in a group's options: the kernel, the state arrays
+        in use, per-row counters.  An edit that keeps it only changes the scalars."""
+        return (self._kernel_name(group, sparse=False), bool(group.get("per_row_step")),
+                tuple(init is None for _, init in self._state_arrays(group)))
+
+    def _replan_edited_groups(self, plan):
+        """Check the groups edited since the last step (raises as :meth:`step`, before any
+        write) and renew the plan's scalars; ``False`` if an edit changed what the
+        calls depend on (:meth:`_group_structure`)."""
+        self._recheck_groups()
+        groups, scalars, structures = plan[3], plan[9], plan[10]
+        for gi, group in enumerate(groups):
+            if self._group_structure(group) != structures[gi]:
+                return False
+            scalars[gi] = self._scalars_for(group)
+        return True
+
+    def _step_planned(self, plan, grads):
+        """The step of :meth:`step` when it can replay the last step's calls (``plan``,
+        made by :meth:`_make_plan`); ``False`` (nothing done) when it cannot.
+
+        What is re-checked at every step, before anything is written: the backend
+        selection; that ``param_groups`` is the same list of the same groups; the groups
+        edited since (``ParamGroup.edited``) in full, renewing the plan's scalars (an
+        edit that changes the kernel or the state in use drops the plan); each
+        parameter's shape and dtype object; each gradient's exact type
+        ``numpy.ndarray``, dtype object, shape and C-contiguity (all of which can be
+        reassigned in place), and for an array other than the one checked at the last
+        step, the aliasing search (a binary search in the address ranges of the
+        parameters and state); non-finite values when ``check_finite`` is on.  State
+        edits drop the plan.  Anything else (a gradient that fails a check, ``None``, a
+        ``SparseGrad``) is left to the full checks of :meth:`step`, which give the
+        precise error.  The gradient checks run in C (``_grads_pass``).
+        """
+        (version, backend, group_list, groups, params, shapes, dtypes, calls,
+         span_calls, scalars_of, _) = plan
+        if _dispatch.selection_version != version or self.backend is not backend \
+                or self.param_groups is not group_list or len(group_list) != len(groups):
+            return False
+        if len(groups) == 1:
+            if group_list[0] is not groups[0]:
+                return False
+            edited = groups[0].edited
+        else:
+            edited = False
+            for group, same in zip(group_list, groups):
+                if group is not same:
+                    return False
+                edited = edited or group.edited
+        if edited and not self._replan_edited_groups(plan):
+            return False
+        if type(grads) is np.ndarray:
+            grads = (grads,)
+        elif type(grads) is not list and type(grads) is not tuple:
+            return False
+        occupied = self._occupied or self._occupied_ranges()
+        if not _grads_pass(params, grads, self._validated_grads, dtypes, shapes, occupied[0],
+                           occupied[1]):
+            return False
+        for _, gi, start, stop, *_ in span_calls:
+            seen, span = self._grad_spans[gi]
+            group_grads = grads[start:stop]
+            if seen is None or any(a is not b for a, b in zip(seen, group_grads)):
+                span = _span(group_grads)
+                if span is None:
+                    return False
+                self._grad_spans[gi] = (group_grads, span)
+        if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
+            self._refuse_non_finite(grads)
+        # Everything checked: the calls.
+        threshold = _dispatch.PARALLEL_THRESHOLD
+        for call in calls:
+            if call[0] is _ONE:
+                _, i, kernel, param, states, gi, state, size, dtype, rounding = call
+                g = grads[i]
+                _put(state, "step", state["step"] + 1)
+                floats, flags = scalars_of[gi](state)
+                kernel(param, g if g.ndim == 1 else g.reshape(-1), *states,
+                       *(_rounded(floats, dtype) if rounding else floats), *flags,
+                       1 if size < threshold else _dispatch.get_num_threads())
+                continue
+            kind, gi, start, stop, kernel, _, param, states, group_states, size, dtype, \
+                rounding = call
+            for state in group_states:
+                _put(state, "step", state["step"] + 1)
+            floats, flags = scalars_of[gi](group_states[0])
+            self._sync_state(group_states[0], group_states[1:])
+            if kind is _SPAN:
+                grad = self._grad_spans[gi][1]
+            else:
+                grad = [g if g.ndim == 1 else g.reshape(-1) for g in grads[start:stop]]
+            kernel(param, grad, *states, *(_rounded(floats, dtype) if rounding else floats),
+                   *flags, 1 if size < threshold else _dispatch.get_num_threads())
+        return True
+
+    def _scalars_for(self, group):
+        """``state -> _scalars(group, state)`` for a group that stays as it is (the plan's)."""
+        scalars = self._scalars
+        return lambda state: scalars(group, state)
 
     def _refuse_alias(self, a, name):
         """Refuse ``a`` (C-contiguous) if it shares memory with a parameter or a state array:
         the kernels would read it while writing there, in an order that differs between
         backends and thread counts."""
+        label = self._alias_of(a)
+        if label is not None:
+            raise ValueError(f"{name} shares memory with {label}; the gradient must be a "
+                             f"separate array")
+
+    def _alias_of(self, a):
+        """The name of the parameter or state array ``a`` (C-contiguous) overlaps, or None."""
         if not a.size:
-            return
-        if self._occupied is None:
-            ranges = [(*check._address_range(q), f"params[{j}]")
-                      for j, q in enumerate(self._params) if q.size]
-            ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
-                       for j, st in enumerate(self._states) for key, v in st.items()
-                       if isinstance(v, np.ndarray) and v.size]
-            ranges.sort()
-            self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
-                              [r[2] for r in ranges])
-        starts, ends, labels = self._occupied
-        low, high = check._address_range(a)
-        k = bisect.bisect_right(starts, low) - 1
-        for j in (k, k + 1):  # the ranges are disjoint: only these two can overlap [low, high)
-            if 0 <= j < len(starts) and starts[j] < high and ends[j] > low:
-                raise ValueError(f"{name} shares memory with {labels[j]}; the gradient must be a "
-                                 f"separate array")
+            return None
+        starts, ends, labels = self._occupied or self._occupied_ranges()
+        j = _overlap_index(a, starts, ends)
+        return None if j < 0 else labels[j]
+
+    def _occupied_ranges(self):
+        """``(starts, ends, labels)``: the sorted memory ranges of the parameters and state
+        (cached in ``_occupied`` until a state array is created or replaced)."""
+        ranges = [(*check._address_range(q), f"params[{j}]")
+                  for j, q in enumerate(self._params) if q.size]
+        ranges += [(*check._address_range(v), f"opt.state[{j}][{key!r}]")
+                   for j, st in enumerate(self._states) for key, v in st.items()
+                   if isinstance(v, np.ndarray) and v.size]
+        ranges.sort()
+        self._occupied = ([r[0] for r in ranges], [r[1] for r in ranges],
+                          [r[2] for r in ranges])
+        return self._occupied
 
     @staticmethod
     def _refuse_non_finite(grads):
@@ -929,7 +1151,7 @@ class Optimizer:
             space[2] = np.empty((capacity, d), dtype)
         return space
 
-    def _step_fused_groups(self, grads, kernel):
+    def _step_fused_groups(self, grads, kernel, record=None):
         """One kernel call per group whose params, grads and state each lie in one buffer.
 
         Applies when every parameter of the group has a gradient and they are all at
@@ -943,7 +1165,7 @@ class Optimizer:
             stop = start + n
             param_span = self._param_spans[gi]
             if param_span is None:
-                if self._step_many(gi, start, stop, grads[start:stop]):
+                if self._step_many(gi, start, stop, grads[start:stop], record):
                     fused = fused or [False] * len(grads)
                     fused[start:stop] = [True] * n
                 start = stop
@@ -959,7 +1181,7 @@ class Optimizer:
                 grad_span = _span(group_grads)
                 self._grad_spans[gi] = (group_grads, grad_span)
             states = self._states[start:stop]
-            if grad_span is None and self._step_many(gi, start, stop, group_grads):
+            if grad_span is None and self._step_many(gi, start, stop, group_grads, record):
                 fused = fused or [False] * len(grads)
                 fused[start:stop] = [True] * n
                 start = stop
@@ -983,6 +1205,9 @@ class Optimizer:
             self._sync_state(states[0], states[1:])
             kernel(param_span, grad_span, *arrays, *_rounded(floats, param_span.dtype), *flags,
                    _dispatch.threads_for(param_span.size))
+            if record is not None:
+                record.append((_SPAN, gi, start, stop, kernel, group, param_span, arrays,
+                               tuple(states), param_span.size, param_span.dtype))
             if fused is None:
                 fused = [False] * len(grads)
             fused[start:stop] = [True] * n
@@ -990,7 +1215,7 @@ class Optimizer:
             start = stop
         return fused
 
-    def _step_many(self, gi, start, stop, group_grads):
+    def _step_many(self, gi, start, stop, group_grads, record=None):
         """One compiled call (the Cython backend's ``<rule>_many``) for a group of separate
         arrays at the same point: its arrays cost what one array of their total size
         costs.  Returns whether it applied (else each array is stepped on its own).
@@ -1017,10 +1242,15 @@ class Optimizer:
             _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, states[0])
         self._sync_state(states[0], states[1:])
-        many([v[0] for v in views], [g.reshape(-1) for g in group_grads],
-             *[list(s) for s in zip(*(v[1] for v in views))], *_rounded(floats, dtype),
-             *flags, _dispatch.threads_for(sum(v[0].size for v in views)))
+        param_views = [v[0] for v in views]
+        state_views = [list(s) for s in zip(*(v[1] for v in views))]
+        size = sum(v[0].size for v in views)
+        many(param_views, [g.reshape(-1) for g in group_grads], *state_views,
+             *_rounded(floats, dtype), *flags, _dispatch.threads_for(size))
         self._lockstep[gi] = True
+        if record is not None:
+            record.append((_MANY, gi, start, stop, many, group, param_views, state_views,
+                           tuple(states), size, dtype))
         return True
 
     def _group_spans(self, gi, start, stop):
@@ -1140,6 +1370,7 @@ class Optimizer:
         """``opt.state[i]`` was edited: drop every cached view of it; check it before the
         next step."""
         gi = self._group_index[i]
+        self._plan = None
         self._kernel_arrays[i] = None
         self._row_arrays[i] = None
         self._group_arrays[gi] = None

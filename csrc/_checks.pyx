@@ -1,0 +1,83 @@
+"""The per-step checks of the optimizers' fast path, in C (``Optimizer._step_planned``).
+
+They read each array's fields through NumPy's C API (a few loads) where Python
+attributes build a tuple or a dict per access (``__array_interface__`` alone takes
+~1 µs).  The answers are those of the Python checks in ``fastopt.optim.optimizer``
+(``_grads_pass``), which run where this module was not built.
+"""
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+cdef inline bint _has_shape(cnp.ndarray a, tuple shape):
+    cdef Py_ssize_t k, nd = cnp.PyArray_NDIM(a)
+    if nd != len(shape):
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIM(a, k) != <Py_ssize_t>shape[k]:
+            return False
+    return True
+
+
+cdef inline Py_ssize_t _overlap(Py_ssize_t low, Py_ssize_t high, list starts, list ends):
+    """The index of the range that ``[low, high)`` meets among the disjoint ranges
+    ``[starts[j], ends[j])`` sorted by ``starts``, or -1."""
+    cdef Py_ssize_t a = 0, b = len(starts), mid, j
+    while a < b:  # the first range starting after low
+        mid = (a + b) // 2
+        if <Py_ssize_t>starts[mid] <= low:
+            a = mid + 1
+        else:
+            b = mid
+    for j in (a - 1, a):  # only these two can meet [low, high)
+        if 0 <= j < len(starts) and <Py_ssize_t>starts[j] < high and <Py_ssize_t>ends[j] > low:
+            return j
+    return -1
+
+
+def overlap_index(cnp.ndarray a not None, list starts, list ends):
+    """The index ``j`` of the range ``[starts[j], ends[j])`` (disjoint, sorted) that the
+    memory of ``a`` (C-contiguous) meets, or -1; -1 for an empty ``a``."""
+    cdef Py_ssize_t low
+    if not cnp.PyArray_SIZE(a):
+        return -1
+    low = <Py_ssize_t>cnp.PyArray_DATA(a)
+    return _overlap(low, low + cnp.PyArray_NBYTES(a), starts, ends)
+
+
+def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list starts,
+               list ends):
+    """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
+
+    ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
+    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
+    and shape, C-contiguous and, unless it is ``last[i]`` (the array checked at the
+    last step, whose memory cannot have moved), outside the address ranges
+    ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
+    that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
+    full checks, which name the problem).
+    """
+    cdef Py_ssize_t i, n = len(params), low
+    cdef cnp.ndarray p, g
+    cdef object go
+    if len(grads) != n:
+        return False
+    for i in range(n):
+        p = <cnp.ndarray>params[i]
+        if <void*>cnp.PyArray_DESCR(p) != <void*>dtypes[i] or not _has_shape(p, <tuple>shapes[i]):
+            return False
+        go = grads[i]
+        if type(go) is not cnp.ndarray:
+            return False
+        g = <cnp.ndarray>go
+        if (<void*>cnp.PyArray_DESCR(g) != <void*>dtypes[i] or not _has_shape(g, <tuple>shapes[i])
+                or not cnp.PyArray_IS_C_CONTIGUOUS(g)):
+            return False
+        if go is not last[i]:
+            if cnp.PyArray_SIZE(g):
+                low = <Py_ssize_t>cnp.PyArray_DATA(g)
+                if _overlap(low, low + cnp.PyArray_NBYTES(g), starts, ends) >= 0:
+                    return False
+            last[i] = go
+    return True

@@ -1,0 +1,340 @@
+"""The validation fast path of ``Optimizer.step`` (issue 13): from the second step on, a
+step like the last replays its kernel calls and re-checks only what can have changed.
+
+Every change between two steps that the first step's checks would refuse must still be
+refused by the second, before anything is written; and the replayed steps must give the
+bits of the full path (the reference backend, stepped the same way).
+"""
+import numpy as np
+import pytest
+
+import fastopt
+
+from conftest import require
+
+BACKENDS = ["python", "cython"]
+backends = pytest.mark.parametrize("backend", BACKENDS)
+#: Layouts of three parameters: one array, separate arrays, one buffer (flat_arrays).
+LAYOUTS = ["single", "separate", "flat"]
+layouts = pytest.mark.parametrize("layout", LAYOUTS)
+SHAPES = {"single": [(4, 3)], "separate": [(4, 3), (5,), (2, 2)],
+          "flat": [(4, 3), (5,), (2, 2)]}
+
+
+def make(backend, layout, cls=fastopt.Adam, dtype=np.float64, **kwargs):
+    require(backend)
+    shapes = SHAPES[layout]
+    rng = np.random.default_rng(0)
+    params = (fastopt.flat_arrays(shapes, dtype) if layout == "flat"
+              else [np.zeros(s, dtype) for s in shapes])
+    for p in params:
+        p[...] = rng.standard_normal(p.shape)
+    opt = cls(params if layout != "single" else params[0], backend=backend,
+              **({"lr": 0.1} | kwargs))
+    return params, opt
+
+
+def grads_for(params, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(p.shape).astype(p.dtype) for p in params]
+
+
+def snapshot(params, opt):
+    arrays = [p.copy() for p in params]
+    for i in range(len(params)):
+        arrays += [v.copy() if isinstance(v, np.ndarray) else v
+                   for _, v in sorted(opt.state[i].items())]
+    return arrays
+
+
+def assert_unchanged(before, params, opt):
+    after = snapshot(params, opt)
+    assert len(before) == len(after)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def arg(params, grads):
+    return grads[0] if len(params) == 1 else grads
+
+
+def two_steps(backend, layout, **kwargs):
+    """An optimizer after two steps (the second on the fast path) and its parameters."""
+    params, opt = make(backend, layout, **kwargs)
+    for t in range(2):
+        opt.step(arg(params, grads_for(params, t)))
+    assert opt._plan is not None
+    return params, opt
+
+
+RULES = {"Adam-amsgrad": (fastopt.Adam, dict(amsgrad=True)),
+         "AdamW": (fastopt.AdamW, dict()),
+         "SGD-nesterov": (fastopt.SGD, dict(momentum=0.9, nesterov=True)),
+         "NAdam": (fastopt.NAdam, dict()),
+         "Adagrad": (fastopt.Adagrad, dict(lr_decay=0.01))}
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["numba"])
+@layouts
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reuse", [False, True], ids=["new-grads", "same-grads"])
+def test_fast_steps_give_the_bits_of_the_reference(backend, layout, rule, dtype, reuse):
+    cls, kwargs = RULES[rule]
+    ref_params, ref = make("python", layout, cls, dtype, **kwargs)
+    params, opt = make(backend, layout, cls, dtype, **kwargs)
+    fixed = grads_for(params, 7)
+    for t in range(5):
+        grads = fixed if reuse else grads_for(params, t)
+        opt.step(arg(params, grads))
+        ref._plan = None  # the reference takes the full path at every step
+        ref.step(arg(ref_params, [g.copy() for g in grads]))
+        assert opt._plan is not None
+    for a, b in zip(params, ref_params):
+        np.testing.assert_array_equal(a, b)
+    for i in range(len(params)):
+        for name, value in ref.state[i].items():
+            np.testing.assert_array_equal(opt.state[i][name], value)
+
+
+@backends
+@layouts
+def test_learning_rate_edited_to_a_negative_value_is_refused(backend, layout):
+    params, opt = two_steps(backend, layout)
+    before = snapshot(params, opt)
+    opt.param_groups[0]["lr"] = -0.1
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\.lr must be >= 0"):
+        opt.step(arg(params, grads_for(params, 3)))
+    assert_unchanged(before, params, opt)
+    opt.param_groups[0] |= {"lr": -0.2}  # dict's in-place union is an edit too
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\.lr must be >= 0"):
+        opt.step(arg(params, grads_for(params, 3)))
+    assert_unchanged(before, params, opt)
+    opt.param_groups[0]["lr"] = 0.1
+    opt.step(arg(params, grads_for(params, 3)))  # fixed: steps again
+    assert opt.state[0]["step"] == 3
+
+
+@backends
+@layouts
+def test_param_groups_list_replaced_between_steps_is_refused(backend, layout):
+    params, opt = two_steps(backend, layout)
+    before = snapshot(params, opt)
+    opt.param_groups = [dict(opt.param_groups[0])]
+    with pytest.raises(TypeError, match="param_groups was changed as a list"):
+        opt.step(arg(params, grads_for(params, 3)))
+    assert_unchanged(before, params, opt)
+
+
+@backends
+@layouts
+def test_state_array_replaced_by_a_read_only_one_is_refused(backend, layout):
+    params, opt = two_steps(backend, layout)
+    before = snapshot(params, opt)
+    ro = opt.state[0]["exp_avg"].copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match=r"opt.state\[0\]\['exp_avg'\] is read-only"):
+        opt.state[0]["exp_avg"] = ro
+    opt.step(arg(params, grads_for(params, 3)))  # the state kept its own array
+    assert not np.array_equal(opt.state[0]["exp_avg"], before[len(params) + 0])
+
+
+@backends
+@layouts
+def test_state_array_replaced_between_steps_is_used(backend, layout):
+    """A replacement (checked at assignment) drops the plan: the next step updates it."""
+    params, opt = two_steps(backend, layout)
+    new = np.full_like(opt.state[0]["exp_avg"], 0.5)
+    opt.state[0]["exp_avg"] = new
+    opt.step(arg(params, grads_for(params, 3)))
+    assert opt.state[0]["exp_avg"] is new and not np.all(new == 0.5)
+
+
+@backends
+@layouts
+def test_state_step_edit_between_steps_takes_effect(backend, layout):
+    params, opt = two_steps(backend, layout)
+    opt.state[0]["step"] = 0  # through ParamState: the plan is dropped
+    opt.step(arg(params, grads_for(params, 3)))
+    assert opt.state[0]["step"] == 1
+
+
+@backends
+@layouts
+@pytest.mark.parametrize("bad", ["dtype", "shape", "strides", "read-only-ok", "list"])
+def test_a_different_gradient_on_step_two_is_refused(backend, layout, bad):
+    params, opt = two_steps(backend, layout)
+    before = snapshot(params, opt)
+    grads = grads_for(params, 3)
+    g = grads[-1]
+    if bad == "dtype":
+        grads[-1] = g.astype(np.float32)
+        error, match = TypeError, "has dtype float32"
+    elif bad == "shape":
+        grads[-1] = g.reshape(-1)[:, None] if g.ndim == 1 else g.reshape(-1)
+        error, match = ValueError, "has shape"
+    elif bad == "strides":
+        grads[-1] = np.stack([g, g], axis=-1)[..., 0]
+        error, match = ValueError, "not C-contiguous"
+    elif bad == "read-only-ok":  # a read-only gradient is fine: it is only read
+        g.flags.writeable = False
+        opt.step(arg(params, grads))
+        return
+    else:
+        grads[-1] = g.tolist()
+        error, match = TypeError, "must be a numpy.ndarray"
+    with pytest.raises(error, match=match):
+        opt.step(grads if bad == "list" else arg(params, grads))
+    assert_unchanged(before, params, opt)
+
+
+@backends
+@layouts
+@pytest.mark.parametrize("target", ["param", "state", "other param"])
+def test_a_gradient_aliasing_a_parameter_or_state_on_step_two_is_refused(backend, layout,
+                                                                          target):
+    params, opt = two_steps(backend, layout)
+    before = snapshot(params, opt)
+    grads = grads_for(params, 3)
+    i = len(params) - 1
+    if target == "param":
+        grads[i] = params[i].view()
+    elif target == "state":
+        grads[i] = opt.state[i]["exp_avg_sq"].view()
+    else:
+        if len(params) == 1:
+            pytest.skip("one parameter")
+        grads[i] = params[0].reshape(-1)[:params[i].size].reshape(params[i].shape)
+    with pytest.raises(ValueError, match="shares memory"):
+        opt.step(arg(params, grads))
+    assert_unchanged(before, params, opt)
+
+
+@backends
+@layouts
+def test_non_finite_gradient_on_step_two_is_refused_when_checked(backend, layout):
+    params, opt = two_steps(backend, layout)
+    opt.check_finite = True
+    before = snapshot(params, opt)
+    grads = grads_for(params, 3)
+    grads[-1].reshape(-1)[1] = np.nan
+    with pytest.raises(ValueError, match="is not finite"):
+        opt.step(arg(params, grads))
+    assert_unchanged(before, params, opt)
+    same = grads_for(params, 4)  # the same arrays at the next step: checked again
+    opt.step(arg(params, same))
+    same[-1].reshape(-1)[0] = np.inf
+    with pytest.raises(ValueError, match="is not finite"):
+        opt.step(arg(params, same))
+
+
+@backends
+def test_reused_gradient_reinterpreted_in_place_is_refused(backend):
+    params, opt = make(backend, "single")
+    g = grads_for(params, 0)[0]
+    opt.step(g)
+    opt.step(g)
+    before = snapshot(params, opt)
+    g.shape = (3, 4)
+    with pytest.raises(ValueError, match=r"grads\[0\] has shape \(3, 4\)"):
+        opt.step(g)
+    g.shape = (4, 3)
+    g.dtype = np.int64
+    with pytest.raises(TypeError, match="has dtype int64"):
+        opt.step(g)
+    assert_unchanged(before, params, opt)
+
+
+@backends
+def test_parameter_reshaped_in_place_between_steps_needs_gradients_of_its_new_shape(backend):
+    params, opt = two_steps(backend, "single")
+    params[0].shape = (3, 4)
+    before = snapshot(params, opt)
+    with pytest.raises(ValueError, match=r"grads\[0\] has shape \(4, 3\)"):
+        opt.step(grads_for([np.zeros((4, 3))], 3)[0])
+    assert_unchanged(before, params, opt)
+    opt.step(np.ones((3, 4)))
+    assert opt.state[0]["step"] == 3
+
+
+@backends
+def test_none_or_sparse_gradient_between_fast_steps(backend):
+    """A step unlike the last (a skipped parameter) takes the full path and re-plans."""
+    params, opt = two_steps(backend, "flat")
+    ref_params, ref = make("python", "flat")
+    for t in range(2):
+        ref.step(grads_for(ref_params, t))
+    for t, skip in ((2, 1), (3, None), (4, None)):
+        for o, ps in ((opt, params), (ref, ref_params)):
+            grads = grads_for(ps, t)
+            if skip is not None:
+                grads[skip] = None
+            o.step(grads)
+    assert [opt.state[i]["step"] for i in range(3)] == [5, 4, 5]
+    for a, b in zip(params, ref_params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_backend_selection_change_drops_the_plan():
+    require("cython")
+    params, opt = make("cython", "single")
+    opt.backend = None
+    calls = []
+    for t in range(3):
+        with fastopt.use_backend("python"):
+            opt.step(grads_for(params, t)[0])
+            calls.append(opt._plan[7][0][2].__module__)  # the call's kernel
+    assert all(m.startswith("fastopt.backends.python") for m in calls)
+
+
+@backends
+@layouts
+def test_schedule_edits_between_fast_steps_give_the_bits_of_the_reference(backend, layout):
+    """An lr schedule (and an option switched on: a new state array) between steps."""
+    ref_params, ref = make("python", layout)
+    params, opt = make(backend, layout)
+    for t in range(6):
+        for o, ps in ((opt, params), (ref, ref_params)):
+            o.param_groups[0]["lr"] = 0.1 / (1 + t)
+            if t == 3:
+                o.param_groups[0]["amsgrad"] = True
+            ref._plan = None
+            o.step(arg(ps, grads_for(ps, t)))
+    assert "max_exp_avg_sq" in opt.state[0]
+    for a, b in zip(params, ref_params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_compiled_gradient_checks_agree_with_the_python_ones():
+    require("cython")
+    from fastopt.backends.cython._checks import grads_pass
+    from fastopt.optim.optimizer import _grads_pass_py
+    params, opt = two_steps("cython", "separate")
+    starts, ends, _ = opt._occupied_ranges()
+    dtypes = tuple(p.dtype for p in params)
+    shapes = tuple(p.shape for p in params)
+    good = grads_for(params, 5)
+    cases = {"good": good, "same": list(opt._validated_grads), "short": good[:2],
+             "f32": good[:2] + [good[2].astype(np.float32)],
+             "shape": good[:2] + [good[2].reshape(-1)],
+             "strided": good[:2] + [np.stack([good[2], good[2]], -1)[..., 0]],
+             "list": good[:2] + [good[2].tolist()],
+             "subclass": good[:2] + [np.ma.masked_array(good[2])],
+             "param": good[:2] + [params[2].view()],
+             "state": good[:2] + [opt.state[1]["exp_avg"][:4].reshape(2, 2)],
+             "empty-ok": good}
+    for name, grads in cases.items():
+        answers = [f(tuple(params), grads, [None] * 3, dtypes, shapes, starts, ends)
+                   for f in (grads_pass, _grads_pass_py)]
+        assert answers[0] == answers[1] == (name in ("good", "same", "empty-ok")), name
+    from fastopt.backends.cython._checks import overlap_index
+    from fastopt.optim.optimizer import _overlap_index_py
+    buffer = opt.state[1]["exp_avg_sq"]
+    for a in (good[0], params[1], params[2][1:], buffer[2:], buffer[-1:], np.empty(0)):
+        assert overlap_index(a, starts, ends) == _overlap_index_py(a, starts, ends)
+    assert overlap_index(buffer[3:], starts, ends) >= 0
+    assert overlap_index(good[0], starts, ends) == -1
+    # A parameter reshaped in place fails both.
+    params[0].shape = (3, 4)
+    for f in (grads_pass, _grads_pass_py):
+        assert not f(tuple(params), good, [None] * 3, dtypes, shapes, starts, ends)
