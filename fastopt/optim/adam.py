@@ -139,8 +139,9 @@ class Adam(Optimizer):
 
         def scalars(state):
             t = state["step"]
-            return ((beta1, one_minus_beta1, beta2, one_minus_beta2, lr / (1.0 - beta1 ** t),
-                     sqrt(1.0 - beta2 ** t), eps, coupled_wd, keep), flags)
+            return ((beta1, one_minus_beta1, beta2, one_minus_beta2,
+                     lr / _one_minus_pow(beta1, t), sqrt(_one_minus_pow(beta2, t)), eps,
+                     coupled_wd, keep), flags)
         return scalars
 
 

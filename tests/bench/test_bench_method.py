@@ -185,16 +185,30 @@ def test_busy_snapshot_sees_a_spinning_process():
     assert any(u["pid"] == spin.pid and u["cores"] > 0.05 for u in snap["top_others"])
 
 
-def test_memory_peak_per_section():
-    peaks = memory.SectionPeaks()
-    if not peaks.exact:
-        pytest.skip("no /proc/self/clear_refs")
+_PEAKS_SCRIPT = """
+import json, numpy as np
+from bench.harness import memory
+peaks = memory.SectionPeaks()
+if peaks.exact:
     with peaks("big"):
         a = np.ones(50_000_000 // 8)  # 50 MB, touched
         del a
     with peaks("small"):
         pass
-    assert peaks.bytes["big"] >= peaks.bytes["small"] + 40_000_000
+print(json.dumps({"exact": peaks.exact, "bytes": peaks.bytes}))
+"""
+
+
+def test_memory_peak_per_section():
+    # In a fresh small process, as the benchmark runs: in the test runner (1.6 GB
+    # resident after thousands of tests) the reset high-water mark did not always move
+    # for 50 MB (seen once in CI).
+    out = subprocess.run([sys.executable, "-c", _PEAKS_SCRIPT], cwd=ROOT, check=True,
+                         capture_output=True, text=True, timeout=120)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if not result["exact"]:
+        pytest.skip("no /proc/self/clear_refs")
+    assert result["bytes"]["big"] >= result["bytes"]["small"] + 40_000_000
 
 
 def test_default_run_fits_its_stated_memory_budget():
