@@ -1102,7 +1102,7 @@ class GloVe:
     (FBGEMM's half-precision embedding tables): each record's two rows are widened
     to float32, take the float32 step, and are rounded back -- to nearest even, or
     stochastically: to the neighbour away from zero with probability
-    (|x| - |toward|) / (|away| - |toward|), so that a row is unbiased in
+    (abs(x) − abs(toward)) / (abs(away) − abs(toward)), so that a row is unbiased in
     expectation and small updates are not all lost; the random numbers come from a
     counter-based hash of (``seed``, epoch, record position, element), so a run is
     reproducible from ``seed`` (bit for bit with one thread) whatever the threads.
