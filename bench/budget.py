@@ -55,9 +55,7 @@ def section_bytes(cfg):
         patterns = algorithms.traffic_patterns(cfg.algorithms)
         if cfg.model_section or cfg.small_section:
             patterns = sorted(set(patterns) | {algorithms.get("adam").traffic})
-        max_r = max(r for r, _ in patterns)
-        max_w = max(w for _, w in patterns)
-        arrays = max_r + (max_w - 1)  # the plain layout's own state arrays
+        arrays = roof_suite.array_count(patterns)[2]
         out["roof"] = max(arrays * np.dtype(d).itemsize
                           * roof_suite.roof_size(patterns, d, cfg.llc_bytes, cfg.roof_min_size,
                                                  cfg.roof_max_size)

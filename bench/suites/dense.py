@@ -78,14 +78,13 @@ def run_roof(cfg, bar):
     for dtype in cfg.dtypes:
         bar.label(f"roof {dtype}")
         n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size, cfg.roof_max_size)
-        max_r = max(r for r, _ in patterns)
-        read_only = max(r - w for r, w in patterns)
+        max_r, read_only, _ = roof.array_count(patterns)
         streams = {}
         competitors = []
         arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
         # the plain layout differs only in the state arrays (1 .. writes-1): share the others
-        plain = roof.make_arrays(n, max_r, dtype, read_only=read_only, layout="plain")
-        plain = [arrays[0], *plain[1:max_r - read_only], *arrays[max_r - read_only:]]
+        plain = [arrays[0], *roof.plain_states(n, max_r - read_only - 1, dtype),
+                 *arrays[max_r - read_only:]]
         for layout, arrays in (("optimizer", arrays), ("plain", plain)):
             for r, w in patterns:
                 if layout == "plain" and w == 1:

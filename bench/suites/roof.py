@@ -18,7 +18,9 @@ kernel moves exactly that traffic with as little work as possible::
   never drift, overflow or become subnormal however often it runs.
 * Sizes: the working set is at least 4x the last-level cache and never smaller
   than the benchmark's largest dense size, rounded up to a whole million
-  elements.  Never a power of two: with 2**24-element arrays, whose streams
+  elements -- unless the section's arrays would then take more than
+  :data:`ROOF_MEMORY_BYTES` (2 GiB; a 300 MiB L3 would need ~13 GiB): then as many
+  elements as fit, and the rows' ``working_set_bytes`` say how far from 4x the LLC.  Never a power of two: with 2**24-element arrays, whose streams
   sit at exactly 64/128 MiB from each other, the same loop runs up to 2.7x
   slower on the reference machine (cache-set/DRAM-bank conflicts), which would
   be a floor, not a roof.
@@ -156,15 +158,42 @@ class Stream:
         return (self.reads + self.writes) * self.arrays[0].itemsize * self.n
 
 
-def roof_size(patterns, dtype, llc_bytes, at_least, at_most=None):
+#: The most memory the roof section's arrays may take, in bytes.  "4x the LLC for every
+#: pattern" needs ~13 GiB on a machine with a 300 MiB L3 (Intel Xeon, 2 cores, as the
+#: published run's): there the roof streams less than 4x the LLC, and its rows say how
+#: much (``working_set_bytes``), rather than a full run needing more memory than a
+#: laptop has.
+ROOF_MEMORY_BYTES = 2 * 2 ** 30
+
+
+def array_count(patterns):
+    """``(max_r, read_only, total)`` of :func:`run_roof`'s arrays for these (R, W) patterns:
+    ``max_r`` arrays in the optimizer layout (the last ``read_only`` of them read-only),
+    plus the plain layout's own state arrays."""
+    max_r = max(r for r, _ in patterns)
+    read_only = max(r - w for r, w in patterns)
+    return max_r, read_only, max_r + max(max_r - read_only - 1, 0)
+
+
+def roof_size(patterns, dtype, llc_bytes, at_least, at_most=None,
+              memory_bytes=ROOF_MEMORY_BYTES):
     """Elements per array: working set >= 4x the LLC for every pattern and >= ``at_least``,
-    rounded up to a whole million (never a power of two: see the module docstring);
-    ``at_most`` caps it (``--quick``: a smoke test on cache-sized arrays, not a roof)."""
+    rounded up to a whole million (never a power of two: see the module docstring), but
+    all the section's arrays (:func:`array_count`) within ``memory_bytes`` (rounded down to
+    a whole million; never below ``at_least``); ``at_most`` caps it (``--quick``: a smoke
+    test on cache-sized arrays, not a roof)."""
     itemsize = np.dtype(dtype).itemsize
     need = max(math.ceil(4 * llc_bytes / (r * itemsize)) for r, _ in patterns)
     need = math.ceil(need / 1_000_000) * 1_000_000
-    n = max(int(at_least), need)
+    cap = memory_bytes // (array_count(patterns)[2] * itemsize) // 1_000_000 * 1_000_000
+    n = max(int(at_least), min(need, cap))
     return n if at_most is None else min(n, int(at_most))
+
+
+def plain_states(n, count, dtype):
+    """The plain layout's state arrays 1 .. ``count`` (NumPy's allocator), with the values
+    :func:`make_arrays` gives them."""
+    return [np.full(n, 1.0 + 0.25 * i, dtype=dtype) for i in range(1, count + 1)]
 
 
 LAYOUTS = ("optimizer", "plain")

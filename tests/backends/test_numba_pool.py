@@ -130,3 +130,17 @@ def test_prange_fallback_gives_the_same_bits(pool, monkeypatch, algorithm):
     assert _jobs(pool)[0] == jobs
     for got, want in zip(other, arrays):
         assert np.array_equal(bits(got), bits(want))
+
+
+def test_every_parallel_function_has_a_pooled_twin():
+    """A ``prange`` function without a twin collapses under load (Adafactor's did, until
+    its twins were written): every one of the backend's modules is checked."""
+    require("numba")
+    import importlib
+    import pkgutil
+    import fastopt.backends.numba as package
+    from fastopt.backends.numba import _jit
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    missing = [f.py_func.__qualname__ for f in _jit.PARALLEL if f not in _jit._POOLED]
+    assert _jit.PARALLEL and not missing, missing

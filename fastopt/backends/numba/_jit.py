@@ -115,9 +115,15 @@ def serial(fn):
     return numba.njit(**FLAGS)(fn)
 
 
+#: Every ``parallel`` function compiled (each must have a ``pooled`` twin: tested).
+PARALLEL = []
+
+
 def parallel(fn):
     """Compile a ``prange`` driver over contiguous chunks."""
-    return numba.njit(parallel=True, **dict(FLAGS, cache=PARALLEL_CACHE))(fn)
+    compiled = numba.njit(parallel=True, **dict(FLAGS, cache=PARALLEL_CACHE))(fn)
+    PARALLEL.append(compiled)
+    return compiled
 
 
 @element

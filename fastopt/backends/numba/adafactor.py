@@ -70,6 +70,12 @@ def adafactor_rows_parallel(grad, row_var, cols, beta, n_chunks):
         adafactor_rows(grad, row_var, cols, beta, lo, hi)
 
 
+@_jit.pooled(adafactor_rows_parallel)
+def adafactor_rows_pooled(grad, row_var, cols, beta, n_threads, run):
+    """:func:`adafactor_rows_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_rows, row_var.size, (grad, row_var, cols, beta, n_threads, run))
+
+
 @_jit.serial
 def adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi):
     """Column statistic of the columns ``[lo, hi)`` of all the matrices (column ``v`` is
@@ -106,6 +112,13 @@ def adafactor_cols_parallel(grad, col_var, acc, rows, cols, beta, n_chunks):
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(n, n_chunks, c)
         adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi)
+
+
+@_jit.pooled(adafactor_cols_parallel)
+def adafactor_cols_pooled(grad, col_var, acc, rows, cols, beta, n_threads, run):
+    """:func:`adafactor_cols_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_cols, col_var.size,
+                    (grad, col_var, acc, rows, cols, beta, n_threads, run))
 
 
 @_jit.serial
@@ -194,6 +207,15 @@ def adafactor_factored_blocks_parallel(grad, row_var, col_var, den, rows, cols, 
                                   partial, b0, b1)
 
 
+@_jit.pooled(adafactor_factored_blocks_parallel)
+def adafactor_factored_blocks_pooled(grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                     maximize, partial, n_threads, run):
+    """:func:`adafactor_factored_blocks_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_factored_blocks, partial.size,
+                    (grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, partial,
+                     n_threads, run))
+
+
 @_jit.parallel
 def adafactor_factored_update_parallel(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
                                        maximize, decay, has_decay, coef, n_chunks):
@@ -203,6 +225,15 @@ def adafactor_factored_update_parallel(param, grad, row_var, col_var, den, rows,
         lo, hi = _jit.chunk(n, n_chunks, c)
         adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
                                   maximize, decay, has_decay, coef, lo, hi)
+
+
+@_jit.pooled(adafactor_factored_update_parallel)
+def adafactor_factored_update_pooled(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
+                                     maximize, decay, has_decay, coef, n_threads, run):
+    """:func:`adafactor_factored_update_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_factored_update, param.size,
+                    (param, grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, decay,
+                     has_decay, coef, n_threads, run))
 
 
 # ------------------------------------------------------------------- vectors and scalars
@@ -237,6 +268,14 @@ def adafactor_vector_blocks_parallel(grad, variance, beta, eps1_sq, maximize, pa
         adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0, b1)
 
 
+@_jit.pooled(adafactor_vector_blocks_parallel)
+def adafactor_vector_blocks_pooled(grad, variance, beta, eps1_sq, maximize, partial, n_threads,
+                                   run):
+    """:func:`adafactor_vector_blocks_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_vector_blocks, partial.size,
+                    (grad, variance, beta, eps1_sq, maximize, partial, n_threads, run))
+
+
 @_jit.serial
 def adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay, coef,
                             lo, hi):
@@ -256,6 +295,15 @@ def adafactor_vector_update_parallel(param, grad, variance, eps1_sq, maximize, d
         lo, hi = _jit.chunk(n, n_chunks, c)
         adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay,
                                 coef, lo, hi)
+
+
+@_jit.pooled(adafactor_vector_update_parallel)
+def adafactor_vector_update_pooled(param, grad, variance, eps1_sq, maximize, decay, has_decay,
+                                   coef, n_threads, run):
+    """:func:`adafactor_vector_update_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_ranges(adafactor_vector_update, param.size,
+                    (param, grad, variance, eps1_sq, maximize, decay, has_decay, coef, n_threads,
+                     run))
 
 
 # ------------------------------------------------------------------------------ driver
