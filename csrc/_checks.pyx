@@ -6,6 +6,8 @@ attributes build a tuple or a dict per access (``__array_interface__`` alone tak
 (``_grads_pass``), which run where this module was not built.
 """
 cimport numpy as cnp
+from cpython.dict cimport PyDict_Check, PyDict_SetItem
+from cpython.object cimport PyObject
 
 cnp.import_array()
 
@@ -81,3 +83,40 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
                     return False
             last[i] = go
     return True
+
+
+def next_step(state):
+    """``state["step"] + 1``, stored in the dict ``state`` with ``dict``'s own item
+    assignment (bypassing a subclass's ``__setitem__``, as ``Optimizer`` does for its own
+    writes) and returned."""
+    if not PyDict_Check(state):
+        raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    t = state["step"] + 1
+    PyDict_SetItem(state, "step", t)
+    return t
+
+
+cdef extern from "Python.h":
+    object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
+                               PyObject* kwnames)
+
+
+def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
+    """``kernel(param, grad, *states, *floats, *flags, n_threads)``, its arguments passed
+    from a C array (no argument list is built: the fast path's calls)."""
+    cdef PyObject* args[40]
+    cdef Py_ssize_t k = 2, j
+    cdef tuple part
+    states = states if type(states) is tuple else tuple(states)
+    floats = floats if type(floats) is tuple else tuple(floats)
+    flags = flags if type(flags) is tuple else tuple(flags)
+    if len(states) + len(floats) + len(flags) > 37:
+        return kernel(param, grad, *states, *floats, *flags, n_threads)
+    args[0] = <PyObject*>param
+    args[1] = <PyObject*>grad
+    for part in (states, floats, flags):
+        for j in range(len(part)):
+            args[k] = <PyObject*>part[j]
+            k += 1
+    args[k] = <PyObject*>n_threads
+    return PyObject_Vectorcall(kernel, args, k + 1, NULL)

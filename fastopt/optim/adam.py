@@ -135,13 +135,21 @@ class Adam(Optimizer):
         one_minus_beta1, one_minus_beta2, eps = 1.0 - beta1, 1.0 - beta2, group["eps"]
         coupled_wd, keep = (0.0 if decoupled else wd), (1.0 - lr * wd if decoupled else 1.0)
         flags = (group["amsgrad"], group["maximize"])
-        sqrt = math.sqrt
+        sqrt, expm1 = math.sqrt, math.expm1
+        if beta1 == 0.0 or beta2 == 0.0:  # (one_minus_pow's special case)
+            def scalars(state):
+                t = state["step"]
+                return ((beta1, one_minus_beta1, beta2, one_minus_beta2,
+                         lr / _one_minus_pow(beta1, t), sqrt(_one_minus_pow(beta2, t)), eps,
+                         coupled_wd, keep), flags)
+            return scalars
+        # one_minus_pow(beta, t) = -expm1(t * log(beta)), with the logs taken once
+        log_beta1, log_beta2 = math.log(beta1), math.log(beta2)
 
         def scalars(state):
             t = state["step"]
-            return ((beta1, one_minus_beta1, beta2, one_minus_beta2,
-                     lr / _one_minus_pow(beta1, t), sqrt(_one_minus_pow(beta2, t)), eps,
-                     coupled_wd, keep), flags)
+            return ((beta1, one_minus_beta1, beta2, one_minus_beta2, lr / -expm1(t * log_beta1),
+                     sqrt(-expm1(t * log_beta2)), eps, coupled_wd, keep), flags)
         return scalars
 
 

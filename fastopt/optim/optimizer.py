@@ -296,11 +296,26 @@ def _overlap_index_py(a, starts, ends):
     return -1
 
 
+def _next_step_py(state):
+    """``state["step"] + 1``, stored (with ``dict``'s item assignment) and returned."""
+    t = state["step"] + 1
+    _put(state, "step", t)
+    return t
+
+
+def _call_kernel_py(kernel, param, grad, states, floats, flags, n_threads):
+    """``kernel(param, grad, *states, *floats, *flags, n_threads)``."""
+    return kernel(param, grad, *states, *floats, *flags, n_threads)
+
+
 try:
+    from ..backends.cython._checks import call_kernel as _call_kernel
     from ..backends.cython._checks import grads_pass as _grads_pass
+    from ..backends.cython._checks import next_step as _next_step
     from ..backends.cython._checks import overlap_index as _overlap_index
 except ImportError:  # the extension was not built
-    _grads_pass, _overlap_index = _grads_pass_py, _overlap_index_py
+    _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
+    _call_kernel = _call_kernel_py
 
 
 def _state_dtype(p):
@@ -731,7 +746,7 @@ class Optimizer:
         changed: see :meth:`_step_planned` and the hardening guide.
         """
         plan = self._plan
-        if plan is not None and self._step_planned(plan, grads):
+        if plan is not None and plan[-1](grads):
             return
         self._plan = None
         params = self._params
@@ -833,11 +848,51 @@ class Optimizer:
         groups = tuple(self.param_groups)
         index = {id(group): gi for gi, group in enumerate(groups)}
         calls = tuple(c[:5] + (index[id(c[5])],) + c[6:] + (rounding,) for c in record)
-        return (_dispatch.selection_version, self.backend, self.param_groups, groups,
+        plan = (_dispatch.selection_version, self.backend, self.param_groups, groups,
                 tuple(params), tuple(p.shape for p in params), tuple(p.dtype for p in params),
                 calls, tuple(c for c in calls if c[0] is _SPAN),
                 [self._scalars_for(group) for group in groups],
                 [self._group_structure(group) for group in groups])
+        if len(groups) == 1 and len(calls) == 1 and calls[0][0] is _ONE:
+            return plan + (self._replay_one(plan),)
+        return plan + (lambda grads: self._step_planned(plan, grads),)
+
+    def _replay_one(self, plan):
+        """:meth:`_step_planned` for a plan of one group and one elementwise call (a model
+        with one parameter): the same checks in the same order, with what the plan holds
+        bound once, so that a small step costs little more than its kernel."""
+        (version, backend, group_list, groups, params, shapes, dtypes, calls, _, scalars_of,
+         _) = plan
+        _, i, kernel, param, states, _, state, size, dtype, rounding = calls[0]
+        states = tuple(states)
+        group, validated, ndarray = groups[0], self._validated_grads, np.ndarray
+        flat = len(shapes[i]) == 1  # (the gradient's shape is checked at every step)
+
+        def replay(grads):
+            if (_dispatch.selection_version != version or self.backend is not backend
+                    or self.param_groups is not group_list or len(group_list) != 1
+                    or group_list[0] is not group):
+                return False
+            if group.edited and not self._replan_edited_groups(plan):
+                return False
+            if type(grads) is ndarray:
+                grads = (grads,)
+            elif type(grads) is not list and type(grads) is not tuple:
+                return False
+            occupied = self._occupied or self._occupied_ranges()
+            if not _grads_pass(params, grads, validated, dtypes, shapes, occupied[0],
+                               occupied[1]):
+                return False
+            if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
+                self._refuse_non_finite(grads)
+            g = grads[i]
+            _next_step(state)
+            floats, flags = scalars_of[0](state)
+            _call_kernel(kernel, param, g if flat else g.reshape(-1), states,
+                         _rounded(floats, dtype) if rounding else floats, flags,
+                         1 if size < _dispatch.PARALLEL_THRESHOLD else _dispatch.get_num_threads())
+            return True
+        return replay
 
     def _group_structure(self, group):
         """What a plan's calls depend on in a group's options: the kernel, the state arrays
@@ -875,7 +930,7 @@ class Optimizer:
         precise error.  The gradient checks run in C (``_grads_pass``).
         """
         (version, backend, group_list, groups, params, shapes, dtypes, calls,
-         span_calls, scalars_of, _) = plan
+         span_calls, scalars_of, *_) = plan
         if _dispatch.selection_version != version or self.backend is not backend \
                 or self.param_groups is not group_list or len(group_list) != len(groups):
             return False
@@ -915,11 +970,11 @@ class Optimizer:
             if call[0] is _ONE:
                 _, i, kernel, param, states, gi, state, size, dtype, rounding = call
                 g = grads[i]
-                _put(state, "step", state["step"] + 1)
+                _next_step(state)
                 floats, flags = scalars_of[gi](state)
-                kernel(param, g if g.ndim == 1 else g.reshape(-1), *states,
-                       *(_rounded(floats, dtype) if rounding else floats), *flags,
-                       1 if size < threshold else _dispatch.get_num_threads())
+                _call_kernel(kernel, param, g if g.ndim == 1 else g.reshape(-1), states,
+                             _rounded(floats, dtype) if rounding else floats, flags,
+                             1 if size < threshold else _dispatch.get_num_threads())
                 continue
             kind, gi, start, stop, kernel, _, param, states, group_states, size, dtype, \
                 rounding = call

@@ -338,3 +338,40 @@ def test_the_compiled_gradient_checks_agree_with_the_python_ones():
     params[0].shape = (3, 4)
     for f in (grads_pass, _grads_pass_py):
         assert not f(tuple(params), good, [None] * 3, dtypes, shapes, starts, ends)
+
+
+def test_the_c_helpers_match_their_python_fallbacks():
+    """``_call_kernel`` and ``_next_step`` (C, in ``_checks``) do what the Python versions
+    used where the extension was not built do."""
+    from fastopt.optim import optimizer as O
+    require("cython")
+    from fastopt.backends.cython import _checks
+    seen = []
+    for call in (_checks.call_kernel, O._call_kernel_py):
+        args = []
+        call(lambda *a: args.append(a), "p", "g", ("s0", "s1"), [1.5, 2.5], (True,), 3)
+        seen.append(args)
+    assert seen[0] == seen[1] == [("p", "g", "s0", "s1", 1.5, 2.5, True, 3)]
+    many = tuple(range(40))  # past the C array: the plain call
+    got = []
+    _checks.call_kernel(lambda *a: got.append(a), 0, 1, many, (), (), 9)
+    assert got == [(0, 1) + many + (9,)]
+    for bump in (_checks.next_step, O._next_step_py):
+        state = fastopt.optim.optimizer.ParamState.__new__(fastopt.optim.optimizer.ParamState)
+        dict.__setitem__(state, "step", 4)
+        assert bump(state) == 5 and dict.__getitem__(state, "step") == 5
+    with pytest.raises(TypeError, match="state must be a dict"):
+        _checks.next_step([("step", 1)])
+
+
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.0, 0.999), (0.9, 0.0), (0.5, 0.25)])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_plan_scalars_are_the_scalars_of_the_full_path(betas, decoupled):
+    """The plan's step scalars (logs of the betas taken once) are the doubles of
+    ``Adam._scalars`` (``one_minus_pow``) at every step."""
+    p = np.zeros(3)
+    opt = fastopt.Adam(p, betas=betas, weight_decay=0.01, decoupled_weight_decay=decoupled)
+    group = opt.param_groups[0]
+    planned = opt._scalars_for(group)
+    for t in [1, 2, 3, 7, 100, 12345, 10**7]:
+        assert planned({"step": t}) == opt._scalars(group, {"step": t})
