@@ -5,10 +5,9 @@ element.
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, fmax_nan, fsqrt, param_size)
+                             chunk_size, fmax_nan, fsqrt, param_size, run_range)
 
 cnp.import_array()
 
@@ -43,27 +42,23 @@ cdef inline void _loop(floating* p, const floating* gr, const floating* g_old, f
         gs[i] = gs[i] + g
 
 
-cdef void _run(floating* p, const Args* a) noexcept nogil:
-    cdef const floating* gr = <const floating*>a.grad
-    cdef const floating* g_old = <const floating*>a.grad_sum_old
-    cdef floating* gs = <floating*>a.grad_sum
-    cdef floating* s = <floating*>a.state_sum
-    cdef floating* m = <floating*>a.max_sum
-    cdef floating lr = <floating>a.lr, eps = <floating>a.eps
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _loop(p, gr, g_old, gs, s, m, lr, eps, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _loop(p, gr, g_old, gs, s, m, lr, eps, c * chunk, min(c * chunk + chunk, n))
+cdef void _run(floating* p, const Args* a, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    _loop(p, <const floating*>a.grad, <const floating*>a.grad_sum_old,
+          <floating*>a.grad_sum, <floating*>a.state_sum, <floating*>a.max_sum,
+          <floating>a.lr, <floating>a.eps, lo, hi)
+
+
+cdef void _range(const void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Args* a = <const Args*>ctx
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.param, a, lo, hi)
+    else:
+        _run(<double*>a.param, a, lo, hi)
 
 
 cdef void _run_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _run(<float*>a.param, a)
-    else:
-        _run(<double*>a.param, a)
+    # The chunks run on the pool of fastopt.backends.cython._pool (see csrc/README.md).
+    run_range(_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def adarevision(cnp.ndarray param not None, cnp.ndarray grad not None,

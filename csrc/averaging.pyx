@@ -5,10 +5,9 @@ The arithmetic of :mod:`fastopt.backends.python.averaging`, element by element.
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size)
+                             chunk_size, param_size, run_range)
 
 cnp.import_array()
 
@@ -45,23 +44,23 @@ cdef inline void _loop(floating* v, const floating* p, floating* out, floating b
             out[i] = x / d
 
 
-cdef void _run(floating* v, const floating* p, floating* out, const Args* a) noexcept nogil:
-    cdef floating b = <floating>a.decay, omb = <floating>a.one_minus_decay
-    cdef floating d = <floating>a.divisor
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _loop(v, p, out, b, omb, d, 0, n, a.kind)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _loop(v, p, out, b, omb, d, c * chunk, min(c * chunk + chunk, n), a.kind)
+cdef void _run(floating* v, const floating* p, floating* out, const Args* a, Py_ssize_t lo,
+               Py_ssize_t hi) noexcept nogil:
+    _loop(v, p, out, <floating>a.decay, <floating>a.one_minus_decay, <floating>a.divisor,
+          lo, hi, a.kind)
+
+
+cdef void _range(const void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Args* a = <const Args*>ctx
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.avg, <const float*>a.param, <float*>a.out, a, lo, hi)
+    else:
+        _run(<double*>a.avg, <const double*>a.param, <double*>a.out, a, lo, hi)
 
 
 cdef void _any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _run(<float*>a.avg, <const float*>a.param, <float*>a.out, a)
-    else:
-        _run(<double*>a.avg, <const double*>a.param, <double*>a.out, a)
+    # The chunks run on the pool of fastopt.backends.cython._pool (see csrc/README.md).
+    run_range(_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 cdef object _call(Args* a, cnp.ndarray avg, cnp.ndarray param, int n_threads):

@@ -4,10 +4,9 @@ The arithmetic of :func:`fastopt.backends.python.easgd.easgd`, element by elemen
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size)
+                             chunk_size, param_size, run_range)
 
 cnp.import_array()
 
@@ -31,24 +30,21 @@ cdef inline void _loop(floating* p, const floating* c, floating* d, floating alp
         p[i] = p[i] - di
 
 
-cdef void _run(floating* p, const Args* a) noexcept nogil:
-    cdef const floating* c = <const floating*>a.center
-    cdef floating* d = <floating*>a.diff
-    cdef floating alpha = <floating>a.alpha
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), k, n_chunks
-    if chunk >= n:
-        _loop(p, c, d, alpha, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for k in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _loop(p, c, d, alpha, k * chunk, min(k * chunk + chunk, n))
+cdef void _run(floating* p, const Args* a, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    _loop(p, <const floating*>a.center, <floating*>a.diff, <floating>a.alpha, lo, hi)
+
+
+cdef void _range(const void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Args* a = <const Args*>ctx
+    if a.typenum == cnp.NPY_FLOAT:
+        _run(<float*>a.param, a, lo, hi)
+    else:
+        _run(<double*>a.param, a, lo, hi)
 
 
 cdef void _run_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _run(<float*>a.param, a)
-    else:
-        _run(<double*>a.param, a)
+    # The chunks run on the pool of fastopt.backends.cython._pool (see csrc/README.md).
+    run_range(_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def easgd(cnp.ndarray param not None, cnp.ndarray center not None, cnp.ndarray diff not None,

@@ -6,11 +6,10 @@ sums then added in order -- the same bits on any number of threads.
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size)
+                             chunk_size, param_size, run_range)
 
 cnp.import_array()
 
@@ -65,13 +64,34 @@ cdef inline int _block_threads(Py_ssize_t n, int n_threads) noexcept nogil:
     return n_threads if n_threads <= nb else <int>(nb if nb > 0 else 1)
 
 
+cdef void _blocks_t(floating* y, const floating* x, const floating* z, const Args* a,
+                   Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
+    """``partial[b]`` for the blocks ``[b0, b1)`` (after ``y += alpha x`` there if ``z``)."""
+    cdef Py_ssize_t b, lo, hi
+    for b in range(b0, b1):
+        lo = b * _DOT_BLOCK
+        hi = min(lo + _DOT_BLOCK, a.n)
+        if z != NULL:
+            a.partial[b] = _axpy_dot_range(y, <floating>a.alpha, x, z, lo, hi)
+        else:
+            a.partial[b] = _dot_range(x, y, lo, hi)
+
+
+cdef void _blocks(const void* ctx, Py_ssize_t b0, Py_ssize_t b1) noexcept nogil:
+    cdef const Args* a = <const Args*>ctx
+    if a.typenum == cnp.NPY_FLOAT:
+        _blocks_t(<float*>a.y, <const float*>a.x, <const float*>a.z, a, b0, b1)
+    else:
+        _blocks_t(<double*>a.y, <const double*>a.x, <const double*>a.z, a, b0, b1)
+
+
 cdef double _blocked(floating* y, const floating* x, const floating* z, floating a,
                      const Args* args, bint update) noexcept nogil:
     """Sum of the blocks of ``x . y`` (``update`` false) or of ``y += a x; z . y``."""
-    cdef Py_ssize_t n = args.n, nb = _n_blocks(n), b, lo, hi, c, b0, b1
-    cdef int n_chunks = _block_threads(n, args.n_threads)
+    cdef Py_ssize_t n = args.n, nb = _n_blocks(n), b, lo, hi
+    cdef int n_threads = _block_threads(n, args.n_threads)
     cdef double s = 0.0
-    if n_chunks <= 1 or args.partial == NULL:
+    if n_threads <= 1 or args.partial == NULL:
         for b in range(nb):
             lo = b * _DOT_BLOCK
             hi = min(lo + _DOT_BLOCK, n)
@@ -80,17 +100,9 @@ cdef double _blocked(floating* y, const floating* x, const floating* z, floating
             else:
                 s = s + _dot_range(x, y, lo, hi)
         return s
-    # Chunk c gets blocks [c nb / n_chunks, (c+1) nb / n_chunks), as numba's _jit.chunk.
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        b0 = c * nb // n_chunks
-        b1 = (c + 1) * nb // n_chunks
-        for b in range(b0, b1):
-            lo = b * _DOT_BLOCK
-            hi = min(lo + _DOT_BLOCK, n)
-            if update:
-                args.partial[b] = _axpy_dot_range(y, a, x, z, lo, hi)
-            else:
-                args.partial[b] = _dot_range(x, y, lo, hi)
+    # The blocks' sums on the pool of fastopt.backends.cython._pool (whoever runs a
+    # block), then added in order: the same bits on any number of threads.
+    run_range(_blocks, args, nb, (nb + 4 * n_threads - 1) // (4 * n_threads), n_threads)
     for b in range(nb):
         s = s + args.partial[b]
     return s
@@ -125,6 +137,7 @@ def dot(cnp.ndarray x not None, cnp.ndarray y not None, int n_threads):
     _prepare(&a, x, n_threads, False)
     a.y = array_data(x, a.typenum, a.n, REQ_READ, "x")
     a.x = array_data(y, a.typenum, a.n, REQ_READ, "y")
+    a.z = NULL
     if _block_threads(a.n, n_threads) > 1:
         _prepare(&a, x, n_threads, True)
     try:
@@ -147,22 +160,17 @@ cdef inline void _axpy_loop(floating* y, floating a, const floating* x, Py_ssize
         y[k] = y[k] + a * x[k]
 
 
-cdef void _axpy_run(floating* y, const floating* x, const Args* a) noexcept nogil:
-    cdef floating alpha = <floating>a.alpha
-    cdef Py_ssize_t n = a.n, chunk = chunk_size(a.n, a.n_threads), c, n_chunks
-    if chunk >= n:
-        _axpy_loop(y, alpha, x, 0, n)
-        return
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-        _axpy_loop(y, alpha, x, c * chunk, min(c * chunk + chunk, n))
+cdef void _axpy_range(const void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef const Args* a = <const Args*>ctx
+    if a.typenum == cnp.NPY_FLOAT:
+        _axpy_loop(<float*>a.y, <float>a.alpha, <const float*>a.x, lo, hi)
+    else:
+        _axpy_loop(<double*>a.y, a.alpha, <const double*>a.x, lo, hi)
 
 
 cdef void _axpy_any(const Args* a) noexcept nogil:
-    if a.typenum == cnp.NPY_FLOAT:
-        _axpy_run(<float*>a.y, <const float*>a.x, a)
-    else:
-        _axpy_run(<double*>a.y, <const double*>a.x, a)
+    # The chunks run on the pool of fastopt.backends.cython._pool (see csrc/README.md).
+    run_range(_axpy_range, a, a.n, chunk_size(a.n, a.n_threads), a.n_threads)
 
 
 def axpy(cnp.ndarray y not None, double alpha, cnp.ndarray x not None, int n_threads):
