@@ -41,8 +41,9 @@ GRIDS = {
                              maximize=[False, True], per_row_step=[False, True]),
     # l1=0.3: |linear| crosses it, so some elements are exactly zero and others not.
     # (beta only changes a scalar: tested against TensorFlow's equations in test_rule_oracles)
+    # lr_power=-0.25: the pow path (-0.5 takes sqrt); 0 and -1 in test_exact's EXTRA_CASES.
     fastopt.Ftrl: dict(lr=[0.1], l1=[0.0, 0.3], l2=[0.0, 0.1], l2_shrinkage=[0.0, 0.05],
-                       beta=[0.5], maximize=[False, True]),
+                       beta=[0.5], lr_power=[-0.5, -0.25], maximize=[False, True]),
     fastopt.LAMB: dict(lr=[0.01], weight_decay=[0.0, 0.01], maximize=[False, True]),
     fastopt.ProximalAdagrad: dict(lr=[0.1], l1=[0.0, 0.05], l2=[0.0, 0.1],
                                   maximize=[False, True]),
