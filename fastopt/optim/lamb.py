@@ -61,14 +61,15 @@ class LAMB(Optimizer):
     _finishes = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,
-                 maximize=False, backend=None):
+                 maximize=False, per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), backend=backend)
+                                      maximize=maximize, per_row_step=per_row_step),
+                         backend=backend)
 
     def _check_group(self, group, prefix):
         check.group_hyperparameters(group, prefix, with_betas=True,
                                     nonnegative_names=("lr", "eps", "weight_decay"),
-                                    flags=("maximize",))
+                                    flags=("maximize", "per_row_step"))
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("update", 0.0)]

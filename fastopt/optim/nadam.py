@@ -63,13 +63,15 @@ class NAdam(Optimizer):
 
     algorithm = "nadam"
     _extra_state = ("mu_product",)
+    _row_extra_state = {"mu_product": 1.0}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, *, maximize=False, decoupled_weight_decay=False,
-                 backend=None):
+                 per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay),
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      per_row_step=per_row_step),
                          backend=backend)
 
     def _check_group(self, group, prefix):
@@ -85,6 +87,7 @@ class NAdam(Optimizer):
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
         group["decoupled_weight_decay"] = check.flag(prefix + "decoupled_weight_decay",
                                                      group["decoupled_weight_decay"])
+        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]
