@@ -1,4 +1,5 @@
 """Reference FTRL-Proximal kernel (McMahan et al., 2013), as TensorFlow's ``ApplyFtrlV2``."""
+import itertools
 import math
 
 import numpy as np
@@ -17,8 +18,6 @@ def _c_pow(x, p):
         return math.nan
 
 
-_c_pow_ufunc = np.frompyfunc(_c_pow, 2, 1)
-
 
 def power(x, p):
     r""":math:`x^p` per element: C's ``pow`` in double on ``x`` and ``p`` (already in
@@ -28,8 +27,12 @@ def power(x, p):
     machines) whose last bits differ from the C library's ``pow`` that numba and the
     Cython kernels call, and between machines.
     """
-    out = _c_pow_ufunc(x.astype(np.float64), float(p)).astype(np.float64)
-    return out.astype(x.dtype)
+    flat, p = x.astype(np.float64).reshape(-1).tolist(), float(p)
+    try:
+        out = np.fromiter(map(math.pow, flat, itertools.repeat(p)), np.float64, len(flat))
+    except (OverflowError, ValueError):  # special values: as C's pow, element by element
+        out = np.fromiter(map(_c_pow, flat, itertools.repeat(p)), np.float64, len(flat))
+    return out.reshape(x.shape).astype(x.dtype)
 
 
 def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power, maximize,
