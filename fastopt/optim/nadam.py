@@ -38,21 +38,35 @@ class NAdam(Optimizer):
         momentum_decay: ψ >= 0 (default 4e-3).
         maximize: ascend the objective instead (default False).
         decoupled_weight_decay: decay θ directly (default False).
+        per_row_step: count t -- and so μ_t, Π_t and 1 − β_2^t -- per row of a table
+            (default False; see :class:`Adam` and "Per-row step counters" below).
         backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
 
     State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v) (the parameter's shape
-    and dtype), ``mu_product`` (Π_t, a Python float), ``step`` (int t).
+    and dtype), ``mu_product`` (Π_t, a Python float), ``step`` (int t); with
+    per_row_step, ``row_step`` (int64 per row) and ``row_mu_product`` (float64 per row)
+    instead of ``mu_product``.
 
     Raises:
         TypeError: a non-boolean flag; bad parameters or gradients (see
             :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
         ValueError: ``lr``, ``eps``, ``weight_decay`` or ``momentum_decay`` negative or not
-            finite, a beta outside [0, 1).
+            finite, a beta outside [0, 1); a checkpoint whose ``row_mu_product`` is not a
+            finite float array of one value per row.
 
     Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
     first, then only the listed rows of θ, m and v take the step above; the moments of
     untouched rows do not decay, and μ_t, Π_t and the bias correction follow the
-    optimizer's global step t.
+    optimizer's global step t (the row's own count with per_row_step).
+
+    Per-row step counters: with ``per_row_step=True`` each row r has its own count t_r
+    (``row_step``) and its own running product Π (``row_mu_product``, float64, 1.0
+    before the row's first step), multiplied step by step as above -- the sequential
+    product, not one recomputed from t_r, so that it follows the row's history when a
+    schedule edits ``betas`` or ``momentum_decay``.  Each row then steps exactly as a
+    parameter of its own NAdam would; rows with the same count and product share one
+    kernel call; a table whose every row is updated at every step gets the bits of
+    ``per_row_step=False``.
 
     Conventions:
         * PyTorch keeps ``mu_product`` as a float32 tensor; fastopt keeps it in double,
