@@ -1493,6 +1493,7 @@ class Optimizer:
                     raise ValueError(f"{where} is at step {state['step']} but lacks {missing}: "
                                      f"call opt.state[{i}].clear() to start afresh, or restore "
                                      f"them")
+            self._check_row_entries(where, self._group_of[i], state)
         self._state_dirty.clear()
 
     # -- subclass interface -----------------------------------------------------------
@@ -1661,6 +1662,7 @@ class Optimizer:
             missing += [n for n in self._required_extra_state(group) if n not in restored]
             if missing and not self._may_create_later(missing):
                 raise ValueError(f"{where} lacks {missing}")
+        self._check_row_entries(where, group, restored)
         return restored
 
     #: Scalar (non-array) state entries besides 'step', e.g. NAdam's 'mu_product'.
@@ -1672,6 +1674,15 @@ class Optimizer:
     def _row_state_names(self):
         """The per-row state entries of per_row_step (not of the parameter's shape)."""
         return {"row_step"} | {"row_" + name for name in self._row_extra_state}
+
+    def _check_row_entries(self, where, group, state):
+        """Refuse per-row entries that do not come together (NAdam's ``row_step`` without
+        ``row_mu_product`` would restart the products of rows already counted)."""
+        names = self._row_state_names()
+        present = names & set(state)
+        if group.get("per_row_step") and present and present != names:
+            raise ValueError(f"{where} has {sorted(present)} but lacks "
+                             f"{sorted(names - present)}: the per-row entries come together")
 
     def _required_extra_state(self, group):
         """The scalar entries a state past step 0 must hold (per_row_step keeps those of

@@ -174,7 +174,8 @@ def test_every_row_at_every_step_gives_the_per_call_bits(cls, kwargs, dtype, bac
         assert np.array_equal(bits(b.state[0][name]), bits(a.state[0][name])), name
     assert (b.state[0]["row_step"] == len(grads)).all()
     if cls is fastopt.NAdam:
-        assert (bits(b.state[0]["row_mu_product"]) == bits(np.float64(a.state[0]["mu_product"]))).all()
+        product = bits(np.float64(a.state[0]["mu_product"]))
+        assert (bits(b.state[0]["row_mu_product"]) == product).all()
 
 
 def lamb_per_row(table, grads, lr, betas, eps, weight_decay):
@@ -266,6 +267,13 @@ def test_nadam_row_products_survive_checkpoints_and_bad_ones_are_refused(tmp_pat
             assert np.array_equal(target.state[0][k], v), k
         with pytest.raises(ValueError, match=message):
             target.state[0]["row_mu_product"] = bad
+    # the per-row entries come together: counts without products are refused
+    sd = first.state_dict()
+    del sd["state"][0]["row_mu_product"]
+    target = fastopt.NAdam(np.zeros((N_ROWS, D)), per_row_step=True)
+    with pytest.raises(ValueError, match=r"has \['row_step'\] but lacks \['row_mu_product'\]"):
+        target.load_state_dict(sd)
+    assert not target.state[0]
     # a file holding a malformed entry is refused the same way, naming the file
     sd = first.state_dict()
     first.state[0]["row_mu_product"] = np.ones(N_ROWS)  # a valid edit is accepted
