@@ -25,7 +25,7 @@ OPTIONS = {
     "rprop": ("maximize",),
     "asgd": ("weight_decay", "average", "maximize"),
     "sparse_adam": ("maximize",),
-    "ftrl": ("l1", "l2", "shrinkage", "maximize"),
+    "ftrl": ("l1", "l2", "shrinkage", "general_power", "maximize"),
     "proximal_adagrad": ("l1", "l2", "maximize"),
     "lamb": ("weight_decay", "maximize"),
 }
@@ -134,9 +134,12 @@ def make_case(algorithm, options, n, dtype, rng):
         # |linear| on both sides of l1 (the sparsity threshold)
         l1 = r(rng.uniform(0.1, 1.0)) if o["l1"] else 0.0
         linear = (2.0 * rng.standard_normal(n)).astype(dtype)
+        # lr_power: -0.5 takes sqrt; 0 (constant rate), -1 and a random one take pow
+        lr_power = (r([0.0, -1.0, -0.25, -rng.uniform(0.0, 2.0)][rng.integers(4)])
+                    if o["general_power"] else -0.5)
         return [param, grad, pos() + dtype(0.1), linear], (
             r(lr), l1, r(rng.uniform(0.01, 1.0)) if o["l2"] else 0.0,
-            r(rng.uniform(0.01, 0.5)) if o["shrinkage"] else 0.0, maximize)
+            r(rng.uniform(0.01, 0.5)) if o["shrinkage"] else 0.0, lr_power, maximize)
     if algorithm == "proximal_adagrad":
         l1 = r(rng.uniform(0.1, 5.0)) if o["l1"] else 0.0
         return [param, grad, pos() + dtype(0.1)], (

@@ -41,8 +41,11 @@ GRIDS = {
                              maximize=[False, True], per_row_step=[False, True]),
     # l1=0.3: |linear| crosses it, so some elements are exactly zero and others not.
     # (beta only changes a scalar: tested against TensorFlow's equations in test_rule_oracles)
+    # lr_power=-0.25: the pow path (-0.5 takes sqrt), in 2 of the combinations (see valid:
+    # the reference's pow is C's, element by element, slow on the large shapes; the kernel
+    # tables run every combination); 0 and -1 in test_exact's EXTRA_CASES.
     fastopt.Ftrl: dict(lr=[0.1], l1=[0.0, 0.3], l2=[0.0, 0.1], l2_shrinkage=[0.0, 0.05],
-                       beta=[0.5], maximize=[False, True]),
+                       beta=[0.5], lr_power=[-0.5, -0.25], maximize=[False, True]),
     fastopt.LAMB: dict(lr=[0.01], weight_decay=[0.0, 0.01], maximize=[False, True]),
     fastopt.ProximalAdagrad: dict(lr=[0.1], l1=[0.0, 0.05], l2=[0.0, 0.1],
                                   maximize=[False, True]),
@@ -64,6 +67,9 @@ ULP_BOUNDS = {}
 def valid(cls, kwargs):
     if cls is fastopt.SGD and kwargs["nesterov"]:
         return kwargs["momentum"] > 0 and kwargs["dampening"] == 0
+    if cls is fastopt.Ftrl and kwargs["lr_power"] != -0.5:  # every option off, or all on
+        return (kwargs["l1"] > 0) == (kwargs["l2"] > 0) == (kwargs["l2_shrinkage"] > 0) \
+            == kwargs["maximize"]
     return True
 
 

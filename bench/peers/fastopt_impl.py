@@ -289,7 +289,7 @@ class KernelOptimizer:
             return (r(eta), r(h.get("weight_decay", 0.0)), r(1 - h["lambd"] * eta), r(mu), False,
                     mu != 1)
         if k == "ftrl":
-            return (r(h["lr"]), r(h["l1"]), r(2 * h["l2"]), 0.0, False)
+            return (r(h["lr"]), r(h["l1"]), r(2 * h["l2"]), 0.0, -0.5, False)
         if k == "proximal_adagrad":
             return (r(h["lr"]), r(h["l1"]), r(h["l2"]), False)
         if k == "adafactor":  # Python floats: the kernel rounds them

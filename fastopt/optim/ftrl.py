@@ -11,18 +11,26 @@ class Ftrl(Optimizer):
     2013; arithmetic and defaults of TensorFlow's ``ApplyFtrlV2`` and Keras' ``Ftrl``.
 
     Per element, with the accumulator n (state ``accum``) and the linear term z (state
-    ``linear``), in this order (η = ``lr``, λ_1 = ``l1``, λ_2 = ``l2``,
-    λ_s = ``l2_shrinkage``, β = ``beta``):
+    ``linear``), in this order (η = ``lr``, c = −``lr_power`` >= 0, λ_1 = ``l1``,
+    λ_2 = ``l2``, λ_s = ``l2_shrinkage``, β = ``beta``):
 
     .. math::
 
         g ← −g                                   (if maximize)
         g̃ = g + 2·λ_s·θ
         n' = n + g·g
-        z ← z + g̃ − (√n' − √n)/η · θ
-        θ ← (λ_1·sign(z) − z)/(√n'/η + 2·λ_2 + β/η)      (if |z| > λ_1)
+        σ = (n'^c − n^c)/η
+        z ← z + g̃ − σ·θ
+        θ ← (λ_1·sign(z) − z)/(n'^c/η + 2·λ_2 + β/η)      (if |z| > λ_1)
         θ ← 0                                    (if |z| ≤ λ_1)
         n ← n'
+
+    With the default ``lr_power = -0.5`` the powers are √ (correctly rounded in the
+    parameter's dtype), as TensorFlow's kernel special-cases it (the test is on
+    ``lr_power`` rounded to the dtype, as TensorFlow's); any other ``lr_power``
+    computes x^c with C's ``pow`` in double, rounded once to the dtype (every backend
+    alike).  ``lr_power = 0`` is a constant per-coordinate rate η: n^0 = 1 (also for
+    n = 0), σ = 0, and the denominator is 1/η + 2·λ_2 + β/η.
 
     The L1 term makes the model sparse: an element whose ``|z|`` stays below λ_1 is exactly
     0.  With a :class:`~fastopt.SparseGrad` only the rows listed are updated
@@ -34,8 +42,8 @@ class Ftrl(Optimizer):
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
             or parameter groups; see :class:`~fastopt.Optimizer`.
         lr: η > 0 (default 1e-3; ``learning_rate``).
-        lr_power: only -0.5, the √n schedule of the paper, is supported (default -0.5;
-            ``learning_rate_power``).
+        lr_power: the rate's power of n, a finite real <= 0 (default -0.5, the paper's
+            η/√n; 0: constant rate; ``learning_rate_power``).
         initial_accumulator_value: the start of n, >= 0 (default 0.1).
         l1: λ_1 >= 0 (default 0; ``l1_regularization_strength``).
         l2: λ_2 >= 0 (default 0; ``l2_regularization_strength``).
@@ -49,7 +57,7 @@ class Ftrl(Optimizer):
     Raises:
         TypeError: a non-boolean flag, a non-real hyperparameter; bad parameters or gradients (see
             :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
-        ValueError: ``lr`` not > 0, ``lr_power`` other than -0.5, another
+        ValueError: ``lr`` not > 0, ``lr_power`` > 0 or not finite, another
             hyperparameter negative or not finite.
 
     Conventions:
@@ -72,9 +80,8 @@ class Ftrl(Optimizer):
         if group["lr"] <= 0:
             raise ValueError(f"{prefix}lr must be > 0, got {group['lr']}")
         group["lr_power"] = check.real(prefix + "lr_power", group["lr_power"])
-        if group["lr_power"] != -0.5:
-            raise ValueError(f"{prefix}lr_power must be -0.5 (the only schedule supported), "
-                             f"got {group['lr_power']}")
+        if group["lr_power"] > 0:
+            raise ValueError(f"{prefix}lr_power must be <= 0, got {group['lr_power']}")
         check.group_hyperparameters(group, prefix, flags=("maximize",), nonnegative_names=(
             "initial_accumulator_value", "l1", "l2", "l2_shrinkage", "beta"))
 
@@ -87,7 +94,7 @@ class Ftrl(Optimizer):
     def _scalars(self, group, state):
         lr = group["lr"]
         return ((lr, group["l1"], 2.0 * group["l2"] + group["beta"] / lr,
-                 2.0 * group["l2_shrinkage"]), (group["maximize"],))
+                 2.0 * group["l2_shrinkage"], group["lr_power"]), (group["maximize"],))
 
 
 class ProximalAdagrad(Optimizer):

@@ -33,6 +33,14 @@ class LAMB(Optimizer):
     With a :class:`~fastopt.SparseGrad`, the touched rows are the layer: the norms are
     over those rows (the dense rule applied to ``table[rows]``, as for every rule).
 
+    Per-row step counters (``per_row_step=True``, fastopt's, for embedding tables): each
+    row r counts its own steps t_r (state ``row_step``) and takes the bias corrections
+    1 − β_1^(t_r) and 1 − β_2^(t_r) in r; the trust ratio ρ stays LAMB's, one ratio over
+    what the step updates (the rows listed, or the whole array for a dense gradient).
+    Unlike the other rules' per-row counters, the rows are therefore not independent
+    optimizers: a row's step depends on the rows updated with it.  When every row is
+    updated at every step, the bits are those of ``per_row_step=False``.
+
     Args:
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
             or parameter groups; see :class:`~fastopt.Optimizer`.
@@ -41,10 +49,12 @@ class LAMB(Optimizer):
         eps: ε >= 0 (default 1e-6, the paper's).
         weight_decay: λ >= 0 (default 0).
         maximize: ascend the objective instead (default False).
+        per_row_step: bias corrections from a per-row step count (default False; see
+            above).
         backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
 
     State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v), ``update`` (the last r),
-    ``step``.
+    ``step``, and ``row_step`` (int64 per row, only with per_row_step).
 
     Raises:
         TypeError: a non-boolean flag; bad parameters or gradients (see
@@ -61,14 +71,15 @@ class LAMB(Optimizer):
     _finishes = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,
-                 maximize=False, backend=None):
+                 maximize=False, per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize), backend=backend)
+                                      maximize=maximize, per_row_step=per_row_step),
+                         backend=backend)
 
     def _check_group(self, group, prefix):
         check.group_hyperparameters(group, prefix, with_betas=True,
                                     nonnegative_names=("lr", "eps", "weight_decay"),
-                                    flags=("maximize",))
+                                    flags=("maximize", "per_row_step"))
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0), ("update", 0.0)]

@@ -38,21 +38,35 @@ class NAdam(Optimizer):
         momentum_decay: ψ >= 0 (default 4e-3).
         maximize: ascend the objective instead (default False).
         decoupled_weight_decay: decay θ directly (default False).
+        per_row_step: count t -- and so μ_t, Π_t and 1 − β_2^t -- per row of a table
+            (default False; see :class:`Adam` and "Per-row step counters" below).
         backend: ``"python"``, ``"numba"``, ``"cython"`` or None (the global choice).
 
     State per parameter: ``exp_avg`` (m), ``exp_avg_sq`` (v) (the parameter's shape
-    and dtype), ``mu_product`` (Π_t, a Python float), ``step`` (int t).
+    and dtype), ``mu_product`` (Π_t, a Python float), ``step`` (int t); with
+    per_row_step, ``row_step`` (int64 per row) and ``row_mu_product`` (float64 per row)
+    instead of ``mu_product``.
 
     Raises:
         TypeError: a non-boolean flag; bad parameters or gradients (see
             :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
         ValueError: ``lr``, ``eps``, ``weight_decay`` or ``momentum_decay`` negative or not
-            finite, a beta outside [0, 1).
+            finite, a beta outside [0, 1); a checkpoint whose ``row_mu_product`` is not a
+            finite float array of one value per row.
 
     Sparse gradients: with a :class:`~fastopt.SparseGrad`, duplicate rows are summed
     first, then only the listed rows of θ, m and v take the step above; the moments of
     untouched rows do not decay, and μ_t, Π_t and the bias correction follow the
-    optimizer's global step t.
+    optimizer's global step t (the row's own count with per_row_step).
+
+    Per-row step counters: with ``per_row_step=True`` each row r has its own count t_r
+    (``row_step``) and its own running product Π (``row_mu_product``, float64, 1.0
+    before the row's first step), multiplied step by step as above -- the sequential
+    product, not one recomputed from t_r, so that it follows the row's history when a
+    schedule edits ``betas`` or ``momentum_decay``.  Each row then steps exactly as a
+    parameter of its own NAdam would; rows with the same count and product share one
+    kernel call; a table whose every row is updated at every step gets the bits of
+    ``per_row_step=False``.
 
     Conventions:
         * PyTorch keeps ``mu_product`` as a float32 tensor; fastopt keeps it in double,
@@ -63,13 +77,15 @@ class NAdam(Optimizer):
 
     algorithm = "nadam"
     _extra_state = ("mu_product",)
+    _row_extra_state = {"mu_product": 1.0}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, *, maximize=False, decoupled_weight_decay=False,
-                 backend=None):
+                 per_row_step=False, backend=None):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                                       momentum_decay=momentum_decay, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay),
+                                      decoupled_weight_decay=decoupled_weight_decay,
+                                      per_row_step=per_row_step),
                          backend=backend)
 
     def _check_group(self, group, prefix):
@@ -85,6 +101,7 @@ class NAdam(Optimizer):
         group["maximize"] = check.flag(prefix + "maximize", group["maximize"])
         group["decoupled_weight_decay"] = check.flag(prefix + "decoupled_weight_decay",
                                                      group["decoupled_weight_decay"])
+        group["per_row_step"] = check.flag(prefix + "per_row_step", group["per_row_step"])
 
     def _state_arrays(self, group):
         return [("exp_avg", 0.0), ("exp_avg_sq", 0.0)]

@@ -196,6 +196,17 @@ def _checked_row_steps(where, value, p):
     return np.array(a, dtype=np.int64, copy=True)
 
 
+def _checked_row_values(where, value, p):
+    a = np.asarray(value)
+    n_rows = p.shape[0] if p.ndim else 1
+    if a.shape != (n_rows,) or a.dtype.kind != "f":
+        raise ValueError(f"{where} must be a float array of shape ({n_rows},), got "
+                         f"{a.dtype} {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where} must be finite")
+    return np.array(a, dtype=np.float64, copy=True)
+
+
 def _round_half(x, dtype, rng):
     """Float32 ``x`` rounded to the 16-bit float ``dtype``: to nearest even (``rng`` None),
     or stochastically -- to the neighbour on the other side of ``x`` with probability
@@ -1077,19 +1088,31 @@ class Optimizer:
                 self._finish(group, param2d, state2d, np.unique(g.indices))
             return
         # Per-row step counters: the rows touched count one more step each; rows at the
-        # same count share the step scalars, so each count is one kernel call on its rows
-        # (a row's duplicates stay together and in order: the same coalesced sums).
+        # same count (and the same per-row scalars, NAdam's product) share the step
+        # scalars, so each distinct key is one kernel call on its rows (a row's
+        # duplicates stay together and in order: the same coalesced sums).
         row_step = self._row_steps(state, param2d.shape[0])
-        row_step[np.unique(g.indices)] += 1
-        counts = row_step[g.indices]
-        distinct = np.unique(counts).tolist()
-        for t in distinct:
-            pick = np.flatnonzero(counts == t) if len(distinct) > 1 else None
+        extras = self._row_extras(state, param2d.shape[0])
+        touched = np.unique(g.indices)
+        row_step[touched] += 1
+        keys = row_step[g.indices]
+        if extras:
+            keys = np.column_stack([keys.astype(np.float64)]
+                                   + [a[g.indices] for _, a in extras])
+        distinct, inverse = np.unique(keys, axis=0 if extras else None, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        for j, key in enumerate(distinct):
+            pick = np.flatnonzero(inverse == j) if len(distinct) > 1 else None
             sub_i = g.indices if pick is None else g.indices[pick]
             sub_v = values if pick is None else values[pick]
-            floats, flags = self._scalars(group, {"step": t})
+            scalar_state = self._row_scalar_state(key, extras)
+            floats, flags = self._scalars(group, scalar_state)
             kernel(param2d, sub_i, sub_v, *state2d, *_rounded(floats, p.dtype), *flags,
                    slots, rows, coalesced, _dispatch.threads_for(sub_i.shape[0] * d))
+            for name, a in extras:
+                a[sub_i] = scalar_state[name]
+        if self._finishes:
+            self._finish(group, param2d, state2d, touched)
 
     @staticmethod
     def _row_steps(state, n_rows):
@@ -1100,19 +1123,49 @@ class Optimizer:
             _put(state, "row_step", row_step)
         return row_step
 
+    def _row_extras(self, state, n_rows):
+        """``[(name, array)]``: the scalar state that per_row_step keeps per row
+        (:attr:`_row_extra_state`; NAdam's ``mu_product`` as ``row_mu_product``), float64
+        ``(n_rows,)``, made on first use."""
+        out = []
+        for name, init in self._row_extra_state.items():
+            a = state.get("row_" + name)
+            if a is None:
+                a = np.full(n_rows, init, np.float64)
+                _put(state, "row_" + name, a)
+            out.append((name, a))
+        return out
+
+    @staticmethod
+    def _row_scalar_state(key, extras):
+        """The state ``_scalars`` reads for rows at ``key`` (a count, or a count and the
+        rows' per-row scalars); ``_scalars`` writes the new scalars into it."""
+        if not extras:
+            return {"step": int(key)}
+        return {"step": int(key[0]), **{name: float(v) for (name, _), v in zip(extras, key[1:])}}
+
     def _step_dense_per_row(self, i, g, p, group, state, kernel):
         """A dense step with per-row counters: every row counts one more step."""
         n_rows = p.shape[0] if p.ndim else 1
         row_step = self._row_steps(state, n_rows)
-        if n_rows and row_step.min() == row_step.max():  # all rows at one count: one call
+        extras = self._row_extras(state, n_rows)
+        if n_rows and row_step.min() == row_step.max() and all(
+                a.min() == a.max() for _, a in extras):  # all rows alike: one call
             arrays = self._kernel_arrays[i]
             if arrays is None:
                 arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
             _put(state, "step", state["step"] + 1)
             row_step += 1
-            floats, flags = self._scalars(group, {"step": int(row_step[0])})
+            scalar_state = self._row_scalar_state(
+                row_step[0] if not extras else [row_step[0]] + [a[0] for _, a in extras],
+                extras)
+            floats, flags = self._scalars(group, scalar_state)
             kernel(arrays[0], g.reshape(-1), *arrays[1], *_rounded(floats, p.dtype), *flags,
                    _dispatch.threads_for(p.size))
+            for name, a in extras:
+                a[...] = scalar_state[name]
+            if self._finishes:
+                self._finish(group, arrays[0], arrays[1], None)
             return
         rows = np.arange(n_rows, dtype=np.int64)
         self._step_sparse(i, SparseGrad(rows, g.reshape((n_rows,) + p.shape[1:])), p, group,
@@ -1444,6 +1497,9 @@ class Optimizer:
             return int(value)
         if key in self._extra_state:
             return check.real(where, value)
+        if key in self._row_state_names() and self._group_of[i].get("per_row_step"):
+            checked = _checked_row_steps if key == "row_step" else _checked_row_values
+            return checked(where, value, self._params[i])
         names = [n for n, _ in self._state_arrays_all()]
         if key not in names:
             raise KeyError(f"{type(self).__name__} keeps no state {key!r}; its entries are "
@@ -1487,11 +1543,12 @@ class Optimizer:
                 group = self._group_of[i]
                 missing = [n for n, init in self._state_arrays(group)
                            if init is not None and n not in state]
-                missing += [n for n in self._extra_state if n not in state]
+                missing += [n for n in self._required_extra_state(group) if n not in state]
                 if missing and not self._may_create_later(missing):
                     raise ValueError(f"{where} is at step {state['step']} but lacks {missing}: "
                                      f"call opt.state[{i}].clear() to start afresh, or restore "
                                      f"them")
+            self._check_row_entries(where, self._group_of[i], state)
         self._state_dirty.clear()
 
     # -- subclass interface -----------------------------------------------------------
@@ -1598,7 +1655,7 @@ class Optimizer:
         for i, restored in enumerate(new_states):
             group = self._group_of[i]
             for name, value in restored.items():
-                if isinstance(value, np.ndarray) and name != "row_step":
+                if isinstance(value, np.ndarray) and name not in self._row_state_names():
                     place = self._new_state_array(group, self._params[i], name, 0.0)
                     place[...] = value
                     restored[name] = place
@@ -1629,7 +1686,7 @@ class Optimizer:
             raise ValueError(f"{where}['step'] must be a non-negative integer, got {step!r}")
         allowed = {name for name, _ in self._state_arrays_all()} | {"step"} | set(self._extra_state)
         if group.get("per_row_step"):
-            allowed.add("row_step")
+            allowed |= self._row_state_names()
         unknown = set(saved) - allowed
         if unknown:
             raise ValueError(f"{where} has unknown entries {sorted(unknown)}")
@@ -1643,6 +1700,9 @@ class Optimizer:
             if name == "row_step":
                 restored[name] = _checked_row_steps(f"{where}['row_step']", value, p)
                 continue
+            if name in self._row_state_names():
+                restored[name] = _checked_row_values(f"{where}[{name!r}]", value, p)
+                continue
             a = np.asarray(value)
             want = self._state_shape(group, name, p)
             if a.shape != want:
@@ -1654,13 +1714,37 @@ class Optimizer:
         if restored["step"] > 0:
             needed = [name for name, init in self._state_arrays(group) if init is not None]
             missing = [n for n in needed if n not in restored]
-            missing += [n for n in self._extra_state if n not in restored]
+            missing += [n for n in self._required_extra_state(group) if n not in restored]
             if missing and not self._may_create_later(missing):
                 raise ValueError(f"{where} lacks {missing}")
+        self._check_row_entries(where, group, restored)
         return restored
 
     #: Scalar (non-array) state entries besides 'step', e.g. NAdam's 'mu_product'.
     _extra_state = ()
+    #: ``{name: initial value}``: the entries of :attr:`_extra_state` that per_row_step
+    #: keeps per row instead, as float64 arrays ``row_<name>`` of shape ``(n_rows,)``.
+    _row_extra_state = {}
+
+    def _row_state_names(self):
+        """The per-row state entries of per_row_step (not of the parameter's shape)."""
+        return {"row_step"} | {"row_" + name for name in self._row_extra_state}
+
+    def _check_row_entries(self, where, group, state):
+        """Refuse per-row entries that do not come together (NAdam's ``row_step`` without
+        ``row_mu_product`` would restart the products of rows already counted)."""
+        names = self._row_state_names()
+        present = names & set(state)
+        if group.get("per_row_step") and present and present != names:
+            raise ValueError(f"{where} has {sorted(present)} but lacks "
+                             f"{sorted(names - present)}: the per-row entries come together")
+
+    def _required_extra_state(self, group):
+        """The scalar entries a state past step 0 must hold (per_row_step keeps those of
+        :attr:`_row_extra_state` per row, made on first use like ``row_step``)."""
+        if group.get("per_row_step"):
+            return [n for n in self._extra_state if n not in self._row_extra_state]
+        return list(self._extra_state)
 
     def _state_arrays_all(self):
         """Every state array this algorithm can have, whatever the options."""

@@ -70,7 +70,7 @@ SCALARS = {
     "rprop": ("etaminus", "etaplus", "step_size_min", "step_size_max", "maximize"),
     "asgd": ("eta", "weight_decay", "decay_factor", "mu", "maximize", "average"),
     "sparse_adam": ("one_minus_beta1", "one_minus_beta2", "step_size", "eps", "maximize"),
-    "ftrl": ("lr", "l1", "two_l2", "two_l2_shrinkage", "maximize"),
+    "ftrl": ("lr", "l1", "two_l2", "two_l2_shrinkage", "lr_power", "maximize"),
     "proximal_adagrad": ("lr", "l1", "l2", "maximize"),
     "lamb": ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "bias_correction1",
              "bias_correction2", "eps", "weight_decay", "maximize"),

@@ -45,17 +45,18 @@ def ftrl_published(var, grads, lr, l1, l2, l2_shrinkage, beta, init, lr_power=-0
 
 
 @pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("lr_power", [-0.5, -0.25, 0.0, -1.0])
 @pytest.mark.parametrize("l1,l2,shrinkage,beta", [(0.0, 0.0, 0.0, 0.0), (0.3, 0.1, 0.05, 0.5),
                                                   (0.05, 0.0, 0.0, 0.0)])
-def test_ftrl_follows_tensorflows_equations(backend, l1, l2, shrinkage, beta):
+def test_ftrl_follows_tensorflows_equations(backend, l1, l2, shrinkage, beta, lr_power):
     from conftest import require
     require(backend)
     rng = np.random.default_rng(0)
     w = rng.standard_normal(23)
     grads = _grads(rng, 23)
-    want = ftrl_published(w, grads, 0.1, l1, l2, shrinkage, beta, 0.1)
+    want = ftrl_published(w, grads, 0.1, l1, l2, shrinkage, beta, 0.1, lr_power)
     opt = fastopt.Ftrl(w, lr=0.1, l1=l1, l2=l2, l2_shrinkage=shrinkage, beta=beta,
-                       backend=backend)
+                       lr_power=lr_power, backend=backend)
     for g in grads:
         opt.step(g)
     np.testing.assert_allclose(w, want[0], rtol=1e-12, atol=1e-15)
@@ -63,6 +64,29 @@ def test_ftrl_follows_tensorflows_equations(backend, l1, l2, shrinkage, beta):
     np.testing.assert_allclose(opt.state[0]["linear"], want[2], rtol=1e-12, atol=1e-14)
     # exactly the weights whose |linear| is within l1 are zero
     np.testing.assert_array_equal(w == 0.0, np.abs(opt.state[0]["linear"]) <= l1)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_ftrl_constant_rate_from_a_zero_accumulator(backend, sparse):
+    """lr_power = 0: n^0 = 1 even for n = 0 (no 0 * inf): sigma = 0, and each step is
+    theta = (l1 sign(z) - z) / (1/lr + 2 l2) with z the running sum of gradients, worked
+    out by hand; a zero gradient on a zero accumulator keeps everything finite."""
+    from conftest import require
+    require(backend)
+    w = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+    opt = fastopt.Ftrl(w, lr=0.5, lr_power=0.0, initial_accumulator_value=0.0, l1=0.25,
+                       l2=0.5, backend=backend)
+    grads = [np.array([[1.0, 0.0, -0.125], [0.0, 0.0, 2.0]]),
+             np.array([[0.5, 0.0, -0.5], [0.0, 0.0, -4.0]])]
+    z = np.zeros((2, 3))
+    for g in grads:
+        opt.step(fastopt.SparseGrad(np.arange(2), g) if sparse else g)
+        z += g
+        want = np.where(np.abs(z) > 0.25, (0.25 * np.sign(z) - z) / (1 / 0.5 + 2 * 0.5), 0.0)
+        np.testing.assert_array_equal(w, want)
+        assert np.isfinite(opt.state[0]["accum"]).all() and np.isfinite(w).all()
+    np.testing.assert_array_equal(opt.state[0]["linear"], z)
 
 
 def test_ftrl_large_l1_zeroes_everything():

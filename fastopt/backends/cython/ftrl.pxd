@@ -23,14 +23,16 @@
 
 cdef void ftrl_row_f32(float* param, const float* grad, float* accum, float* linear,
                        Py_ssize_t n, float lr, float l1, float two_l2, float two_l2_shrinkage,
-                       bint maximize) noexcept nogil
+                       float lr_power, bint maximize) noexcept nogil
 
 cdef void ftrl_element_f32(float* param, float grad, float* accum, float* linear, float lr,
-                           float l1, float two_l2, float two_l2_shrinkage, bint maximize) noexcept nogil
+                           float l1, float two_l2, float two_l2_shrinkage, float lr_power,
+                           bint maximize) noexcept nogil
 
 cdef void ftrl_row_f64(double* param, const double* grad, double* accum, double* linear,
                        Py_ssize_t n, double lr, double l1, double two_l2,
-                       double two_l2_shrinkage, bint maximize) noexcept nogil
+                       double two_l2_shrinkage, double lr_power, bint maximize) noexcept nogil
 
 cdef void ftrl_element_f64(double* param, double grad, double* accum, double* linear, double lr,
-                           double l1, double two_l2, double two_l2_shrinkage, bint maximize) noexcept nogil
+                           double l1, double two_l2, double two_l2_shrinkage, double lr_power,
+                           bint maximize) noexcept nogil

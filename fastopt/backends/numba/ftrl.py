@@ -1,4 +1,6 @@
 """Numba FTRL-Proximal kernel: see :mod:`fastopt.backends.python.ftrl`."""
+import math
+
 import numpy as np
 from numba import prange
 
@@ -6,7 +8,14 @@ from fastopt.backends.numba import _jit, _sparse
 
 
 @_jit.element
-def ftrl_element(p, g, n, z, lr, l1, two_l2, two_l2_shrinkage, maximize):
+def power(x, c):
+    """``x**c`` as the reference's :func:`~fastopt.backends.python.ftrl.power`: C's ``pow``
+    in double, rounded to ``x``'s dtype."""
+    return type(x)(math.pow(np.float64(x), np.float64(c)))
+
+
+@_jit.element
+def ftrl_element(p, g, n, z, lr, l1, two_l2, two_l2_shrinkage, lr_power, maximize):
     """One element of an FTRL-Proximal step: returns the new ``(p, n, z)`` (scalars in its
     dtype)."""
     if maximize:
@@ -15,34 +24,38 @@ def ftrl_element(p, g, n, z, lr, l1, two_l2, two_l2_shrinkage, maximize):
     if two_l2_shrinkage != 0:
         gs = g + two_l2_shrinkage * p
     n_new = n + g * g
-    sqrt_new = np.sqrt(n_new)
-    z = z + (gs - (sqrt_new - np.sqrt(n)) / lr * p)
+    if lr_power == -0.5:
+        pow_new, pow_old = np.sqrt(n_new), np.sqrt(n)
+    else:
+        pow_new, pow_old = power(n_new, -lr_power), power(n, -lr_power)
+    z = z + (gs - (pow_new - pow_old) / lr * p)
     if np.abs(z) > l1:
-        p = (l1 * _jit.sign(z) - z) / (sqrt_new / lr + two_l2)
+        p = (l1 * _jit.sign(z) - z) / (pow_new / lr + two_l2)
     else:
         p = type(p)(0)
     return p, n_new, z
 
 
 @_jit.serial
-def ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize):
+def ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
+                maximize):
     """The FTRL-Proximal kernel without ``n_threads``, in the calling thread (njit-callable)."""
     t = param.dtype.type
-    lr_, l1_, tl2, tls = (t(lr), t(l1), t(two_l2), t(two_l2_shrinkage))
+    lr_, l1_, tl2, tls, lp = (t(lr), t(l1), t(two_l2), t(two_l2_shrinkage), t(lr_power))
     for i in range(param.size):
         param[i], accum[i], linear[i] = ftrl_element(param[i], grad[i], accum[i], linear[i],
-                                                     lr_, l1_, tl2, tls, maximize)
+                                                     lr_, l1_, tl2, tls, lp, maximize)
 
 
 @_jit.parallel
-def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize,
-                  n_chunks):
+def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
+                  maximize, n_chunks):
     """:func:`ftrl_serial` on ``n_chunks`` contiguous chunks, in parallel."""
     n = param.size
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(n, n_chunks, c)
         ftrl_serial(param[lo:hi], grad[lo:hi], accum[lo:hi], linear[lo:hi], lr, l1, two_l2,
-                    two_l2_shrinkage, maximize)
+                    two_l2_shrinkage, lr_power, maximize)
 
 
 @_jit.pooled(ftrl_parallel)
@@ -51,19 +64,21 @@ def ftrl_pooled(*args):
     _jit.for_slices(ftrl_serial, args)
 
 
-def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize, n_threads):
+def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power, maximize,
+         n_threads):
     """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
     if n_chunks == 1:
-        ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, maximize)
+        ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
+                    maximize)
     else:
         _jit.call_parallel(ftrl_parallel, param, grad, accum, linear, lr, l1, two_l2,
-                           two_l2_shrinkage, maximize, n_chunks)
+                           two_l2_shrinkage, lr_power, maximize, n_chunks)
 
 
 @_jit.serial
 def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_shrinkage,
-              maximize):
+              lr_power, maximize):
     """:func:`ftrl_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
@@ -73,29 +88,29 @@ def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_s
         r = rows[j]
         a, b = r * d, r * d + d
         ftrl_serial(param[r], grad[j], accum[a:b], linear[a:b], lr, l1, two_l2,
-                    two_l2_shrinkage, maximize)
+                    two_l2_shrinkage, lr_power, maximize)
 
 
 @_jit.serial
 def ftrl_sparse_serial(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,
-                       maximize, slots, rows, coalesced):
+                       lr_power, maximize, slots, rows, coalesced):
     """The sparse FTRL-Proximal kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
     ftrl_rows(param, coalesced, accum, linear, rows, 0, u, lr, l1, two_l2, two_l2_shrinkage,
-              maximize)
+              lr_power, maximize)
     _sparse.release(slots, rows, u)
 
 
 @_jit.parallel
 def ftrl_sparse_parallel(param, indices, values, accum, linear, lr, l1, two_l2,
-                         two_l2_shrinkage, maximize, slots, rows, coalesced, n_chunks):
+                         two_l2_shrinkage, lr_power, maximize, slots, rows, coalesced, n_chunks):
     """:func:`ftrl_sparse_serial` with the updates of the distinct rows on ``n_chunks``
     contiguous chunks of them, in parallel (the coalescing pass stays sequential)."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
     for c in prange(n_chunks):
         lo, hi = _jit.chunk(u, n_chunks, c)
         ftrl_rows(param, coalesced, accum, linear, rows, lo, hi, lr, l1, two_l2,
-                  two_l2_shrinkage, maximize)
+                  two_l2_shrinkage, lr_power, maximize)
     _sparse.release(slots, rows, u)
 
 
@@ -106,7 +121,7 @@ def ftrl_sparse_pooled(*args):
 
 
 def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_shrinkage,
-                maximize, slots, rows, coalesced, n_threads):
+                lr_power, maximize, slots, rows, coalesced, n_threads):
     """One sparse FTRL-Proximal step on the rows ``indices`` of the 2-D ``param``, in place (the
     sparse row kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, indices.size)
@@ -114,7 +129,8 @@ def ftrl_sparse(param, indices, values, accum, linear, lr, l1, two_l2, two_l2_sh
     linear = linear.reshape(-1)
     if n_chunks == 1:
         ftrl_sparse_serial(param, indices, values, accum, linear, lr, l1, two_l2,
-                           two_l2_shrinkage, maximize, slots, rows, coalesced)
+                           two_l2_shrinkage, lr_power, maximize, slots, rows, coalesced)
     else:
         _jit.call_parallel(ftrl_sparse_parallel, param, indices, values, accum, linear, lr, l1,
-                           two_l2, two_l2_shrinkage, maximize, slots, rows, coalesced, n_chunks)
+                           two_l2, two_l2_shrinkage, lr_power, maximize, slots, rows, coalesced,
+                           n_chunks)
