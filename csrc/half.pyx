@@ -125,7 +125,6 @@ cdef inline void store_row(uint16_t *out, const float *values, Py_ssize_t d, bin
     24 for odd)."""
     cdef Py_ssize_t k
     cdef uint64_t z = 0
-    cdef double u
     if not stochastic:  # the loops specialised per format
         if bf16:
             for k in range(d):
@@ -134,13 +133,15 @@ cdef inline void store_row(uint16_t *out, const float *values, Py_ssize_t d, bin
             for k in range(d):
                 out[k] = <uint16_t>nearest_bits(values[k], False)
         return
-    for k in range(d):
-        if k % 2 == 0:
-            z = mix64(key ^ ((counter + <uint64_t>(k // 2)) * GOLDEN))
-            u = <double>(z >> 40) * TWO_M24
-        else:
-            u = <double>((z >> 16) & 0xFFFFFF) * TWO_M24
-        out[k] = <uint16_t>round_bits(values[k], bf16, True, u)
+    for k in range(0, d - 1, 2):  # a pair per draw: no branch on the parity of k
+        z = mix64(key ^ ((counter + <uint64_t>(k // 2)) * GOLDEN))
+        out[k] = <uint16_t>round_bits(values[k], bf16, True, <double>(z >> 40) * TWO_M24)
+        out[k + 1] = <uint16_t>round_bits(values[k + 1], bf16, True,
+                                          <double>((z >> 16) & 0xFFFFFF) * TWO_M24)
+    if d % 2:
+        z = mix64(key ^ ((counter + <uint64_t>(d // 2)) * GOLDEN))
+        out[d - 1] = <uint16_t>round_bits(values[d - 1], bf16, True,
+                                          <double>(z >> 40) * TWO_M24)
 
 
 def widen_rows(const uint16_t[:, ::1] table, const int64_t[::1] rows, float[:, ::1] out,

@@ -202,6 +202,14 @@ def test_stochastic_rounding_resumes_bit_for_bit(tmp_path, via):
     ({"mode": "stochastic", "bit_generator": {"bit_generator": "MT19937"}}, "PCG64 state"),
     ({"mode": "stochastic", "bit_generator": {"bit_generator": "PCG64", "state": {}}},
      "not a valid PCG64 state"),
+    ({"mode": "stochastic", "bit_generator": {}, "key": 1}, "first format"),
+    ({"mode": "stochastic", "format": 2, "key": 1}, "exactly the entries"),
+    ({"mode": "stochastic", "format": 3, "key": 1, "counter": 0}, "must be 2"),
+    ({"mode": "stochastic", "format": 2, "key": -1, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 2 ** 64, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1.0, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1, "counter": True}, r"'counter'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1, "counter": "3"}, r"'counter'\] must be"),
 ])
 def test_a_bad_rounding_entry_is_refused_before_anything_changes(rounding, match):
     t = np.zeros((5, 2), np.float16)
@@ -216,6 +224,28 @@ def test_a_bad_rounding_entry_is_refused_before_anything_changes(rounding, match
     after = opt.state_dict()
     assert np.array_equal(after["state"][0]["sum"], before["state"][0]["sum"])
     assert after["rounding"] == before["rounding"]
+
+
+def test_a_first_format_rounding_entry_is_converted():
+    """A PCG64 state (the entry of fastopt before the counter-based stream) still loads:
+    the stream goes on under a key derived from it, the same for the same state."""
+    old = {"mode": "stochastic", "bit_generator": np.random.PCG64(11).state}
+    runs = []
+    for _ in range(2):
+        t = np.zeros((50, 4), np.float16)
+        opt = fastopt.Adagrad(t, lr=0.01)
+        opt.load_state_dict(dict(opt.state_dict(), rounding=old))
+        sd = opt.state_dict()["rounding"]
+        assert sd["format"] == 2 and sd["counter"] == 0 and 0 <= sd["key"] < 2 ** 64
+        for g in _stochastic_run(t, 3):
+            opt.step(g)
+        assert opt.state_dict()["rounding"]["counter"] == 3
+        runs.append(t)
+    assert np.array_equal(_hbits(runs[0]), _hbits(runs[1]))
+    other = dict(old, bit_generator=np.random.PCG64(12).state)
+    opt = fastopt.Adagrad(np.zeros((50, 4), np.float16), lr=0.01)
+    opt.load_state_dict(dict(opt.state_dict(), rounding=other))
+    assert opt.state_dict()["rounding"]["key"] != sd["key"]
 
 
 def test_half_state_checkpoints_and_bad_input():

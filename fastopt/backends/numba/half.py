@@ -172,16 +172,18 @@ def _store_row(table, row, values, bf16, stochastic, key, counter):
             for k in range(values.size):
                 table[row, k] = np.uint16(_nearest_bits(values[k], False))
         return
-    z = np.uint64(0)
-    u = 0.0
-    for k in range(values.size):
-        if stochastic:
-            if k % 2 == 0:
-                z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
-                u = np.float64(z >> np.uint64(40)) * 2.0 ** -24
-            else:
-                u = np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24
-        table[row, k] = np.uint16(_round_bits(values[k], bf16, stochastic, u))
+    d = values.size
+    for k in range(0, d - 1, 2):  # a pair per draw: no branch on the parity of k
+        z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
+        table[row, k] = np.uint16(_round_bits(values[k], bf16, True,
+                                              np.float64(z >> np.uint64(40)) * 2.0 ** -24))
+        table[row, k + 1] = np.uint16(_round_bits(
+            values[k + 1], bf16, True,
+            np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24))
+    if d % 2:
+        z = _mix64(key ^ ((counter + np.uint64(d // 2)) * np.uint64(_GOLDEN)))
+        table[row, d - 1] = np.uint16(_round_bits(values[d - 1], bf16, True,
+                                                  np.float64(z >> np.uint64(40)) * 2.0 ** -24))
 
 
 @_njit
