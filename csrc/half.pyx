@@ -184,3 +184,13 @@ def _init():
 
 
 _init()
+
+
+def round_values(const float[::1] x, const double[::1] u, uint16_t[::1] out, bint bf16,
+                 bint stochastic):
+    """``out[k]`` = ``x[k]`` rounded with the given uniform ``u[k]`` (the test twin of
+    the rounding: see :func:`fastopt.backends.python.half.round_values`)."""
+    cdef Py_ssize_t k
+    with nogil:
+        for k in range(x.shape[0]):
+            out[k] = <uint16_t>round_bits(x[k], bf16, stochastic, u[k])

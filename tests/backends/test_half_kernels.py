@@ -83,6 +83,24 @@ def test_stochastic_rounding_is_the_reference_with_the_counter_stream(backend, d
     assert not np.array_equal(other, table)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
+    """The rounding alone, with chosen uniforms: 0 (an exact value must stay), values
+    just below 1, and random ones, on values around every 16-bit value and specials."""
+    rng = np.random.default_rng(4)
+    x = hard_float32s(dtype, rng)
+    u = rng.random(x.size)
+    u[::7] = 0.0
+    u[3::7] = 1.0 - 2.0 ** -24
+    for stochastic in (False, True):
+        out = np.zeros(x.size, np.uint16)
+        kernel(backend, "round_values", "half")(x, u, out, dtype == BF16, stochastic)
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = reference.round_reference(x, dtype, u if stochastic else None)
+        same_bits(out, want, dtype)
+
+
 @pytest.mark.parametrize("dtype", HALF)
 def test_stochastic_rounding_is_unbiased(dtype):
     """Each value goes to one of its two neighbours, the one away from zero with

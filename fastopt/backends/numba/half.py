@@ -208,3 +208,11 @@ def narrow_rows(values, rows, table, bf16, stochastic, key):
     for j in range(rows.shape[0]):
         _store_row(table, rows[j], values[j], bf16, stochastic, key,
                    np.uint64(rows[j]) * slots)
+
+
+@_njit
+def round_values(x, u, out, bf16, stochastic):
+    """``out[k]`` = ``x[k]`` rounded with the given uniform ``u[k]`` (the test twin of
+    the rounding: see :func:`fastopt.backends.python.half.round_values`)."""
+    for k in range(x.size):
+        out[k] = np.uint16(_round_bits(x[k], bf16, stochastic, u[k]))

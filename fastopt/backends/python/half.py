@@ -90,3 +90,10 @@ def narrow_rows(values, rows, table, bf16, stochastic, key):
     counters = rows.astype(np.uint64).reshape(-1, 1) * np.uint64((d + 1) // 2)
     u = uniforms_reference(key, counters, d) if stochastic else None
     table[rows] = round_reference(values, dtype, u).view(np.uint16)
+
+
+def round_values(x, u, out, bf16, stochastic):
+    """``out = x`` rounded (:func:`round_reference`) with the given uniforms ``u``
+    (float64, ignored unless ``stochastic``), as bits: the rounding alone, for tests.
+    ``x``: float32 ``(n,)``; ``out``: uint16 ``(n,)``."""
+    out[...] = round_reference(x, half_dtype(bf16), u if stochastic else None).view(np.uint16)
