@@ -336,20 +336,7 @@ def run_small(cfg, bar, usable):
                 competitors.append(timing.Competitor(
                     f"torch:{variant}:t{th}", topt.step, functools.partial(threads.torch, th),
                     dict(kind="torch", variant=variant, threads=th)))
-    ok = []
-    for c in competitors:
-        if c.setup:
-            c.setup()
-        if not _record_failure(c, skipped):
-            ok.append(c)
-    load = timing.load_average()
-    try:
-        stats = timing.interleaved(ok, repeats=cfg.small_repeats, min_sample_s=cfg.small_sample_s,
-                                   warmup=0)
-    finally:
-        threads.restore()
-    comp = {c.name: {**c.info, "time_s": stats[c.name].median_s,
-                     "timing": stats[c.name].as_dict()} for c in ok}
+    load, comp = _time_round_robin(cfg, competitors, skipped, threads, warmup=0)
     for c in comp.values():
         # torch fused at the same thread count (numpy and raw kernels: 1 thread)
         fused = comp.get(f"torch:fused:t{c['threads']}")
@@ -394,25 +381,33 @@ def run_half(cfg, bar, usable):
             competitors.append(timing.Competitor(
                 name, opt.step, functools.partial(threads.fastopt, th),
                 dict(backend=backend, dtype=dtype, rounding=rounding, threads=th)))
-    ok = []
-    for c in competitors:
-        c.setup()
-        if not _record_failure(c, skipped):
-            ok.append(c)
-    load = timing.load_average()
-    try:
-        stats = timing.interleaved(ok, repeats=cfg.small_repeats, min_sample_s=cfg.small_sample_s,
-                                   warmup=1)
-    finally:
-        threads.restore()
-    comp = {c.name: {**c.info, "time_s": stats[c.name].median_s,
-                     "timing": stats[c.name].as_dict()} for c in ok}
+    load, comp = _time_round_robin(cfg, competitors, skipped, threads, warmup=1)
     for c in comp.values():
         base = comp.get(f"fastopt:{c['backend']}:float32")
         c["vs_float32"] = c["time_s"] / base["time_s"] if base else None
     bar.step()
     return {"algorithm": algo.name, "size": n, "threads": th, "load_average": load,
             "competitors": comp, "skipped": skipped}
+
+
+def _time_round_robin(cfg, competitors, skipped, threads, warmup):
+    """Set up each competitor, drop (into ``skipped``) those that fail, time the rest
+    round-robin (the small case's repeats and sample time); the load average before,
+    and ``{name: info + time_s + timing}``."""
+    ok = []
+    for c in competitors:
+        if c.setup:
+            c.setup()
+        if not _record_failure(c, skipped):
+            ok.append(c)
+    load = timing.load_average()
+    try:
+        stats = timing.interleaved(ok, repeats=cfg.small_repeats, min_sample_s=cfg.small_sample_s,
+                                   warmup=warmup)
+    finally:
+        threads.restore()
+    return load, {c.name: {**c.info, "time_s": stats[c.name].median_s,
+                           "timing": stats[c.name].as_dict()} for c in ok}
 
 
 def _record_failure(c, skipped):
