@@ -10,6 +10,8 @@ from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport fabs, fabsf
 
+from _kernel_common cimport chunk_size, rows_chunk, run_range
+
 cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
 cdef double TWO_M24 = 5.9604644775390625e-08  # 2^-24
 
@@ -163,18 +165,56 @@ def widen_rows(const uint16_t[:, ::1] table, const int64_t[::1] rows, float[:, :
                     dst[k] = FLOAT16_VALUES[src[k]]
 
 
+ctypedef struct NarrowJob:
+    const float *values     # (u, d)
+    const int64_t *rows     # (u,)
+    uint16_t *table         # (n, d)
+    Py_ssize_t d
+    uint64_t slots
+    bint bf16
+    bint stochastic
+    uint64_t key
+
+
+cdef void _narrow_rows_range(const void *ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows ``[lo, hi)`` of a :func:`narrow_rows` job."""
+    cdef const NarrowJob *job = <const NarrowJob*>ctx
+    cdef Py_ssize_t j
+    for j in range(lo, hi):
+        store_row(job.table + job.rows[j] * job.d, job.values + j * job.d, job.d, job.bf16,
+                  job.stochastic, job.key, <uint64_t>job.rows[j] * job.slots)
+
+
+cdef void _narrow_row_range(const void *ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Elements ``[lo, hi)`` (``lo`` even: chunks are multiples of 16) of the one row of
+    a :func:`narrow_rows` job: their draws start at the row's counter + ``lo // 2``."""
+    cdef const NarrowJob *job = <const NarrowJob*>ctx
+    store_row(job.table + job.rows[0] * job.d + lo, job.values + lo, hi - lo, job.bf16,
+              job.stochastic, job.key, <uint64_t>job.rows[0] * job.slots + <uint64_t>(lo // 2))
+
+
 def narrow_rows(const float[:, ::1] values, const int64_t[::1] rows, uint16_t[:, ::1] table,
-                bint bf16, bint stochastic, uint64_t key):
+                bint bf16, bint stochastic, uint64_t key, int n_threads=1):
     """``table[rows[j]] = values[j]`` rounded: see
-    :func:`fastopt.backends.python.half.narrow_rows`."""
-    cdef Py_ssize_t j, d = table.shape[1]
-    cdef uint64_t slots = <uint64_t>((d + 1) // 2)
-    if d == 0:
+    :func:`fastopt.backends.python.half.narrow_rows`; on ``n_threads`` threads (rows, or
+    the elements of a single row, in chunks: the bits do not depend on the chunking)."""
+    cdef NarrowJob job
+    cdef Py_ssize_t u = rows.shape[0], d = table.shape[1]
+    if d == 0 or u == 0:
         return
+    job.values = &values[0, 0]
+    job.rows = &rows[0]
+    job.table = &table[0, 0]
+    job.d = d
+    job.slots = <uint64_t>((d + 1) // 2)
+    job.bf16 = bf16
+    job.stochastic = stochastic
+    job.key = key
     with nogil:
-        for j in range(rows.shape[0]):
-            store_row(&table[rows[j], 0], &values[j, 0], d, bf16, stochastic, key,
-                      <uint64_t>rows[j] * slots)
+        if u == 1:
+            run_range(_narrow_row_range, &job, d, chunk_size(d, n_threads), n_threads)
+        else:
+            run_range(_narrow_rows_range, &job, u, rows_chunk(u, n_threads), n_threads)
 
 
 def _init():

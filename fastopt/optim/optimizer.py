@@ -1117,14 +1117,16 @@ class Optimizer:
 
     def _round_into(self, backend, values, rows, table, bf16):
         """``table[rows] = values`` rounded (:meth:`set_rounding`), by ``backend``'s
-        ``half.narrow_rows``; a stochastic rounding advances the stream by one."""
+        ``half.narrow_rows`` (on the step's threads); a stochastic rounding advances the
+        stream by one."""
         mode, stream = self._rounding
         key = 0
         if mode == "stochastic":
             key = _mix64_int(stream[0] + stream[1] * _GOLDEN)
             stream[1] = (stream[1] + 1) & _M64
         _dispatch.kernel(backend, "narrow_rows", "half")(
-            values, rows, table, bf16, mode == "stochastic", np.uint64(key))
+            values, rows, table, bf16, mode == "stochastic", np.uint64(key),
+            _dispatch.threads_for(values.size))
 
     def _half_scratch(self, i, arrays, grad_half):
         """``params[i]``'s dense 16-bit step arrays, made once per parameter and thread:

@@ -19,8 +19,9 @@ BACKENDS = ["python", *KERNEL_BACKENDS]
 KEY = np.uint64(0x0123_4567_89AB_CDEF)
 
 
-def _narrow(backend, values, rows, table, dtype, stochastic, key=KEY):
-    kernel(backend, "narrow_rows", "half")(values, rows, table, dtype == BF16, stochastic, key)
+def _narrow(backend, values, rows, table, dtype, stochastic, key=KEY, n_threads=1):
+    kernel(backend, "narrow_rows", "half")(values, rows, table, dtype == BF16, stochastic, key,
+                                           n_threads)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -99,6 +100,27 @@ def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
         with np.errstate(over="ignore", invalid="ignore"):
             want = reference.round_reference(x, dtype, u if stochastic else None)
         same_bits(out, want, dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_rounding_on_threads_gives_the_same_bits(backend, dtype):
+    """One long row (a dense parameter: its elements in chunks) and many rows (a sparse
+    step: rows in chunks) on 1, 2 and 3 threads: the reference's bits."""
+    rng = np.random.default_rng(5)
+    x = np.ascontiguousarray(hard_float32s(dtype, rng)[:100_001])
+    for values, rows, shape in [(x.reshape(1, -1), np.array([2], np.int64), (3, x.size)),
+                                (x[:99_999].reshape(-1, 3), None, (33_333, 3))]:
+        if rows is None:
+            rows = rng.permutation(shape[0]).astype(np.int64)
+            values = values[rows]
+        for stochastic in (False, True):
+            want = np.zeros(shape, np.uint16)
+            _narrow("python", values, rows, want, dtype, stochastic)
+            for n_threads in (1, 2, 3):
+                got = np.zeros(shape, np.uint16)
+                _narrow(backend, values, rows, got, dtype, stochastic, n_threads=n_threads)
+                same_bits(got.reshape(-1), want.reshape(-1).view(dtype), dtype)
 
 
 @pytest.mark.parametrize("dtype", HALF)

@@ -200,10 +200,11 @@ def widen_rows(table, rows, out, bf16):
 
 
 @_njit
-def narrow_rows(values, rows, table, bf16, stochastic, key):
+def narrow_rows(values, rows, table, bf16, stochastic, key, n_threads=1):
     """``table[rows[j]] = values[j]`` rounded: see
     :func:`fastopt.backends.python.half.narrow_rows` (float32 ``(u, d)``, int64 ``(u,)``
-    distinct rows, uint16 ``(n, d)``; ``key`` a uint64)."""
+    distinct rows, uint16 ``(n, d)``; ``key`` a uint64).  Serial: ``n_threads`` is taken
+    for the backends' common signature (the Cython twin uses it)."""
     slots = np.uint64((table.shape[1] + 1) // 2)
     for j in range(rows.shape[0]):
         _store_row(table, rows[j], values[j], bf16, stochastic, key,

@@ -78,12 +78,14 @@ def widen_rows(table, rows, out, bf16):
     out[...] = table[rows].view(half_dtype(bf16)).astype(np.float32)
 
 
-def narrow_rows(values, rows, table, bf16, stochastic, key):
+def narrow_rows(values, rows, table, bf16, stochastic, key, n_threads=1):
     """``table[rows[j]] = values[j]`` rounded (nearest even, or ``stochastic`` with the
     stream of ``key``: row ``r`` starts at counter ``r * ceil(d / 2)``).
 
     ``values``: float32 ``(u, d)``; ``rows``: int64 ``(u,)``, distinct, in ``[0, n)``;
-    ``table``: uint16 ``(n, d)``; ``key``: a uint64.
+    ``table``: uint16 ``(n, d)``; ``key``: a uint64.  ``n_threads``: the compiled twins
+    may split the rows (or a single row's elements, at even offsets) over threads; the
+    bits do not depend on it.
     """
     dtype = half_dtype(bf16)
     d = table.shape[1]
