@@ -25,7 +25,8 @@ def _usable(cfg):
 def _units(cfg):
     s = cfg.sections
     return (("checks" in s) + ("roof" in s) * suites.roof_units(cfg)
-            + ("dense" in s) * len(suites.dense_cases(cfg)) + ("small" in s) + ("model" in s)
+            + ("dense" in s) * (len(suites.dense_cases(cfg)) + 1) + ("small" in s)
+            + ("model" in s)
             + ("compile" in s) * compile_cost.units(cfg)
             + ("contention" in s) * contention.units(cfg))
 
@@ -88,6 +89,7 @@ def run(cfg):
         roofs = suites.roof_lookup(results.get("roof", []))
         if "dense" in s:
             timed("dense", suites.run_dense, cfg, bar, roofs, usable)
+            timed("half", suites.run_half, cfg, bar, usable)
         if "small" in s:
             timed("small", suites.run_small, cfg, bar, usable)
         if "model" in s:

@@ -201,6 +201,18 @@ def small_section(results):
     return ["implementation", "threads", "time/step", "x vs torch fused (same threads)"], rows
 
 
+def half_section(results):
+    h = results.get("half")
+    if not h:
+        return None, []
+    rows = [[c["backend"], c["dtype"], c["rounding"] or "-", fmt_time(c["time_s"]),
+             fmt_x(c.get("vs_float32"))]
+            for c in sorted(h["competitors"].values(),
+                            key=lambda c: (c["backend"], c["dtype"] != "float32", c["dtype"],
+                                           c["rounding"] or ""))]
+    return ["backend", "parameter", "rounding", "time/step", "x float32's time"], rows
+
+
 def model_section(results):
     m = results.get("model")
     if not m:
@@ -449,6 +461,8 @@ def terminal(results):
     add("Threads: time on all cores / time on 1 thread (< 1: threads help; > 1: they hurt)",
         threads_section(results), right=set(range(3, 3 + len(results["meta"]["config"]["sizes"]))))
     add("Small tensor: one Adam step on 1,000 float32 elements (fixed cost)", small_section(results))
+    add("16-bit parameters: one Adam step on 1,000,000 elements, float32 state (all threads)",
+        half_section(results), right={3, 4})
     add("Many tensors: Adam, float32", model_section(results))
     add("numba compile cost (fresh process) and cache load (second process)",
         compile_section(results), right=set(range(2, 9)))
@@ -528,6 +542,8 @@ def markdown(results):
     add("Threads: time on all cores / time on 1 thread", threads_section(results),
         right=set(range(3, 3 + len(meta["config"]["sizes"]))), details=True)
     add("Small tensor: one Adam step, 1,000 float32 elements", small_section(results))
+    add("16-bit parameters: one Adam step, 1,000,000 elements", half_section(results),
+        right={3, 4})
     add("Many tensors: Adam, float32", model_section(results))
     add("Sparse: embedding-table row updates", sparse.section(results), right={2, 3, 4, 5, 6})
     add("Contention: float32 step beside busy processes (all cores vs 1 thread, same load)",

@@ -8,8 +8,9 @@ Trains GloVe with the word and context tables in float32, float16 and bfloat16
   them back (see its docstring);
 * ``--via optimizer``: the same objective through fastopt's optimizer API -- mini-batches
   of records, row gradients as :class:`fastopt.SparseGrad`, :class:`fastopt.Adagrad` with
-  GloVe's mapping and :meth:`~fastopt.Optimizer.set_rounding` -- far slower (Python per
-  mini-batch), kept as the second, independent implementation of the rounding.
+  GloVe's mapping and :meth:`~fastopt.Optimizer.set_rounding` -- slower (Python per
+  mini-batch); it rounds with the same compiled functions as the trainer
+  (``fastopt.backends.<backend>.half``), the optimizer's own stream.
 
 Every configuration starts from the same float32 vectors (rounded to the table's
 dtype) and sees the same shuffled records in the same order (one thread by default,

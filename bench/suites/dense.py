@@ -336,6 +336,64 @@ def run_small(cfg, bar, usable):
                 competitors.append(timing.Competitor(
                     f"torch:{variant}:t{th}", topt.step, functools.partial(threads.torch, th),
                     dict(kind="torch", variant=variant, threads=th)))
+    load, comp = _time_round_robin(cfg, competitors, skipped, threads, warmup=0)
+    for c in comp.values():
+        # torch fused at the same thread count (numpy and raw kernels: 1 thread)
+        fused = comp.get(f"torch:fused:t{c['threads']}")
+        c["vs_torch_fused"] = fused["time_s"] / c["time_s"] if fused else None
+    bar.step()
+    return {"algorithm": algo.name, "size": n, "dtype": dtype, "threads": cfg.threads,
+            "api": fastopt_impl.api(), "load_average": load, "competitors": comp,
+            "skipped": skipped}
+
+
+#: The 16-bit case: one Adam step on this many float16/bfloat16 elements.
+HALF_SIZE = 1_000_000
+
+
+def run_half(cfg, bar, usable):
+    """One Adam step on :data:`HALF_SIZE` float16 and bfloat16 elements (float32 state,
+    float32 gradient), rounded to nearest and stochastically, beside the float32 step,
+    per backend on all threads, timed round-robin; ``vs_float32`` = the 16-bit step's
+    time / the float32 step's (the cost of widening and rounding)."""
+    import ml_dtypes  # fastopt's dependency for bfloat16
+
+    algo, n, th = algorithms.get("adam"), HALF_SIZE, cfg.all_threads
+    bar.label(f"half adam n={n}")
+    threads = Threads(False)
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(n, dtype=np.float64).astype(np.float32)
+    start = rng.standard_normal(n, dtype=np.float64)
+    competitors, skipped = [], {}
+    for backend in cfg.backends:
+        why = usable.get((backend, algo.name))
+        if why:
+            skipped[f"fastopt:{backend}"] = why
+            continue
+        for dtype, rounding in [("float32", None), ("float16", "nearest"),
+                                ("float16", "stochastic"), ("bfloat16", "nearest"),
+                                ("bfloat16", "stochastic")]:
+            p = start.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
+            opt = fastopt_impl.make(algo, backend, [p], [g])
+            if rounding:
+                opt.opt.set_rounding(rounding, seed=0)
+            name = f"fastopt:{backend}:{dtype}" + (f":{rounding}" if rounding else "")
+            competitors.append(timing.Competitor(
+                name, opt.step, functools.partial(threads.fastopt, th),
+                dict(backend=backend, dtype=dtype, rounding=rounding, threads=th)))
+    load, comp = _time_round_robin(cfg, competitors, skipped, threads, warmup=1)
+    for c in comp.values():
+        base = comp.get(f"fastopt:{c['backend']}:float32")
+        c["vs_float32"] = c["time_s"] / base["time_s"] if base else None
+    bar.step()
+    return {"algorithm": algo.name, "size": n, "threads": th, "load_average": load,
+            "competitors": comp, "skipped": skipped}
+
+
+def _time_round_robin(cfg, competitors, skipped, threads, warmup):
+    """Set up each competitor, drop (into ``skipped``) those that fail, time the rest
+    round-robin (the small case's repeats and sample time); the load average before,
+    and ``{name: info + time_s + timing}``."""
     ok = []
     for c in competitors:
         if c.setup:
@@ -345,19 +403,11 @@ def run_small(cfg, bar, usable):
     load = timing.load_average()
     try:
         stats = timing.interleaved(ok, repeats=cfg.small_repeats, min_sample_s=cfg.small_sample_s,
-                                   warmup=0)
+                                   warmup=warmup)
     finally:
         threads.restore()
-    comp = {c.name: {**c.info, "time_s": stats[c.name].median_s,
-                     "timing": stats[c.name].as_dict()} for c in ok}
-    for c in comp.values():
-        # torch fused at the same thread count (numpy and raw kernels: 1 thread)
-        fused = comp.get(f"torch:fused:t{c['threads']}")
-        c["vs_torch_fused"] = fused["time_s"] / c["time_s"] if fused else None
-    bar.step()
-    return {"algorithm": algo.name, "size": n, "dtype": dtype, "threads": cfg.threads,
-            "api": fastopt_impl.api(), "load_average": load, "competitors": comp,
-            "skipped": skipped}
+    return load, {c.name: {**c.info, "time_s": stats[c.name].median_s,
+                           "timing": stats[c.name].as_dict()} for c in ok}
 
 
 def _record_failure(c, skipped):

@@ -79,7 +79,13 @@ from numba.extending import intrinsic
 
 from .._internal import validation as check
 from ..train import _args
+from .._internal.numerics import GOLDEN as _GOLDEN, mix64_int as _mix64_int
 from ..backends.numba.adagrad import adagrad_serial
+# the 16-bit conversions and their stream, shared with the optimizers' 16-bit parameters
+from ..backends.numba.half import (_FLOAT16_VALUES, _load_row, _nearest_bits,  # noqa: F401
+                                   _round_bits, _store_row, _widen)
+from ..backends.python.half import (round_reference as _round_reference,
+                                    uniforms_reference as _uniforms_reference)
 
 #: GloVe's binary co-occurrence record (``CREC`` in GloVe's C code).
 RECORD_DTYPE = np.dtype([("word1", "<i4"), ("word2", "<i4"), ("count", "<f8")])
@@ -91,7 +97,7 @@ _AHEAD = 8
 
 _njit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                    fastmath=False)
-# the 16-bit conversions, inlined into the loops that call them (numba's IR inlining:
+# small helpers, inlined into the loops that call them (numba's IR inlining:
 # LLVM would leave the larger ones as calls, one per element)
 _njit_inline = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False,
                           fastmath=False, inline="always")
@@ -806,187 +812,12 @@ def _train_records(weights, context, weights_sum, context_sum, word1, word2, log
     return cost
 
 
-
 # ------------------------------------------------------------------ 16-bit tables
 #
 # float16 and bfloat16 tables are handed to the compiled loop as their uint16 bit
 # patterns (numba has no 16-bit float type): each record's two rows are widened to
 # float32 (exact), trained in float32 with float32 Adagrad sums, and narrowed back,
-# rounded to nearest even or stochastically.
-
-_M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix64_int(z):
-    """SplitMix64's finaliser on a Python int (the seeds of the stochastic rounding)."""
-    z &= _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return z ^ (z >> 31)
-
-
-@intrinsic
-def _as_float32(typingctx, bits):
-    """The float32 whose bit pattern is the uint32 ``bits``."""
-    if bits != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
-
-
-@intrinsic
-def _float32_bits(typingctx, x):
-    """The bit pattern (uint32) of the float32 ``x``."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@_njit_inline
-def _widen(h, bf16):
-    """The float32 value of the 16-bit float with bit pattern ``h`` (exact)."""
-    h = np.uint32(h)
-    if bf16:
-        return _as_float32(np.uint32(h << np.uint32(16)))
-    sign = (h & np.uint32(0x8000)) << np.uint32(16)
-    exponent = h & np.uint32(0x7C00)
-    significand = h & np.uint32(0x03FF)
-    if exponent == np.uint32(0x7C00):  # inf, nan
-        return _as_float32(np.uint32(sign | np.uint32(0x7F800000)
-                                     | (significand << np.uint32(13))))
-    if exponent != np.uint32(0):  # normal: the exponent's bias goes from 15 to 127
-        return _as_float32(np.uint32(sign | (((h & np.uint32(0x7FFF)) + np.uint32(0x1C000))
-                                             << np.uint32(13))))
-    if significand == np.uint32(0):
-        return _as_float32(np.uint32(sign))
-    e = np.uint32(113)  # subnormal: significand * 2^-24, normalised
-    while (significand & np.uint32(0x0400)) == np.uint32(0):
-        significand <<= np.uint32(1)
-        e -= np.uint32(1)
-    return _as_float32(np.uint32(sign | (e << np.uint32(23))
-                                 | ((significand & np.uint32(0x03FF)) << np.uint32(13))))
-
-
-@_njit_inline
-def _nearest_bits(x, bf16):
-    """``x`` (float32) rounded to the nearest 16-bit float, ties to even (as NumPy's and
-    ml_dtypes' ``astype``): its uint32 bit pattern (in the low 16 bits)."""
-    f = _float32_bits(x)
-    if bf16:
-        if x != x:
-            return (f >> np.uint32(16)) | np.uint32(0x0040)  # a quiet nan
-        return (f + np.uint32(0x7FFF) + ((f >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
-    # float16: NumPy's npy_floatbits_to_halfbits
-    sign = (f & np.uint32(0x80000000)) >> np.uint32(16)
-    f_exp = f & np.uint32(0x7F800000)
-    if f_exp >= np.uint32(0x47800000):  # overflow, inf, nan
-        if f_exp == np.uint32(0x7F800000) and (f & np.uint32(0x007FFFFF)) != np.uint32(0):
-            return sign | np.uint32(0x7E00)
-        return sign | np.uint32(0x7C00)
-    if f_exp <= np.uint32(0x38000000):  # a subnormal half or a signed zero
-        if f_exp < np.uint32(0x33000000):
-            return sign
-        shift = np.uint32(113) - (f_exp >> np.uint32(23))
-        sig = (np.uint32(0x00800000) + (f & np.uint32(0x007FFFFF))) >> shift
-        if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000) or (f & np.uint32(0x7FF)) != 0:
-            sig += np.uint32(0x1000)
-        return sign + (sig >> np.uint32(13))
-    h_exp = (f_exp - np.uint32(0x38000000)) >> np.uint32(13)
-    sig = f & np.uint32(0x007FFFFF)
-    if (sig & np.uint32(0x3FFF)) != np.uint32(0x1000):
-        sig += np.uint32(0x1000)
-    return sign + ((sig >> np.uint32(13)) + h_exp)
-
-
-@_njit_inline
-def _mix64(z):
-    """SplitMix64's finaliser (uint64 in, uint64 out)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@_njit_inline
-def _round_bits(x, bf16, stochastic, u):
-    """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
-    the neighbour toward zero or the one away from zero, away with probability
-    ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
-    [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
-    round to nearest; past the largest finite value stochastic rounding keeps it."""
-    if stochastic:  # the common cases in integers: the same result, exactly
-        f = _float32_bits(x)
-        magnitude = f & np.uint32(0x7FFFFFFF)
-        u24 = np.uint32(u * 16777216.0)  # u has 24 random bits: exact
-        if bf16 and magnitude < np.uint32(0x7F7F0000):  # below the largest finite's binade
-            toward = f >> np.uint32(16)          # drop 16 bits: toward zero
-            low = f & np.uint32(0xFFFF)          # |x| - |toward|, in 2^-16 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(8)) else toward
-        if not bf16 and np.uint32(0x38800000) <= magnitude < np.uint32(0x47000000):
-            # a normal float16, below 32768: drop 13 bits, exponent bias 127 -> 15
-            toward = ((f >> np.uint32(16)) & np.uint32(0x8000)) | (
-                (magnitude - np.uint32(0x38000000)) >> np.uint32(13))
-            low = f & np.uint32(0x1FFF)          # in 2^-13 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(11)) else toward
-    n = _nearest_bits(x, bf16)
-    if not stochastic:
-        return n
-    back = _widen(n, bf16)
-    if back == x or not np.isfinite(x):
-        return n
-    toward = n if abs(back) < abs(x) else n - np.uint32(1)  # sign-magnitude: one step
-    low = np.float64(abs(_widen(toward, bf16)))
-    high = np.float64(abs(_widen(toward + np.uint32(1), bf16)))
-    p = (np.float64(abs(x)) - low) / (high - low)
-    return toward + np.uint32(1) if u < p else toward
-
-
-#: every float16 bit pattern's float32 value (256 KiB): float16 rows are widened by lookup
-_FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
-
-
-@_njit_inline
-def _load_row(table, row, out, bf16, float16_values):
-    """``out = table[row]`` widened to float32: a shift for bfloat16 (vectorised), a
-    lookup in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
-    if bf16:
-        for k in range(out.size):
-            out[k] = _as_float32(np.uint32(np.uint32(table[row, k]) << np.uint32(16)))
-    else:
-        for k in range(out.size):
-            out[k] = float16_values[table[row, k]]
-
-
-@_njit_inline
-def _store_row(table, row, values, bf16, stochastic, key, counter):
-    """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
-    ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
-    even ``k``, the next 24 for odd)."""
-    if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
-        if bf16:
-            for k in range(values.size):
-                table[row, k] = np.uint16(_nearest_bits(values[k], True))
-        else:
-            for k in range(values.size):
-                table[row, k] = np.uint16(_nearest_bits(values[k], False))
-        return
-    z = np.uint64(0)
-    u = 0.0
-    for k in range(values.size):
-        if stochastic:
-            if k % 2 == 0:
-                z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
-                u = np.float64(z >> np.uint64(40)) * 2.0 ** -24
-            else:
-                u = np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24
-        table[row, k] = np.uint16(_round_bits(values[k], bf16, stochastic, u))
+# rounded to nearest even or stochastically (fastopt.backends.numba.half).
 
 
 @_njit
@@ -1014,38 +845,6 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
         _store_row(weights, i, w, bf16, stochastic, key, base)
         _store_row(context, j, c, bf16, stochastic, key, base + np.uint64(slots))
     return cost
-
-
-def _round_reference(x, dtype, u):
-    """:func:`_round_bits` in NumPy, for float32 ``x`` and the 16-bit ``dtype``: NumPy's
-    / ml_dtypes' ``astype`` (nearest even) when ``u`` is None, else stochastic with the
-    uniforms ``u`` (float64, one per element)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        nearest = x.astype(dtype)
-    if u is None:
-        return nearest
-    n = nearest.view(np.uint16).astype(np.int64)
-    back = nearest.astype(np.float32)
-    with np.errstate(invalid="ignore", over="ignore"):
-        exact = (back == x) | ~np.isfinite(x)
-        toward = np.where(np.abs(back) < np.abs(x), n, n - 1)
-        low = np.abs(toward.astype(np.uint16).view(dtype).astype(np.float64))
-        high = np.abs((toward + 1).astype(np.uint16).view(dtype).astype(np.float64))
-        p = (np.abs(x.astype(np.float64)) - low) / (high - low)
-    out = np.where(exact, n, np.where(u < p, toward + 1, toward))
-    return out.astype(np.uint16).view(dtype)
-
-
-def _uniforms_reference(key, counter, n):
-    """The ``u`` of :func:`_store_row` for ``n`` elements from ``counter``, in NumPy."""
-    k = np.arange(n, dtype=np.uint64)
-    z = np.uint64(key) ^ ((np.uint64(counter) + (k >> np.uint64(1))) * np.uint64(_GOLDEN))
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    top = np.where(k % np.uint64(2) == 0, z >> np.uint64(40),
-                   (z >> np.uint64(16)) & np.uint64(0xFFFFFF))
-    return top.astype(np.float64) * 2.0 ** -24
 
 
 def _train_records_half_python(weights, context, weights_sum, context_sum, word1, word2,

@@ -8,8 +8,8 @@ a checkpoint from an untrusted place could do anything.  The format here is a pl
   with the format name and version, the optimizer's class name, the parameter
   shapes and dtypes, the parameter groups' hyperparameters and every scalar state
   entry (``step``, NAdam's ``mu_product``; floats are written with ``repr``, so they
-  round-trip exactly) and, with stochastic rounding of 16-bit parameters, the random
-  generator's state (``rounding``);
+  round-trip exactly) and, with stochastic rounding of 16-bit parameters, the state of
+  its counter-based stream (``rounding``: key and counter, see ``Optimizer.set_rounding``);
 * ``state/<i>/<name>``: state array ``name`` of parameter ``i``.
 
 It is read with ``np.load(path, allow_pickle=False)`` and checked in full (format,

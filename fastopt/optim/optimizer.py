@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends import _dispatch
 from .._internal import validation as check
+from .._internal.numerics import GOLDEN as _GOLDEN, M64 as _M64, mix64_int as _mix64_int
 from .._internal.numerics import one_minus_pow as _one_minus_pow
 from . import torch_state
 from .sparse import SparseGrad
@@ -207,38 +208,24 @@ def _checked_row_values(where, value, p):
     return np.array(a, dtype=np.float64, copy=True)
 
 
-def _round_half(x, dtype, rng):
-    """Float32 ``x`` rounded to the 16-bit float ``dtype``: to nearest even (``rng`` None),
-    or stochastically -- to the neighbour on the other side of ``x`` with probability
-    ``|x - nearest| / |other - nearest|``, one uniform draw of ``rng`` per element."""
-    nearest = x.astype(dtype)
-    if rng is None:
-        return nearest
-    back = nearest.astype(np.float32)
-    inexact = back != x
-    inexact &= np.isfinite(x)
-    if not inexact.any():
-        return nearest
-    bits = nearest.view(np.uint16)
-    sign = np.uint16(0x8000)
-    # The other neighbour: one step up or down in magnitude (16-bit floats are
-    # sign-magnitude); from a zero, the smallest subnormal with the sign of x.
-    away = np.abs(back) < np.abs(x)
-    other_bits = np.where(away, bits + np.uint16(1), bits - np.uint16(1)).astype(np.uint16)
-    zero = (bits & np.uint16(0x7FFF)) == 0
-    other_bits = np.where(zero, np.where(x < 0, sign | np.uint16(1), np.uint16(1)),
-                          other_bits).astype(np.uint16)
-    other = other_bits.view(dtype).astype(np.float32)
-    with np.errstate(invalid="ignore", over="ignore"):
-        p_other = (np.abs(x.astype(np.float64) - back) / np.abs(other.astype(np.float64) - back))
-    u = rng.random(x.shape)
-    pick = inexact & (u < p_other)
-    return np.where(pick, other_bits, bits).astype(np.uint16).view(dtype)
+#: The version of the ``"rounding"`` entry of :meth:`Optimizer.state_dict` (2: the
+#: counter-based stream, ``key`` and ``counter``; 1, without a ``format``: a PCG64 state).
+ROUNDING_FORMAT = 2
+
+
+def _is_uint64(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) \
+        and 0 <= int(x) <= _M64
 
 
 def _checked_rounding(saved):
     """The ``_rounding`` pair a state dict's ``"rounding"`` entry describes (None: no
-    entry, the optimizer's rounding stays as it is); ValueError if it is malformed."""
+    entry, the optimizer's rounding stays as it is); ValueError if it is malformed.
+
+    An entry of the first format (``{"mode": "stochastic", "bit_generator": <PCG64
+    state>}``, fastopt before the counter-based stream) is converted: the stream goes on
+    under a key derived from the PCG64 state (a new stream, not the draws the old
+    version would have made)."""
     if saved is None:
         return None
     where = "state_dict['rounding']"
@@ -248,18 +235,43 @@ def _checked_rounding(saved):
         if set(saved) != {"mode"}:
             raise ValueError(f"{where}: 'nearest' rounding has no other entry")
         return ("nearest", None)
-    if set(saved) != {"mode", "bit_generator"}:
-        raise ValueError(f"{where} must have exactly the entries 'mode' and 'bit_generator'")
-    state = saved["bit_generator"]
-    if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
-        raise ValueError(f"{where}['bit_generator'] must be a PCG64 state (NumPy's "
-                         f"PCG64().state)")
-    bit_generator = np.random.PCG64()
-    try:
-        bit_generator.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as e:
-        raise ValueError(f"{where}['bit_generator'] is not a valid PCG64 state: {e}") from None
-    return ("stochastic", np.random.Generator(bit_generator))
+    if "bit_generator" in saved:  # the first format
+        if set(saved) != {"mode", "bit_generator"}:
+            raise ValueError(f"{where}: an entry of the first format (with 'bit_generator') "
+                             f"must have exactly the entries 'mode' and 'bit_generator'")
+        state = saved["bit_generator"]
+        if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+            raise ValueError(f"{where}['bit_generator'] must be a PCG64 state (NumPy's "
+                             f"PCG64().state)")
+        bit_generator = np.random.PCG64()
+        try:
+            bit_generator.state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ValueError(f"{where}['bit_generator'] is not a valid PCG64 state: "
+                             f"{e}") from None
+        pcg = bit_generator.state["state"]
+        return ("stochastic", [_mix64_int(pcg["state"] ^ (pcg["inc"] << 1)), 0])
+    if set(saved) != {"mode", "format", "key", "counter"}:
+        raise ValueError(f"{where} must have exactly the entries 'mode', 'format', 'key' and "
+                         f"'counter' (format {ROUNDING_FORMAT}), or 'mode' and "
+                         f"'bit_generator' (format 1), got {sorted(saved)}")
+    if saved["format"] != ROUNDING_FORMAT:
+        raise ValueError(f"{where}['format'] must be {ROUNDING_FORMAT}, got "
+                         f"{saved['format']!r} (written by a newer fastopt?)")
+    if not _is_uint64(saved["key"]):
+        raise ValueError(f"{where}['key'] must be an int in [0, 2**64), got {saved['key']!r}")
+    if not _is_uint64(saved["counter"]):
+        raise ValueError(f"{where}['counter'] must be an int in [0, 2**64), got "
+                         f"{saved['counter']!r}")
+    return ("stochastic", [int(saved["key"]), int(saved["counter"])])
+
+
+#: The page-offset slots (:func:`_state_full`) of a dense 16-bit parameter's float32
+#: scratch, past the state arrays' (4K aliasing with them slows the kernel).
+_HALF_SLOT = 6
+
+#: One row, row 0: a dense 16-bit parameter is converted as the one row of a table.
+_ROW_ZERO = np.zeros(1, np.int64)
 
 
 #: The kinds of call a plan replays (see Optimizer._make_plan): one parameter, a group
@@ -1177,12 +1189,26 @@ class Optimizer:
         """How float16/bfloat16 parameters get the float32 result of each update.
 
         ``"nearest"`` (default): round to nearest even, as ``astype``.  ``"stochastic"``:
-        to one of the two neighbouring 16-bit values, with probabilities proportional to
-        closeness, so that the rounding is unbiased in expectation (FBGEMM's
-        stochastic rounding of fp16 embedding tables); ``seed`` (an int) fixes the
-        random stream, the same in every process.  The stream's state is part of
+        to one of the two neighbouring 16-bit values, the one away from zero with
+        probability ``(|x| - |toward|) / (|away| - |toward|)``, so that the rounding is
+        unbiased in expectation -- FBGEMM's stochastic rounding of fp16 embedding tables
+        (and of the GloVe trainer's 16-bit tables, :mod:`fastopt.embeddings.glove`).
+
+        The uniforms come from a counter-based stream (SplitMix64's finaliser, as in
+        FBGEMM and the GloVe trainer), so the result does not depend on the backend, the
+        thread count or the order of work: the ``c``-th rounding of a parameter's step
+        (``c`` counts every 16-bit parameter step of this optimizer) uses the key
+        ``mix64(key + c * golden)``, and element ``k`` of row ``r`` (a dense parameter is
+        one row) draws 24 bits of ``mix64(step_key ^ ((r * ceil(d / 2) + k // 2) *
+        golden))`` (see :mod:`fastopt.backends.python.half`).  ``seed`` (a
+        non-negative int, default 0) gives ``key = mix64(seed)``, the same in every
+        process.  The stream's state, ``key`` and ``c``, is the ``"rounding"`` entry of
         :meth:`state_dict` and of checkpoint files, so a resumed run continues bit for
         bit.  Returns the optimizer.
+
+        Raises:
+            ValueError: ``mode`` is not ``"nearest"`` or ``"stochastic"``.
+            TypeError: ``seed`` is not a non-negative int or None.
         """
         if mode not in ("nearest", "stochastic"):
             raise ValueError(f"mode must be 'nearest' or 'stochastic', got {mode!r}")
@@ -1190,23 +1216,49 @@ class Optimizer:
             if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
                                      or seed < 0):
                 raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-            self._rounding = ("stochastic", np.random.Generator(np.random.PCG64(seed or 0)))
+            self._rounding = ("stochastic", [_mix64_int(seed or 0), 0])
         else:
             self._rounding = ("nearest", None)
         return self
 
     _rounding = ("nearest", None)
 
-    def _to_half(self, x, dtype):
-        """The float32 array ``x`` rounded to the 16-bit ``dtype`` (see :meth:`set_rounding`)."""
-        mode, rng = self._rounding
-        return _round_half(x, dtype, rng if mode == "stochastic" else None)
+    def _round_into(self, backend, values, rows, table, bf16):
+        """``table[rows] = values`` rounded (:meth:`set_rounding`), by ``backend``'s
+        ``half.narrow_rows`` (on the step's threads); a stochastic rounding advances the
+        stream by one."""
+        mode, stream = self._rounding
+        key = 0
+        if mode == "stochastic":
+            key = _mix64_int(stream[0] + stream[1] * _GOLDEN)
+            stream[1] = (stream[1] + 1) & _M64
+        _dispatch.kernel(backend, "narrow_rows", "half")(
+            values, rows, table, bf16, mode == "stochastic", np.uint64(key),
+            _dispatch.threads_for(values.size))
+
+    def _half_scratch(self, i, arrays, grad_half):
+        """``params[i]``'s dense 16-bit step arrays, made once per parameter and thread:
+        its bits as one row, the float32 row it is widened into (and its view in the
+        kernel's shape), and a float32 row for a 16-bit gradient."""
+        spaces = self._local.__dict__.setdefault("half", {})
+        space = spaces.get(i)
+        if space is None or space[0] is not arrays:
+            bits = arrays[0].view(np.uint16).reshape(1, -1)
+            work = _state_full(bits.shape, 0, np.float32, _HALF_SLOT)
+            space = spaces[i] = [arrays, bits, work, work.reshape(arrays[0].shape), None]
+        if grad_half and space[4] is None:
+            space[4] = _state_full(space[1].shape, 0, np.float32, _HALF_SLOT + 1)
+        return space
 
     def _step_half(self, i, g, p, group, state, kernel):
         """A step of a float16/bfloat16 parameter: its values (only the touched rows of a
-        sparse step) widened to float32, the float32 kernel with the float32 state, the
-        result rounded back (:meth:`set_rounding`).  Every backend gives the same bits."""
+        sparse step) widened to float32 scratch, the float32 kernel with the float32
+        state, the result rounded back (:meth:`set_rounding`), by the backend's
+        ``half`` kernels.  Every backend gives the same bits."""
         f32 = _FLOAT32
+        backend = self.backend or _dispatch.get_backend()
+        widen = _dispatch.kernel(backend, "widen_rows", "half")
+        bf16 = p.dtype == check.BFLOAT16
         if type(g) is SparseGrad:
             views = self._row_arrays[i]
             if views is None:
@@ -1214,34 +1266,53 @@ class Optimizer:
             param2d, state2d, _ = views
             rows, inverse = np.unique(g.indices, return_inverse=True)
             k, d, u = g.indices.shape[0], param2d.shape[1], rows.shape[0]
-            work = param2d[rows].astype(f32)
-            gathered = [s[rows] if s.size else s for s in state2d]
             slots, rows_ws, coalesced = self._workspace(("half", i), u, k, d, f32)
+            table = param2d.view(np.uint16)
+            work = self._half_rows(i, u, d)
+            widen(table, rows, work, bf16)
+            gathered = [s[rows] if s.size else s for s in state2d]
             _put(state, "step", state["step"] + 1)
             floats, flags = self._scalars(group, state)
             self._kernel(self._kernel_name(group, sparse=True))(
-                work, inverse.reshape(-1).astype(np.int64), g.values.reshape(k, d).astype(f32),
+                work, inverse.reshape(-1).astype(np.int64),
+                np.asarray(g.values, dtype=f32).reshape(k, d),
                 *gathered, *_rounded(floats, f32), *flags, slots, rows_ws, coalesced,
                 _dispatch.threads_for(k * d))
             for s, sub in zip(state2d, gathered):
                 if s.size:
                     s[rows] = sub
-            param2d[rows] = self._to_half(work, p.dtype)
+            self._round_into(backend, work, rows, table, bf16)
             return
         arrays = self._kernel_arrays[i]
         if arrays is None:
             arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
-        work = arrays[0].astype(f32)
+        grad_half = g.dtype != f32
+        _, bits, work, work_view, grad_work = self._half_scratch(i, arrays, grad_half)
+        widen(bits, _ROW_ZERO, work, bf16)
+        if grad_half:
+            widen(g.reshape(1, -1).view(np.uint16), _ROW_ZERO, grad_work, bf16)
+            grad = grad_work.reshape(work_view.shape)
+        else:
+            grad = g.reshape(work_view.shape)
         _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, state)
         if arrays[2] is None:
-            kernel(work, g.reshape(-1).astype(f32), *arrays[1], *_rounded(floats, f32), *flags,
+            kernel(work_view, grad, *arrays[1], *_rounded(floats, f32), *flags,
                    _dispatch.threads_for(p.size))
         else:  # a row kernel (row-wise Adagrad) on 2-D views
-            self._kernel(arrays[2])(work, g.reshape(work.shape).astype(f32), *arrays[1],
-                                    *_rounded(floats, f32), *flags,
-                                    _dispatch.threads_for(p.size))
-        arrays[0][...] = self._to_half(work, p.dtype)
+            self._kernel(arrays[2])(work_view, grad, *arrays[1], *_rounded(floats, f32),
+                                    *flags, _dispatch.threads_for(p.size))
+        self._round_into(backend, work, _ROW_ZERO, bits, bf16)
+
+    def _half_rows(self, i, u, d):
+        """This thread's float32 scratch for ``u`` touched rows of ``params[i]`` (``d``
+        columns): C-contiguous ``(u, d)``; grows, never shrinks."""
+        spaces = self._local.__dict__.setdefault("half_rows", {})
+        buf = spaces.get(i)
+        if buf is None or buf.size < u * d:
+            buf = spaces[i] = np.empty(max(u * d, 2 * (0 if buf is None else buf.size)),
+                                       np.float32)
+        return buf[:u * d].reshape(u, d)
 
     def _workspace(self, i, n_rows, k, d, dtype):
         """This thread's scratch for sparse steps of ``params[i]``; grows, never shrinks.
@@ -1577,10 +1648,12 @@ class Optimizer:
         Arrays are copies, so later steps do not change a saved checkpoint.
         Parameters are referred to by their position, as in ``torch.optim``.  With
         stochastic rounding of 16-bit parameters (:meth:`set_rounding`) the dict has a
-        third entry, ``"rounding"``: the mode and the random generator's state
-        (``{"mode": "stochastic", "bit_generator": {...}}``, NumPy's
-        ``PCG64.state``), so a resumed run draws the same numbers and continues bit for
-        bit.
+        third entry, ``"rounding"``: the mode and the counter-based stream's state
+        (``{"mode": "stochastic", "format": 2, "key": int, "counter": int}``, both
+        uint64 values as ints), so a resumed run draws the same numbers and continues
+        bit for bit.  :meth:`load_state_dict` also takes the first format's entry
+        (``"bit_generator"``: NumPy's ``PCG64.state``, fastopt before the counter-based
+        stream) and converts it: the stream goes on under a key derived from that state.
         """
         state = {}
         for i, s in enumerate(self._states):
@@ -1596,9 +1669,10 @@ class Optimizer:
             groups.append(entry)
             start += n
         out = {"state": state, "param_groups": groups}
-        mode, rng = self._rounding
+        mode, stream = self._rounding
         if mode == "stochastic":
-            out["rounding"] = {"mode": mode, "bit_generator": rng.bit_generator.state}
+            out["rounding"] = {"mode": mode, "format": ROUNDING_FORMAT, "key": stream[0],
+                               "counter": stream[1]}
         return out
 
     def load_state_dict(self, state_dict):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt.optim.optimizer import _round_half
+from fastopt._internal.numerics import GOLDEN, mix64_int
+from fastopt.backends.python import half as reference
 
-from conftest import FAST_BACKENDS, bits, require
+from conftest import FAST_BACKENDS, bits, lowered_threshold, require
 from optimizer_cases import GRIDS
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -78,27 +79,56 @@ def test_half_step_is_the_float32_step_rounded(cls, dtype, sparse):
                 assert np.array_equal(bits(got), bits(v)), (backend, name)
 
 
+def _stochastic_definition(cls, kwargs, start, grads, dtype, seed):
+    """The float32 step rounded by the reference rounding with the documented stream:
+    the c-th rounding uses key mix64(mix64(seed) + c * golden); a dense parameter is one
+    row, a sparse step rounds its touched rows (row r from counter r * ceil(d / 2))."""
+    half = start.copy()
+    wide = half.astype(np.float32)
+    opt = cls(wide, backend="python", **kwargs)
+    table = half.reshape(half.shape[0], -1).view(np.uint16)
+    for c, g in enumerate(grads):
+        wide[...] = half.astype(np.float32)
+        opt.step(g)
+        key = np.uint64(mix64_int(mix64_int(seed) + c * GOLDEN))
+        if isinstance(g, fastopt.SparseGrad):
+            rows = np.unique(g.indices)
+            reference.narrow_rows(wide.reshape(table.shape)[rows], rows, table,
+                                  dtype != np.float16, True, key)
+        else:
+            reference.narrow_rows(wide.reshape(1, -1), np.zeros(1, np.int64),
+                                  table.reshape(1, -1), dtype != np.float16, True, key)
+    return half, opt
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("dtype", HALF, ids=str)
-def test_stochastic_rounding_is_unbiased_seeded_and_between_neighbours(dtype):
-    x = np.full(200_000, 1.0 + 1e-3, np.float32)  # between two 16-bit neighbours
-    lo = np.float32(x[0]).astype(dtype)
-    r1 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(7)))
-    r2 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(7)))
-    r3 = _round_half(x, dtype, np.random.Generator(np.random.PCG64(8)))
-    assert np.array_equal(_hbits(r1), _hbits(r2))
-    assert not np.array_equal(_hbits(r1), _hbits(r3))
-    values = np.unique(r1.astype(np.float32))
-    assert len(values) == 2 and values[0] < x[0] < values[1]
-    spacing = float(values[1] - values[0])
-    # the mean is x up to sampling noise (5 standard deviations)
-    assert abs(r1.astype(np.float64).mean() - float(x[0])) < 5 * spacing * 0.5 / np.sqrt(x.size)
-    exact = np.array([0.5, -2.0, 0.0], np.float32)
-    assert np.array_equal(_round_half(exact, dtype, np.random.default_rng(0)).astype(np.float32),
-                          exact)
-    tiny = np.full(1000, 1e-30, np.float32)  # below the smallest subnormal of float16
-    r = _round_half(tiny, dtype, np.random.default_rng(1)).astype(np.float32)
-    assert np.all(r >= 0) and np.all(r <= np.abs(r).max())
-    del lo
+@pytest.mark.parametrize("cls", [fastopt.Adam, fastopt.Adagrad, fastopt.SGD],
+                         ids=lambda c: c.__name__)
+def test_stochastic_step_is_the_float32_step_with_the_documented_stream(cls, dtype, sparse):
+    """Every backend, 1, 2 and 3 threads (above the threading threshold): the same bits
+    as the definition, a reference rounding with the stream :meth:`set_rounding`
+    documents."""
+    rng = np.random.default_rng(1)
+    shape = (301, 3)
+    start = rng.standard_normal(shape).astype(dtype)
+    grads = _grads(rng, shape, 6, sparse)
+    want, want_opt = _stochastic_definition(cls, _kwargs(cls), start, grads, dtype, seed=5)
+    with lowered_threshold(64):
+        for backend in ["python", *FAST_BACKENDS]:
+            require(backend)
+            for threads in (1, 2, 3):
+                p = start.copy()
+                opt = cls(p, backend=backend, **_kwargs(cls)).set_rounding("stochastic", seed=5)
+                fastopt.set_num_threads(threads)
+                for g in grads:
+                    opt.step(g)
+                assert np.array_equal(_hbits(p), _hbits(want)), (backend, threads)
+                for name, v in want_opt.state[0].items():
+                    if isinstance(v, np.ndarray):
+                        assert np.array_equal(bits(opt.state[0][name]), bits(v)), name
+    assert not np.array_equal(_hbits(want), _hbits(_definition(
+        cls, _kwargs(cls), start, grads, dtype)[0]))  # stochastic is not nearest here
 
 
 def test_stochastic_rounding_lets_tiny_updates_accumulate():
@@ -172,6 +202,14 @@ def test_stochastic_rounding_resumes_bit_for_bit(tmp_path, via):
     ({"mode": "stochastic", "bit_generator": {"bit_generator": "MT19937"}}, "PCG64 state"),
     ({"mode": "stochastic", "bit_generator": {"bit_generator": "PCG64", "state": {}}},
      "not a valid PCG64 state"),
+    ({"mode": "stochastic", "bit_generator": {}, "key": 1}, "first format"),
+    ({"mode": "stochastic", "format": 2, "key": 1}, "exactly the entries"),
+    ({"mode": "stochastic", "format": 3, "key": 1, "counter": 0}, "must be 2"),
+    ({"mode": "stochastic", "format": 2, "key": -1, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 2 ** 64, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1.0, "counter": 0}, r"'key'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1, "counter": True}, r"'counter'\] must be"),
+    ({"mode": "stochastic", "format": 2, "key": 1, "counter": "3"}, r"'counter'\] must be"),
 ])
 def test_a_bad_rounding_entry_is_refused_before_anything_changes(rounding, match):
     t = np.zeros((5, 2), np.float16)
@@ -186,6 +224,28 @@ def test_a_bad_rounding_entry_is_refused_before_anything_changes(rounding, match
     after = opt.state_dict()
     assert np.array_equal(after["state"][0]["sum"], before["state"][0]["sum"])
     assert after["rounding"] == before["rounding"]
+
+
+def test_a_first_format_rounding_entry_is_converted():
+    """A PCG64 state (the entry of fastopt before the counter-based stream) still loads:
+    the stream goes on under a key derived from it, the same for the same state."""
+    old = {"mode": "stochastic", "bit_generator": np.random.PCG64(11).state}
+    runs = []
+    for _ in range(2):
+        t = np.zeros((50, 4), np.float16)
+        opt = fastopt.Adagrad(t, lr=0.01)
+        opt.load_state_dict(dict(opt.state_dict(), rounding=old))
+        sd = opt.state_dict()["rounding"]
+        assert sd["format"] == 2 and sd["counter"] == 0 and 0 <= sd["key"] < 2 ** 64
+        for g in _stochastic_run(t, 3):
+            opt.step(g)
+        assert opt.state_dict()["rounding"]["counter"] == 3
+        runs.append(t)
+    assert np.array_equal(_hbits(runs[0]), _hbits(runs[1]))
+    other = dict(old, bit_generator=np.random.PCG64(12).state)
+    opt = fastopt.Adagrad(np.zeros((50, 4), np.float16), lr=0.01)
+    opt.load_state_dict(dict(opt.state_dict(), rounding=other))
+    assert opt.state_dict()["rounding"]["key"] != sd["key"]
 
 
 def test_half_state_checkpoints_and_bad_input():

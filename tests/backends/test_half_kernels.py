@@ -1,0 +1,149 @@
+"""The 16-bit conversion kernels (``fastopt.backends.<backend>.half``): widening is
+``astype``; rounding to nearest is ``astype`` (ties to even, overflow, subnormals, nan);
+stochastic rounding equals its NumPy reference bit for bit in every backend, is
+unbiased, and draws each element's uniform from its row and column alone (any order,
+any batch of rows, gives the same bits)."""
+import numpy as np
+import pytest
+
+from fastopt.backends.python import half as reference
+
+from conftest import KERNEL_BACKENDS, kernel
+from half_cases import hard_float32s, same_bits
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+BF16 = np.dtype(ml_dtypes.bfloat16)
+F16 = np.dtype(np.float16)
+HALF = [pytest.param(F16, id="float16"), pytest.param(BF16, id="bfloat16")]
+BACKENDS = ["python", *KERNEL_BACKENDS]
+KEY = np.uint64(0x0123_4567_89AB_CDEF)
+
+
+def _narrow(backend, values, rows, table, dtype, stochastic, key=KEY, n_threads=1):
+    kernel(backend, "narrow_rows", "half")(values, rows, table, dtype == BF16, stochastic, key,
+                                           n_threads)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_widening_is_astype_for_every_16_bit_value(backend, dtype):
+    table = np.arange(1 << 16, dtype=np.uint16).reshape(256, 256)
+    rows = np.array([5, 0, 255, 17], np.int64)
+    out = np.full((4, 256), -1.0, np.float32)
+    kernel(backend, "widen_rows", "half")(table, rows, out, dtype == BF16)
+    want = table[rows].view(dtype).astype(np.float32)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(out), nan)
+    assert np.array_equal(out[~nan].view(np.uint32), want[~nan].view(np.uint32))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_rounding_to_nearest_is_astype(backend, dtype):
+    """Ties to even, overflow to inf, subnormals, signed zeros, nan: ml_dtypes' and
+    NumPy's ``astype`` on values around every 16-bit value."""
+    x = hard_float32s(dtype, np.random.default_rng(0))
+    x = x[: x.size - x.size % 8].reshape(-1, 8)
+    table = np.zeros((x.shape[0] + 3, 8), np.uint16)
+    rows = np.arange(x.shape[0], dtype=np.int64)[::-1].copy() + 3
+    _narrow(backend, x[::-1].copy(), rows, table, dtype, False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = x.astype(dtype)
+    same_bits(table[3:].reshape(-1), want.reshape(-1), dtype)
+    assert not table[:3].any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("d", [1, 2, 7, 64])
+@pytest.mark.parametrize("dtype", HALF)
+def test_stochastic_rounding_is_the_reference_with_the_counter_stream(backend, dtype, d):
+    """Row ``r`` column ``c`` draws ``u`` from counter ``r * ceil(d / 2) + c // 2``: the
+    rounding equals :func:`round_reference` with :func:`uniforms_reference` of that
+    counter, whichever rows are written and in which order."""
+    rng = np.random.default_rng(d)
+    x = np.ascontiguousarray(hard_float32s(dtype, rng)[::7])
+    n_rows = x.size // d
+    x = x[: n_rows * d].reshape(n_rows, d)
+    rows = rng.permutation(n_rows).astype(np.int64)
+    table = np.zeros((n_rows, d), np.uint16)
+    _narrow(backend, x[rows], rows, table, dtype, True)
+    slots = (d + 1) // 2
+    counters = np.arange(n_rows, dtype=np.uint64).reshape(-1, 1) * np.uint64(slots)
+    u = reference.uniforms_reference(KEY, counters, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = reference.round_reference(x, dtype, u)
+    same_bits(table.reshape(-1), want.reshape(-1), dtype)
+    # one row at a time (another blocking, another order): the same bits
+    again = np.zeros_like(table)
+    for r in rng.permutation(n_rows)[:50]:
+        _narrow(backend, x[r:r + 1], np.array([r], np.int64), again, dtype, True)
+        assert np.array_equal(again[r], table[r])
+    # another key: another draw
+    other = np.zeros_like(table)
+    _narrow(backend, x[rows], rows, other, dtype, True, key=KEY + np.uint64(1))
+    assert not np.array_equal(other, table)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
+    """The rounding alone, with chosen uniforms: 0 (an exact value must stay), values
+    just below 1, and random ones, on values around every 16-bit value and specials."""
+    rng = np.random.default_rng(4)
+    x = hard_float32s(dtype, rng)
+    u = rng.random(x.size)
+    u[::7] = 0.0
+    u[3::7] = 1.0 - 2.0 ** -24
+    for stochastic in (False, True):
+        out = np.zeros(x.size, np.uint16)
+        kernel(backend, "round_values", "half")(x, u, out, dtype == BF16, stochastic)
+        with np.errstate(over="ignore", invalid="ignore"):
+            want = reference.round_reference(x, dtype, u if stochastic else None)
+        same_bits(out, want, dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_rounding_on_threads_gives_the_same_bits(backend, dtype):
+    """One long row (a dense parameter: its elements in chunks) and many rows (a sparse
+    step: rows in chunks) on 1, 2 and 3 threads: the reference's bits."""
+    rng = np.random.default_rng(5)
+    x = np.ascontiguousarray(hard_float32s(dtype, rng)[:100_001])
+    for values, rows, shape in [(x.reshape(1, -1), np.array([2], np.int64), (3, x.size)),
+                                (x[:99_999].reshape(-1, 3), None, (33_333, 3))]:
+        if rows is None:
+            rows = rng.permutation(shape[0]).astype(np.int64)
+            values = values[rows]
+        for stochastic in (False, True):
+            want = np.zeros(shape, np.uint16)
+            _narrow("python", values, rows, want, dtype, stochastic)
+            for n_threads in (1, 2, 3):
+                got = np.zeros(shape, np.uint16)
+                _narrow(backend, values, rows, got, dtype, stochastic, n_threads=n_threads)
+                same_bits(got.reshape(-1), want.reshape(-1).view(dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_stochastic_rounding_is_unbiased(dtype):
+    """Each value goes to one of its two neighbours, the one away from zero with
+    probability (|x| - |toward|) / (|away| - |toward|): the mean is x."""
+    n = 40_000
+    for x in np.array([1.0 + 1e-3, -0.3337, 1e-6, -2.5e-7, 1234.567, 3e-8], np.float32):
+        table = np.zeros((1, n), np.uint16)
+        _narrow("numba", np.full((1, n), x), np.zeros(1, np.int64), table, dtype, True)
+        got = table[0].view(dtype).astype(np.float64)
+        values = np.unique(got)
+        assert values.size == 2 and values[0] < x < values[1], (x, values)
+        p_up = (float(x) - values[0]) / (values[1] - values[0])
+        assert np.mean(got == values[1]) == pytest.approx(p_up, abs=5 * np.sqrt(0.25 / n))
+        assert abs(got.mean() - float(x)) < 5 * (values[1] - values[0]) * 0.5 / np.sqrt(n)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_columns_and_no_rows(backend):
+    for shape, rows in [((3, 0), np.array([1], np.int64)), ((3, 4), np.zeros(0, np.int64))]:
+        table = np.zeros(shape, np.uint16)
+        out = np.zeros((rows.size, shape[1]), np.float32)
+        kernel(backend, "widen_rows", "half")(table, rows, out, False)
+        _narrow(backend, out, rows, table, F16, True)
+        assert not table.any()
