@@ -53,9 +53,17 @@ cdef inline floating fmax_nan(floating a, floating b) noexcept nogil:
     return a if ((a > b) | (a != a)) else b
 
 
-cdef inline floating fmin_nan(floating a, floating b) noexcept nogil:
-    """np.minimum(a, b), bit for bit: ``a if a < b or a != a else b`` (see fmax_nan)."""
-    return a if ((a < b) | (a != a)) else b
+cdef inline floating fclamp_nan(floating x, floating lo, floating hi) noexcept nogil:
+    """np.minimum(np.maximum(x, lo), hi), bit for bit.
+
+    With ``m = fmax_nan(x, lo)``, np.minimum(m, hi) is ``m if m < hi or m != m else hi``;
+    ``m != m`` is written ``x != x or lo != lo`` (the same: ``m`` is NaN exactly when
+    ``x`` or ``lo`` is).  Written on ``m``, gcc turned it into a select between the
+    NaN tests of ``x`` and ``lo``, a select of booleans it cannot vectorize ("no vectype";
+    Rprop's loop stayed scalar).
+    """
+    cdef floating m = fmax_nan(x, lo)
+    return m if ((m < hi) | (x != x) | (lo != lo)) else hi
 
 
 cdef inline floating fsign(floating x) noexcept nogil:
