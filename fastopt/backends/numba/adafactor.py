@@ -46,6 +46,24 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 # ----------------------------------------------------------------- factored (2-D and up)
 
 @_jit.element
+def adafactor_sum_sq4(x, m):
+    """The float64 sums of squares of ``x[:m]``, ``x[m:2m]``, ``x[2m:3m]``, ``x[3m:4m]``,
+    each in order from 0.0 by its own running sum: four additions in flight, where one
+    sequential sum waits for each addition (as the Cython kernel's rows and blocks)."""
+    s0 = s1 = s2 = s3 = 0.0
+    for k in range(m):
+        v0 = np.float64(x[k])
+        v1 = np.float64(x[k + m])
+        v2 = np.float64(x[k + 2 * m])
+        v3 = np.float64(x[k + 3 * m])
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+    return s0, s1, s2, s3
+
+
+@_jit.element
 def adafactor_set_row(row_var, i, s, cols, b):
     """``R_i += b * (s / cols - R_i)``, ``s`` the float64 sum of the row's squares."""
     r = row_var[i]
@@ -55,22 +73,12 @@ def adafactor_set_row(row_var, i, s, cols, b):
 @_jit.serial
 def adafactor_sq_blocks(x, partial):
     """``partial[b]`` = the float64 sum of ``x[k]^2`` over block ``b`` (``DOT_BLOCK``
-    elements), in order -- four whole blocks at a time, each with its own running sum:
-    the order of :func:`fastopt.backends.numba.lbfgs.dot_serial`, four additions in flight."""
+    elements), in order (as :func:`fastopt.backends.numba.lbfgs.dot_serial`), four whole
+    blocks at a time."""
     n = x.size
     b = 0
     while (b + 4) * DOT_BLOCK <= n:
-        x0 = x[b * DOT_BLOCK:(b + 4) * DOT_BLOCK]
-        s0 = s1 = s2 = s3 = 0.0
-        for k in range(DOT_BLOCK):
-            v0 = np.float64(x0[k])
-            v1 = np.float64(x0[k + DOT_BLOCK])
-            v2 = np.float64(x0[k + 2 * DOT_BLOCK])
-            v3 = np.float64(x0[k + 3 * DOT_BLOCK])
-            s0 += v0 * v0
-            s1 += v1 * v1
-            s2 += v2 * v2
-            s3 += v3 * v3
+        s0, s1, s2, s3 = adafactor_sum_sq4(x[b * DOT_BLOCK:(b + 4) * DOT_BLOCK], DOT_BLOCK)
         partial[b] = s0
         partial[b + 1] = s1
         partial[b + 2] = s2
@@ -88,18 +96,8 @@ def adafactor_rows(grad, row_var, cols, beta, lo, hi):
     t = row_var.dtype.type
     b = t(beta)
     i = lo
-    while i + 4 <= hi:  # four rows at a time, each summed in order by its own running sum
-        g0 = grad[i * cols:i * cols + 4 * cols]
-        s0 = s1 = s2 = s3 = 0.0
-        for j in range(cols):
-            x0 = np.float64(g0[j])
-            x1 = np.float64(g0[j + cols])
-            x2 = np.float64(g0[j + 2 * cols])
-            x3 = np.float64(g0[j + 3 * cols])
-            s0 += x0 * x0
-            s1 += x1 * x1
-            s2 += x2 * x2
-            s3 += x3 * x3
+    while i + 4 <= hi:  # four rows at a time
+        s0, s1, s2, s3 = adafactor_sum_sq4(grad[i * cols:i * cols + 4 * cols], cols)
         adafactor_set_row(row_var, i, s0, cols, b)
         adafactor_set_row(row_var, i + 1, s1, cols, b)
         adafactor_set_row(row_var, i + 2, s2, cols, b)
