@@ -250,8 +250,8 @@ cdef inline void prefetch_rows(const Sparse* sp, Py_ssize_t j, Py_ssize_t j1, co
 
 cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept nogil:
     """Prefetch row ``r`` of each table of ``sp.tables``, when coalescing meets it first:
-    the row update reads them only after the whole pass, so the loads from memory
-    overlap the coalescing (a step whose rows are not in cache ran ~40% longer)."""
+    the row update reads them only after the whole pass, so their loads overlap the
+    coalescing (a 1M x 64 float32 Adagrad step of 8,192 Zipf rows, repeated: ~5% faster)."""
     cdef Py_ssize_t offset = r * sp.row_bytes, t
     for t in range(4):
         if sp.tables[t] != NULL:
