@@ -53,19 +53,29 @@ cdef inline floating fmax_nan(floating a, floating b) noexcept nogil:
     return a if ((a > b) | (a != a)) else b
 
 
-cdef inline floating fmin_nan(floating a, floating b) noexcept nogil:
-    """np.minimum(a, b), bit for bit: ``a if a < b or a != a else b`` (see fmax_nan)."""
-    return a if ((a < b) | (a != a)) else b
+cdef inline floating fclamp_nan(floating x, floating lo, floating hi) noexcept nogil:
+    """np.minimum(np.maximum(x, lo), hi), bit for bit.
+
+    With ``m = fmax_nan(x, lo)``, np.minimum(m, hi) is ``m if m < hi or m != m else hi``;
+    ``m != m`` is written ``x != x or lo != lo`` (the same: ``m`` is NaN exactly when
+    ``x`` or ``lo`` is).  Written on ``m``, gcc turned it into a select between the
+    NaN tests of ``x`` and ``lo``, a select of booleans it cannot vectorize ("no vectype";
+    Rprop's loop stayed scalar).
+    """
+    cdef floating m = fmax_nan(x, lo)
+    return m if ((m < hi) | (x != x) | (lo != lo)) else hi
 
 
 cdef inline floating fsign(floating x) noexcept nogil:
     """np.sign(x), bit for bit: +-1, +0.0 for either zero, NaN for NaN.
 
-    Branch-free (two compares and a select), so the loops that call it vectorize: with
-    ``if``/``return`` per case gcc kept them scalar, and a random sign mispredicted every
-    other element (Lion, Rprop, FTRL and proximal Adagrad ran at 5-10% of the roof).
+    Branch-free (two compares and selects of constants), so the loops that call it
+    vectorize: with ``if``/``return`` per case gcc kept them scalar, and a random sign
+    mispredicted every other element (Lion, Rprop, FTRL and proximal Adagrad ran at 5-10%
+    of the roof).  Not ``(x > 0) - (x < 0)`` converted: for float64 that is a 32-bit int
+    under a 64-bit mask, which gcc does not vectorize ("no vectype").
     """
-    cdef floating s = <floating>((x > 0) - (x < 0))
+    cdef floating s = <floating>1 if x > 0 else (<floating>-1 if x < 0 else <floating>0)
     return x if x != x else s
 
 
@@ -208,6 +218,7 @@ ctypedef struct Sparse:
     Py_ssize_t row_bytes    # d * itemsize
     int typenum             # of the float arrays
     bint wide_indices       # int64 (else int32) indices
+    const void* tables[4]   # (n_rows, d) param and state tables (NULL: none), prefetched
 
 
 # Updates the distinct rows rows[j0:j1]; ``args`` is the module's Args struct.
@@ -235,6 +246,16 @@ cdef inline void prefetch_rows(const Sparse* sp, Py_ssize_t j, Py_ssize_t j1, co
         prefetch_bytes(<const char*>t2 + offset, sp.row_bytes)
     if t3 != NULL:
         prefetch_bytes(<const char*>t3 + offset, sp.row_bytes)
+
+
+cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept nogil:
+    """Prefetch row ``r`` of each table of ``sp.tables``, when coalescing meets it first:
+    the row update reads them only after the whole pass, so their loads overlap the
+    coalescing (a 1M x 64 float32 Adagrad step of 8,192 Zipf rows, repeated: ~5% faster)."""
+    cdef Py_ssize_t offset = r * sp.row_bytes, t
+    for t in range(4):
+        if sp.tables[t] != NULL:
+            prefetch_bytes(<const char*>sp.tables[t] + offset, sp.row_bytes)
 
 
 cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
@@ -267,6 +288,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
             for j in range(d):
                 c[j] = c[j] + v[j]
         else:
+            prefetch_table_rows(sp, r)
             slots[r] = u
             rows[u] = r
             c = co + u * d
@@ -402,6 +424,8 @@ cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
                               REQ_WRITE, "coalesced")
     sp.n_distinct = 0
     sp.bad_index = -1
+    sp.tables[0] = cnp.PyArray_DATA(param)
+    sp.tables[1] = sp.tables[2] = sp.tables[3] = NULL
     return typenum
 
 

@@ -164,6 +164,35 @@ def test_maximum_of_signed_zeros_matches_numpy(backend, dtype):
             assert np.array_equal(bits(got), bits(want))
 
 
+
+@pytest.mark.parametrize("backend", KERNEL_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rprop_clamp_with_special_bounds_matches_reference(backend, dtype):
+    """Rprop's clamp min(max(step, step_size_min), step_size_max) as np.minimum/np.maximum
+    also when a bound is NaN, infinite or a signed zero (the compiled clamp tests NaN on
+    the bounds, not on max's result), with NaN, +-0 and +-inf step sizes."""
+    rprop, reference = kernel(backend, "rprop"), kernel("python", "rprop")
+    rng = np.random.default_rng(stable_seed("rprop bounds"))
+    n = 67  # vector bodies and a tail
+    specials = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 1e-7, 1.0, 60.0], dtype)
+    bounds = [(1e-6, 50.0), (np.nan, 50.0), (1e-6, np.nan), (np.nan, np.nan), (-0.0, 0.0),
+              (0.0, -0.0), (-np.inf, np.inf), (np.inf, -np.inf), (2.0, 1.0)]
+    for lo, hi in bounds:
+        for n_threads in (1, 2):
+            grad = rng.standard_normal(n).astype(dtype)
+            prev = rng.standard_normal(n).astype(dtype)
+            prev[::3] = 0.0
+            steps = rng.choice(specials, n)
+            arrays = [rng.standard_normal(n).astype(dtype), grad, prev, steps]
+            expected = [a.copy() for a in arrays]
+            scalars = (dtype(0.5), dtype(1.2), dtype(lo), dtype(hi), False)
+            with np.errstate(all="ignore"):
+                reference(*expected, *scalars, 1)
+                rprop(*arrays, *scalars, n_threads)
+            for i, (got, want) in enumerate(zip(arrays, expected)):
+                assert_same_values(got, want, f"bounds ({lo}, {hi}) array #{i}")
+
+
 # -- Adafactor: a whole step on an n-D array, reductions included -------------------------
 
 #: Shapes: empty ones, a scalar, vectors (one element, a vector tail, several DOT_BLOCK
