@@ -426,11 +426,22 @@ def address(a):
     return a.ctypes.data
 
 
+def same_dtype(a, b):
+    """Whether the arrays ``a`` and ``b`` have the same dtype (njit only: a constant)."""
+    raise NotImplementedError("same_dtype is only callable from compiled code")
+
+
+@overload(same_dtype, jit_options=dict(FLAGS, cache=False))
+def _same_dtype(a, b):
+    same = a.dtype == b.dtype
+    return lambda a, b: same
+
+
 @serial
 def grad_address(g, like, n):
     """The data address of the gradient ``g`` if it is a C-contiguous 1-D array of
     ``like``'s dtype and ``n`` elements, else -1."""
-    if g.dtype != like.dtype or g.ndim != 1 or g.size != n:
+    if not same_dtype(g, like) or g.ndim != 1 or g.size != n:
         return -1
     if g.size > 1 and g.strides[0] != g.itemsize:
         return -1
