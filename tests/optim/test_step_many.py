@@ -1,6 +1,7 @@
-"""One compiled call for many separate arrays (the Cython ``<rule>_many`` kernels, and
-the optimizer's use of them): the same bits as stepping each array alone, at any
-thread count, and every bad array refused before anything is written."""
+"""One compiled call for many separate arrays (the ``<rule>_many`` kernels of the Cython
+and numba backends, and the optimizer's use of them): the same bits as stepping each
+array alone and as the reference, at any thread count, and every bad array refused
+before anything is written."""
 import numpy as np
 import pytest
 
@@ -10,33 +11,44 @@ from fastopt.backends import ALGORITHMS, _dispatch
 from conftest import bits, require
 from kernel_cases import make_case, option_grid
 
-SIZES = (0, 1, 17, 4096, 70_001)
+SIZES = (0, 1, 17, 4096, 0, _dispatch.PARALLEL_THRESHOLD + 3, 3)
+BACKENDS = ("cython", "numba")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_many_equals_one_call_per_array(algorithm, dtype):
-    require("cython")
-    single = _dispatch.kernel("cython", algorithm)
-    many = _dispatch.kernel("cython", f"{algorithm}_many", algorithm)
+def test_many_equals_one_call_per_array(algorithm, dtype, backend):
+    """Each array as the backend's own kernel and the reference update it (whose bits the
+    kernel tests compare for each call alone), on 1 to 4 threads: the chunks of the
+    arrays laid end to end start and stop inside arrays, and at their boundaries."""
+    require(backend)
+    single = _dispatch.kernel(backend, algorithm)
+    reference = _dispatch.kernel("python", algorithm)
+    many = _dispatch.kernel(backend, f"{algorithm}_many", algorithm)
     rng = np.random.default_rng(sum(map(ord, algorithm)))
     for options in option_grid(algorithm):
         cases = [make_case(algorithm, options, n, dtype, rng) for n in SIZES]
         scalars = cases[0][1]
+        want = [[a.copy() for a in arrays] for arrays, _ in cases]
+        for arrays in want:
+            reference(*arrays, *scalars, 1)
+        alone = [[a.copy() for a in arrays] for arrays, _ in cases]
+        for arrays in alone:
+            single(*arrays, *scalars, 1)
         for n_threads in (1, 2, 3, 4):
             got = [[a.copy() for a in arrays] for arrays, _ in cases]
-            want = [[a.copy() for a in arrays] for arrays, _ in cases]
-            for arrays in want:
-                single(*arrays, *scalars, 1)
             many(*[list(column) for column in zip(*got)], *scalars, n_threads)
-            for g, w in zip(got, want):
-                for a, b in zip(g, w):
+            for g, w, s in zip(got, want, alone):
+                for a, b, c in zip(g, w, s):
                     assert np.array_equal(bits(a), bits(b)), (algorithm, options, n_threads)
+                    assert np.array_equal(bits(a), bits(c)), (algorithm, options, n_threads)
 
 
-def test_many_refuses_bad_arrays_before_writing():
-    require("cython")
-    many = _dispatch.kernel("cython", "adam_many", "adam")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_refuses_bad_arrays_before_writing(backend):
+    require(backend)
+    many = _dispatch.kernel(backend, "adam_many", "adam")
     rng = np.random.default_rng(0)
     cases = [make_case("adam", {"amsgrad": False, "weight_decay": False, "decoupled": False,
                                 "maximize": False}, n, np.float32, rng) for n in (5, 6, 7)]
@@ -68,19 +80,21 @@ def test_many_refuses_bad_arrays_before_writing():
     assert unchanged()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_optimizer_steps_separate_arrays_in_one_call(n_threads):
-    """Adam on 40 separate arrays: the Cython backend steps them with one call per step
-    (one job of the pool when their total is above the threshold) and gives the bits of
-    the reference backend, which steps them one by one."""
-    require("cython")
+def test_optimizer_steps_separate_arrays_in_one_call(n_threads, backend):
+    """Adam on 40 separate arrays: the compiled backends step them with one call per step
+    (one job of fastopt's pool when their total is above the threshold) and give the bits
+    of the reference backend, which steps them one by one."""
+    require(backend)
+    require("cython")  # (the pool's job counter)
     from fastopt.backends.cython import _pool
     fastopt.set_num_threads(n_threads)
     rng = np.random.default_rng(3)
     shapes = [(5_003,), (0,), (31, 7)] + [(4_099,)] * 37
     params = {b: [rng.standard_normal(s).astype(np.float32) for s in shapes]
-              for b in ("cython",)}
-    params["python"] = [p.copy() for p in params["cython"]]
+              for b in (backend,)}
+    params["python"] = [p.copy() for p in params[backend]]
     opts = {b: fastopt.AdamW(params[b], lr=1e-2, weight_decay=0.1, amsgrad=True, backend=b)
             for b in params}
     for step in range(3):
@@ -89,11 +103,11 @@ def test_optimizer_steps_separate_arrays_in_one_call(n_threads):
         for b, opt in opts.items():
             opt.step(grads)
         assert _pool.info()["jobs"] == jobs + (n_threads > 1)
-    for a, b in zip(params["cython"], params["python"]):
+    for a, b in zip(params[backend], params["python"]):
         assert np.array_equal(bits(a), bits(b))
     for i in range(len(shapes)):
         for name, value in opts["python"].state[i].items():
-            other = opts["cython"].state[i][name]
+            other = opts[backend].state[i][name]
             if isinstance(value, np.ndarray):
                 assert np.array_equal(bits(other), bits(value)), name
             else:

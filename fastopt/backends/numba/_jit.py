@@ -399,7 +399,13 @@ def many_range(serial, ptrs, starts, like, rest, lo, hi):
     """``serial`` on the elements ``[lo, hi)`` of the arrays at ``ptrs`` laid end to end:
     each array's part as if that array were stepped alone (``rest``: the scalars)."""
     k = starts.size - 1
-    i = np.searchsorted(starts, lo, side="right") - 1  # the last array starting at or before lo
+    i, j = 0, k  # i: the last array starting at or before lo (binary search)
+    while j - i > 1:
+        mid = (i + j) // 2
+        if starts[mid] <= lo:
+            i = mid
+        else:
+            j = mid
     while lo < hi and i < k:
         stop = min(hi, starts[i + 1])
         if stop > lo:
