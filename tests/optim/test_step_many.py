@@ -77,7 +77,43 @@ def test_many_refuses_bad_arrays_before_writing(backend):
     bad[2][2].flags.writeable = False
     with pytest.raises(ValueError, match=r"exp_avg\[2\] is read-only"):
         many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][1] = np.zeros(12, np.float32)[::2]
+    with pytest.raises(ValueError, match=r"grads\[1\] is not contiguous"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][0] = [0.0] * 5
+    with pytest.raises(TypeError, match=r"grads\[0\]"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[0][0] = np.zeros((5, 1), np.float32)
+    with pytest.raises(ValueError, match="param must be 1-D"):
+        many(*bad, *scalars, 2)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        many(*arrays, *scalars, 0)
+    # Aliasing: a written array sharing memory with any other array of the call.
+    memory = np.zeros(8, np.float32)
+    bad = [list(c) for c in arrays]
+    bad[2][1], bad[3][2] = memory[:6], memory[1:]  # exp_avg[1] and exp_avg_sq[2] overlap
+    with pytest.raises(ValueError, match=r"exp_avg_sq\[2\] shares memory with exp_avg\[1\]"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][1] = bad[0][1]  # grads[1] is params[1]
+    with pytest.raises(ValueError, match=r"(grads\[1\] shares memory with params\[1\]|"
+                                         r"params\[1\] shares memory with grads\[1\])"):
+        many(*bad, *scalars, 2)
+    big = np.zeros(20, np.float32)
+    bad = [list(c) for c in arrays]
+    bad[0][0], bad[0][2] = big[:5], big[4:11]  # params[0] and params[2] share one element
+    with pytest.raises(ValueError, match=r"params\[2\] shares memory with params\[0\]"):
+        many(*bad, *scalars, 2)
     assert unchanged()
+    # Gradients may share memory with each other (they are only read).
+    shared = [list(c) for c in arrays]
+    shared[1] = [np.ones(n, np.float32) for n in (5, 6, 7)]
+    shared[1][1] = shared[1][2][:6]
+    many(*shared, *scalars, 2)
+    assert not unchanged()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -99,6 +99,8 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
+from fastopt._internal import validation as _validation
+
 #: Flags shared by every compiled function of the numba backend.
 FLAGS = dict(error_model="numpy", fastmath=False, boundscheck=False, nogil=True, cache=True)
 
@@ -579,7 +581,27 @@ class Many:
                 table[row, i] = address(item[0])
             total += n
             starts[i + 1] = total
+        self._refuse_overlaps(table, starts, dtype.itemsize, used)
         return table, starts, used
+
+    def _refuse_overlaps(self, table, starts, itemsize, used):
+        """Refuse a written array (a parameter, a used state) that shares memory with
+        another array of the call (gradients may share memory with each other)."""
+        rows = [r for r in range(table.shape[0]) if r < 2 or used[r - 2]]
+        sizes = np.diff(starts) * itemsize
+        lows, highs, written, where = [], [], [], []
+        for r in rows:
+            for i in np.flatnonzero(sizes).tolist():
+                lows.append(int(table[r, i]))
+                highs.append(int(table[r, i] + sizes[i]))
+                written.append(r != 1)
+                where.append((r, i))
+        pair = _validation.first_overlap(lows, highs, written)
+        if pair is not None:
+            names = ("params", "grads") + self.states
+            (r, i), (s, j) = where[pair[0]], where[pair[1]]
+            raise ValueError(f"{names[s]}[{j}] shares memory with {names[r]}[{i}]; every "
+                             f"array of the call must be a separate array")
 
     def __call__(self, params, grads, *args):
         m = len(self.states)
