@@ -637,7 +637,7 @@ class _PreparedMany:
 
     def __init__(self, many, params, lists):
         self.many, self.params, self.lists = many, params, lists
-        self.checked = None  # (ptrs, starts, used, grads seen)
+        self.checked = None  # (ptrs, starts, used, grads seen, sizes)
 
     def __call__(self, params, grads, *args):
         many = self.many
@@ -651,18 +651,19 @@ class _PreparedMany:
         checked = self.checked
         if checked is None or many._used(like.dtype, rest) != checked[2]:
             table, starts, used = many.check(params, grads, list(args[:m]), rest, n_threads)
-            checked = self.checked = (tuple(table), starts, used, list(grads))
+            checked = self.checked = (tuple(table), starts, used, list(grads),
+                                      np.diff(starts).tolist())
         elif n_threads < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
         elif any(a is not b for a, b in zip(grads, checked[3])):
-            ptrs, starts = checked[0], checked[1]
-            row = np.empty(len(grads), np.int64)
-            for i, g in enumerate(grads):
+            row = []
+            for g, n in zip(grads, checked[4]):
                 if type(g) is not np.ndarray:
                     return many(params, grads, *args)
-                row[i] = grad_address(g, like, starts[i + 1] - starts[i])
-                if row[i] < 0:
-                    return many(params, grads, *args)  # (which says what is wrong)
-            checked = self.checked = ((ptrs[0], row) + ptrs[2:], starts, checked[2],
-                                      list(grads))
+                row.append(grad_address(g, like, n))
+            if min(row) < 0:
+                return many(params, grads, *args)  # (which says what is wrong)
+            ptrs = checked[0]
+            checked = self.checked = ((ptrs[0], np.array(row, np.int64)) + ptrs[2:],
+                                      checked[1], checked[2], list(grads), checked[4])
         many.run(checked[0], checked[1], like, rest, n_threads)
