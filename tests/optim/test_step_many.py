@@ -148,3 +148,28 @@ def test_optimizer_steps_separate_arrays_in_one_call(n_threads, backend):
                 assert np.array_equal(bits(other), bits(value)), name
             else:
                 assert other == value, name
+
+
+def test_numba_many_prange_fallback_gives_the_same_bits(monkeypatch):
+    """Without fastopt's pool (the Cython extension not built; here its address switched
+    off), numba's ``<rule>_many`` runs its ``prange`` driver: the same bits, no pool job."""
+    require("numba")
+    require("cython")  # (the pool's job counter)
+    from fastopt.backends.cython import _pool
+    from fastopt.backends.numba import _jit
+    many = _dispatch.kernel("numba", "rmsprop_many", "rmsprop")
+    rng = np.random.default_rng(5)
+    options = {"centered": True, "momentum": True, "weight_decay": False, "maximize": False}
+    cases = [make_case("rmsprop", options, n, np.float64, rng) for n in SIZES]
+    scalars = cases[0][1]
+    want = [[a.copy() for a in arrays] for arrays, _ in cases]
+    many(*[list(column) for column in zip(*want)], *scalars, 1)
+    monkeypatch.setattr(_jit, "POOL_RUN", 0)
+    for n_threads in (2, 3):
+        got = [[a.copy() for a in arrays] for arrays, _ in cases]
+        jobs = _pool.info()["jobs"]
+        many(*[list(column) for column in zip(*got)], *scalars, n_threads)
+        assert _pool.info()["jobs"] == jobs
+        for g, w in zip(got, want):
+            for a, b in zip(g, w):
+                assert np.array_equal(bits(a), bits(b)), n_threads
