@@ -85,6 +85,10 @@ claimed.  How a twin reaches it, all inside one compiled function (no Python in 
   from the Cython module's C-API capsule, :data:`POOL_RUN`).  The compiled code holds no
   process-specific address, so the twins are cached on disk like every other function.
 
+The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
+calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
+:func:`many_range` (see "many arrays in one call" below).
+
 Chunk ``c`` covers the same elements whoever runs it, and the updates are elementwise
 (the reductions of L-BFGS are summed per fixed block): bits do not depend on the thread
 count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``prange``
