@@ -4,11 +4,13 @@ array alone and as the reference, at any thread count, and every bad array refus
 before anything is written."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastopt
 from fastopt.backends import ALGORITHMS, _dispatch
 
-from conftest import bits, require
+from conftest import bits, examples, require
 from kernel_cases import make_case, option_grid
 
 SIZES = (0, 1, 17, 4096, 0, _dispatch.PARALLEL_THRESHOLD + 3, 3)
@@ -173,3 +175,31 @@ def test_numba_many_prange_fallback_gives_the_same_bits(monkeypatch):
         for g, w in zip(got, want):
             for a, b in zip(g, w):
                 assert np.array_equal(bits(a), bits(b)), n_threads
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=examples(40), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 70), min_size=1, max_size=9),
+       n_threads=st.integers(1, 4), dtype=st.sampled_from([np.float32, np.float64]),
+       amsgrad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_many_equals_one_call_per_array_for_drawn_sizes(backend, sizes, n_threads, dtype,
+                                                        amsgrad, seed):
+    """Drawn array sizes (the chunks of a few dozen elements each end anywhere: inside an
+    array, at its end, on empty arrays): the bits of one kernel call per array."""
+    require(backend)
+    single = _dispatch.kernel(backend, "adam")
+    many = _dispatch.kernel(backend, "adam_many", "adam")
+    rng = np.random.default_rng(seed)
+    options = {"amsgrad": amsgrad, "weight_decay": True, "decoupled": False,
+               "maximize": False}
+    cases = [make_case("adam", options, n, dtype, rng) for n in sizes]
+    scalars = cases[0][1]
+    want = [[a.copy() for a in arrays] for arrays, _ in cases]
+    for arrays in want:
+        single(*arrays, *scalars, 1)
+    got = [[a.copy() for a in arrays] for arrays, _ in cases]
+    many(*[list(column) for column in zip(*got)], *scalars, n_threads)
+    for g, w in zip(got, want):
+        for a, b in zip(g, w):
+            assert np.array_equal(bits(a), bits(b))
