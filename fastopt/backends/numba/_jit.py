@@ -516,18 +516,26 @@ class Many:
         self.switches = tuple(switches)
         self.scalars = tuple(names[:len(names) - len(self.switches)])
         assert tuple(names[len(self.scalars):]) == self.switches, (name, names)
-        self.optional = {state: compile(condition, f"<{name}: {state}>", "eval")
-                         for state, condition in (optional or {}).items()}
+        self.conditions = tuple(self._condition(name, state, (optional or {}).get(state))
+                                for state in self.states)
+
+    def _condition(self, name, state, condition):
+        """``used(t, *scalars, *switches)`` for the optional ``state`` (None: always used):
+        ``condition`` with the scalars it names rounded by the dtype's type ``t``."""
+        if condition is None:
+            return None
+        code = compile(condition, f"<{name}: {state}>", "eval")
+        rounded = "".join(f"    {s} = t({s})\n" for s in self.scalars if s in code.co_names)
+        src = (f"def used(t, {', '.join(self.scalars + self.switches)}):\n{rounded}"
+               f"    return bool({condition})\n")
+        scope = {}
+        exec(compile(src, f"<{name}: {state}>", "exec"), scope)
+        return scope["used"]
 
     def _used(self, dtype, rest):
         """Which states the options use (each optional state's condition)."""
-        if not self.optional:
-            return (True,) * len(self.states)
         t = dtype.type
-        values = dict(zip(self.scalars, (t(x) for x in rest)))
-        values.update(zip(self.switches, rest[len(self.scalars):]))
-        return tuple(s not in self.optional or bool(eval(self.optional[s], {}, values))
-                     for s in self.states)
+        return tuple(True if used is None else used(t, *rest) for used in self.conditions)
 
     def _rest(self, args):
         """The scalars as floats and the switches as bools (as the Cython signature types
