@@ -203,3 +203,24 @@ def test_many_equals_one_call_per_array_for_drawn_sizes(backend, sizes, n_thread
     for g, w in zip(got, want):
         for a, b in zip(g, w):
             assert np.array_equal(bits(a), bits(b))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_uses_an_optional_state_as_its_kernel_would(backend):
+    """An optional state is checked only when the options use it, judged on the scalars
+    rounded to the arrays' dtype (RMSprop's momentum of 1e-50 is 0 in float32)."""
+    require(backend)
+    many = _dispatch.kernel(backend, "rmsprop_many", "rmsprop")
+    for dtype, used in ((np.float32, False), (np.float64, True)):
+        params = [np.ones(3, dtype), np.ones(2, dtype)]
+        grads = [np.ones(3, dtype), np.ones(2, dtype)]
+        square_avg = [np.zeros(3, dtype), np.zeros(2, dtype)]
+        empty = [np.empty(0, dtype), np.empty(0, dtype)]
+        args = (params, grads, square_avg, empty, empty, 0.1, 0.9, 0.1, 1e-8, 0.0, 1e-50,
+                False, False, 1)
+        if used:
+            with pytest.raises(ValueError, match=r"momentum_buffer\[0\] has shape \(0,\)"):
+                many(*args)
+        else:
+            many(*args)
+            assert np.all(params[0] < 1)

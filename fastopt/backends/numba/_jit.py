@@ -627,7 +627,11 @@ class Many:
             self.run(tuple(table), starts, params[0], rest, n_threads)
 
     def run(self, ptrs, starts, like, rest, n_threads):
-        """The compiled walk of the checked arrays (on the pool when ``n_threads > 1``)."""
+        """The compiled walk of the checked arrays (on the pool when ``n_threads > 1``),
+        with the scalars rounded to the arrays' dtype first, as the Cython kernels cast
+        them (the options, and so the arrays the walk touches, follow the rounded values)."""
+        n = len(self.scalars)
+        rest = tuple(np.array(rest[:n], like.dtype).tolist()) + rest[n:]
         total = int(starts[-1])
         if n_threads == 1 or total <= CHUNK_ALIGN:
             self.range_fn(ptrs, starts, like, rest, 0, total)
