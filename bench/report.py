@@ -265,6 +265,11 @@ def compile_lines(results):
         lines.append(f"total over the kernels: compile {c['total_compile_s']:.2f} s, cache load "
                      f"{c['total_cache_load_s']:.2f} s (import + first serial + first parallel "
                      f"call, minus one steady call of each)")
+    if "many" in c:
+        m = c["many"]
+        lines.append(f"separate-arrays drivers (<rule>_many, {m['drivers']} rule x dtype): "
+                     f"compile {m['total_compile_s']:.2f} s in all ({m['max_compile_s']:.2f} s "
+                     f"at most for one), cache load {m['total_cache_load_s']:.2f} s")
     return lines
 
 

@@ -10,7 +10,9 @@ the cache, the second loads it.  In each, per kernel and dtype, we time:
 * ``first_parallel_s``: the first call with ``n_threads=<all cores>`` on an array
   above the parallel threshold (compile/load of the ``prange`` driver and start
   of numba's thread pool);
-* ``second_serial_s``: a second serial call, i.e. the steady cost for comparison.
+* ``second_serial_s``: a second serial call, i.e. the steady cost for comparison;
+* ``many_s``: the first serial and pooled calls of ``<kernel>_many`` (two arrays; compile
+  or cache load of the separate-arrays driver) minus a second call of each.
 
 ``import_numba_s``, ``import_fastopt_s`` and ``import_numba_backend_s`` (the
 package ``fastopt.backends.numba``) are paid once per process and reported apart,
@@ -63,10 +65,25 @@ for name in spec["algorithms"]:
                                             spec["threads"])
         t0 = clock(); fn(*args); first_par = clock() - t0
         t0 = clock(); fn(*args); second_par = clock() - t0
+        # The driver for separate arrays (<kernel>_many), where the rule has one: two
+        # arrays, serial then on the pool; first calls minus second calls.
+        many = getattr(sys.modules["fastopt.backends.numba." + algo.kernel],
+                       algo.kernel + "_many", None)
+        many_s = None
+        if many is not None:
+            calls = [fastopt_impl.kernel_call(algo, "numba", 1000 + s, dtype, 1, seed=s)[1]
+                     for s in (0, 1)]
+            k = sum(isinstance(a, np.ndarray) for a in calls[0])
+            lists = [[c[j] for c in calls] for j in range(k)]
+            rest = calls[0][k:-1]
+            times = []
+            for th in (1, spec["threads"], 1, spec["threads"]):
+                t0 = clock(); many(*lists, *rest, th); times.append(clock() - t0)
+            many_s = times[0] + times[1] - times[2] - times[3]
         out["kernels"].append({"algorithm": name, "kernel": algo.kernel, "dtype": dtype,
                                "import_s": row_import, "first_serial_s": first,
                                "second_serial_s": second, "first_parallel_s": first_par,
-                               "second_parallel_s": second_par})
+                               "second_parallel_s": second_par, "many_s": many_s})
         row_import = None
 print("BENCH-JSON " + json.dumps(out))
 """
@@ -125,6 +142,12 @@ def run(cfg, bar, root):
         result["per_kernel"] = rows
         result["total_compile_s"] = sum(r["compile_s"] for r in rows)
         result["total_cache_load_s"] = sum(r["cache_load_s"] for r in rows)
+        many = [(r["cold"].get("many_s"), r["cached"].get("many_s")) for r in rows]
+        many = [m for m in many if m[0] is not None and m[1] is not None]
+        if many:
+            result["many"] = {"drivers": len(many), "total_compile_s": sum(m[0] for m in many),
+                              "max_compile_s": max(m[0] for m in many),
+                              "total_cache_load_s": sum(m[1] for m in many)}
     return result
 
 

@@ -94,6 +94,25 @@ def no_overlaps(name, arrays):
                              f"its own array")
 
 
+def first_overlap(lows, highs, written):
+    """The indices ``(i, j)`` of two memory ranges ``[lows[i], highs[i])`` (non-empty) that
+    overlap, at least one of them ``written``, or None: what a kernel that writes some of
+    the arrays and reads the others (which may share memory) must refuse."""
+    order = sorted(range(len(lows)), key=lows.__getitem__)
+    end_any = end_written = -1  # the furthest end so far, of any range / a written one
+    who_any = who_written = -1
+    for j in order:
+        if written[j] and lows[j] < end_any:
+            return who_any, j
+        if lows[j] < end_written:
+            return who_written, j
+        if highs[j] > end_any:
+            end_any, who_any = highs[j], j
+        if written[j] and highs[j] > end_written:
+            end_written, who_written = highs[j], j
+    return None
+
+
 def gradient(g, p, i):
     """``grads[i]`` for ``params[i]``: same dtype and shape, contiguous, not aliasing ``p``."""
     if not isinstance(g, np.ndarray):

@@ -28,13 +28,18 @@ kernels do not re-check what the caller already validated):
 
 Kernels update ``param`` and the state arrays in place and return ``None``.
 
-Many arrays (Cython only)
--------------------------
-``fastopt.backends.cython.<rule>.<rule>_many(params, grads, *state_lists, *scalars,
-*flags, n_threads)`` takes lists (one entry per array, each entry as the kernel's) and
-shared scalars, checks every array before writing any, and updates them as if they
-were one array laid end to end on ``n_threads`` threads: the bits of one kernel call
-per array.  The optimizer uses it for a group of separate arrays at the same step.
+Many arrays
+-----------
+``fastopt.backends.<cython|numba>.<rule>.<rule>_many(params, grads, *state_lists,
+*scalars, *flags, n_threads)`` takes lists (one entry per array, each entry as the
+kernel's) and shared scalars, checks every array (the kernel's checks, and that no
+written array shares memory with another array of the call) before writing any, and
+updates them as if they were one array laid end to end on ``n_threads`` threads: the
+bits of one kernel call per array.  The optimizer uses it for a group of separate arrays
+at the same step.  The numba one (``fastopt.backends.numba._jit.Many``) puts the arrays'
+addresses in an int64 table that one compiled function walks in chunks on fastopt's
+pool; its ``prepare(params, *state_lists)`` gives the call the optimizer's plan replays
+(the table kept, only the gradients' addresses checked and renewed).
 
 Whole-array kernels
 -------------------

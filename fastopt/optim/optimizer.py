@@ -277,6 +277,8 @@ _ROW_ZERO = np.zeros(1, np.int64)
 #: The kinds of call a plan replays (see Optimizer._make_plan): one parameter, a group
 #: in one buffer, a group of separate arrays (``<rule>_many``).
 _ONE, _SPAN, _MANY = "one", "span", "many"
+#: The backends with ``<rule>_many`` kernels.
+_MANY_BACKENDS = ("cython", "numba")
 
 
 def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
@@ -1395,13 +1397,15 @@ class Optimizer:
         return fused
 
     def _step_many(self, gi, start, stop, group_grads, record=None):
-        """One compiled call (the Cython backend's ``<rule>_many``) for a group of separate
-        arrays at the same point: its arrays cost what one array of their total size
-        costs.  Returns whether it applied (else each array is stepped on its own).
+        """One compiled call (the compiled backends' ``<rule>_many``) for a group of
+        separate arrays at the same point: its arrays cost what one array of their total
+        size costs.  Returns whether it applied (else each array is stepped on its own).
         The gradients were validated by :meth:`step`; the kernel checks the arrays again
-        before it writes anything."""
+        before it writes anything.  A kernel with ``prepare`` (numba's) gives the call
+        the plan replays: it keeps the checked addresses of the group's arrays and checks
+        only the gradients again."""
         group = self.param_groups[gi]
-        if (stop - start < 2 or (self.backend or _dispatch.get_backend()) != "cython"
+        if (stop - start < 2 or (self.backend or _dispatch.get_backend()) not in _MANY_BACKENDS
                 or self._kernel_name(group, sparse=False) != self.algorithm
                 or group.get("per_row_step") or self._finishes
                 or any(p.dtype in check.HALF_DTYPES for p in self._params[start:stop])
@@ -1417,12 +1421,14 @@ class Optimizer:
         if any(v[0].dtype != dtype for v in views):
             return False
         many = self._kernel(self.algorithm + "_many")
+        param_views = [v[0] for v in views]
+        state_views = [list(s) for s in zip(*(v[1] for v in views))]
+        if hasattr(many, "prepare"):
+            many = many.prepare(param_views, *state_views)
         for state in states:
             _put(state, "step", state["step"] + 1)
         floats, flags = self._scalars(group, states[0])
         self._sync_state(states[0], states[1:])
-        param_views = [v[0] for v in views]
-        state_views = [list(s) for s in zip(*(v[1] for v in views))]
         size = sum(v[0].size for v in views)
         many(param_views, [g.reshape(-1) for g in group_grads], *state_views,
              *_rounded(floats, dtype), *flags, _dispatch.threads_for(size))

@@ -12,7 +12,7 @@ import fastopt
 
 from conftest import require
 
-BACKENDS = ["python", "cython"]
+BACKENDS = ["python", "cython", "numba"]
 backends = pytest.mark.parametrize("backend", BACKENDS)
 #: Layouts of three parameters: one array, separate arrays, one buffer (flat_arrays).
 LAYOUTS = ["single", "separate", "flat"]
@@ -74,7 +74,7 @@ RULES = {"Adam-amsgrad": (fastopt.Adam, dict(amsgrad=True)),
          "Adagrad": (fastopt.Adagrad, dict(lr_decay=0.01))}
 
 
-@pytest.mark.parametrize("backend", BACKENDS + ["numba"])
+@backends
 @layouts
 @pytest.mark.parametrize("rule", list(RULES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

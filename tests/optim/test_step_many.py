@@ -1,42 +1,56 @@
-"""One compiled call for many separate arrays (the Cython ``<rule>_many`` kernels, and
-the optimizer's use of them): the same bits as stepping each array alone, at any
-thread count, and every bad array refused before anything is written."""
+"""One compiled call for many separate arrays (the ``<rule>_many`` kernels of the Cython
+and numba backends, and the optimizer's use of them): the same bits as stepping each
+array alone and as the reference, at any thread count, and every bad array refused
+before anything is written."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastopt
 from fastopt.backends import ALGORITHMS, _dispatch
 
-from conftest import bits, require
+from conftest import bits, examples, require
 from kernel_cases import make_case, option_grid
 
-SIZES = (0, 1, 17, 4096, 70_001)
+SIZES = (0, 1, 17, 4096, 0, _dispatch.PARALLEL_THRESHOLD + 3, 3)
+BACKENDS = ("cython", "numba")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_many_equals_one_call_per_array(algorithm, dtype):
-    require("cython")
-    single = _dispatch.kernel("cython", algorithm)
-    many = _dispatch.kernel("cython", f"{algorithm}_many", algorithm)
+def test_many_equals_one_call_per_array(algorithm, dtype, backend):
+    """Each array as the backend's own kernel and the reference update it (whose bits the
+    kernel tests compare for each call alone), on 1 to 4 threads: the chunks of the
+    arrays laid end to end start and stop inside arrays, and at their boundaries."""
+    require(backend)
+    single = _dispatch.kernel(backend, algorithm)
+    reference = _dispatch.kernel("python", algorithm)
+    many = _dispatch.kernel(backend, f"{algorithm}_many", algorithm)
     rng = np.random.default_rng(sum(map(ord, algorithm)))
     for options in option_grid(algorithm):
         cases = [make_case(algorithm, options, n, dtype, rng) for n in SIZES]
         scalars = cases[0][1]
+        want = [[a.copy() for a in arrays] for arrays, _ in cases]
+        for arrays in want:
+            reference(*arrays, *scalars, 1)
+        alone = [[a.copy() for a in arrays] for arrays, _ in cases]
+        for arrays in alone:
+            single(*arrays, *scalars, 1)
         for n_threads in (1, 2, 3, 4):
             got = [[a.copy() for a in arrays] for arrays, _ in cases]
-            want = [[a.copy() for a in arrays] for arrays, _ in cases]
-            for arrays in want:
-                single(*arrays, *scalars, 1)
             many(*[list(column) for column in zip(*got)], *scalars, n_threads)
-            for g, w in zip(got, want):
-                for a, b in zip(g, w):
+            for g, w, s in zip(got, want, alone):
+                for a, b, c in zip(g, w, s):
                     assert np.array_equal(bits(a), bits(b)), (algorithm, options, n_threads)
+                    assert np.array_equal(bits(a), bits(c)), (algorithm, options, n_threads)
 
 
-def test_many_refuses_bad_arrays_before_writing():
-    require("cython")
-    many = _dispatch.kernel("cython", "adam_many", "adam")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_refuses_bad_arrays_before_writing(backend):
+    require(backend)
+    many = _dispatch.kernel(backend, "adam_many", "adam")
     rng = np.random.default_rng(0)
     cases = [make_case("adam", {"amsgrad": False, "weight_decay": False, "decoupled": False,
                                 "maximize": False}, n, np.float32, rng) for n in (5, 6, 7)]
@@ -65,22 +79,60 @@ def test_many_refuses_bad_arrays_before_writing():
     bad[2][2].flags.writeable = False
     with pytest.raises(ValueError, match=r"exp_avg\[2\] is read-only"):
         many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][1] = np.zeros(12, np.float32)[::2]
+    with pytest.raises(ValueError, match=r"grads\[1\] is not contiguous"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][0] = [0.0] * 5
+    with pytest.raises(TypeError, match=r"grads\[0\]"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[0][0] = np.zeros((5, 1), np.float32)
+    with pytest.raises(ValueError, match="param must be 1-D"):
+        many(*bad, *scalars, 2)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        many(*arrays, *scalars, 0)
+    # Aliasing: a written array sharing memory with any other array of the call.
+    memory = np.zeros(8, np.float32)
+    bad = [list(c) for c in arrays]
+    bad[2][1], bad[3][2] = memory[:6], memory[1:]  # exp_avg[1] and exp_avg_sq[2] overlap
+    with pytest.raises(ValueError, match=r"exp_avg_sq\[2\] shares memory with exp_avg\[1\]"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][1] = bad[0][1]  # grads[1] is params[1]
+    with pytest.raises(ValueError, match=r"(grads\[1\] shares memory with params\[1\]|"
+                                         r"params\[1\] shares memory with grads\[1\])"):
+        many(*bad, *scalars, 2)
+    big = np.zeros(20, np.float32)
+    bad = [list(c) for c in arrays]
+    bad[0][0], bad[0][2] = big[:5], big[4:11]  # params[0] and params[2] share one element
+    with pytest.raises(ValueError, match=r"params\[2\] shares memory with params\[0\]"):
+        many(*bad, *scalars, 2)
     assert unchanged()
+    # Gradients may share memory with each other (they are only read).
+    shared = [list(c) for c in arrays]
+    shared[1] = [np.ones(n, np.float32) for n in (5, 6, 7)]
+    shared[1][1] = shared[1][2][:6]
+    many(*shared, *scalars, 2)
+    assert not unchanged()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_optimizer_steps_separate_arrays_in_one_call(n_threads):
-    """Adam on 40 separate arrays: the Cython backend steps them with one call per step
-    (one job of the pool when their total is above the threshold) and gives the bits of
-    the reference backend, which steps them one by one."""
-    require("cython")
+def test_optimizer_steps_separate_arrays_in_one_call(n_threads, backend):
+    """Adam on 40 separate arrays: the compiled backends step them with one call per step
+    (one job of fastopt's pool when their total is above the threshold) and give the bits
+    of the reference backend, which steps them one by one."""
+    require(backend)
+    require("cython")  # (the pool's job counter)
     from fastopt.backends.cython import _pool
     fastopt.set_num_threads(n_threads)
     rng = np.random.default_rng(3)
     shapes = [(5_003,), (0,), (31, 7)] + [(4_099,)] * 37
     params = {b: [rng.standard_normal(s).astype(np.float32) for s in shapes]
-              for b in ("cython",)}
-    params["python"] = [p.copy() for p in params["cython"]]
+              for b in (backend,)}
+    params["python"] = [p.copy() for p in params[backend]]
     opts = {b: fastopt.AdamW(params[b], lr=1e-2, weight_decay=0.1, amsgrad=True, backend=b)
             for b in params}
     for step in range(3):
@@ -89,12 +141,86 @@ def test_optimizer_steps_separate_arrays_in_one_call(n_threads):
         for b, opt in opts.items():
             opt.step(grads)
         assert _pool.info()["jobs"] == jobs + (n_threads > 1)
-    for a, b in zip(params["cython"], params["python"]):
+    for a, b in zip(params[backend], params["python"]):
         assert np.array_equal(bits(a), bits(b))
     for i in range(len(shapes)):
         for name, value in opts["python"].state[i].items():
-            other = opts["cython"].state[i][name]
+            other = opts[backend].state[i][name]
             if isinstance(value, np.ndarray):
                 assert np.array_equal(bits(other), bits(value)), name
             else:
                 assert other == value, name
+
+
+def test_numba_many_prange_fallback_gives_the_same_bits(monkeypatch):
+    """Without fastopt's pool (the Cython extension not built; here its address switched
+    off), numba's ``<rule>_many`` runs its ``prange`` driver: the same bits, no pool job."""
+    require("numba")
+    require("cython")  # (the pool's job counter)
+    from fastopt.backends.cython import _pool
+    from fastopt.backends.numba import _jit
+    many = _dispatch.kernel("numba", "rmsprop_many", "rmsprop")
+    rng = np.random.default_rng(5)
+    options = {"centered": True, "momentum": True, "weight_decay": False, "maximize": False}
+    cases = [make_case("rmsprop", options, n, np.float64, rng) for n in SIZES]
+    scalars = cases[0][1]
+    want = [[a.copy() for a in arrays] for arrays, _ in cases]
+    many(*[list(column) for column in zip(*want)], *scalars, 1)
+    monkeypatch.setattr(_jit, "POOL_RUN", 0)
+    for n_threads in (2, 3):
+        got = [[a.copy() for a in arrays] for arrays, _ in cases]
+        jobs = _pool.info()["jobs"]
+        many(*[list(column) for column in zip(*got)], *scalars, n_threads)
+        assert _pool.info()["jobs"] == jobs
+        for g, w in zip(got, want):
+            for a, b in zip(g, w):
+                assert np.array_equal(bits(a), bits(b)), n_threads
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=examples(40), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 70), min_size=1, max_size=9),
+       n_threads=st.integers(1, 4), dtype=st.sampled_from([np.float32, np.float64]),
+       amsgrad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_many_equals_one_call_per_array_for_drawn_sizes(backend, sizes, n_threads, dtype,
+                                                        amsgrad, seed):
+    """Drawn array sizes (the chunks of a few dozen elements each end anywhere: inside an
+    array, at its end, on empty arrays): the bits of one kernel call per array."""
+    require(backend)
+    single = _dispatch.kernel(backend, "adam")
+    many = _dispatch.kernel(backend, "adam_many", "adam")
+    rng = np.random.default_rng(seed)
+    options = {"amsgrad": amsgrad, "weight_decay": True, "decoupled": False,
+               "maximize": False}
+    cases = [make_case("adam", options, n, dtype, rng) for n in sizes]
+    scalars = cases[0][1]
+    want = [[a.copy() for a in arrays] for arrays, _ in cases]
+    for arrays in want:
+        single(*arrays, *scalars, 1)
+    got = [[a.copy() for a in arrays] for arrays, _ in cases]
+    many(*[list(column) for column in zip(*got)], *scalars, n_threads)
+    for g, w in zip(got, want):
+        for a, b in zip(g, w):
+            assert np.array_equal(bits(a), bits(b))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_many_uses_an_optional_state_as_its_kernel_would(backend):
+    """An optional state is checked only when the options use it, judged on the scalars
+    rounded to the arrays' dtype (RMSprop's momentum of 1e-50 is 0 in float32)."""
+    require(backend)
+    many = _dispatch.kernel(backend, "rmsprop_many", "rmsprop")
+    for dtype, used in ((np.float32, False), (np.float64, True)):
+        params = [np.ones(3, dtype), np.ones(2, dtype)]
+        grads = [np.ones(3, dtype), np.ones(2, dtype)]
+        square_avg = [np.zeros(3, dtype), np.zeros(2, dtype)]
+        empty = [np.empty(0, dtype), np.empty(0, dtype)]
+        args = (params, grads, square_avg, empty, empty, 0.1, 0.9, 0.1, 1e-8, 0.0, 1e-50,
+                False, False, 1)
+        if used:
+            with pytest.raises(ValueError, match=r"momentum_buffer\[0\] has shape \(0,\)"):
+                many(*args)
+        else:
+            many(*args)
+            assert np.all(params[0] < 1)

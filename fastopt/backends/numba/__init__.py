@@ -26,6 +26,12 @@ Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` a
     the equations of the reference kernel, in its order of operations.  The loops
     are built from it, and users' ``@njit`` code can call it too.
 
+``<algorithm>_many(params, grads, *state_lists, *scalars, n_threads)``
+    many separate arrays in one call (see "Many arrays" in :mod:`fastopt.backends`): a
+    :class:`fastopt.backends.numba._jit.Many` built from ``<algorithm>_many_range`` (the
+    walk of a range of the arrays laid end to end, through ``<algorithm>_serial``),
+    ``<algorithm>_many_parallel`` and its twin ``<algorithm>_many_pooled``;
+
 and, for the sparse row kernels (see "Sparse row kernels" in :mod:`fastopt.backends`):
 
 ``<algorithm>_sparse(param, indices, values, *state, *scalars, slots, rows, coalesced,

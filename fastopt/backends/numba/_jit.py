@@ -85,6 +85,10 @@ claimed.  How a twin reaches it, all inside one compiled function (no Python in 
   from the Cython module's C-API capsule, :data:`POOL_RUN`).  The compiled code holds no
   process-specific address, so the twins are cached on disk like every other function.
 
+The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
+calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
+:func:`many_range` (see "many arrays in one call" below).
+
 Chunk ``c`` covers the same elements whoever runs it, and the updates are elementwise
 (the reductions of L-BFGS are summed per fixed block): bits do not depend on the thread
 count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``prange``
@@ -94,9 +98,12 @@ import ctypes
 import os
 
 import numba
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
+
+from fastopt._internal import validation as _validation
 
 #: Flags shared by every compiled function of the numba backend.
 FLAGS = dict(error_model="numpy", fastmath=False, boundscheck=False, nogil=True, cache=True)
@@ -345,3 +352,334 @@ def for_ranges(body, n, args):
     at ``run``."""
     n_threads = args[-2]
     pool_for_ranges(args[-1], n, chunk_size(n, n_threads, 1), n_threads, body, (args[:-2],))
+
+
+# --- many arrays in one call (``<rule>_many``) ------------------------------------------
+#
+# The numba twin of the Cython ``<rule>_many`` (``csrc/_update_rule.pxi.tp``): the arrays
+# of a group are checked in Python, their data addresses go into an int64 table (one row
+# per argument: params, grads, each state; a column per array) with ``starts`` (array
+# ``i`` holds the elements ``[starts[i], starts[i + 1])`` of the arrays laid end to end),
+# and one compiled function walks that range in chunks, each array's part through the
+# rule's ``serial`` loop on views made from the addresses (so each element is updated as
+# one kernel call per array updates it: the same bits).  The table's rows are a tuple of
+# 1-D arrays (its length is the rule's, whatever the number of arrays: one compilation
+# per dtype), and the scalars a tuple too.
+
+
+@intrinsic
+def address_pointer(typingctx, address, like):
+    """The int64 ``address`` as a pointer to elements of the dtype of the array ``like``."""
+    sig = types.CPointer(like.dtype)(address, like)
+
+    def codegen(context, builder, sig, llargs):
+        return builder.inttoptr(llargs[0], context.get_value_type(sig.return_type))
+    return sig, codegen
+
+
+@element
+def view_at(address, n, lo, hi, like):
+    """``[lo:hi]`` of the 1-D array of ``n`` elements of ``like``'s dtype at ``address``
+    (0: an unused optional state, an empty array)."""
+    if address == 0:
+        n = 0
+    return numba.carray(address_pointer(address, like), n)[lo:hi]
+
+
+def views(ptrs, i, n, lo, hi, like):
+    """The tuple of :func:`view_at` of column ``i`` of the rows ``ptrs`` (njit only)."""
+    raise NotImplementedError("views is only callable from compiled code")
+
+
+@overload(views, jit_options=dict(FLAGS, cache=False))
+def _views(ptrs, i, n, lo, hi, like):
+    items = "".join(f"view_at(ptrs[{j}][i], n, lo, hi, like), " for j in range(len(ptrs)))
+    src = f"def impl(ptrs, i, n, lo, hi, like):\n    return ({items})\n"
+    scope = {"view_at": view_at}
+    exec(compile(src, "<fastopt many views>", "exec"), scope)
+    return scope["impl"]
+
+
+@callee
+def many_range(serial, ptrs, starts, like, rest, lo, hi):
+    """``serial`` on the elements ``[lo, hi)`` of the arrays at ``ptrs`` laid end to end:
+    each array's part as if that array were stepped alone (``rest``: the scalars)."""
+    k = starts.size - 1
+    i, j = 0, k  # i: the last array starting at or before lo (binary search)
+    while j - i > 1:
+        mid = (i + j) // 2
+        if starts[mid] <= lo:
+            i = mid
+        else:
+            j = mid
+    while lo < hi and i < k:
+        stop = min(hi, starts[i + 1])
+        if stop > lo:
+            s = starts[i]
+            serial(*(views(ptrs, i, starts[i + 1] - s, lo - s, stop - s, like) + rest))
+            lo = stop
+        i += 1
+
+
+@callee
+def for_many(body, args):
+    """In a twin whose ``args`` are ``(ptrs, starts, like, rest, n_threads, run)``:
+    ``body(ptrs, starts, like, rest, lo, hi)`` on chunks of the whole range (a multiple of
+    :data:`CHUNK_ALIGN` elements, as the Cython ``_many``), on the pool at ``run``."""
+    n = args[1][args[1].size - 1]
+    n_threads = args[-2]
+    pool_for_ranges(args[-1], n, chunk_size(n, n_threads, CHUNK_ALIGN), n_threads, body,
+                    (args[:-2],))
+
+
+@serial
+def address(a):
+    """The data address of the array ``a``."""
+    return a.ctypes.data
+
+
+def same_dtype(a, b):
+    """Whether the arrays ``a`` and ``b`` have the same dtype (njit only: a constant)."""
+    raise NotImplementedError("same_dtype is only callable from compiled code")
+
+
+@overload(same_dtype, jit_options=dict(FLAGS, cache=False))
+def _same_dtype(a, b):
+    same = a.dtype == b.dtype
+    return lambda a, b: same
+
+
+@serial
+def grad_address(g, like, n):
+    """The data address of the gradient ``g`` if it is a C-contiguous 1-D array of
+    ``like``'s dtype and ``n`` elements, else -1."""
+    if not same_dtype(g, like) or g.ndim != 1 or g.size != n:
+        return -1
+    if g.size > 1 and g.strides[0] != g.itemsize:
+        return -1
+    if g.ctypes.data % g.itemsize != 0:  # not aligned
+        return -1
+    return g.ctypes.data
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _bad_array(a, dtype, n, write, name):
+    """The ValueError (or TypeError) why ``a`` is not a 1-D C-contiguous aligned array
+    of ``dtype`` and ``n`` elements (writeable if ``write``), or None: the checks and
+    messages of ``array_data`` (``csrc/_kernel_common.pxd``)."""
+    if a is None:
+        return ValueError(f"{name} is None but the selected options use it")
+    if not isinstance(a, np.ndarray):
+        return TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    flags = a.flags
+    if (a.dtype == dtype and a.ndim == 1 and a.shape[0] == n and flags.c_contiguous
+            and flags.aligned and (flags.writeable or not write)):
+        return None
+    if a.dtype != dtype:
+        return ValueError(f"{name} has dtype {a.dtype}, expected {dtype} like param")
+    if a.ndim != 1 or a.shape[0] != n:
+        return ValueError(f"{name} has shape {a.shape}, expected ({n},) like param")
+    if not flags.c_contiguous:
+        return ValueError(f"{name} is not contiguous")
+    if not flags.aligned:
+        return ValueError(f"{name} is not aligned")
+    return ValueError(f"{name} is read-only but is updated in place")
+
+
+class Many:
+    """``<rule>_many(params, grads, *state_lists, *scalars, *switches, n_threads)``: one
+    step of the rule on many separate 1-D arrays of one dtype, in one call (the twin of
+    the Cython ``<rule>_many``, with its checks and messages).
+
+    ``params[i]``, ``grads[i]`` and the states' ``[i]`` are the arguments of ``<rule>``
+    for array ``i``; the scalars and switches are shared.  Every array is checked before
+    anything is written; the elements are then updated on ``n_threads`` threads as if the
+    arrays were one laid end to end (each as ``<rule>`` updates it: the same bits).
+
+    ``range_fn(ptrs, starts, like, rest, lo, hi)`` is the rule's walk of ``[lo, hi)``
+    (:func:`many_range` on its ``serial`` loop), ``parallel_fn`` its ``prange`` driver over
+    ``n_chunks`` chunks (with a pooled twin); ``states`` names the state arguments,
+    ``optional`` maps an optional state to the condition (a Python expression of the
+    scalars and switches, scalars rounded to the dtype: as in the Cython template) under
+    which it is used; ``switches`` names the trailing boolean arguments.
+    """
+
+    def __init__(self, name, range_fn, parallel_fn, serial_fn, states, switches=(),
+                 optional=None):
+        import inspect
+        self.__name__ = self.__qualname__ = name
+        self.range_fn, self.parallel_fn = range_fn, parallel_fn
+        self.states = tuple(states)
+        names = list(inspect.signature(serial_fn.py_func).parameters)[2 + len(self.states):]
+        self.switches = tuple(switches)
+        self.scalars = tuple(names[:len(names) - len(self.switches)])
+        assert tuple(names[len(self.scalars):]) == self.switches, (name, names)
+        self.conditions = tuple(self._condition(name, state, (optional or {}).get(state))
+                                for state in self.states)
+
+    def _condition(self, name, state, condition):
+        """``used(t, *scalars, *switches)`` for the optional ``state`` (None: always used):
+        ``condition`` with the scalars it names rounded by the dtype's type ``t``."""
+        if condition is None:
+            return None
+        code = compile(condition, f"<{name}: {state}>", "eval")
+        rounded = "".join(f"    {s} = t({s})\n" for s in self.scalars if s in code.co_names)
+        src = (f"def used(t, {', '.join(self.scalars + self.switches)}):\n{rounded}"
+               f"    return bool({condition})\n")
+        scope = {}
+        exec(compile(src, f"<{name}: {state}>", "exec"), scope)
+        return scope["used"]
+
+    def _used(self, dtype, rest):
+        """Which states the options use (each optional state's condition)."""
+        t = dtype.type
+        return tuple(True if used is None else used(t, *rest) for used in self.conditions)
+
+    def _rest(self, args):
+        """The scalars as floats and the switches as bools (as the Cython signature types
+        them), or the TypeError."""
+        n = len(self.scalars)
+        if len(args) != n + len(self.switches):
+            raise TypeError(f"{self.__name__}() takes {n} scalars and {len(self.switches)} "
+                            f"switches after the {len(self.states)} state lists, got "
+                            f"{len(args)}")
+        return tuple(float(x) for x in args[:n]) + tuple(bool(x) for x in args[n:])
+
+    def check(self, params, grads, lists, rest, n_threads):
+        """The checks of the Cython ``<rule>_many``: ``(table, starts, used)``, with the
+        table of data addresses ``(2 + states, k)`` and ``starts`` (int64), or ``None`` for
+        no arrays; raises before anything is written."""
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        for name, seq in (("params", params), ("grads", grads),
+                          *zip(self.states, lists)):
+            if type(seq) is not list:
+                raise TypeError(f"Argument '{name}' has incorrect type (expected list, "
+                                f"got {type(seq).__name__})")
+        k = len(params)
+        for name, seq in (("grads", grads), *zip(self.states, lists)):
+            if len(seq) != k:
+                raise ValueError(f"{name} has {len(seq)} arrays, params has {k}")
+        if k == 0:
+            return None
+        for i, p in enumerate(params):
+            if not isinstance(p, np.ndarray):
+                raise TypeError(f"params[{i}] must be a NumPy array")
+        dtype = params[0].dtype
+        used = self._used(dtype if dtype in _FLOATS else _FLOATS[1], rest)
+        table = np.zeros((2 + len(self.states), k), np.int64)
+        starts = np.empty(k + 1, np.int64)
+        starts[0] = total = 0
+        for i, p in enumerate(params):
+            if p.ndim != 1:
+                raise ValueError(f"param must be 1-D, got {p.ndim} dimensions")
+            if p.dtype not in _FLOATS:
+                raise TypeError(f"param must be float32 or float64, got {p.dtype}")
+            if p.dtype != dtype:
+                raise ValueError(f"params[{i}] has dtype {p.dtype}, expected {dtype} like "
+                                 f"params[0]")
+            n = p.shape[0]
+            arrays = [(p, True, f"params[{i}]"), (grads[i], False, f"grads[{i}]")]
+            arrays += [(seq[i], True, f"{s}[{i}]") if u else None
+                       for s, seq, u in zip(self.states, lists, used)]
+            for row, item in enumerate(arrays):
+                if item is None:
+                    continue
+                error = _bad_array(item[0], dtype, n, item[1], item[2])
+                if error is not None:
+                    raise error
+                table[row, i] = address(item[0])
+            total += n
+            starts[i + 1] = total
+        self._refuse_overlaps(table, starts, dtype.itemsize, used)
+        return table, starts, used
+
+    def _refuse_overlaps(self, table, starts, itemsize, used):
+        """Refuse a written array (a parameter, a used state) that shares memory with
+        another array of the call (gradients may share memory with each other)."""
+        rows = [r for r in range(table.shape[0]) if r < 2 or used[r - 2]]
+        sizes = np.diff(starts) * itemsize
+        lows, highs, written, where = [], [], [], []
+        for r in rows:
+            for i in np.flatnonzero(sizes).tolist():
+                lows.append(int(table[r, i]))
+                highs.append(int(table[r, i] + sizes[i]))
+                written.append(r != 1)
+                where.append((r, i))
+        pair = _validation.first_overlap(lows, highs, written)
+        if pair is not None:
+            names = ("params", "grads") + self.states
+            (r, i), (s, j) = where[pair[0]], where[pair[1]]
+            raise ValueError(f"{names[s]}[{j}] shares memory with {names[r]}[{i}]; every "
+                             f"array of the call must be a separate array")
+
+    def __call__(self, params, grads, *args):
+        m = len(self.states)
+        if len(args) < m + 1:
+            raise TypeError(f"{self.__name__}() takes params, grads, {m} state lists, the "
+                            f"scalars, the switches and n_threads")
+        lists, rest, n_threads = args[:m], self._rest(args[m:-1]), args[-1]
+        checked = self.check(params, grads, lists, rest, n_threads)
+        if checked is not None:
+            table, starts, _ = checked
+            self.run(tuple(table), starts, params[0], rest, n_threads)
+
+    def run(self, ptrs, starts, like, rest, n_threads):
+        """The compiled walk of the checked arrays (on the pool when ``n_threads > 1``),
+        with the scalars rounded to the arrays' dtype first, as the Cython kernels cast
+        them (the options, and so the arrays the walk touches, follow the rounded values)."""
+        n = len(self.scalars)
+        rest = tuple(np.array(rest[:n], like.dtype).tolist()) + rest[n:]
+        total = int(starts[-1])
+        if n_threads == 1 or total <= CHUNK_ALIGN:
+            self.range_fn(ptrs, starts, like, rest, 0, total)
+        else:
+            call_parallel(self.parallel_fn, ptrs, starts, like, rest,
+                          n_threads if POOL_RUN else n_chunks(n_threads, total))
+
+    def prepare(self, params, *lists):
+        """A callable with this signature for stepping the same arrays again (the
+        optimizer's replayed steps): the arrays other than the gradients are checked
+        once here and their addresses kept; at each call the gradients get the checks
+        (and the lists must be the same objects, the options use the same states), else
+        it runs the full call."""
+        return _PreparedMany(self, params, lists)
+
+
+class _PreparedMany:
+    """:meth:`Many.prepare`'s callable."""
+
+    def __init__(self, many, params, lists):
+        self.many, self.params, self.lists = many, params, lists
+        self.checked = None  # (ptrs, starts, used, grads seen, sizes)
+
+    def __call__(self, params, grads, *args):
+        many = self.many
+        m = len(many.states)
+        if (params is not self.params or type(grads) is not list or len(args) < m + 1
+                or len(grads) != len(params) or not params
+                or any(a is not b for a, b in zip(args[:m], self.lists))):
+            return many(params, grads, *args)
+        rest, n_threads = many._rest(args[m:-1]), args[-1]
+        like = params[0]
+        checked = self.checked
+        if checked is None or many._used(like.dtype, rest) != checked[2]:
+            table, starts, used = many.check(params, grads, list(args[:m]), rest, n_threads)
+            checked = self.checked = (tuple(table), starts, used, list(grads),
+                                      np.diff(starts).tolist())
+        elif n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+        elif any(a is not b for a, b in zip(grads, checked[3])):
+            row = []
+            for g, n in zip(grads, checked[4]):
+                if type(g) is not np.ndarray:
+                    return many(params, grads, *args)
+                row.append(grad_address(g, like, n))
+            if min(row) < 0:
+                return many(params, grads, *args)  # (which says what is wrong)
+            ptrs = checked[0]
+            checked = self.checked = ((ptrs[0], np.array(row, np.int64)) + ptrs[2:],
+                                      checked[1], checked[2], list(grads), checked[4])
+        many.run(checked[0], checked[1], like, rest, n_threads)

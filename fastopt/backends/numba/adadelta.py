@@ -62,6 +62,33 @@ def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
                            one_minus_rho, eps, weight_decay, maximize, n_chunks)
 
 
+
+@_jit.serial
+def adadelta_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`adadelta_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(adadelta_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def adadelta_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`adadelta_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adadelta_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(adadelta_many_parallel)
+def adadelta_many_pooled(*args):
+    """:func:`adadelta_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(adadelta_many_range, args)
+
+
+adadelta_many = _jit.Many("adadelta_many", adadelta_many_range, adadelta_many_parallel, adadelta_serial,
+    states=('square_avg', 'acc_delta'),
+    switches=('maximize',))
+
 @_jit.serial
 def adadelta_rows(param, grad, square_avg, acc_delta, rows, lo, hi, lr, rho, one_minus_rho,
                   eps, weight_decay, maximize):

@@ -56,6 +56,33 @@ def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads)
                            maximize, n_chunks)
 
 
+
+@_jit.serial
+def adagrad_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`adagrad_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(adagrad_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def adagrad_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`adagrad_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adagrad_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(adagrad_many_parallel)
+def adagrad_many_pooled(*args):
+    """:func:`adagrad_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(adagrad_many_range, args)
+
+
+adagrad_many = _jit.Many("adagrad_many", adagrad_many_range, adagrad_many_parallel, adagrad_serial,
+    states=('state_sum',),
+    switches=('maximize',))
+
 @_jit.serial
 def adagrad_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps, maximize):
     """:func:`adagrad_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the gradient

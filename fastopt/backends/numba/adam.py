@@ -89,6 +89,34 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta
                            maximize, n_chunks)
 
 
+
+@_jit.serial
+def adam_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`adam_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(adam_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def adam_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`adam_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adam_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(adam_many_parallel)
+def adam_many_pooled(*args):
+    """:func:`adam_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(adam_many_range, args)
+
+
+adam_many = _jit.Many("adam_many", adam_many_range, adam_many_parallel, adam_serial,
+                      states=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+                      switches=("amsgrad", "maximize"),
+                      optional={"max_exp_avg_sq": "amsgrad"})
+
 @_jit.serial
 def adam_rows(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, lo, hi, beta1,
               one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,

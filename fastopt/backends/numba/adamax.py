@@ -62,6 +62,33 @@ def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, ep
                            one_minus_beta1, beta2, clr, eps, weight_decay, maximize, n_chunks)
 
 
+
+@_jit.serial
+def adamax_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`adamax_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(adamax_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def adamax_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`adamax_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adamax_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(adamax_many_parallel)
+def adamax_many_pooled(*args):
+    """:func:`adamax_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(adamax_many_range, args)
+
+
+adamax_many = _jit.Many("adamax_many", adamax_many_range, adamax_many_parallel, adamax_serial,
+    states=('exp_avg', 'exp_inf'),
+    switches=('maximize',))
+
 @_jit.serial
 def adamax_rows(param, grad, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_beta1, beta2,
                 clr, eps, weight_decay, maximize):

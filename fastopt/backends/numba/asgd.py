@@ -57,6 +57,33 @@ def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average
                            maximize, average, n_chunks)
 
 
+
+@_jit.serial
+def asgd_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`asgd_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(asgd_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def asgd_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`asgd_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        asgd_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(asgd_many_parallel)
+def asgd_many_pooled(*args):
+    """:func:`asgd_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(asgd_many_range, args)
+
+
+asgd_many = _jit.Many("asgd_many", asgd_many_range, asgd_many_parallel, asgd_serial,
+    states=('ax',),
+    switches=('maximize', 'average'))
+
 @_jit.serial
 def asgd_rows(param, grad, ax, rows, lo, hi, eta, weight_decay, decay_factor, mu, maximize,
               average):

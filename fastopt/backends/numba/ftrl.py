@@ -76,6 +76,33 @@ def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
                            two_l2_shrinkage, lr_power, maximize, n_chunks)
 
 
+
+@_jit.serial
+def ftrl_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`ftrl_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(ftrl_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def ftrl_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`ftrl_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        ftrl_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(ftrl_many_parallel)
+def ftrl_many_pooled(*args):
+    """:func:`ftrl_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(ftrl_many_range, args)
+
+
+ftrl_many = _jit.Many("ftrl_many", ftrl_many_range, ftrl_many_parallel, ftrl_serial,
+    states=('accum', 'linear'),
+    switches=('maximize',))
+
 @_jit.serial
 def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_shrinkage,
               lr_power, maximize):

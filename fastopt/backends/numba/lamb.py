@@ -69,6 +69,33 @@ def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2
                            bias_correction2, eps, weight_decay, maximize, n_chunks)
 
 
+
+@_jit.serial
+def lamb_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`lamb_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(lamb_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def lamb_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`lamb_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        lamb_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(lamb_many_parallel)
+def lamb_many_pooled(*args):
+    """:func:`lamb_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(lamb_many_range, args)
+
+
+lamb_many = _jit.Many("lamb_many", lamb_many_range, lamb_many_parallel, lamb_serial,
+    states=('exp_avg', 'exp_avg_sq', 'update'),
+    switches=('maximize',))
+
 @_jit.serial
 def lamb_rows(param, grad, exp_avg, exp_avg_sq, update, rows, lo, hi, beta1, one_minus_beta1,
               beta2, one_minus_beta2, bias_correction1, bias_correction2, eps, weight_decay,

@@ -59,6 +59,33 @@ def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta
                            beta2, one_minus_beta2, decay_factor, maximize, n_chunks)
 
 
+
+@_jit.serial
+def lion_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`lion_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(lion_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def lion_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`lion_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        lion_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(lion_many_parallel)
+def lion_many_pooled(*args):
+    """:func:`lion_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(lion_many_range, args)
+
+
+lion_many = _jit.Many("lion_many", lion_many_range, lion_many_parallel, lion_serial,
+    states=('exp_avg',),
+    switches=('maximize',))
+
 @_jit.serial
 def lion_rows(param, grad, exp_avg, rows, lo, hi, lr, beta1, one_minus_beta1, beta2,
               one_minus_beta2, decay_factor, maximize):

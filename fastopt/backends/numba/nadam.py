@@ -77,6 +77,33 @@ def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
                            n_chunks)
 
 
+
+@_jit.serial
+def nadam_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`nadam_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(nadam_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def nadam_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`nadam_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        nadam_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(nadam_many_parallel)
+def nadam_many_pooled(*args):
+    """:func:`nadam_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(nadam_many_range, args)
+
+
+nadam_many = _jit.Many("nadam_many", nadam_many_range, nadam_many_parallel, nadam_serial,
+    states=('exp_avg', 'exp_avg_sq'),
+    switches=('maximize',))
+
 @_jit.serial
 def nadam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_beta1, beta2,
                one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef, weight_decay,

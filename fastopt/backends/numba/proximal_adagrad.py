@@ -57,6 +57,33 @@ def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
                            maximize, n_chunks)
 
 
+
+@_jit.serial
+def proximal_adagrad_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`proximal_adagrad_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(proximal_adagrad_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def proximal_adagrad_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`proximal_adagrad_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        proximal_adagrad_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(proximal_adagrad_many_parallel)
+def proximal_adagrad_many_pooled(*args):
+    """:func:`proximal_adagrad_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(proximal_adagrad_many_range, args)
+
+
+proximal_adagrad_many = _jit.Many("proximal_adagrad_many", proximal_adagrad_many_range, proximal_adagrad_many_parallel, proximal_adagrad_serial,
+    states=('accumulator',),
+    switches=('maximize',))
+
 @_jit.serial
 def proximal_adagrad_rows(param, grad, accumulator, rows, lo, hi, lr, l1, l2, maximize):
     """:func:`proximal_adagrad_serial` on the rows ``rows[lo:hi]`` of the 2-D ``param``, the

@@ -70,6 +70,33 @@ def radam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2, one_m
                            weight_decay, decay_factor, rectify, maximize, n_chunks)
 
 
+
+@_jit.serial
+def radam_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`radam_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(radam_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def radam_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`radam_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        radam_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(radam_many_parallel)
+def radam_many_pooled(*args):
+    """:func:`radam_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(radam_many_range, args)
+
+
+radam_many = _jit.Many("radam_many", radam_many_range, radam_many_parallel, radam_serial,
+    states=('exp_avg', 'exp_avg_sq'),
+    switches=('rectify', 'maximize'))
+
 @_jit.serial
 def radam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_beta1, beta2,
                one_minus_beta2, step_size, eps, weight_decay, decay_factor, rectify, maximize):

@@ -97,6 +97,34 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
                            momentum, centered, maximize, n_chunks)
 
 
+
+@_jit.serial
+def rmsprop_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`rmsprop_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(rmsprop_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def rmsprop_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`rmsprop_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        rmsprop_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(rmsprop_many_parallel)
+def rmsprop_many_pooled(*args):
+    """:func:`rmsprop_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(rmsprop_many_range, args)
+
+
+rmsprop_many = _jit.Many("rmsprop_many", rmsprop_many_range, rmsprop_many_parallel, rmsprop_serial,
+    states=('square_avg', 'grad_avg', 'momentum_buffer'),
+    switches=('centered', 'maximize'),
+    optional={'grad_avg': 'centered', 'momentum_buffer': 'momentum != 0'})
+
 @_jit.serial
 def rmsprop_rows(param, grad, square_avg, grad_avg, momentum_buffer, rows, lo, hi, lr, alpha,
                  one_minus_alpha, eps, weight_decay, momentum, centered, maximize):

@@ -61,6 +61,33 @@ def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_s
                            step_size_min, step_size_max, maximize, n_chunks)
 
 
+
+@_jit.serial
+def rprop_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`rprop_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(rprop_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def rprop_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`rprop_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        rprop_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(rprop_many_parallel)
+def rprop_many_pooled(*args):
+    """:func:`rprop_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(rprop_many_range, args)
+
+
+rprop_many = _jit.Many("rprop_many", rprop_many_range, rprop_many_parallel, rprop_serial,
+    states=('prev', 'step_size'),
+    switches=('maximize',))
+
 @_jit.serial
 def rprop_rows(param, grad, prev, step_size, rows, lo, hi, etaminus, etaplus, step_size_min,
                step_size_max, maximize):

@@ -74,6 +74,34 @@ def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
                            n_chunks)
 
 
+
+@_jit.serial
+def sgd_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`sgd_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(sgd_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def sgd_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`sgd_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        sgd_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(sgd_many_parallel)
+def sgd_many_pooled(*args):
+    """:func:`sgd_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(sgd_many_range, args)
+
+
+sgd_many = _jit.Many("sgd_many", sgd_many_range, sgd_many_parallel, sgd_serial,
+    states=('momentum_buffer',),
+    switches=('nesterov', 'maximize', 'first_step'),
+    optional={'momentum_buffer': 'momentum != 0'})
+
 @_jit.serial
 def sgd_rows(param, grad, momentum_buffer, rows, lo, hi, lr, weight_decay, momentum,
              one_minus_dampening, nesterov, maximize, first_step):

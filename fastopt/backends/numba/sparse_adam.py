@@ -57,6 +57,33 @@ def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_bet
                            one_minus_beta1, one_minus_beta2, step_size, eps, maximize, n_chunks)
 
 
+
+@_jit.serial
+def sparse_adam_many_range(ptrs, starts, like, rest, lo, hi):
+    """:func:`sparse_adam_serial` on the elements ``[lo, hi)`` of separate arrays laid end to end
+    (see :func:`_jit.many_range`)."""
+    _jit.many_range(sparse_adam_serial, ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.parallel
+def sparse_adam_many_parallel(ptrs, starts, like, rest, n_chunks):
+    """:func:`sparse_adam_many_range` on ``n_chunks`` contiguous chunks, in parallel."""
+    n = starts[starts.size - 1]
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        sparse_adam_many_range(ptrs, starts, like, rest, lo, hi)
+
+
+@_jit.pooled(sparse_adam_many_parallel)
+def sparse_adam_many_pooled(*args):
+    """:func:`sparse_adam_many_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
+    _jit.for_many(sparse_adam_many_range, args)
+
+
+sparse_adam_many = _jit.Many("sparse_adam_many", sparse_adam_many_range, sparse_adam_many_parallel, sparse_adam_serial,
+    states=('exp_avg', 'exp_avg_sq'),
+    switches=('maximize',))
+
 @_jit.serial
 def sparse_adam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, one_minus_beta1,
                      one_minus_beta2, step_size, eps, maximize):
