@@ -18,6 +18,7 @@ in :mod:`bench.targets` judge: a fork-join pool waits at its barrier for a threa
 OS has descheduled and collapses (milliseconds per step); fastopt's pool
 (``csrc/fastopt_pool.h``) never waits for a thread that did not start.
 """
+import gc
 import statistics
 import subprocess
 import sys
@@ -174,6 +175,9 @@ def run(cfg, bar):
                         competitors = _case(algorithms.get(name), n, cfg, all_threads, steps)
                         cases.append({"busy": busy, "algorithm": name, "size": n,
                                       "competitors": competitors})
+                        # The case's optimizers are in reference cycles (their state
+                        # points back): free their arrays before the next case's.
+                        gc.collect()
                     bar.step()
     finally:
         fastopt_impl.set_num_threads(threads0)

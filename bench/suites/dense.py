@@ -356,8 +356,10 @@ def run_half(cfg, bar, usable):
     float32 gradient), rounded to nearest and stochastically, beside the float32 step,
     per backend on all threads, timed round-robin; ``vs_float32`` = the 16-bit step's
     time / the float32 step's (the cost of widening and rounding)."""
-    import ml_dtypes  # fastopt's dependency for bfloat16
-
+    try:
+        import ml_dtypes  # fastopt's optional dependency for bfloat16 (the bench extra has it)
+    except ImportError:
+        ml_dtypes = None
     algo, n, th = algorithms.get("adam"), HALF_SIZE, cfg.all_threads
     bar.label(f"half adam n={n}")
     threads = Threads(False)
@@ -373,6 +375,10 @@ def run_half(cfg, bar, usable):
         for dtype, rounding in [("float32", None), ("float16", "nearest"),
                                 ("float16", "stochastic"), ("bfloat16", "nearest"),
                                 ("bfloat16", "stochastic")]:
+            if dtype == "bfloat16" and ml_dtypes is None:
+                skipped[f"fastopt:{backend}:{dtype}:{rounding}"] = \
+                    "bfloat16 needs ml_dtypes (pip install 'fastopt[half]')"
+                continue
             p = start.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype)
             opt = fastopt_impl.make(algo, backend, [p], [g])
             if rounding:

@@ -17,6 +17,7 @@ Figures: milliseconds per step, rows per second (batch rows, duplicates counted,
 per second) and speed-ups over NumPy and torch at the same thread count.
 """
 import functools
+import gc
 import itertools
 
 import numpy as np
@@ -195,6 +196,7 @@ def run(cfg, bar):
             cases.append({"algorithm": name, "class": cls_name, "kwargs": kwargs,
                           "load_average": load, "competitors": rows})
             competitors = table = opt = torch_step = None  # free this case's tables
+            gc.collect()  # (an optimizer is in reference cycles: its state points back)
             bar.step()
     finally:
         threads.restore()
