@@ -77,41 +77,49 @@ def run_roof(cfg, bar):
     out = []
     for dtype in cfg.dtypes:
         bar.label(f"roof {dtype}")
-        n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size, cfg.roof_max_size)
-        max_r, read_only, _ = roof.array_count(patterns)
-        streams = {}
-        competitors = []
-        arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
-        # the plain layout differs only in the state arrays (1 .. writes-1): share the others
-        plain = [arrays[0], *roof.plain_states(n, max_r - read_only - 1, dtype),
-                 *arrays[max_r - read_only:]]
-        for layout, arrays in (("optimizer", arrays), ("plain", plain)):
-            for r, w in patterns:
-                if layout == "plain" and w == 1:
-                    continue  # no state array: the same layout as the roof's
-                # written arrays first, then the read-only input(s) (grad): the last arrays
-                arrs = arrays[:w] + arrays[max_r - (r - w):]
-                for th in cfg.threads:
-                    s = roof.Stream(arrs, r, w, th)
-                    name = f"R{r}W{w}:t{th}" + ("" if layout == "optimizer" else f":{layout}")
-                    streams[name] = (s, r, w, th, layout, roof.page_offsets(arrs))
-                    competitors.append(timing.Competitor(name, s))
-        del arrays, plain
-        load = timing.load_average()
-        stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
-                                   min_sample_s=cfg.min_sample_s)
-        for name, st in stats.items():
-            s, r, w, th, layout, offsets = streams[name]
-            out.append({"reads": r, "writes": w, "dtype": dtype, "threads": th, "n": n,
-                        "layout": layout, "page_offsets": offsets,
-                        "working_set_bytes": r * n * np.dtype(dtype).itemsize,
-                        "bytes_per_call": s.bytes(), "gbps": s.bytes() / st.median_s / 1e9,
-                        "gbps_best": s.bytes() / st.min_s / 1e9,
-                        "gbps_spread": gbps_spread(s.bytes(), st),
-                        "load_average": load, "timing": st.as_dict()})
-        del streams, competitors
+        # one function call per dtype: every array of a dtype is freed before the next
+        # dtype's are made (a loop variable left bound would keep a stream's arrays alive)
+        out += _roof_rows(cfg, patterns, dtype)
         gc.collect()
         bar.step()
+    return out
+
+
+def _roof_rows(cfg, patterns, dtype):
+    """The roof section's rows for one dtype (:func:`run_roof`)."""
+    out = []
+    n = roof.roof_size(patterns, dtype, cfg.llc_bytes, cfg.roof_min_size, cfg.roof_max_size)
+    max_r, read_only, _ = roof.array_count(patterns)
+    streams = {}
+    competitors = []
+    arrays = roof.make_arrays(n, max_r, dtype, read_only=read_only)
+    # the plain layout differs only in the state arrays (1 .. writes-1): share the others
+    plain = [arrays[0], *roof.plain_states(n, max_r - read_only - 1, dtype),
+             *arrays[max_r - read_only:]]
+    for layout, arrays in (("optimizer", arrays), ("plain", plain)):
+        for r, w in patterns:
+            if layout == "plain" and w == 1:
+                continue  # no state array: the same layout as the roof's
+            # written arrays first, then the read-only input(s) (grad): the last arrays
+            arrs = arrays[:w] + arrays[max_r - (r - w):]
+            for th in cfg.threads:
+                s = roof.Stream(arrs, r, w, th)
+                name = f"R{r}W{w}:t{th}" + ("" if layout == "optimizer" else f":{layout}")
+                streams[name] = (s, r, w, th, layout, roof.page_offsets(arrs))
+                competitors.append(timing.Competitor(name, s))
+    del arrays, plain
+    load = timing.load_average()
+    stats = timing.interleaved(competitors, repeats=cfg.roof_repeats,
+                               min_sample_s=cfg.min_sample_s)
+    for name, st in stats.items():
+        s, r, w, th, layout, offsets = streams[name]
+        out.append({"reads": r, "writes": w, "dtype": dtype, "threads": th, "n": n,
+                    "layout": layout, "page_offsets": offsets,
+                    "working_set_bytes": r * n * np.dtype(dtype).itemsize,
+                    "bytes_per_call": s.bytes(), "gbps": s.bytes() / st.median_s / 1e9,
+                    "gbps_best": s.bytes() / st.min_s / 1e9,
+                    "gbps_spread": gbps_spread(s.bytes(), st),
+                    "load_average": load, "timing": st.as_dict()})
     return out
 
 

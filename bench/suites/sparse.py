@@ -195,7 +195,7 @@ def run(cfg, bar):
                     r["torch_peer"] = peer
             cases.append({"algorithm": name, "class": cls_name, "kwargs": kwargs,
                           "load_average": load, "competitors": rows})
-            competitors = table = opt = torch_step = None  # free this case's tables
+            competitors = table = opt = fn = torch_step = None  # free this case's tables
             gc.collect()  # (an optimizer is in reference cycles: its state points back)
             bar.step()
     finally:

@@ -9,6 +9,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 import bisect
 import struct
 import threading
+import weakref
 from array import array
 from collections.abc import Mapping
 
@@ -418,36 +419,46 @@ class ParamState(dict):
       ``step``, before anything is written).
 
     Unknown names are refused (``KeyError``): the kernels would never read them.
+
+    It holds its optimizer weakly (no reference cycle: an optimizer and its arrays are
+    freed as soon as the last reference to it goes); once the optimizer is gone it is a
+    plain dict.
     """
 
     __slots__ = ("_owner", "_index")
 
     def __init__(self, owner, index, *args):
         super().__init__(*args)
-        self._owner = owner
+        self._owner = weakref.ref(owner)
         self._index = index
 
     def __setitem__(self, key, value):
-        value = self._owner._checked_state_entry(self._index, key, value, self)
+        owner = self._owner()
+        if owner is not None:
+            value = owner._checked_state_entry(self._index, key, value, self)
         super().__setitem__(key, value)
-        self._owner._state_edited(self._index)
+        self._edited(owner)
+
+    def _edited(self, owner):
+        if owner is not None:
+            owner._state_edited(self._index)
 
     def __delitem__(self, key):
         super().__delitem__(key)
-        self._owner._state_edited(self._index)
+        self._edited(self._owner())
 
     def clear(self):
         super().clear()
-        self._owner._state_edited(self._index)
+        self._edited(self._owner())
 
     def pop(self, *args):
         value = super().pop(*args)
-        self._owner._state_edited(self._index)
+        self._edited(self._owner())
         return value
 
     def popitem(self):
         item = super().popitem()
-        self._owner._state_edited(self._index)
+        self._edited(self._owner())
         return item
 
     def setdefault(self, key, default=None):
@@ -477,11 +488,20 @@ class _StateView(Mapping):
     A read-only ``Mapping`` of the parameters that have state (``len``, iteration,
     ``keys``/``values``/``items``, ``in``); ``opt.state[i]`` also gives the (empty)
     state of a parameter that has not been stepped yet, as ``torch.optim``'s
-    ``defaultdict`` does.
+    ``defaultdict`` does.  It holds its optimizer weakly (see :class:`ParamState`).
     """
 
+    __slots__ = ("_ref",)
+
     def __init__(self, optimizer):
-        self._opt = optimizer
+        self._ref = weakref.ref(optimizer)
+
+    @property
+    def _opt(self):
+        optimizer = self._ref()
+        if optimizer is None:
+            raise ReferenceError("the optimizer of this opt.state no longer exists")
+        return optimizer
 
     def _index(self, key):
         params = self._opt._params
@@ -880,7 +900,9 @@ class Optimizer:
                 [self._group_structure(group) for group in groups])
         if len(groups) == 1 and len(calls) == 1 and calls[0][0] is _ONE:
             return plan + (self._replay_one(plan),)
-        return plan + (lambda grads: self._step_planned(plan, grads),)
+        # The plan is kept by the optimizer: it holds the optimizer weakly (no cycle).
+        optimizer, step_planned = weakref.ref(self), type(self)._step_planned
+        return plan + (lambda grads: step_planned(optimizer(), plan, grads),)
 
     def _replay_one(self, plan):
         """:meth:`_step_planned` for a plan of one group and one elementwise call (a model
@@ -892,8 +914,10 @@ class Optimizer:
         states = tuple(states)
         group, validated, ndarray = groups[0], self._validated_grads, np.ndarray
         flat = len(shapes[i]) == 1  # (the gradient's shape is checked at every step)
+        optimizer = weakref.ref(self)  # the optimizer keeps the plan: no cycle
 
         def replay(grads):
+            self = optimizer()
             if (_dispatch.selection_version != version or self.backend is not backend
                     or self.param_groups is not group_list or len(group_list) != 1
                     or group_list[0] is not group):
@@ -1017,8 +1041,8 @@ class Optimizer:
 
     def _scalars_for(self, group):
         """``state -> _scalars(group, state)`` for a group that stays as it is (the plan's)."""
-        scalars = self._scalars
-        return lambda state: scalars(group, state)
+        scalars, optimizer = type(self)._scalars, weakref.ref(self)  # (no cycle: see _make_plan)
+        return lambda state: scalars(optimizer(), group, state)
 
     def _refuse_alias(self, a, name):
         """Refuse ``a`` (C-contiguous) if it shares memory with a parameter or a state array:
