@@ -175,8 +175,8 @@ def run(cfg, bar):
                         competitors = _case(algorithms.get(name), n, cfg, all_threads, steps)
                         cases.append({"busy": busy, "algorithm": name, "size": n,
                                       "competitors": competitors})
-                        # The case's optimizers are in reference cycles (their state
-                        # points back): free their arrays before the next case's.
+                        # Free the case's arrays before the next case's (a peer's
+                        # optimizer may be in reference cycles; fastopt's are not).
                         gc.collect()
                     bar.step()
     finally:

@@ -196,7 +196,7 @@ def run(cfg, bar):
             cases.append({"algorithm": name, "class": cls_name, "kwargs": kwargs,
                           "load_average": load, "competitors": rows})
             competitors = table = opt = fn = torch_step = None  # free this case's tables
-            gc.collect()  # (an optimizer is in reference cycles: its state points back)
+            gc.collect()  # (a peer's optimizer may be in reference cycles; fastopt's are not)
             bar.step()
     finally:
         threads.restore()
