@@ -77,6 +77,9 @@ class ASGD(Optimizer):
     def _state_arrays_all(self):
         return [("ax", 0.0)]
 
+    def _cost_per_element(self, group):
+        return 0.5  # 1e5 float32 on 2 cores: 35 us on one thread, no gain from two
+
     def _scalars(self, group, state):
         lr, lambd = group["lr"], group["lambd"]
         t = state["step"]

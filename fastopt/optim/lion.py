@@ -63,6 +63,9 @@ class Lion(Optimizer):
     def _state_arrays_all(self):
         return [("exp_avg", 0.0)]
 
+    def _cost_per_element(self, group):
+        return 0.5  # 1e5 float32 on 2 cores: 28-39 us on one thread, 0.85-1.08x on two
+
     def _scalars(self, group, state):
         lr = group["lr"]
         beta1, beta2 = group["betas"]

@@ -97,6 +97,10 @@ class SGD(Optimizer):
     def _state_arrays_all(self):
         return [("momentum_buffer", 0.0)]
 
+    def _cost_per_element(self, group):
+        # 1e5 float32 on 2 cores: 14 us plain, 23 us with momentum (Adam: 75 us)
+        return 0.25 if group["momentum"] == 0 else 0.4
+
     def _may_create_later(self, missing):
         return True  # PyTorch creates the buffer at the first step with momentum
 

@@ -375,3 +375,36 @@ def test_adam_plan_scalars_are_the_scalars_of_the_full_path(betas, decoupled):
     planned = opt._scalars_for(group)
     for t in [1, 2, 3, 7, 100, 12345, 10**7]:
         assert planned({"step": t}) == opt._scalars(group, {"step": t})
+
+
+
+@backends
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("cls,kwargs,cost", [
+    (fastopt.SGD, {}, 0.25), (fastopt.SGD, {"momentum": 0.9}, 0.4), (fastopt.ASGD, {}, 0.5),
+    (fastopt.Lion, {}, 0.5), (fastopt.Adam, {}, 1.0), (fastopt.Adagrad, {}, 1.0)])
+def test_threads_from_the_rules_cost_per_element(monkeypatch, backend, cls, kwargs, cost,
+                                                 layout):
+    # A cheap rule's call stays on one thread up to PARALLEL_THRESHOLD / cost elements, in
+    # the full step and in the replayed ones (the threads each call asks for are recorded).
+    from conftest import lowered_threshold
+    from fastopt.backends import _dispatch
+    asked = []
+    monkeypatch.setattr(_dispatch, "get_num_threads", lambda: asked.append(1) or 2)
+    params, opt = make(backend, layout, cls, **kwargs)
+    as_given = (lambda g: g) if layout != "single" else (lambda g: g[0])
+    opt.step(as_given(grads_for(params, 0)))
+    calls = opt._plan[7]  # (kind, ...): one per parameter, or one for the group
+    largest = max(params[c[1]].size if c[0] == "one" else sum(p.size for p in params)
+                  for c in calls)
+    for threshold, parallel in ((largest * cost, True), (largest * cost + 1, False)):
+        asked.clear()
+        with lowered_threshold(threshold):
+            for seed in range(3):  # the plan's replays
+                opt.step(as_given(grads_for(params, seed)))
+        assert bool(asked) is parallel, (threshold, largest, [c[0] for c in calls])
+    opt.state[0].clear()  # the full step again
+    asked.clear()
+    with lowered_threshold(largest * cost + 1):
+        opt.step(as_given(grads_for(params, 5)))
+    assert not asked
