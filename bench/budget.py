@@ -17,29 +17,32 @@ from .suites import roof as roof_suite
 from .suites import contention, sparse
 
 #: The default full run must fit in this (estimate, process start-up included).
-DEFAULT_BUDGET_BYTES = 6 * 2 ** 30
+DEFAULT_BUDGET_BYTES = 4 * 2 ** 30
 #: Resident memory of the process once its libraries are loaded (numba, torch), at least.
 STARTUP_BYTES = 600 * 2 ** 20
 
 # Arrays of a case's size alive at once besides the parameter, the gradient and the
-# competitors' state: the naive NumPy version's temporaries (one per operator of the longest
-# expression, a few at a time), the careful version's scratch buffers, torch's per-step
-# temporaries (the loop and foreach paths), and the float64 draw the inputs are made from.
+# competitors' state: the careful NumPy version's scratch buffers (kept between steps), and
+# the per-step temporaries of one competitor at a time (competitors are timed one after
+# the other): the naive NumPy version's (one per operator of the longest expression, a few
+# at a time) or torch's (the loop and foreach paths), whichever is more.  (The float64
+# draw the inputs are made from is freed before any state exists.)
 _NUMPY_NAIVE_TEMPS = 4
 _NUMPY_CAREFUL_SCRATCH = 2
 _TORCH_TEMPS = 3
-_DRAW_F64 = 1
 
 
 def _dense_arrays(cfg, algo):
     """Arrays of the case's size a dense case holds at its peak (in units of n x itemsize)."""
     states = algo.writes - 1
     k = 2 + len(cfg.backends) * states
-    k += 2 * states + _NUMPY_NAIVE_TEMPS + _NUMPY_CAREFUL_SCRATCH
+    k += 2 * states + _NUMPY_CAREFUL_SCRATCH
+    temporaries = _NUMPY_NAIVE_TEMPS
     if cfg.torch:
         variants = [v for v in torch_impl.VARIANTS if torch_impl.has_variant(algo, v)]
-        k += len(variants) * states + (_TORCH_TEMPS if variants else 0)
-    return k + algo.reads  # the roof, timed inside the case
+        k += len(variants) * states
+        temporaries = max(temporaries, _TORCH_TEMPS if variants else 0)
+    return k + temporaries + algo.reads  # (+ the roof, timed inside the case)
 
 
 def section_bytes(cfg):
@@ -48,7 +51,6 @@ def section_bytes(cfg):
     s = cfg.sections
     if "dense" in s:
         out["dense"] = max((_dense_arrays(cfg, algorithms.get(a)) * n * np.dtype(d).itemsize
-                            + _DRAW_F64 * n * 8
                             for a, n, d in ((a, n, d) for d in cfg.dtypes for n in cfg.sizes
                                             for a in cfg.algorithms)), default=0)
     if "roof" in s:
