@@ -224,3 +224,51 @@ def test_many_uses_an_optional_state_as_its_kernel_would(backend):
         else:
             many(*args)
             assert np.all(params[0] < 1)
+
+
+def _overlapping_pair(spans):
+    """Brute force: is there a pair of non-empty spans (low, high, written) that share
+    memory, at least one of them written?"""
+    return any(a[0] < b[1] and b[0] < a[1] and (a[2] or b[2])
+               for i, a in enumerate(spans) for b in spans[i + 1:] if a[0] < a[1]
+               and b[0] < b[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=examples(60), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 400), st.integers(0, 9)),
+                       min_size=1, max_size=30),
+       seed=st.integers(0, 2 ** 16))
+def test_many_refuses_exactly_the_overlapping_calls(backend, layout, seed):
+    """Arrays carved from a few shared buffers at random offsets (up to 120 spans: the
+    sort that finds overlaps runs its merges): the call is refused exactly when a written
+    array (a parameter, a state) shares memory with another array, as a brute-force
+    comparison of every pair says, and then nothing is written."""
+    require(backend)
+    many = _dispatch.kernel(backend, "rmsprop_many", "rmsprop")
+    rng = np.random.default_rng(seed)
+    buffers = [np.zeros(512, np.float32) for _ in range(4)]
+    lists = [[], [], [], []]  # params, grads, square_avg, (momentum_buffer, grad_avg: None)
+    spans = []
+    for buffer_of, offset, n in layout:
+        for which in range(3):
+            if rng.random() < 0.7:  # most arrays on their own, some carved from a buffer
+                a = np.zeros(n, np.float32)
+            else:
+                start = (offset + 37 * which) % 500
+                a = buffers[(buffer_of + which) % 4][start:start + n]
+            lists[which].append(a)
+            low = a.__array_interface__["data"][0]
+            spans.append((low, low + 4 * a.size, which != 1))
+    k = len(layout)
+    none = [None] * k
+    before = [[a.copy() for a in arrays] for arrays in lists[:3]]
+    args = (*lists[:3], none, none, 0.01, 0.99, 0.01, 1e-8, 0.0, 0.0, False, False, 1)
+    if _overlapping_pair(spans):
+        with pytest.raises(ValueError, match="shares memory with"):
+            many(*args)
+        assert all(np.array_equal(a, b) for arrays, saved in zip(lists, before)
+                   for a, b in zip(arrays, saved))
+    else:
+        many(*args)
