@@ -191,6 +191,86 @@ def sign(x):
     return one if x > 0 else (-one if x < 0 else (type(x)(0) if x == 0 else x))
 
 
+# --- prepared calls (the optimizer's replayed small steps) ------------------------------
+
+
+def elementwise(serial_fn):
+    """Decorator of a rule's kernel ``<rule>(param, grad, *state, *scalars, *switches,
+    n_threads)`` whose serial loop is ``serial_fn``: gives it ``prepare(param, states)``
+    (see :func:`prepare`)."""
+    def register(kernel):
+        def prepare_call(param, states):
+            return prepare(kernel, serial_fn, param, states)
+        kernel.prepare = prepare_call
+        return kernel
+    return register
+
+
+_PREPARED_SRC = """
+def make(kernel, resolve, bound_param, {bound}):
+    entry = resolve
+    seen = None
+
+    def prepared({args}):
+        nonlocal seen
+        if n_threads == 1 and param is bound_param and {same}:
+            if grad is not seen:
+                if not grad.flags.aligned:
+                    return kernel({args})
+                seen = grad
+            return entry({call})
+        return kernel({args})
+
+    def set_entry(fn):
+        nonlocal entry
+        entry = fn
+    return prepared, set_entry
+"""
+
+
+def prepare(kernel, serial_fn, param, states):
+    """``kernel`` with its arguments ``param`` and ``states`` (a tuple of the state arrays)
+    bound: a callable with the kernel's signature for the optimizer's replayed steps.
+
+    A call with these same array objects and ``n_threads == 1`` runs the compiled
+    ``serial_fn`` through the entry point of its overload (numba's own wrapper, which
+    unboxes the arguments) instead of through the dispatcher, which types every
+    argument again at each call (~1 us for 16 arguments).  The overload is looked up
+    once, at the first such call, for the types of that call's arguments, after the
+    dispatcher ran it (compiling it if needed).  Any other call (other arrays, more
+    threads, a gradient that is not aligned) is the kernel's.
+
+    The caller has checked the gradient as the optimizer's plan does (an ``ndarray`` of
+    ``param``'s dtype object and size, C-contiguous), and the scalars are Python floats
+    and bools: the types of the overload's signature (a read-only gradient runs the
+    same code: it is only read).  The scalars may be unrounded: ``serial_fn`` casts
+    each one to the dtype before using it, as the Cython kernels do (the same bits).
+    """
+    import inspect
+    names = list(inspect.signature(kernel).parameters)
+    n_arrays = 2 + len(states)
+    if names[:2] != ["param", "grad"] or names[-1] != "n_threads":
+        raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
+    bound = [f"bound_{j}" for j in range(len(states))]
+    same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
+    src = _PREPARED_SRC.format(bound=", ".join(bound) or "", args=", ".join(names),
+                               call=", ".join(names[:-1]), same=same)
+    scope = {}
+    exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
+
+    def resolve(*args):
+        sig = tuple(serial_fn.typeof_pyval(a) for a in args)
+        result = serial_fn(*args)
+        overload = serial_fn.overloads.get(sig)
+        if overload is not None:
+            set_entry(overload.entry_point)
+        return result
+
+    prepared, set_entry = scope["make"](kernel, resolve, param, *states)
+    prepared.__name__ = prepared.__qualname__ = kernel.__name__ + "_prepared"
+    return prepared
+
+
 # --- fastopt's pool (see "The pool" in the module docstring) ----------------------------
 
 #: Elements per chunk are a multiple of this (as in the Cython kernels: whole cache lines).
