@@ -95,6 +95,7 @@ count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``p
 functions run as before.
 """
 import ctypes
+import functools
 import os
 
 import numba
@@ -240,23 +241,20 @@ def prepare(kernel, serial_fn, param, states):
     dispatcher ran it (compiling it if needed).  Any other call (other arrays, more
     threads, a gradient that is not aligned) is the kernel's.
 
-    The caller has checked the gradient as the optimizer's plan does (an ``ndarray`` of
-    ``param``'s dtype object and size, C-contiguous), and the scalars are Python floats
-    and bools: the types of the overload's signature (a read-only gradient runs the
-    same code: it is only read).  The scalars may be unrounded: ``serial_fn`` casts
-    each one to the dtype before using it, as the Cython kernels do (the same bits).
+    With the Cython extension the callable is a ``fastopt.backends.cython._checks.
+    PreparedCall``, which also checks the gradient (an ``ndarray`` of ``param``'s dtype
+    object and size, C-contiguous and aligned) and which ``_checks.call_kernel`` calls
+    without a Python frame; without it, a Python closure, whose caller has checked the
+    gradient as the optimizer's plan does (only its alignment is checked here).  The
+    scalars are Python floats and bools: the types of the overload's signature (a
+    read-only gradient runs the same code: it is only read).  They may be unrounded:
+    ``serial_fn`` casts each one to the dtype before using it, as the Cython kernels do
+    (the same bits).
     """
     import inspect
     names = list(inspect.signature(kernel).parameters)
-    n_arrays = 2 + len(states)
     if names[:2] != ["param", "grad"] or names[-1] != "n_threads":
         raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
-    bound = [f"bound_{j}" for j in range(len(states))]
-    same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
-    src = _PREPARED_SRC.format(bound=", ".join(bound) or "", args=", ".join(names),
-                               call=", ".join(names[:-1]), same=same)
-    scope = {}
-    exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
 
     def resolve(*args):
         sig = tuple(serial_fn.typeof_pyval(a) for a in args)
@@ -266,9 +264,35 @@ def prepare(kernel, serial_fn, param, states):
             set_entry(overload.entry_point)
         return result
 
+    if _PreparedCall is not None:
+        prepared = _PreparedCall(kernel, resolve, param, tuple(states), len(names))
+        set_entry = functools.partial(setattr, prepared, "entry")
+        return prepared
+    n_arrays = 2 + len(states)
+    bound = [f"bound_{j}" for j in range(len(states))]
+    same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
+    src = _PREPARED_SRC.format(bound=", ".join(bound), args=", ".join(names),
+                               call=", ".join(names[:-1]), same=same)
+    scope = {}
+    exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
     prepared, set_entry = scope["make"](kernel, resolve, param, *states)
     prepared.__name__ = prepared.__qualname__ = kernel.__name__ + "_prepared"
     return prepared
+
+
+def _prepared_call_class():
+    """``fastopt.backends.cython._checks.PreparedCall`` (None without the extension, or
+    with ``$FASTOPT_NUMBA_PREPARED=python``: the Python closure of :func:`prepare`)."""
+    if os.environ.get("FASTOPT_NUMBA_PREPARED", "") == "python":
+        return None
+    try:
+        from fastopt.backends.cython._checks import PreparedCall
+    except ImportError:
+        return None
+    return PreparedCall
+
+
+_PreparedCall = _prepared_call_class()
 
 
 # --- fastopt's pool (see "The pool" in the module docstring) ----------------------------
