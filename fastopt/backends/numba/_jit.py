@@ -208,18 +208,16 @@ def elementwise(serial_fn):
 
 
 _PREPARED_SRC = """
-def make(kernel, resolve, bound_param, {bound}):
+def make(kernel, resolve, ndarray, bound_param, {bound}):
     entry = resolve
-    seen = None
+    dtype, shape = bound_param.dtype, bound_param.shape
 
     def prepared({args}):
-        nonlocal seen
-        if n_threads == 1 and param is bound_param and {same}:
-            if grad is not seen:
-                if not grad.flags.aligned:
-                    return kernel({args})
-                seen = grad
-            return entry({call})
+        if (n_threads == 1 and param is bound_param and {same}
+                and type(grad) is ndarray and grad.dtype is dtype and grad.shape == shape):
+            flags = grad.flags
+            if flags.c_contiguous and flags.aligned:
+                return entry({call})
         return kernel({args})
 
     def set_entry(fn):
@@ -244,8 +242,7 @@ def prepare(kernel, serial_fn, param, states):
     With the Cython extension the callable is a ``fastopt.backends.cython._checks.
     PreparedCall``, which also checks the gradient (an ``ndarray`` of ``param``'s dtype
     object and size, C-contiguous and aligned) and which ``_checks.call_kernel`` calls
-    without a Python frame; without it, a Python closure, whose caller has checked the
-    gradient as the optimizer's plan does (only its alignment is checked here).  The
+    without a Python frame; without it, a Python closure with the same checks.  The
     scalars are Python floats and bools: the types of the overload's signature (a
     read-only gradient runs the same code: it is only read).  They may be unrounded:
     ``serial_fn`` casts each one to the dtype before using it, as the Cython kernels do
@@ -275,7 +272,7 @@ def prepare(kernel, serial_fn, param, states):
                                call=", ".join(names[:-1]), same=same)
     scope = {}
     exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
-    prepared, set_entry = scope["make"](kernel, resolve, param, *states)
+    prepared, set_entry = scope["make"](kernel, resolve, np.ndarray, param, *states)
     prepared.__name__ = prepared.__qualname__ = kernel.__name__ + "_prepared"
     return prepared
 
