@@ -254,6 +254,8 @@ def prepare(kernel, serial_fn, param, states):
         raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
 
     def resolve(*args):
+        if not hasattr(serial_fn, "overloads"):  # NUMBA_DISABLE_JIT: a Python function
+            return serial_fn(*args)
         sig = tuple(serial_fn.typeof_pyval(a) for a in args)
         result = serial_fn(*args)
         overload = serial_fn.overloads.get(sig)
