@@ -114,8 +114,9 @@ cdef class PreparedCall:
     1`` and a gradient that is an ``ndarray`` of ``param``'s dtype object and size,
     C-contiguous and aligned, calls ``entry(param, grad, *states, *scalars, *flags)``:
     the entry point of the compiled overload for these types, once ``resolve`` (called
-    instead while ``entry`` is None, with the same arguments) has set it.  Any other call
-    is ``kernel``'s.  :func:`call_kernel` makes the call without building an argument
+    instead while ``entry`` is None, with the same arguments, returning the call's result
+    and the entry) has given it.  Any other call is ``kernel``'s.  It holds no reference
+    to itself (no cycle: the arrays are freed with the last reference to it).  :func:`call_kernel` makes the call without building an argument
     list for it.
     """
     cdef readonly object kernel, resolve, param
@@ -150,8 +151,12 @@ cdef class PreparedCall:
         if n != self.n_args or not self._bound(args[0], args[1], args, 2, args[n - 1]):
             return self.kernel(*args)
         if self.entry is None:
-            return self.resolve(*args[:n - 1])
+            return self._resolve(args[:n - 1])
         return self.entry(*args[:n - 1])
+
+    cdef object _resolve(self, tuple args):
+        result, self.entry = self.resolve(*args)
+        return result
 
     cdef object call(self, param, grad, tuple states, tuple floats, tuple flags, n_threads):
         """The call of :func:`call_kernel` (``states``, ``floats``, ``flags`` tuples)."""
@@ -176,7 +181,7 @@ cdef class PreparedCall:
                 PyTuple_SET_ITEM(args, k, item)
                 k += 1
         if self.entry is None:
-            return self.resolve(*args)
+            return self._resolve(args)
         return PyObject_Call(self.entry, args, NULL)
 
 

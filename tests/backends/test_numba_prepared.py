@@ -222,3 +222,19 @@ def test_call_kernel_calls_a_prepared_call_with_the_kernels_bits():
 def test_prepare_refuses_a_kernel_that_is_not_elementwise():
     with pytest.raises(TypeError, match="not an elementwise kernel"):
         _jit.prepare(lambda x, n_threads: None, None, np.zeros(1), ())
+
+
+def test_a_prepared_call_holds_no_reference_cycle(impl):
+    """Its arrays are freed with the last reference to it, the cycle collector off (the
+    optimizer's plan holds it: see tests/optim/test_lifetime.py on main)."""
+    import gc
+    import weakref
+    prepared, arrays, scalars, calls = prepared_adam(impl)
+    prepared(*arrays, *scalars, 1)
+    refs = [weakref.ref(a) for a in arrays]
+    gc.disable()
+    try:
+        del prepared, arrays, calls
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()

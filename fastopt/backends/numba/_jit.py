@@ -95,7 +95,6 @@ count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``p
 functions run as before.
 """
 import ctypes
-import functools
 import os
 
 import numba
@@ -209,21 +208,21 @@ def elementwise(serial_fn):
 
 _PREPARED_SRC = """
 def make(kernel, resolve, ndarray, bound_param, {bound}):
-    entry = resolve
+    entry = None
     dtype, shape = bound_param.dtype, bound_param.shape
 
     def prepared({args}):
+        nonlocal entry
         if (n_threads == 1 and param is bound_param and {same}
                 and type(grad) is ndarray and grad.dtype is dtype and grad.shape == shape):
             flags = grad.flags
             if flags.c_contiguous and flags.aligned:
+                if entry is None:
+                    result, entry = resolve({call})
+                    return result
                 return entry({call})
         return kernel({args})
-
-    def set_entry(fn):
-        nonlocal entry
-        entry = fn
-    return prepared, set_entry
+    return prepared
 """
 
 
@@ -254,19 +253,17 @@ def prepare(kernel, serial_fn, param, states):
         raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
 
     def resolve(*args):
+        """``(serial_fn(*args), the callable for the next calls)``: the entry point of the
+        overload for these types (the dispatcher itself if it has none)."""
         if not hasattr(serial_fn, "overloads"):  # NUMBA_DISABLE_JIT: a Python function
-            return serial_fn(*args)
+            return serial_fn(*args), serial_fn
         sig = tuple(serial_fn.typeof_pyval(a) for a in args)
         result = serial_fn(*args)
         overload = serial_fn.overloads.get(sig)
-        if overload is not None:
-            set_entry(overload.entry_point)
-        return result
+        return result, serial_fn if overload is None else overload.entry_point
 
     if _PreparedCall is not None:
-        prepared = _PreparedCall(kernel, resolve, param, tuple(states), len(names))
-        set_entry = functools.partial(setattr, prepared, "entry")
-        return prepared
+        return _PreparedCall(kernel, resolve, param, tuple(states), len(names))
     n_arrays = 2 + len(states)
     bound = [f"bound_{j}" for j in range(len(states))]
     same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
@@ -274,7 +271,7 @@ def prepare(kernel, serial_fn, param, states):
                                call=", ".join(names[:-1]), same=same)
     scope = {}
     exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
-    prepared, set_entry = scope["make"](kernel, resolve, np.ndarray, param, *states)
+    prepared = scope["make"](kernel, resolve, np.ndarray, param, *states)
     prepared.__name__ = prepared.__qualname__ = kernel.__name__ + "_prepared"
     return prepared
 
