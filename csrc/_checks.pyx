@@ -116,8 +116,8 @@ cdef class PreparedCall:
     the entry point of the compiled overload for these types, once ``resolve`` (called
     instead while ``entry`` is None, with the same arguments, returning the call's result
     and the entry) has given it.  Any other call is ``kernel``'s.  It holds no reference
-    to itself (no cycle: the arrays are freed with the last reference to it).  :func:`call_kernel` makes the call without building an argument
-    list for it.
+    to itself (no cycle: the arrays are freed with the last reference to it).
+    :func:`call_kernel` makes the call without building an argument list for it.
     """
     cdef readonly object kernel, resolve, param
     cdef readonly tuple states
