@@ -99,17 +99,104 @@ def next_step(state):
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
                                PyObject* kwnames)
+    object PyObject_Call(object callable, object args, PyObject* kwargs)
+
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+
+
+cdef class PreparedCall:
+    """A compiled kernel's call prepared for one parameter and its state arrays (numba's
+    elementwise kernels: ``fastopt.backends.numba._jit.prepare``), with the kernel's
+    signature ``(param, grad, *states, *scalars, *flags, n_threads)``.
+
+    A call with the bound ``param`` and state arrays (the same objects), ``n_threads ==
+    1`` and a gradient that is an ``ndarray`` of ``param``'s dtype object and size,
+    C-contiguous and aligned, calls ``entry(param, grad, *states, *scalars, *flags)``:
+    the entry point of the compiled overload for these types, once ``resolve`` (called
+    instead while ``entry`` is None, with the same arguments, returning the call's result
+    and the entry) has given it.  Any other call is ``kernel``'s.  It holds no reference
+    to itself (no cycle: the arrays are freed with the last reference to it).
+    :func:`call_kernel` makes the call without building an argument list for it.
+    """
+    cdef readonly object kernel, resolve, param
+    cdef readonly tuple states
+    cdef public object entry
+    cdef Py_ssize_t n_args
+
+    def __init__(self, kernel, resolve, cnp.ndarray param not None, tuple states, n_args):
+        self.kernel, self.resolve, self.param, self.states = kernel, resolve, param, states
+        self.entry = None
+        self.n_args = n_args  # the kernel's, n_threads included
+
+    cdef inline bint _bound(self, object param, object grad, tuple states, Py_ssize_t first,
+                            object n_threads):
+        """Whether the call may go to the entry point."""
+        cdef Py_ssize_t j, k = len(self.states)
+        cdef cnp.ndarray g, p
+        if param is not self.param or type(grad) is not cnp.ndarray:
+            return False
+        if type(n_threads) is not int or <long>n_threads != 1:
+            return False
+        for j in range(k):
+            if states[first + j] is not self.states[j]:
+                return False
+        g, p = <cnp.ndarray>grad, <cnp.ndarray>param
+        return (<void*>cnp.PyArray_DESCR(g) == <void*>cnp.PyArray_DESCR(p)
+                and cnp.PyArray_NDIM(g) == 1 and cnp.PyArray_SIZE(g) == cnp.PyArray_SIZE(p)
+                and cnp.PyArray_IS_C_CONTIGUOUS(g) and cnp.PyArray_ISALIGNED(g))
+
+    def __call__(self, *args):
+        cdef Py_ssize_t n = len(args)
+        if n != self.n_args or not self._bound(args[0], args[1], args, 2, args[n - 1]):
+            return self.kernel(*args)
+        if self.entry is None:
+            return self._resolve(args[:n - 1])
+        return self.entry(*args[:n - 1])
+
+    cdef object _resolve(self, tuple args):
+        result, self.entry = self.resolve(*args)
+        return result
+
+    cdef object call(self, param, grad, tuple states, tuple floats, tuple flags, n_threads):
+        """The call of :func:`call_kernel` (``states``, ``floats``, ``flags`` tuples)."""
+        cdef Py_ssize_t k, j, n
+        cdef tuple args
+        cdef object item
+        if (len(states) != len(self.states)
+                or 3 + len(states) + len(floats) + len(flags) != self.n_args
+                or not self._bound(param, grad, states, 0, n_threads)):
+            return self.kernel(param, grad, *states, *floats, *flags, n_threads)
+        n = self.n_args - 1
+        args = PyTuple_New(n)
+        k = 0
+        for item in (param, grad):
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(args, k, item)
+            k += 1
+        for part in (states, floats, flags):
+            for j in range(len(<tuple>part)):
+                item = (<tuple>part)[j]
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(args, k, item)
+                k += 1
+        if self.entry is None:
+            return self._resolve(args)
+        return PyObject_Call(self.entry, args, NULL)
 
 
 def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
     """``kernel(param, grad, *states, *floats, *flags, n_threads)``, its arguments passed
-    from a C array (no argument list is built: the fast path's calls)."""
+    from a C array (no argument list is built: the fast path's calls), or for a
+    :class:`PreparedCall`, in one tuple to its entry point."""
     cdef PyObject* args[40]
     cdef Py_ssize_t k = 2, j
     cdef tuple part
     states = states if type(states) is tuple else tuple(states)
     floats = floats if type(floats) is tuple else tuple(floats)
     flags = flags if type(flags) is tuple else tuple(flags)
+    if type(kernel) is PreparedCall:
+        return (<PreparedCall>kernel).call(param, grad, states, floats, flags, n_threads)
     if len(states) + len(floats) + len(flags) > 37:
         return kernel(param, grad, *states, *floats, *flags, n_threads)
     args[0] = <PyObject*>param

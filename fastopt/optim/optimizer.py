@@ -893,7 +893,7 @@ class Optimizer:
         rounding = (self.backend or _dispatch.get_backend()) != "cython"
         groups = tuple(self.param_groups)
         index = {id(group): gi for gi, group in enumerate(groups)}
-        calls = tuple(c[:5] + (index[id(c[5])],) + c[6:] + (rounding,) for c in record)
+        calls = tuple(self._prepared_call(c, index, rounding) for c in record)
         plan = (_dispatch.selection_version, self.backend, self.param_groups, groups,
                 tuple(params), tuple(p.shape for p in params), tuple(p.dtype for p in params),
                 calls, tuple(c for c in calls if c[0] is _SPAN),
@@ -904,6 +904,17 @@ class Optimizer:
         # The plan is kept by the optimizer: it holds the optimizer weakly (no cycle).
         optimizer, step_planned = weakref.ref(self), type(self)._step_planned
         return plan + (lambda grads: step_planned(optimizer(), plan, grads),)
+
+    @staticmethod
+    def _prepared_call(call, index, rounding):
+        """A recorded call as the plan keeps it: the group as its index, and ``rounding``
+        appended.  A kernel with ``prepare`` (numba's elementwise kernels) is replaced by
+        its call prepared for the call's arrays, given the scalars unrounded (it casts
+        them to the dtype itself)."""
+        kernel = call[2]
+        if call[0] is _ONE and hasattr(kernel, "prepare"):
+            kernel, rounding = kernel.prepare(call[3], tuple(call[4])), False
+        return call[:2] + (kernel,) + call[3:5] + (index[id(call[5])],) + call[6:] + (rounding,)
 
     def _replay_one(self, plan):
         """:meth:`_step_planned` for a plan of one group and one elementwise call (a model

@@ -10,6 +10,9 @@ Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` a
     the kernel of the contract of :mod:`fastopt.backends` (what the optimizers call):
     :func:`<algorithm>_serial` when ``n_threads == 1`` (or fewer than two elements),
     else :func:`<algorithm>_parallel` on ``min(n_threads, param.size)`` chunks.
+    Its ``prepare(param, states)`` (:func:`fastopt.backends.numba._jit.prepare`) gives the
+    call that the optimizer's plan replays: the same signature, through the compiled
+    overload's entry point (no dispatcher) for those arrays on one thread.
 ``<algorithm>_serial(...)``
     the same arguments without ``n_threads``: one vectorized loop in the calling
     thread, with the GIL released.  It can be called from users' own ``@njit`` code,

@@ -191,6 +191,106 @@ def sign(x):
     return one if x > 0 else (-one if x < 0 else (type(x)(0) if x == 0 else x))
 
 
+# --- prepared calls (the optimizer's replayed small steps) ------------------------------
+
+
+def elementwise(serial_fn):
+    """Decorator of a rule's kernel ``<rule>(param, grad, *state, *scalars, *switches,
+    n_threads)`` whose serial loop is ``serial_fn``: gives it ``prepare(param, states)``
+    (see :func:`prepare`)."""
+    def register(kernel):
+        def prepare_call(param, states):
+            return prepare(kernel, serial_fn, param, states)
+        kernel.prepare = prepare_call
+        return kernel
+    return register
+
+
+_PREPARED_SRC = """
+def make(kernel, resolve, ndarray, bound_param, {bound}):
+    entry = None
+    dtype, shape = bound_param.dtype, bound_param.shape
+
+    def prepared({args}):
+        nonlocal entry
+        if (n_threads == 1 and param is bound_param and {same}
+                and type(grad) is ndarray and grad.dtype is dtype and grad.shape == shape):
+            flags = grad.flags
+            if flags.c_contiguous and flags.aligned:
+                if entry is None:
+                    result, entry = resolve({call})
+                    return result
+                return entry({call})
+        return kernel({args})
+    return prepared
+"""
+
+
+def prepare(kernel, serial_fn, param, states):
+    """``kernel`` with its arguments ``param`` and ``states`` (a tuple of the state arrays)
+    bound: a callable with the kernel's signature for the optimizer's replayed steps.
+
+    A call with these same array objects and ``n_threads == 1`` runs the compiled
+    ``serial_fn`` through the entry point of its overload (numba's own wrapper, which
+    unboxes the arguments) instead of through the dispatcher, which types every
+    argument again at each call (~1 us for 16 arguments).  The overload is looked up
+    once, at the first such call, for the types of that call's arguments, after the
+    dispatcher ran it (compiling it if needed).  Any other call (other arrays, more
+    threads, a gradient that is not aligned) is the kernel's.
+
+    With the Cython extension the callable is a ``fastopt.backends.cython._checks.
+    PreparedCall``, which also checks the gradient (an ``ndarray`` of ``param``'s dtype
+    object and size, C-contiguous and aligned) and which ``_checks.call_kernel`` calls
+    without a Python frame; without it, a Python closure with the same checks.  The
+    scalars are Python floats and bools: the types of the overload's signature (a
+    read-only gradient runs the same code: it is only read).  They may be unrounded:
+    ``serial_fn`` casts each one to the dtype before using it, as the Cython kernels do
+    (the same bits).
+    """
+    import inspect
+    names = list(inspect.signature(kernel).parameters)
+    if names[:2] != ["param", "grad"] or names[-1] != "n_threads":
+        raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
+
+    def resolve(*args):
+        """``(serial_fn(*args), the callable for the next calls)``: the entry point of the
+        overload for these types (the dispatcher itself if it has none)."""
+        if not hasattr(serial_fn, "overloads"):  # NUMBA_DISABLE_JIT: a Python function
+            return serial_fn(*args), serial_fn
+        sig = tuple(serial_fn.typeof_pyval(a) for a in args)
+        result = serial_fn(*args)
+        overload = serial_fn.overloads.get(sig)
+        return result, serial_fn if overload is None else overload.entry_point
+
+    if _PreparedCall is not None:
+        return _PreparedCall(kernel, resolve, param, tuple(states), len(names))
+    n_arrays = 2 + len(states)
+    bound = [f"bound_{j}" for j in range(len(states))]
+    same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
+    src = _PREPARED_SRC.format(bound=", ".join(bound), args=", ".join(names),
+                               call=", ".join(names[:-1]), same=same)
+    scope = {}
+    exec(compile(src, f"<fastopt prepared {kernel.__name__}>", "exec"), scope)
+    prepared = scope["make"](kernel, resolve, np.ndarray, param, *states)
+    prepared.__name__ = prepared.__qualname__ = kernel.__name__ + "_prepared"
+    return prepared
+
+
+def _prepared_call_class():
+    """``fastopt.backends.cython._checks.PreparedCall`` (None without the extension, or
+    with ``$FASTOPT_NUMBA_PREPARED=python``: the Python closure of :func:`prepare`)."""
+    if os.environ.get("FASTOPT_NUMBA_PREPARED", "") == "python":
+        return None
+    try:
+        from fastopt.backends.cython._checks import PreparedCall
+    except ImportError:
+        return None
+    return PreparedCall
+
+
+_PreparedCall = _prepared_call_class()
+
+
 # --- fastopt's pool (see "The pool" in the module docstring) ----------------------------
 
 #: Elements per chunk are a multiple of this (as in the Cython kernels: whole cache lines).

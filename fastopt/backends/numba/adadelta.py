@@ -50,6 +50,7 @@ def adadelta_pooled(*args):
     _jit.for_slices(adadelta_serial, args)
 
 
+@_jit.elementwise(adadelta_serial)
 def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
              weight_decay, maximize, n_threads):
     """One Adadelta step, in place (the kernel contract of :mod:`fastopt.backends`)."""

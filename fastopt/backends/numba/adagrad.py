@@ -46,6 +46,7 @@ def adagrad_pooled(*args):
     _jit.for_slices(adagrad_serial, args)
 
 
+@_jit.elementwise(adagrad_serial)
 def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
     """One Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

@@ -50,6 +50,7 @@ def adamax_pooled(*args):
     _jit.for_slices(adamax_serial, args)
 
 
+@_jit.elementwise(adamax_serial)
 def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
            weight_decay, maximize, n_threads):
     """One Adamax step, in place (the kernel contract of :mod:`fastopt.backends`)."""

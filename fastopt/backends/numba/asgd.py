@@ -47,6 +47,7 @@ def asgd_pooled(*args):
     _jit.for_slices(asgd_serial, args)
 
 
+@_jit.elementwise(asgd_serial)
 def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average, n_threads):
     """One ASGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

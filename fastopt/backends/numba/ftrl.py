@@ -64,6 +64,7 @@ def ftrl_pooled(*args):
     _jit.for_slices(ftrl_serial, args)
 
 
+@_jit.elementwise(ftrl_serial)
 def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power, maximize,
          n_threads):
     """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -54,6 +54,7 @@ def lamb_pooled(*args):
     _jit.for_slices(lamb_serial, args)
 
 
+@_jit.elementwise(lamb_serial)
 def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2,
          one_minus_beta2, bias_correction1, bias_correction2, eps, weight_decay, maximize,
          n_threads):

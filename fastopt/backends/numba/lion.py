@@ -47,6 +47,7 @@ def lion_pooled(*args):
     _jit.for_slices(lion_serial, args)
 
 
+@_jit.elementwise(lion_serial)
 def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
          decay_factor, maximize, n_threads):
     """One Lion step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -61,6 +61,7 @@ def nadam_pooled(*args):
     _jit.for_slices(nadam_serial, args)
 
 
+@_jit.elementwise(nadam_serial)
 def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
           one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
           weight_decay, decay_factor, maximize, n_threads):

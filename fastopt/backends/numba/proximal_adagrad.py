@@ -47,6 +47,7 @@ def proximal_adagrad_pooled(*args):
     _jit.for_slices(proximal_adagrad_serial, args)
 
 
+@_jit.elementwise(proximal_adagrad_serial)
 def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
     """One proximal Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

@@ -44,7 +44,7 @@ def rmsprop_serial(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
                               t(momentum))
     unused = t(0)
     # hoisted: the four loops differ in the arrays they touch
-    if centered and momentum != 0:
+    if centered and mu != 0:
         for i in range(param.size):
             param[i], square_avg[i], grad_avg[i], momentum_buffer[i] = rmsprop_element(
                 param[i], grad[i], square_avg[i], grad_avg[i], momentum_buffer[i],
@@ -54,7 +54,7 @@ def rmsprop_serial(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha
             param[i], square_avg[i], grad_avg[i], _ = rmsprop_element(
                 param[i], grad[i], square_avg[i], grad_avg[i], unused,
                 lr_, a, oma, e, wd, unused, True, maximize)
-    elif momentum != 0:
+    elif mu != 0:
         for i in range(param.size):
             param[i], square_avg[i], _, momentum_buffer[i] = rmsprop_element(
                 param[i], grad[i], square_avg[i], unused, momentum_buffer[i],
@@ -84,6 +84,7 @@ def rmsprop_pooled(*args):
     _jit.for_slices(rmsprop_serial, args)
 
 
+@_jit.elementwise(rmsprop_serial)
 def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
             one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
     """One RMSprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -49,6 +49,7 @@ def rprop_pooled(*args):
     _jit.for_slices(rprop_serial, args)
 
 
+@_jit.elementwise(rprop_serial)
 def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
           maximize, n_threads):
     """One Rprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""

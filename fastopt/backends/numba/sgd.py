@@ -32,7 +32,7 @@ def sgd_serial(param, grad, momentum_buffer, lr, weight_decay, momentum,
     """The SGD kernel without ``n_threads``, in the calling thread (njit-callable)."""
     t = param.dtype.type
     lr_, wd, mu, omd = t(lr), t(weight_decay), t(momentum), t(one_minus_dampening)
-    if momentum != 0:  # hoisted: the loops differ in the arrays they touch
+    if mu != 0:  # hoisted: the loops differ in the arrays they touch
         for i in range(param.size):
             param[i], momentum_buffer[i] = sgd_element(
                 param[i], grad[i], momentum_buffer[i], lr_, wd, mu, omd, nesterov, maximize,
@@ -61,6 +61,7 @@ def sgd_pooled(*args):
     _jit.for_slices(sgd_serial, args)
 
 
+@_jit.elementwise(sgd_serial)
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
         one_minus_dampening, nesterov, maximize, first_step, n_threads):
     """One SGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""

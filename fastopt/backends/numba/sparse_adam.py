@@ -45,6 +45,7 @@ def sparse_adam_pooled(*args):
     _jit.for_slices(sparse_adam_serial, args)
 
 
+@_jit.elementwise(sparse_adam_serial)
 def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_beta2, step_size,
                 eps, maximize, n_threads):
     """One SparseAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""

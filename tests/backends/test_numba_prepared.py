@@ -1,0 +1,240 @@
+"""numba's prepared elementwise calls (``fastopt.backends.numba._jit.prepare``): the call the
+optimizer's plan replays, through the compiled overload's entry point instead of the
+dispatcher, with the scalars unrounded.
+
+They must give the kernel's bits, take the entry point only for the arrays they were
+prepared for (one thread, a gradient the overload was compiled for) and hand every other
+call to the kernel; and the numba kernels must give the same bits whether or not the
+scalars were rounded to the dtype before the call (the plan no longer rounds them).
+"""
+import functools
+
+import numpy as np
+import pytest
+
+from fastopt.backends.numba import _jit
+
+from conftest import bits, kernel, lowered_threshold, require
+from kernel_cases import OPTIONS, make_case, option_grid, stable_seed
+
+require("numba")
+
+ALGORITHMS = sorted(OPTIONS)
+#: PreparedCall (the Cython extension's) and the Python closure (without it).
+IMPLS = ["cython", "python"]
+N = 67
+
+
+def unrounded(scalars, dtype, rng):
+    """Doubles that round to ``scalars`` (floats of ``dtype``) in ``dtype``: float32 values
+    moved by less than half an ulp, zeros replaced by tiny doubles that round to zero."""
+    if dtype != np.float32:
+        return scalars
+    out = []
+    for x in scalars:
+        if type(x) is not float:
+            out.append(x)
+        elif x == 0.0:
+            out.append(float(rng.choice([1e-50, -1e-50])))
+        else:
+            f = np.float32(abs(x))  # (the ulp below a power of two is half the one above)
+            half_ulp = float(min(np.spacing(f), f - np.nextafter(f, np.float32(0)))) / 2
+            u = x + half_ulp * float(rng.uniform(-0.9, 0.9))
+            assert np.float32(u) == np.float32(x)
+            out.append(u)
+    return tuple(out)
+
+
+def run(fn, arrays, scalars, n_threads):
+    arrays = [a.copy() for a in arrays]
+    fn(*arrays, *scalars, n_threads)
+    return arrays
+
+
+def assert_same(got, want, label):
+    for j, (a, b) in enumerate(zip(got, want)):
+        assert np.array_equal(bits(a), bits(b)), f"{label}: argument {j} differs"
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_unrounded_scalars_give_the_bits_of_rounded_ones(algorithm, n_threads):
+    """Every numba elementwise kernel casts each scalar to the dtype before using it (as the
+    Cython kernels do), so the plan may pass them unrounded: on 1 thread and on 2."""
+    fn = kernel("numba", algorithm)
+    for options in option_grid(algorithm):
+        rng = np.random.default_rng(stable_seed(algorithm, *options.values()))
+        arrays, scalars = make_case(algorithm, options, N, np.float32, rng)
+        # unused states full-size, not empty: a kernel that took an option from an
+        # unrounded scalar (a zero momentum read as 1e-50) would write them
+        arrays = [a if a.size else rng.standard_normal(N).astype(np.float32) for a in arrays]
+        with lowered_threshold(16):
+            want = run(fn, arrays, scalars, n_threads)
+            got = run(fn, arrays, unrounded(scalars, np.float32, rng), n_threads)
+        assert_same(got, want, f"{algorithm} {options} n_threads={n_threads}")
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request, monkeypatch):
+    if request.param == "cython":
+        if _jit._PreparedCall is None:
+            pytest.skip("the Cython extension is not built")
+    else:
+        monkeypatch.setattr(_jit, "_PreparedCall", None)
+    return request.param
+
+
+def spied(algorithm, run=True):
+    """The numba kernel ``algorithm`` wrapped to record the calls that reach it (and run
+    them, if ``run``), and its serial loop."""
+    fn = kernel("numba", algorithm)
+    calls = []
+
+    @functools.wraps(fn)
+    def spy(*args):
+        calls.append(args)
+        return fn(*args) if run else None
+    module = __import__(fn.__module__, fromlist=["_"])
+    return spy, getattr(module, algorithm + "_serial"), calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_prepared_call_gives_the_kernels_bits(algorithm, dtype, impl):
+    """Three steps with new gradients (each checked again), unrounded scalars: the bits of
+    the kernel called with rounded ones, and none of the calls reaches the kernel."""
+    spy, serial, calls = spied(algorithm)
+    fn = kernel("numba", algorithm)
+    for options in option_grid(algorithm):
+        rng = np.random.default_rng(stable_seed(algorithm, dtype.__name__, *options.values()))
+        arrays, scalars = make_case(algorithm, options, N, dtype, rng)
+        mine = [a.copy() for a in arrays]
+        theirs = [a.copy() for a in arrays]
+        prepared = _jit.prepare(spy, serial, mine[0], tuple(mine[2:]))
+        for step in range(3):
+            grad = (arrays[1] * dtype(1 + step)).astype(dtype)
+            if step == 2:
+                grad.flags.writeable = False  # only read: the same overload
+            theirs[1] = grad.copy()
+            fn(*theirs, *scalars, 1)
+            prepared(mine[0], grad, *mine[2:], *unrounded(scalars, dtype, rng), 1)
+        assert_same(mine[:1] + mine[2:], theirs[:1] + theirs[2:], f"{algorithm} {options}")
+        if impl == "cython":
+            assert prepared.entry is not None
+    assert calls == []
+
+
+def prepared_adam(impl, dtype=np.float32, run=True):
+    spy, serial, calls = spied("adam", run)
+    rng = np.random.default_rng(5)
+    arrays, scalars = make_case("adam", dict(amsgrad=False, weight_decay=True, decoupled=False,
+                                             maximize=False), N, dtype, rng)
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]))
+    prepared(*arrays, *scalars, 1)  # resolves the entry point
+    assert calls == []
+    return prepared, arrays, scalars, calls
+
+
+def misaligned(a):
+    raw = np.zeros(a.nbytes + a.itemsize, np.uint8)
+    view = raw[1:1 + a.nbytes].view(a.dtype)
+    view[...] = a
+    assert not view.flags.aligned and view.flags.c_contiguous
+    return view
+
+
+@pytest.mark.parametrize("change", ["param", "state", "n_threads", "strided grad",
+                                    "misaligned grad", "float64 arrays"])
+def test_any_other_call_is_the_kernels(change, impl):
+    """Other arrays than the bound ones, more threads, a gradient the overload was not
+    compiled for: the kernel is called (with the same arguments), and gives its bits."""
+    prepared, arrays, scalars, calls = prepared_adam(impl)
+    args = [a.copy() for a in arrays] if change == "float64 arrays" else list(arrays)
+    n_threads = 1
+    if change == "param":
+        args[0] = arrays[0].copy()
+    elif change == "state":
+        args[3] = arrays[3].copy()
+    elif change == "n_threads":
+        n_threads = 2
+    elif change == "strided grad":
+        args[1] = np.repeat(arrays[1], 2)[::2]
+    elif change == "misaligned grad":
+        args[1] = misaligned(arrays[1])
+    else:
+        args = [a.astype(np.float64) for a in args]
+    want = [a.copy() for a in args]
+    with lowered_threshold(16):
+        kernel("numba", "adam")(*want, *scalars, n_threads)
+        prepared(*args, *scalars, n_threads)
+    assert len(calls) == 1 and calls[0][0] is args[0] and calls[0][1] is args[1]
+    assert calls[0][-1] == n_threads
+    assert_same(args, want, change)
+
+
+@pytest.mark.parametrize("change", ["float64 grad", "short grad", "2-D grad", "subclass grad",
+                                    "fortran grad"])
+def test_a_gradient_the_overload_was_not_compiled_for_goes_to_the_kernel(change, impl):
+    """The prepared call checks the gradient itself (dtype object, shape, exact ndarray,
+    C-contiguous): whatever its caller checked, the entry point never sees another
+    layout (the kernel is not run here: these calls break its contract)."""
+    prepared, arrays, scalars, calls = prepared_adam(impl, run=False)
+    grad = {"float64 grad": lambda g: g.astype(np.float64),
+            "short grad": lambda g: g[:-1].copy(),
+            "2-D grad": lambda g: g.reshape(1, -1),
+            "subclass grad": lambda g: g.view(type("Sub", (np.ndarray,), {})),
+            "fortran grad": lambda g: np.asfortranarray(np.stack([g, g]))[0]}[change](arrays[1])
+    prepared(arrays[0], grad, *arrays[2:], *scalars, 1)
+    assert len(calls) == 1 and calls[0][1] is grad
+
+
+def test_the_entry_point_is_the_overload_of_the_calls_types():
+    """One overload per dtype: a float32 and a float64 call prepared side by side each take
+    their own entry point."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    from fastopt.backends.numba import adam
+    p32, arrays32, scalars, _ = prepared_adam("cython", np.float32)
+    p64, arrays64, _, _ = prepared_adam("cython", np.float64)
+    assert p32.entry is not p64.entry
+    for prepared, arrays in ((p32, arrays32), (p64, arrays64)):
+        sig = tuple(adam.adam_serial.typeof_pyval(a) for a in (*arrays, *scalars))
+        assert prepared.entry is adam.adam_serial.overloads[sig].entry_point
+
+
+def test_call_kernel_calls_a_prepared_call_with_the_kernels_bits():
+    """``_checks.call_kernel`` (the plan's call) takes the entry point of a PreparedCall."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    from fastopt.backends.cython._checks import call_kernel
+    prepared, arrays, scalars, calls = prepared_adam("cython")
+    want = [a.copy() for a in arrays]
+    kernel("numba", "adam")(*want, *scalars, 1)
+    call_kernel(prepared, arrays[0], arrays[1], tuple(arrays[2:]), scalars[:-2],
+                scalars[-2:], 1)
+    assert calls == []
+    assert_same(arrays, want, "call_kernel")
+    other = arrays[0].copy()  # not the bound param: the kernel's
+    call_kernel(prepared, other, arrays[1], tuple(arrays[2:]), scalars[:-2], scalars[-2:], 1)
+    assert len(calls) == 1 and calls[0][0] is other
+
+
+def test_prepare_refuses_a_kernel_that_is_not_elementwise():
+    with pytest.raises(TypeError, match="not an elementwise kernel"):
+        _jit.prepare(lambda x, n_threads: None, None, np.zeros(1), ())
+
+
+def test_a_prepared_call_holds_no_reference_cycle(impl):
+    """Its arrays are freed with the last reference to it, the cycle collector off (the
+    optimizer's plan holds it: see tests/optim/test_lifetime.py on main)."""
+    import gc
+    import weakref
+    prepared, arrays, scalars, calls = prepared_adam(impl)
+    prepared(*arrays, *scalars, 1)
+    refs = [weakref.ref(a) for a in arrays]
+    gc.disable()
+    try:
+        del prepared, arrays, calls
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
