@@ -66,7 +66,7 @@ Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
   ``[0, n_rows)`` (the caller has checked); ``values`` is ``(k, d)`` C-contiguous;
 * the workspace belongs to the calling thread: ``slots`` is int64 ``(n_rows,)``,
   all ``-1`` on entry and restored to all ``-1`` on return; ``rows`` is int64 with
-  at least ``2 * k`` entries; ``coalesced`` is ``(>= k, d)`` of the arrays' dtype.  The
+  at least ``k`` entries; ``coalesced`` is ``(>= k, d)`` of the arrays' dtype.  The
   reference backend ignores the workspace;
 * semantics (the reference is the specification): the gradient of each distinct
   row is the sum of its values in order of appearance, starting from zero,
@@ -74,11 +74,9 @@ Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
   applied to exactly those rows of ``param`` and of each state array, element by
   element as in the dense kernel (row-wise Adagrad: row by row, as in
   ``adagrad_rowwise``).  No other row is read or written.  The compiled kernels
-  find the distinct rows sequentially (slot map, first-appearance order) and then
-  update them in ``n_threads`` parallel chunks, each summing a row's values just
-  before updating it (Cython: into a scratch row of ``coalesced``, reading the
-  values in place; numba: all sums first, into ``coalesced``): the result never
-  depends on ``n_threads``.
+  coalesce sequentially (slot map, first-appearance order) and then update the
+  distinct rows in ``n_threads`` parallel chunks: the result never depends on
+  ``n_threads``.
 
 Training-toolkit kernels
 ------------------------

@@ -1326,9 +1326,9 @@ class Optimizer:
         if space is None or space[0].shape[0] != n_rows:
             space = spaces[i] = [np.full(n_rows, -1, np.int64), np.empty(0, np.int64),
                                  np.empty((0, d), dtype)]
-        if space[2].shape[0] < k or space[2].shape[1] != d:
-            capacity = max(k, 2 * space[2].shape[0])
-            space[1] = np.empty(2 * capacity, np.int64)
+        if space[1].shape[0] < k or space[2].shape[1] != d:
+            capacity = max(k, 2 * space[1].shape[0])
+            space[1] = np.empty(capacity, np.int64)
             space[2] = np.empty((capacity, d), dtype)
         return space
 

@@ -88,7 +88,7 @@ def test_sparse_rows_run_on_the_pool(pool):
     def run(n_threads):
         p, s = param.copy(), [a.copy() for a in state]
         slots = np.full(n_rows, -1, np.int64)
-        fast(p, indices, values, *s, *scalars, slots, np.empty(2 * indices.size, np.int64),
+        fast(p, indices, values, *s, *scalars, slots, np.empty(indices.size, np.int64),
              np.empty((indices.size, d)), n_threads)
         assert (slots == -1).all()
         return [p, *s]

@@ -32,7 +32,7 @@ def index_sets(rng, dtype):
 
 
 def workspace(k, d, dtype):
-    return (np.full(N_ROWS, -1, np.int64), np.empty(2 * k, np.int64), np.empty((k, d), dtype))
+    return (np.full(N_ROWS, -1, np.int64), np.empty(k, np.int64), np.empty((k, d), dtype))
 
 
 def _sparse_arrays(algorithm, options, d, dtype, rng):
@@ -202,7 +202,7 @@ def test_cython_kernel_refuses_out_of_range_rows_itself():
         with pytest.raises(IndexError):
             _dispatch.kernel("cython", "adagrad_sparse")(
                 param, indices, np.ones((len(bad), 2)), state_sum, 0.1, 0.0, 1e-10, False,
-                np.full(10, -1, np.int64), np.empty(2 * len(bad), np.int64),
+                np.full(10, -1, np.int64), np.empty(len(bad), np.int64),
                 np.empty((len(bad), 2)), 1)
         assert not param.any() and not state_sum.any()
 
