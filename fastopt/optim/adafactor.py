@@ -3,7 +3,7 @@ import numpy as np
 
 from .._internal import validation as check
 from ..backends import _dispatch
-from .optimizer import Optimizer, _put
+from .optimizer import Optimizer, _put, get_check_finite
 from .sparse import SparseGrad
 
 
@@ -104,38 +104,55 @@ class Adafactor(Optimizer):
         return np.full(self._state_shape(group, name, p), init, p.dtype)
 
     def step(self, grads):
-        """Update every parameter in place (dense gradients; ``None`` skips a parameter)."""
+        """Update every parameter in place: dense gradients, :class:`~fastopt.SparseGrad`
+        (the dense step on the touched rows, see the class docstring) or ``None`` (skip).
+
+        Everything is checked before anything is written (see
+        :meth:`fastopt.Optimizer.step`).
+        """
         grads = self._grads_list(grads)
+        params = self._params
         for i, g in enumerate(grads):
             if isinstance(g, SparseGrad):
-                raise TypeError(f"grads[{i}] is sparse: Adafactor's statistics are over whole "
-                                f"rows and columns; pass a dense gradient")
-            if g is not None:
-                check.gradient(g, self._params[i], i)
-                for name, a in self._states[i].items():
-                    if isinstance(a, np.ndarray) and a.size and g.size and \
-                            np.may_share_memory(g, a):
-                        raise ValueError(f"grads[{i}] shares memory with "
-                                         f"opt.state[{i}][{name!r}]")
+                check.sparse_gradient(g, params[i], i, check_alias=False)
+                self._refuse_alias(g.values, f"grads[{i}].values")
+                self._refuse_alias(g.indices, f"grads[{i}].indices")
+            elif g is not None:
+                check.gradient(g, params[i], i)
+                self._refuse_alias(g, f"grads[{i}]")
+        if self.check_finite or (self.check_finite is None and get_check_finite()):
+            self._refuse_non_finite(grads)
         self._recheck_groups()
-        kernel = self._kernel("adafactor")
         for i, g in enumerate(grads):
             if g is None:
                 continue
-            p, group, state = self._params[i], self._group_of[i], self._states[i]
+            p, group, state = params[i], self._group_of[i], self._states[i]
             if not state:
                 _put(state, "step", 0)
             for name, _ in self._state_arrays_all():
                 if self._state_shape(group, name, p) != (0,) and name not in state:
                     _put(state, name, self._new_state_array(group, p, name, 0.0))
+                    self._occupied = None
             _put(state, "step", state["step"] + 1)
-            t = state["step"]
-            lr = group["lr"]
-            eps1, eps2 = group["eps"]
             empty = np.empty(0, p.dtype)
-            kernel(p, g, state.get("row_var", empty), state.get("col_var", empty),
-                   state.get("variance", empty), float(t) ** group["beta2_decay"],
-                   min(lr, 1.0 / t ** 0.5),
-                   float(np.finfo(p.dtype).eps) if eps1 is None else eps1, eps2, group["d"],
-                   1.0 - lr * group["weight_decay"], group["maximize"],
-                   _dispatch.threads_for(p.size))
+            statistics = [state.get(name, empty) for name in ("row_var", "col_var", "variance")]
+            scalars = self._step_scalars(group, state["step"], p.dtype)
+            if isinstance(g, SparseGrad):
+                table = p.reshape(p.shape[0], -1)
+                k, width = g.indices.shape[0], table.shape[1]
+                workspace = self._workspace(i, table.shape[0], k, width, p.dtype)
+                self._kernel("adafactor_sparse")(
+                    table, g.indices, g.values.reshape(k, width), *statistics, *scalars,
+                    *workspace, _dispatch.threads_for(k * width))
+            else:
+                self._kernel("adafactor")(p, g, *statistics, *scalars,
+                                          _dispatch.threads_for(p.size))
+
+    @staticmethod
+    def _step_scalars(group, t, dtype):
+        """The kernels' scalars at step ``t``: β̂_t, ρ_t, ε_1, ε_2, d, 1 − ηλ, maximize."""
+        lr = group["lr"]
+        eps1, eps2 = group["eps"]
+        return (float(t) ** group["beta2_decay"], min(lr, 1.0 / t ** 0.5),
+                float(np.finfo(dtype).eps) if eps1 is None else eps1, eps2, group["d"],
+                1.0 - lr * group["weight_decay"], group["maximize"])

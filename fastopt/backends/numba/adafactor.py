@@ -22,7 +22,8 @@ import math
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit, lbfgs
+from fastopt.backends.numba import _jit, _sparse, lbfgs
+from fastopt.backends.python import adafactor as reference
 from fastopt.backends.python.lbfgs import DOT_BLOCK
 
 
@@ -443,3 +444,17 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
     serial, parallel, args = update
     _run(serial, parallel, n_threads, n, *args, dtype(decay_factor), decay_factor != 1,
          dtype(alpha / denom))
+
+
+def adafactor_sparse(param, indices, values, row_var, col_var, variance, one_minus_beta2, rho,
+                     eps1, eps2, d, decay_factor, maximize, slots, rows, coalesced, n_threads):
+    """One sparse Adafactor step (the arguments of the reference's
+    :func:`fastopt.backends.python.adafactor.adafactor_sparse`): the compiled coalescing
+    pass of :mod:`fastopt.backends.numba._sparse`, the distinct rows sorted, then
+    :func:`adafactor` on them (gathered, stepped, scattered back)."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    order = np.sort(rows[:u])
+    grad = coalesced[slots[order]]
+    _sparse.release(slots, rows, u)
+    reference.on_rows(adafactor, param, order, grad, row_var, col_var, variance,
+                      one_minus_beta2, rho, eps1, eps2, d, decay_factor, maximize, n_threads)
