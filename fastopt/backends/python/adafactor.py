@@ -151,6 +151,8 @@ def on_rows(dense, param, u, grad, row_var, col_var, variance, *scalars):
     stepped, and scattered back (the shared column statistic of a 2-D table is updated
     in place).  Every backend's sparse step ends here, so they differ only in their
     coalescing and in ``dense``."""
+    if u.size == 0:
+        return
     kind, sub_shape = sparse_layout(param, row_var, col_var, variance)
     shape = sub_shape(u.size)
     p = param[u].reshape(shape)
@@ -159,7 +161,7 @@ def on_rows(dense, param, u, grad, row_var, col_var, variance, *scalars):
     cv = col_var if kind == "shared" else col_var[u] if kind == "batched" else empty
     v = variance[u] if kind == "vector" else empty
     dense(p, grad.reshape(shape), rv, cv, v, *scalars)
-    param[u] = p.reshape(u.size, -1)
+    param[u] = p.reshape(u.size, param.shape[1])
     if kind == "vector":
         variance[u] = v
     else:
