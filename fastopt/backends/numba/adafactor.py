@@ -359,6 +359,70 @@ def adafactor_vector_update_pooled(param, grad, variance, eps1_sq, maximize, dec
                      run))
 
 
+# ------------------------------------------------- row pieces, for users' @njit loops
+# The numba twins of the Cython C-API (fastopt/backends/cython/adafactor.pxd, which gives
+# the four passes a user's loop over the rows of a step makes with them): one row each,
+# in the calling thread, the same element functions as the kernels above.
+
+@_jit.serial
+def adafactor_row_stats(grad, row_var, i, col_acc, beta):
+    """Row statistic of one row: ``row_var[i] += beta * (mean_j g_j^2 - row_var[i])`` (the
+    mean summed in float64 in order, rounded to the dtype; ``beta`` rounded to the dtype
+    first), and ``col_acc[j] += g_j^2`` in float64 (``col_acc`` empty: skipped).  A row
+    of width 0 is left alone."""
+    cols = grad.size
+    if cols == 0:
+        return
+    adafactor_set_row(row_var, i, adafactor_sum_sq(0.0, grad, cols), cols,
+                      row_var.dtype.type(beta))
+    for j in range(col_acc.size):
+        x = np.float64(grad[j])
+        col_acc[j] += x * x
+
+
+@_jit.serial
+def adafactor_col_stats(col_var, col_acc, rows, beta):
+    """Column statistic from the float64 sums ``col_acc`` over ``rows`` rows:
+    ``C_j += beta * (C(col_acc[j] / rows) - C_j)`` (nothing when ``rows`` is 0)."""
+    t = col_var.dtype.type
+    b = t(beta)
+    if rows == 0:
+        return
+    for j in range(col_var.size):
+        c = col_var[j]
+        col_var[j] = c + b * (t(col_acc[j] / rows) - c)
+
+
+@_jit.element
+def adafactor_den(row_var_sum, rows, eps1):
+    """``max(mean R, eps1)``: ``row_var_sum`` (float64, summed in order) over ``rows``,
+    rounded to the dtype of ``eps1`` (a NumPy scalar of the table's dtype)."""
+    return _jit.maximum(type(eps1)(row_var_sum / rows), eps1)
+
+
+@_jit.serial
+def adafactor_row_sq(grad, col_var, row_var_i, den, eps1_sq, maximize, s):
+    """``s`` plus the float64 sum of ``u_j^2`` over one row, in order (the scalars are
+    rounded to the dtype)."""
+    t = grad.dtype.type
+    ri, dm, e = t(row_var_i), t(den), t(eps1_sq)
+    for j in range(grad.size):
+        x = np.float64(adafactor_direction(grad[j], (ri * col_var[j]) / dm, e, maximize))
+        s += x * x
+    return s
+
+
+@_jit.serial
+def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, maximize):
+    """The update of one row: ``param_j <- param_j * decay - coef * u_j`` (no product when
+    ``decay`` is 1; the scalars are rounded to the dtype)."""
+    t = param.dtype.type
+    ri, dm, e, dc, cf = t(row_var_i), t(den), t(eps1_sq), t(decay), t(coef)
+    for j in range(param.size):
+        u = adafactor_direction(grad[j], (ri * col_var[j]) / dm, e, maximize)
+        param[j] = adafactor_apply(param[j], u, dc, dc != 1, cf)
+
+
 # ------------------------------------------------------------------------------ driver
 
 def _run(serial, parallel, n_threads, units, *args):
