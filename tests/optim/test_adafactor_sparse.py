@@ -62,29 +62,30 @@ def test_sparse_steps_match_reference_bitwise(backend, table, kwargs, dtype, ind
     _assert_same(got, want, f"{backend} {table}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("shape", [(6000, 40), (1500, 4, 10)], ids=["2d", "3d"])
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
-def test_large_sparse_step_matches_reference_on_1_and_2_threads(backend, shape):
+def test_large_sparse_step_matches_reference_on_1_and_2_threads(backend, shape, dtype):
     """About 3,500 distinct rows of 40 elements: over PARALLEL_THRESHOLD, so the compiled
     passes split the work (and the 4096-element blocks of the norms matter)."""
     require(backend)
     width = int(np.prod(shape[1:]))
     assert 3000 * width > _dispatch.PARALLEL_THRESHOLD
 
-    want = _large("python", shape)
+    want = _large("python", shape, dtype)
     for n_threads in (1, 2):
         fastopt.set_num_threads(n_threads)
-        _assert_same(_large(backend, shape), want, f"{backend} threads={n_threads}")
+        _assert_same(_large(backend, shape, dtype), want, f"{backend} threads={n_threads}")
 
 
-def _large(backend, shape):
+def _large(backend, shape, dtype):
     rng = np.random.default_rng(11)
-    table = rng.standard_normal(shape).astype(np.float32)
+    table = rng.standard_normal(shape).astype(dtype)
     opt = fastopt.Adafactor(table, backend=backend, lr=0.05)
     for _ in range(2):
         idx = rng.integers(0, shape[0], 5000)
         opt.step(fastopt.SparseGrad(idx, rng.standard_normal((5000,) + shape[1:])
-                                    .astype(np.float32)))
+                                    .astype(dtype)))
     return table, _states(opt), opt.state[0]["step"]
 
 
