@@ -26,8 +26,26 @@ class Adafactor(Optimizer):
     Every backend runs the step (reductions included) as one kernel: the NumPy reference
     writes each sum in an explicit order (see :mod:`fastopt.backends.python.adafactor`)
     that the numba and Cython kernels follow, so all three agree bit for bit, on any
-    number of threads.  Dense gradients only (the statistics are over whole rows and
-    columns), float32/float64 parameters only.
+    number of threads.  Float32/float64 parameters only.
+
+    Sparse rows (:class:`~fastopt.SparseGrad`; fastopt's definition, torch has no sparse
+    Adafactor): as for every rule, duplicates are summed first and the step is the dense
+    step on ``table[u]``, ``u`` the distinct touched rows in increasing order and G their
+    gradients -- the touched rows are the matrix.  So for a 2-D table ``(n, d)``, with the
+    global step t:
+
+    .. math::
+
+        R_u ← R_u + β̂_t (mean_{-1}(G²) − R_u)
+        C ← C + β̂_t (mean_u(G²) − C)          (the shared (1, d) column statistic)
+        V̂ = R_u C / max(mean_u(R_u), ε_1),   U = G / √max(V̂, ε_1²)
+        θ_u ← θ_u (1 − ηλ) − α/max(1, RMS(U)/d) · U,   α = max(ε_2, RMS(θ_u)) ρ_t
+
+    (RMS over the touched rows).  A table of three or more dimensions ``(n, a, b)`` uses
+    ``row_var[u]`` and ``col_var[u]``; a 1-D table ``variance[u]`` (lazy RMSprop).
+    Untouched rows and their statistics are neither read nor written; a step listing
+    every row once is bit for bit the dense step.  See :func:`fastopt.backends.python.
+    adafactor.adafactor_sparse` and the sparse guide.
 
     Args:
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
@@ -43,9 +61,10 @@ class Adafactor(Optimizer):
     State per parameter: ``row_var`` and ``col_var``, or ``variance``; ``step``.
 
     Raises:
-        TypeError: a parameter that is not float32/float64, ``eps`` not a pair, a sparse
-            gradient, a non-boolean flag; bad parameters or gradients (see
+        TypeError: a parameter that is not float32/float64, ``eps`` not a pair, a
+            non-boolean flag; bad parameters or gradients (see
             :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        IndexError: a ``SparseGrad`` row outside ``[0, n_rows)`` (before any write).
         ValueError: ``lr``, an ``eps`` or ``weight_decay`` negative or not finite,
             ``beta2_decay`` > 0, ``d`` < 1.
 
@@ -148,9 +167,15 @@ class Adafactor(Optimizer):
                 self._kernel("adafactor")(p, g, *statistics, *scalars,
                                           _dispatch.threads_for(p.size))
 
+    def step_scalars(self, step, dtype, group=0):
+        """The scalars of the kernels at step ``step`` (from 1) for parameters of
+        ``dtype`` in ``param_groups[group]``: ``(β̂_t, ρ_t, ε_1, ε_2, d, 1 − ηλ,
+        maximize)``, Python floats and a bool (for users' own loops over rows: see
+        ``fastopt/backends/cython/adafactor.pxd`` and the update-rules guide)."""
+        return self._step_scalars(self.param_groups[group], step, np.dtype(dtype))
+
     @staticmethod
     def _step_scalars(group, t, dtype):
-        """The kernels' scalars at step ``t``: β̂_t, ρ_t, ε_1, ε_2, d, 1 − ηλ, maximize."""
         lr = group["lr"]
         eps1, eps2 = group["eps"]
         return (float(t) ** group["beta2_decay"], min(lr, 1.0 / t ** 0.5),

@@ -119,7 +119,7 @@ def _check_user_loop(call, dtype, kwargs, seed):
         assert rows.size * 37 <= DOT_BLOCK
         grads = rng.standard_normal((rows.size, 37)).astype(dtype)
         opt.step(fastopt.SparseGrad(rows, grads))
-        scalars = opt._step_scalars(opt.param_groups[0], t, np.dtype(dtype))
+        scalars = opt.step_scalars(t, dtype)
         call(table, grads, rows, row_var, col_var, *scalars)
         np.testing.assert_array_equal(bits(table), bits(want), err_msg=f"step {t}")
         np.testing.assert_array_equal(bits(row_var), bits(opt.state[0]["row_var"][:, 0]))
