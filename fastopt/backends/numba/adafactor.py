@@ -510,15 +510,57 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
          dtype(alpha / denom))
 
 
+@_jit.serial
+def adafactor_sparse_gather(indices, values, slots, rows, coalesced, param, s1, s2):
+    """Coalesce (:func:`fastopt.backends.numba._sparse.coalesce`), sort the distinct rows
+    and gather them: returns ``(order, p, g, b1, b2)``, the rows in increasing order and
+    contiguous copies of their rows of ``param`` and of the state tables ``s1``, ``s2``
+    (2-D views ``(n_rows, width)``; ``s2`` may be empty), ``g`` their summed gradients."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    order = np.sort(rows[:u])
+    p = np.empty((u, param.shape[1]), param.dtype)
+    g = np.empty((u, param.shape[1]), param.dtype)
+    b1 = np.empty((u, s1.shape[1]), s1.dtype)
+    b2 = np.empty((u if s2.shape[0] else 0, s2.shape[1]), s2.dtype)
+    for j in range(u):
+        r = order[j]
+        p[j] = param[r]
+        g[j] = coalesced[slots[r]]
+        b1[j] = s1[r]
+        if s2.shape[0]:
+            b2[j] = s2[r]
+    _sparse.release(slots, rows, u)
+    return order, p, g, b1, b2
+
+
+@_jit.serial
+def adafactor_sparse_scatter(order, param, s1, s2, p, b1, b2):
+    """The gathered rows back into ``param`` and the state tables."""
+    for j in range(order.size):
+        r = order[j]
+        param[r] = p[j]
+        s1[r] = b1[j]
+        if s2.shape[0]:
+            s2[r] = b2[j]
+
+
 def adafactor_sparse(param, indices, values, row_var, col_var, variance, one_minus_beta2, rho,
                      eps1, eps2, d, decay_factor, maximize, slots, rows, coalesced, n_threads):
     """One sparse Adafactor step (the arguments of the reference's
-    :func:`fastopt.backends.python.adafactor.adafactor_sparse`): the compiled coalescing
-    pass of :mod:`fastopt.backends.numba._sparse`, the distinct rows sorted, then
-    :func:`adafactor` on them (gathered, stepped, scattered back)."""
-    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    order = np.sort(rows[:u])
-    grad = coalesced[slots[order]]
-    _sparse.release(slots, rows, u)
-    reference.on_rows(adafactor, param, order, grad, row_var, col_var, variance,
-                      one_minus_beta2, rho, eps1, eps2, d, decay_factor, maximize, n_threads)
+    :func:`fastopt.backends.python.adafactor.adafactor_sparse`): the touched rows
+    coalesced, sorted and gathered with their statistics (:func:`adafactor_sparse_gather`),
+    :func:`adafactor` on them, then scattered back."""
+    kind, sub_shape = reference.sparse_layout(param, row_var, col_var, variance)
+    n_rows = param.shape[0]
+    s1 = (variance if kind == "vector" else row_var).reshape(n_rows, -1)
+    s2 = col_var.reshape(n_rows, -1) if kind == "batched" else param[:0, :0]
+    order, p, g, b1, b2 = adafactor_sparse_gather(indices, values, slots, rows, coalesced,
+                                                  param, s1, s2)
+    if order.size == 0:
+        return
+    shape = sub_shape(order.size)
+    empty = variance[:0]
+    adafactor(p.reshape(shape), g.reshape(shape), empty if kind == "vector" else b1,
+              col_var if kind == "shared" else b2, b1 if kind == "vector" else empty,
+              one_minus_beta2, rho, eps1, eps2, d, decay_factor, maximize, n_threads)
+    adafactor_sparse_scatter(order, param, s1, s2, p, b1, b2)

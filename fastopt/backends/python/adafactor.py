@@ -140,17 +140,6 @@ def adafactor_sparse(param, indices, values, row_var, col_var, variance, one_min
     here).  Every index must be in ``[0, n_rows)`` (the caller checks).
     """
     u, grad = coalesce(indices, values)
-    on_rows(adafactor, param, u, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
-            eps2, d, decay_factor, maximize, n_threads)
-
-
-def on_rows(dense, param, u, grad, row_var, col_var, variance, *scalars):
-    """``dense`` (a backend's :func:`adafactor`) on the rows ``u`` (distinct, increasing)
-    of the 2-D table view ``param``, with their coalesced gradients ``grad`` ``(u.size,
-    d)``: the touched rows and their statistics are gathered into contiguous arrays,
-    stepped, and scattered back (the shared column statistic of a 2-D table is updated
-    in place).  Every backend's sparse step ends here, so they differ only in their
-    coalescing and in ``dense``."""
     if u.size == 0:
         return
     kind, sub_shape = sparse_layout(param, row_var, col_var, variance)
@@ -160,7 +149,8 @@ def on_rows(dense, param, u, grad, row_var, col_var, variance, *scalars):
     rv = row_var[u] if kind != "vector" else empty
     cv = col_var if kind == "shared" else col_var[u] if kind == "batched" else empty
     v = variance[u] if kind == "vector" else empty
-    dense(p, grad.reshape(shape), rv, cv, v, *scalars)
+    adafactor(p, grad.reshape(shape), rv, cv, v, one_minus_beta2, rho, eps1, eps2, d,
+              decay_factor, maximize, n_threads)
     param[u] = p.reshape(u.size, param.shape[1])
     if kind == "vector":
         variance[u] = v
