@@ -229,6 +229,24 @@ def test_cython_sparse_kernel_refuses_out_of_range_index_itself():
     assert not row_var.any() and not col_var.any()
 
 
+@pytest.mark.parametrize("states,match", [
+    ((np.zeros((5, 1)), np.zeros((1, 4)), np.empty(0)), "col_var has shape"),
+    ((np.zeros((4, 1)), np.zeros((1, 3)), np.empty(0)), "row_var has shape"),
+    ((np.zeros((5, 1), np.float32), np.zeros((1, 3)), np.empty(0)), "row_var has dtype"),
+    ((np.empty(0), np.empty(0), np.zeros(5)), "variance is used for 1-D tables"),
+    ((np.zeros((5, 2, 1)), np.zeros((5, 1, 2)), np.empty(0)), "do not fit a table"),
+], ids=["col_var", "row_var", "dtype", "vector-width", "batched"])
+def test_cython_sparse_kernel_checks_the_statistics_before_any_write(states, match):
+    require("cython")
+    kernel = _dispatch.kernel("cython", "adafactor_sparse", "adafactor")
+    table, slots = np.ones((5, 3)), np.full(5, -1)
+    with pytest.raises(ValueError, match=match):
+        kernel(table, np.array([0, 4]), np.ones((2, 3)), *states, 0.5, 0.01, 1e-30, 1e-3,
+               1.0, 1.0, False, slots, np.empty(2, np.int64), np.empty((2, 3)), 1)
+    assert (table == 1).all() and (slots == -1).all()
+    assert not any(s.any() for s in states if s.dtype == np.float64 and s.ndim > 1)
+
+
 # -- hypothesis: any indices ----------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
