@@ -50,13 +50,15 @@ ALGORITHMS = (
     ("lamb", "LAMB", {}, None),
     ("ftrl", "Ftrl", {"l1": 1e-3}, None),
     ("proximal_adagrad", "ProximalAdagrad", {"l1": 1e-3}, None),
+    ("adafactor", "Adafactor", {}, None),
 )
 QUICK_ALGORITHMS = ("adagrad", "adam")
 #: Tables of state per row each sparse step keeps (fastopt's, and torch's for its peer).
 STATE_TABLES = {"adagrad": 1, "adagrad_rowwise": 0, "sgd": 0, "sgd_momentum": 1, "adadelta": 2,
                 "rmsprop": 1, "adam": 2, "adamax": 2, "nadam": 2, "radam": 2, "lion": 1,
                 "rprop": 2, "asgd": 1, "sparse_adam": 2, "sparse_adam_per_row": 2, "lamb": 2,
-                "ftrl": 2, "proximal_adagrad": 1}
+                "ftrl": 2, "proximal_adagrad": 1,
+                "adafactor": 1}  # row_var is 1/width of a table: 1 bounds it (and the gathers)
 TORCH_STATE_TABLES = {"adagrad": 1, "sparse_adam": 2}
 
 

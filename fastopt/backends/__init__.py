@@ -50,6 +50,10 @@ n_threads)`` on the n-D C-contiguous ``param`` (the statistics keep their own sh
 rounds.  The reference writes every sum in an explicit order (per row, per column, and
 whole-array sums in ``DOT_BLOCK`` blocks) and the compiled kernels split only rows,
 columns or whole blocks between threads: the same bits for any ``n_threads``.
+``adafactor_sparse(param, indices, values, row_var, col_var, variance, *scalars,
+maximize, slots, rows, coalesced, n_threads)`` is its sparse step (``param`` the table's
+2-D view, the statistics in their own shapes): the backend's coalescing pass, the
+distinct rows sorted, then ``adafactor`` on them, gathered and scattered back.
 
 Sparse row kernels
 ------------------

@@ -3,7 +3,7 @@ import numpy as np
 
 from .._internal import validation as check
 from ..backends import _dispatch
-from .optimizer import Optimizer, _put
+from .optimizer import Optimizer, _put, get_check_finite
 from .sparse import SparseGrad
 
 
@@ -26,8 +26,26 @@ class Adafactor(Optimizer):
     Every backend runs the step (reductions included) as one kernel: the NumPy reference
     writes each sum in an explicit order (see :mod:`fastopt.backends.python.adafactor`)
     that the numba and Cython kernels follow, so all three agree bit for bit, on any
-    number of threads.  Dense gradients only (the statistics are over whole rows and
-    columns), float32/float64 parameters only.
+    number of threads.  Float32/float64 parameters only.
+
+    Sparse rows (:class:`~fastopt.SparseGrad`; fastopt's definition, torch has no sparse
+    Adafactor): as for every rule, duplicates are summed first and the step is the dense
+    step on ``table[u]``, ``u`` the distinct touched rows in increasing order and G their
+    gradients -- the touched rows are the matrix.  So for a 2-D table ``(n, d)``, with the
+    global step t:
+
+    .. math::
+
+        R_u ← R_u + β̂_t (mean_{-1}(G²) − R_u)
+        C ← C + β̂_t (mean_u(G²) − C)          (the shared (1, d) column statistic)
+        V̂ = R_u C / max(mean_u(R_u), ε_1),   U = G / √max(V̂, ε_1²)
+        θ_u ← θ_u (1 − ηλ) − α/max(1, RMS(U)/d) · U,   α = max(ε_2, RMS(θ_u)) ρ_t
+
+    (RMS over the touched rows).  A table of three or more dimensions ``(n, a, b)`` uses
+    ``row_var[u]`` and ``col_var[u]``; a 1-D table ``variance[u]`` (lazy RMSprop).
+    Untouched rows and their statistics are neither read nor written; a step listing
+    every row once is bit for bit the dense step.  See :func:`fastopt.backends.python.
+    adafactor.adafactor_sparse` and the sparse guide.
 
     Args:
         params: arrays to update in place (float32/float64, C-contiguous, any shape),
@@ -43,9 +61,10 @@ class Adafactor(Optimizer):
     State per parameter: ``row_var`` and ``col_var``, or ``variance``; ``step``.
 
     Raises:
-        TypeError: a parameter that is not float32/float64, ``eps`` not a pair, a sparse
-            gradient, a non-boolean flag; bad parameters or gradients (see
+        TypeError: a parameter that is not float32/float64, ``eps`` not a pair, a
+            non-boolean flag; bad parameters or gradients (see
             :class:`~fastopt.Optimizer` and :meth:`~fastopt.Optimizer.step`).
+        IndexError: a ``SparseGrad`` row outside ``[0, n_rows)`` (before any write).
         ValueError: ``lr``, an ``eps`` or ``weight_decay`` negative or not finite,
             ``beta2_decay`` > 0, ``d`` < 1.
 
@@ -104,38 +123,61 @@ class Adafactor(Optimizer):
         return np.full(self._state_shape(group, name, p), init, p.dtype)
 
     def step(self, grads):
-        """Update every parameter in place (dense gradients; ``None`` skips a parameter)."""
+        """Update every parameter in place: dense gradients, :class:`~fastopt.SparseGrad`
+        (the dense step on the touched rows, see the class docstring) or ``None`` (skip).
+
+        Everything is checked before anything is written (see
+        :meth:`fastopt.Optimizer.step`).
+        """
         grads = self._grads_list(grads)
+        params = self._params
         for i, g in enumerate(grads):
             if isinstance(g, SparseGrad):
-                raise TypeError(f"grads[{i}] is sparse: Adafactor's statistics are over whole "
-                                f"rows and columns; pass a dense gradient")
-            if g is not None:
-                check.gradient(g, self._params[i], i)
-                for name, a in self._states[i].items():
-                    if isinstance(a, np.ndarray) and a.size and g.size and \
-                            np.may_share_memory(g, a):
-                        raise ValueError(f"grads[{i}] shares memory with "
-                                         f"opt.state[{i}][{name!r}]")
+                check.sparse_gradient(g, params[i], i, check_alias=False)
+                self._refuse_alias(g.values, f"grads[{i}].values")
+                self._refuse_alias(g.indices, f"grads[{i}].indices")
+            elif g is not None:
+                check.gradient(g, params[i], i)
+                self._refuse_alias(g, f"grads[{i}]")
+        if self.check_finite or (self.check_finite is None and get_check_finite()):
+            self._refuse_non_finite(grads)
         self._recheck_groups()
-        kernel = self._kernel("adafactor")
         for i, g in enumerate(grads):
             if g is None:
                 continue
-            p, group, state = self._params[i], self._group_of[i], self._states[i]
+            p, group, state = params[i], self._group_of[i], self._states[i]
             if not state:
                 _put(state, "step", 0)
             for name, _ in self._state_arrays_all():
                 if self._state_shape(group, name, p) != (0,) and name not in state:
                     _put(state, name, self._new_state_array(group, p, name, 0.0))
+                    self._occupied = None
             _put(state, "step", state["step"] + 1)
-            t = state["step"]
-            lr = group["lr"]
-            eps1, eps2 = group["eps"]
             empty = np.empty(0, p.dtype)
-            kernel(p, g, state.get("row_var", empty), state.get("col_var", empty),
-                   state.get("variance", empty), float(t) ** group["beta2_decay"],
-                   min(lr, 1.0 / t ** 0.5),
-                   float(np.finfo(p.dtype).eps) if eps1 is None else eps1, eps2, group["d"],
-                   1.0 - lr * group["weight_decay"], group["maximize"],
-                   _dispatch.threads_for(p.size))
+            statistics = [state.get(name, empty) for name in ("row_var", "col_var", "variance")]
+            scalars = self._step_scalars(group, state["step"], p.dtype)
+            if isinstance(g, SparseGrad):
+                table = p.reshape(p.shape[0], -1)
+                k, width = g.indices.shape[0], table.shape[1]
+                workspace = self._workspace(i, table.shape[0], k, width, p.dtype)
+                self._kernel("adafactor_sparse")(
+                    table, g.indices, g.values.reshape(k, width), *statistics, *scalars,
+                    *workspace, _dispatch.threads_for(k * width))
+            else:
+                self._kernel("adafactor")(p, g, *statistics, *scalars,
+                                          _dispatch.threads_for(p.size))
+
+    def step_scalars(self, step, dtype, group=0):
+        """The scalars of the kernels at step ``step`` (from 1) for parameters of
+        ``dtype`` in ``param_groups[group]``: ``(β̂_t, ρ_t, ε_1, ε_2, d, 1 − ηλ,
+        maximize)``, Python floats and a bool (for users' own loops over rows: see
+        ``fastopt/backends/cython/adafactor.pxd`` and the update-rules guide)."""
+        return self._step_scalars(self.param_groups[group], step, np.dtype(dtype))
+
+    @staticmethod
+    def _step_scalars(group, t, dtype):
+        lr = group["lr"]
+        eps1, eps2 = group["eps"]
+        return (float(t) ** group["beta2_decay"], min(lr, 1.0 / t ** 0.5),
+                float(np.finfo(dtype).eps) if eps1 is None else eps1, eps2, group["d"],
+                1.0 - lr * group["weight_decay"], group["maximize"])

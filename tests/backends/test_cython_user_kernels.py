@@ -164,9 +164,9 @@ SETUP = """\
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-setup(name="fastopt_user_loops", script_args=["build_ext", "--inplace", "-q"],
+setup(name={name!r}, script_args=["build_ext", "--inplace", "-q"],
       ext_modules=cythonize(
-          [Extension("fastopt_user_loops", ["fastopt_user_loops.pyx"],
+          [Extension({name!r}, [{name!r} + ".pyx"],
                      extra_compile_args=["-O2", "-g0"])],
           include_path=[{include!r}], quiet=True))
 """
@@ -179,25 +179,31 @@ def _have_c_compiler():
     return shutil.which(shlex.split(cc)[0]) is not None
 
 
-@pytest.fixture(scope="module")
-def user_module(tmp_path_factory):
-    """The user's extension, built once per session (about 10-20 s)."""
+def build_user_extension(build, name, source):
+    """Build the Cython ``source`` as extension ``name`` in the folder ``build`` against
+    ``fastopt.get_include()`` and import it (skips without Cython or a C compiler)."""
     require("cython")
     pytest.importorskip("Cython", reason="Cython is needed to build an extension that cimports")
     if not _have_c_compiler():
         pytest.skip("no C compiler to build an extension that cimports fastopt")
-    build = tmp_path_factory.mktemp("cython_user")
-    (build / "fastopt_user_loops.pyx").write_text(_user_pyx())
-    (build / "setup.py").write_text(SETUP.format(include=fastopt.get_include()))
+    (build / f"{name}.pyx").write_text(source)
+    (build / "setup.py").write_text(SETUP.format(include=fastopt.get_include(), name=name))
     done = subprocess.run([sys.executable, "setup.py"], cwd=build, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    (path,) = [p for p in build.iterdir() if p.name.startswith("fastopt_user_loops.")
+    (path,) = [p for p in build.iterdir() if p.name.startswith(f"{name}.")
                and p.suffix in (".so", ".pyd")]
-    spec = importlib.util.spec_from_file_location("fastopt_user_loops", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # binds the cimported functions: imports fastopt's modules
     return module
+
+
+@pytest.fixture(scope="module")
+def user_module(tmp_path_factory):
+    """The user's extension, built once per session (about 10-20 s)."""
+    return build_user_extension(tmp_path_factory.mktemp("cython_user"), "fastopt_user_loops",
+                                _user_pyx())
 
 
 def _tables(algorithm, options, dtype, rng, n_rows=9, d=37):

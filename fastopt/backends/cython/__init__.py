@@ -14,5 +14,8 @@ C-API for other Cython extensions: ``<algorithm>.pxd`` beside each module declar
 ``from fastopt.backends.cython.adam cimport adam_row_f32`` with
 :func:`fastopt.get_include` on Cython's include path.  ``cimport`` binds to these
 baseline modules, never to the ``x86_64_v3`` builds, which give the same bits.
-``adafactor`` (a whole step with reductions, from a standalone template) has no C-API.
+``adafactor.pxd`` declares the row pieces of Adafactor's factored step instead (its
+step is reductions over all the rows it updates): ``adafactor_sum_sq``, ``_row_stats``,
+``_col_stats``, ``_den``, ``_row_sq`` and ``_row`` (``_f32`` / ``_f64``), for a user's
+loop over the rows of a step in four passes (the .pxd describes them).
 """

@@ -22,7 +22,8 @@ import math
 import numpy as np
 from numba import prange
 
-from fastopt.backends.numba import _jit, lbfgs
+from fastopt.backends.numba import _jit, _sparse, lbfgs
+from fastopt.backends.python import adafactor as reference
 from fastopt.backends.python.lbfgs import DOT_BLOCK
 
 
@@ -358,6 +359,70 @@ def adafactor_vector_update_pooled(param, grad, variance, eps1_sq, maximize, dec
                      run))
 
 
+# ------------------------------------------------- row pieces, for users' @njit loops
+# The numba twins of the Cython C-API (fastopt/backends/cython/adafactor.pxd, which gives
+# the four passes a user's loop over the rows of a step makes with them): one row each,
+# in the calling thread, the same element functions as the kernels above.
+
+@_jit.serial
+def adafactor_row_stats(grad, row_var, i, col_acc, beta):
+    """Row statistic of one row: ``row_var[i] += beta * (mean_j g_j^2 - row_var[i])`` (the
+    mean summed in float64 in order, rounded to the dtype; ``beta`` rounded to the dtype
+    first), and ``col_acc[j] += g_j^2`` in float64 (``col_acc`` empty: skipped).  A row
+    of width 0 is left alone."""
+    cols = grad.size
+    if cols == 0:
+        return
+    adafactor_set_row(row_var, i, adafactor_sum_sq(0.0, grad, cols), cols,
+                      row_var.dtype.type(beta))
+    for j in range(col_acc.size):
+        x = np.float64(grad[j])
+        col_acc[j] += x * x
+
+
+@_jit.serial
+def adafactor_col_stats(col_var, col_acc, rows, beta):
+    """Column statistic from the float64 sums ``col_acc`` over ``rows`` rows:
+    ``C_j += beta * (C(col_acc[j] / rows) - C_j)`` (nothing when ``rows`` is 0)."""
+    t = col_var.dtype.type
+    b = t(beta)
+    if rows == 0:
+        return
+    for j in range(col_var.size):
+        c = col_var[j]
+        col_var[j] = c + b * (t(col_acc[j] / rows) - c)
+
+
+@_jit.element
+def adafactor_den(row_var_sum, rows, eps1):
+    """``max(mean R, eps1)``: ``row_var_sum`` (float64, summed in order) over ``rows``,
+    rounded to the dtype of ``eps1`` (a NumPy scalar of the table's dtype)."""
+    return _jit.maximum(type(eps1)(row_var_sum / rows), eps1)
+
+
+@_jit.serial
+def adafactor_row_sq(grad, col_var, row_var_i, den, eps1_sq, maximize, s):
+    """``s`` plus the float64 sum of ``u_j^2`` over one row, in order (the scalars are
+    rounded to the dtype)."""
+    t = grad.dtype.type
+    ri, dm, e = t(row_var_i), t(den), t(eps1_sq)
+    for j in range(grad.size):
+        x = np.float64(adafactor_direction(grad[j], (ri * col_var[j]) / dm, e, maximize))
+        s += x * x
+    return s
+
+
+@_jit.serial
+def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, maximize):
+    """The update of one row: ``param_j <- param_j * decay - coef * u_j`` (no product when
+    ``decay`` is 1; the scalars are rounded to the dtype)."""
+    t = param.dtype.type
+    ri, dm, e, dc, cf = t(row_var_i), t(den), t(eps1_sq), t(decay), t(coef)
+    for j in range(param.size):
+        u = adafactor_direction(grad[j], (ri * col_var[j]) / dm, e, maximize)
+        param[j] = adafactor_apply(param[j], u, dc, dc != 1, cf)
+
+
 # ------------------------------------------------------------------------------ driver
 
 def _run(serial, parallel, n_threads, units, *args):
@@ -443,3 +508,59 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
     serial, parallel, args = update
     _run(serial, parallel, n_threads, n, *args, dtype(decay_factor), decay_factor != 1,
          dtype(alpha / denom))
+
+
+@_jit.serial
+def adafactor_sparse_gather(indices, values, slots, rows, coalesced, param, s1, s2):
+    """Coalesce (:func:`fastopt.backends.numba._sparse.coalesce`), sort the distinct rows
+    and gather them: returns ``(order, p, g, b1, b2)``, the rows in increasing order and
+    contiguous copies of their rows of ``param`` and of the state tables ``s1``, ``s2``
+    (2-D views ``(n_rows, width)``; ``s2`` may be empty), ``g`` their summed gradients."""
+    u = _sparse.coalesce(indices, values, slots, rows, coalesced)
+    order = np.sort(rows[:u])
+    p = np.empty((u, param.shape[1]), param.dtype)
+    g = np.empty((u, param.shape[1]), param.dtype)
+    b1 = np.empty((u, s1.shape[1]), s1.dtype)
+    b2 = np.empty((u if s2.shape[0] else 0, s2.shape[1]), s2.dtype)
+    for j in range(u):
+        r = order[j]
+        p[j] = param[r]
+        g[j] = coalesced[slots[r]]
+        b1[j] = s1[r]
+        if s2.shape[0]:
+            b2[j] = s2[r]
+    _sparse.release(slots, rows, u)
+    return order, p, g, b1, b2
+
+
+@_jit.serial
+def adafactor_sparse_scatter(order, param, s1, s2, p, b1, b2):
+    """The gathered rows back into ``param`` and the state tables."""
+    for j in range(order.size):
+        r = order[j]
+        param[r] = p[j]
+        s1[r] = b1[j]
+        if s2.shape[0]:
+            s2[r] = b2[j]
+
+
+def adafactor_sparse(param, indices, values, row_var, col_var, variance, one_minus_beta2, rho,
+                     eps1, eps2, d, decay_factor, maximize, slots, rows, coalesced, n_threads):
+    """One sparse Adafactor step (the arguments of the reference's
+    :func:`fastopt.backends.python.adafactor.adafactor_sparse`): the touched rows
+    coalesced, sorted and gathered with their statistics (:func:`adafactor_sparse_gather`),
+    :func:`adafactor` on them, then scattered back."""
+    kind, sub_shape = reference.sparse_layout(param, row_var, col_var, variance)
+    n_rows = param.shape[0]
+    s1 = (variance if kind == "vector" else row_var).reshape(n_rows, -1)
+    s2 = col_var.reshape(n_rows, -1) if kind == "batched" else param[:0, :0]
+    order, p, g, b1, b2 = adafactor_sparse_gather(indices, values, slots, rows, coalesced,
+                                                  param, s1, s2)
+    if order.size == 0:
+        return
+    shape = sub_shape(order.size)
+    empty = variance[:0]
+    adafactor(p.reshape(shape), g.reshape(shape), empty if kind == "vector" else b1,
+              col_var if kind == "shared" else b2, b1 if kind == "vector" else empty,
+              one_minus_beta2, rho, eps1, eps2, d, decay_factor, maximize, n_threads)
+    adafactor_sparse_scatter(order, param, s1, s2, p, b1, b2)

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ._sparse import coalesce
 from .lbfgs import dot
 
 
@@ -92,3 +93,68 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
     update = (g / np.sqrt(np.maximum(var_estimate, t(eps1 * eps1)))).reshape(-1)
     denom = max(1.0, math.sqrt(dot(update, update, n_threads)) / (math.sqrt(update.size) * d))
     param -= t(alpha / denom) * update.reshape(param.shape)
+
+
+def sparse_layout(param, row_var, col_var, variance):
+    """How a sparse step sees a table: ``(kind, sub_shape)`` where ``kind`` is
+    ``"vector"`` (a 1-D table: ``variance``), ``"shared"`` (a 2-D table: ``row_var`` of
+    shape ``(n_rows, 1)``, the column statistic ``col_var`` ``(1, d)`` shared by all
+    rows) or ``"batched"`` (three or more dimensions: ``row_var`` and ``col_var`` have
+    the table's first axis), and ``sub_shape(u)`` the shape of ``u`` rows of the table.
+
+    The states come in their own shapes (as the optimizer keeps them); ``param`` is the
+    table's 2-D view ``(n_rows, d)``.  Unused states are empty.
+    """
+    n_rows, d = param.shape
+    if row_var.ndim < 2:
+        return "vector", lambda u: (u,)
+    if row_var.ndim == 2:
+        return "shared", lambda u: (u, d)
+    return "batched", lambda u: (u,) + row_var.shape[1:-1] + (col_var.shape[-1],)
+
+
+def adafactor_sparse(param, indices, values, row_var, col_var, variance, one_minus_beta2,
+                     rho, eps1, eps2, d, decay_factor, maximize, slots, rows, coalesced,
+                     n_threads):
+    r"""One sparse Adafactor step: the dense step :func:`adafactor` on the touched rows.
+
+    With ``u`` the distinct rows of ``indices`` in increasing order (``np.unique``) and
+    ``G`` their gradients (duplicates summed in order of appearance from ``+0.0``,
+    :func:`fastopt.backends.python._sparse.coalesce`), this is :func:`adafactor` on
+    ``table[u]`` with ``G``, the same scalars, and the statistics of those rows:
+
+    * a 1-D table: :math:`V` = ``variance[u]``;
+    * a 2-D table ``(n, d)``: :math:`R` = ``row_var[u]`` and the shared column statistic
+      :math:`C` = ``col_var`` ``(1, d)`` itself, so
+      :math:`C \leftarrow C + \hat\beta_t(\operatorname{mean}_{u}(G^2) - C)` averages
+      over the touched rows only and :math:`\operatorname{mean}(R)` is over ``row_var[u]``;
+    * three or more dimensions: ``row_var[u]`` and ``col_var[u]`` (their first axis is
+      the table's).
+
+    :math:`\operatorname{RMS}(\theta)` and :math:`\operatorname{RMS}(u)` are over the
+    touched rows, in the orders of the module docstring applied to ``table[u]`` (rows in
+    increasing order).  Untouched rows of the table and of ``row_var``/``variance`` are
+    not read or written.  ``param`` is the table's 2-D view ``(n_rows, d)``, ``values``
+    ``(k, d)``; the states in their own shapes (:func:`sparse_layout`); ``slots``,
+    ``rows``, ``coalesced`` the workspace of the sparse row kernel contract (unused
+    here).  Every index must be in ``[0, n_rows)`` (the caller checks).
+    """
+    u, grad = coalesce(indices, values)
+    if u.size == 0:
+        return
+    kind, sub_shape = sparse_layout(param, row_var, col_var, variance)
+    shape = sub_shape(u.size)
+    p = param[u].reshape(shape)
+    empty = variance[:0]
+    rv = row_var[u] if kind != "vector" else empty
+    cv = col_var if kind == "shared" else col_var[u] if kind == "batched" else empty
+    v = variance[u] if kind == "vector" else empty
+    adafactor(p, grad.reshape(shape), rv, cv, v, one_minus_beta2, rho, eps1, eps2, d,
+              decay_factor, maximize, n_threads)
+    param[u] = p.reshape(u.size, param.shape[1])
+    if kind == "vector":
+        variance[u] = v
+    else:
+        row_var[u] = rv
+        if kind == "batched":
+            col_var[u] = cv
