@@ -8,7 +8,7 @@ import pytest
 
 from fastopt.backends.python import half as reference
 
-from conftest import KERNEL_BACKENDS, kernel
+from conftest import KERNEL_BACKENDS, bits, kernel
 from half_cases import hard_float32s, same_bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -147,3 +147,53 @@ def test_zero_columns_and_no_rows(backend):
         kernel(backend, "widen_rows", "half")(table, rows, out, False)
         _narrow(backend, out, rows, table, F16, True)
         assert not table.any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_widening_on_threads_gives_the_same_bits(backend, dtype):
+    """One long row (its elements in chunks, an odd length) and many rows (rows in
+    chunks) widened on 1 to 4 threads: ``astype``'s bits, every element written."""
+    rng = np.random.default_rng(6)
+    bits16 = rng.integers(0, 1 << 16, 100_003, dtype=np.uint64).astype(np.uint16)
+    for table, rows in [(bits16.reshape(1, -1), np.zeros(1, np.int64)),
+                        (bits16[:99_999].reshape(-1, 3),
+                         rng.permutation(33_333)[:20_000].astype(np.int64))]:
+        want = table[rows].view(dtype).astype(np.float32)
+        nan = np.isnan(want)
+        for n_threads in (1, 2, 3, 4):
+            out = np.full(want.shape, -1.0, np.float32)
+            kernel(backend, "widen_rows", "half")(table, rows, out, dtype == BF16, n_threads)
+            assert np.array_equal(np.isnan(out), nan), n_threads
+            assert np.array_equal(out[~nan].view(np.uint32), want[~nan].view(np.uint32))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_distinct_rows_gather_and_scatter(backend, index_dtype):
+    """``distinct_rows``: the distinct indices in order of first appearance and each
+    index's position among them, the slot table left all -1; ``gather_rows`` /
+    ``scatter_rows``: ``out = table[rows]`` / ``table[rows] = values``."""
+    rng = np.random.default_rng(7)
+    distinct = kernel(backend, "distinct_rows", "half")
+    for k, n in [(0, 5), (1, 1), (9, 3), (5_000, 40_000), (5_000, 50)]:
+        indices = (np.minimum(rng.zipf(1.3, k), n) - 1).astype(index_dtype)
+        slots = np.full(n, -1, np.int64)
+        rows = np.full(k + 2, -9, np.int64)
+        inverse = np.full(k + 2, -9, np.int64)
+        u = distinct(indices, slots, rows, inverse)
+        first = np.sort(np.unique(indices, return_index=True)[1])
+        assert u == first.size
+        assert np.array_equal(rows[:u], indices[first])
+        assert np.array_equal(rows[inverse[:k]], indices)
+        assert (inverse[k:] == -9).all() and (rows[u:] == -9).all() and (slots == -1).all()
+        for w in (1, 3):
+            table = rng.standard_normal((n, w)).astype(np.float32)
+            out = np.full((u, w), np.nan, np.float32)
+            kernel(backend, "gather_rows", "half")(table, rows[:u], out)
+            assert np.array_equal(bits(out), bits(table[rows[:u]]))
+            values = rng.standard_normal((u, w)).astype(np.float32)
+            want = table.copy()
+            want[rows[:u]] = values
+            kernel(backend, "scatter_rows", "half")(values, rows[:u], table)
+            assert np.array_equal(bits(table), bits(want))
