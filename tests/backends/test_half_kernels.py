@@ -197,3 +197,36 @@ def test_distinct_rows_gather_and_scatter(backend, index_dtype):
             want[rows[:u]] = values
             kernel(backend, "scatter_rows", "half")(values, rows[:u], table)
             assert np.array_equal(bits(table), bits(want))
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pool", "prange"])
+def test_numba_row_loops_run_on_the_pool_or_prange_with_the_same_bits(monkeypatch, pooled):
+    """numba's ``widen_rows`` / ``narrow_rows`` on 3 threads open one job of fastopt's
+    pool per call (one row: elements in chunks; many rows: rows in chunks), or, with the
+    pool switched off, run numba's ``prange`` chunks (at even offsets, an odd length):
+    the reference's bits either way."""
+    kernel("numba", "widen_rows", "half")
+    kernel("cython", "widen_rows", "half")  # the pool
+    from fastopt.backends.cython import _pool
+    from fastopt.backends.numba import _jit
+    from fastopt.backends.numba import half
+    if not _jit.POOL_RUN:
+        pytest.skip("the numba pool twins are switched off ($FASTOPT_NUMBA_POOL=0)")
+    if not pooled:
+        monkeypatch.setattr(_jit, "POOL_RUN", 0)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(30_005).astype(np.float32)  # prange cuts at odd 10001, 20003
+    for values, rows, n_rows in [(x.reshape(1, -1), np.array([1], np.int64), 2),
+                                 (x[:30_000].reshape(-1, 5), None, 7_000)]:
+        if rows is None:
+            rows = rng.permutation(n_rows)[:values.shape[0]].astype(np.int64)
+        want = np.zeros((n_rows, values.shape[1]), np.uint16)
+        _narrow("python", values, rows, want, BF16, True)
+        got = np.zeros_like(want)
+        jobs = _pool.info()["jobs"]
+        half.narrow_rows(values, rows, got, True, True, KEY, 3)
+        wide = np.zeros(values.shape, np.float32)
+        half.widen_rows(got, rows, wide, True, 3)
+        assert _pool.info()["jobs"] == jobs + (2 if pooled else 0)
+        assert np.array_equal(got, want)
+        assert np.array_equal(bits(wide), bits(want[rows].view(BF16).astype(np.float32)))
