@@ -19,6 +19,22 @@ BACKENDS = ["python", *KERNEL_BACKENDS]
 KEY = np.uint64(0x0123_4567_89AB_CDEF)
 
 
+@pytest.fixture
+def no_backoff():
+    """The pool splits every threaded call into its chunks, even on a loaded machine
+    (after a late helper it would run the next calls whole, from offset 0, in the
+    caller: chunking bugs would not show)."""
+    try:
+        from fastopt.backends.cython import _pool
+    except ImportError:
+        yield
+        return
+    old = _pool.info()["backoff_max"]
+    _pool.set_backoff(0)
+    yield
+    _pool.set_backoff(old)
+
+
 def _narrow(backend, values, rows, table, dtype, stochastic, key=KEY, n_threads=1):
     kernel(backend, "narrow_rows", "half")(values, rows, table, dtype == BF16, stochastic, key,
                                            n_threads)
@@ -104,7 +120,7 @@ def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", HALF)
-def test_rounding_on_threads_gives_the_same_bits(backend, dtype):
+def test_rounding_on_threads_gives_the_same_bits(backend, dtype, no_backoff):
     """One long row (a dense parameter: its elements in chunks) and many rows (a sparse
     step: rows in chunks) on 1, 2 and 3 threads: the reference's bits."""
     rng = np.random.default_rng(5)
@@ -151,7 +167,7 @@ def test_zero_columns_and_no_rows(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", HALF)
-def test_widening_on_threads_gives_the_same_bits(backend, dtype):
+def test_widening_on_threads_gives_the_same_bits(backend, dtype, no_backoff):
     """One long row (its elements in chunks, an odd length) and many rows (rows in
     chunks) widened on 1 to 4 threads: ``astype``'s bits, every element written."""
     rng = np.random.default_rng(6)
@@ -200,7 +216,8 @@ def test_distinct_rows_gather_and_scatter(backend, index_dtype):
 
 
 @pytest.mark.parametrize("pooled", [True, False], ids=["pool", "prange"])
-def test_numba_row_loops_run_on_the_pool_or_prange_with_the_same_bits(monkeypatch, pooled):
+def test_numba_row_loops_run_on_the_pool_or_prange_with_the_same_bits(monkeypatch, pooled,
+                                                                      no_backoff):
     """numba's ``widen_rows`` / ``narrow_rows`` on 3 threads open one job of fastopt's
     pool per call (one row: elements in chunks; many rows: rows in chunks), or, with the
     pool switched off, run numba's ``prange`` chunks (at even offsets, an odd length):
