@@ -138,16 +138,16 @@ def test_sparse_half_step_is_allocation_free_in_steady_state(backend, dtype):
 @pytest.mark.parametrize("backend", ["python", *FAST_BACKENDS])
 def test_python_threads_stepping_one_16_bit_table(backend):
     """Hogwild: 4 Python threads step one bfloat16 table at once, each its own rows
-    (Adagrad, rounding to nearest: a row's result depends only on its own gradients), 30
+    (Adagrad, rounding to nearest: a row's result depends only on its own gradients), 12
     steps each: the same table and state as the steps run one after another.  Each thread
     has its own workspace (a shared one would mix the threads' rows)."""
     require(backend)
     rng = np.random.default_rng(4)
-    n_threads, per, d = 4, 600, 24
+    n_threads, per, d, k, steps = 4, 3000, 32, 6000, 12
     start = rng.standard_normal((n_threads * per, d)).astype(ml_dtypes.bfloat16)
-    work = [[fastopt.SparseGrad(t * per + rng.integers(0, per, 400),
-                                rng.standard_normal((400, d)).astype(np.float32))
-             for _ in range(30)] for t in range(n_threads)]
+    work = [[fastopt.SparseGrad(t * per + rng.integers(0, per, k),
+                                rng.standard_normal((k, d)).astype(np.float32))
+             for _ in range(steps)] for t in range(n_threads)]
     want = start.copy()
     serial = fastopt.Adagrad(want, backend=backend, lr=0.05)
     for steps in work:
