@@ -1,7 +1,7 @@
 """``python -m bench.half_sparse``: the 16-bit sparse step and the dense widen/narrow.
 
 Times (median of ``--steps`` steps, after warm-up) a sparse Adagrad and Adam step of a
-float16 and a bfloat16 ``(--rows, --dim)`` table (float32 state) with ``--k`` Zipf
+float32 (the baseline), a float16 and a bfloat16 ``(--rows, --dim)`` table (float32 state) with ``--k`` Zipf
 indices (float32 values), per backend and thread count, and what ``tracemalloc`` saw
 allocated during those steps (peak above the start, in bytes: the step's scratch);
 then the dense ``half.widen_rows`` / ``half.narrow_rows`` (nearest and stochastic) of
@@ -108,7 +108,7 @@ def main(argv=None):
             if args.skip_sparse:
                 continue
             for cls in (fastopt.Adagrad, fastopt.Adam):
-                for dtype in dtypes:
+                for dtype in [np.float32] + dtypes:
                     print(json.dumps(_sparse(args, dtype, cls, backend, threads, rng)),
                           flush=True)
     return True
