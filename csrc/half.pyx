@@ -6,7 +6,7 @@ the row loops :func:`widen_rows` and :func:`narrow_rows`), line for line: 16-bit
 are their uint16 bit patterns, the stochastic rounding's uniforms come from the
 counter-based SplitMix64 stream of the reference, so every backend gives the same bits.
 """
-from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport fabs, fabsf
 
@@ -146,23 +146,59 @@ cdef inline void store_row(uint16_t *out, const float *values, Py_ssize_t d, bin
                                           <double>(z >> 40) * TWO_M24)
 
 
+ctypedef struct WidenJob:
+    const uint16_t *table   # (n, d)
+    const int64_t *rows     # (u,)
+    float *out              # (u, d)
+    Py_ssize_t d
+    bint bf16
+
+
+cdef inline void load_row(float *dst, const uint16_t *src, Py_ssize_t d,
+                          bint bf16) noexcept nogil:
+    """``dst[:d] = src[:d]`` widened to float32."""
+    cdef Py_ssize_t k
+    if bf16:
+        for k in range(d):
+            dst[k] = as_float32(<uint32_t>src[k] << 16)
+    else:
+        for k in range(d):
+            dst[k] = FLOAT16_VALUES[src[k]]
+
+
+cdef void _widen_rows_range(const void *ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows ``[lo, hi)`` of a :func:`widen_rows` job."""
+    cdef const WidenJob *job = <const WidenJob*>ctx
+    cdef Py_ssize_t j
+    for j in range(lo, hi):
+        load_row(job.out + j * job.d, job.table + job.rows[j] * job.d, job.d, job.bf16)
+
+
+cdef void _widen_row_range(const void *ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Elements ``[lo, hi)`` of the one row of a :func:`widen_rows` job."""
+    cdef const WidenJob *job = <const WidenJob*>ctx
+    load_row(job.out + lo, job.table + job.rows[0] * job.d + lo, hi - lo, job.bf16)
+
+
 def widen_rows(const uint16_t[:, ::1] table, const int64_t[::1] rows, float[:, ::1] out,
-               bint bf16):
+               bint bf16, int n_threads=1):
     """``out[j] = table[rows[j]]`` widened to float32: see
-    :func:`fastopt.backends.python.half.widen_rows`."""
-    cdef Py_ssize_t j, k, d = table.shape[1]
-    cdef const uint16_t *src
-    cdef float *dst
+    :func:`fastopt.backends.python.half.widen_rows`; on ``n_threads`` threads (rows, or
+    the elements of a single row, in chunks)."""
+    cdef WidenJob job
+    cdef Py_ssize_t u = rows.shape[0], d = table.shape[1]
+    if d == 0 or u == 0:
+        return
+    job.table = &table[0, 0]
+    job.rows = &rows[0]
+    job.out = &out[0, 0]
+    job.d = d
+    job.bf16 = bf16
     with nogil:
-        for j in range(rows.shape[0]):
-            src = &table[rows[j], 0] if d else NULL
-            dst = &out[j, 0] if d else NULL
-            if bf16:
-                for k in range(d):
-                    dst[k] = as_float32(<uint32_t>src[k] << 16)
-            else:
-                for k in range(d):
-                    dst[k] = FLOAT16_VALUES[src[k]]
+        if u == 1:
+            run_range(_widen_row_range, &job, d, chunk_size(d, n_threads), n_threads)
+        else:
+            run_range(_widen_rows_range, &job, u, rows_chunk(u, n_threads), n_threads)
 
 
 ctypedef struct NarrowJob:
@@ -215,6 +251,54 @@ def narrow_rows(const float[:, ::1] values, const int64_t[::1] rows, uint16_t[:,
             run_range(_narrow_row_range, &job, d, chunk_size(d, n_threads), n_threads)
         else:
             run_range(_narrow_rows_range, &job, u, rows_chunk(u, n_threads), n_threads)
+
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+def distinct_rows(const index_t[::1] indices, int64_t[::1] slots, int64_t[::1] rows,
+                  int64_t[::1] inverse):
+    """The distinct entries of ``indices`` in order of first appearance: see
+    :func:`fastopt.backends.python.half.distinct_rows` (``slots`` all -1 on entry and on
+    return; every index in ``[0, slots.shape[0])``, ``rows`` and ``inverse`` of at least
+    ``indices.shape[0]`` entries: not checked)."""
+    cdef Py_ssize_t i, j, u = 0
+    cdef int64_t r, s
+    with nogil:
+        for i in range(indices.shape[0]):
+            r = indices[i]
+            s = slots[r]
+            if s < 0:
+                s = u
+                slots[r] = u
+                rows[u] = r
+                u += 1
+            inverse[i] = s
+        for j in range(u):
+            slots[rows[j]] = -1
+    return u
+
+
+def gather_rows(const float[:, ::1] table, const int64_t[::1] rows, float[:, ::1] out):
+    """``out[j] = table[rows[j]]`` (float32 ``(n, w)``, int64 ``(u,)``, float32 ``(u, w)``)."""
+    cdef Py_ssize_t j, w = table.shape[1]
+    if w == 0:
+        return
+    with nogil:
+        for j in range(rows.shape[0]):
+            memcpy(&out[j, 0], &table[rows[j], 0], w * sizeof(float))
+
+
+def scatter_rows(const float[:, ::1] values, const int64_t[::1] rows, float[:, ::1] table):
+    """``table[rows[j]] = values[j]`` (float32 ``(u, w)``, int64 ``(u,)``, float32 ``(n, w)``)."""
+    cdef Py_ssize_t j, w = table.shape[1]
+    if w == 0:
+        return
+    with nogil:
+        for j in range(rows.shape[0]):
+            memcpy(&table[rows[j], 0], &values[j, 0], w * sizeof(float))
 
 
 def _init():

@@ -1309,37 +1309,17 @@ class Optimizer:
         widen = _dispatch.kernel(backend, "widen_rows", "half")
         bf16 = p.dtype == check.BFLOAT16
         if type(g) is SparseGrad:
-            views = self._row_arrays[i]
-            if views is None:
-                views = self._views_once(self._row_arrays, i, group, p, state, rows=True)
-            param2d, state2d, _ = views
-            rows, inverse = np.unique(g.indices, return_inverse=True)
-            k, d, u = g.indices.shape[0], param2d.shape[1], rows.shape[0]
-            slots, rows_ws, coalesced = self._workspace(("half", i), u, k, d, f32)
-            table = param2d.view(np.uint16)
-            work = self._half_rows(i, u, d)
-            widen(table, rows, work, bf16)
-            gathered = [s[rows] if s.size else s for s in state2d]
-            _put(state, "step", state["step"] + 1)
-            floats, flags = self._scalars(group, state)
-            self._kernel(self._kernel_name(group, sparse=True))(
-                work, inverse.reshape(-1).astype(np.int64),
-                np.asarray(g.values, dtype=f32).reshape(k, d),
-                *gathered, *_rounded(floats, f32), *flags, slots, rows_ws, coalesced,
-                _dispatch.threads_for(k * d))
-            for s, sub in zip(state2d, gathered):
-                if s.size:
-                    s[rows] = sub
-            self._round_into(backend, work, rows, table, bf16)
+            self._step_half_sparse(i, g, p, group, state, backend, widen, bf16)
             return
         arrays = self._kernel_arrays[i]
         if arrays is None:
             arrays = self._views_once(self._kernel_arrays, i, group, p, state, rows=False)
         grad_half = g.dtype != f32
         _, bits, work, work_view, grad_work = self._half_scratch(i, arrays, grad_half)
-        widen(bits, _ROW_ZERO, work, bf16)
+        n_threads = _dispatch.threads_for(p.size)
+        widen(bits, _ROW_ZERO, work, bf16, n_threads)
         if grad_half:
-            widen(g.reshape(1, -1).view(np.uint16), _ROW_ZERO, grad_work, bf16)
+            widen(g.reshape(1, -1).view(np.uint16), _ROW_ZERO, grad_work, bf16, n_threads)
             grad = grad_work.reshape(work_view.shape)
         else:
             grad = g.reshape(work_view.shape)
@@ -1353,15 +1333,90 @@ class Optimizer:
                                     *flags, _dispatch.threads_for(p.size))
         self._round_into(backend, work, _ROW_ZERO, bits, bf16)
 
-    def _half_rows(self, i, u, d):
-        """This thread's float32 scratch for ``u`` touched rows of ``params[i]`` (``d``
-        columns): C-contiguous ``(u, d)``; grows, never shrinks."""
-        spaces = self._local.__dict__.setdefault("half_rows", {})
-        buf = spaces.get(i)
-        if buf is None or buf.size < u * d:
-            buf = spaces[i] = np.empty(max(u * d, 2 * (0 if buf is None else buf.size)),
-                                       np.float32)
-        return buf[:u * d].reshape(u, d)
+    def _step_half_sparse(self, i, g, p, group, state, backend, widen, bf16):
+        """The sparse step of a 16-bit ``params[i]``: the distinct rows of ``g`` (in order
+        of first appearance) and where each index is among them, by ``half.distinct_rows``;
+        the touched parameter rows widened to float32 and the touched rows of each float32
+        state gathered into this thread's workspace (:meth:`_half_sparse_space`); the
+        float32 sparse kernel on them, addressed by position; the state rows scattered back
+        and the parameter rows rounded back.  Nothing is allocated in steady state."""
+        f32 = _FLOAT32
+        views = self._row_arrays[i]
+        if views is None:
+            views = self._views_once(self._row_arrays, i, group, p, state, rows=True)
+        k = g.indices.shape[0]
+        grad_half = g.values.dtype != f32
+        space = self._half_sparse_space(i, views, k, grad_half)
+        table, states, d = space["table"], space["states"], views[0].shape[1]
+        half = space["kernels"]
+        if half[0] is not backend:
+            half = space["kernels"] = (backend, *(
+                _dispatch.kernel(backend, name, "half")
+                for name in ("distinct_rows", "gather_rows", "scatter_rows")))
+        _, distinct, gather, scatter = half
+        u = distinct(g.indices, space["slots"], space["rows"], space["inverse"])
+        rows = space["rows"][:u]
+        work = space["work"][:u * d].reshape(u, d)
+        widen(table, rows, work, bf16, _dispatch.threads_for(u * d))
+        gathered = []
+        for s, s2, buf in states:
+            if s2 is None:  # an unused state: empty, never indexed
+                gathered.append(s)
+                continue
+            sub = buf[:u * s2.shape[1]].reshape(u, s2.shape[1])
+            gather(s2, rows, sub)
+            gathered.append(sub if s.ndim == 2 else sub.reshape(u))
+        if grad_half:
+            values = space["grad"][:k * d].reshape(1, k * d)
+            widen(g.values.reshape(1, k * d).view(np.uint16), _ROW_ZERO, values, bf16,
+                  _dispatch.threads_for(k * d))
+            values = values.reshape(k, d)
+        else:
+            values = g.values.reshape(k, d)
+        _put(state, "step", state["step"] + 1)
+        floats, flags = self._scalars(group, state)
+        self._kernel(self._kernel_name(group, sparse=True))(
+            work, space["inverse"][:k], values, *gathered, *_rounded(floats, f32), *flags,
+            space["kernel_slots"][:u], space["kernel_rows"], space["coalesced"],
+            _dispatch.threads_for(k * d))
+        for (s, s2, buf), sub in zip(states, gathered):
+            if s2 is not None:
+                scatter(sub.reshape(u, s2.shape[1]), rows, s2)
+        self._round_into(backend, work, rows, table, bf16)
+
+    def _half_sparse_space(self, i, views, k, grad_half):
+        """This thread's workspace for sparse 16-bit steps of ``params[i]`` (``views``: its
+        row views), for ``k`` indices: a dict of the parameter's bits (``table``), the row
+        -> position table of ``distinct_rows`` (``slots``, ``(n_rows,)``, all -1), and
+        arrays for at least ``k`` rows -- ``rows``, ``inverse``, the kernel's ``kernel_slots``
+        (all -1), ``kernel_rows``, ``coalesced``, the widened rows ``work``, a 16-bit
+        gradient's widened values ``grad``, the backend's ``half`` helpers (``kernels``),
+        and per state ``(state, 2-D view or None, rows)`` (``states``).  Grows, never shrinks; each thread has its own, so several
+        threads may step the same table at once."""
+        spaces = self._local.__dict__.setdefault("half_sparse", {})
+        space = spaces.get(i)
+        param2d, state2d, _ = views
+        n_rows, d = param2d.shape
+        if space is None or space["views"] is not views:
+            space = spaces[i] = {
+                "views": views, "table": param2d.view(np.uint16), "capacity": -1,
+                "kernels": (None,),
+                "slots": np.full(n_rows, -1, np.int64),
+                "states": [(s, None if not s.size else s if s.ndim == 2
+                            else s.reshape(n_rows, -1), None) for s in state2d]}
+        if space["capacity"] < k:
+            c = max(k, 2 * space["capacity"])
+            space.update(capacity=c, rows=np.empty(c, np.int64), inverse=np.empty(c, np.int64),
+                         kernel_slots=np.full(c, -1, np.int64),
+                         kernel_rows=np.empty(c, np.int64),
+                         coalesced=np.empty((c, d), _FLOAT32),
+                         work=np.empty(c * d, _FLOAT32), grad=None)
+            space["states"] = [(s, s2, None if s2 is None else
+                                np.empty(c * s2.shape[1], _FLOAT32))
+                               for s, s2, _ in space["states"]]
+        if grad_half and space["grad"] is None:
+            space["grad"] = np.empty(space["capacity"] * d, _FLOAT32)
+        return space
 
     def _workspace(self, i, n_rows, k, d, dtype):
         """This thread's scratch for sparse steps of ``params[i]``; grows, never shrinks.

@@ -8,7 +8,7 @@ import pytest
 
 from fastopt.backends.python import half as reference
 
-from conftest import KERNEL_BACKENDS, kernel
+from conftest import KERNEL_BACKENDS, bits, kernel
 from half_cases import hard_float32s, same_bits
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -17,6 +17,22 @@ F16 = np.dtype(np.float16)
 HALF = [pytest.param(F16, id="float16"), pytest.param(BF16, id="bfloat16")]
 BACKENDS = ["python", *KERNEL_BACKENDS]
 KEY = np.uint64(0x0123_4567_89AB_CDEF)
+
+
+@pytest.fixture
+def no_backoff():
+    """The pool splits every threaded call into its chunks, even on a loaded machine
+    (after a late helper it would run the next calls whole, from offset 0, in the
+    caller: chunking bugs would not show)."""
+    try:
+        from fastopt.backends.cython import _pool
+    except ImportError:
+        yield
+        return
+    old = _pool.info()["backoff_max"]
+    _pool.set_backoff(0)
+    yield
+    _pool.set_backoff(old)
 
 
 def _narrow(backend, values, rows, table, dtype, stochastic, key=KEY, n_threads=1):
@@ -104,7 +120,7 @@ def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", HALF)
-def test_rounding_on_threads_gives_the_same_bits(backend, dtype):
+def test_rounding_on_threads_gives_the_same_bits(backend, dtype, no_backoff):
     """One long row (a dense parameter: its elements in chunks) and many rows (a sparse
     step: rows in chunks) on 1, 2 and 3 threads: the reference's bits."""
     rng = np.random.default_rng(5)
@@ -147,3 +163,87 @@ def test_zero_columns_and_no_rows(backend):
         kernel(backend, "widen_rows", "half")(table, rows, out, False)
         _narrow(backend, out, rows, table, F16, True)
         assert not table.any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", HALF)
+def test_widening_on_threads_gives_the_same_bits(backend, dtype, no_backoff):
+    """One long row (its elements in chunks, an odd length) and many rows (rows in
+    chunks) widened on 1 to 4 threads: ``astype``'s bits, every element written."""
+    rng = np.random.default_rng(6)
+    bits16 = rng.integers(0, 1 << 16, 100_003, dtype=np.uint64).astype(np.uint16)
+    for table, rows in [(bits16.reshape(1, -1), np.zeros(1, np.int64)),
+                        (bits16[:99_999].reshape(-1, 3),
+                         rng.permutation(33_333)[:20_000].astype(np.int64))]:
+        want = table[rows].view(dtype).astype(np.float32)
+        nan = np.isnan(want)
+        for n_threads in (1, 2, 3, 4):
+            out = np.full(want.shape, -1.0, np.float32)
+            kernel(backend, "widen_rows", "half")(table, rows, out, dtype == BF16, n_threads)
+            assert np.array_equal(np.isnan(out), nan), n_threads
+            assert np.array_equal(out[~nan].view(np.uint32), want[~nan].view(np.uint32))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_distinct_rows_gather_and_scatter(backend, index_dtype):
+    """``distinct_rows``: the distinct indices in order of first appearance and each
+    index's position among them, the slot table left all -1; ``gather_rows`` /
+    ``scatter_rows``: ``out = table[rows]`` / ``table[rows] = values``."""
+    rng = np.random.default_rng(7)
+    distinct = kernel(backend, "distinct_rows", "half")
+    for k, n in [(0, 5), (1, 1), (9, 3), (5_000, 40_000), (5_000, 50)]:
+        indices = (np.minimum(rng.zipf(1.3, k), n) - 1).astype(index_dtype)
+        slots = np.full(n, -1, np.int64)
+        rows = np.full(k + 2, -9, np.int64)
+        inverse = np.full(k + 2, -9, np.int64)
+        u = distinct(indices, slots, rows, inverse)
+        first = np.sort(np.unique(indices, return_index=True)[1])
+        assert u == first.size
+        assert np.array_equal(rows[:u], indices[first])
+        assert np.array_equal(rows[inverse[:k]], indices)
+        assert (inverse[k:] == -9).all() and (rows[u:] == -9).all() and (slots == -1).all()
+        for w in (1, 3):
+            table = rng.standard_normal((n, w)).astype(np.float32)
+            out = np.full((u, w), np.nan, np.float32)
+            kernel(backend, "gather_rows", "half")(table, rows[:u], out)
+            assert np.array_equal(bits(out), bits(table[rows[:u]]))
+            values = rng.standard_normal((u, w)).astype(np.float32)
+            want = table.copy()
+            want[rows[:u]] = values
+            kernel(backend, "scatter_rows", "half")(values, rows[:u], table)
+            assert np.array_equal(bits(table), bits(want))
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pool", "prange"])
+def test_numba_row_loops_run_on_the_pool_or_prange_with_the_same_bits(monkeypatch, pooled,
+                                                                      no_backoff):
+    """numba's ``widen_rows`` / ``narrow_rows`` on 3 threads open one job of fastopt's
+    pool per call (one row: elements in chunks; many rows: rows in chunks), or, with the
+    pool switched off, run numba's ``prange`` chunks (at even offsets, an odd length):
+    the reference's bits either way."""
+    kernel("numba", "widen_rows", "half")
+    kernel("cython", "widen_rows", "half")  # the pool
+    from fastopt.backends.cython import _pool
+    from fastopt.backends.numba import _jit
+    from fastopt.backends.numba import half
+    if not _jit.POOL_RUN:
+        pytest.skip("the numba pool twins are switched off ($FASTOPT_NUMBA_POOL=0)")
+    if not pooled:
+        monkeypatch.setattr(_jit, "POOL_RUN", 0)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal(30_005).astype(np.float32)  # prange cuts at odd 10001, 20003
+    for values, rows, n_rows in [(x.reshape(1, -1), np.array([1], np.int64), 2),
+                                 (x[:30_000].reshape(-1, 5), None, 7_000)]:
+        if rows is None:
+            rows = rng.permutation(n_rows)[:values.shape[0]].astype(np.int64)
+        want = np.zeros((n_rows, values.shape[1]), np.uint16)
+        _narrow("python", values, rows, want, BF16, True)
+        got = np.zeros_like(want)
+        jobs = _pool.info()["jobs"]
+        half.narrow_rows(values, rows, got, True, True, KEY, 3)
+        wide = np.zeros(values.shape, np.float32)
+        half.widen_rows(got, rows, wide, True, 3)
+        assert _pool.info()["jobs"] == jobs + (2 if pooled else 0)
+        assert np.array_equal(got, want)
+        assert np.array_equal(bits(wide), bits(want[rows].view(BF16).astype(np.float32)))

@@ -1,7 +1,8 @@
 """float16/bfloat16 <-> float32 in numba: :mod:`fastopt.backends.python.half` compiled.
 
 The bit-level conversions (:func:`_widen`, :func:`_nearest_bits`, :func:`_round_bits`,
-:func:`_mix64`) and the row loops (:func:`_load_row`, :func:`_store_row`) are inlined
+:func:`_mix64`) and the row loops (:func:`_load_span`, :func:`_store_span` and their
+:func:`_load_row`, :func:`_store_row`) are inlined
 into the loops that call them: the optimizers' :func:`widen_rows` / :func:`narrow_rows`
 here, and the GloVe trainer's 16-bit record loop (``fastopt.embeddings.glove``).  16-bit
 arrays are their uint16 bit patterns (numba has no 16-bit float type).
@@ -9,10 +10,11 @@ arrays are their uint16 bit patterns (numba has no 16-bit float type).
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import prange, types
 from numba.extending import intrinsic
 
 from ..._internal.numerics import GOLDEN as _GOLDEN
+from . import _jit
 from ._jit import FLAGS
 
 _njit = numba.njit(**FLAGS)
@@ -148,67 +150,205 @@ _FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np
 
 
 @_njit_inline
-def _load_row(table, row, out, bf16, float16_values):
-    """``out = table[row]`` widened to float32: a shift for bfloat16 (vectorised), a
-    lookup in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
+def _load_span(src, out, bf16, float16_values):
+    """``out = src`` widened to float32 (1-D): a shift for bfloat16 (vectorised), a lookup
+    in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
     if bf16:
         for k in range(out.size):
-            out[k] = _as_float32(np.uint32(np.uint32(table[row, k]) << np.uint32(16)))
+            out[k] = _as_float32(np.uint32(np.uint32(src[k]) << np.uint32(16)))
     else:
         for k in range(out.size):
-            out[k] = float16_values[table[row, k]]
+            out[k] = float16_values[src[k]]
 
 
 @_njit_inline
-def _store_row(table, row, values, bf16, stochastic, key, counter):
-    """``table[row] = values`` rounded (see :func:`_round_bits`): element ``k`` draws its
+def _store_span(out, values, bf16, stochastic, key, counter):
+    """``out = values`` rounded (1-D; see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
-    even ``k``, the next 24 for odd)."""
+    even ``k``, the next 24 for odd).  A row's part from an even offset ``lo`` draws as
+    the row does with ``counter`` advanced by ``lo // 2``."""
     if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
         if bf16:
             for k in range(values.size):
-                table[row, k] = np.uint16(_nearest_bits(values[k], True))
+                out[k] = np.uint16(_nearest_bits(values[k], True))
         else:
             for k in range(values.size):
-                table[row, k] = np.uint16(_nearest_bits(values[k], False))
+                out[k] = np.uint16(_nearest_bits(values[k], False))
         return
     d = values.size
     for k in range(0, d - 1, 2):  # a pair per draw: no branch on the parity of k
         z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
-        table[row, k] = np.uint16(_round_bits(values[k], bf16, True,
-                                              np.float64(z >> np.uint64(40)) * 2.0 ** -24))
-        table[row, k + 1] = np.uint16(_round_bits(
+        out[k] = np.uint16(_round_bits(values[k], bf16, True,
+                                       np.float64(z >> np.uint64(40)) * 2.0 ** -24))
+        out[k + 1] = np.uint16(_round_bits(
             values[k + 1], bf16, True,
             np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24))
     if d % 2:
         z = _mix64(key ^ ((counter + np.uint64(d // 2)) * np.uint64(_GOLDEN)))
-        table[row, d - 1] = np.uint16(_round_bits(values[d - 1], bf16, True,
-                                                  np.float64(z >> np.uint64(40)) * 2.0 ** -24))
+        out[d - 1] = np.uint16(_round_bits(values[d - 1], bf16, True,
+                                           np.float64(z >> np.uint64(40)) * 2.0 ** -24))
 
 
-@_njit
-def _widen_rows(table, rows, out, bf16, float16_values):
-    for j in range(rows.shape[0]):
-        _load_row(table, rows[j], out[j], bf16, float16_values)
+@_njit_inline
+def _load_row(table, row, out, bf16, float16_values):
+    """``out = table[row]`` widened to float32 (:func:`_load_span`)."""
+    _load_span(table[row], out, bf16, float16_values)
 
 
-def widen_rows(table, rows, out, bf16):
+@_njit_inline
+def _store_row(table, row, values, bf16, stochastic, key, counter):
+    """``table[row] = values`` rounded (:func:`_store_span`)."""
+    _store_span(table[row], values, bf16, stochastic, key, counter)
+
+
+# The row loops run on [lo, hi): rows rows[lo:hi], or -- one row (``one``) -- its elements
+# [lo, hi) (lo even: a stochastic draw covers two elements).  The chunks of a parallel
+# call are such ranges, so the bits do not depend on the threads.
+
+@_jit.serial
+def _widen_range(table, rows, out, bf16, float16_values, one, lo, hi):
+    if one:
+        _load_span(table[rows[0]][lo:hi], out[0][lo:hi], bf16, float16_values)
+        return
+    for j in range(lo, hi):
+        _load_span(table[rows[j]], out[j], bf16, float16_values)
+
+
+@_jit.serial
+def _narrow_range(values, rows, table, bf16, stochastic, key, one, lo, hi):
+    slots = np.uint64((table.shape[1] + 1) // 2)
+    if one:
+        _store_span(table[rows[0]][lo:hi], values[0][lo:hi], bf16, stochastic, key,
+                    np.uint64(rows[0]) * slots + np.uint64(lo // 2))
+        return
+    for j in range(lo, hi):
+        _store_span(table[rows[j]], values[j], bf16, stochastic, key,
+                    np.uint64(rows[j]) * slots)
+
+
+@_jit.serial
+def _even_chunk(n, n_chunks, c):
+    """Chunk ``c`` of ``n`` elements cut in ``n_chunks`` contiguous chunks starting at even
+    offsets."""
+    lo = (c * n // n_chunks) & ~1
+    hi = n if c == n_chunks - 1 else ((c + 1) * n // n_chunks) & ~1
+    return lo, hi
+
+
+@_jit.parallel
+def _widen_parallel(table, rows, out, bf16, float16_values, one, n_chunks):
+    n = out.shape[1] if one else rows.shape[0]
+    for c in prange(n_chunks):
+        lo, hi = _even_chunk(n, n_chunks, c)
+        _widen_range(table, rows, out, bf16, float16_values, one, lo, hi)
+
+
+@_jit.parallel
+def _narrow_parallel(values, rows, table, bf16, stochastic, key, one, n_chunks):
+    n = values.shape[1] if one else rows.shape[0]
+    for c in prange(n_chunks):
+        lo, hi = _even_chunk(n, n_chunks, c)
+        _narrow_range(values, rows, table, bf16, stochastic, key, one, lo, hi)
+
+
+@_jit.callee
+def _for_chunks(body, n, align, args):
+    """``body(*args[:-2], lo, hi)`` on chunks of ``[0, n)``, multiples of ``align`` (as the
+    Cython twins: whole rows, or 16 elements of one row), on the pool at ``args[-1]``."""
+    n_threads = args[-2]
+    _jit.pool_for_ranges(args[-1], n, _jit.chunk_size(n, n_threads, align), n_threads, body,
+                         (args[:-2],))
+
+
+@_jit.pooled(_widen_parallel)
+def _widen_pooled(table, rows, out, bf16, float16_values, one, n_threads, run):
+    _for_chunks(_widen_range, out.shape[1] if one else rows.shape[0],
+                _jit.CHUNK_ALIGN if one else 1,
+                (table, rows, out, bf16, float16_values, one, n_threads, run))
+
+
+@_jit.pooled(_narrow_parallel)
+def _narrow_pooled(values, rows, table, bf16, stochastic, key, one, n_threads, run):
+    _for_chunks(_narrow_range, values.shape[1] if one else rows.shape[0],
+                _jit.CHUNK_ALIGN if one else 1,
+                (values, rows, table, bf16, stochastic, key, one, n_threads, run))
+
+
+def _split(rows, d, n_threads):
+    """``(one, n, chunks argument)`` of a row loop on ``n_threads`` threads: its range (the
+    rows, or one row's elements), and 0 to run serially."""
+    u = rows.shape[0]
+    one = u == 1
+    n = d if one else u
+    if n_threads <= 1 or n <= (_jit.CHUNK_ALIGN if one else 1) or u * d < _jit.CHUNK_ALIGN:
+        return one, n, 0
+    return one, n, n_threads if _jit.POOL_RUN else _jit.n_chunks(n_threads, n)
+
+
+def widen_rows(table, rows, out, bf16, n_threads=1):
     """``out[j] = table[rows[j]]`` widened to float32: see
     :func:`fastopt.backends.python.half.widen_rows` (uint16 ``(n, d)``, int64 ``(u,)``,
-    float32 ``(u, d)``, all C-contiguous)."""
-    _widen_rows(table, rows, out, bf16, _FLOAT16_VALUES)
+    float32 ``(u, d)``, all C-contiguous); on ``n_threads`` threads (fastopt's pool)."""
+    one, n, chunks = _split(rows, out.shape[1], n_threads)
+    if chunks:
+        _jit.call_parallel(_widen_parallel, table, rows, out, bool(bf16), _FLOAT16_VALUES,
+                           one, chunks)
+    else:
+        _widen_range(table, rows, out, bool(bf16), _FLOAT16_VALUES, one, 0, n)
 
 
-@_njit
 def narrow_rows(values, rows, table, bf16, stochastic, key, n_threads=1):
     """``table[rows[j]] = values[j]`` rounded: see
     :func:`fastopt.backends.python.half.narrow_rows` (float32 ``(u, d)``, int64 ``(u,)``
-    distinct rows, uint16 ``(n, d)``; ``key`` a uint64).  Serial: ``n_threads`` is taken
-    for the backends' common signature (the Cython twin uses it)."""
-    slots = np.uint64((table.shape[1] + 1) // 2)
+    distinct rows, uint16 ``(n, d)``; ``key`` a uint64); on ``n_threads`` threads
+    (fastopt's pool: rows, or a single row's elements at even offsets)."""
+    one, n, chunks = _split(rows, values.shape[1], n_threads)
+    key = np.uint64(key)
+    if chunks:
+        _jit.call_parallel(_narrow_parallel, values, rows, table, bool(bf16), bool(stochastic),
+                           key, one, chunks)
+    else:
+        _narrow_range(values, rows, table, bool(bf16), bool(stochastic), key, one, 0, n)
+
+
+@_njit
+def distinct_rows(indices, slots, rows, inverse):
+    """The distinct entries of ``indices`` in order of first appearance: see
+    :func:`fastopt.backends.python.half.distinct_rows` (``slots`` all -1 on entry and on
+    return)."""
+    u = 0
+    for i in range(indices.size):
+        r = indices[i]
+        s = slots[r]
+        if s < 0:
+            s = u
+            slots[r] = u
+            rows[u] = r
+            u += 1
+        inverse[i] = s
+    for j in range(u):
+        slots[rows[j]] = -1
+    return u
+
+
+@_njit
+def gather_rows(table, rows, out):
+    """``out[j] = table[rows[j]]`` (float32 ``(n, w)``, int64 ``(u,)``, float32 ``(u, w)``)."""
     for j in range(rows.shape[0]):
-        _store_row(table, rows[j], values[j], bf16, stochastic, key,
-                   np.uint64(rows[j]) * slots)
+        src = table[rows[j]]
+        dst = out[j]
+        for k in range(dst.size):
+            dst[k] = src[k]
+
+
+@_njit
+def scatter_rows(values, rows, table):
+    """``table[rows[j]] = values[j]`` (float32 ``(u, w)``, int64 ``(u,)``, float32 ``(n, w)``)."""
+    for j in range(rows.shape[0]):
+        src = values[j]
+        dst = table[rows[j]]
+        for k in range(src.size):
+            dst[k] = src[k]
 
 
 @_njit

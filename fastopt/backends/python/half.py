@@ -69,11 +69,12 @@ def round_reference(x, dtype, u):
     return out.astype(np.uint16).view(dtype)
 
 
-def widen_rows(table, rows, out, bf16):
+def widen_rows(table, rows, out, bf16, n_threads=1):
     """``out[j] = table[rows[j]]`` widened to float32 (exact).
 
     ``table``: uint16 ``(n, d)``, the bit patterns; ``rows``: int64 ``(u,)`` in ``[0, n)``;
-    ``out``: float32 ``(u, d)``.
+    ``out``: float32 ``(u, d)``.  ``n_threads``: the compiled twins may split the rows (or
+    a single row's elements) over threads; the values do not depend on it.
     """
     out[...] = table[rows].view(half_dtype(bf16)).astype(np.float32)
 
@@ -92,6 +93,38 @@ def narrow_rows(values, rows, table, bf16, stochastic, key, n_threads=1):
     counters = rows.astype(np.uint64).reshape(-1, 1) * np.uint64((d + 1) // 2)
     u = uniforms_reference(key, counters, d) if stochastic else None
     table[rows] = round_reference(values, dtype, u).view(np.uint16)
+
+
+def distinct_rows(indices, slots, rows, inverse):
+    """The distinct entries of ``indices`` in order of first appearance, and where each
+    entry is among them: returns ``u``; ``rows[:u]`` are the distinct rows, ``rows[inverse[i]]
+    == indices[i]``.
+
+    ``indices``: int32 or int64 ``(k,)`` in ``[0, n)``; ``slots``: int64 ``(n,)``, all -1 (the
+    compiled twins use it as their row -> position table and leave it all -1 again; here
+    it is not touched); ``rows``, ``inverse``: int64, at least ``k`` entries each.
+    """
+    k = indices.shape[0]
+    distinct, first, where = np.unique(indices, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # by first appearance
+    rank = np.empty(order.shape[0], np.int64)
+    rank[order] = np.arange(order.shape[0])
+    u = distinct.shape[0]
+    rows[:u] = distinct[order]
+    inverse[:k] = rank[where.reshape(-1)]
+    return u
+
+
+def gather_rows(table, rows, out):
+    """``out[j] = table[rows[j]]``: float32 ``(n, w)`` table, int64 ``(u,)`` rows, float32
+    ``(u, w)`` out."""
+    out[...] = table[rows]
+
+
+def scatter_rows(values, rows, table):
+    """``table[rows[j]] = values[j]``: float32 ``(u, w)`` values, int64 ``(u,)`` distinct
+    rows, float32 ``(n, w)`` table."""
+    table[rows] = values
 
 
 def round_values(x, u, out, bf16, stochastic):
