@@ -176,11 +176,14 @@ def test_reference_sparse_equals_dense_step_on_the_gathered_rows():
 @pytest.mark.parametrize("backend", KERNEL_BACKENDS)
 @pytest.mark.parametrize("algorithm", ["sgd", "adagrad", "adam"])
 def test_negative_zero_values_coalesce_like_the_reference(backend, algorithm):
-    """A row listed once with -0.0 values: the coalesced gradient is 0 + (-0.0) = +0.0."""
+    """A row listed once with -0.0 values: the coalesced gradient is 0 + (-0.0) = +0.0.
+    (Rows 3 and 8 of the parameter hold -0.0, where the sign of a zero step shows:
+    -0.0 - (+0.0) = -0.0 but -0.0 - (-0.0) = +0.0.)"""
     fast = kernel(backend, algorithm + "_sparse")
     rng = np.random.default_rng(2)
     options = next(option_grid(algorithm))
     param, state, scalars = _sparse_arrays(algorithm, options, 4, np.float64, rng)
+    param[[3, 8]] = -0.0
     indices = np.array([3, 8, 8])
     values = np.array([[-0.0] * 4, [-0.0] * 4, [0.0] * 4])
     want_p, want_s = param.copy(), [s.copy() for s in state]
