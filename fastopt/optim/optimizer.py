@@ -1391,8 +1391,9 @@ class Optimizer:
         arrays for at least ``k`` rows -- ``rows``, ``inverse``, the kernel's ``kernel_slots``
         (all -1), ``kernel_rows``, ``coalesced``, the widened rows ``work``, a 16-bit
         gradient's widened values ``grad``, the backend's ``half`` helpers (``kernels``),
-        and per state ``(state, 2-D view or None, rows)`` (``states``).  Grows, never shrinks; each thread has its own, so several
-        threads may step the same table at once."""
+        and per state ``(state, 2-D view or None, rows)`` (``states``).  Grows, never
+        shrinks; each thread has its own, so several threads may step the same table at
+        once."""
         spaces = self._local.__dict__.setdefault("half_sparse", {})
         space = spaces.get(i)
         param2d, state2d, _ = views
