@@ -10,8 +10,8 @@ def get_include():
     holds the ``fastopt`` package, where ``fastopt/backends/cython/<rule>.pxd`` declares
     ``<rule>_row_f32``, ``<rule>_row_f64``, ``<rule>_element_f32`` and
     ``<rule>_element_f64`` (and ``adagrad_rowwise_row_*``; Adafactor, whose step is
-reductions over all the rows it updates, declares the row pieces of its step instead:
-``adafactor_row_f32`` and five more, see ``adafactor.pxd``), so that::
+    reductions over all the rows it updates, declares the row pieces of its step instead:
+    ``adafactor_row_f32`` and five more, see ``adafactor.pxd``), so that::
 
         from fastopt.backends.cython.adagrad cimport adagrad_row_f32
 
