@@ -9,10 +9,7 @@ passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
    ...``, exactly what the reference's ``np.add.at`` into a zero table computes
    (``-0.0`` becomes ``+0.0`` as there);
 2. the dense update of the algorithm on the ``u`` distinct rows: each module's
-   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views, asking with
-   :func:`prefetch_ahead` for the rows of the table and its state that come
-   ``ROWS_AHEAD`` distinct rows later: they lie scattered over tables far larger than
-   the caches), called once by
+   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views), called once by
    ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
    ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
    disjoint rows and the result does not depend on the number of chunks);
@@ -28,54 +25,7 @@ Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate th
 cached kernels of the algorithm modules when this file changes; after editing it,
 delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
 """
-from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
-
 from fastopt.backends.numba import _jit
-
-#: As the Cython kernels: coalescing prefetches the slot of the index this many positions
-#: ahead; the row updates, the rows of the distinct row this many rows ahead, at most
-#: PREFETCH_BYTES of each.
-COALESCE_AHEAD = 16
-ROWS_AHEAD = 4
-PREFETCH_BYTES = 512
-
-
-@intrinsic
-def prefetch_w(typingctx, arr, i):
-    """Ask for the cache line of element ``i`` (flat index) of the C-contiguous ``arr``,
-    to be written (``llvm.prefetch``: a hint, it never faults)."""
-    sig = types.void(arr, types.intp)
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        ptr = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-@_jit.serial
-def prefetch_ahead(rows, j, hi, param, states):
-    """In a row update at distinct row ``j`` of ``rows[:hi]``: prefetch the row
-    ``rows[j + ROWS_AHEAD]`` of the 2-D ``param`` and of each flat state of the tuple
-    ``states`` (empty ones skipped), at most ``PREFETCH_BYTES`` of each."""
-    if j + ROWS_AHEAD >= hi:
-        return
-    d = param.shape[1]
-    q = rows[j + ROWS_AHEAD] * d
-    line = max(1, 64 // param.itemsize)
-    n = min(d, PREFETCH_BYTES // param.itemsize)
-    for b in range(0, n, line):
-        prefetch_w(param, q + b)
-    for s in states:
-        if s.size:
-            for b in range(0, n, line):
-                prefetch_w(s, q + b)
 
 
 @_jit.serial
@@ -92,10 +42,7 @@ def coalesce(indices, values, slots, rows, coalesced):
     d = values.shape[1]
     zero = coalesced.dtype.type(0)
     u = 0
-    k = indices.size
-    for i in range(k):
-        if i + COALESCE_AHEAD < k:  # the slot of a later index (random access)
-            prefetch_w(slots, indices[i + COALESCE_AHEAD])
+    for i in range(indices.size):
         r = indices[i]
         s = slots[r]
         v = values[i]

@@ -101,7 +101,6 @@ def adadelta_rows(param, grad, square_avg, acc_delta, rows, lo, hi, lr, rho, one
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (square_avg, acc_delta))
         r = rows[j]
         a, b = r * d, r * d + d
         adadelta_serial(param[r], grad[j], square_avg[a:b], acc_delta[a:b], lr, rho,

@@ -94,7 +94,6 @@ def adagrad_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps, m
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (state_sum,))
         r = rows[j]
         a, b = r * d, r * d + d
         adagrad_serial(param[r], grad[j], state_sum[a:b], clr, weight_decay, eps, maximize)

@@ -130,7 +130,6 @@ def adam_rows(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, lo, hi, be
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg, exp_avg_sq, max_exp_avg_sq))
         r = rows[j]
         a, b = r * d, r * d + d
         adam_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], max_exp_avg_sq[a:b],

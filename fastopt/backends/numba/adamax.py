@@ -101,7 +101,6 @@ def adamax_rows(param, grad, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_be
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg, exp_inf))
         r = rows[j]
         a, b = r * d, r * d + d
         adamax_serial(param[r], grad[j], exp_avg[a:b], exp_inf[a:b], beta1, one_minus_beta1,

@@ -94,7 +94,6 @@ def asgd_rows(param, grad, ax, rows, lo, hi, eta, weight_decay, decay_factor, mu
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (ax,))
         r = rows[j]
         a, b = r * d, r * d + d
         asgd_serial(param[r], grad[j], ax[a:b], eta, weight_decay, decay_factor, mu, maximize,

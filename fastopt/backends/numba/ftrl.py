@@ -113,7 +113,6 @@ def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_s
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (accum, linear))
         r = rows[j]
         a, b = r * d, r * d + d
         ftrl_serial(param[r], grad[j], accum[a:b], linear[a:b], lr, l1, two_l2,

@@ -107,7 +107,6 @@ def lamb_rows(param, grad, exp_avg, exp_avg_sq, update, rows, lo, hi, beta1, one
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg, exp_avg_sq, update))
         r = rows[j]
         a, b = r * d, r * d + d
         lamb_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], update[a:b], beta1,

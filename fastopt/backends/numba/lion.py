@@ -96,7 +96,6 @@ def lion_rows(param, grad, exp_avg, rows, lo, hi, lr, beta1, one_minus_beta1, be
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg,))
         r = rows[j]
         a, b = r * d, r * d + d
         lion_serial(param[r], grad[j], exp_avg[a:b], lr, beta1, one_minus_beta1, beta2,

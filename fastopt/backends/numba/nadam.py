@@ -117,7 +117,6 @@ def nadam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg, exp_avg_sq))
         r = rows[j]
         a, b = r * d, r * d + d
         nadam_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], beta1, one_minus_beta1,

@@ -93,7 +93,6 @@ def proximal_adagrad_rows(param, grad, accumulator, rows, lo, hi, lr, l1, l2, ma
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (accumulator,))
         r = rows[j]
         a, b = r * d, r * d + d
         proximal_adagrad_serial(param[r], grad[j], accumulator[a:b], lr, l1, l2, maximize)

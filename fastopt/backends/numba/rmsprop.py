@@ -137,7 +137,6 @@ def rmsprop_rows(param, grad, square_avg, grad_avg, momentum_buffer, rows, lo, h
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (square_avg, grad_avg, momentum_buffer))
         r = rows[j]
         a, b = r * d, r * d + d
         rmsprop_serial(param[r], grad[j], square_avg[a:b], grad_avg[a:b], momentum_buffer[a:b],

@@ -98,7 +98,6 @@ def rprop_rows(param, grad, prev, step_size, rows, lo, hi, etaminus, etaplus, st
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (prev, step_size))
         r = rows[j]
         a, b = r * d, r * d + d
         rprop_serial(param[r], grad[j], prev[a:b], step_size[a:b], etaminus, etaplus,

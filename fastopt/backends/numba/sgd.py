@@ -114,7 +114,6 @@ def sgd_rows(param, grad, momentum_buffer, rows, lo, hi, lr, weight_decay, momen
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (momentum_buffer,))
         r = rows[j]
         a, b = r * d, r * d + d
         sgd_serial(param[r], grad[j], momentum_buffer[a:b], lr, weight_decay, momentum,

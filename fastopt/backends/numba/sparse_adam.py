@@ -94,7 +94,6 @@ def sparse_adam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, one_minus_b
     """
     d = param.shape[1]
     for j in range(lo, hi):
-        _sparse.prefetch_ahead(rows, j, hi, param, (exp_avg, exp_avg_sq))
         r = rows[j]
         a, b = r * d, r * d + d
         sparse_adam_serial(param[r], grad[j], exp_avg[a:b], exp_avg_sq[a:b], one_minus_beta1,
