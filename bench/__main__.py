@@ -130,6 +130,7 @@ def run(cfg):
                                 "load_per_core": load.BUSY_LOAD_PER_CORE}},
         "unreliable": unreliable,
         "memory": {"estimate": need, "peak_bytes_by_section": peaks.bytes,
+                   "start_bytes_by_section": peaks.start_bytes,
                    "peak_exact_per_section": peaks.exact,
                    "children_peak_bytes": memory.children_peak_bytes(),
                    "available_before_bytes": memory.available_bytes()},

@@ -2,7 +2,6 @@
 import json
 import math
 import pathlib
-import re
 
 import numpy as np
 
@@ -96,7 +95,7 @@ def machine_lines(results):
         lines.append(f"Memory: estimated {fmt_bytes(mem['estimate']['total_bytes'])}, measured "
                      f"peak {fmt_bytes(peak)} ("
                      + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in mem["peak_bytes_by_section"].items())
-                     + ")")
+                     + ")" + _start_memory(mem))
     if meta["mode"] != "full":
         lines.append("NOTE: not a full run; figures are indicative only.")
     for why in meta.get("unreliable") or []:
@@ -171,6 +170,14 @@ def threads_section(results):
     out = [[a, d, b] + [fmt_x(v.get(n)) if n in v else "-" for n in sizes]
            for (a, d, b), v in table.items()]
     return ["algorithm", "dtype", "backend"] + [fmt_size(n) for n in sizes], out
+
+
+def _start_memory(mem):
+    """``; resident at the sections' start: lo-hi`` (runs that recorded it)."""
+    start = [v for v in (mem.get("start_bytes_by_section") or {}).values() if v]
+    if not start:
+        return ""
+    return f"; resident at each section's start {fmt_bytes(min(start))}-{fmt_bytes(max(start))}"
 
 
 def baselines_section(results, dtype):

@@ -18,7 +18,6 @@ in :mod:`bench.targets` judge: a fork-join pool waits at its barrier for a threa
 OS has descheduled and collapses (milliseconds per step); fastopt's pool
 (``csrc/fastopt_pool.h``) never waits for a thread that did not start.
 """
-import gc
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 
 import numpy as np
 
-from ..harness import timing
+from ..harness import memory, timing
 from ..peers import algorithms, fastopt_impl, torch_impl
 
 STATUS = "measured"
@@ -177,7 +176,7 @@ def run(cfg, bar):
                                       "competitors": competitors})
                         # Free the case's arrays before the next case's (a peer's
                         # optimizer may be in reference cycles; fastopt's are not).
-                        gc.collect()
+                        memory.release_free_memory()
                     bar.step()
     finally:
         fastopt_impl.set_num_threads(threads0)

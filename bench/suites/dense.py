@@ -4,11 +4,10 @@ Every function takes the run configuration (:class:`bench.config.Config`) and a
 :class:`bench.harness.progress.Progress`, and returns plain dicts/lists (JSON-ready).
 """
 import functools
-import gc
 
 import numpy as np
 
-from ..harness import timing
+from ..harness import memory, timing
 from ..peers import algorithms, fastopt_impl, numpy_impl, torch_impl
 from . import roof
 
@@ -80,7 +79,7 @@ def run_roof(cfg, bar):
         # one function call per dtype: every array of a dtype is freed before the next
         # dtype's are made (a loop variable left bound would keep a stream's arrays alive)
         out += _roof_rows(cfg, patterns, dtype)
-        gc.collect()
+        memory.release_free_memory()
         bar.step()
     return out
 
@@ -164,7 +163,7 @@ def run_dense(cfg, bar, roofs, usable):
         for name, n, dtype in dense_cases(cfg):
             bar.label(f"dense {name} {dtype} n={n:,}")
             results.append(_dense_case(cfg, algorithms.get(name), n, dtype, roofs, usable, threads))
-            gc.collect()
+            memory.release_free_memory()
             bar.step()
     finally:
         threads.restore()

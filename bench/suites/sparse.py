@@ -17,12 +17,11 @@ Figures: milliseconds per step, rows per second (batch rows, duplicates counted,
 per second) and speed-ups over NumPy and torch at the same thread count.
 """
 import functools
-import gc
 import itertools
 
 import numpy as np
 
-from ..harness import timing
+from ..harness import memory, timing
 from ..peers import fastopt_impl, torch_impl
 
 STATUS = "measured"
@@ -56,7 +55,7 @@ QUICK_ALGORITHMS = ("adagrad", "adam")
 #: Tables of state per row each sparse step keeps (fastopt's, and torch's for its peer).
 STATE_TABLES = {"adagrad": 1, "adagrad_rowwise": 0, "sgd": 0, "sgd_momentum": 1, "adadelta": 2,
                 "rmsprop": 1, "adam": 2, "adamax": 2, "nadam": 2, "radam": 2, "lion": 1,
-                "rprop": 2, "asgd": 1, "sparse_adam": 2, "sparse_adam_per_row": 2, "lamb": 2,
+                "rprop": 2, "asgd": 1, "sparse_adam": 2, "sparse_adam_per_row": 2, "lamb": 3,
                 "ftrl": 2, "proximal_adagrad": 1,
                 "adafactor": 1}  # row_var is 1/width of a table: 1 bounds it (and the gathers)
 TORCH_STATE_TABLES = {"adagrad": 1, "sparse_adam": 2}
@@ -152,59 +151,65 @@ def run(cfg, bar):
         (shape["n_rows"], shape["width"]))).astype(dtype)
     use_torch = cfg.torch and torch_impl.available()
     threads = Threads(use_torch)
-    fastopt = fastopt_impl._fastopt()
     cases = []
     try:
         for name, cls_name, kwargs, peer in _selected(cfg):
             bar.label(f"sparse {name}")
-            competitors = []
-            for backend in cfg.backends:
-                table = start.copy()
-                opt = getattr(fastopt, cls_name)(table, backend=backend, **kwargs)
-                for th in cfg.threads:
-                    fn = _cycle(lambda i, v, opt=opt: opt.step(fastopt.SparseGrad(i, v)), batches)
-                    competitors.append(timing.Competitor(
-                        f"fastopt:{backend}:t{th}", fn, functools.partial(threads.fastopt, th),
-                        dict(kind="fastopt", backend=backend, threads=th)))
-            if name == "adagrad":
-                competitors.append(timing.Competitor(
-                    "numpy", _cycle(numpy_adagrad(start.copy(), np.zeros_like(start)), batches),
-                    None, dict(kind="numpy", threads=1)))
-            if peer and use_torch:
-                torch_step = torch_sparse(peer, start.copy())
-                for th in cfg.threads:
-                    competitors.append(timing.Competitor(
-                        f"torch:{peer}:t{th}", _cycle(torch_step, batches),
-                        functools.partial(threads.torch, th),
-                        dict(kind="torch", variant=peer, threads=th)))
-            load = timing.load_average()
-            stats = timing.interleaved(competitors, repeats=3 if cfg.quick else 9,
-                                       min_sample_s=cfg.min_sample_s, warmup=1)
-            rows = {}
-            for c in competitors:
-                s = stats[c.name]
-                rows[c.name] = {**c.info, "time_s": s.median_s,
-                                "rows_per_s": shape["batch"] / s.median_s,
-                                "timing": s.as_dict()}
-            for r in rows.values():
-                if r["kind"] != "fastopt":
-                    continue
-                if "numpy" in rows:
-                    r["vs_numpy"] = rows["numpy"]["time_s"] / r["time_s"]
-                peer_row = rows.get(f"torch:{peer}:t{r['threads']}") if peer else None
-                if peer_row:
-                    r["vs_torch"] = peer_row["time_s"] / r["time_s"]
-                    r["torch_peer"] = peer
-            cases.append({"algorithm": name, "class": cls_name, "kwargs": kwargs,
-                          "load_average": load, "competitors": rows})
-            competitors = table = opt = fn = torch_step = None  # free this case's tables
-            gc.collect()  # (a peer's optimizer may be in reference cycles; fastopt's are not)
+            # one call per case: its tables die when it returns (a loop variable left bound,
+            # e.g. the last competitor, would keep a table and its state into the next case)
+            cases.append(_case(cfg, shape, start, batches, threads, use_torch,
+                               name, cls_name, kwargs, peer))
+            memory.release_free_memory()
             bar.step()
     finally:
         threads.restore()
     return {"status": STATUS, **shape, "dtype": "float32", "zipf_a": ZIPF_A,
             "distinct_rows_per_batch": [int(np.unique(i).size) for i, _ in batches],
             "cases": cases}
+
+
+def _case(cfg, shape, start, batches, threads, use_torch, name, cls_name, kwargs, peer):
+    """One algorithm's row of the sparse section: every competitor timed interleaved."""
+    fastopt = fastopt_impl._fastopt()
+    competitors = []
+    for backend in cfg.backends:
+        opt = getattr(fastopt, cls_name)(start.copy(), backend=backend, **kwargs)
+        for th in cfg.threads:
+            fn = _cycle(lambda i, v, opt=opt: opt.step(fastopt.SparseGrad(i, v)), batches)
+            competitors.append(timing.Competitor(
+                f"fastopt:{backend}:t{th}", fn, functools.partial(threads.fastopt, th),
+                dict(kind="fastopt", backend=backend, threads=th)))
+    if name == "adagrad":
+        competitors.append(timing.Competitor(
+            "numpy", _cycle(numpy_adagrad(start.copy(), np.zeros_like(start)), batches),
+            None, dict(kind="numpy", threads=1)))
+    if peer and use_torch:
+        torch_step = torch_sparse(peer, start.copy())
+        for th in cfg.threads:
+            competitors.append(timing.Competitor(
+                f"torch:{peer}:t{th}", _cycle(torch_step, batches),
+                functools.partial(threads.torch, th),
+                dict(kind="torch", variant=peer, threads=th)))
+    load = timing.load_average()
+    stats = timing.interleaved(competitors, repeats=3 if cfg.quick else 9,
+                               min_sample_s=cfg.min_sample_s, warmup=1)
+    rows = {}
+    for c in competitors:
+        s = stats[c.name]
+        rows[c.name] = {**c.info, "time_s": s.median_s,
+                        "rows_per_s": shape["batch"] / s.median_s,
+                        "timing": s.as_dict()}
+    for r in rows.values():
+        if r["kind"] != "fastopt":
+            continue
+        if "numpy" in rows:
+            r["vs_numpy"] = rows["numpy"]["time_s"] / r["time_s"]
+        peer_row = rows.get(f"torch:{peer}:t{r['threads']}") if peer else None
+        if peer_row:
+            r["vs_torch"] = peer_row["time_s"] / r["time_s"]
+            r["torch_peer"] = peer
+    return {"algorithm": name, "class": cls_name, "kwargs": kwargs,
+            "load_average": load, "competitors": rows}
 
 
 def section(results):
