@@ -7,6 +7,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 ``state_dict``/``load_state_dict`` -- is shared and lives here.
 """
 import bisect
+import inspect
 import struct
 import threading
 import weakref
@@ -1937,8 +1938,30 @@ class Optimizer:
     def _may_create_later(self, missing):
         return False
 
+    def __reduce__(self):
+        """Pickling and :func:`copy.deepcopy`: the class, the groups (with their arrays), the
+        backend and :meth:`state_dict`; unpickling builds the optimizer anew and loads the
+        state, so the copy continues bit for bit (and steps its own copies of the arrays)."""
+        groups = [{k: (list(v) if k == "params" else v) for k, v in g.items()}
+                  for g in self.param_groups]
+        instance = {k: self.__dict__[k] for k in ("check_finite",) if k in self.__dict__}
+        return (_restore_optimizer,
+                (type(self), groups, dict(self.defaults), self.backend, self.state_dict(),
+                 instance))
+
     def __repr__(self):
         groups = ", ".join(
             "{" + ", ".join(f"{k}={g[k]!r}" for k in self.defaults) + f", {len(g['params'])} params}}"
             for g in self.param_groups)
         return f"{type(self).__name__}({groups}, backend={self.backend!r})"
+
+
+def _restore_optimizer(cls, groups, defaults, backend, state, instance):
+    """Rebuild a pickled or deep-copied optimizer (:meth:`Optimizer.__reduce__`)."""
+    # a class may fix some of its defaults (AdamW's decoupled_weight_decay): the groups
+    # carry every value, the constructor gets those it takes
+    takes = inspect.signature(cls.__init__).parameters
+    opt = cls(groups, backend=backend, **{k: v for k, v in defaults.items() if k in takes})
+    opt.load_state_dict(state)
+    opt.__dict__.update(instance)
+    return opt
