@@ -320,7 +320,7 @@ def reading(results):
     for tid, target, ts, bad in missed:
         cases = "; ".join(f"{t['case']}: {t['measured_str']}" for t in bad)
         line = f"- Missed: *{target}* in {len(bad)} of {len(ts)} cases ({cases})."
-        extra = _miss_context(results, tid)
+        extra = _miss_context(results, tid, bad)
         out.append(line + (f" {extra}" if extra else ""))
     return out
 
@@ -335,8 +335,9 @@ def _fmt_of(tid):
     return lambda x: f"{x:.2f}x"
 
 
-def _miss_context(results, tid):
-    """Figures of the run that bear on a missed target (all from ``results``)."""
+def _miss_context(results, tid, bad=()):
+    """Figures of the run that bear on a missed target (all from ``results``); ``bad``: its
+    missed rows."""
     roof = [r for r in results.get("roof", []) if r.get("layout", "optimizer") == "optimizer"]
     if tid in ("roof", "roof_ceiling"):
         parts = []
@@ -391,6 +392,8 @@ def _miss_context(results, tid):
                          f" (worst {worst['backend']} {worst['algorithm']} {worst['dtype']} "
                          f"n={fmt_size(worst['size'])})")
         return ("All-core / 1-thread time: " + "; ".join(parts) + ".") if parts else ""
+    if tid == "contention":
+        return _contention_context(results, bad)
     if tid == "numba_vs_cython":
         rows = [d for t in results.get("targets", []) if t["id"] == tid for d in t["details"]]
         by_size = {}
@@ -400,6 +403,31 @@ def _miss_context(results, tid):
             f"n={fmt_size(n)}: {_range(v, lambda x: f'{x:.2f}x')}"
             for n, v in sorted(by_size.items())) + "." if by_size else ""
     return ""
+
+
+def _contention_context(results, bad):
+    """The worst cases' times beside torch fused's, under the same load."""
+    cases = {(c["busy"], c["algorithm"], c["size"]): c["competitors"]
+             for c in (results.get("contention") or {}).get("cases", [])}
+    parts = []
+    for d in (d for t in bad for d in t.get("details", [])):
+        comp = cases.get((d["busy"], d["algorithm"], d["size"]), {})
+        key = "median_s" if d["statistic"] == "median" else "p90_s"
+        one = comp.get(f"fastopt:{d['backend']}:t1", {}).get(key)
+        alls = [c for n, c in comp.items()
+                if n.startswith(f"fastopt:{d['backend']}:") and not n.endswith(":t1")]
+        if one is None or not alls:
+            continue
+        part = (f"{d['backend']} {d['algorithm']} n={fmt_size(d['size'])}: 1 thread "
+                f"{fmt_time(one)}, all cores {fmt_time(alls[0][key])}")
+        torch = comp.get("torch:fused", {}).get(key)
+        if torch is not None:
+            part += f", torch fused (all cores) {fmt_time(torch)}"
+        parts.append(part)
+    if not parts:
+        return ""
+    stat = "90th percentiles" if bad[0]["details"][0]["statistic"] == "p90" else "medians"
+    return f"Step time {stat} under the same load: " + "; ".join(parts) + "."
 
 
 def checks_lines(results):

@@ -253,7 +253,9 @@ def _contention(results, all_t):
             for backend, (v, case) in sorted(worst.items()):
                 out.append(_t("contention", desc, f"{backend}, worst: {case['algorithm']} "
                               f"n={fmt_size(case['size'])}", v, goal, _cmp(v, goal, "<="),
-                              _fmt_x(v)))
+                              _fmt_x(v), [{"busy": busy, "statistic": stat, "backend": backend,
+                                           "algorithm": case["algorithm"],
+                                           "size": case["size"]}]))
     return out
 
 
