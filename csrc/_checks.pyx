@@ -126,8 +126,8 @@ cdef class PreparedCall:
     signature ``(param, grad, *states, *scalars, *flags, n_threads)``.
 
     A call with the bound ``param`` and state arrays (the same objects, still of
-    ``param``'s dtype object, C-contiguous, aligned and writeable), ``n_threads == 1`` and
-    a gradient that is an ``ndarray`` of that dtype object and ``param``'s size,
+    ``param``'s dtype, C-contiguous, aligned and writeable), ``n_threads == 1`` and a
+    gradient that is an ``ndarray`` of ``param``'s dtype object and size,
     C-contiguous and aligned, goes to the compiled loop without the dispatcher.
     ``resolve`` (called instead for the first such call, with the same arguments
     without ``n_threads``) runs it and returns ``(result, entry, n_flags)``: ``entry`` is
@@ -146,11 +146,11 @@ cdef class PreparedCall:
     cdef readonly size_t address  # of the C entry (0: none)
     cdef c_entry fn
     cdef Py_ssize_t n_args, n_floats, n_flags
-    cdef cnp.PyArray_Descr* descr
+    cdef cnp.dtype dtype  # param's, when prepared
 
     def __init__(self, kernel, resolve, cnp.ndarray param not None, tuple states, n_args):
         self.kernel, self.resolve, self.param, self.states = kernel, resolve, param, states
-        self.descr = cnp.PyArray_DESCR(param)
+        self.dtype = param.dtype
         self.entry = None
         self.address = 0
         self.fn = NULL
@@ -170,10 +170,11 @@ cdef class PreparedCall:
             return False
         for j in range(k):
             a = states[first + j]
-            if a is not self.states[j] or not _carray(<cnp.ndarray>a, self.descr):
+            if a is not self.states[j] or not _carray(<cnp.ndarray>a, self.dtype):
                 return False
         g, p = <cnp.ndarray>grad, <cnp.ndarray>param
-        return (_carray(p, self.descr) and cnp.PyArray_DESCR(g) == self.descr
+        return (_carray(p, self.dtype)
+                and <void*>cnp.PyArray_DESCR(g) == <void*>cnp.PyArray_DESCR(p)
                 and cnp.PyArray_NDIM(g) == 1 and cnp.PyArray_SIZE(g) == cnp.PyArray_SIZE(p)
                 and cnp.PyArray_IS_C_CONTIGUOUS(g) and cnp.PyArray_ISALIGNED(g))
 
@@ -273,10 +274,13 @@ cdef class PreparedCall:
         return PyObject_Call(self.entry, args, NULL)
 
 
-cdef inline bint _carray(cnp.ndarray a, cnp.PyArray_Descr* descr):
-    """Whether ``a`` is C-contiguous, aligned, writeable and of the dtype object ``descr``."""
-    return (cnp.PyArray_DESCR(a) == descr
-            and cnp.PyArray_FLAGS(a) & REQ_WRITE == REQ_WRITE)
+cdef inline bint _carray(cnp.ndarray a, cnp.dtype dtype):
+    """Whether ``a`` is C-contiguous, aligned, writeable and of the dtype ``dtype`` (the
+    same object, or an equivalent one)."""
+    if cnp.PyArray_FLAGS(a) & REQ_WRITE != REQ_WRITE:
+        return False
+    return (<void*>cnp.PyArray_DESCR(a) == <void*>dtype
+            or cnp.PyArray_EquivTypes(<cnp.dtype>cnp.PyArray_DESCR(a), dtype))
 
 
 def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
