@@ -225,6 +225,32 @@ def test_the_c_function_is_the_one_of_the_calls_dtype():
     assert addresses[0] != addresses[1]
 
 
+def test_without_a_c_function_the_entry_point_is_used_with_a_warning():
+    """An address function that fails (a numba release that cannot compile it) leaves the
+    prepared call on the overload's entry point, with a warning, and the kernel's bits."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    spy, serial, _, calls = spied("adam")
+
+    def broken(args):
+        raise RuntimeError("no C function here")
+    rng = np.random.default_rng(7)
+    arrays, scalars = make_case("adam", dict(amsgrad=True, weight_decay=False,
+                                             decoupled=False, maximize=True),
+                                N, np.float32, rng)
+    want = [a.copy() for a in arrays]
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]), broken)
+    for step in range(2):
+        kernel("numba", "adam")(*want, *scalars, 1)
+        if step == 0:
+            with pytest.warns(RuntimeWarning, match="no C function here"):
+                prepared(*arrays, *scalars, 1)
+        else:
+            prepared(*arrays, *scalars, 1)
+    assert prepared.address == 0 and callable(prepared.entry) and calls == []
+    assert_same(arrays, want, "entry point")
+
+
 @pytest.mark.parametrize("change", ["read-only param", "read-only state", "float32 scalar",
                                     "int scalar", "numpy bool flag", "int flag"])
 def test_a_bound_array_or_scalar_the_c_function_does_not_take_goes_to_the_kernel(change):

@@ -96,6 +96,7 @@ functions run as before.
 """
 import ctypes
 import os
+import warnings
 
 import numba
 import numpy as np
@@ -365,11 +366,14 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
         if (address_fn is None or not hasattr(serial_fn, "overloads")
                 or any(type(x) is not float for x in scalars)):
             return resolve(*args) + (n_flags,)
-        result = serial_fn(*args)
         like = np.empty(0, args[0].dtype)  # (only the types count)
-        return (result,
-                address_fn((like,) * n_arrays + scalars + args[len(args) - n_flags:]),
-                n_flags)
+        try:  # before anything is written
+            address = address_fn((like,) * n_arrays + scalars + args[len(args) - n_flags:])
+        except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
+            warnings.warn(f"{kernel.__name__}: no C function ({type(e).__name__}: {e}); "
+                          f"the prepared call uses numba's entry point", RuntimeWarning)
+            return resolve(*args) + (n_flags,)
+        return serial_fn(*args), address, n_flags
 
     if _PreparedCall is not None:
         return _PreparedCall(kernel, resolve_address, param, tuple(states), len(names))
