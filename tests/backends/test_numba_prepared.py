@@ -326,9 +326,13 @@ p = np.ones(40, np.float32)
 states = (np.zeros(40, np.float32), np.zeros(40, np.float32), np.empty(0, np.float32))
 prepared = _jit.prepare(adam.adam, adam.adam_serial, p, states, adam.adam_address)
 scalars = (0.9, 0.1, 0.999, 0.001, 0.01, 0.5, 1e-8, 0.0, 1.0, False, False)
+want = [p.copy()] + [s.copy() for s in states]
 for _ in range(2):
-    prepared(p, np.full(40, 0.5, np.float32), *states, *scalars, 1)
+    grad = np.linspace(-1, 1, 40, dtype=np.float32)
+    prepared(p, grad, *states, *scalars, 1)
+    adam.adam(want[0], grad, *want[1:], *scalars, 1)
 assert getattr(prepared, "address", 1) != 0
+assert all(np.array_equal(a, b) for a, b in zip([p, *states], want))
 print(sum(adam.adam_address.stats.cache_hits.values()),
       sum(adam.adam_address.stats.cache_misses.values()))
 """
@@ -336,7 +340,8 @@ print(sum(adam.adam_address.stats.cache_hits.values()),
 
 def test_the_c_function_is_loaded_from_the_cache(tmp_path):
     """``<rule>_address`` (which compiles the C function into its own library) is cached
-    on disk like every numba function: a second process loads it, compiling nothing."""
+    on disk like every numba function: a second process loads it, compiling nothing, and
+    the loaded function gives the kernel's bits."""
     import os
     import pathlib
     import subprocess
