@@ -225,6 +225,24 @@ def test_the_c_function_is_the_one_of_the_calls_dtype():
     assert addresses[0] != addresses[1]
 
 
+def test_the_c_function_on_a_long_array_gives_the_kernels_bits():
+    """From 8,192 elements the C function runs with the GIL released (the other branch)."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    spy, serial, address, calls = spied("adam")
+    rng = np.random.default_rng(11)
+    arrays, scalars = make_case("adam", dict(amsgrad=True, weight_decay=True,
+                                             decoupled=True, maximize=False),
+                                10_007, np.float32, rng)
+    want = [a.copy() for a in arrays]
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]), address)
+    for _ in range(2):
+        kernel("numba", "adam")(*want, *scalars, 1)
+        prepared(*arrays, *scalars, 1)
+    assert prepared.address != 0 and calls == []
+    assert_same(arrays, want, "10,007 elements")
+
+
 def test_without_a_c_function_the_entry_point_is_used_with_a_warning():
     """An address function that fails (a numba release that cannot compile it) leaves the
     prepared call on the overload's entry point, with a warning, and the kernel's bits."""
