@@ -97,7 +97,8 @@ def spied(algorithm, run=True):
         calls.append(args)
         return fn(*args) if run else None
     module = __import__(fn.__module__, fromlist=["_"])
-    return spy, getattr(module, algorithm + "_serial"), getattr(module, algorithm + "_address"), calls
+    return (spy, getattr(module, algorithm + "_serial"), getattr(module, algorithm + "_address"),
+            calls)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
