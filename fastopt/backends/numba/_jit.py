@@ -276,7 +276,6 @@ def c_function(typingctx, serial, args):
     return sig, codegen
 
 
-
 def elementwise(serial_fn, address_fn=None):
     """Decorator of a rule's kernel ``<rule>(param, grad, *state, *scalars, *switches,
     n_threads)`` whose serial loop is ``serial_fn``: gives it ``prepare(param, states)``
@@ -322,14 +321,15 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
 
     With the Cython extension the callable is a ``fastopt.backends.cython._checks.
     PreparedCall``, which checks the gradient (an ``ndarray`` of ``param``'s dtype object
-    and size, C-contiguous and aligned) and the bound arrays (still of that dtype object,
+    and size, C-contiguous and aligned) and the bound arrays (still of that dtype,
     C-contiguous, aligned, writeable), and which ``_checks.call_kernel`` calls without a
-    Python frame.  Its first such call runs ``serial_fn`` through the dispatcher
-    (compiling it if needed) and takes the address of the C function
-    ``address_fn`` gives for those arguments (:func:`c_function`); the next ones call
-    that function directly from C with the arrays' data pointers and sizes, the floats
-    and the bools: nothing is unboxed (~0.4 us less than numba's entry point, which
-    unboxes 16 arguments).  Without ``address_fn`` the calls go to the entry point of
+    Python frame.  Its first such call takes the address of the C function ``address_fn``
+    gives for those arguments' types (:func:`c_function`; compiled with the loop if
+    needed, before anything is written), then runs ``serial_fn`` through the dispatcher;
+    the next ones call that function directly from C with the arrays' data pointers and
+    sizes, the floats and the bools: nothing is unboxed (~0.4 us less than numba's entry
+    point, which unboxes 16 arguments).  If ``address_fn`` fails, a RuntimeWarning says
+    so and the calls go to the entry point.  Without ``address_fn`` the calls go to the entry point of
     the overload of the first call's types (numba's own wrapper, which unboxes the
     arguments).  Without the extension, a Python closure with the same checks of the
     gradient calls that entry point.
