@@ -7,6 +7,7 @@ attributes build a tuple or a dict per access (``__array_interface__`` alone tak
 """
 cimport numpy as cnp
 from cpython.dict cimport PyDict_Check, PyDict_SetItem
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.object cimport PyObject
 
 cnp.import_array()
@@ -105,58 +106,142 @@ from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 
 
+ctypedef void (*c_entry)(void** data, cnp.int64_t* sizes, double* floats,
+                        char* flags) noexcept nogil
+
+cdef enum:
+    # The most arrays, floats and flags a C entry takes (the rules have at most 5, 10, 3).
+    MAX_ARRAYS = 8
+    MAX_FLOATS = 16
+    MAX_FLAGS = 8
+    # At least this many elements: the C entry runs with the GIL released (the Cython
+    # kernels' NOGIL_MIN).
+    NOGIL_MIN = 8192
+    REQ_WRITE = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
+
+
 cdef class PreparedCall:
     """A compiled kernel's call prepared for one parameter and its state arrays (numba's
     elementwise kernels: ``fastopt.backends.numba._jit.prepare``), with the kernel's
     signature ``(param, grad, *states, *scalars, *flags, n_threads)``.
 
-    A call with the bound ``param`` and state arrays (the same objects), ``n_threads ==
-    1`` and a gradient that is an ``ndarray`` of ``param``'s dtype object and size,
-    C-contiguous and aligned, calls ``entry(param, grad, *states, *scalars, *flags)``:
-    the entry point of the compiled overload for these types, once ``resolve`` (called
-    instead while ``entry`` is None, with the same arguments, returning the call's result
-    and the entry) has given it.  Any other call is ``kernel``'s.  It holds no reference
-    to itself (no cycle: the arrays are freed with the last reference to it).
-    :func:`call_kernel` makes the call without building an argument list for it.
+    A call with the bound ``param`` and state arrays (the same objects, still of
+    ``param``'s dtype, C-contiguous, aligned and writeable), ``n_threads == 1`` and a
+    gradient that is an ``ndarray`` of ``param``'s dtype object and size,
+    C-contiguous and aligned, goes to the compiled loop without the dispatcher.
+    ``resolve`` (called instead for the first such call, with the same arguments
+    without ``n_threads``) runs it and returns ``(result, entry, n_flags)``: ``entry`` is
+    the address (an int) of a C function ``void f(void** data, int64* sizes, double*
+    floats, char* flags)`` (``fastopt.backends.numba._jit.c_function``), which later
+    calls get with the arrays' data and sizes, the scalars (Python floats) and the last
+    ``n_flags`` arguments (bools) -- or a Python callable (the overload's entry point),
+    which gets the arguments.  A call whose scalars are not floats and bools there is
+    ``kernel``'s, as is any other call.  It holds no reference to itself (no cycle: the
+    arrays are freed with the last reference to it).  :func:`call_kernel` makes the call
+    without building an argument list for it.
     """
     cdef readonly object kernel, resolve, param
     cdef readonly tuple states
     cdef public object entry
-    cdef Py_ssize_t n_args
+    cdef readonly size_t address  # of the C entry (0: none)
+    cdef c_entry fn
+    cdef Py_ssize_t n_args, n_floats, n_flags
+    cdef cnp.dtype dtype  # param's, when prepared
 
     def __init__(self, kernel, resolve, cnp.ndarray param not None, tuple states, n_args):
         self.kernel, self.resolve, self.param, self.states = kernel, resolve, param, states
+        self.dtype = param.dtype
         self.entry = None
+        self.address = 0
+        self.fn = NULL
         self.n_args = n_args  # the kernel's, n_threads included
+        if 2 + len(states) > MAX_ARRAYS:
+            raise ValueError(f"{len(states)} state arrays: at most {MAX_ARRAYS - 2}")
 
     cdef inline bint _bound(self, object param, object grad, tuple states, Py_ssize_t first,
                             object n_threads):
-        """Whether the call may go to the entry point."""
+        """Whether the call may go to the compiled loop."""
         cdef Py_ssize_t j, k = len(self.states)
         cdef cnp.ndarray g, p
+        cdef object a
         if param is not self.param or type(grad) is not cnp.ndarray:
             return False
         if type(n_threads) is not int or <long>n_threads != 1:
             return False
         for j in range(k):
-            if states[first + j] is not self.states[j]:
+            a = states[first + j]
+            if a is not self.states[j] or not _carray(<cnp.ndarray>a, self.dtype):
                 return False
         g, p = <cnp.ndarray>grad, <cnp.ndarray>param
-        return (<void*>cnp.PyArray_DESCR(g) == <void*>cnp.PyArray_DESCR(p)
+        return (_carray(p, self.dtype)
+                and <void*>cnp.PyArray_DESCR(g) == <void*>cnp.PyArray_DESCR(p)
                 and cnp.PyArray_NDIM(g) == 1 and cnp.PyArray_SIZE(g) == cnp.PyArray_SIZE(p)
                 and cnp.PyArray_IS_C_CONTIGUOUS(g) and cnp.PyArray_ISALIGNED(g))
 
     def __call__(self, *args):
-        cdef Py_ssize_t n = len(args)
+        cdef Py_ssize_t n = len(args), k = 2 + len(self.states)
         if n != self.n_args or not self._bound(args[0], args[1], args, 2, args[n - 1]):
+            return self.kernel(*args)
+        if self.fn != NULL:
+            if self._run(args[0], args[1], args[2:k], args[k:n - 1 - self.n_flags],
+                         args[n - 1 - self.n_flags:n - 1]):
+                return None
             return self.kernel(*args)
         if self.entry is None:
             return self._resolve(args[:n - 1])
         return self.entry(*args[:n - 1])
 
     cdef object _resolve(self, tuple args):
-        result, self.entry = self.resolve(*args)
+        cdef Py_ssize_t n_floats
+        result, entry, n_flags = self.resolve(*args)
+        n_floats = len(args) - 2 - len(self.states) - n_flags
+        if type(entry) is int:
+            if n_floats > MAX_FLOATS or n_flags > MAX_FLAGS or n_floats < 0 or n_flags < 0:
+                raise ValueError(f"{n_floats} floats and {n_flags} flags: at most "
+                                 f"{MAX_FLOATS} and {MAX_FLAGS}")
+            self.address = entry
+            self.n_floats, self.n_flags = n_floats, n_flags
+            self.fn = <c_entry><size_t>entry
+        self.entry = entry
         return result
+
+    cdef bint _run(self, cnp.ndarray param, cnp.ndarray grad, tuple states, tuple floats,
+                   tuple flags) except -1:
+        """The C entry on these arguments (the bound ones, checked): False, having run
+        nothing, if a scalar is not a float or a flag not a bool."""
+        cdef void* data[MAX_ARRAYS]
+        cdef cnp.int64_t sizes[MAX_ARRAYS]
+        cdef double fl[MAX_FLOATS]
+        cdef char fg[MAX_FLAGS]
+        cdef Py_ssize_t j, k = len(states)
+        cdef cnp.ndarray a
+        cdef object x
+        if len(floats) != self.n_floats or len(flags) != self.n_flags:
+            return False
+        for j in range(self.n_floats):
+            x = floats[j]
+            if not PyFloat_Check(x):
+                return False
+            fl[j] = PyFloat_AS_DOUBLE(x)
+        for j in range(self.n_flags):
+            x = flags[j]
+            if x is True:
+                fg[j] = 1
+            elif x is False:
+                fg[j] = 0
+            else:
+                return False
+        data[0], sizes[0] = cnp.PyArray_DATA(param), cnp.PyArray_SIZE(param)
+        data[1], sizes[1] = cnp.PyArray_DATA(grad), cnp.PyArray_SIZE(grad)
+        for j in range(k):
+            a = <cnp.ndarray>states[j]
+            data[2 + j], sizes[2 + j] = cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a)
+        if sizes[0] >= NOGIL_MIN:
+            with nogil:
+                self.fn(data, sizes, fl, fg)
+        else:
+            self.fn(data, sizes, fl, fg)
+        return True
 
     cdef object call(self, param, grad, tuple states, tuple floats, tuple flags, n_threads):
         """The call of :func:`call_kernel` (``states``, ``floats``, ``flags`` tuples)."""
@@ -166,6 +251,10 @@ cdef class PreparedCall:
         if (len(states) != len(self.states)
                 or 3 + len(states) + len(floats) + len(flags) != self.n_args
                 or not self._bound(param, grad, states, 0, n_threads)):
+            return self.kernel(param, grad, *states, *floats, *flags, n_threads)
+        if self.fn != NULL:
+            if self._run(param, grad, states, floats, flags):
+                return None
             return self.kernel(param, grad, *states, *floats, *flags, n_threads)
         n = self.n_args - 1
         args = PyTuple_New(n)
@@ -183,6 +272,15 @@ cdef class PreparedCall:
         if self.entry is None:
             return self._resolve(args)
         return PyObject_Call(self.entry, args, NULL)
+
+
+cdef inline bint _carray(cnp.ndarray a, cnp.dtype dtype):
+    """Whether ``a`` is C-contiguous, aligned, writeable and of the dtype ``dtype`` (the
+    same object, or an equivalent one)."""
+    if cnp.PyArray_FLAGS(a) & REQ_WRITE != REQ_WRITE:
+        return False
+    return (<void*>cnp.PyArray_DESCR(a) == <void*>dtype
+            or cnp.PyArray_EquivTypes(<cnp.dtype>cnp.PyArray_DESCR(a), dtype))
 
 
 def call_kernel(kernel, param, grad, states, floats, flags, n_threads):

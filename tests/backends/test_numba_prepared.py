@@ -1,11 +1,13 @@
 """numba's prepared elementwise calls (``fastopt.backends.numba._jit.prepare``): the call the
-optimizer's plan replays, through the compiled overload's entry point instead of the
-dispatcher, with the scalars unrounded.
+optimizer's plan replays, without the dispatcher, with the scalars unrounded: from C through
+the rule's C function (``<rule>_address``, ``_jit.c_function``) with the Cython extension,
+else through the compiled overload's entry point.
 
-They must give the kernel's bits, take the entry point only for the arrays they were
-prepared for (one thread, a gradient the overload was compiled for) and hand every other
-call to the kernel; and the numba kernels must give the same bits whether or not the
-scalars were rounded to the dtype before the call (the plan no longer rounds them).
+They must give the kernel's bits, take the compiled loop only for the arrays they were
+prepared for (one thread, a gradient the loop was compiled for, bound arrays still
+writeable and of their dtype, float and bool scalars) and hand every other call to the
+kernel; and the numba kernels must give the same bits whether or not the scalars were
+rounded to the dtype before the call (the plan no longer rounds them).
 """
 import functools
 
@@ -86,7 +88,7 @@ def impl(request, monkeypatch):
 
 def spied(algorithm, run=True):
     """The numba kernel ``algorithm`` wrapped to record the calls that reach it (and run
-    them, if ``run``), and its serial loop."""
+    them, if ``run``), its serial loop and its C function's address function."""
     fn = kernel("numba", algorithm)
     calls = []
 
@@ -95,7 +97,8 @@ def spied(algorithm, run=True):
         calls.append(args)
         return fn(*args) if run else None
     module = __import__(fn.__module__, fromlist=["_"])
-    return spy, getattr(module, algorithm + "_serial"), calls
+    return (spy, getattr(module, algorithm + "_serial"), getattr(module, algorithm + "_address"),
+            calls)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -103,14 +106,14 @@ def spied(algorithm, run=True):
 def test_prepared_call_gives_the_kernels_bits(algorithm, dtype, impl):
     """Three steps with new gradients (each checked again), unrounded scalars: the bits of
     the kernel called with rounded ones, and none of the calls reaches the kernel."""
-    spy, serial, calls = spied(algorithm)
+    spy, serial, address, calls = spied(algorithm)
     fn = kernel("numba", algorithm)
     for options in option_grid(algorithm):
         rng = np.random.default_rng(stable_seed(algorithm, dtype.__name__, *options.values()))
         arrays, scalars = make_case(algorithm, options, N, dtype, rng)
         mine = [a.copy() for a in arrays]
         theirs = [a.copy() for a in arrays]
-        prepared = _jit.prepare(spy, serial, mine[0], tuple(mine[2:]))
+        prepared = _jit.prepare(spy, serial, mine[0], tuple(mine[2:]), address)
         for step in range(3):
             grad = (arrays[1] * dtype(1 + step)).astype(dtype)
             if step == 2:
@@ -120,16 +123,17 @@ def test_prepared_call_gives_the_kernels_bits(algorithm, dtype, impl):
             prepared(mine[0], grad, *mine[2:], *unrounded(scalars, dtype, rng), 1)
         assert_same(mine[:1] + mine[2:], theirs[:1] + theirs[2:], f"{algorithm} {options}")
         if impl == "cython":
-            assert prepared.entry is not None
+            assert prepared.address != 0 and prepared.entry == prepared.address
     assert calls == []
 
 
-def prepared_adam(impl, dtype=np.float32, run=True):
-    spy, serial, calls = spied("adam", run)
+def prepared_adam(impl, dtype=np.float32, run=True, c_function=True):
+    spy, serial, address, calls = spied("adam", run)
     rng = np.random.default_rng(5)
     arrays, scalars = make_case("adam", dict(amsgrad=False, weight_decay=True, decoupled=False,
                                              maximize=False), N, dtype, rng)
-    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]))
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]),
+                            address if c_function else None)
     prepared(*arrays, *scalars, 1)  # resolves the entry point
     assert calls == []
     return prepared, arrays, scalars, calls
@@ -189,17 +193,111 @@ def test_a_gradient_the_overload_was_not_compiled_for_goes_to_the_kernel(change,
 
 
 def test_the_entry_point_is_the_overload_of_the_calls_types():
-    """One overload per dtype: a float32 and a float64 call prepared side by side each take
-    their own entry point."""
+    """Without a C function, one overload per dtype: a float32 and a float64 call prepared
+    side by side each take their own entry point."""
     if _jit._PreparedCall is None:
         pytest.skip("the Cython extension is not built")
     from fastopt.backends.numba import adam
-    p32, arrays32, scalars, _ = prepared_adam("cython", np.float32)
-    p64, arrays64, _, _ = prepared_adam("cython", np.float64)
-    assert p32.entry is not p64.entry
+    p32, arrays32, scalars, _ = prepared_adam("cython", np.float32, c_function=False)
+    p64, arrays64, _, _ = prepared_adam("cython", np.float64, c_function=False)
+    assert p32.entry is not p64.entry and p32.address == p64.address == 0
     for prepared, arrays in ((p32, arrays32), (p64, arrays64)):
         sig = tuple(adam.adam_serial.typeof_pyval(a) for a in (*arrays, *scalars))
         assert prepared.entry is adam.adam_serial.overloads[sig].entry_point
+
+
+def test_the_c_function_is_the_one_of_the_calls_dtype():
+    """One C function per dtype (the rule's ``<rule>_address`` of arguments of those
+    types), each giving the kernel's bits."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    from fastopt.backends.numba import adam
+    addresses = []
+    for dtype in (np.float32, np.float64):
+        prepared, arrays, scalars, calls = prepared_adam("cython", dtype)
+        like = (np.empty(0, dtype),) * len(arrays)
+        assert prepared.address == adam.adam_address(like + tuple(scalars)) != 0
+        want = [a.copy() for a in arrays]
+        kernel("numba", "adam")(*want, *scalars, 1)
+        prepared(*arrays, *scalars, 1)
+        assert calls == []
+        assert_same(arrays, want, dtype.__name__)
+        addresses.append(prepared.address)
+    assert addresses[0] != addresses[1]
+
+
+def test_the_c_function_on_a_long_array_gives_the_kernels_bits():
+    """From 8,192 elements the C function runs with the GIL released (the other branch)."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    spy, serial, address, calls = spied("adam")
+    rng = np.random.default_rng(11)
+    arrays, scalars = make_case("adam", dict(amsgrad=True, weight_decay=True,
+                                             decoupled=True, maximize=False),
+                                10_007, np.float32, rng)
+    want = [a.copy() for a in arrays]
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]), address)
+    for _ in range(2):
+        kernel("numba", "adam")(*want, *scalars, 1)
+        prepared(*arrays, *scalars, 1)
+    assert prepared.address != 0 and calls == []
+    assert_same(arrays, want, "10,007 elements")
+
+
+def test_without_a_c_function_the_entry_point_is_used_with_a_warning():
+    """An address function that fails (a numba release that cannot compile it) leaves the
+    prepared call on the overload's entry point, with a warning, and the kernel's bits."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    spy, serial, _, calls = spied("adam")
+
+    def broken(args):
+        raise RuntimeError("no C function here")
+    rng = np.random.default_rng(7)
+    arrays, scalars = make_case("adam", dict(amsgrad=True, weight_decay=False,
+                                             decoupled=False, maximize=True),
+                                N, np.float32, rng)
+    want = [a.copy() for a in arrays]
+    prepared = _jit.prepare(spy, serial, arrays[0], tuple(arrays[2:]), broken)
+    for step in range(2):
+        kernel("numba", "adam")(*want, *scalars, 1)
+        if step == 0:
+            with pytest.warns(RuntimeWarning, match="no C function here"):
+                prepared(*arrays, *scalars, 1)
+        else:
+            prepared(*arrays, *scalars, 1)
+    assert prepared.address == 0 and callable(prepared.entry) and calls == []
+    assert_same(arrays, want, "entry point")
+
+
+@pytest.mark.parametrize("change", ["read-only param", "read-only state", "float32 scalar",
+                                    "int scalar", "numpy bool flag", "int flag"])
+def test_a_bound_array_or_scalar_the_c_function_does_not_take_goes_to_the_kernel(change):
+    """The C function is called only with the bound arrays still writeable (and of their
+    dtype, C-contiguous, aligned), Python floats and bools: the other calls are the
+    kernel's, with the same arguments (not run here: nothing is written)."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    prepared, arrays, scalars, calls = prepared_adam("cython", run=False)
+    assert prepared.address != 0
+    scalars = list(scalars)
+    if change == "read-only param":
+        arrays[0].flags.writeable = False
+    elif change == "read-only state":
+        arrays[2].flags.writeable = False
+    elif change == "float32 scalar":
+        scalars[0] = np.float32(scalars[0])
+    elif change == "int scalar":
+        scalars[0] = 0
+    elif change == "numpy bool flag":
+        scalars[-1] = np.bool_(scalars[-1])
+    else:
+        scalars[-1] = int(scalars[-1])
+    want = [a.copy() for a in arrays]
+    prepared(*arrays, *scalars, 1)
+    assert len(calls) == 1 and calls[0][0] is arrays[0]
+    assert all(a is b for a, b in zip(calls[0][-3:], scalars[-2:] + [1]))
+    assert_same(arrays, want, change)
 
 
 def test_call_kernel_calls_a_prepared_call_with_the_kernels_bits():
@@ -238,3 +336,43 @@ def test_a_prepared_call_holds_no_reference_cycle(impl):
         assert all(r() is None for r in refs)
     finally:
         gc.enable()
+
+
+CACHE_SCRIPT = """
+import numpy as np
+from fastopt.backends.numba import adam, _jit
+p = np.ones(40, np.float32)
+states = (np.zeros(40, np.float32), np.zeros(40, np.float32), np.empty(0, np.float32))
+prepared = _jit.prepare(adam.adam, adam.adam_serial, p, states, adam.adam_address)
+scalars = (0.9, 0.1, 0.999, 0.001, 0.01, 0.5, 1e-8, 0.0, 1.0, False, False)
+want = [p.copy()] + [s.copy() for s in states]
+for _ in range(2):
+    grad = np.linspace(-1, 1, 40, dtype=np.float32)
+    prepared(p, grad, *states, *scalars, 1)
+    adam.adam(want[0], grad, *want[1:], *scalars, 1)
+assert getattr(prepared, "address", 1) != 0
+assert all(np.array_equal(a, b) for a, b in zip([p, *states], want))
+print(sum(adam.adam_address.stats.cache_hits.values()),
+      sum(adam.adam_address.stats.cache_misses.values()))
+"""
+
+
+def test_the_c_function_is_loaded_from_the_cache(tmp_path):
+    """``<rule>_address`` (which compiles the C function into its own library) is cached
+    on disk like every numba function: a second process loads it, compiling nothing, and
+    the loaded function gives the kernel's bits."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    import fastopt
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    root = str(pathlib.Path(fastopt.__file__).parents[1])
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=root)
+    runs = [subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, cwd=root,
+                           capture_output=True, text=True, timeout=300) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stdout.split() == ["0", "1"]
+    assert runs[1].stdout.split() == ["1", "0"]

@@ -1,5 +1,7 @@
 """The replayed steps of a one-parameter model on numba's prepared calls (the small step of
-issue 13): the plan calls the compiled overload's entry point with unrounded scalars.
+issue 13): the plan calls the rule's compiled loop from C (the C function of
+``<rule>_address``; without the Cython extension, the overload's entry point) with
+unrounded scalars.
 
 Every rule and option combination reproduces the reference bit for bit through them, with
 a hyperparameter edit half-way (the plan's scalars renewed) and a change of the thread
@@ -61,6 +63,8 @@ def test_one_parameter_steps_reproduce_the_reference(cls, kwargs, dtype):
                 assert got == v, f"{label}: {name}"
         if kernels and not (cls is fastopt.Adagrad and kwargs["rowwise"]):
             assert all(is_prepared(k) for k in kernels), label
+            if type(kernels[0]).__name__ == "PreparedCall":  # took the rule's C function
+                assert any(k.address != 0 for k in kernels), label
 
 
 @pytest.mark.parametrize("impl", ["cython", "python"])

@@ -96,6 +96,7 @@ functions run as before.
 """
 import ctypes
 import os
+import warnings
 
 import numba
 import numpy as np
@@ -194,13 +195,96 @@ def sign(x):
 # --- prepared calls (the optimizer's replayed small steps) ------------------------------
 
 
-def elementwise(serial_fn):
+#: The C signature of the functions :func:`c_function` compiles: ``void f(void** data,
+#: int64* sizes, double* floats, char* flags)`` (see :func:`c_function`).
+_C_FN_TYPE = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t.as_pointer(),
+                                             ir.IntType(64).as_pointer(),
+                                             ir.DoubleType().as_pointer(),
+                                             ir.IntType(8).as_pointer()])
+
+
+def _c_argument_types(args):
+    """The argument types of the C function's call for the typed arguments ``args``: every
+    array a writeable aligned C-contiguous 1-D array of its dtype, floats, bools; None if
+    another type is among them."""
+    out = []
+    for t in args.types:
+        if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Float):
+            out.append(types.Array(t.dtype, 1, "C"))
+        elif t in (types.float64, types.boolean):
+            out.append(t)
+        else:
+            return None
+    return out
+
+
+@intrinsic
+def c_function(typingctx, serial, args):
+    """The address of a C function ``void f(void** data, int64* sizes, double* floats,
+    char* flags)`` compiled into the caller's library, that calls ``serial(*args)`` with
+    the arrays of ``args`` made from ``data[j]`` and ``sizes[j]`` (1-D, C-contiguous, in
+    their order), its floats from ``floats`` and its bools from ``flags`` (nonzero: True),
+    in their order: ``serial`` called from C without unboxing anything (the caller keeps
+    the arrays alive and checked).  Only the types of ``args`` are used."""
+    if not isinstance(serial, types.Dispatcher) or not isinstance(args, types.BaseTuple):
+        return None
+    arg_types = _c_argument_types(args)
+    if arg_types is None:
+        return None
+    sig = types.intp(serial, args)
+
+    def codegen(context, builder, sig, llargs):
+        body = sig.args[0].dispatcher
+        call_type = types.BaseTuple.from_types(arg_types)
+        items = ", ".join(f"a[{j}]" for j in range(len(arg_types)))
+        src = f"def call(a):\n    body({items})\n"
+        scope = {"body": body}
+        exec(compile(src, "<fastopt c_function>", "exec"), scope)
+        call_sig = types.void(call_type)
+        cres = context.compile_subroutine(builder, scope["call"], call_sig, caching=False)
+        module = builder.module
+        fn = ir.Function(module, _C_FN_TYPE, name=module.get_unique_name("fastopt_c_entry"))
+        fn.linkage = "internal"
+        fb = ir.IRBuilder(fn.append_basic_block())
+        data, sizes, floats, flags = fn.args
+        values, counts = [], {"array": 0, "float": 0, "flag": 0}
+        for t in arg_types:
+            if isinstance(t, types.Array):
+                j = ir.Constant(ir.IntType(32), counts["array"])
+                counts["array"] += 1
+                ary = context.make_array(t)(context, fb)
+                itemsize = context.get_constant(
+                    types.intp, context.get_abi_sizeof(context.get_data_type(t.dtype)))
+                context.populate_array(
+                    ary, data=fb.bitcast(fb.load(fb.gep(data, [j])), ary.data.type),
+                    shape=[fb.load(fb.gep(sizes, [j]))], strides=[itemsize],
+                    itemsize=itemsize, meminfo=None)
+                values.append(ary._getvalue())
+            elif t == types.float64:
+                j = ir.Constant(ir.IntType(32), counts["float"])
+                counts["float"] += 1
+                values.append(fb.load(fb.gep(floats, [j])))
+            else:
+                j = ir.Constant(ir.IntType(32), counts["flag"])
+                counts["flag"] += 1
+                values.append(fb.icmp_unsigned("!=", fb.load(fb.gep(flags, [j])),
+                                               ir.Constant(ir.IntType(8), 0)))
+        packed = context.make_tuple(fb, call_type, values)
+        context.call_internal_no_propagate(fb, cres.fndesc, call_sig, [packed])
+        fb.ret_void()
+        return builder.ptrtoint(fn, context.get_value_type(types.intp))
+    return sig, codegen
+
+
+def elementwise(serial_fn, address_fn=None):
     """Decorator of a rule's kernel ``<rule>(param, grad, *state, *scalars, *switches,
     n_threads)`` whose serial loop is ``serial_fn``: gives it ``prepare(param, states)``
-    (see :func:`prepare`)."""
+    (see :func:`prepare`).  ``address_fn(args)`` is the rule's ``<rule>_address``: the
+    address of ``serial_fn`` as a C function for arguments of the types of ``args``
+    (:func:`c_function`)."""
     def register(kernel):
         def prepare_call(param, states):
-            return prepare(kernel, serial_fn, param, states)
+            return prepare(kernel, serial_fn, param, states, address_fn)
         kernel.prepare = prepare_call
         return kernel
     return register
@@ -226,31 +310,40 @@ def make(kernel, resolve, ndarray, bound_param, {bound}):
 """
 
 
-def prepare(kernel, serial_fn, param, states):
+def prepare(kernel, serial_fn, param, states, address_fn=None):
     """``kernel`` with its arguments ``param`` and ``states`` (a tuple of the state arrays)
     bound: a callable with the kernel's signature for the optimizer's replayed steps.
 
     A call with these same array objects and ``n_threads == 1`` runs the compiled
-    ``serial_fn`` through the entry point of its overload (numba's own wrapper, which
-    unboxes the arguments) instead of through the dispatcher, which types every
-    argument again at each call (~1 us for 16 arguments).  The overload is looked up
-    once, at the first such call, for the types of that call's arguments, after the
-    dispatcher ran it (compiling it if needed).  Any other call (other arrays, more
-    threads, a gradient that is not aligned) is the kernel's.
+    ``serial_fn`` without its dispatcher, which types every argument again at each call
+    (~1 us for 16 arguments).  Any other call (other arrays, more threads, a gradient
+    that is not aligned) is the kernel's.
 
     With the Cython extension the callable is a ``fastopt.backends.cython._checks.
-    PreparedCall``, which also checks the gradient (an ``ndarray`` of ``param``'s dtype
-    object and size, C-contiguous and aligned) and which ``_checks.call_kernel`` calls
-    without a Python frame; without it, a Python closure with the same checks.  The
-    scalars are Python floats and bools: the types of the overload's signature (a
-    read-only gradient runs the same code: it is only read).  They may be unrounded:
+    PreparedCall``, which checks the gradient (an ``ndarray`` of ``param``'s dtype object
+    and size, C-contiguous and aligned) and the bound arrays (still of that dtype,
+    C-contiguous, aligned, writeable), and which ``_checks.call_kernel`` calls without a
+    Python frame.  Its first such call takes the address of the C function ``address_fn``
+    gives for those arguments' types (:func:`c_function`; compiled with the loop if
+    needed, before anything is written), then runs ``serial_fn`` through the dispatcher;
+    the next ones call that function directly from C with the arrays' data pointers and
+    sizes, the floats and the bools: nothing is unboxed (~0.4 us less than numba's entry
+    point, which unboxes 16 arguments).  If ``address_fn`` fails, a RuntimeWarning says
+    so and the calls go to the entry point.  Without ``address_fn`` the calls go to the entry point of
+    the overload of the first call's types (numba's own wrapper, which unboxes the
+    arguments).  Without the extension, a Python closure with the same checks of the
+    gradient calls that entry point.
+
+    The scalars are Python floats and bools (the types the C function and the overload
+    take; any other type of scalar goes to the kernel).  They may be unrounded:
     ``serial_fn`` casts each one to the dtype before using it, as the Cython kernels do
-    (the same bits).
+    (the same bits).  A read-only gradient runs the same code: it is only read.
     """
     import inspect
     names = list(inspect.signature(kernel).parameters)
     if names[:2] != ["param", "grad"] or names[-1] != "n_threads":
         raise TypeError(f"{kernel.__name__} is not an elementwise kernel")
+    n_arrays = 2 + len(states)
 
     def resolve(*args):
         """``(serial_fn(*args), the callable for the next calls)``: the entry point of the
@@ -262,9 +355,28 @@ def prepare(kernel, serial_fn, param, states):
         overload = serial_fn.overloads.get(sig)
         return result, serial_fn if overload is None else overload.entry_point
 
+    def resolve_address(*args):
+        """``(serial_fn(*args), entry, n_flags)`` for ``PreparedCall``: ``entry`` the
+        address of the C function for the arguments' types (the trailing bools are the
+        ``n_flags`` flags, the other scalars floats), else what :func:`resolve` gives."""
+        n_flags = 0
+        while n_flags < len(args) - n_arrays and type(args[-1 - n_flags]) is bool:
+            n_flags += 1
+        scalars = args[n_arrays:len(args) - n_flags]
+        if (address_fn is None or not hasattr(serial_fn, "overloads")
+                or any(type(x) is not float for x in scalars)):
+            return resolve(*args) + (n_flags,)
+        like = np.empty(0, args[0].dtype)  # (only the types count)
+        try:  # before anything is written
+            address = address_fn((like,) * n_arrays + scalars + args[len(args) - n_flags:])
+        except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
+            warnings.warn(f"{kernel.__name__}: no C function ({type(e).__name__}: {e}); "
+                          f"the prepared call uses numba's entry point", RuntimeWarning)
+            return resolve(*args) + (n_flags,)
+        return serial_fn(*args), address, n_flags
+
     if _PreparedCall is not None:
-        return _PreparedCall(kernel, resolve, param, tuple(states), len(names))
-    n_arrays = 2 + len(states)
+        return _PreparedCall(kernel, resolve_address, param, tuple(states), len(names))
     bound = [f"bound_{j}" for j in range(len(states))]
     same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
     src = _PREPARED_SRC.format(bound=", ".join(bound), args=", ".join(names),

@@ -50,7 +50,14 @@ def adadelta_pooled(*args):
     _jit.for_slices(adadelta_serial, args)
 
 
-@_jit.elementwise(adadelta_serial)
+@_jit.serial
+def adadelta_address(args):
+    """The address of :func:`adadelta_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(adadelta_serial, args)
+
+
+@_jit.elementwise(adadelta_serial, adadelta_address)
 def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
              weight_decay, maximize, n_threads):
     """One Adadelta step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -46,7 +46,14 @@ def adagrad_pooled(*args):
     _jit.for_slices(adagrad_serial, args)
 
 
-@_jit.elementwise(adagrad_serial)
+@_jit.serial
+def adagrad_address(args):
+    """The address of :func:`adagrad_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(adagrad_serial, args)
+
+
+@_jit.elementwise(adagrad_serial, adagrad_address)
 def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
     """One Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

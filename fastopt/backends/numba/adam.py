@@ -73,7 +73,14 @@ def adam_pooled(*args):
     _jit.for_slices(adam_serial, args)
 
 
-@_jit.elementwise(adam_serial)
+@_jit.serial
+def adam_address(args):
+    """The address of :func:`adam_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(adam_serial, args)
+
+
+@_jit.elementwise(adam_serial, adam_address)
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
          beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps, weight_decay,
          decay_factor, amsgrad, maximize, n_threads):

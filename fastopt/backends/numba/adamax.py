@@ -50,7 +50,14 @@ def adamax_pooled(*args):
     _jit.for_slices(adamax_serial, args)
 
 
-@_jit.elementwise(adamax_serial)
+@_jit.serial
+def adamax_address(args):
+    """The address of :func:`adamax_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(adamax_serial, args)
+
+
+@_jit.elementwise(adamax_serial, adamax_address)
 def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
            weight_decay, maximize, n_threads):
     """One Adamax step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -47,7 +47,14 @@ def asgd_pooled(*args):
     _jit.for_slices(asgd_serial, args)
 
 
-@_jit.elementwise(asgd_serial)
+@_jit.serial
+def asgd_address(args):
+    """The address of :func:`asgd_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(asgd_serial, args)
+
+
+@_jit.elementwise(asgd_serial, asgd_address)
 def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average, n_threads):
     """One ASGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

@@ -64,7 +64,14 @@ def ftrl_pooled(*args):
     _jit.for_slices(ftrl_serial, args)
 
 
-@_jit.elementwise(ftrl_serial)
+@_jit.serial
+def ftrl_address(args):
+    """The address of :func:`ftrl_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(ftrl_serial, args)
+
+
+@_jit.elementwise(ftrl_serial, ftrl_address)
 def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power, maximize,
          n_threads):
     """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -54,7 +54,14 @@ def lamb_pooled(*args):
     _jit.for_slices(lamb_serial, args)
 
 
-@_jit.elementwise(lamb_serial)
+@_jit.serial
+def lamb_address(args):
+    """The address of :func:`lamb_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(lamb_serial, args)
+
+
+@_jit.elementwise(lamb_serial, lamb_address)
 def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2,
          one_minus_beta2, bias_correction1, bias_correction2, eps, weight_decay, maximize,
          n_threads):

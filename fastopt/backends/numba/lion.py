@@ -47,7 +47,14 @@ def lion_pooled(*args):
     _jit.for_slices(lion_serial, args)
 
 
-@_jit.elementwise(lion_serial)
+@_jit.serial
+def lion_address(args):
+    """The address of :func:`lion_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(lion_serial, args)
+
+
+@_jit.elementwise(lion_serial, lion_address)
 def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
          decay_factor, maximize, n_threads):
     """One Lion step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -61,7 +61,14 @@ def nadam_pooled(*args):
     _jit.for_slices(nadam_serial, args)
 
 
-@_jit.elementwise(nadam_serial)
+@_jit.serial
+def nadam_address(args):
+    """The address of :func:`nadam_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(nadam_serial, args)
+
+
+@_jit.elementwise(nadam_serial, nadam_address)
 def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
           one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
           weight_decay, decay_factor, maximize, n_threads):

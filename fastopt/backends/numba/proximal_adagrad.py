@@ -47,7 +47,14 @@ def proximal_adagrad_pooled(*args):
     _jit.for_slices(proximal_adagrad_serial, args)
 
 
-@_jit.elementwise(proximal_adagrad_serial)
+@_jit.serial
+def proximal_adagrad_address(args):
+    """The address of :func:`proximal_adagrad_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(proximal_adagrad_serial, args)
+
+
+@_jit.elementwise(proximal_adagrad_serial, proximal_adagrad_address)
 def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
     """One proximal Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)

@@ -56,7 +56,14 @@ def radam_pooled(*args):
     _jit.for_slices(radam_serial, args)
 
 
-@_jit.elementwise(radam_serial)
+@_jit.serial
+def radam_address(args):
+    """The address of :func:`radam_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(radam_serial, args)
+
+
+@_jit.elementwise(radam_serial, radam_address)
 def radam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2, one_minus_beta2,
           step_size, eps, weight_decay, decay_factor, rectify, maximize, n_threads):
     """One RAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""

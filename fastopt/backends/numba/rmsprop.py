@@ -84,7 +84,14 @@ def rmsprop_pooled(*args):
     _jit.for_slices(rmsprop_serial, args)
 
 
-@_jit.elementwise(rmsprop_serial)
+@_jit.serial
+def rmsprop_address(args):
+    """The address of :func:`rmsprop_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(rmsprop_serial, args)
+
+
+@_jit.elementwise(rmsprop_serial, rmsprop_address)
 def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
             one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
     """One RMSprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -49,7 +49,14 @@ def rprop_pooled(*args):
     _jit.for_slices(rprop_serial, args)
 
 
-@_jit.elementwise(rprop_serial)
+@_jit.serial
+def rprop_address(args):
+    """The address of :func:`rprop_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(rprop_serial, args)
+
+
+@_jit.elementwise(rprop_serial, rprop_address)
 def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_size_max,
           maximize, n_threads):
     """One Rprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -61,7 +61,14 @@ def sgd_pooled(*args):
     _jit.for_slices(sgd_serial, args)
 
 
-@_jit.elementwise(sgd_serial)
+@_jit.serial
+def sgd_address(args):
+    """The address of :func:`sgd_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(sgd_serial, args)
+
+
+@_jit.elementwise(sgd_serial, sgd_address)
 def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
         one_minus_dampening, nesterov, maximize, first_step, n_threads):
     """One SGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""

@@ -45,7 +45,14 @@ def sparse_adam_pooled(*args):
     _jit.for_slices(sparse_adam_serial, args)
 
 
-@_jit.elementwise(sparse_adam_serial)
+@_jit.serial
+def sparse_adam_address(args):
+    """The address of :func:`sparse_adam_serial` as a C function for arguments of the types of
+    ``args`` (see :func:`_jit.c_function`)."""
+    return _jit.c_function(sparse_adam_serial, args)
+
+
+@_jit.elementwise(sparse_adam_serial, sparse_adam_address)
 def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_beta2, step_size,
                 eps, maximize, n_threads):
     """One SparseAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
