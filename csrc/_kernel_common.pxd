@@ -220,7 +220,6 @@ ctypedef struct Sparse:
     int typenum             # of the float arrays
     bint wide_indices       # int64 (else int32) indices
     const void* tables[4]   # (n_rows, d) param and state tables (NULL: none), prefetched
-    const void* per_row     # (n_rows,) state of one value per row (NULL: none), prefetched
 
 
 # Updates the distinct rows rows[j0:j1]; ``args`` is the module's Args struct.
@@ -258,8 +257,6 @@ cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept no
     for t in range(4):
         if sp.tables[t] != NULL:
             prefetch_bytes(<const char*>sp.tables[t] + offset, sp.row_bytes)
-    if sp.per_row != NULL:
-        fastopt_prefetch_w(<const char*>sp.per_row + r * (8 if sp.typenum == cnp.NPY_DOUBLE else 4))
 
 
 cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
@@ -631,7 +628,6 @@ cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
     sp.bad_index = -1
     sp.tables[0] = cnp.PyArray_DATA(param)
     sp.tables[1] = sp.tables[2] = sp.tables[3] = NULL
-    sp.per_row = NULL
     return typenum
 
 
