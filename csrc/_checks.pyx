@@ -207,3 +207,58 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
             k += 1
     args[k] = <PyObject*>n_threads
     return PyObject_Vectorcall(kernel, args, k + 1, NULL)
+
+
+cdef inline bint _row_numbers_below(cnp.ndarray indices, cnp.npy_uint64 n_rows) noexcept:
+    """Whether every entry of the 1-D contiguous int32/int64 ``indices`` is in [0, n_rows):
+    read as unsigned, a negative entry is larger than any row number (one pass)."""
+    cdef Py_ssize_t i, k = cnp.PyArray_DIM(indices, 0)
+    cdef const cnp.npy_uint32* i32
+    cdef const cnp.npy_uint64* i64
+    cdef cnp.npy_uint32 top32 = 0
+    cdef cnp.npy_uint64 top64 = 0
+    if cnp.PyArray_ITEMSIZE(indices) == 4:
+        i32 = <const cnp.npy_uint32*>cnp.PyArray_DATA(indices)
+        for i in range(k):
+            top32 = top32 if top32 > i32[i] else i32[i]
+        return k == 0 or top32 < n_rows
+    i64 = <const cnp.npy_uint64*>cnp.PyArray_DATA(indices)
+    for i in range(k):
+        top64 = top64 if top64 > i64[i] else i64[i]
+    return k == 0 or top64 < n_rows
+
+
+def sparse_pass(cnp.ndarray p not None, g, list starts, list ends):
+    """Whether the :class:`~fastopt.SparseGrad` ``g`` passes the checks of a sparse step
+    for the parameter ``p`` (``fastopt._internal.validation.sparse_gradient``, and
+    ``Optimizer._refuse_alias`` of its two arrays against the sorted, disjoint address
+    ranges ``[starts[j], ends[j])``).  ``False`` also where those checks might pass (a
+    ``values`` dtype equal to but not ``p``'s dtype object, 16-bit parameters); the caller
+    then runs them, and they name the problem.  The Python twin is
+    ``fastopt.optim.optimizer._sparse_pass_py``."""
+    cdef cnp.ndarray indices, values
+    cdef Py_ssize_t nd = cnp.PyArray_NDIM(p), j, low
+    indices_o, values_o = g.indices, g.values
+    if nd == 0 or type(indices_o) is not cnp.ndarray or type(values_o) is not cnp.ndarray:
+        return False
+    indices, values = <cnp.ndarray>indices_o, <cnp.ndarray>values_o
+    if (cnp.PyArray_NDIM(indices) != 1 or not cnp.PyArray_ISINTEGER(indices)
+            or not cnp.PyArray_ISSIGNED(indices) or not cnp.PyArray_ISNOTSWAPPED(indices)
+            or (cnp.PyArray_ITEMSIZE(indices) != 4 and cnp.PyArray_ITEMSIZE(indices) != 8)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(indices)):
+        return False
+    if (<void*>cnp.PyArray_DESCR(values) != <void*>cnp.PyArray_DESCR(p)
+            or cnp.PyArray_NDIM(values) != nd or not cnp.PyArray_IS_C_CONTIGUOUS(values)
+            or cnp.PyArray_DIM(values, 0) != cnp.PyArray_DIM(indices, 0)):
+        return False
+    for j in range(1, nd):
+        if cnp.PyArray_DIM(values, j) != cnp.PyArray_DIM(p, j):
+            return False
+    if not _row_numbers_below(indices, <cnp.npy_uint64>cnp.PyArray_DIM(p, 0)):
+        return False
+    for a in (values, indices):
+        if cnp.PyArray_SIZE(<cnp.ndarray>a):
+            low = <Py_ssize_t>cnp.PyArray_DATA(<cnp.ndarray>a)
+            if _overlap(low, low + cnp.PyArray_NBYTES(<cnp.ndarray>a), starts, ends) >= 0:
+                return False
+    return True
