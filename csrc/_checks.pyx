@@ -211,21 +211,28 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
 
 cdef inline bint _row_numbers_below(cnp.ndarray indices, cnp.npy_uint64 n_rows) noexcept:
     """Whether every entry of the 1-D contiguous int32/int64 ``indices`` is in [0, n_rows):
-    read as unsigned, a negative entry is larger than any row number (one pass)."""
-    cdef Py_ssize_t i, k = cnp.PyArray_DIM(indices, 0)
+    read as unsigned, a negative entry is larger than any row number.  Four entries a
+    round, their compares or-ed without a branch (one chain of maxima ran at ~1.5
+    entries per ns, slower than NumPy's ``max``)."""
+    cdef Py_ssize_t i, k = cnp.PyArray_DIM(indices, 0), k4 = k - k % 4
     cdef const cnp.npy_uint32* i32
     cdef const cnp.npy_uint64* i64
-    cdef cnp.npy_uint32 top32 = 0
-    cdef cnp.npy_uint64 top64 = 0
+    cdef int bad = 0
     if cnp.PyArray_ITEMSIZE(indices) == 4:
         i32 = <const cnp.npy_uint32*>cnp.PyArray_DATA(indices)
-        for i in range(k):
-            top32 = top32 if top32 > i32[i] else i32[i]
-        return k == 0 or top32 < n_rows
+        for i in range(0, k4, 4):
+            bad |= ((i32[i] >= n_rows) | (i32[i + 1] >= n_rows) | (i32[i + 2] >= n_rows)
+                    | (i32[i + 3] >= n_rows))
+        for i in range(k4, k):
+            bad |= i32[i] >= n_rows
+        return not bad
     i64 = <const cnp.npy_uint64*>cnp.PyArray_DATA(indices)
-    for i in range(k):
-        top64 = top64 if top64 > i64[i] else i64[i]
-    return k == 0 or top64 < n_rows
+    for i in range(0, k4, 4):
+        bad |= ((i64[i] >= n_rows) | (i64[i + 1] >= n_rows) | (i64[i + 2] >= n_rows)
+                | (i64[i + 3] >= n_rows))
+    for i in range(k4, k):
+        bad |= i64[i] >= n_rows
+    return not bad
 
 
 def sparse_pass(cnp.ndarray p not None, g, list starts, list ends):
