@@ -261,6 +261,12 @@ def test_the_compiled_sparse_checks_agree_with_the_python_ones():
         "values in param": (G(idx[:2], table[:2]), False),
         "values in state": (G(idx[:2], state[5:7]), False),
     }
+    for dtype in (np.int32, np.int64):  # a bad row at every place of a round of 4 and after
+        for at in range(9):
+            for bad in (N_ROWS, -1):
+                rows = np.zeros(9, dtype)
+                rows[at] = bad
+                cases[f"{dtype.__name__} {bad} at {at}"] = (G(rows, vals[:9]), False)
     state.reshape(-1)[:3] = 0.0  # its bits read as int64: row 0, in range
     cases["indices in state"] = (G(state.reshape(-1)[:3].view(np.int64), vals[:3]), False)
     for name, (g, ok) in cases.items():
