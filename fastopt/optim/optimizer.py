@@ -323,6 +323,28 @@ def _overlap_index_py(a, starts, ends):
     return -1
 
 
+def _sparse_pass_py(p, g, starts, ends):
+    """Whether the ``SparseGrad`` ``g`` passes the checks of a sparse step for ``p``
+    (``check.sparse_gradient`` and the aliasing of its arrays with the address ranges
+    ``[starts[j], ends[j])``); ``False`` also where those might pass (a ``values`` dtype
+    equal to but not ``p``'s dtype object, an ``ndarray`` subclass).
+    (``fastopt.backends.cython._checks`` does the same in C; this is used where it was
+    not built.)"""
+    indices, values = g.indices, g.values
+    if p.ndim == 0 or type(indices) is not np.ndarray or type(values) is not np.ndarray:
+        return False
+    if (indices.ndim != 1 or indices.dtype not in check.INDEX_DTYPES
+            or not indices.flags.c_contiguous):
+        return False
+    if (values.dtype is not p.dtype or values.shape != indices.shape + p.shape[1:]
+            or not values.flags.c_contiguous):
+        return False
+    if indices.size and int(indices.view(check._UNSIGNED[indices.dtype]).max()) >= p.shape[0]:
+        return False
+    return _overlap_index_py(values, starts, ends) < 0 and _overlap_index_py(
+        indices, starts, ends) < 0
+
+
 def _next_step_py(state):
     """``state["step"] + 1``, stored (with ``dict``'s item assignment) and returned."""
     t = state["step"] + 1
@@ -340,8 +362,10 @@ try:
     from ..backends.cython._checks import grads_pass as _grads_pass
     from ..backends.cython._checks import next_step as _next_step
     from ..backends.cython._checks import overlap_index as _overlap_index
+    from ..backends.cython._checks import sparse_pass as _sparse_pass
 except ImportError:  # the extension was not built
     _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
+    _sparse_pass = _sparse_pass_py
     _call_kernel = _call_kernel_py
 
 
@@ -810,9 +834,11 @@ class Optimizer:
             if g is not None and (g is not validated[i] or g.shape != p.shape
                                   or g.dtype is not p.dtype or not g.flags.c_contiguous):
                 if type(g) is SparseGrad:
-                    check.sparse_gradient(g, p, i, check_alias=False)
-                    self._refuse_alias(g.values, f"grads[{i}].values")
-                    self._refuse_alias(g.indices, f"grads[{i}].indices")
+                    starts, ends, _ = self._occupied or self._occupied_ranges()
+                    if not _sparse_pass(p, g, starts, ends):  # the checks that name it
+                        check.sparse_gradient(g, p, i, check_alias=False)
+                        self._refuse_alias(g.values, f"grads[{i}].values")
+                        self._refuse_alias(g.indices, f"grads[{i}].indices")
                     continue
                 gradient(g, p, i)
                 self._refuse_alias(g, f"grads[{i}]")

@@ -215,3 +215,70 @@ def test_threads_updating_disjoint_rows_equal_the_sequential_run(cls, backend):
     for t in threads:
         t.join()
     np.testing.assert_array_equal(bits(concurrent), bits(sequential))
+
+
+def test_the_compiled_sparse_checks_agree_with_the_python_ones():
+    """``_checks.sparse_pass`` (the C check of a sparse gradient), its Python twin and the
+    full checks that name the problem (``sparse_gradient`` and ``_refuse_alias``) agree:
+    the quick checks pass exactly the gradients the full ones pass (here, where every
+    ``values`` dtype is the parameter's own dtype object)."""
+    require("cython")
+    from fastopt._internal import validation as check
+    from fastopt.backends.cython._checks import sparse_pass
+    from fastopt.optim.optimizer import _sparse_pass_py
+    rng = np.random.default_rng(4)
+    table = rng.standard_normal((N_ROWS, WIDTH))
+    opt = fastopt.Adagrad(table)
+    opt.step(fastopt.SparseGrad(np.array([1]), np.ones((1, WIDTH))))
+    starts, ends, _ = opt._occupied_ranges()
+    state = opt.state[0]["sum"]
+    idx = zipf_indices(rng, 50)
+    vals = rng.standard_normal((50, WIDTH))
+    G = fastopt.SparseGrad
+    cases = {
+        "good": (G(idx, vals), True), "int32": (G(idx.astype(np.int32), vals), True),
+        "longlong": (G(idx.astype(np.longlong), vals), True),
+        "empty": (G(idx[:0], vals[:0]), True), "last row": (G(np.array([N_ROWS - 1]),
+                                                               vals[:1]), True),
+        "n_rows": (G(np.array([N_ROWS]), vals[:1]), False),
+        "negative": (G(np.array([3, -1]), vals[:2]), False),
+        "int32 negative": (G(np.array([-2**31], np.int32), vals[:1]), False),
+        "int32 n_rows": (G(np.array([0, N_ROWS, 1], np.int32), vals[:3]), False),
+        "int32 last row": (G(np.array([0, N_ROWS - 1, 1], np.int32), vals[:3]), True),
+        "int64 far": (G(np.array([2**40]), vals[:1]), False),
+        "uint64": (G(idx.astype(np.uint64), vals), False),
+        "int16": (G(idx.astype(np.int16), vals), False),
+        "float": (G(idx.astype(np.float64), vals), False),
+        "big-endian": (G(idx.astype(">i8"), vals), False),
+        "2-D indices": (G(idx.reshape(5, 10), vals), False),
+        "strided indices": (G(np.repeat(idx, 2)[::2], vals), False),
+        "f32 values": (G(idx, vals.astype(np.float32)), False),
+        "short values": (G(idx, vals[:-1]), False),
+        "wide values": (G(idx, np.hstack([vals, vals])), False),
+        "flat values": (G(idx[:1], vals[0]), False),
+        "strided values": (G(idx, np.stack([vals, vals], -1)[..., 0]), False),
+        "subclass": (G(idx, np.ma.masked_array(vals)), None),
+        "values in param": (G(idx[:2], table[:2]), False),
+        "values in state": (G(idx[:2], state[5:7]), False),
+    }
+    for dtype in (np.int32, np.int64):  # a bad row at every place of a round of 4 and after
+        for at in range(9):
+            for bad in (N_ROWS, -1):
+                rows = np.zeros(9, dtype)
+                rows[at] = bad
+                cases[f"{dtype.__name__} {bad} at {at}"] = (G(rows, vals[:9]), False)
+    state.reshape(-1)[:3] = 0.0  # its bits read as int64: row 0, in range
+    cases["indices in state"] = (G(state.reshape(-1)[:3].view(np.int64), vals[:3]), False)
+    for name, (g, ok) in cases.items():
+        try:
+            check.sparse_gradient(g, table, 0, check_alias=False)
+            opt._refuse_alias(g.values, "values")
+            opt._refuse_alias(g.indices, "indices")
+            full = True
+        except (TypeError, ValueError, IndexError):
+            full = False
+        answers = (sparse_pass(table, g, starts, ends), _sparse_pass_py(table, g, starts, ends))
+        assert answers == (bool(ok), bool(ok)) and full == (ok is not False), name
+    scalar = np.zeros(())
+    for f in (sparse_pass, _sparse_pass_py):
+        assert not f(scalar, G(np.array([0]), np.ones(1)), starts, ends)
