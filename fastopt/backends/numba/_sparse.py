@@ -25,7 +25,39 @@ Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate th
 cached kernels of the algorithm modules when this file changes; after editing it,
 delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
 """
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
 from fastopt.backends.numba import _jit
+
+
+@intrinsic
+def unowned(typingctx, arrays):
+    """The tuple of arrays ``arrays``, each without its owner (its NRT meminfo and parent
+    set to NULL): views made from them (``param[r]``, ``state[a:b]``) then update no
+    reference count.
+
+    A row loop that passes such views to a function it does not inline otherwise
+    increments and decrements each owner's count, atomically, for every row: on one
+    thread a locked instruction per view (a fence that keeps the loads of the next rows
+    from overlapping this row's), on two a cache line that the threads take from each
+    other (the 2-thread sparse step was slower than the 1-thread one).  The arrays are
+    valid only while the originals are alive, i.e. within the call that received them.
+    """
+    if not isinstance(arrays, types.BaseTuple) or not all(
+            isinstance(t, types.Array) for t in arrays.types):
+        return None
+    sig = arrays(arrays)
+
+    def codegen(context, builder, sig, args):
+        out = []
+        for i, t in enumerate(sig.args[0].types):
+            ary = context.make_array(t)(context, builder, builder.extract_value(args[0], i))
+            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+            ary.parent = cgutils.get_null_value(ary.parent.type)
+            out.append(ary._getvalue())
+        return context.make_tuple(builder, sig.return_type, out)
+    return sig, codegen
 
 
 @_jit.serial
