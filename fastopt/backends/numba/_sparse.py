@@ -32,30 +32,34 @@ from fastopt.backends.numba import _jit
 
 
 @intrinsic
-def unowned(typingctx, arrays):
-    """The tuple of arrays ``arrays``, each without its owner (its NRT meminfo and parent
-    set to NULL): views made from them (``param[r]``, ``state[a:b]``) then update no
-    reference count.
+def unowned(typingctx, items):
+    """The tuple ``items`` with each array in it without its owner (its NRT meminfo and
+    parent set to NULL; other items as they are): views made from these arrays
+    (``param[r]``, ``state[a:b]``) update no reference count.
 
     A row loop that passes such views to a function it does not inline otherwise
     increments and decrements each owner's count, atomically, for every row: on one
-    thread a locked instruction per view (a fence that keeps the loads of the next rows
-    from overlapping this row's), on two a cache line that the threads take from each
-    other (the 2-thread sparse step was slower than the 1-thread one).  The arrays are
-    valid only while the originals are alive, i.e. within the call that received them.
+    thread a locked instruction per view (a fence: the loads of the next rows cannot
+    start early), on two a cache line that the threads take from each other (the
+    2-thread sparse step was slower than the 1-thread one).  The arrays are valid only
+    while the originals are alive, i.e. within the call that received them.
     """
-    if not isinstance(arrays, types.BaseTuple) or not all(
-            isinstance(t, types.Array) for t in arrays.types):
+    if not isinstance(items, types.BaseTuple):
         return None
-    sig = arrays(arrays)
+    sig = items(items)
 
     def codegen(context, builder, sig, args):
         out = []
         for i, t in enumerate(sig.args[0].types):
-            ary = context.make_array(t)(context, builder, builder.extract_value(args[0], i))
-            ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
-            ary.parent = cgutils.get_null_value(ary.parent.type)
-            out.append(ary._getvalue())
+            value = builder.extract_value(args[0], i)
+            if isinstance(t, types.Array):
+                ary = context.make_array(t)(context, builder, value)
+                ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+                ary.parent = cgutils.get_null_value(ary.parent.type)
+                value = ary._getvalue()
+            else:
+                context.nrt.incref(builder, t, value)  # returned as a new reference
+            out.append(value)
         return context.make_tuple(builder, sig.return_type, out)
     return sig, codegen
 
@@ -105,7 +109,7 @@ def for_rows(body, args):
     then ``n_threads`` and the pool's address): :func:`coalesce`, then ``body`` (the
     module's ``<algorithm>_rows``) on chunks of the distinct rows on fastopt's pool, then
     :func:`release`."""
-    kargs = args[:-2]
+    kargs = unowned(args[:-2])  # the chunks' calls then count no references either
     slots, rows, coalesced = kargs[-3], kargs[-2], kargs[-1]
     u = coalesce(kargs[1], kargs[2], slots, rows, coalesced)
     n_threads = args[-2]
