@@ -9,7 +9,8 @@ passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
    ...``, exactly what the reference's ``np.add.at`` into a zero table computes
    (``-0.0`` becomes ``+0.0`` as there);
 2. the dense update of the algorithm on the ``u`` distinct rows: each module's
-   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views), called once by
+   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views of its arrays
+   made :func:`unowned` first: no reference counting per row), called once by
    ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
    ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
    disjoint rows and the result does not depend on the number of chunks);
