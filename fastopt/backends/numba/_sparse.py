@@ -3,7 +3,8 @@
 A sparse step (see "Sparse row kernels" in :mod:`fastopt.backends`) is done in three
 passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
 
-1. :func:`coalesce` (sequential): the distinct rows, in order of first appearance, go
+1. :func:`coalesce` (sequential, prefetching the slot of the index ``COALESCE_AHEAD``
+   positions ahead): the distinct rows, in order of first appearance, go
    to ``rows[:u]``, and the sum of each one's values to ``coalesced[:u]``, starting
    from ``+0.0`` and adding in order of appearance -- ``((0 + v_first) + v_second) +
    ...``, exactly what the reference's ``np.add.at`` into a zero table computes
@@ -26,10 +27,16 @@ Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate th
 cached kernels of the algorithm modules when this file changes; after editing it,
 delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
 """
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from fastopt.backends.numba import _jit
+
+#: As the Cython kernels (``csrc/_kernel_common.pxd``): coalescing asks for the slot of
+#: the index this many positions ahead (``slots`` is 8 bytes per table row, 8 MB for 10**6
+#: rows, read at random: without it each lookup waits for memory).
+COALESCE_AHEAD = 16
 
 
 @intrinsic
@@ -65,6 +72,23 @@ def unowned(typingctx, items):
     return sig, codegen
 
 
+@intrinsic
+def prefetch_w(typingctx, arr, i):
+    """Ask for the cache line of element ``i`` (flat index) of the C-contiguous ``arr``,
+    to be written (``llvm.prefetch``: a hint, it never faults)."""
+    sig = types.void(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 @_jit.serial
 def coalesce(indices, values, slots, rows, coalesced):
     """Sum the rows ``values[i]`` per distinct ``indices[i]``; returns ``u``, the number
@@ -79,7 +103,10 @@ def coalesce(indices, values, slots, rows, coalesced):
     d = values.shape[1]
     zero = coalesced.dtype.type(0)
     u = 0
-    for i in range(indices.size):
+    k = indices.size
+    for i in range(k):
+        if i + COALESCE_AHEAD < k:
+            prefetch_w(slots, indices[i + COALESCE_AHEAD])
         r = indices[i]
         s = slots[r]
         v = values[i]
