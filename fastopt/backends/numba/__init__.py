@@ -54,7 +54,10 @@ n_threads)``
     of them in ``prange`` (``<algorithm>_sparse_pooled``: on chunks of them on fastopt's
     pool), then :func:`fastopt.backends.numba._sparse.release`;
 ``<algorithm>_rows(param, grad, *state, rows, lo, hi, *scalars)``
-    ``<algorithm>_serial`` on the rows ``rows[lo:hi]`` (njit-callable).
+    ``<algorithm>_serial`` on the rows ``rows[lo:hi]`` (njit-callable), through row
+    views of its arrays made :func:`fastopt.backends.numba._sparse.unowned` first (a
+    view passed to a call numba does not inline otherwise costs two atomic reference
+    count updates of its owner per row, which two threads fight over).
 
 :mod:`fastopt.backends.numba.adagrad` also has the row-wise Adagrad kernels
 ``adagrad_rowwise`` (dense, 2-D) and ``adagrad_rowwise_sparse``, built the same way

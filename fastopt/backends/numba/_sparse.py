@@ -3,13 +3,15 @@
 A sparse step (see "Sparse row kernels" in :mod:`fastopt.backends`) is done in three
 passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
 
-1. :func:`coalesce` (sequential): the distinct rows, in order of first appearance, go
+1. :func:`coalesce` (sequential, prefetching the slot of the index ``COALESCE_AHEAD``
+   positions ahead): the distinct rows, in order of first appearance, go
    to ``rows[:u]``, and the sum of each one's values to ``coalesced[:u]``, starting
    from ``+0.0`` and adding in order of appearance -- ``((0 + v_first) + v_second) +
    ...``, exactly what the reference's ``np.add.at`` into a zero table computes
    (``-0.0`` becomes ``+0.0`` as there);
 2. the dense update of the algorithm on the ``u`` distinct rows: each module's
-   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views), called once by
+   ``<algorithm>_rows`` (``<algorithm>_serial`` on the 1-D row views of its arrays
+   made :func:`unowned` first: no reference counting per row), called once by
    ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
    ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
    disjoint rows and the result does not depend on the number of chunks);
@@ -25,7 +27,66 @@ Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate th
 cached kernels of the algorithm modules when this file changes; after editing it,
 delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
 """
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
 from fastopt.backends.numba import _jit
+
+#: As the Cython kernels (``csrc/_kernel_common.pxd``): coalescing asks for the slot of
+#: the index this many positions ahead (``slots`` is 8 bytes per table row, 8 MB for 10**6
+#: rows, read at random: without it each lookup waits for memory).
+COALESCE_AHEAD = 16
+
+
+@intrinsic
+def unowned(typingctx, items):
+    """The tuple ``items`` with each array in it without its owner (its NRT meminfo and
+    parent set to NULL; other items as they are): views made from these arrays
+    (``param[r]``, ``state[a:b]``) update no reference count.
+
+    A row loop that passes such views to a function it does not inline otherwise
+    increments and decrements each owner's count, atomically, for every row: on one
+    thread a locked instruction per view (a fence: the loads of the next rows cannot
+    start early), on two a cache line that the threads take from each other (the
+    2-thread sparse step was slower than the 1-thread one).  The arrays are valid only
+    while the originals are alive, i.e. within the call that received them.
+    """
+    if not isinstance(items, types.BaseTuple):
+        return None
+    sig = items(items)
+
+    def codegen(context, builder, sig, args):
+        out = []
+        for i, t in enumerate(sig.args[0].types):
+            value = builder.extract_value(args[0], i)
+            if isinstance(t, types.Array):
+                ary = context.make_array(t)(context, builder, value)
+                ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
+                ary.parent = cgutils.get_null_value(ary.parent.type)
+                value = ary._getvalue()
+            else:
+                context.nrt.incref(builder, t, value)  # returned as a new reference
+            out.append(value)
+        return context.make_tuple(builder, sig.return_type, out)
+    return sig, codegen
+
+
+@intrinsic
+def prefetch_w(typingctx, arr, i):
+    """Ask for the cache line of element ``i`` (flat index) of the C-contiguous ``arr``,
+    to be written (``llvm.prefetch``: a hint, it never faults)."""
+    sig = types.void(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
+        return context.get_dummy_value()
+    return sig, codegen
 
 
 @_jit.serial
@@ -42,7 +103,10 @@ def coalesce(indices, values, slots, rows, coalesced):
     d = values.shape[1]
     zero = coalesced.dtype.type(0)
     u = 0
-    for i in range(indices.size):
+    k = indices.size
+    for i in range(k):
+        if i + COALESCE_AHEAD < k:
+            prefetch_w(slots, indices[i + COALESCE_AHEAD])
         r = indices[i]
         s = slots[r]
         v = values[i]
@@ -73,7 +137,7 @@ def for_rows(body, args):
     then ``n_threads`` and the pool's address): :func:`coalesce`, then ``body`` (the
     module's ``<algorithm>_rows``) on chunks of the distinct rows on fastopt's pool, then
     :func:`release`."""
-    kargs = args[:-2]
+    kargs = unowned(args[:-2])  # the chunks' calls then count no references either
     slots, rows, coalesced = kargs[-3], kargs[-2], kargs[-1]
     u = coalesce(kargs[1], kargs[2], slots, rows, coalesced)
     n_threads = args[-2]

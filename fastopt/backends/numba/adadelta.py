@@ -106,6 +106,7 @@ def adadelta_rows(param, grad, square_avg, acc_delta, rows, lo, hi, lr, rho, one
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, square_avg, acc_delta = _sparse.unowned((param, grad, square_avg, acc_delta))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

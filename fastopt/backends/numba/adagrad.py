@@ -99,6 +99,7 @@ def adagrad_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps, m
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, state_sum = _sparse.unowned((param, grad, state_sum))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]
@@ -226,6 +227,7 @@ def adagrad_rowwise_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay
                          maximize):
     """:func:`adagrad_rowwise_row` on the rows ``rows[lo:hi]`` of ``param`` and
     ``state_sum``, the gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable)."""
+    param, grad, state_sum = _sparse.unowned((param, grad, state_sum))
     t = param.dtype.type
     clr_, wd, e = t(clr), t(weight_decay), t(eps)
     for j in range(lo, hi):

@@ -135,6 +135,8 @@ def adam_rows(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, lo, hi, be
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq = _sparse.unowned(
+        (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -106,6 +106,7 @@ def adamax_rows(param, grad, exp_avg, exp_inf, rows, lo, hi, beta1, one_minus_be
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, exp_avg, exp_inf = _sparse.unowned((param, grad, exp_avg, exp_inf))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -99,6 +99,7 @@ def asgd_rows(param, grad, ax, rows, lo, hi, eta, weight_decay, decay_factor, mu
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, ax = _sparse.unowned((param, grad, ax))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -118,6 +118,7 @@ def ftrl_rows(param, grad, accum, linear, rows, lo, hi, lr, l1, two_l2, two_l2_s
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, accum, linear = _sparse.unowned((param, grad, accum, linear))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

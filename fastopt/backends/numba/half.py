@@ -14,7 +14,7 @@ from numba import prange, types
 from numba.extending import intrinsic
 
 from ..._internal.numerics import GOLDEN as _GOLDEN
-from . import _jit
+from . import _jit, _sparse
 from ._jit import FLAGS
 
 _njit = numba.njit(**FLAGS)
@@ -207,6 +207,7 @@ def _store_row(table, row, values, bf16, stochastic, key, counter):
 
 @_jit.serial
 def _widen_range(table, rows, out, bf16, float16_values, one, lo, hi):
+    table, out = _sparse.unowned((table, out))  # row views without refcounts
     if one:
         _load_span(table[rows[0]][lo:hi], out[0][lo:hi], bf16, float16_values)
         return
@@ -216,6 +217,7 @@ def _widen_range(table, rows, out, bf16, float16_values, one, lo, hi):
 
 @_jit.serial
 def _narrow_range(values, rows, table, bf16, stochastic, key, one, lo, hi):
+    values, table = _sparse.unowned((values, table))  # row views without refcounts
     slots = np.uint64((table.shape[1] + 1) // 2)
     if one:
         _store_span(table[rows[0]][lo:hi], values[0][lo:hi], bf16, stochastic, key,

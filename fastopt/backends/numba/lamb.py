@@ -112,6 +112,8 @@ def lamb_rows(param, grad, exp_avg, exp_avg_sq, update, rows, lo, hi, beta1, one
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, exp_avg, exp_avg_sq, update = _sparse.unowned(
+        (param, grad, exp_avg, exp_avg_sq, update))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -101,6 +101,7 @@ def lion_rows(param, grad, exp_avg, rows, lo, hi, lr, beta1, one_minus_beta1, be
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, exp_avg = _sparse.unowned((param, grad, exp_avg))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -122,6 +122,7 @@ def nadam_rows(param, grad, exp_avg, exp_avg_sq, rows, lo, hi, beta1, one_minus_
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, exp_avg, exp_avg_sq = _sparse.unowned((param, grad, exp_avg, exp_avg_sq))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -98,6 +98,7 @@ def proximal_adagrad_rows(param, grad, accumulator, rows, lo, hi, lr, l1, l2, ma
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, accumulator = _sparse.unowned((param, grad, accumulator))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -142,6 +142,8 @@ def rmsprop_rows(param, grad, square_avg, grad_avg, momentum_buffer, rows, lo, h
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, square_avg, grad_avg, momentum_buffer = _sparse.unowned(
+        (param, grad, square_avg, grad_avg, momentum_buffer))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -103,6 +103,7 @@ def rprop_rows(param, grad, prev, step_size, rows, lo, hi, etaminus, etaplus, st
     gradient of row ``rows[j]`` being ``grad[j]`` (njit-callable).  The state arrays are
     flat (row ``r`` is ``[r * d:r * d + d]``): see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, prev, step_size = _sparse.unowned((param, grad, prev, step_size))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]

@@ -119,6 +119,7 @@ def sgd_rows(param, grad, momentum_buffer, rows, lo, hi, lr, weight_decay, momen
     The state arrays are flat (row ``r`` is ``[r * d:r * d + d]``), or empty if unused:
     see :mod:`fastopt.backends.numba._sparse`.
     """
+    param, grad, momentum_buffer = _sparse.unowned((param, grad, momentum_buffer))
     d = param.shape[1]
     for j in range(lo, hi):
         r = rows[j]
