@@ -24,6 +24,17 @@ _HOW_TO_GET = {
                "fastopt from source with a C compiler: pip install -e . (see README)"),
     "numba": "numba is not installed; pip install numba",
 }
+_NUMBA_JIT_OFF = ("NUMBA_DISABLE_JIT is set: numba runs its functions as plain Python, which "
+                  "the numba kernels (compiled C entry points, thread pool) cannot; unset it")
+
+
+def _numba_jit_disabled():
+    """numba's own switch (``numba.config.DISABLE_JIT``), read as numba reads it."""
+    value = os.environ.get("NUMBA_DISABLE_JIT", "0").strip()
+    try:
+        return bool(int(value))
+    except ValueError:
+        return bool(value)
 
 _available = {}
 _kernels = {}
@@ -39,7 +50,7 @@ def _probe(name):
     if name == "python":
         return True
     if name == "numba":
-        return importlib.util.find_spec("numba") is not None
+        return importlib.util.find_spec("numba") is not None and not _numba_jit_disabled()
     if name == "cython":
         try:
             importlib.import_module("fastopt.backends.cython._runtime")
@@ -62,7 +73,8 @@ def available_backends():
     Returns:
         A list of str, a subset of ``["cython", "numba", "python"]`` in that order;
         ``"python"`` (the NumPy reference) is always there, ``"cython"`` when the
-        extension was built, ``"numba"`` when numba imports.
+        extension was built, ``"numba"`` when numba is installed and its JIT is not
+        switched off (``NUMBA_DISABLE_JIT``).
     """
     return [name for name in _FASTEST_FIRST if is_available(name)]
 
@@ -72,7 +84,8 @@ def check_backend(name):
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if not is_available(name):
-        raise RuntimeError(f"backend {name!r} is not available: {_HOW_TO_GET[name]}")
+        why = _NUMBA_JIT_OFF if name == "numba" and _numba_jit_disabled() else _HOW_TO_GET[name]
+        raise RuntimeError(f"backend {name!r} is not available: {why}")
     return name
 
 

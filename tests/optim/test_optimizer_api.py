@@ -1,4 +1,5 @@
 """Optimizer API: checkpoints resume bit for bit, state naming, groups, backend selection."""
+import ast
 import io
 import os
 import pickle
@@ -163,6 +164,33 @@ def test_float64_and_float32_parameters_can_be_mixed():
 def test_all_three_backends_are_available():
     """The package as installed must have both compiled backends (CI fails otherwise)."""
     assert fastopt.available_backends() == ["cython", "numba", "python"]
+
+
+_JIT_OFF_SCRIPT = """
+import numpy as np, fastopt
+w = np.ones(4, np.float32)
+fastopt.Adam(w, lr=0.1).step(np.ones(4, np.float32))
+print(fastopt.available_backends(), w[0])
+try:
+    fastopt.Adam(w, backend="numba")
+except RuntimeError as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("value,off", [("1", True), ("0", False)])
+def test_numba_disable_jit_takes_numba_out_of_the_backends(value, off):
+    # numba's debugging switch turns every @njit into plain Python, which the numba kernels
+    # (compiled C entry points, fastopt's pool) cannot run: the backend says so
+    env = dict(os.environ, NUMBA_DISABLE_JIT=value)
+    env.pop("FASTOPT_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", _JIT_OFF_SCRIPT], env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout.splitlines()
+    backends = ast.literal_eval(out[0].rsplit("]", 1)[0] + "]")
+    assert ("numba" not in backends) == off and "python" in backends
+    assert float(out[0].rsplit("]", 1)[1]) == pytest.approx(0.9, rel=1e-6)
+    if off:
+        assert "NUMBA_DISABLE_JIT" in out[1]
 
 
 def test_default_backend_is_the_fastest_available(monkeypatch):
