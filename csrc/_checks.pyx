@@ -55,7 +55,7 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
     ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous and, unless it is ``last[i]`` (the array checked at the
+    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the
     last step, whose memory cannot have moved), outside the address ranges
     ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
     that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
@@ -75,7 +75,7 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
             return False
         g = <cnp.ndarray>go
         if (<void*>cnp.PyArray_DESCR(g) != <void*>dtypes[i] or not _has_shape(g, <tuple>shapes[i])
-                or not cnp.PyArray_IS_C_CONTIGUOUS(g)):
+                or not cnp.PyArray_IS_C_CONTIGUOUS(g) or not cnp.PyArray_ISALIGNED(g)):
             return False
         if go is not last[i]:
             if cnp.PyArray_SIZE(g):
@@ -359,10 +359,11 @@ def sparse_pass(cnp.ndarray p not None, g, list starts, list ends):
     if (cnp.PyArray_NDIM(indices) != 1 or not cnp.PyArray_ISINTEGER(indices)
             or not cnp.PyArray_ISSIGNED(indices) or not cnp.PyArray_ISNOTSWAPPED(indices)
             or (cnp.PyArray_ITEMSIZE(indices) != 4 and cnp.PyArray_ITEMSIZE(indices) != 8)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(indices)):
+            or not cnp.PyArray_IS_C_CONTIGUOUS(indices) or not cnp.PyArray_ISALIGNED(indices)):
         return False
     if (<void*>cnp.PyArray_DESCR(values) != <void*>cnp.PyArray_DESCR(p)
             or cnp.PyArray_NDIM(values) != nd or not cnp.PyArray_IS_C_CONTIGUOUS(values)
+            or not cnp.PyArray_ISALIGNED(values)
             or cnp.PyArray_DIM(values, 0) != cnp.PyArray_DIM(indices, 0)):
         return False
     for j in range(1, nd):

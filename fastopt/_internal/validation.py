@@ -59,6 +59,13 @@ def betas(value):
             in_range("betas[1]", value[1], 0.0, 1.0, high_inclusive=False))
 
 
+def unaligned(name, a, fix):
+    """``ValueError`` for an array whose address is not a multiple of its itemsize (e.g.
+    ``np.frombuffer(buf, offset=1)``): the compiled kernels load whole elements."""
+    return ValueError(f"{name} is not aligned: its address is not a multiple of its "
+                      f"{a.dtype.itemsize}-byte elements; {fix}")
+
+
 def parameter(name, p, half=False):
     """A parameter array the kernels may update in place: float32 or float64, and with
     ``half`` (the optimizers, which keep float32 state for them) float16 or bfloat16."""
@@ -76,6 +83,9 @@ def parameter(name, p, half=False):
             f"{name} is not C-contiguous: fastopt updates parameters in place and never through "
             f"a silent copy; keep the parameter in a contiguous array (np.ascontiguousarray) "
             f"and update that")
+    if not p.flags.aligned:
+        raise unaligned(name, p, "keep the parameter in an aligned array (np.array(...) "
+                                 "makes one) and update that")
     return p
 
 
@@ -125,6 +135,8 @@ def gradient(g, p, i):
         raise ValueError(f"grads[{i}] has shape {g.shape} but params[{i}] has shape {p.shape}")
     if not g.flags.c_contiguous:
         raise ValueError(f"grads[{i}] is not C-contiguous; pass np.ascontiguousarray(grad)")
+    if not g.flags.aligned:
+        raise unaligned(f"grads[{i}]", g, "pass an aligned copy (np.array(grad))")
     # Two arrays that own their memory cannot overlap (a cheap test first).
     if (g is p or g.base is not None or p.base is not None) and g.size and \
             np.may_share_memory(g, p):
@@ -154,6 +166,8 @@ def sparse_gradient(sg, p, i, *, check_alias=True):
     if not indices.flags.c_contiguous:
         raise ValueError(f"grads[{i}].indices is not C-contiguous; pass "
                          f"np.ascontiguousarray(indices)")
+    if not indices.flags.aligned:
+        raise unaligned(f"grads[{i}].indices", indices, "pass an aligned copy (np.array(...))")
     if not isinstance(values, np.ndarray):
         raise TypeError(f"grads[{i}].values must be a numpy.ndarray")
     if values.dtype != p.dtype and not (p.dtype in HALF_DTYPES and values.dtype == FLOAT_DTYPES[0]):
@@ -166,6 +180,8 @@ def sparse_gradient(sg, p, i, *, check_alias=True):
     if not values.flags.c_contiguous:
         raise ValueError(f"grads[{i}].values is not C-contiguous; pass "
                          f"np.ascontiguousarray(values)")
+    if not values.flags.aligned:
+        raise unaligned(f"grads[{i}].values", values, "pass an aligned copy (np.array(...))")
     # One pass: read as unsigned, a negative index is larger than any row number.
     if indices.size and int(indices.view(_UNSIGNED[indices.dtype]).max()) >= p.shape[0]:
         low, high = int(indices.min()), int(indices.max())

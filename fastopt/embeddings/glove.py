@@ -982,8 +982,9 @@ class GloVe:
                                 f"{getattr(table, 'dtype', type(table).__name__)}")
             if table.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {table.shape}")
-            if not table.flags.c_contiguous or not table.flags.writeable:
-                raise ValueError(f"{name} must be C-contiguous and writeable")
+            if not (table.flags.c_contiguous and table.flags.writeable
+                    and table.flags.aligned):
+                raise ValueError(f"{name} must be C-contiguous, aligned and writeable")
 
     def _prepare(self, records):
         if not isinstance(records, Cooccurrence):

@@ -288,7 +288,7 @@ def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
     ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous and, unless it is ``last[i]`` (the array checked at the last
+    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the last
     step, whose memory cannot have moved), outside the address ranges ``[starts[j],
     ends[j])`` of the parameters and state.  Records each new gradient that passes in
     ``last``.  ``False`` as soon as one fails.  (``fastopt.backends.cython._checks`` does
@@ -301,7 +301,7 @@ def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
         if p.dtype is not dtype or p.shape != shape:
             return False
         if type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape or \
-                not g.flags.c_contiguous:
+                not g.flags.c_contiguous or not g.flags.aligned:
             return False
         if g is not last[i]:
             if _overlap_index_py(g, starts, ends) >= 0:
@@ -334,10 +334,10 @@ def _sparse_pass_py(p, g, starts, ends):
     if p.ndim == 0 or type(indices) is not np.ndarray or type(values) is not np.ndarray:
         return False
     if (indices.ndim != 1 or indices.dtype not in check.INDEX_DTYPES
-            or not indices.flags.c_contiguous):
+            or not indices.flags.c_contiguous or not indices.flags.aligned):
         return False
     if (values.dtype is not p.dtype or values.shape != indices.shape + p.shape[1:]
-            or not values.flags.c_contiguous):
+            or not values.flags.c_contiguous or not values.flags.aligned):
         return False
     if indices.size and int(indices.view(check._UNSIGNED[indices.dtype]).max()) >= p.shape[0]:
         return False
@@ -1725,6 +1725,8 @@ class Optimizer:
             raise ValueError(f"{where} is read-only; the optimizer updates its state in place")
         if not value.flags.c_contiguous:
             raise ValueError(f"{where} is not C-contiguous; assign np.ascontiguousarray(...)")
+        if not value.flags.aligned:
+            raise check.unaligned(where, value, "assign an aligned copy (np.array(...))")
         if value.size:
             for j, q in enumerate(self._params):
                 if q.size and np.may_share_memory(value, q):

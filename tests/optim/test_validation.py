@@ -313,3 +313,57 @@ def test_gradient_reshaped_in_place_after_a_step_is_refused():
     with pytest.raises(TypeError, match="grads\\[0\\] has dtype int64"):
         opt.step(g)
     np.testing.assert_array_equal(p, before)
+
+
+# -- unaligned arrays -------------------------------------------------------------------
+# np.frombuffer(..., offset=1) makes a C-contiguous array whose address is not a multiple
+# of its itemsize.  The Python checks let it through once, and the Cython kernel refused
+# it after the step count had moved; every such array is now refused before any write.
+
+def _unaligned(dtype, shape):
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    a = np.frombuffer(bytearray(dtype.itemsize * n + 1), dtype, count=n, offset=1)
+    assert not a.flags.aligned and a.flags.c_contiguous
+    return a.reshape(shape)
+
+
+def test_unaligned_parameter_is_refused():
+    with pytest.raises(ValueError, match=r"params\[0\] is not aligned"):
+        fastopt.Adam([_unaligned(np.float32, (5,))])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("what", ["dense", "indices", "values"])
+def test_unaligned_gradient_is_refused_before_any_write(backend, dtype, what):
+    p = np.linspace(-1, 1, 24).astype(dtype).reshape(6, 4)
+    opt = fastopt.Adam([p], backend=backend)
+    opt.step([np.ones_like(p)])  # a first step: the fast paths have a validated gradient
+    before = [bits(p).copy(), bits(opt.state[0]["exp_avg"]).copy(), opt.state[0]["step"]]
+    if what == "dense":
+        g, name = _unaligned(dtype, p.shape), r"grads\[0\]"
+        g[...] = 1
+    else:
+        idx, values = np.array([0, 3, 3]), np.ones((3, 4), dtype)
+        if what == "indices":
+            idx, name = _unaligned(np.int64, (3,)), r"grads\[0\]\.indices"
+            idx[...] = [0, 3, 3]
+        else:
+            values, name = _unaligned(dtype, (3, 4)), r"grads\[0\]\.values"
+            values[...] = 1
+        g = fastopt.SparseGrad(idx, values)
+    for _ in range(2):  # the second call: what the first refused is not remembered as checked
+        with pytest.raises(ValueError, match=name + " is not aligned"):
+            opt.step([g])
+    assert np.array_equal(bits(p), before[0])
+    assert np.array_equal(bits(opt.state[0]["exp_avg"]), before[1])
+    assert opt.state[0]["step"] == before[2]
+
+
+def test_unaligned_state_entry_is_refused():
+    p = np.ones(5, np.float32)
+    opt = fastopt.Adam([p])
+    opt.step([np.ones(5, np.float32)])
+    with pytest.raises(ValueError, match=r"is not aligned"):
+        opt.state[0]["exp_avg"] = _unaligned(np.float32, (5,))
