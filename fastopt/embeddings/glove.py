@@ -787,11 +787,14 @@ def _unowned(typingctx, array):
 
 
 @_njit_inline
-def _prefetch_rows(table, row):
-    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``."""
+def _prefetch_rows(table, row, step):
+    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``; ``step`` is
+    ``64 // table.itemsize`` (computed once by the caller: a division)."""
     last = table.shape[1] - 1
-    for k in range(0, last, 64 // table.itemsize):
+    k = 0
+    while k < last:  # not range(0, last, step): its trip count would take a division
         _prefetch(table, row, k)
+        k += step
     _prefetch(table, row, last)
 
 
@@ -820,12 +823,13 @@ def _dot(w, c, d):
 
 
 @_njit_inline
-def _prefetch_record(weights, context, weights_sum, context_sum, i, j):
-    """:func:`_prefetch_rows` of the four rows of a record."""
-    _prefetch_rows(weights, i)
-    _prefetch_rows(weights_sum, i)
-    _prefetch_rows(context, j)
-    _prefetch_rows(context_sum, j)
+def _prefetch_record(weights, context, weights_sum, context_sum, i, j, step, step_sum):
+    """:func:`_prefetch_rows` of the four rows of a record (``step``, ``step_sum``: 64
+    bytes in elements of the tables and of the sums)."""
+    _prefetch_rows(weights, i, step)
+    _prefetch_rows(weights_sum, i, step_sum)
+    _prefetch_rows(context, j, step)
+    _prefetch_rows(context_sum, j, step_sum)
 
 
 @_njit_inline
@@ -836,8 +840,9 @@ def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
     t = w.dtype.type
     diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count)
     fdiff = t(weight * diff)
-    for k in range(d):
+    for k in range(d):  # two loops, each one stream in and one out: both vectorize
         grad_w[k] = fdiff * c[k]
+    for k in range(d):
         grad_c[k] = fdiff * w[k]
     grad_w[d] = fdiff
     grad_c[d] = fdiff
@@ -850,14 +855,17 @@ def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
 def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
     """:func:`_train_records_python`, compiled (runs without the GIL).  Rows are taken with
-    :func:`_row` and the scratch rows with :func:`_unowned`: no reference counting per
+    :func:`_row`, and every array is used :func:`_unowned`: no reference counting per
     record (the tables must be C-contiguous: :meth:`GloVe._check_tables`)."""
+    weights, context = _unowned(weights), _unowned(context)
+    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
     grad_w, grad_c = _unowned(grad_w), _unowned(grad_c)
+    step = 64 // weights.itemsize
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
             _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
-                             word2[r + _AHEAD])
+                             word2[r + _AHEAD], step, step)
         i, j = word1[r], word2[r]
         cost += _record_step(_row(weights, i), _row(context, j), _row(weights_sum, i),
                              _row(context_sum, j), log_count[r], weight[r], eps, grad_w,
@@ -884,13 +892,16 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
     the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
     d = weights.shape[1] - 1
     slots = (d + 2) // 2
+    weights, context = _unowned(weights), _unowned(context)
+    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
     grad_w, grad_c, w, c = _unowned(grad_w), _unowned(grad_c), _unowned(w), _unowned(c)
     float16_values = _unowned(float16_values)
+    step, step_sum = 64 // weights.itemsize, 64 // weights_sum.itemsize
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
             _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
-                             word2[r + _AHEAD])
+                             word2[r + _AHEAD], step, step_sum)
         i, j = word1[r], word2[r]
         _load_span(_row(weights, i), w, bf16, float16_values)
         _load_span(_row(context, j), c, bf16, float16_values)
