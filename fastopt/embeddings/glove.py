@@ -798,25 +798,51 @@ def _prefetch_rows(table, row, step):
     _prefetch(table, row, last)
 
 
-@_njit
+@intrinsic
+def _lanes_dot(typingctx, w, c, m):
+    """``w[:m] . c[:m]`` (``m`` a multiple of 8, 1-D C-contiguous float rows) in 8 lanes:
+    product ``k`` added into lane ``k % 8``, in order from 0, then the lanes combined as
+    ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`` -- :func:`_dot`'s order, in
+    LLVM vector instructions (one multiply and one add of 8 elements per 8 products; no
+    contraction into fused multiply-adds, no reassociation: the same bits as the scalar
+    sums).  LLVM does not vectorize eight scalar partial sums by itself."""
+    if not (isinstance(w, types.Array) and w.ndim == 1 and w.layout == "C" and w == c
+            and isinstance(w.dtype, types.Float) and isinstance(m, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row_type = signature.args[0]
+        wa = context.make_array(row_type)(context, builder, args[0])
+        ca = context.make_array(row_type)(context, builder, args[1])
+        count = context.cast(builder, args[2], signature.args[2], types.intp)
+        element = context.get_value_type(row_type.dtype)
+        vector = ir.VectorType(element, 8)
+        align = context.get_abi_sizeof(element)
+        total = cgutils.alloca_once_value(builder, ir.Constant(vector, None))  # zeros
+        with cgutils.for_range_slice(builder, context.get_constant(types.intp, 0), count,
+                                     context.get_constant(types.intp, 8)) as (k, _):
+            lanes = []
+            for array in (wa, ca):
+                pointer = builder.bitcast(builder.gep(array.data, [k]), vector.as_pointer())
+                lanes.append(builder.load(pointer, align=align))
+            builder.store(builder.fadd(builder.load(total), builder.fmul(*lanes)), total)
+        lane = builder.load(total)
+        get = [builder.extract_element(lane, ir.Constant(ir.IntType(32), i)) for i in range(8)]
+        return builder.fadd(builder.fadd(builder.fadd(get[0], get[1]), builder.fadd(get[2], get[3])),
+                            builder.fadd(builder.fadd(get[4], get[5]), builder.fadd(get[6], get[7])))
+
+    return w.dtype(w, c, m), codegen
+
+
+@_njit_inline
 def _dot(w, c, d):
     """``w[:d] . c[:d]`` in the order of :func:`_train_records_python`: 8 partial sums
     (element ``k`` into sum ``k % 8``, up to the last multiple of 8), combined
     pairwise, then the remaining elements one by one.  Eight independent chains
-    instead of one: the sum is not bound by the latency of the additions."""
-    t = w.dtype.type
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = t(0)
+    instead of one: the sum is not bound by the latency of the additions
+    (:func:`_lanes_dot` keeps them in one vector register)."""
     m = d - d % 8
-    for k in range(0, m, 8):
-        a0 = a0 + w[k] * c[k]
-        a1 = a1 + w[k + 1] * c[k + 1]
-        a2 = a2 + w[k + 2] * c[k + 2]
-        a3 = a3 + w[k + 3] * c[k + 3]
-        a4 = a4 + w[k + 4] * c[k + 4]
-        a5 = a5 + w[k + 5] * c[k + 5]
-        a6 = a6 + w[k + 6] * c[k + 6]
-        a7 = a7 + w[k + 7] * c[k + 7]
-    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    total = _lanes_dot(w, c, m)
     for k in range(m, d):
         total = total + w[k] * c[k]
     return total
