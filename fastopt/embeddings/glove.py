@@ -885,6 +885,8 @@ def _train_records(weights, context, weights_sum, context_sum, word1, word2, log
     record (the tables must be C-contiguous: :meth:`GloVe._check_tables`)."""
     weights, context = _unowned(weights), _unowned(context)
     weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
+    word1, word2 = _unowned(word1), _unowned(word2)
+    log_count, weight = _unowned(log_count), _unowned(weight)
     grad_w, grad_c = _unowned(grad_w), _unowned(grad_c)
     step = 64 // weights.itemsize
     cost = 0.0
@@ -920,6 +922,8 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
     slots = (d + 2) // 2
     weights, context = _unowned(weights), _unowned(context)
     weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
+    word1, word2 = _unowned(word1), _unowned(word2)
+    log_count, weight = _unowned(log_count), _unowned(weight)
     grad_w, grad_c, w, c = _unowned(grad_w), _unowned(grad_c), _unowned(w), _unowned(c)
     float16_values = _unowned(float16_values)
     step, step_sum = 64 // weights.itemsize, 64 // weights_sum.itemsize
