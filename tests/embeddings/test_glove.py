@@ -270,8 +270,8 @@ def _dot_reference(w, c, d):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from([np.float32, np.float64]), st.integers(0, 40), st.integers(0, 2 ** 32 - 1),
-       st.booleans())
+@given(st.sampled_from([np.float32, np.float64]), st.integers(0, 40),
+       st.integers(0, 2 ** 32 - 1), st.booleans())
 def test_dot_is_the_documented_order_bit_for_bit(dtype, d, seed, special):
     """``_dot`` (8 lanes in one vector) against the scalar order it documents: random
     magnitudes over many binades (so that the order shows in the last bits), and with
@@ -283,7 +283,8 @@ def test_dot_is_the_documented_order_bit_for_bit(dtype, d, seed, special):
             v[rng.integers(0, d, 3)] = rng.choice(
                 [-0.0, np.inf, -np.inf, np.nan, 1e-310 if dtype == np.float64 else 1e-40], 3)
     w, c = w.astype(dtype), c.astype(dtype)
-    got, want = np.array([_compiled_dot(w, c, d)], dtype), np.array([_dot_reference(w, c, d)], dtype)
+    got = np.array([_compiled_dot(w, c, d)], dtype)
+    want = np.array([_dot_reference(w, c, d)], dtype)
     if np.isnan(want[0]):  # (which nan is not part of the contract)
         assert np.isnan(got[0])
     else:
