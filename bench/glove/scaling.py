@@ -15,6 +15,13 @@ shared between threads.  What the n-thread run is slower than ``sep`` by is the 
 sharing (cache lines of the rows both threads update, travelling between the cores);
 what ``sep`` is slower than n times the 1-thread run by is the cores' shared resources
 (memory bandwidth, the last-level cache).
+
+``--stamps`` measures on a busy machine too: each thread runs the compiled loop through a
+compiled driver that reads the cycle counter every ``--chunk`` records; a chunk counts when
+it took less than 2.5x the 1-thread median (it was not preempted) and, for 2 threads, the
+other thread's counted chunks cover its whole interval (both really ran at once).  The
+median counted chunk of the 1-thread run over that of the 2-thread run is each thread's
+*efficiency*; twice it is what two threads would do on two free cores.
 """
 import threading
 import argparse
@@ -23,7 +30,11 @@ import statistics
 import sys
 import time
 
+import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from fastopt.embeddings import glove
 
@@ -77,6 +88,108 @@ def _separate(models, shares):
     return [sum(out) / sum(len(s) for s in shares)], seconds
 
 
+_STAMP_LIMIT = 2.5  # a chunk slower than this many 1-thread medians was preempted
+
+
+@intrinsic
+def _cycles(typingctx):
+    """The CPU's cycle counter (``llvm.readcyclecounter``: rdtsc, constant rate)."""
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic(
+            "llvm.readcyclecounter", fnty=ir.FunctionType(ir.IntType(64), []))
+        return builder.call(fn, [])
+    return types.int64(), codegen
+
+
+@numba.njit(nogil=True)
+def _stamped(weights, context, weights_sum, context_sum, word1, word2, log_count, weight, lo,
+             hi, eps, grad_w, grad_c, chunk, stamps):
+    """``glove._train_records`` on ``[lo, hi)`` in chunks, ``stamps[k]`` the cycle counter
+    before chunk ``k`` (and after the last)."""
+    cost = 0.0
+    k = 0
+    stamps[0] = _cycles()
+    for a in range(lo, hi, chunk):
+        cost += glove._train_records(weights, context, weights_sum, context_sum, word1, word2,
+                                     log_count, weight, a, min(a + chunk, hi), eps, grad_w,
+                                     grad_c)
+        k += 1
+        stamps[k] = _cycles()
+    return cost
+
+
+def stamped_run(models, records, n_threads, chunk):
+    """Cycle stamps of one epoch of ``records`` on ``n_threads`` threads (contiguous equal
+    shares; thread ``t`` trains ``models[t % len(models)]``), one array per thread."""
+    n = len(records)
+    bounds = [n * t // n_threads for t in range(n_threads + 1)]
+    prepared = [m._prepare(records) for m in models[:1]][0]
+    stamps = [np.zeros(-(-(bounds[t + 1] - bounds[t]) // chunk) + 1, np.int64)
+              for t in range(n_threads)]
+
+    def work(t):
+        m = models[t % len(models)]
+        scratch = glove._thread_scratch(m.dim + 1, m.compute_dtype, 2)
+        _stamped(m.weights, m.context, m.weights_sum, m.context_sum, records.word1,
+                 records.word2, *prepared, bounds[t], bounds[t + 1],
+                 m.compute_dtype.type(m.eps), *scratch, chunk, stamps[t])
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return stamps
+
+
+def efficiency(one, two, limit=_STAMP_LIMIT):
+    """``(cycles per chunk alone, cycles per chunk with both threads running, chunks
+    counted)`` from :func:`stamped_run`'s stamps of a 1-thread and a 2-thread run."""
+    alone = np.diff(one[0])
+    base = np.median(alone)
+    counted = [(s[:-1][d < limit * base], s[1:][d < limit * base])
+               for s in two for d in [np.diff(s)]]
+    both = []
+    for a in range(2):
+        starts, ends = counted[a]
+        other_starts, other_ends = counted[1 - a]
+        for x0, x1 in zip(starts, ends):
+            k = np.searchsorted(other_starts, x0, side="right") - 1
+            if k < 0:
+                continue
+            end = other_ends[k]  # the other thread's counted chunks, back to back, from x0
+            while end < x1 and k + 1 < other_starts.size and other_starts[k + 1] == end:
+                k += 1
+                end = other_ends[k]
+            if end >= x1:
+                both.append(x1 - x0)
+    alone = alone[alone < limit * base]
+    return float(np.median(alone)), (float(np.median(both)) if both else float("nan")), \
+        len(both)
+
+
+def stamps_main(args, records, vocab_size):
+    kinds = ["shared", "separate"] if args.separate else ["shared"]
+    got = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        one = stamped_run([glove.GloVe(vocab_size, args.dim, dtype=args.dtype, seed=0)],
+                          records, 1, args.chunk)
+        for kind in kinds:
+            models = [glove.GloVe(vocab_size, args.dim, dtype=args.dtype, seed=0)
+                      for _ in range(2 if kind == "separate" else 1)]
+            alone, both, n = efficiency(one, stamped_run(models, records, 2, args.chunk))
+            got[kind].append(alone / both)
+            print(f"round {r + 1} {kind}: alone {alone / args.chunk:.0f} cycles/record, both "
+                  f"running {both / args.chunk:.0f} ({n} chunks): efficiency {alone / both:.2f}"
+                  f", load {os.getloadavg()[0]:.2f}", flush=True)
+    for kind, values in got.items():
+        values = [v for v in values if v == v]
+        if values:
+            e = statistics.median(values)
+            print(f"{kind}: median efficiency {e:.2f} (2 threads on free cores: {2 * e:.2f}x)")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records-file", default=None)
@@ -87,6 +200,9 @@ def main(argv=None):
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--separate", action="store_true",
                     help="also train one model per thread at once (no shared tables)")
+    ap.add_argument("--stamps", action="store_true",
+                    help="per-thread speed while both threads run (works on a busy machine)")
+    ap.add_argument("--chunk", type=int, default=2048, help="records per stamp (--stamps)")
     ap.add_argument("--quiet", type=float, default=0.15,
                     help="an epoch counts when others used fewer cores than this")
     args = ap.parse_args(argv)
@@ -97,6 +213,10 @@ def main(argv=None):
     n = len(records)
     print(f"{n:,} records of {path}, vocabulary {vocab_size:,}, d={args.dim}, {args.dtype}",
           flush=True)
+    if args.stamps:
+        if args.dtype not in ("float32", "float64"):
+            ap.error("--stamps times the float32/float64 loop")
+        return stamps_main(args, records, vocab_size)
     warm = glove.GloVe(vocab_size, args.dim, dtype=args.dtype, seed=0)
     warm.fit(glove.Cooccurrence(records.word1[:100], records.word2[:100],
                                 records.count[:100]), epochs=1, n_threads=1, shuffle=False,

@@ -741,14 +741,13 @@ def _row(typingctx, table, row):
     """``table[row]`` of a C-contiguous 2-D array, as a 1-D view that holds no reference.
 
     A view numba makes (``table[row]``) takes a reference on ``table``'s memory: an
-    *atomic* increment of a counter shared by every view of the table, and an atomic
-    decrement when the view dies.  The training loop makes four row views per record
-    (and passing a table to an inlined helper takes one more): about 20 atomic
-    operations per record, over 40% of a record's time on one thread, and with several
-    threads on the *same* counters (every thread trains the same tables), whose cache
-    lines then travel from core to core.  ``row`` must be in range (no check, no
-    wrap-around of negative rows); the caller keeps ``table`` alive (an argument of the
-    compiled loop) for as long as the view is used.
+    *atomic* increment of its reference count, and an atomic decrement when the view
+    dies.  The training loop made four row views per record (and passing a table to an
+    inlined helper took one more): about 20 atomic operations per record, more than half
+    of a record's time.  (Each call of a compiled function wraps its array arguments in
+    counters of its own, so the threads did not share them.)  ``row`` must be in range
+    (no check, no wrap-around of negative rows); the caller keeps ``table`` alive (an
+    argument of the compiled loop) for as long as the view is used.
     """
     if not (isinstance(table, types.Array) and table.ndim == 2 and table.layout == "C"):
         return None

@@ -216,7 +216,7 @@ def _fresh_ir(loop, *args):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_loops_take_no_reference_counts(dtype):
     """A numba view of an array (``table[i]``) takes an atomic reference on the array's
-    memory, on a counter every thread shares: the loop takes none, per record or at all
+    memory (~20 per record made half of the loop's time): the loop takes none, at all
     (the view intrinsics ``_row`` and ``_unowned``).  (The 16-bit loop is built the same
     way; compiling it afresh takes too long for this suite: ~30 s.)"""
     import re
