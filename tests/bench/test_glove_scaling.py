@@ -4,14 +4,18 @@ import numpy as np
 from fastopt.embeddings import glove
 
 
+def _records_file(tmp_path, n, vocab_size, seed):
+    rng = np.random.default_rng(seed)
+    path = tmp_path / "cooc.bin"
+    glove.Cooccurrence(rng.integers(0, vocab_size, n), rng.integers(0, vocab_size, n),
+                       rng.random(n) * 20 + 1).save(path)
+    return path
+
+
 def test_scaling_runs_on_a_records_file(tmp_path, capsys):
     from bench.glove import scaling
 
-    rng = np.random.default_rng(0)
-    n = 3000
-    path = tmp_path / "cooc.bin"
-    glove.Cooccurrence(rng.integers(0, 50, n), rng.integers(0, 50, n),
-                       rng.random(n) * 20 + 1).save(path)
+    path = _records_file(tmp_path, 3000, 50, seed=0)
     records, vocab_size = scaling.subset(str(path), 1000, seed=1)
     assert len(records) == 1000 and vocab_size <= 50
     assert records.word1.max() < vocab_size and records.word2.max() < vocab_size
@@ -38,11 +42,7 @@ def test_stamps_count_only_chunks_when_both_threads_run():
 def test_stamps_mode_runs(tmp_path, capsys):
     from bench.glove import scaling
 
-    rng = np.random.default_rng(1)
-    n = 20000
-    path = tmp_path / "cooc.bin"
-    glove.Cooccurrence(rng.integers(0, 500, n), rng.integers(0, 500, n),
-                       rng.random(n) * 20 + 1).save(path)
+    path = _records_file(tmp_path, 20000, 500, seed=1)
     assert scaling.main(["--records-file", str(path), "--records", "20000", "--rounds", "1",
                          "--dim", "8", "--stamps", "--separate", "--chunk", "256"]) == 0
     out = capsys.readouterr().out
