@@ -82,8 +82,8 @@ from ..train import _args
 from .._internal.numerics import GOLDEN as _GOLDEN, mix64_int as _mix64_int
 from ..backends.numba.adagrad import adagrad_serial
 # the 16-bit conversions and their stream, shared with the optimizers' 16-bit parameters
-from ..backends.numba.half import (_FLOAT16_VALUES, _load_row, _nearest_bits,  # noqa: F401
-                                   _round_bits, _store_row, _widen)
+from ..backends.numba.half import (_FLOAT16_VALUES, _load_row, _load_span,  # noqa: F401
+                                   _nearest_bits, _round_bits, _store_row, _store_span, _widen)
 from ..backends.python.half import (round_reference as _round_reference,
                                     uniforms_reference as _uniforms_reference)
 
@@ -736,46 +736,126 @@ def _prefetch(typingctx, table, row, column):
     return types.void(table, row, column), codegen
 
 
-@_njit
-def _prefetch_rows(table, row):
-    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``."""
+@intrinsic
+def _row(typingctx, table, row):
+    """``table[row]`` of a C-contiguous 2-D array, as a 1-D view that holds no reference.
+
+    A view numba makes (``table[row]``) takes a reference on ``table``'s memory: an
+    *atomic* increment of its reference count, and an atomic decrement when the view
+    dies.  The training loop made four row views per record (and passing a table to an
+    inlined helper took one more): about 20 atomic operations per record, more than half
+    of a record's time.  (Each call of a compiled function wraps its array arguments in
+    counters of its own, so the threads did not share them.)  ``row`` must be in range
+    (no check, no wrap-around of negative rows); the caller keeps ``table`` alive (an
+    argument of the compiled loop) for as long as the view is used.
+    """
+    if not (isinstance(table, types.Array) and table.ndim == 2 and table.layout == "C"):
+        return None
+    row_type = types.Array(table.dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        table_type = signature.args[0]
+        array = context.make_array(table_type)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        zero = context.get_constant(types.intp, 0)
+        pointer = cgutils.get_item_pointer(context, builder, table_type, array, [index, zero])
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(table_type.dtype)))
+        width = cgutils.unpack_tuple(builder, array.shape)[1]
+        view = context.make_array(row_type)(context, builder)
+        context.populate_array(view, data=pointer, shape=cgutils.pack_array(builder, [width]),
+                               strides=cgutils.pack_array(builder, [itemsize]),
+                               itemsize=itemsize, meminfo=None)
+        return view._getvalue()
+
+    return row_type(table, row), codegen
+
+
+@intrinsic
+def _unowned(typingctx, array):
+    """``array`` itself, holding no reference (see :func:`_row`): the views numba makes of
+    it (rows, slices) hold none either.  The caller keeps ``array`` alive."""
+    if not isinstance(array, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        view = context.make_array(signature.args[0])(context, builder, args[0])
+        view.meminfo = cgutils.get_null_value(view.meminfo.type)
+        return view._getvalue()
+
+    return array(array), codegen
+
+
+@_njit_inline
+def _prefetch_rows(table, row, step):
+    """:func:`_prefetch` every (64-byte) cache line of ``table[row]``; ``step`` is
+    ``64 // table.itemsize`` (computed once by the caller: a division)."""
     last = table.shape[1] - 1
-    for k in range(0, last, 64 // table.itemsize):
+    k = 0
+    while k < last:  # not range(0, last, step): its trip count would take a division
         _prefetch(table, row, k)
+        k += step
     _prefetch(table, row, last)
 
 
-@_njit
+@intrinsic
+def _lanes_dot(typingctx, w, c, m):
+    """``w[:m] . c[:m]`` (``m`` a multiple of 8, 1-D C-contiguous float rows) in 8 lanes:
+    product ``k`` added into lane ``k % 8``, in order from 0, then the lanes combined as
+    ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`` -- :func:`_dot`'s order, in
+    LLVM vector instructions (one multiply and one add of 8 elements per 8 products; no
+    contraction into fused multiply-adds, no reassociation: the same bits as the scalar
+    sums).  LLVM does not vectorize eight scalar partial sums by itself."""
+    if not (isinstance(w, types.Array) and w.ndim == 1 and w.layout == "C" and w == c
+            and isinstance(w.dtype, types.Float) and isinstance(m, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        row_type = signature.args[0]
+        wa = context.make_array(row_type)(context, builder, args[0])
+        ca = context.make_array(row_type)(context, builder, args[1])
+        count = context.cast(builder, args[2], signature.args[2], types.intp)
+        element = context.get_value_type(row_type.dtype)
+        vector = ir.VectorType(element, 8)
+        align = context.get_abi_sizeof(element)
+        total = cgutils.alloca_once_value(builder, ir.Constant(vector, None))  # zeros
+        with cgutils.for_range_slice(builder, context.get_constant(types.intp, 0), count,
+                                     context.get_constant(types.intp, 8)) as (k, _):
+            lanes = []
+            for array in (wa, ca):
+                pointer = builder.bitcast(builder.gep(array.data, [k]), vector.as_pointer())
+                lanes.append(builder.load(pointer, align=align))
+            builder.store(builder.fadd(builder.load(total), builder.fmul(*lanes)), total)
+        lane = builder.load(total)
+        a = [builder.extract_element(lane, ir.Constant(ir.IntType(32), i)) for i in range(8)]
+        add = builder.fadd
+        return add(add(add(a[0], a[1]), add(a[2], a[3])), add(add(a[4], a[5]), add(a[6], a[7])))
+
+    return w.dtype(w, c, m), codegen
+
+
+@_njit_inline
 def _dot(w, c, d):
     """``w[:d] . c[:d]`` in the order of :func:`_train_records_python`: 8 partial sums
     (element ``k`` into sum ``k % 8``, up to the last multiple of 8), combined
     pairwise, then the remaining elements one by one.  Eight independent chains
-    instead of one: the sum is not bound by the latency of the additions."""
-    t = w.dtype.type
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = t(0)
+    instead of one: the sum is not bound by the latency of the additions
+    (:func:`_lanes_dot` keeps them in one vector register)."""
     m = d - d % 8
-    for k in range(0, m, 8):
-        a0 = a0 + w[k] * c[k]
-        a1 = a1 + w[k + 1] * c[k + 1]
-        a2 = a2 + w[k + 2] * c[k + 2]
-        a3 = a3 + w[k + 3] * c[k + 3]
-        a4 = a4 + w[k + 4] * c[k + 4]
-        a5 = a5 + w[k + 5] * c[k + 5]
-        a6 = a6 + w[k + 6] * c[k + 6]
-        a7 = a7 + w[k + 7] * c[k + 7]
-    total = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+    total = _lanes_dot(w, c, m)
     for k in range(m, d):
         total = total + w[k] * c[k]
     return total
 
 
 @_njit_inline
-def _prefetch_record(weights, context, weights_sum, context_sum, i, j):
-    """:func:`_prefetch_rows` of the four rows of a record."""
-    _prefetch_rows(weights, i)
-    _prefetch_rows(weights_sum, i)
-    _prefetch_rows(context, j)
-    _prefetch_rows(context_sum, j)
+def _prefetch_record(weights, context, weights_sum, context_sum, i, j, step, step_sum):
+    """:func:`_prefetch_rows` of the four rows of a record (``step``, ``step_sum``: 64
+    bytes in elements of the tables and of the sums)."""
+    _prefetch_rows(weights, i, step)
+    _prefetch_rows(weights_sum, i, step_sum)
+    _prefetch_rows(context, j, step)
+    _prefetch_rows(context_sum, j, step_sum)
 
 
 @_njit_inline
@@ -786,8 +866,9 @@ def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
     t = w.dtype.type
     diff = t(t(t(_dot(w, c, d) + w[d]) + c[d]) - log_count)
     fdiff = t(weight * diff)
-    for k in range(d):
+    for k in range(d):  # two loops, each one stream in and one out: both vectorize
         grad_w[k] = fdiff * c[k]
+    for k in range(d):
         grad_c[k] = fdiff * w[k]
     grad_w[d] = fdiff
     grad_c[d] = fdiff
@@ -799,16 +880,24 @@ def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
 @_njit
 def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
-    """:func:`_train_records_python`, compiled (runs without the GIL)."""
+    """:func:`_train_records_python`, compiled (runs without the GIL).  Rows are taken with
+    :func:`_row`, and every array is used :func:`_unowned`: no reference counting per
+    record (the tables must be C-contiguous: :meth:`GloVe._check_tables`)."""
+    weights, context = _unowned(weights), _unowned(context)
+    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
+    word1, word2 = _unowned(word1), _unowned(word2)
+    log_count, weight = _unowned(log_count), _unowned(weight)
+    grad_w, grad_c = _unowned(grad_w), _unowned(grad_c)
+    step = 64 // weights.itemsize
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
             _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
-                             word2[r + _AHEAD])
+                             word2[r + _AHEAD], step, step)
         i, j = word1[r], word2[r]
-        w, c = weights[i], context[j]
-        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
-                             eps, grad_w, grad_c)
+        cost += _record_step(_row(weights, i), _row(context, j), _row(weights_sum, i),
+                             _row(context_sum, j), log_count[r], weight[r], eps, grad_w,
+                             grad_c)
     return cost
 
 
@@ -831,19 +920,26 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
     the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
     d = weights.shape[1] - 1
     slots = (d + 2) // 2
+    weights, context = _unowned(weights), _unowned(context)
+    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
+    word1, word2 = _unowned(word1), _unowned(word2)
+    log_count, weight = _unowned(log_count), _unowned(weight)
+    grad_w, grad_c, w, c = _unowned(grad_w), _unowned(grad_c), _unowned(w), _unowned(c)
+    float16_values = _unowned(float16_values)
+    step, step_sum = 64 // weights.itemsize, 64 // weights_sum.itemsize
     cost = 0.0
     for r in range(lo, hi):
         if r + _AHEAD < hi:
             _prefetch_record(weights, context, weights_sum, context_sum, word1[r + _AHEAD],
-                             word2[r + _AHEAD])
+                             word2[r + _AHEAD], step, step_sum)
         i, j = word1[r], word2[r]
-        _load_row(weights, i, w, bf16, float16_values)
-        _load_row(context, j, c, bf16, float16_values)
-        cost += _record_step(w, c, weights_sum[i], context_sum[j], log_count[r], weight[r],
-                             eps, grad_w, grad_c)
+        _load_span(_row(weights, i), w, bf16, float16_values)
+        _load_span(_row(context, j), c, bf16, float16_values)
+        cost += _record_step(w, c, _row(weights_sum, i), _row(context_sum, j), log_count[r],
+                             weight[r], eps, grad_w, grad_c)
         base = np.uint64(2 * r) * np.uint64(slots)
-        _store_row(weights, i, w, bf16, stochastic, key, base)
-        _store_row(context, j, c, bf16, stochastic, key, base + np.uint64(slots))
+        _store_span(_row(weights, i), w, bf16, stochastic, key, base)
+        _store_span(_row(context, j), c, bf16, stochastic, key, base + np.uint64(slots))
     return cost
 
 
