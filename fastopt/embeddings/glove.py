@@ -80,6 +80,7 @@ from numba.extending import intrinsic
 from .._internal import validation as check
 from ..train import _args
 from .._internal.numerics import GOLDEN as _GOLDEN, mix64_int as _mix64_int
+from ..backends.numba._sparse import unowned
 from ..backends.numba.adagrad import adagrad_serial
 # the 16-bit conversions and their stream, shared with the optimizers' 16-bit parameters
 from ..backends.numba.half import (_FLOAT16_VALUES, _load_row, _load_span,  # noqa: F401
@@ -771,21 +772,6 @@ def _row(typingctx, table, row):
     return row_type(table, row), codegen
 
 
-@intrinsic
-def _unowned(typingctx, array):
-    """``array`` itself, holding no reference (see :func:`_row`): the views numba makes of
-    it (rows, slices) hold none either.  The caller keeps ``array`` alive."""
-    if not isinstance(array, types.Array):
-        return None
-
-    def codegen(context, builder, signature, args):
-        view = context.make_array(signature.args[0])(context, builder, args[0])
-        view.meminfo = cgutils.get_null_value(view.meminfo.type)
-        return view._getvalue()
-
-    return array(array), codegen
-
-
 @_njit_inline
 def _prefetch_rows(table, row, step):
     """:func:`_prefetch` every (64-byte) cache line of ``table[row]``; ``step`` is
@@ -881,13 +867,11 @@ def _record_step(w, c, w_sum, c_sum, log_count, weight, eps, grad_w, grad_c):
 def _train_records(weights, context, weights_sum, context_sum, word1, word2, log_count,
                   weight, lo, hi, eps, grad_w, grad_c):
     """:func:`_train_records_python`, compiled (runs without the GIL).  Rows are taken with
-    :func:`_row`, and every array is used :func:`_unowned`: no reference counting per
+    :func:`_row`, and every array is used :func:`~fastopt.backends.numba._sparse.unowned`: no reference counting per
     record (the tables must be C-contiguous: :meth:`GloVe._check_tables`)."""
-    weights, context = _unowned(weights), _unowned(context)
-    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
-    word1, word2 = _unowned(word1), _unowned(word2)
-    log_count, weight = _unowned(log_count), _unowned(weight)
-    grad_w, grad_c = _unowned(grad_w), _unowned(grad_c)
+    (weights, context, weights_sum, context_sum, word1, word2, log_count, weight, grad_w,
+     grad_c) = unowned((weights, context, weights_sum, context_sum, word1, word2, log_count,
+                        weight, grad_w, grad_c))
     step = 64 // weights.itemsize
     cost = 0.0
     for r in range(lo, hi):
@@ -920,12 +904,10 @@ def _train_records_half(weights, context, weights_sum, context_sum, word1, word2
     the counters ``(2 r + side) * ceil((dim + 1) / 2) + ...`` under ``key``."""
     d = weights.shape[1] - 1
     slots = (d + 2) // 2
-    weights, context = _unowned(weights), _unowned(context)
-    weights_sum, context_sum = _unowned(weights_sum), _unowned(context_sum)
-    word1, word2 = _unowned(word1), _unowned(word2)
-    log_count, weight = _unowned(log_count), _unowned(weight)
-    grad_w, grad_c, w, c = _unowned(grad_w), _unowned(grad_c), _unowned(w), _unowned(c)
-    float16_values = _unowned(float16_values)
+    (weights, context, weights_sum, context_sum, word1, word2, log_count, weight, grad_w,
+     grad_c, w, c, float16_values) = unowned((
+        weights, context, weights_sum, context_sum, word1, word2, log_count, weight, grad_w,
+        grad_c, w, c, float16_values))
     step, step_sum = 64 // weights.itemsize, 64 // weights_sum.itemsize
     cost = 0.0
     for r in range(lo, hi):

@@ -217,7 +217,7 @@ def _fresh_ir(loop, *args):
 def test_compiled_loops_take_no_reference_counts(dtype):
     """A numba view of an array (``table[i]``) takes an atomic reference on the array's
     memory (~20 per record made half of the loop's time): the loop takes none, at all
-    (the view intrinsics ``_row`` and ``_unowned``).  (The 16-bit loop is built the same
+    (the view intrinsics ``_row`` and ``unowned``).  (The 16-bit loop is built the same
     way; compiling it afresh takes too long for this suite: ~30 s.)"""
     import re
 
@@ -236,7 +236,7 @@ def test_compiled_loops_take_no_reference_counts(dtype):
 def test_row_views_read_and_write_the_table(dtype):
     @numba.njit
     def use(table, i, values):
-        row = glove._row(glove._unowned(table), i)
+        row = glove._row(glove.unowned((table,))[0], i)
         old = row.sum()
         row[:] = values
         return old, row.size, glove._row(table, i)[1]
