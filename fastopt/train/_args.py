@@ -119,8 +119,7 @@ def output(name, out, shape, dtype, inputs=()):
     if not out.flags.c_contiguous:
         raise ValueError(f"{name} is not C-contiguous")
     if not out.flags.aligned:
-        raise ValueError(f"{name} is not aligned (its address is not a multiple of its "
-                         f"itemsize)")
+        raise check.unaligned(name, out, "pass an aligned array (np.empty makes one)")
     for other in inputs:
         if other is not out and out.size and np.may_share_memory(out, other):
             raise ValueError(f"{name} overlaps an input array")

@@ -167,6 +167,9 @@ def test_trainable_with_an_optimizer(backend):
     (lambda: BatchNorm(3).forward(np.ones((1, 3))), ValueError, "at least 2"),
     (lambda: BatchNorm(3).forward(np.ones((4, 3), np.float32)), TypeError, "x"),
     (lambda: BatchNorm(3).forward(np.ones((4, 3)), out=np.ones((4, 2))), ValueError, "out"),
+    (lambda: BatchNorm(3).forward(np.ones((4, 3)), out=np.frombuffer(
+        bytearray(8 * 12 + 1), np.float64, count=12, offset=1).reshape(4, 3)),
+     ValueError, "out is not aligned"),
     (lambda: BatchNorm(3).backward(np.ones((4, 3))), RuntimeError, "forward"),
 ])
 def test_bad_arguments(make, error, name):
