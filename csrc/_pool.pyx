@@ -24,10 +24,15 @@ cdef extern from "fastopt_pool.h":
     unsigned long long fastopt_pool_late_jobs() noexcept nogil
     unsigned long long fastopt_pool_backoff_runs() noexcept nogil
     long fastopt_pool_backoff_max() noexcept nogil
-    void fastopt_pool_set_backoff_max(long jobs) noexcept nogil
+    void fastopt_pool_set_backoff(long jobs, long recover_jobs) noexcept nogil
+    long fastopt_pool_recover_jobs() noexcept nogil
     int fastopt_pool_helpers() noexcept nogil
     size_t fp_thread_id() noexcept nogil
     double fp_now_us() noexcept nogil
+    int fp_job_late(int helpers, unsigned long long n_chunks, unsigned long long own,
+                    double own_us, double wait_us) noexcept nogil
+    int FP_FIRST_PENALTY
+    int FP_RECOVER_JOBS
 
 #: How long (microseconds) an idle helper spins for the next job before it sleeps;
 #: ``$FASTOPT_POOL_SPIN_US`` overrides it.  0: spinning helpers take CPU from the caller
@@ -41,8 +46,16 @@ DEFAULT_SPIN_US = 0
 #: many jobs run in the caller alone; ``$FASTOPT_POOL_BACKOFF`` overrides it, 0 turns
 #: backoff off.  Measured on 2 cores with 2 busy processes (Adam and Adagrad at 1e5
 #: float32): without it the 90th percentile of the 2-thread step was up to 17x the
-#: 1-thread step's.
-DEFAULT_BACKOFF = 256
+#: 1-thread step's.  Under sustained load every parallel probe is likely late, so the
+#: maximum sets the late jobs' share: 12-14 of 3,790 jobs with 1024 against 18-24 with
+#: 256 (contention cases of 4 rules x 2 sizes x 2 backends, 2 busy processes).
+DEFAULT_BACKOFF = 1024
+
+#: The backoff's first penalty (jobs run by the caller alone after a late job) and the
+#: parallel jobs in a row, none late, after which the penalty halves.
+FIRST_PENALTY = FP_FIRST_PENALTY
+RECOVER_JOBS = FP_RECOVER_JOBS
+
 
 
 cdef void parallel_range(range_fn fn, const void* ctx, Py_ssize_t n, Py_ssize_t chunk,
@@ -65,18 +78,23 @@ def set_spin_us(long us):
     fastopt_pool_set_spin_us(us)
 
 
-def set_backoff(long max_jobs):
-    """Set the longest backoff (jobs, >= 0; 0: never back off) and end any in progress."""
+def set_backoff(long max_jobs, long recover_jobs=RECOVER_JOBS):
+    """Set the longest backoff (jobs, >= 0; 0: never back off) and the parallel jobs in
+    a row, none late, after which the penalty halves (>= 1); end any backoff in
+    progress."""
     if max_jobs < 0:
         raise ValueError(f"max_jobs must be >= 0, got {max_jobs}")
-    fastopt_pool_set_backoff_max(max_jobs)
+    if recover_jobs < 1:
+        raise ValueError(f"recover_jobs must be >= 1, got {recover_jobs}")
+    fastopt_pool_set_backoff(max_jobs, recover_jobs)
 
 
 def info():
     """The pool's state: threads built in, helpers started, jobs run (parallel ranges
     asked for), chunks run by helpers, ranges run serially because the pool was busy,
-    the spin time, and the backoff: its longest penalty, the jobs found late and the
-    jobs run by the caller alone while backing off."""
+    the spin time, and the backoff: its longest penalty, the good parallel jobs in a row
+    that halve it, the jobs found late and the jobs run by the caller alone while
+    backing off."""
     return {
         "threads": bool(FASTOPT_POOL_THREADS),
         "max_threads": FASTOPT_POOL_MAX_THREADS,
@@ -86,9 +104,18 @@ def info():
         "serial_fallbacks": fastopt_pool_serial_fallbacks(),
         "spin_us": fastopt_pool_spin_us(),
         "backoff_max": fastopt_pool_backoff_max(),
+        "recover_jobs": fastopt_pool_recover_jobs(),
         "late_jobs": fastopt_pool_late_jobs(),
         "backoff_runs": fastopt_pool_backoff_runs(),
     }
+
+
+def _job_late(int helpers, unsigned long long n_chunks, unsigned long long own,
+              double own_us, double wait_us):
+    """Test hook: the backoff's verdict on one job (``fp_job_late``): ``helpers`` took
+    part beside the caller, which ran ``own`` of the ``n_chunks`` chunks in ``own_us``
+    microseconds, then waited ``wait_us`` for the helpers' chunks."""
+    return bool(fp_job_late(helpers, n_chunks, own, own_us, wait_us))
 
 
 ctypedef struct Cover:
@@ -142,4 +169,5 @@ def _cover(Py_ssize_t n, Py_ssize_t chunk, int n_threads, double work_us=0.0,
 
 
 fastopt_pool_set_spin_us(int(os.environ.get("FASTOPT_POOL_SPIN_US", DEFAULT_SPIN_US)))
-fastopt_pool_set_backoff_max(int(os.environ.get("FASTOPT_POOL_BACKOFF", DEFAULT_BACKOFF)))
+fastopt_pool_set_backoff(int(os.environ.get("FASTOPT_POOL_BACKOFF", DEFAULT_BACKOFF)),
+                         FP_RECOVER_JOBS)

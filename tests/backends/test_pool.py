@@ -100,14 +100,77 @@ def test_a_late_helper_makes_the_caller_work_alone_for_a_while(pool):
 
         pool.set_backoff(0)
         assert pool.info()["backoff_max"] == 0
+        assert pool.info()["recover_jobs"] == pool.RECOVER_JOBS
         late = pool.info()["late_jobs"]
         for _ in range(20):
             pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
         assert pool.info()["late_jobs"] == late
         with pytest.raises(ValueError, match="max_jobs must be >= 0"):
             pool.set_backoff(-1)
+        with pytest.raises(ValueError, match="recover_jobs must be >= 1"):
+            pool.set_backoff(64, 0)
     finally:
         pool.set_backoff(old)
+
+
+def _late_job(pool, deadline):
+    """Run jobs whose helper chunks take 3 ms until one is found late (True) or the
+    deadline passes (False: no helper ever took a chunk)."""
+    late = pool.info()["late_jobs"]
+    while time.monotonic() < deadline:
+        counts, _, _ = pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
+        assert (counts == 1).all()
+        if pool.info()["late_jobs"] > late:
+            return True
+    return False
+
+
+def test_the_penalty_doubles_until_a_run_of_jobs_was_not_late(pool):
+    """Two late jobs with fewer than ``recover_jobs`` good ones between them: the second
+    penalty is twice the first (the first design halved it after every good job, so a
+    penalty fell back to 8 between two late jobs and a loaded machine kept probing)."""
+    old = pool.info()["backoff_max"]
+    try:
+        pool.set_backoff(64, recover_jobs=1000)
+        deadline = time.monotonic() + 30
+        assert _late_job(pool, deadline), "no helper ever took a chunk"
+        runs = pool.info()["backoff_runs"]
+        for _ in range(pool.FIRST_PENALTY):
+            counts, owners, _ = pool._cover(8 * 64, 64, 2, work_us=20.0)
+            assert (counts == 1).all() and (owners[1:] == 0).all()
+        assert pool.info()["backoff_runs"] == runs + pool.FIRST_PENALTY
+        good = False   # a parallel job that was not late (the first design halved here)
+        while not good and time.monotonic() < deadline:
+            before = pool.info()
+            pool._cover(8 * 64, 64, 2, work_us=20.0)
+            after = pool.info()
+            good = (after["late_jobs"] == before["late_jobs"]
+                    and after["backoff_runs"] == before["backoff_runs"])
+        assert good, "every job was late"
+        assert _late_job(pool, deadline), "no helper ever took a chunk"
+        runs = pool.info()["backoff_runs"]
+        for _ in range(2 * pool.FIRST_PENALTY):
+            counts, owners, _ = pool._cover(8 * 64, 64, 2, work_us=20.0)
+            assert (counts == 1).all() and (owners[1:] == 0).all()  # one serial call
+        assert pool.info()["backoff_runs"] == runs + 2 * pool.FIRST_PENALTY
+    finally:
+        pool.set_backoff(old)
+
+
+@pytest.mark.parametrize("helpers, n_chunks, own, own_us, wait_us, late", [
+    (1, 8, 4, 400.0, 0.0, False),      # an even split, no wait
+    (1, 8, 4, 400.0, 449.0, False),    # waited as long as its own work took (+ slack)
+    (1, 8, 4, 400.0, 451.0, True),     # a helper held the caller
+    (1, 8, 2, 200.0, 0.0, False),      # a quarter of the chunks: half of its share
+    (1, 8, 1, 100.0, 0.0, True),       # less than half its share: it lost its core
+    (3, 16, 1, 100.0, 0.0, True),      # 4 threads: fair share 4, ran 1
+    (3, 16, 2, 200.0, 0.0, False),
+    (1, 8, 8, 800.0, 0.0, False),      # the helper never started: nothing was waited for
+    (1, 2, 1, 5.0, 60.0, True),        # small jobs: the slack is absolute
+    (1, 2, 1, 5.0, 50.0, False),
+])
+def test_what_makes_a_job_late(pool, helpers, n_chunks, own, own_us, wait_us, late):
+    assert pool._job_late(helpers, n_chunks, own, own_us, wait_us) is late
 
 
 def test_spin_setting(pool):
