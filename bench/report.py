@@ -409,6 +409,8 @@ def _contention_context(results, bad):
     """The worst cases' times beside torch fused's, under the same load."""
     cases = {(c["busy"], c["algorithm"], c["size"]): c["competitors"]
              for c in (results.get("contention") or {}).get("cases", [])}
+    pools = {(c["busy"], c["algorithm"], c["size"]): c.get("pool")
+             for c in (results.get("contention") or {}).get("cases", [])}
     parts = []
     for d in (d for t in bad for d in t.get("details", [])):
         comp = cases.get((d["busy"], d["algorithm"], d["size"]), {})
@@ -423,11 +425,26 @@ def _contention_context(results, bad):
         torch = comp.get("torch:fused", {}).get(key)
         if torch is not None:
             part += f", torch fused (all cores) {fmt_time(torch)}"
+        slow_one = comp[f"fastopt:{d['backend']}:t1"].get("slow_share")
+        slow_all = alls[0].get("slow_share")
+        if slow_one is not None and slow_all is not None:
+            part += (f"; slow steps (over {contention.SLOW_FACTOR:g}x the 1-thread median) "
+                     f"{slow_one:.0%} on 1 thread, {slow_all:.0%} on all cores")
+        pool = pools.get((d["busy"], d["algorithm"], d["size"]))
+        if pool:
+            part += (f"; the pool: {pool['late_jobs']} of {pool['jobs']} jobs late, "
+                     f"{pool['backoff_runs']} run serially by its backoff")
         parts.append(part)
     if not parts:
         return ""
     stat = "90th percentiles" if bad[0]["details"][0]["statistic"] == "p90" else "medians"
-    return f"Step time {stat} under the same load: " + "; ".join(parts) + "."
+    text = f"Step time {stat} under the same load: " + "; ".join(parts) + "."
+    if stat == "90th percentiles" and any("slow steps" in p for p in parts):
+        text += (" Where about 10% of the 1-thread steps are slow, the 90th percentile"
+                 " falls on the edge between the two modes of the distribution (the step"
+                 " alone, the step plus another process's time slice), and a few more slow"
+                 " steps on all cores move it by a time slice.")
+    return text
 
 
 def checks_lines(results):
@@ -587,7 +604,7 @@ def markdown(results):
     add("Many tensors: Adam, float32", model_section(results))
     add("Sparse: embedding-table row updates", sparse.section(results), right={2, 3, 4, 5, 6})
     add("Contention: float32 step beside busy processes (all cores vs 1 thread, same load)",
-        contention.section(results), right={4, 5, 6, 7})
+        contention.section(results), right={4, 5, 6, 7, 8})
     add("numba compile cost and cache load", compile_section(results), right=set(range(2, 9)))
     lines = compile_lines(results)
     if lines:

@@ -76,6 +76,17 @@ def get_num_threads():
     return (getattr(fo, "get_num_threads", None) or _backend_module().get_num_threads)()
 
 
+def pool_counters():
+    """The thread pool's job counters (jobs, late jobs, jobs run serially by its backoff),
+    or None without the Cython extension."""
+    try:
+        from fastopt.backends.cython import _pool
+    except ImportError:
+        return None
+    info = _pool.info()
+    return {k: info[k] for k in ("jobs", "late_jobs", "backoff_runs")}
+
+
 def show_config():
     """``fastopt.show_config()``'s printed text and returned dict (or a stand-in while it is missing)."""
     import contextlib  # noqa: PLC0415

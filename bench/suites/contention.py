@@ -13,10 +13,12 @@ update rule and compiled backend, float32 at 1e5, 1e6 and 1.6e7 elements:
 Each sample is one step followed by a little NumPy work (a sum over a 64 KiB array,
 as a training loop does between steps); the competitors take their samples in turns
 (round-robin), so they see the same load.  Per competitor: the median and the 90th
-percentile of its step times.  The ratios all-cores / 1-thread are what the targets
-in :mod:`bench.targets` judge: a fork-join pool waits at its barrier for a thread the
-OS has descheduled and collapses (milliseconds per step); fastopt's pool
-(``csrc/fastopt_pool.h``) never waits for a thread that did not start.
+percentile of its step times, and for fastopt the share of *slow* steps (over twice
+the 1-thread median: the step lost its core for a time slice); per case, the pool's
+jobs, late jobs and jobs run serially by its backoff.  The ratios all-cores / 1-thread
+are what the targets in :mod:`bench.targets` judge: a fork-join pool waits at its
+barrier for a thread the OS has descheduled and collapses (milliseconds per step);
+fastopt's pool (``csrc/fastopt_pool.h``) never waits for a thread that did not start.
 """
 import statistics
 import subprocess
@@ -33,7 +35,10 @@ SIZES = (100_000, 1_000_000, 16_000_000)
 QUICK_SIZES = (100_000,)
 BUSY = (1, 2)
 #: Steps timed per competitor and case (fewer for the large arrays).
-STEPS = {100_000: 200, 1_000_000: 60, 16_000_000: 12}
+STEPS = {100_000: 300, 1_000_000: 120, 16_000_000: 12}
+#: A step is *slow* (it straddled a time slice of another process, or waited for a
+#: descheduled helper) when it took more than this many times the 1-thread median.
+SLOW_FACTOR = 2.0
 QUICK_STEPS = 40
 #: A busy process ends by itself after this many seconds (a safety net: the section
 #: kills its processes as soon as a busy level is done).
@@ -146,7 +151,9 @@ def _case(algorithm, n, cfg, all_threads, steps):
             th = torch_impl.get_num_threads()
             competitors.append(timing.Competitor("torch:fused", opt.step))
             info["torch:fused"] = {"implementation": "torch fused", "threads": th}
+    pool0 = fastopt_impl.pool_counters()
     times = _interleave(competitors, steps)
+    pool1 = fastopt_impl.pool_counters()
     out = {}
     for name, ts in times.items():
         out[name] = dict(info[name], median_s=statistics.median(ts),
@@ -156,7 +163,13 @@ def _case(algorithm, n, cfg, all_threads, steps):
         if one and many and all_threads > 1:
             many["vs_1_thread_median"] = many["median_s"] / one["median_s"]
             many["vs_1_thread_p90"] = many["p90_s"] / one["p90_s"]
-    return out
+            slow = SLOW_FACTOR * one["median_s"]
+            for c in (one, many):
+                ts = times[f"fastopt:{backend}:t{c['threads']}"]
+                c["slow_share"] = sum(t > slow for t in ts) / len(ts)
+    pool = ({k: pool1[k] - pool0[k] for k in pool1} if pool0 is not None and pool1 is not None
+            else None)
+    return out, pool
 
 
 def run(cfg, bar):
@@ -171,9 +184,10 @@ def run(cfg, bar):
                     bar.label(f"contention busy={busy} n={n:,}")
                     steps = QUICK_STEPS if cfg.quick else STEPS[n]
                     for name in cfg.algorithms:
-                        competitors = _case(algorithms.get(name), n, cfg, all_threads, steps)
+                        competitors, pool = _case(algorithms.get(name), n, cfg,
+                                                  all_threads, steps)
                         cases.append({"busy": busy, "algorithm": name, "size": n,
-                                      "competitors": competitors})
+                                      "competitors": competitors, "pool": pool})
                         # Free the case's arrays before the next case's (a peer's
                         # optimizer may be in reference cycles; fastopt's are not).
                         memory.release_free_memory()
@@ -197,12 +211,16 @@ def section(results):
             if "vs_1_thread_median" not in c:
                 continue
             one = comp[name.rsplit(":", 1)[0] + ":t1"]
+            slow = ((f"{one['slow_share']:.0%} / {c['slow_share']:.0%}")
+                    if "slow_share" in c and "slow_share" in one else "-")
             rows.append([case["busy"], case["algorithm"], f"{case['size']:,}",
                          c["implementation"].split()[-1],
                          f"{one['median_s'] * 1e6:.0f} / {one['p90_s'] * 1e6:.0f} us",
                          f"{c['median_s'] * 1e6:.0f} / {c['p90_s'] * 1e6:.0f} us",
                          f"{c['vs_1_thread_median']:.2f}x / {c['vs_1_thread_p90']:.2f}x",
+                         slow,
                          (f"{torch['median_s'] * 1e6:.0f} / {torch['p90_s'] * 1e6:.0f} us"
                           if torch else "-")])
     return ["busy procs", "algorithm", "size", "backend", "1 thread (median / p90)",
-            "all cores (median / p90)", "all / 1 thread", "torch fused (median / p90)"], rows
+            "all cores (median / p90)", "all / 1 thread", "slow steps (1 thread / all)",
+            "torch fused (median / p90)"], rows

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -389,6 +390,36 @@ def test_contention_targets_judge_the_worst_ratio_per_backend():
                    ("1 busy process", "p90", "numba"): "MISS"}
     headers, rows = contention.section(res)
     assert len(rows) == 4 and "all / 1 thread" in headers
+
+
+def test_a_missed_contention_target_reads_with_its_slow_steps_and_the_pools_counters():
+    res = _contention_results({(2, "cython"): (1.0, 3.0)})
+    case = res["contention"]["cases"][0]
+    case["competitors"]["fastopt:cython:t1"]["slow_share"] = 0.08
+    case["competitors"]["fastopt:cython:t2"]["slow_share"] = 0.12
+    case["pool"] = {"jobs": 300, "late_jobs": 2, "backoff_runs": 290}
+    res["targets"] = targets.evaluate(res)
+    text = "\n".join(report.reading(res))
+    assert "slow steps (over 2x the 1-thread median) 8% on 1 thread, 12% on all cores" in text
+    assert "the pool: 2 of 300 jobs late, 290 run serially by its backoff" in text
+    assert "falls on the edge between the two modes" in text
+    headers, rows = contention.section(res)
+    assert rows[0][headers.index("slow steps (1 thread / all)")] == "8% / 12%"
+
+
+def test_a_contention_case_records_slow_steps_and_the_pools_jobs():
+    cfg = SimpleNamespace(backends=[b for b in ("cython", "numba")
+                                    if b in fastopt_impl.available_backends()], torch=False)
+    if not cfg.backends:
+        pytest.skip("no compiled backend")
+    out, pool = contention._case(algorithms.get("adam"), 200_000, cfg, 2, 5)
+    for backend in cfg.backends:
+        for th in (1, 2):
+            share = out[f"fastopt:{backend}:t{th}"]["slow_share"]
+            assert 0.0 <= share <= 1.0 and share * 5 == round(share * 5)   # of 5 steps
+    if "cython" in cfg.backends:
+        assert pool["jobs"] >= 5 and 0 <= pool["late_jobs"] <= pool["jobs"]
+        assert 0 <= pool["backoff_runs"] <= pool["jobs"]
 
 
 def test_contention_busy_processes_are_always_stopped():
