@@ -368,6 +368,8 @@ def _miss_context(results, tid, bad=()):
                          f"{_range([g['gain'] for g in gains], lambda x: f'{x:.2f}x')} as fast "
                          "as the plain layout")
         return ("; ".join(parts) + ".") if parts else ""
+    if tid == "vs_numpy_naive":
+        return _naive_numpy_context(results, bad)
     if tid == "small_time":
         comp = (results.get("small") or {}).get("competitors", {})
         k = [f"{n.split(':')[1]} {fmt_time(c['time_s'])}" for n, c in comp.items()
@@ -403,6 +405,29 @@ def _miss_context(results, tid, bad=()):
             f"n={fmt_size(n)}: {_range(v, lambda x: f'{x:.2f}x')}"
             for n, v in sorted(by_size.items())) + "." if by_size else ""
     return ""
+
+
+def _naive_numpy_context(results, bad):
+    """How far naive NumPy is from the roof: the most a kernel at the roof can gain on it."""
+    threads = sorted({int(t["case"].split(", ")[1].split()[0]) for t in bad
+                      if ", " in t["case"]})
+    parts = []
+    for case in results.get("dense", []):
+        if (case["algorithm"], case["dtype"], case["size"]) != ("adam", "float32", 16_000_000):
+            continue
+        naive = case["competitors"].get("numpy:naive", {}).get("gbps")
+        for th in threads:
+            ours = [c for c in case["competitors"].values()
+                    if c["kind"] == "fastopt" and c["threads"] == th and c.get("roof_gbps")]
+            if not naive or not ours:
+                continue
+            roof = ours[0]["roof_gbps"]
+            parts.append(f"at {th} thread{'s' if th > 1 else ''}, naive NumPy moved Adam's "
+                         f"traffic at {fmt_pct(naive / roof)} of the roof, so a kernel at the "
+                         f"roof is {roof / naive:.1f}x faster; fastopt ran at "
+                         + ", ".join(f"{c['backend']} {fmt_pct(c['roof_fraction'])}"
+                                     for c in ours) + " of it")
+    return ("Naive NumPy's time bounds the ratio: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _contention_context(results, bad):

@@ -429,3 +429,18 @@ def test_contention_busy_processes_are_always_stopped():
             assert len(procs) == 2 and all(p.poll() is None for p in procs)
             raise RuntimeError("the section failed")
     assert all(p.poll() is not None for p in procs)
+
+
+def test_a_missed_naive_numpy_ratio_reads_with_the_bound_the_roof_sets():
+    """Naive NumPy at 1/9.2 of the roof: no kernel at the roof reaches 10x on one thread."""
+    roof = 20.0
+    comp = {"fastopt:cython:t1": {"kind": "fastopt", "backend": "cython", "threads": 1,
+                                  "roof_gbps": roof, "roof_fraction": 1.03},
+            "numpy:naive": {"kind": "numpy", "threads": 1, "gbps": roof / 9.2}}
+    res = {"dense": [{"algorithm": "adam", "dtype": "float32", "size": 16_000_000,
+                      "competitors": comp}]}
+    bad = [{"case": "cython, 1 thread", "status": "MISS"}]
+    text = report._miss_context(res, "vs_numpy_naive", bad)
+    assert text == ("Naive NumPy's time bounds the ratio: at 1 thread, naive NumPy moved "
+                    "Adam's traffic at 11% of the roof, so a kernel at the roof is 9.2x "
+                    "faster; fastopt ran at cython 103% of it.")
