@@ -26,8 +26,9 @@
  *     when the caller waited for helpers longer than its own share of the work took,
  *     or when it ran less than half of its fair share of the chunks.  After a late job
  *     the next `penalty` jobs run serially in the caller (8 jobs, doubling on each late
- *     job up to `backoff_max`, default 1024); the penalty halves only after
- *     FP_RECOVER_JOBS (16) parallel jobs in a row were not late.  Under sustained load
+ *     job up to `backoff_max`, default 1024, and for one second at most); the penalty
+ *     halves only after FP_RECOVER_JOBS (16) parallel jobs in a row were not late.
+ *     Under sustained load
  *     (a few percent of the parallel jobs late) the caller then stays serial and a
  *     parallel probe is rare.  Halving the penalty on every job that was not late (as
  *     before) let it fall back to 8 between two late jobs: in a simulation of the policy,
@@ -60,6 +61,10 @@ typedef void (*fastopt_range_fn)(const void* ctx, Py_ssize_t lo, Py_ssize_t hi);
  * costs less. */
 #define FP_LATE_US 50.0
 #define FP_FIRST_PENALTY 8
+/* The longest a penalty lasts (us), whatever its jobs: a late job costs the caller about
+ * a time slice, whatever the job's size, so large jobs need fewer serial ones to make it
+ * rare (with 1024 jobs of 1.6e7 elements, a penalty would last half a minute). */
+#define FP_BACKOFF_MAX_US 1e6
 /* Parallel jobs in a row that were not late before the penalty halves (default). */
 #define FP_RECOVER_JOBS 16
 
@@ -117,6 +122,7 @@ static struct {
     _Atomic long backoff_max;   /* longest penalty (jobs); 0: no backoff */
     _Atomic long recover_jobs;  /* good parallel jobs in a row that halve the penalty */
     uint64_t penalty, serial_left, good_run;   /* backoff state (owner of busy only) */
+    double serial_until;        /* ... and the backoff ends at this time (us) at the latest */
     int atfork;
 } fp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
@@ -300,6 +306,8 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
         return;
     }
     atomic_fetch_add_explicit(&fp_pool.jobs, 1, memory_order_relaxed);
+    if (fp_pool.serial_left && fp_now_us() >= fp_pool.serial_until)
+        fp_pool.serial_left = 0;   /* large jobs: a penalty lasts FP_BACKOFF_MAX_US at most */
     if (fp_pool.serial_left) {   /* backing off after a late job: the caller alone */
         fp_pool.serial_left--;
         atomic_fetch_add_explicit(&fp_pool.backoff_runs, 1, memory_order_relaxed);
@@ -339,6 +347,7 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
         uint64_t next = fp_pool.penalty ? 2 * fp_pool.penalty : FP_FIRST_PENALTY;
         fp_pool.penalty = next < (uint64_t)backoff_max ? next : (uint64_t)backoff_max;
         fp_pool.serial_left = fp_pool.penalty;
+        fp_pool.serial_until = fp_now_us() + FP_BACKOFF_MAX_US;
         fp_pool.good_run = 0;
         atomic_fetch_add_explicit(&fp_pool.late_jobs, 1, memory_order_relaxed);
     } else if (++fp_pool.good_run

@@ -261,3 +261,20 @@ def test_threadpoolctl_limit_reaches_the_kernels(threadpoolctl):
     assert _pool.info()["jobs"] == jobs
     opt.step(g)
     assert _pool.info()["jobs"] == jobs + 1
+
+
+def test_a_penalty_lasts_one_second_at_most(pool):
+    """A late job costs about a time slice whatever the job's size, so the penalty also
+    ends after FP_BACKOFF_MAX_US (1 s): 8 jobs of 1.6e7 elements would take longer."""
+    old = pool.info()["backoff_max"]
+    try:
+        pool.set_backoff(64)
+        assert _late_job(pool, time.monotonic() + 30), "no helper ever took a chunk"
+        runs = pool.info()["backoff_runs"]
+        pool._cover(8 * 64, 64, 2)   # within the second: the caller alone
+        assert pool.info()["backoff_runs"] == runs + 1
+        time.sleep(1.05)
+        pool._cover(8 * 64, 64, 2)   # 7 jobs of the penalty left, but the second is over
+        assert pool.info()["backoff_runs"] == runs + 1
+    finally:
+        pool.set_backoff(old)
