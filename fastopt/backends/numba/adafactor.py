@@ -387,6 +387,18 @@ def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, ma
 # ------------------------------------------------------------------------------ driver
 
 @_jit.element
+def adafactor_flat(param, grad, row_var, col_var, variance):
+    """The arrays of a step flat (see the module docstring), with ``factored`` (two or more
+    dimensions), ``rows`` and ``cols`` (1 and 1 for vectors and scalars)."""
+    factored = param.ndim > 1
+    rows = param.shape[max(param.ndim - 2, 0)] if factored else 1
+    cols = param.shape[param.ndim - 1] if factored else 1
+    return (param.reshape(param.size), grad.reshape(grad.size), row_var.reshape(row_var.size),
+            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
+            cols)
+
+
+@_jit.element
 def adafactor_alpha(partial, n, eps2, rho):
     """:math:`\\alpha = \\max(\\epsilon_2, \\operatorname{RMS}(\\theta))\\,\\rho_t` from the block
     sums of :math:`\\theta^2` (in double; ``max`` as Python's)."""
@@ -403,10 +415,12 @@ def adafactor_coef(partial, n, d, alpha):
 
 
 @_jit.serial
-def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1, eps2,
+def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2,
                      d, decay_factor, maximize):
-    """The whole step of :func:`adafactor` on one thread, in one compiled call.  The arrays
-    are flat (``rv``/``cv`` when ``factored``, else ``v``), the scalars the kernel's."""
+    """The whole step of :func:`adafactor` on one thread, in one compiled call (the
+    arguments of :func:`adafactor` but ``n_threads``; the scalars Python floats)."""
+    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
+                                                           variance)
     n = p.size
     dtype = p.dtype.type
     n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
@@ -427,10 +441,12 @@ def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho
 
 
 @_jit.parallel
-def adafactor_parallel(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1,
+def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
                        eps2, d, decay_factor, maximize, n_chunks):
     """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
     runs of its range (blocks, rows, columns, elements), in parallel."""
+    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
+                                                           variance)
     n = p.size
     dtype = p.dtype.type
     n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
@@ -463,10 +479,12 @@ def adafactor_parallel(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, r
 
 
 @_jit.pooled(adafactor_parallel)
-def adafactor_pooled(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1, eps2,
-                     d, decay_factor, maximize, n_threads, run):
+def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+                     eps2, d, decay_factor, maximize, n_threads, run):
     """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
     step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
+    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
+                                                           variance)
     n = p.size
     dtype = p.dtype.type
     n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
@@ -494,13 +512,11 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
               decay_factor, maximize, n_threads):
     """One Adafactor step, in place (the arguments of the reference kernel): one compiled
     call, :func:`adafactor_serial` or, for ``n_threads > 1``, :func:`adafactor_pooled`
-    (:func:`adafactor_parallel` without the pool)."""
+    (:func:`adafactor_parallel` without the pool).  The arrays go in their own shapes
+    (each compiled function flattens them: ~1 us less per step than views made here)."""
     if param.size == 0:
         return
-    factored = param.ndim > 1
-    args = (param.reshape(-1), grad.reshape(-1), row_var.reshape(-1), col_var.reshape(-1),
-            variance.reshape(-1), factored, param.shape[-2] if factored else 1,
-            param.shape[-1] if factored else 1, float(one_minus_beta2), float(rho),
+    args = (param, grad, row_var, col_var, variance, float(one_minus_beta2), float(rho),
             float(eps1), float(eps2), float(d), float(decay_factor), bool(maximize))
     if n_threads == 1:
         adafactor_serial(*args)
