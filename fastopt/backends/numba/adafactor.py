@@ -13,8 +13,8 @@ A step is six passes, each over a range that threads may split without changing 
 2. row statistic: rows per chunk (each row summed in order, four rows at a time);
 3. column statistic: columns per chunk (each column summed over the rows in order);
 4. the mean of the row statistic per matrix: serial;
-5. :math:`\\|u\\|^2`: as 1., the directions of each block computed ``U_BATCH`` at a time
-   (loops that vectorize), then added to the block's running sum;
+5. :math:`\\|u\\|^2`: whole blocks per chunk, the directions of each row segment computed
+   first (a loop that vectorizes), then added to the block's running sum in order;
 6. the update of ``param``: elements per chunk.
 
 Vectors (and scalars) fuse 2-5 into one pass that updates ``variance`` and sums
@@ -55,17 +55,17 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 # ----------------------------------------------------------------- factored (2-D and up)
 
 @_jit.element
-def adafactor_sum_sq_lanes(x, m, lanes, last, s0=0.0, s1=0.0, s2=0.0, s3=0.0):
+def adafactor_sum_sq_lanes(x, m, lanes, last):
     """The float64 sums of squares of ``lanes`` (1 to 4) consecutive runs of ``x``: runs
     ``0 .. lanes - 2`` of ``m`` elements, the last one of ``last <= m`` (``x`` holds
     ``(lanes - 1) * m + last`` elements; ``last == m`` when ``lanes`` is 1).  Each run is
-    summed in order, from ``s0`` ... ``s3``, by its own running sum: four additions in
-    flight, where one sequential sum waits for each addition (as the Cython kernel's rows
-    and blocks).  Returns four sums; those of absent runs are meaningless (they read run 0
-    again)."""
+    summed in order from 0.0 by its own running sum: four additions in flight, where one
+    sequential sum waits for each addition (as the Cython kernel's rows and blocks).
+    Returns four sums; those of absent runs are meaningless (they read run 0 again)."""
     o1 = m if lanes > 1 else 0
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
+    s0 = s1 = s2 = s3 = 0.0
     for k in range(last):
         v0 = np.float64(x[k])
         v1 = np.float64(x[k + o1])
@@ -232,22 +232,6 @@ def adafactor_sum_sq(s, x, n):
 
 
 @_jit.serial
-def adafactor_factored_directions(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize,
-                                  lo, hi, u):
-    """``u[k - lo]`` = the direction of the flat element ``k``, for ``k`` in ``[lo, hi)``
-    (row segment by row segment, each in a loop that vectorizes)."""
-    grad, row_var, col_var, den, u = _sparse.unowned((grad, row_var, col_var, den, u))
-    k = lo
-    while k < hi:
-        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
-        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-        g, c, w = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0], u[k - lo:k - lo + j1 - j0]
-        for j in range(j1 - j0):
-            w[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
-        k += j1 - j0
-
-
-@_jit.serial
 def adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi, u):
     """``V += beta * (g^2 - V)`` on the elements ``[lo, hi)`` and ``u[k - lo]`` = the
     direction of element ``k``."""
@@ -263,46 +247,36 @@ def adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi,
         w[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
 
 
-#: Directions computed at a time per block (in a loop that vectorizes) before they are
-#: summed: a buffer of four such runs stays in the L1 cache (Cython's ``_U_BATCH``).
-U_BATCH = 256
-
-
 @_jit.serial
 def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, cols, beta,
                        eps1_sq, maximize, partial, b0, b1):
     """For each block ``b`` in ``[b0, b1)``: ``partial[b]`` = the float64 sum of ``u_k^2``
-    over its elements, in order (vectors: ``V`` updated on them first).  Four blocks at a
-    time: ``U_BATCH`` directions of each computed, then added to the four running sums
-    (:func:`adafactor_sum_sq_lanes`)."""
-    partial = _sparse.unowned((partial,))[0]
-    u = np.empty(4 * U_BATCH, grad.dtype)
-    b = b0
-    while b < b1:
-        lanes, lo, hi, last = adafactor_group(grad.size, b, b1)
-        m = DOT_BLOCK if lanes > 1 else last
-        s0 = s1 = s2 = s3 = 0.0
-        for q in range(0, m, U_BATCH):
-            w = min(U_BATCH, m - q)  # the batch of the full blocks, run j at u[j * w:]
-            w_last = min(w, max(last - q, 0))
-            for j in range(lanes):
-                k = lo + j * DOT_BLOCK + q
-                count = w if j < lanes - 1 else w_last
-                if factored:
-                    adafactor_factored_directions(grad, row_var, col_var, den, rows, cols,
-                                                  eps1_sq, maximize, k, k + count, u[j * w:])
-                else:
-                    adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, k,
-                                                k + count, u[j * w:])
-            s0, s1, s2, s3 = adafactor_sum_sq_lanes(u, w, lanes, w_last, s0, s1, s2, s3)
-        partial[b] = s0
-        if lanes > 1:
-            partial[b + 1] = s1
-        if lanes > 2:
-            partial[b + 2] = s2
-        if lanes > 3:
-            partial[b + 3] = s3
-        b += lanes
+    over its elements, in order (vectors: ``V`` updated on them first).  The directions of
+    a row segment (vectors: of the block) are computed first, in a loop that vectorizes,
+    then added to the block's running sum (whose wait for each addition the next
+    segment's divisions overlap)."""
+    grad, row_var, col_var, den, partial = _sparse.unowned(
+        (grad, row_var, col_var, den, partial))
+    n = grad.size
+    u = np.empty(DOT_BLOCK, grad.dtype)
+    for b in range(b0, b1):
+        lo = b * DOT_BLOCK
+        hi = min(lo + DOT_BLOCK, n)
+        if not factored:
+            adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi, u)
+            partial[b] = adafactor_sum_sq(0.0, u, hi - lo)
+            continue
+        s = 0.0
+        k = lo
+        while k < hi:
+            r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
+            ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+            g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+            for j in range(j1 - j0):
+                u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+            s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
+            k += j1 - j0
+        partial[b] = s
 
 
 @_jit.serial
