@@ -279,10 +279,37 @@ def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, co
         partial[b] = s
 
 
+#: Elements whose updates are gathered from the ends of row segments and computed
+#: together: a row segment's loop vectorizes a multiple of this many elements (the vector
+#: width times LLVM's interleave count divides it), LLVM's remainder would run the rest
+#: one element at a time (two divisions and a square root each; Cython's SSE loop has no
+#: remainder for 100 columns).
+TAIL = 32
+
+
+@_jit.serial
+def adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay, has_decay,
+                          coef):
+    """The update of the ``count`` gathered elements (``tail``: rows ``p, g, R_i, C_j,
+    den``, ``TAIL`` slots each; ``pos``: their flat indices), in one loop over every slot
+    (the unused ones hold harmless values, not written back)."""
+    for q in range(count, TAIL):
+        tail[0, q] = tail[1, q] = 0
+        tail[2, q] = tail[3, q] = tail[4, q] = 1
+    p, g, ri, c, dm = tail[0], tail[1], tail[2], tail[3], tail[4]
+    for q in range(p.size):
+        u = adafactor_direction(g[q], (ri[q] * c[q]) / dm[q], eps1_sq, maximize)
+        p[q] = adafactor_apply(p[q], u, decay, has_decay, coef)
+    for q in range(count):
+        param[pos[q]] = p[q]
+
+
 @_jit.serial
 def adafactor_update(param, grad, row_var, col_var, den, variance, factored, rows, cols,
                      eps1_sq, maximize, decay, has_decay, coef, lo, hi):
-    """The parameter update on the flat elements ``[lo, hi)`` (the statistics updated)."""
+    """The parameter update on the flat elements ``[lo, hi)`` (the statistics updated):
+    each row segment's first multiple of ``TAIL`` elements in a loop that vectorizes, the
+    others gathered and updated ``TAIL`` at a time (:func:`adafactor_tail_update`)."""
     param, grad, row_var, col_var, den, variance = _sparse.unowned(
         (param, grad, row_var, col_var, den, variance))
     if not factored:
@@ -291,15 +318,35 @@ def adafactor_update(param, grad, row_var, col_var, den, variance, factored, row
             u = adafactor_direction(g[k], v[k], eps1_sq, maximize)
             p[k] = adafactor_apply(p[k], u, decay, has_decay, coef)
         return
+    tail = np.empty((5, TAIL), param.dtype)
+    pos = np.empty(TAIL, np.intp)
+    count = 0
     k = lo
     while k < hi:
         r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
         ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-        p, g, c = param[off:off + j1 - j0], grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
-        for j in range(j1 - j0):
+        n = j1 - j0
+        main = n - n % TAIL
+        p, g, c = param[off:off + main], grad[off:off + main], col_var[c0:c0 + main]
+        for j in range(main):
             u = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
             p[j] = adafactor_apply(p[j], u, decay, has_decay, coef)
-        k += j1 - j0
+        for j in range(main, n):
+            tail[0, count] = param[off + j]
+            tail[1, count] = grad[off + j]
+            tail[2, count] = ri
+            tail[3, count] = col_var[c0 + j]
+            tail[4, count] = dm
+            pos[count] = off + j
+            count += 1
+            if count == TAIL:
+                adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay,
+                                      has_decay, coef)
+                count = 0
+        k += n
+    if count:
+        adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay, has_decay,
+                              coef)
 
 
 # ------------------------------------------------- row pieces, for users' @njit loops
