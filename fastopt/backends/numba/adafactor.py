@@ -55,6 +55,22 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 # ----------------------------------------------------------------- factored (2-D and up)
 
 @_jit.element
+def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3):
+    """``s0 .. s3`` plus the float64 squares of ``x[k]``, ``x[k + o1]``, ``x[k + o2]``,
+    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order."""
+    for k in range(lo, hi):
+        v0 = np.float64(x[k])
+        v1 = np.float64(x[k + o1])
+        v2 = np.float64(x[k + o2])
+        v3 = np.float64(x[k + o3])
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+    return s0, s1, s2, s3
+
+
+@_jit.element
 def adafactor_sum_sq_lanes(x, m, lanes, last):
     """The float64 sums of squares of ``lanes`` (1 to 4) consecutive runs of ``x``: runs
     ``0 .. lanes - 2`` of ``m`` elements, the last one of ``last <= m`` (``x`` holds
@@ -65,32 +81,13 @@ def adafactor_sum_sq_lanes(x, m, lanes, last):
     o1 = m if lanes > 1 else 0
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
-    s0 = s1 = s2 = s3 = 0.0
-    for k in range(last):
-        v0 = np.float64(x[k])
-        v1 = np.float64(x[k + o1])
-        v2 = np.float64(x[k + o2])
-        v3 = np.float64(x[k + o3])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
+    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0)
     if last == m or lanes == 1:
         return s0, s1, s2, s3
     # The last run is done; the full ones go on (the last one's lane reads run 0, unused).
     done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
-    o1 = o1 if lanes > 2 else 0
-    o2 = o2 if lanes > 3 else 0
-    o3 = 0
-    for k in range(last, m):
-        v0 = np.float64(x[k])
-        v1 = np.float64(x[k + o1])
-        v2 = np.float64(x[k + o2])
-        v3 = np.float64(x[k + o3])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
+    s0, s1, s2, s3 = adafactor_add_sq4(x, last, m, o1 if lanes > 2 else 0,
+                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3)
     if lanes == 2:
         return s0, done, s2, s3
     if lanes == 3:
