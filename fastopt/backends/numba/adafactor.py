@@ -425,6 +425,21 @@ def adafactor_flat(param, grad, row_var, col_var, variance):
 
 
 @_jit.element
+def adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1):
+    """:func:`adafactor_flat`, then the workspace of a step (``partial``: a float64 per
+    ``DOT_BLOCK`` block; ``den``: one value per matrix; ``acc``: a float64 per column)
+    and the rounded scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
+    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
+                                                           variance)
+    dtype = p.dtype.type
+    partial = np.empty((p.size + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
+    den = np.empty(rv.size // rows if factored else 0, p.dtype)
+    acc = np.empty(cv.size if factored else 0, np.float64)
+    return (p, g, rv, cv, v, factored, rows, cols, partial, den, acc, dtype(one_minus_beta2),
+            dtype(eps1 * eps1))
+
+
+@_jit.element
 def adafactor_alpha(partial, n, eps2, rho):
     """:math:`\\alpha = \\max(\\epsilon_2, \\operatorname{RMS}(\\theta))\\,\\rho_t` from the block
     sums of :math:`\\theta^2` (in double; ``max`` as Python's)."""
@@ -445,19 +460,14 @@ def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, r
                      d, decay_factor, maximize):
     """The whole step of :func:`adafactor` on one thread, in one compiled call (the
     arguments of :func:`adafactor` but ``n_threads``; the scalars Python floats)."""
-    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
-                                                           variance)
-    n = p.size
-    dtype = p.dtype.type
-    n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
-    partial = np.empty(n_blocks, np.float64)
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     adafactor_sq_blocks(p, partial, 0, n_blocks)
     alpha = adafactor_alpha(partial, n, eps2, rho)
-    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
-    den = np.empty(rv.size // rows if factored else 0, p.dtype)
     if factored:
         adafactor_rows(g, rv, cols, beta, 0, rv.size)
-        adafactor_cols(g, cv, np.empty(cv.size, np.float64), rows, cols, beta, 0, cv.size)
+        adafactor_cols(g, cv, acc, rows, cols, beta, 0, cv.size)
         adafactor_row_means(rv, den, rows, eps1)
     adafactor_u_blocks(g, rv, cv, den, v, factored, rows, cols, beta, eps1_sq, maximize,
                        partial, 0, n_blocks)
@@ -471,19 +481,13 @@ def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2,
                        eps2, d, decay_factor, maximize, n_chunks):
     """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
     runs of its range (blocks, rows, columns, elements), in parallel."""
-    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
-                                                           variance)
-    n = p.size
-    dtype = p.dtype.type
-    n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
-    partial = np.empty(n_blocks, np.float64)
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
         adafactor_sq_blocks(p, partial, b0, b1)
     alpha = adafactor_alpha(partial, n, eps2, rho)
-    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
-    den = np.empty(rv.size // rows if factored else 0, p.dtype)
-    acc = np.empty(cv.size, np.float64)
     if factored:
         for c in prange(n_chunks):
             lo, hi = _jit.chunk(rv.size, n_chunks, c)
@@ -509,17 +513,11 @@ def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, r
                      eps2, d, decay_factor, maximize, n_threads, run):
     """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
     step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
-    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
-                                                           variance)
-    n = p.size
-    dtype = p.dtype.type
-    n_blocks = (n + DOT_BLOCK - 1) // DOT_BLOCK
-    partial = np.empty(n_blocks, np.float64)
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     _jit.for_ranges(adafactor_sq_blocks, n_blocks, (p, partial, n_threads, run))
     alpha = adafactor_alpha(partial, n, eps2, rho)
-    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
-    den = np.empty(rv.size // rows if factored else 0, p.dtype)
-    acc = np.empty(cv.size, np.float64)
     if factored:
         _jit.for_ranges(adafactor_rows, rv.size, (g, rv, cols, beta, n_threads, run))
         _jit.for_ranges(adafactor_cols, cv.size,
