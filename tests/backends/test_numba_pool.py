@@ -144,3 +144,45 @@ def test_every_parallel_function_has_a_pooled_twin():
         importlib.import_module(f"{package.__name__}.{info.name}")
     missing = [f.py_func.__qualname__ for f in _jit.PARALLEL if f not in _jit._POOLED]
     assert _jit.PARALLEL and not missing, missing
+
+
+@pytest.mark.parametrize("shape", [(700, 150), (3, 100, 150), (5 * 4096 + 3,)],
+                         ids=["matrix", "batched", "vector"])
+def test_adafactor_step_opens_the_pool_jobs_of_the_cython_kernel(pool, shape):
+    # The whole multi-threaded step is one compiled call whose parallel passes (norm of the
+    # parameter, row and column statistics, norm of the update, the update) open one pool
+    # job each, as the Cython kernel's do: it was one Python call per pass.
+    from kernel_cases import adafactor_option_grid, make_adafactor_case
+    cython, numba = kernel("cython", "adafactor"), kernel("numba", "adafactor")
+    for options in adafactor_option_grid():
+        rng = np.random.default_rng(stable_seed("pool jobs", "adafactor", shape, options))
+        arrays, scalars = make_adafactor_case(options, shape, np.float32, rng)
+        one, two, cy = ([a.copy() for a in arrays] for _ in range(3))
+        numba(*one, *scalars, 1)
+        jobs = _jobs(pool)[0]
+        cython(*cy, *scalars, 3)
+        cython_jobs = _jobs(pool)[0] - jobs
+        numba(*two, *scalars, 3)
+        assert _jobs(pool)[0] - jobs - cython_jobs == cython_jobs == (
+            5 if len(shape) > 1 else 3), options
+        for i, (a, b, c) in enumerate(zip(one, two, cy)):
+            assert np.array_equal(bits(a), bits(b)), f"{options} array #{i}: 3 threads"
+            assert np.array_equal(bits(a), bits(c)), f"{options} array #{i}: Cython"
+
+
+def test_adafactor_prange_fallback_gives_the_same_bits(pool, monkeypatch):
+    from fastopt.backends.numba import _jit
+    from kernel_cases import make_adafactor_case
+    fast = kernel("numba", "adafactor")
+    for shape in [(300, 57), (9 * 4096 + 5,)]:
+        rng = np.random.default_rng(stable_seed("fallback", "adafactor", shape))
+        arrays, scalars = make_adafactor_case({"maximize": True}, shape, np.float64, rng)
+        want, got = [a.copy() for a in arrays], [a.copy() for a in arrays]
+        fast(*want, *scalars, 1)
+        with monkeypatch.context() as m:
+            m.setattr(_jit, "POOL_RUN", 0)
+            jobs = _jobs(pool)[0]
+            fast(*got, *scalars, 3)
+            assert _jobs(pool)[0] == jobs
+        for g, w in zip(got, want):
+            assert np.array_equal(bits(g), bits(w))

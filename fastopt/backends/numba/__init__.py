@@ -65,8 +65,9 @@ from ``adagrad_rowwise_row`` (one row: sequential sum of squares, then the updat
 
 :mod:`fastopt.backends.numba.adafactor` is built differently (its step is reductions, see
 "Whole-array kernels" in :mod:`fastopt.backends`): ``adafactor`` runs six passes, each a
-``_serial`` function on a range (rows, columns, ``DOT_BLOCK`` blocks or elements) and its
-``_parallel`` twin on contiguous runs of that range; ``adafactor_sparse`` runs it on the
+function on a range (rows, columns, ``DOT_BLOCK`` blocks or elements), all from one
+compiled step: ``adafactor_serial``, or ``adafactor_pooled`` (one pool job per parallel
+pass) and its ``prange`` twin ``adafactor_parallel``; ``adafactor_sparse`` runs it on the
 touched rows, gathered.  For users' ``@njit`` loops it has the row pieces of the Cython
 C-API instead of ``_serial``/``_element``: ``adafactor_sum_sq``, ``adafactor_row_stats``,
 ``adafactor_col_stats``, ``adafactor_den``, ``adafactor_row_sq``, ``adafactor_row``.

@@ -1,21 +1,29 @@
 """Numba Adafactor kernel: see :mod:`fastopt.backends.python.adafactor`, which defines the
-order of every sum; this module follows it, on any number of threads.
+order of every sum; this module follows it, on any number of threads, in the structure of
+the Cython kernel (``csrc/adafactor.pyx.tp``).
 
 The arrays are taken flat: a parameter of shape ``(..., rows, cols)`` is ``batch``
 matrices of ``rows x cols`` laid end to end (``batch`` the product of the leading
 dimensions), ``row_var`` is ``batch * rows`` values, ``col_var`` ``batch * cols``.
 A step is six passes, each over a range that threads may split without changing a sum:
 
-1. :math:`\\|\\theta\\|^2`: :func:`fastopt.backends.numba.lbfgs.dot` (whole blocks per thread);
-2. row statistic: rows per thread (each row summed in order);
-3. column statistic: columns per thread (each column summed over the rows in order);
+1. :math:`\\|\\theta\\|^2`: whole ``DOT_BLOCK`` blocks per chunk, one float64 partial per
+   block (four blocks summed at a time, each by its own running sum), the partials added
+   in order afterwards;
+2. row statistic: rows per chunk (each row summed in order, four rows at a time);
+3. column statistic: columns per chunk (each column summed over the rows in order);
 4. the mean of the row statistic per matrix: serial;
-5. :math:`\\|u\\|^2`: whole ``DOT_BLOCK`` blocks of the flat array per thread, block sums
-   added in order;
-6. the update of ``param``: elements per thread.
+5. :math:`\\|u\\|^2`: whole blocks per chunk, the directions of each row segment computed
+   first (a loop that vectorizes), then added to the block's running sum in order;
+6. the update of ``param``: elements per chunk.
 
 Vectors (and scalars) fuse 2-5 into one pass that updates ``variance`` and sums
 :math:`u^2` per block.
+
+The whole step is one compiled call (:func:`adafactor_serial`; with threads
+:func:`adafactor_pooled`, whose passes 1-3, 5 and 6 are one pool job each, as the Cython
+kernel's, or :func:`adafactor_parallel` on ``prange`` without the pool): a Python call
+per pass cost the 2-thread step at 1e5 elements 1.8 times Cython's time.
 """
 import math
 
@@ -47,21 +55,51 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 # ----------------------------------------------------------------- factored (2-D and up)
 
 @_jit.element
-def adafactor_sum_sq4(x, m):
-    """The float64 sums of squares of ``x[:m]``, ``x[m:2m]``, ``x[2m:3m]``, ``x[3m:4m]``,
-    each in order from 0.0 by its own running sum: four additions in flight, where one
-    sequential sum waits for each addition (as the Cython kernel's rows and blocks)."""
-    s0 = s1 = s2 = s3 = 0.0
-    for k in range(m):
+def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3):
+    """``s0 .. s3`` plus the float64 squares of ``x[k]``, ``x[k + o1]``, ``x[k + o2]``,
+    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order."""
+    for k in range(lo, hi):
         v0 = np.float64(x[k])
-        v1 = np.float64(x[k + m])
-        v2 = np.float64(x[k + 2 * m])
-        v3 = np.float64(x[k + 3 * m])
+        v1 = np.float64(x[k + o1])
+        v2 = np.float64(x[k + o2])
+        v3 = np.float64(x[k + o3])
         s0 += v0 * v0
         s1 += v1 * v1
         s2 += v2 * v2
         s3 += v3 * v3
     return s0, s1, s2, s3
+
+
+@_jit.element
+def adafactor_sum_sq_lanes(x, m, lanes, last):
+    """The float64 sums of squares of ``lanes`` (1 to 4) consecutive runs of ``x``: runs
+    ``0 .. lanes - 2`` of ``m`` elements, the last one of ``last <= m`` (``x`` holds
+    ``(lanes - 1) * m + last`` elements; ``last == m`` when ``lanes`` is 1).  Each run is
+    summed in order from 0.0 by its own running sum: four additions in flight, where one
+    sequential sum waits for each addition (as the Cython kernel's rows and blocks).
+    Returns four sums; those of absent runs are meaningless (they read run 0 again)."""
+    o1 = m if lanes > 1 else 0
+    o2 = 2 * m if lanes > 2 else 0
+    o3 = 3 * m if lanes > 3 else 0
+    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0)
+    if last == m or lanes == 1:
+        return s0, s1, s2, s3
+    # The last run is done; the full ones go on (the last one's lane reads run 0, unused).
+    done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
+    s0, s1, s2, s3 = adafactor_add_sq4(x, last, m, o1 if lanes > 2 else 0,
+                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3)
+    if lanes == 2:
+        return s0, done, s2, s3
+    if lanes == 3:
+        return s0, s1, done, s3
+    return s0, s1, s2, done
+
+
+@_jit.element
+def adafactor_sum_sq4(x, m):
+    """The float64 sums of squares of ``x[:m]``, ``x[m:2m]``, ``x[2m:3m]``, ``x[3m:4m]``,
+    each in order (:func:`adafactor_sum_sq_lanes` of four full runs)."""
+    return adafactor_sum_sq_lanes(x, m, 4, m)
 
 
 @_jit.element
@@ -71,62 +109,63 @@ def adafactor_set_row(row_var, i, s, cols, b):
     row_var[i] = r + b * (row_var.dtype.type(s / cols) - r)
 
 
-@_jit.serial
-def adafactor_sq_blocks(x, partial):
-    """``partial[b]`` = the float64 sum of ``x[k]^2`` over block ``b`` (``DOT_BLOCK``
-    elements), in order (as :func:`fastopt.backends.numba.lbfgs.dot_serial`), four whole
-    blocks at a time."""
-    n = x.size
-    b = 0
-    while (b + 4) * DOT_BLOCK <= n:
-        s0, s1, s2, s3 = adafactor_sum_sq4(x[b * DOT_BLOCK:(b + 4) * DOT_BLOCK], DOT_BLOCK)
-        partial[b] = s0
+@_jit.element
+def adafactor_group(n, b, b1):
+    """The group of up to four blocks from block ``b`` (before ``b1``) of an array of ``n``
+    elements: ``(lanes, lo, hi, last)``, its flat range and its last block's length."""
+    lanes = min(4, b1 - b)
+    lo = b * DOT_BLOCK
+    hi = min(lo + lanes * DOT_BLOCK, n)
+    return lanes, lo, hi, hi - (lo + (lanes - 1) * DOT_BLOCK)
+
+
+@_jit.element
+def adafactor_block_sums(partial, b, x, lanes, last):
+    """``partial[b:b + lanes]`` = the sums of squares of the ``lanes`` blocks of ``x``
+    (:func:`adafactor_sum_sq_lanes`)."""
+    s0, s1, s2, s3 = adafactor_sum_sq_lanes(x, DOT_BLOCK if lanes > 1 else last, lanes, last)
+    partial[b] = s0
+    if lanes > 1:
         partial[b + 1] = s1
+    if lanes > 2:
         partial[b + 2] = s2
+    if lanes > 3:
         partial[b + 3] = s3
-        b += 4
-    while b * DOT_BLOCK < n:
-        partial[b] = lbfgs.dot_range(x, x, b * DOT_BLOCK, min(b * DOT_BLOCK + DOT_BLOCK, n))
-        b += 1
+
+
+@_jit.serial
+def adafactor_sq_blocks(x, partial, b0, b1):
+    """``partial[b]`` = the float64 sum of ``x[k]^2`` over block ``b`` (``DOT_BLOCK``
+    elements), in order (as :func:`fastopt.backends.numba.lbfgs.dot_serial`), for ``b``
+    in ``[b0, b1)``, four blocks at a time."""
+    x, partial = _sparse.unowned((x, partial))  # (views that count no references)
+    b = b0
+    while b < b1:
+        lanes, lo, hi, last = adafactor_group(x.size, b, b1)
+        adafactor_block_sums(partial, b, x[lo:hi], lanes, last)
+        b += lanes
 
 
 @_jit.serial
 def adafactor_rows(grad, row_var, cols, beta, lo, hi):
     """Row statistic of the rows ``[lo, hi)``: ``R_i += beta * (mean_j g_ij^2 - R_i)``,
     the mean summed in float64 over ``j`` in order."""
+    grad, row_var = _sparse.unowned((grad, row_var))
     t = row_var.dtype.type
     b = t(beta)
     i = lo
-    while i + 4 <= hi:  # four rows at a time
-        s0, s1, s2, s3 = adafactor_sum_sq4(grad[i * cols:i * cols + 4 * cols], cols)
+    while i < hi:  # four rows at a time
+        lanes = min(4, hi - i)
+        s0, s1, s2, s3 = adafactor_sum_sq_lanes(grad[i * cols:(i + lanes) * cols], cols,
+                                                lanes, cols)
         adafactor_set_row(row_var, i, s0, cols, b)
-        adafactor_set_row(row_var, i + 1, s1, cols, b)
-        adafactor_set_row(row_var, i + 2, s2, cols, b)
-        adafactor_set_row(row_var, i + 3, s3, cols, b)
-        i += 4
-    while i < hi:
-        s = 0.0
-        row = grad[i * cols:i * cols + cols]  # a slice from 0: indices LLVM knows are >= 0
-        for j in range(cols):
-            x = np.float64(row[j])
-            s += x * x
-        adafactor_set_row(row_var, i, s, cols, b)
-        i += 1
-
-
-@_jit.parallel
-def adafactor_rows_parallel(grad, row_var, cols, beta, n_chunks):
-    """:func:`adafactor_rows` on ``n_chunks`` contiguous runs of rows, in parallel."""
-    n = row_var.size
-    for c in prange(n_chunks):
-        lo, hi = _jit.chunk(n, n_chunks, c)
-        adafactor_rows(grad, row_var, cols, beta, lo, hi)
-
-
-@_jit.pooled(adafactor_rows_parallel)
-def adafactor_rows_pooled(grad, row_var, cols, beta, n_threads, run):
-    """:func:`adafactor_rows_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_rows, row_var.size, (grad, row_var, cols, beta, n_threads, run))
+        if lanes > 1:
+            adafactor_set_row(row_var, i + 1, s1, cols, b)
+        if lanes > 2:
+            adafactor_set_row(row_var, i + 2, s2, cols, b)
+        if lanes > 3:
+            adafactor_set_row(row_var, i + 3, s3, cols, b)
+        i += lanes
 
 
 @_jit.serial
@@ -135,6 +174,7 @@ def adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi):
     column ``v % cols`` of matrix ``v // cols``): ``C_j += beta * (mean_i g_ij^2 - C_j)``,
     the mean summed in float64 over the rows ``i`` in order (``acc``: float64 workspace of
     ``col_var.size``)."""
+    grad, col_var, acc = _sparse.unowned((grad, col_var, acc))
     t = col_var.dtype.type
     b = t(beta)
     for v in range(lo, hi):
@@ -156,22 +196,6 @@ def adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi):
             c = col_var[c0 + j]
             col_var[c0 + j] = c + b * (t(acc[c0 + j] / rows) - c)
         v += j1 - j0
-
-
-@_jit.parallel
-def adafactor_cols_parallel(grad, col_var, acc, rows, cols, beta, n_chunks):
-    """:func:`adafactor_cols` on ``n_chunks`` contiguous runs of columns, in parallel."""
-    n = col_var.size
-    for c in prange(n_chunks):
-        lo, hi = _jit.chunk(n, n_chunks, c)
-        adafactor_cols(grad, col_var, acc, rows, cols, beta, lo, hi)
-
-
-@_jit.pooled(adafactor_cols_parallel)
-def adafactor_cols_pooled(grad, col_var, acc, rows, cols, beta, n_threads, run):
-    """:func:`adafactor_cols_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_cols, col_var.size,
-                    (grad, col_var, acc, rows, cols, beta, n_threads, run))
 
 
 @_jit.serial
@@ -205,158 +229,121 @@ def adafactor_sum_sq(s, x, n):
 
 
 @_jit.serial
-def adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, lo, hi,
-                          u):
-    """The float64 sum of ``u_k^2`` over the flat elements ``[lo, hi)``, in order (``u``: a
-    scratch array of ``hi - lo`` elements of the dtype; the directions of a row segment are
-    computed there first, in a loop that vectorizes, then summed in order)."""
-    s = 0.0
-    k = lo
-    while k < hi:
-        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
-        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-        g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
-        for j in range(j1 - j0):
-            u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
-        s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
-        k += j1 - j0
-    return s
+def adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi, u):
+    """``V += beta * (g^2 - V)`` on the elements ``[lo, hi)`` and ``u[k - lo]`` = the
+    direction of element ``k``."""
+    grad, variance, u = _sparse.unowned((grad, variance, u))
+    gb, vb, w = grad[lo:hi], variance[lo:hi], u[:hi - lo]
+    for k in range(hi - lo):
+        g = gb[k]
+        if maximize:
+            g = -g
+        v = vb[k]
+        v = v + beta * (g * g - v)
+        vb[k] = v
+        w[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
 
 
 @_jit.serial
-def adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
-                              maximize, decay, has_decay, coef, lo, hi):
-    """The parameter update on the flat elements ``[lo, hi)``."""
-    k = lo
-    while k < hi:
-        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
-        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-        p, g, c = param[off:off + j1 - j0], grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
-        for j in range(j1 - j0):
-            u = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
-            p[j] = adafactor_apply(p[j], u, decay, has_decay, coef)
-        k += j1 - j0
-
-
-@_jit.serial
-def adafactor_factored_blocks(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize,
-                              partial, b0, b1):
-    """``partial[b]``: :func:`adafactor_factored_sq` of block ``b``, for ``b`` in ``[b0, b1)``."""
-    n = grad.size
-    u = np.empty(DOT_BLOCK, grad.dtype)
-    for b in range(b0, b1):
-        partial[b] = adafactor_factored_sq(grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                           maximize, b * DOT_BLOCK,
-                                           min(b * DOT_BLOCK + DOT_BLOCK, n), u)
-
-
-@_jit.parallel
-def adafactor_factored_blocks_parallel(grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                       maximize, partial, n_chunks):
-    """:func:`adafactor_factored_blocks` on ``n_chunks`` contiguous runs of blocks."""
-    for c in prange(n_chunks):
-        b0, b1 = _jit.chunk(partial.size, n_chunks, c)
-        adafactor_factored_blocks(grad, row_var, col_var, den, rows, cols, eps1_sq, maximize,
-                                  partial, b0, b1)
-
-
-@_jit.pooled(adafactor_factored_blocks_parallel)
-def adafactor_factored_blocks_pooled(grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                     maximize, partial, n_threads, run):
-    """:func:`adafactor_factored_blocks_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_factored_blocks, partial.size,
-                    (grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, partial,
-                     n_threads, run))
-
-
-@_jit.parallel
-def adafactor_factored_update_parallel(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                       maximize, decay, has_decay, coef, n_chunks):
-    """:func:`adafactor_factored_update` on ``n_chunks`` contiguous chunks, in parallel."""
-    n = param.size
-    for c in prange(n_chunks):
-        lo, hi = _jit.chunk(n, n_chunks, c)
-        adafactor_factored_update(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                  maximize, decay, has_decay, coef, lo, hi)
-
-
-@_jit.pooled(adafactor_factored_update_parallel)
-def adafactor_factored_update_pooled(param, grad, row_var, col_var, den, rows, cols, eps1_sq,
-                                     maximize, decay, has_decay, coef, n_threads, run):
-    """:func:`adafactor_factored_update_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_factored_update, param.size,
-                    (param, grad, row_var, col_var, den, rows, cols, eps1_sq, maximize, decay,
-                     has_decay, coef, n_threads, run))
-
-
-# ------------------------------------------------------------------- vectors and scalars
-
-@_jit.serial
-def adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0, b1):
-    """For each block ``b`` in ``[b0, b1)``: ``V += beta * (g^2 - V)`` on its elements and
-    ``partial[b]`` = the float64 sum of ``u^2`` over them, in order."""
+def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, cols, beta,
+                       eps1_sq, maximize, partial, b0, b1):
+    """For each block ``b`` in ``[b0, b1)``: ``partial[b]`` = the float64 sum of ``u_k^2``
+    over its elements, in order (vectors: ``V`` updated on them first).  The directions of
+    a row segment (vectors: of the block) are computed first, in a loop that vectorizes,
+    then added to the block's running sum (whose wait for each addition the next
+    segment's divisions overlap)."""
+    grad, row_var, col_var, den, partial = _sparse.unowned(
+        (grad, row_var, col_var, den, partial))
     n = grad.size
     u = np.empty(DOT_BLOCK, grad.dtype)
     for b in range(b0, b1):
         lo = b * DOT_BLOCK
         hi = min(lo + DOT_BLOCK, n)
-        gb, vb = grad[lo:hi], variance[lo:hi]
-        for k in range(hi - lo):
-            g = gb[k]
-            if maximize:
-                g = -g
-            v = vb[k]
-            v = v + beta * (g * g - v)
-            vb[k] = v
-            u[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
-        partial[b] = adafactor_sum_sq(0.0, u, hi - lo)
+        if not factored:
+            adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi, u)
+            partial[b] = adafactor_sum_sq(0.0, u, hi - lo)
+            continue
+        s = 0.0
+        k = lo
+        while k < hi:
+            r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
+            ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+            g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
+            for j in range(j1 - j0):
+                u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+            s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
+            k += j1 - j0
+        partial[b] = s
 
 
-@_jit.parallel
-def adafactor_vector_blocks_parallel(grad, variance, beta, eps1_sq, maximize, partial,
-                                     n_chunks):
-    """:func:`adafactor_vector_blocks` on ``n_chunks`` contiguous runs of blocks."""
-    for c in prange(n_chunks):
-        b0, b1 = _jit.chunk(partial.size, n_chunks, c)
-        adafactor_vector_blocks(grad, variance, beta, eps1_sq, maximize, partial, b0, b1)
-
-
-@_jit.pooled(adafactor_vector_blocks_parallel)
-def adafactor_vector_blocks_pooled(grad, variance, beta, eps1_sq, maximize, partial, n_threads,
-                                   run):
-    """:func:`adafactor_vector_blocks_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_vector_blocks, partial.size,
-                    (grad, variance, beta, eps1_sq, maximize, partial, n_threads, run))
+#: Elements whose updates are gathered from the ends of row segments and computed
+#: together: a row segment's loop vectorizes a multiple of this many elements (the vector
+#: width times LLVM's interleave count divides it), LLVM's remainder would run the rest
+#: one element at a time (two divisions and a square root each; Cython's SSE loop has no
+#: remainder for 100 columns).
+TAIL = 32
 
 
 @_jit.serial
-def adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay, coef,
-                            lo, hi):
-    """The parameter update on the elements ``[lo, hi)`` (``variance`` already updated)."""
-    p, g, v = param[lo:hi], grad[lo:hi], variance[lo:hi]
-    for k in range(hi - lo):
-        p[k] = adafactor_apply(p[k], adafactor_direction(g[k], v[k], eps1_sq, maximize), decay,
-                               has_decay, coef)
+def adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay, has_decay,
+                          coef):
+    """The update of the ``count`` gathered elements (``tail``: rows ``p, g, R_i, C_j,
+    den``, ``TAIL`` slots each; ``pos``: their flat indices), in one loop over every slot
+    (the unused ones hold harmless values, not written back)."""
+    for q in range(count, TAIL):
+        tail[0, q] = tail[1, q] = 0
+        tail[2, q] = tail[3, q] = tail[4, q] = 1
+    p, g, ri, c, dm = tail[0], tail[1], tail[2], tail[3], tail[4]
+    for q in range(p.size):
+        u = adafactor_direction(g[q], (ri[q] * c[q]) / dm[q], eps1_sq, maximize)
+        p[q] = adafactor_apply(p[q], u, decay, has_decay, coef)
+    for q in range(count):
+        param[pos[q]] = p[q]
 
 
-@_jit.parallel
-def adafactor_vector_update_parallel(param, grad, variance, eps1_sq, maximize, decay,
-                                     has_decay, coef, n_chunks):
-    """:func:`adafactor_vector_update` on ``n_chunks`` contiguous chunks, in parallel."""
-    n = param.size
-    for c in prange(n_chunks):
-        lo, hi = _jit.chunk(n, n_chunks, c)
-        adafactor_vector_update(param, grad, variance, eps1_sq, maximize, decay, has_decay,
-                                coef, lo, hi)
-
-
-@_jit.pooled(adafactor_vector_update_parallel)
-def adafactor_vector_update_pooled(param, grad, variance, eps1_sq, maximize, decay, has_decay,
-                                   coef, n_threads, run):
-    """:func:`adafactor_vector_update_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_ranges(adafactor_vector_update, param.size,
-                    (param, grad, variance, eps1_sq, maximize, decay, has_decay, coef, n_threads,
-                     run))
+@_jit.serial
+def adafactor_update(param, grad, row_var, col_var, den, variance, factored, rows, cols,
+                     eps1_sq, maximize, decay, has_decay, coef, lo, hi):
+    """The parameter update on the flat elements ``[lo, hi)`` (the statistics updated):
+    each row segment's first multiple of ``TAIL`` elements in a loop that vectorizes, the
+    others gathered and updated ``TAIL`` at a time (:func:`adafactor_tail_update`)."""
+    param, grad, row_var, col_var, den, variance = _sparse.unowned(
+        (param, grad, row_var, col_var, den, variance))
+    if not factored:
+        p, g, v = param[lo:hi], grad[lo:hi], variance[lo:hi]
+        for k in range(hi - lo):
+            u = adafactor_direction(g[k], v[k], eps1_sq, maximize)
+            p[k] = adafactor_apply(p[k], u, decay, has_decay, coef)
+        return
+    tail = np.empty((5, TAIL), param.dtype)
+    pos = np.empty(TAIL, np.intp)
+    count = 0
+    k = lo
+    while k < hi:
+        r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
+        ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
+        n = j1 - j0
+        main = n - n % TAIL
+        p, g, c = param[off:off + main], grad[off:off + main], col_var[c0:c0 + main]
+        for j in range(main):
+            u = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
+            p[j] = adafactor_apply(p[j], u, decay, has_decay, coef)
+        for j in range(main, n):
+            tail[0, count] = param[off + j]
+            tail[1, count] = grad[off + j]
+            tail[2, count] = ri
+            tail[3, count] = col_var[c0 + j]
+            tail[4, count] = dm
+            pos[count] = off + j
+            count += 1
+            if count == TAIL:
+                adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay,
+                                      has_decay, coef)
+                count = 0
+        k += n
+    if count:
+        adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay, has_decay,
+                              coef)
 
 
 # ------------------------------------------------- row pieces, for users' @njit loops
@@ -425,89 +412,140 @@ def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, ma
 
 # ------------------------------------------------------------------------------ driver
 
-def _run(serial, parallel, n_threads, units, *args):
-    """``serial(*args, 0, units)``, or ``parallel(*args, n_chunks)`` on ``units`` split."""
-    n_chunks = _jit.n_chunks(n_threads, units)
-    if n_chunks == 1:
-        return serial(*args, 0, units)
-    return _jit.call_parallel(parallel, *args, n_chunks)
+@_jit.element
+def adafactor_flat(param, grad, row_var, col_var, variance):
+    """The arrays of a step flat (see the module docstring), with ``factored`` (two or more
+    dimensions), ``rows`` and ``cols`` (1 and 1 for vectors and scalars)."""
+    factored = param.ndim > 1
+    rows = param.shape[max(param.ndim - 2, 0)] if factored else 1
+    cols = param.shape[param.ndim - 1] if factored else 1
+    return (param.reshape(param.size), grad.reshape(grad.size), row_var.reshape(row_var.size),
+            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
+            cols)
+
+
+@_jit.element
+def adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1):
+    """:func:`adafactor_flat`, then the workspace of a step (``partial``: a float64 per
+    ``DOT_BLOCK`` block; ``den``: one value per matrix; ``acc``: a float64 per column)
+    and the rounded scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
+    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
+                                                           variance)
+    dtype = p.dtype.type
+    partial = np.empty((p.size + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
+    den = np.empty(rv.size // rows if factored else 0, p.dtype)
+    acc = np.empty(cv.size if factored else 0, np.float64)
+    return (p, g, rv, cv, v, factored, rows, cols, partial, den, acc, dtype(one_minus_beta2),
+            dtype(eps1 * eps1))
+
+
+@_jit.element
+def adafactor_alpha(partial, n, eps2, rho):
+    """:math:`\\alpha = \\max(\\epsilon_2, \\operatorname{RMS}(\\theta))\\,\\rho_t` from the block
+    sums of :math:`\\theta^2` (in double; ``max`` as Python's)."""
+    x = math.sqrt(lbfgs.sum_blocks(partial)) / math.sqrt(n)
+    return (x if x > eps2 else eps2) * rho
+
+
+@_jit.element
+def adafactor_coef(partial, n, d, alpha):
+    """:math:`\\alpha / \\max(1, \\operatorname{RMS}(u)/d)` from the block sums of
+    :math:`u^2` (in double; ``max`` as Python's)."""
+    y = math.sqrt(lbfgs.sum_blocks(partial)) / (math.sqrt(n) * d)
+    return alpha / (y if y > 1.0 else 1.0)
 
 
 @_jit.serial
-def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1, eps2,
+def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2,
                      d, decay_factor, maximize):
-    """The whole step of :func:`adafactor` on one thread, in one compiled call (the six
-    passes as there; one dispatch instead of eight, and no allocation from Python: a step
-    of 10**4 elements took 1.6 times Cython's).  The arrays are flat (``rv``/``cv`` when
-    ``factored``, else ``v``); the float64 scalars are computed as the driver does."""
-    n = p.size
-    dtype = p.dtype.type
-    partial = np.empty((n + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
-    adafactor_sq_blocks(p, partial)
-    x = math.sqrt(lbfgs.sum_blocks(partial)) / math.sqrt(n)
-    alpha = (x if x > eps2 else eps2) * rho  # Python's max(eps2, x)
-    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
-    den = np.empty(rv.size // rows if factored else 0, p.dtype)
+    """The whole step of :func:`adafactor` on one thread, in one compiled call (the
+    arguments of :func:`adafactor` but ``n_threads``; the scalars Python floats)."""
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
+    adafactor_sq_blocks(p, partial, 0, n_blocks)
+    alpha = adafactor_alpha(partial, n, eps2, rho)
     if factored:
         adafactor_rows(g, rv, cols, beta, 0, rv.size)
-        adafactor_cols(g, cv, np.empty(cv.size, np.float64), rows, cols, beta, 0, cv.size)
+        adafactor_cols(g, cv, acc, rows, cols, beta, 0, cv.size)
         adafactor_row_means(rv, den, rows, eps1)
-        adafactor_factored_blocks(g, rv, cv, den, rows, cols, eps1_sq, maximize, partial, 0,
-                                  partial.size)
-    else:
-        adafactor_vector_blocks(g, v, beta, eps1_sq, maximize, partial, 0, partial.size)
-    y = math.sqrt(lbfgs.sum_blocks(partial)) / (math.sqrt(n) * d)
-    denom = y if y > 1.0 else 1.0  # Python's max(1.0, y)
-    coef = dtype(alpha / denom)
+    adafactor_u_blocks(g, rv, cv, den, v, factored, rows, cols, beta, eps1_sq, maximize,
+                       partial, 0, n_blocks)
+    coef, decay = dtype(adafactor_coef(partial, n, d, alpha)), dtype(decay_factor)
+    adafactor_update(p, g, rv, cv, den, v, factored, rows, cols, eps1_sq, maximize, decay,
+                     decay_factor != 1, coef, 0, n)
+
+
+@_jit.parallel
+def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+                       eps2, d, decay_factor, maximize, n_chunks):
+    """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
+    runs of its range (blocks, rows, columns, elements), in parallel."""
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
+    for c in prange(n_chunks):
+        b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
+        adafactor_sq_blocks(p, partial, b0, b1)
+    alpha = adafactor_alpha(partial, n, eps2, rho)
     if factored:
-        adafactor_factored_update(p, g, rv, cv, den, rows, cols, eps1_sq, maximize,
-                                  dtype(decay_factor), decay_factor != 1, coef, 0, n)
-    else:
-        adafactor_vector_update(p, g, v, eps1_sq, maximize, dtype(decay_factor),
-                                decay_factor != 1, coef, 0, n)
+        for c in prange(n_chunks):
+            lo, hi = _jit.chunk(rv.size, n_chunks, c)
+            adafactor_rows(g, rv, cols, beta, lo, hi)
+        for c in prange(n_chunks):
+            lo, hi = _jit.chunk(cv.size, n_chunks, c)
+            adafactor_cols(g, cv, acc, rows, cols, beta, lo, hi)
+        adafactor_row_means(rv, den, rows, eps1)
+    for c in prange(n_chunks):
+        b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
+        adafactor_u_blocks(g, rv, cv, den, v, factored, rows, cols, beta, eps1_sq, maximize,
+                           partial, b0, b1)
+    coef, decay = dtype(adafactor_coef(partial, n, d, alpha)), dtype(decay_factor)
+    has_decay = decay_factor != 1
+    for c in prange(n_chunks):
+        lo, hi = _jit.chunk(n, n_chunks, c)
+        adafactor_update(p, g, rv, cv, den, v, factored, rows, cols, eps1_sq, maximize, decay,
+                         has_decay, coef, lo, hi)
+
+
+@_jit.pooled(adafactor_parallel)
+def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+                     eps2, d, decay_factor, maximize, n_threads, run):
+    """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
+    step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
+    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
+        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    n, n_blocks, dtype = p.size, partial.size, p.dtype.type
+    _jit.for_ranges(adafactor_sq_blocks, n_blocks, (p, partial, n_threads, run))
+    alpha = adafactor_alpha(partial, n, eps2, rho)
+    if factored:
+        _jit.for_ranges(adafactor_rows, rv.size, (g, rv, cols, beta, n_threads, run))
+        _jit.for_ranges(adafactor_cols, cv.size,
+                        (g, cv, acc, rows, cols, beta, n_threads, run))
+        adafactor_row_means(rv, den, rows, eps1)
+    _jit.for_ranges(adafactor_u_blocks, n_blocks,
+                    (g, rv, cv, den, v, factored, rows, cols, beta, eps1_sq, maximize, partial,
+                     n_threads, run))
+    coef, decay = dtype(adafactor_coef(partial, n, d, alpha)), dtype(decay_factor)
+    _jit.for_ranges(adafactor_update, n,
+                    (p, g, rv, cv, den, v, factored, rows, cols, eps1_sq, maximize, decay,
+                     decay_factor != 1, coef, n_threads, run))
 
 
 def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2, d,
               decay_factor, maximize, n_threads):
-    """One Adafactor step, in place (the arguments of the reference kernel)."""
-    n = param.size
-    if n == 0:
+    """One Adafactor step, in place (the arguments of the reference kernel): one compiled
+    call, :func:`adafactor_serial` or, for ``n_threads > 1``, :func:`adafactor_pooled`
+    (:func:`adafactor_parallel` without the pool).  The arrays go in their own shapes
+    (each compiled function flattens them: ~1 us less per step than views made here)."""
+    if param.size == 0:
         return
+    args = (param, grad, row_var, col_var, variance, float(one_minus_beta2), float(rho),
+            float(eps1), float(eps2), float(d), float(decay_factor), bool(maximize))
     if n_threads == 1:
-        factored = param.ndim > 1
-        adafactor_serial(param.reshape(-1), grad.reshape(-1), row_var.reshape(-1),
-                         col_var.reshape(-1), variance.reshape(-1), factored,
-                         param.shape[-2] if factored else 1, param.shape[-1] if factored else 1,
-                         float(one_minus_beta2), float(rho), float(eps1), float(eps2), float(d),
-                         float(decay_factor), bool(maximize))
-        return
-    dtype = param.dtype.type
-    p, g = param.reshape(-1), grad.reshape(-1)
-    alpha = max(eps2, math.sqrt(lbfgs.dot(p, p, n_threads)) / math.sqrt(n)) * rho
-    beta, eps1_sq = dtype(one_minus_beta2), dtype(eps1 * eps1)
-    partial = np.empty((n + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
-    if param.ndim > 1:
-        rows, cols = param.shape[-2], param.shape[-1]
-        rv, cv = row_var.reshape(-1), col_var.reshape(-1)
-        _run(adafactor_rows, adafactor_rows_parallel, n_threads, rv.size, g, rv, cols, beta)
-        _run(adafactor_cols, adafactor_cols_parallel, n_threads, cv.size, g, cv,
-             np.empty(cv.size, np.float64), rows, cols, beta)
-        den = np.empty(rv.size // rows, param.dtype)
-        adafactor_row_means(rv, den, rows, eps1)
-        _run(adafactor_factored_blocks, adafactor_factored_blocks_parallel, n_threads,
-             partial.size, g, rv, cv, den, rows, cols, eps1_sq, maximize, partial)
-        update = (adafactor_factored_update, adafactor_factored_update_parallel,
-                  (p, g, rv, cv, den, rows, cols, eps1_sq, maximize))
+        adafactor_serial(*args)
     else:
-        v = variance.reshape(-1)
-        _run(adafactor_vector_blocks, adafactor_vector_blocks_parallel, n_threads,
-             partial.size, g, v, beta, eps1_sq, maximize, partial)
-        update = (adafactor_vector_update, adafactor_vector_update_parallel,
-                  (p, g, v, eps1_sq, maximize))
-    denom = max(1.0, math.sqrt(lbfgs.sum_blocks(partial)) / (math.sqrt(n) * d))
-    serial, parallel, args = update
-    _run(serial, parallel, n_threads, n, *args, dtype(decay_factor), decay_factor != 1,
-         dtype(alpha / denom))
+        _jit.call_parallel(adafactor_parallel, *args, n_threads)
 
 
 @_jit.serial
