@@ -61,6 +61,12 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
     that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
     full checks, which name the problem).
     """
+    return _grads_pass(params, grads, last, dtypes, shapes, starts, ends)
+
+
+cdef bint _grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes,
+                      list starts, list ends) except -1:
+    # grads_pass, called from C by ReplayOne
     cdef Py_ssize_t i, n = len(params), low
     cdef cnp.ndarray p, g
     cdef object go
@@ -92,6 +98,11 @@ def next_step(state):
     writes) and returned."""
     if not PyDict_Check(state):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    return _next_step(state)
+
+
+cdef inline object _next_step(object state):
+    # (a dict: checked by the caller)
     t = state["step"] + 1
     PyDict_SetItem(state, "step", t)
     return t
@@ -287,12 +298,16 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
     """``kernel(param, grad, *states, *floats, *flags, n_threads)``, its arguments passed
     from a C array (no argument list is built: the fast path's calls), or for a
     :class:`PreparedCall`, in one tuple to its entry point."""
+    return _call_kernel(kernel, param, grad, states if type(states) is tuple else tuple(states),
+                        floats if type(floats) is tuple else tuple(floats),
+                        flags if type(flags) is tuple else tuple(flags), n_threads)
+
+
+cdef object _call_kernel(kernel, param, grad, tuple states, tuple floats, tuple flags,
+                         n_threads):
     cdef PyObject* args[40]
     cdef Py_ssize_t k = 2, j
     cdef tuple part
-    states = states if type(states) is tuple else tuple(states)
-    floats = floats if type(floats) is tuple else tuple(floats)
-    flags = flags if type(flags) is tuple else tuple(flags)
     if type(kernel) is PreparedCall:
         return (<PreparedCall>kernel).call(param, grad, states, floats, flags, n_threads)
     if len(states) + len(floats) + len(flags) > 37:
@@ -306,6 +321,81 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
     args[k] = <PyObject*>n_threads
     return PyObject_Vectorcall(kernel, args, k + 1, NULL)
 
+
+
+cdef class ReplayOne:
+    """The replayed step of a plan of one group and one elementwise call (a model with
+    one parameter): ``Optimizer._replay_one``'s ``replay`` in C, with the same checks in
+    the same order, all before anything is written.  ``replay(grads)`` makes the step and
+    returns True, or returns False having done nothing (the caller then takes the full
+    path, whose checks name any problem).  It holds the optimizer weakly (the optimizer
+    keeps the plan: no cycle)."""
+    cdef object optimizer, dispatch, version, backend, group_list, group, plan
+    cdef tuple params, dtypes, shapes, states
+    cdef list validated, scalars_of, check_finite
+    cdef object kernel, param, state, size, dtype, rounded
+    cdef Py_ssize_t i
+    cdef bint rounding, flat
+
+    def __init__(self, optimizer_ref, dispatch, tuple plan, list validated, list check_finite,
+                 rounded):
+        """``plan``: ``Optimizer._make_plan``'s tuple (one group, one ``_ONE`` call);
+        ``dispatch`` the module ``fastopt.backends._dispatch``; ``check_finite`` the
+        global switch's list (``optimizer._CHECK_FINITE``); ``rounded`` the function
+        ``optimizer._rounded``."""
+        cdef tuple call
+        (self.version, self.backend, self.group_list, groups, self.params, self.shapes,
+         self.dtypes, calls, _, self.scalars_of) = plan[:10]
+        call = calls[0]
+        self.i, self.kernel, self.param = call[1], call[2], call[3]
+        self.states = tuple(call[4])
+        self.state, self.size, self.dtype, self.rounding = call[6], call[7], call[8], call[9]
+        self.group = groups[0]
+        self.flat = len(<tuple>self.shapes[self.i]) == 1
+        self.optimizer, self.dispatch, self.plan = optimizer_ref, dispatch, plan
+        self.validated, self.check_finite, self.rounded = validated, check_finite, rounded
+
+    def __call__(self, grads):
+        cdef object opt = self.optimizer()
+        cdef list group_list
+        cdef tuple occupied, scalars
+        cdef object gs, g, floats, n_threads
+        if opt is None or self.dispatch.selection_version != self.version:
+            return False
+        if opt.backend is not self.backend or opt.param_groups is not self.group_list:
+            return False
+        group_list = <list>self.group_list
+        if len(group_list) != 1 or group_list[0] is not self.group:
+            return False
+        if self.group.edited and not opt._replan_edited_groups(self.plan):
+            return False
+        if type(grads) is cnp.ndarray:
+            gs = (grads,)
+        elif type(grads) is list or type(grads) is tuple:
+            gs = grads
+        else:
+            return False
+        occupied = opt._occupied or opt._occupied_ranges()
+        if not _grads_pass(self.params, gs, self.validated, self.dtypes, self.shapes,
+                           occupied[0], occupied[1]):
+            return False
+        finite = opt.check_finite
+        if finite or (finite is None and self.check_finite[0]):
+            opt._refuse_non_finite(gs)
+        g = gs[self.i]
+        _next_step(self.state)
+        scalars = tuple(self.scalars_of[0](self.state))
+        floats = scalars[0]
+        if self.rounding:
+            floats = self.rounded(floats, self.dtype)
+        if self.size < self.dispatch.PARALLEL_THRESHOLD:
+            n_threads = 1
+        else:
+            n_threads = self.dispatch.get_num_threads()
+        _call_kernel(self.kernel, self.param, g if self.flat else g.reshape(-1), self.states,
+                     floats if type(floats) is tuple else tuple(floats),
+                     scalars[1] if type(scalars[1]) is tuple else tuple(scalars[1]), n_threads)
+        return True
 
 cdef inline bint _row_numbers_below(cnp.ndarray indices, cnp.npy_uint64 n_rows) noexcept:
     """Whether every entry of the 1-D contiguous int32/int64 ``indices`` is in [0, n_rows).

@@ -363,10 +363,12 @@ try:
     from ..backends.cython._checks import next_step as _next_step
     from ..backends.cython._checks import overlap_index as _overlap_index
     from ..backends.cython._checks import sparse_pass as _sparse_pass
+    from ..backends.cython._checks import ReplayOne as _ReplayOne
 except ImportError:  # the extension was not built
     _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
     _sparse_pass = _sparse_pass_py
     _call_kernel = _call_kernel_py
+    _ReplayOne = None
 
 
 def _state_dtype(p):
@@ -946,7 +948,11 @@ class Optimizer:
     def _replay_one(self, plan):
         """:meth:`_step_planned` for a plan of one group and one elementwise call (a model
         with one parameter): the same checks in the same order, with what the plan holds
-        bound once, so that a small step costs little more than its kernel."""
+        bound once, so that a small step costs little more than its kernel.  With the
+        Cython extension this is ``_checks.ReplayOne``, the same function in C."""
+        if _ReplayOne is not None:
+            return _ReplayOne(weakref.ref(self), _dispatch, plan, self._validated_grads,
+                              _CHECK_FINITE, _rounded)
         (version, backend, group_list, groups, params, shapes, dtypes, calls, _, scalars_of,
          _) = plan
         _, i, kernel, param, states, _, state, size, dtype, rounding = calls[0]
