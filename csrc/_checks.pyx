@@ -9,6 +9,9 @@ cimport numpy as cnp
 from cpython.dict cimport PyDict_Check, PyDict_SetItem
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.object cimport PyObject
+from libc.math cimport expm1, sqrt
+
+import math
 
 cnp.import_array()
 
@@ -131,6 +134,9 @@ cdef enum:
     REQ_WRITE = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
 
 
+cdef class StepScalars
+
+
 cdef class PreparedCall:
     """A compiled kernel's call prepared for one parameter and its state arrays (numba's
     elementwise kernels: ``fastopt.backends.numba._jit.prepare``), with the kernel's
@@ -220,12 +226,9 @@ cdef class PreparedCall:
                    tuple flags) except -1:
         """The C entry on these arguments (the bound ones, checked): False, having run
         nothing, if a scalar is not a float or a flag not a bool."""
-        cdef void* data[MAX_ARRAYS]
-        cdef cnp.int64_t sizes[MAX_ARRAYS]
         cdef double fl[MAX_FLOATS]
         cdef char fg[MAX_FLAGS]
-        cdef Py_ssize_t j, k = len(states)
-        cdef cnp.ndarray a
+        cdef Py_ssize_t j
         cdef object x
         if len(floats) != self.n_floats or len(flags) != self.n_flags:
             return False
@@ -242,9 +245,19 @@ cdef class PreparedCall:
                 fg[j] = 0
             else:
                 return False
+        self._run_c(param, grad, states, fl, fg)
+        return True
+
+    cdef void _run_c(self, cnp.ndarray param, cnp.ndarray grad, tuple states, double* fl,
+                     char* fg) noexcept:
+        """The C entry on these arrays (checked) and these scalars and flags."""
+        cdef void* data[MAX_ARRAYS]
+        cdef cnp.int64_t sizes[MAX_ARRAYS]
+        cdef Py_ssize_t j
+        cdef cnp.ndarray a
         data[0], sizes[0] = cnp.PyArray_DATA(param), cnp.PyArray_SIZE(param)
         data[1], sizes[1] = cnp.PyArray_DATA(grad), cnp.PyArray_SIZE(grad)
-        for j in range(k):
+        for j in range(len(states)):
             a = <cnp.ndarray>states[j]
             data[2 + j], sizes[2 + j] = cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a)
         if sizes[0] >= NOGIL_MIN:
@@ -252,6 +265,20 @@ cdef class PreparedCall:
                 self.fn(data, sizes, fl, fg)
         else:
             self.fn(data, sizes, fl, fg)
+
+    cdef bint _run_scalars(self, param, grad, tuple states, StepScalars scalars,
+                           long long t) except -1:
+        """The C entry with ``scalars`` at step ``t`` computed into it (no float made),
+        if the call is one :meth:`__call__` would make there with one thread; False,
+        having run nothing, otherwise."""
+        cdef double fl[MAX_FLOATS]
+        if (self.fn == NULL or scalars.n_floats != self.n_floats
+                or scalars.n_flags != self.n_flags or not scalars.exact
+                or not self._bound(param, grad, states, 0, 1)):
+            return False
+        if not scalars.fill(t, fl):
+            return False
+        self._run_c(<cnp.ndarray>param, <cnp.ndarray>grad, states, fl, scalars.fg)
         return True
 
     cdef object call(self, param, grad, tuple states, tuple floats, tuple flags, n_threads):
@@ -284,6 +311,109 @@ cdef class PreparedCall:
             return self._resolve(args)
         return PyObject_Call(self.entry, args, NULL)
 
+
+
+cdef enum:
+    MAX_TERMS = 4
+    # The kinds of StepScalars' terms.
+    OVER_ONE_MINUS_POW = 0
+    SQRT_ONE_MINUS_POW = 1
+    OVER_DECAY = 2
+
+_TERM_KINDS = {"over_one_minus_pow": OVER_ONE_MINUS_POW,
+               "sqrt_one_minus_pow": SQRT_ONE_MINUS_POW, "over_decay": OVER_DECAY}
+
+
+cdef class StepScalars:
+    """``scalars(state) -> (floats, flags)``: a rule's step scalars at step ``t =
+    state["step"]`` (``Optimizer._scalars_for``), computed in C.
+
+    ``floats`` are the constants, except the entries that ``terms`` computes from ``t``:
+    a term ``(j, kind, a, b)`` sets ``floats[j]`` to
+
+    * ``a / -expm1(t * b)`` (``"over_one_minus_pow"``: a step size over ``1 - beta**t``,
+      ``b = log(beta)``: ``fastopt._internal.numerics.one_minus_pow``),
+    * ``sqrt(-expm1(t * b))`` (``"sqrt_one_minus_pow"``),
+    * ``a / (1.0 + (t - 1) * b)`` (``"over_decay"``: Adagrad's decayed learning rate);
+
+    the doubles of those Python expressions (the same libm functions, the same order;
+    for an int ``t``, as ``math.expm1`` etc. on floats compute them).  ``flags`` are
+    returned as given.  ``ReplayOne`` has them computed straight into a prepared call's
+    C arguments, without making a Python float.
+    """
+    cdef readonly tuple floats, flags, terms
+    cdef double base[MAX_FLOATS]
+    cdef char fg[MAX_FLAGS]
+    cdef int pos[MAX_TERMS]
+    cdef int kind[MAX_TERMS]
+    cdef double ta[MAX_TERMS]
+    cdef double tb[MAX_TERMS]
+    cdef Py_ssize_t n_floats, n_flags, n_terms
+    cdef bint exact  # every constant a float, every flag a bool: the C path applies
+
+    def __init__(self, tuple floats, tuple flags, tuple terms=()):
+        cdef Py_ssize_t j
+        if len(floats) > MAX_FLOATS or len(flags) > MAX_FLAGS or len(terms) > MAX_TERMS:
+            raise ValueError(f"{len(floats)} floats, {len(flags)} flags, {len(terms)} terms: "
+                             f"at most {MAX_FLOATS}, {MAX_FLAGS}, {MAX_TERMS}")
+        self.floats, self.flags, self.terms = floats, flags, terms
+        self.n_floats, self.n_flags, self.n_terms = len(floats), len(flags), len(terms)
+        self.exact = True
+        for j in range(self.n_floats):
+            self.base[j] = floats[j] if type(floats[j]) is float else 0.0
+            self.exact = self.exact and type(floats[j]) is float
+        for j in range(self.n_flags):
+            self.fg[j] = flags[j] is True
+            self.exact = self.exact and (flags[j] is True or flags[j] is False)
+        for j in range(self.n_terms):
+            at, kind, a, b = terms[j]
+            if not 0 <= at < self.n_floats or kind not in _TERM_KINDS:
+                raise ValueError(f"bad term {terms[j]!r}")
+            self.pos[j], self.kind[j] = at, _TERM_KINDS[kind]
+            self.ta[j], self.tb[j] = a, b
+            self.exact = self.exact and type(a) is float and type(b) is float
+
+    cdef bint fill(self, long long t, double* out) noexcept:
+        """``floats`` at step ``t`` into ``out``; False if a term would raise in Python
+        (a zero divisor, a positive exponent: then the Python expressions run)."""
+        cdef Py_ssize_t j
+        cdef double x, d
+        for j in range(self.n_floats):
+            out[j] = self.base[j]
+        for j in range(self.n_terms):
+            if self.kind[j] == OVER_DECAY:
+                d = 1.0 + <double>(t - 1) * self.tb[j]
+                if d == 0.0:
+                    return False
+                out[self.pos[j]] = self.ta[j] / d
+                continue
+            x = <double>t * self.tb[j]
+            if not x <= 0.0:  # (math.expm1 would overflow; a NaN b)
+                return False
+            d = -expm1(x)
+            if self.kind[j] == SQRT_ONE_MINUS_POW:
+                out[self.pos[j]] = sqrt(d)
+            elif d == 0.0:
+                return False
+            else:
+                out[self.pos[j]] = self.ta[j] / d
+        return True
+
+    def __call__(self, state):
+        cdef double out[MAX_FLOATS]
+        cdef Py_ssize_t j
+        t = state["step"]
+        if type(t) is int and self.exact and -(1 << 62) < t < (1 << 62) and self.fill(t, out):
+            return tuple([out[j] for j in range(self.n_floats)]), self.flags
+        floats = list(self.floats)
+        for at, kind, a, b in self.terms:
+            if kind == "over_decay":
+                floats[at] = a / (1.0 + (t - 1) * b)
+            elif kind == "sqrt_one_minus_pow":
+                floats[at] = math.sqrt(-math.expm1(t * b))
+            else:
+                floats[at] = a / -math.expm1(t * b)
+        return tuple(floats), self.flags
 
 cdef inline bint _carray(cnp.ndarray a, cnp.dtype dtype):
     """Whether ``a`` is C-contiguous, aligned, writeable and of the dtype ``dtype`` (the
@@ -330,7 +460,8 @@ cdef class ReplayOne:
     returns True, or returns False having done nothing (the caller then takes the full
     path, whose checks name any problem).  It holds the optimizer weakly (the optimizer
     keeps the plan: no cycle)."""
-    cdef object optimizer, dispatch, version, backend, group_list, group, plan
+    cdef object optimizer, version, backend, group_list, group, plan
+    cdef dict dispatch  # the module's namespace
     cdef tuple params, dtypes, shapes, states
     cdef list validated, scalars_of, check_finite
     cdef object kernel, param, state, size, dtype, rounded
@@ -352,7 +483,7 @@ cdef class ReplayOne:
         self.state, self.size, self.dtype, self.rounding = call[6], call[7], call[8], call[9]
         self.group = groups[0]
         self.flat = len(<tuple>self.shapes[self.i]) == 1
-        self.optimizer, self.dispatch, self.plan = optimizer_ref, dispatch, plan
+        self.optimizer, self.dispatch, self.plan = optimizer_ref, vars(dispatch), plan
         self.validated, self.check_finite, self.rounded = validated, check_finite, rounded
 
     def __call__(self, grads):
@@ -360,7 +491,7 @@ cdef class ReplayOne:
         cdef list group_list
         cdef tuple occupied, scalars
         cdef object gs, g, floats, n_threads
-        if opt is None or self.dispatch.selection_version != self.version:
+        if opt is None or self.dispatch["selection_version"] != self.version:
             return False
         if opt.backend is not self.backend or opt.param_groups is not self.group_list:
             return False
@@ -383,16 +514,24 @@ cdef class ReplayOne:
         if finite or (finite is None and self.check_finite[0]):
             opt._refuse_non_finite(gs)
         g = gs[self.i]
-        _next_step(self.state)
-        scalars = tuple(self.scalars_of[0](self.state))
+        t = _next_step(self.state)
+        if self.size < self.dispatch["PARALLEL_THRESHOLD"]:
+            n_threads = 1
+        else:
+            n_threads = self.dispatch["get_num_threads"]()
+        if not self.flat:
+            g = g.reshape(-1)
+        sc = self.scalars_of[0]
+        if (n_threads == 1 and type(sc) is StepScalars and type(self.kernel) is PreparedCall
+                and not self.rounding and type(t) is int and -(1 << 62) < t < (1 << 62)):
+            if (<PreparedCall>self.kernel)._run_scalars(self.param, g, self.states,
+                                                        <StepScalars>sc, t):
+                return True
+        scalars = tuple(sc(self.state))
         floats = scalars[0]
         if self.rounding:
             floats = self.rounded(floats, self.dtype)
-        if self.size < self.dispatch.PARALLEL_THRESHOLD:
-            n_threads = 1
-        else:
-            n_threads = self.dispatch.get_num_threads()
-        _call_kernel(self.kernel, self.param, g if self.flat else g.reshape(-1), self.states,
+        _call_kernel(self.kernel, self.param, g, self.states,
                      floats if type(floats) is tuple else tuple(floats),
                      scalars[1] if type(scalars[1]) is tuple else tuple(scalars[1]), n_threads)
         return True

@@ -8,6 +8,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 """
 import bisect
 import inspect
+import math
 import struct
 import threading
 import weakref
@@ -364,11 +365,44 @@ try:
     from ..backends.cython._checks import overlap_index as _overlap_index
     from ..backends.cython._checks import sparse_pass as _sparse_pass
     from ..backends.cython._checks import ReplayOne as _ReplayOne
+    from ..backends.cython._checks import StepScalars as _StepScalars
 except ImportError:  # the extension was not built
     _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
     _sparse_pass = _sparse_pass_py
     _call_kernel = _call_kernel_py
-    _ReplayOne = None
+    _ReplayOne = _StepScalars = None
+
+
+def _step_scalars_py(floats, flags, terms=()):
+    """``state -> (floats, flags)`` at step ``t = state["step"]``: ``floats`` with the
+    entries of ``terms`` computed from ``t`` -- ``(j, "over_one_minus_pow", a, b)``:
+    ``a / -expm1(t * b)``; ``(j, "sqrt_one_minus_pow", _, b)``: ``sqrt(-expm1(t * b))``;
+    ``(j, "over_decay", a, b)``: ``a / (1.0 + (t - 1) * b)``.  (``_checks.StepScalars``
+    computes the same doubles in C, and hands them to a prepared call without making a
+    float; this twin is used where the extension was not built.)"""
+    floats, flags, terms = tuple(floats), tuple(flags), tuple(terms)
+    expm1, sqrt = math.expm1, math.sqrt
+
+    def scalars(state):
+        t = state["step"]
+        out = list(floats)
+        for at, kind, a, b in terms:
+            if kind == "over_decay":
+                out[at] = a / (1.0 + (t - 1) * b)
+            elif kind == "sqrt_one_minus_pow":
+                out[at] = sqrt(-expm1(t * b))
+            else:
+                out[at] = a / -expm1(t * b)
+        return tuple(out), flags
+    return scalars
+
+
+def _step_scalars(floats, flags, terms=()):
+    """The plan's scalars of a rule whose scalars are constants and the ``terms`` of
+    :func:`_step_scalars_py` (``_checks.StepScalars`` where built)."""
+    if _StepScalars is not None:
+        return _StepScalars(tuple(floats), tuple(flags), tuple(terms))
+    return _step_scalars_py(floats, flags, terms)
 
 
 def _state_dtype(p):
