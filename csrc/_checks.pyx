@@ -57,7 +57,7 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
     """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
-    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
+    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
     and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the
     last step, whose memory cannot have moved), outside the address ranges
     ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
@@ -77,7 +77,8 @@ cdef bint _grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes
         return False
     for i in range(n):
         p = <cnp.ndarray>params[i]
-        if <void*>cnp.PyArray_DESCR(p) != <void*>dtypes[i] or not _has_shape(p, <tuple>shapes[i]):
+        if (<void*>cnp.PyArray_DESCR(p) != <void*>dtypes[i] or not _has_shape(p, <tuple>shapes[i])
+                or not cnp.PyArray_ISWRITEABLE(p)):
             return False
         go = grads[i]
         if type(go) is not cnp.ndarray:

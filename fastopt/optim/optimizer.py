@@ -288,18 +288,19 @@ def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
     """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
-    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the last
-    step, whose memory cannot have moved), outside the address ranges ``[starts[j],
-    ends[j])`` of the parameters and state.  Records each new gradient that passes in
-    ``last``.  ``False`` as soon as one fails.  (``fastopt.backends.cython._checks`` does
-    the same in C, ~20x faster; this is used where it was not built.)
+    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of
+    that dtype object and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the
+    array checked at the last step, whose memory cannot have moved), outside the address
+    ranges ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
+    that passes in ``last``.  ``False`` as soon as one fails.
+    (``fastopt.backends.cython._checks`` does the same in C, ~20x faster; this is used where
+    it was not built.)
     """
     if len(grads) != len(params):
         return False
     for i, g in enumerate(grads):
         p, shape, dtype = params[i], shapes[i], dtypes[i]
-        if p.dtype is not dtype or p.shape != shape:
+        if p.dtype is not dtype or p.shape != shape or not p.flags.writeable:
             return False
         if type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape or \
                 not g.flags.c_contiguous or not g.flags.aligned:
@@ -879,6 +880,9 @@ class Optimizer:
                 gradient(g, p, i)
                 self._refuse_alias(g, f"grads[{i}]")
                 validated[i] = g
+        for i, g in enumerate(grads):  # (made read-only in place since it was added)
+            if g is not None and not params[i].flags.writeable:
+                raise ValueError(f"params[{i}] is read-only")
         if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
             self._refuse_non_finite(grads)
         self._recheck_groups()
@@ -1059,7 +1063,7 @@ class Optimizer:
         selection; that ``param_groups`` is the same list of the same groups; the groups
         edited since (``ParamGroup.edited``) in full, renewing the plan's scalars (an
         edit that changes the kernel or the state in use drops the plan); each
-        parameter's shape and dtype object; each gradient's exact type
+        parameter's shape, dtype object and writeable flag; each gradient's exact type
         ``numpy.ndarray``, dtype object, shape and C-contiguity (all of which can be
         reassigned in place), and for an array other than the one checked at the last
         step, the aliasing search (a binary search in the address ranges of the
