@@ -64,37 +64,54 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
     that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
     full checks, which name the problem).
     """
+    if type(grads) is cnp.ndarray:  # (a sequence of its rows, as in Python)
+        grads = tuple(grads)
     return _grads_pass(params, grads, last, dtypes, shapes, starts, ends)
 
 
 cdef bint _grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes,
-                      list starts, list ends) except -1:
-    # grads_pass, called from C by ReplayOne
-    cdef Py_ssize_t i, n = len(params), low
-    cdef cnp.ndarray p, g
-    cdef object go
+                      object starts, object ends, object opt=None) except -1:
+    # grads_pass, called from C by ReplayOne: ``grads`` may also be one ndarray (one
+    # parameter); ``starts`` None: ``opt``'s ranges, taken only if a gradient is new.
+    cdef Py_ssize_t i, n = len(params)
+    if type(grads) is cnp.ndarray:
+        if n != 1:
+            return False
+        return _grad_pass(params[0], grads, last, 0, dtypes[0], shapes[0], starts, ends, opt)
     if len(grads) != n:
         return False
     for i in range(n):
-        p = <cnp.ndarray>params[i]
-        if (<void*>cnp.PyArray_DESCR(p) != <void*>dtypes[i] or not _has_shape(p, <tuple>shapes[i])
-                or not cnp.PyArray_ISWRITEABLE(p)):
+        if not _grad_pass(params[i], grads[i], last, i, dtypes[i], shapes[i], starts, ends,
+                          opt):
             return False
-        go = grads[i]
-        if type(go) is not cnp.ndarray:
-            return False
-        g = <cnp.ndarray>go
-        if (<void*>cnp.PyArray_DESCR(g) != <void*>dtypes[i] or not _has_shape(g, <tuple>shapes[i])
-                or not cnp.PyArray_IS_C_CONTIGUOUS(g) or not cnp.PyArray_ISALIGNED(g)):
-            return False
-        if go is not last[i]:
-            if cnp.PyArray_SIZE(g):
-                low = <Py_ssize_t>cnp.PyArray_DATA(g)
-                if _overlap(low, low + cnp.PyArray_NBYTES(g), starts, ends) >= 0:
-                    return False
-            last[i] = go
     return True
 
+
+cdef inline bint _grad_pass(object po, object go, list last, Py_ssize_t i, object dtype,
+                            tuple shape, object starts, object ends, object opt) except -1:
+    cdef cnp.ndarray p = <cnp.ndarray>po
+    cdef cnp.ndarray g
+    cdef Py_ssize_t low
+    cdef tuple occupied
+    if (<void*>cnp.PyArray_DESCR(p) != <void*>dtype or not _has_shape(p, shape)
+            or not cnp.PyArray_ISWRITEABLE(p)):
+        return False
+    if type(go) is not cnp.ndarray:
+        return False
+    g = <cnp.ndarray>go
+    if (<void*>cnp.PyArray_DESCR(g) != <void*>dtype or not _has_shape(g, shape)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(g) or not cnp.PyArray_ISALIGNED(g)):
+        return False
+    if go is not last[i]:
+        if cnp.PyArray_SIZE(g):
+            if starts is None:
+                occupied = opt._occupied or opt._occupied_ranges()
+                starts, ends = occupied[0], occupied[1]
+            low = <Py_ssize_t>cnp.PyArray_DATA(g)
+            if _overlap(low, low + cnp.PyArray_NBYTES(g), <list>starts, <list>ends) >= 0:
+                return False
+        last[i] = go
+    return True
 
 def next_step(state):
     """``state["step"] + 1``, stored in the dict ``state`` with ``dict``'s own item
@@ -490,7 +507,7 @@ cdef class ReplayOne:
     def __call__(self, grads):
         cdef object opt = self.optimizer()
         cdef list group_list
-        cdef tuple occupied, scalars
+        cdef tuple scalars
         cdef object gs, g, floats, n_threads
         if opt is None or self.dispatch["selection_version"] != self.version:
             return False
@@ -501,16 +518,13 @@ cdef class ReplayOne:
             return False
         if self.group.edited and not opt._replan_edited_groups(self.plan):
             return False
-        if type(grads) is cnp.ndarray:
-            gs = (grads,)
-        elif type(grads) is list or type(grads) is tuple:
-            gs = grads
-        else:
+        if (type(grads) is not cnp.ndarray and type(grads) is not list
+                and type(grads) is not tuple):
             return False
-        occupied = opt._occupied or opt._occupied_ranges()
-        if not _grads_pass(self.params, gs, self.validated, self.dtypes, self.shapes,
-                           occupied[0], occupied[1]):
+        if not _grads_pass(self.params, grads, self.validated, self.dtypes, self.shapes,
+                           None, None, opt):
             return False
+        gs = (grads,) if type(grads) is cnp.ndarray else grads
         finite = opt.check_finite
         if finite or (finite is None and self.check_finite[0]):
             opt._refuse_non_finite(gs)
