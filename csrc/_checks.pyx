@@ -8,6 +8,7 @@ attributes build a tuple or a dict per access (``__array_interface__`` alone tak
 cimport numpy as cnp
 from cpython.dict cimport PyDict_Check, PyDict_SetItem
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from libc.math cimport expm1, sqrt
 
@@ -57,10 +58,10 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
     """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
-    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the
-    last step, whose memory cannot have moved), outside the address ranges
-    ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
+    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of
+    that dtype object and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the
+    array checked at the last step, whose memory cannot have moved), outside the address
+    ranges ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
     that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
     full checks, which name the problem).
     """
@@ -331,6 +332,10 @@ cdef class PreparedCall:
 
 
 
+# The steps computed in C: |t| < 2**62 (t - 1 and the conversion to double are then those
+# of Python).
+cdef long long STEP_MAX = 4611686018427387904
+
 cdef enum:
     MAX_TERMS = 4
     # The kinds of StepScalars' terms.
@@ -421,7 +426,7 @@ cdef class StepScalars:
         cdef double out[MAX_FLOATS]
         cdef Py_ssize_t j
         t = state["step"]
-        if type(t) is int and self.exact and -(1 << 62) < t < (1 << 62) and self.fill(t, out):
+        if type(t) is int and self.exact and -STEP_MAX < t < STEP_MAX and self.fill(t, out):
             return tuple([out[j] for j in range(self.n_floats)]), self.flags
         floats = list(self.floats)
         for at, kind, a, b in self.terms:
@@ -509,6 +514,8 @@ cdef class ReplayOne:
         cdef list group_list
         cdef tuple scalars
         cdef object gs, g, floats, n_threads
+        cdef long long step = 0
+        cdef int overflow = 1
         if opt is None or self.dispatch["selection_version"] != self.version:
             return False
         if opt.backend is not self.backend or opt.param_groups is not self.group_list:
@@ -537,10 +544,14 @@ cdef class ReplayOne:
         if not self.flat:
             g = g.reshape(-1)
         sc = self.scalars_of[0]
-        if (n_threads == 1 and type(sc) is StepScalars and type(self.kernel) is PreparedCall
-                and not self.rounding and type(t) is int and -(1 << 62) < t < (1 << 62)):
+        if type(t) is int:
+            step = PyLong_AsLongLongAndOverflow(t, &overflow)
+        if (overflow == 0 and -STEP_MAX < step < STEP_MAX
+                and type(n_threads) is int and <long>n_threads == 1
+                and type(sc) is StepScalars and type(self.kernel) is PreparedCall
+                and not self.rounding):
             if (<PreparedCall>self.kernel)._run_scalars(self.param, g, self.states,
-                                                        <StepScalars>sc, t):
+                                                        <StepScalars>sc, step):
                 return True
         scalars = tuple(sc(self.state))
         floats = scalars[0]
@@ -550,6 +561,7 @@ cdef class ReplayOne:
                      floats if type(floats) is tuple else tuple(floats),
                      scalars[1] if type(scalars[1]) is tuple else tuple(scalars[1]), n_threads)
         return True
+
 
 cdef inline bint _row_numbers_below(cnp.ndarray indices, cnp.npy_uint64 n_rows) noexcept:
     """Whether every entry of the 1-D contiguous int32/int64 ``indices`` is in [0, n_rows).
