@@ -8,7 +8,11 @@ attributes build a tuple or a dict per access (``__array_interface__`` alone tak
 cimport numpy as cnp
 from cpython.dict cimport PyDict_Check, PyDict_SetItem
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
+from libc.math cimport expm1, sqrt
+
+import math
 
 cnp.import_array()
 
@@ -54,37 +58,61 @@ def grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes, list 
     """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
-    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the
-    last step, whose memory cannot have moved), outside the address ranges
-    ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
+    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of
+    that dtype object and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the
+    array checked at the last step, whose memory cannot have moved), outside the address
+    ranges ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
     that passes in ``last``.  ``False`` as soon as one fails (the caller then runs the
     full checks, which name the problem).
     """
-    cdef Py_ssize_t i, n = len(params), low
-    cdef cnp.ndarray p, g
-    cdef object go
+    if type(grads) is cnp.ndarray:  # (a sequence of its rows, as in Python)
+        grads = tuple(grads)
+    return _grads_pass(params, grads, last, dtypes, shapes, starts, ends)
+
+
+cdef bint _grads_pass(tuple params, grads, list last, tuple dtypes, tuple shapes,
+                      object starts, object ends, object opt=None) except -1:
+    # grads_pass, called from C by ReplayOne: ``grads`` may also be one ndarray (one
+    # parameter); ``starts`` None: ``opt``'s ranges, taken only if a gradient is new.
+    cdef Py_ssize_t i, n = len(params)
+    if type(grads) is cnp.ndarray:
+        if n != 1:
+            return False
+        return _grad_pass(params[0], grads, last, 0, dtypes[0], shapes[0], starts, ends, opt)
     if len(grads) != n:
         return False
     for i in range(n):
-        p = <cnp.ndarray>params[i]
-        if <void*>cnp.PyArray_DESCR(p) != <void*>dtypes[i] or not _has_shape(p, <tuple>shapes[i]):
+        if not _grad_pass(params[i], grads[i], last, i, dtypes[i], shapes[i], starts, ends,
+                          opt):
             return False
-        go = grads[i]
-        if type(go) is not cnp.ndarray:
-            return False
-        g = <cnp.ndarray>go
-        if (<void*>cnp.PyArray_DESCR(g) != <void*>dtypes[i] or not _has_shape(g, <tuple>shapes[i])
-                or not cnp.PyArray_IS_C_CONTIGUOUS(g) or not cnp.PyArray_ISALIGNED(g)):
-            return False
-        if go is not last[i]:
-            if cnp.PyArray_SIZE(g):
-                low = <Py_ssize_t>cnp.PyArray_DATA(g)
-                if _overlap(low, low + cnp.PyArray_NBYTES(g), starts, ends) >= 0:
-                    return False
-            last[i] = go
     return True
 
+
+cdef inline bint _grad_pass(object po, object go, list last, Py_ssize_t i, object dtype,
+                            tuple shape, object starts, object ends, object opt) except -1:
+    cdef cnp.ndarray p = <cnp.ndarray>po
+    cdef cnp.ndarray g
+    cdef Py_ssize_t low
+    cdef tuple occupied
+    if (<void*>cnp.PyArray_DESCR(p) != <void*>dtype or not _has_shape(p, shape)
+            or not cnp.PyArray_ISWRITEABLE(p)):
+        return False
+    if type(go) is not cnp.ndarray:
+        return False
+    g = <cnp.ndarray>go
+    if (<void*>cnp.PyArray_DESCR(g) != <void*>dtype or not _has_shape(g, shape)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(g) or not cnp.PyArray_ISALIGNED(g)):
+        return False
+    if go is not last[i]:
+        if cnp.PyArray_SIZE(g):
+            if starts is None:
+                occupied = opt._occupied or opt._occupied_ranges()
+                starts, ends = occupied[0], occupied[1]
+            low = <Py_ssize_t>cnp.PyArray_DATA(g)
+            if _overlap(low, low + cnp.PyArray_NBYTES(g), <list>starts, <list>ends) >= 0:
+                return False
+        last[i] = go
+    return True
 
 def next_step(state):
     """``state["step"] + 1``, stored in the dict ``state`` with ``dict``'s own item
@@ -92,6 +120,11 @@ def next_step(state):
     writes) and returned."""
     if not PyDict_Check(state):
         raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    return _next_step(state)
+
+
+cdef inline object _next_step(object state):
+    # (a dict: checked by the caller)
     t = state["step"] + 1
     PyDict_SetItem(state, "step", t)
     return t
@@ -118,6 +151,9 @@ cdef enum:
     # kernels' NOGIL_MIN).
     NOGIL_MIN = 8192
     REQ_WRITE = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
+
+
+cdef class StepScalars
 
 
 cdef class PreparedCall:
@@ -209,12 +245,9 @@ cdef class PreparedCall:
                    tuple flags) except -1:
         """The C entry on these arguments (the bound ones, checked): False, having run
         nothing, if a scalar is not a float or a flag not a bool."""
-        cdef void* data[MAX_ARRAYS]
-        cdef cnp.int64_t sizes[MAX_ARRAYS]
         cdef double fl[MAX_FLOATS]
         cdef char fg[MAX_FLAGS]
-        cdef Py_ssize_t j, k = len(states)
-        cdef cnp.ndarray a
+        cdef Py_ssize_t j
         cdef object x
         if len(floats) != self.n_floats or len(flags) != self.n_flags:
             return False
@@ -231,9 +264,19 @@ cdef class PreparedCall:
                 fg[j] = 0
             else:
                 return False
+        self._run_c(param, grad, states, fl, fg)
+        return True
+
+    cdef void _run_c(self, cnp.ndarray param, cnp.ndarray grad, tuple states, double* fl,
+                     char* fg) noexcept:
+        """The C entry on these arrays (checked) and these scalars and flags."""
+        cdef void* data[MAX_ARRAYS]
+        cdef cnp.int64_t sizes[MAX_ARRAYS]
+        cdef Py_ssize_t j
+        cdef cnp.ndarray a
         data[0], sizes[0] = cnp.PyArray_DATA(param), cnp.PyArray_SIZE(param)
         data[1], sizes[1] = cnp.PyArray_DATA(grad), cnp.PyArray_SIZE(grad)
-        for j in range(k):
+        for j in range(len(states)):
             a = <cnp.ndarray>states[j]
             data[2 + j], sizes[2 + j] = cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a)
         if sizes[0] >= NOGIL_MIN:
@@ -241,6 +284,20 @@ cdef class PreparedCall:
                 self.fn(data, sizes, fl, fg)
         else:
             self.fn(data, sizes, fl, fg)
+
+    cdef bint _run_scalars(self, param, grad, tuple states, StepScalars scalars,
+                           long long t) except -1:
+        """The C entry with ``scalars`` at step ``t`` computed into it (no float made),
+        if the call is one :meth:`__call__` would make there with one thread; False,
+        having run nothing, otherwise."""
+        cdef double fl[MAX_FLOATS]
+        if (self.fn == NULL or scalars.n_floats != self.n_floats
+                or scalars.n_flags != self.n_flags or not scalars.exact
+                or not self._bound(param, grad, states, 0, 1)):
+            return False
+        if not scalars.fill(t, fl):
+            return False
+        self._run_c(<cnp.ndarray>param, <cnp.ndarray>grad, states, fl, scalars.fg)
         return True
 
     cdef object call(self, param, grad, tuple states, tuple floats, tuple flags, n_threads):
@@ -274,6 +331,113 @@ cdef class PreparedCall:
         return PyObject_Call(self.entry, args, NULL)
 
 
+
+# The steps computed in C: |t| < 2**62 (t - 1 and the conversion to double are then those
+# of Python).
+cdef long long STEP_MAX = 4611686018427387904
+
+cdef enum:
+    MAX_TERMS = 4
+    # The kinds of StepScalars' terms.
+    OVER_ONE_MINUS_POW = 0
+    SQRT_ONE_MINUS_POW = 1
+    OVER_DECAY = 2
+
+_TERM_KINDS = {"over_one_minus_pow": OVER_ONE_MINUS_POW,
+               "sqrt_one_minus_pow": SQRT_ONE_MINUS_POW, "over_decay": OVER_DECAY}
+
+
+cdef class StepScalars:
+    """``scalars(state) -> (floats, flags)``: a rule's step scalars at step ``t =
+    state["step"]`` (``Optimizer._scalars_for``), computed in C.
+
+    ``floats`` are the constants, except the entries that ``terms`` computes from ``t``:
+    a term ``(j, kind, a, b)`` sets ``floats[j]`` to
+
+    * ``a / -expm1(t * b)`` (``"over_one_minus_pow"``: a step size over ``1 - beta**t``,
+      ``b = log(beta)``: ``fastopt._internal.numerics.one_minus_pow``),
+    * ``sqrt(-expm1(t * b))`` (``"sqrt_one_minus_pow"``),
+    * ``a / (1.0 + (t - 1) * b)`` (``"over_decay"``: Adagrad's decayed learning rate);
+
+    the doubles of those Python expressions (the same libm functions, the same order;
+    for an int ``t``, as ``math.expm1`` etc. on floats compute them).  ``flags`` are
+    returned as given.  ``ReplayOne`` has them computed straight into a prepared call's
+    C arguments, without making a Python float.
+    """
+    cdef readonly tuple floats, flags, terms
+    cdef double base[MAX_FLOATS]
+    cdef char fg[MAX_FLAGS]
+    cdef int pos[MAX_TERMS]
+    cdef int kind[MAX_TERMS]
+    cdef double ta[MAX_TERMS]
+    cdef double tb[MAX_TERMS]
+    cdef Py_ssize_t n_floats, n_flags, n_terms
+    cdef bint exact  # every constant a float, every flag a bool: the C path applies
+
+    def __init__(self, tuple floats, tuple flags, tuple terms=()):
+        cdef Py_ssize_t j
+        if len(floats) > MAX_FLOATS or len(flags) > MAX_FLAGS or len(terms) > MAX_TERMS:
+            raise ValueError(f"{len(floats)} floats, {len(flags)} flags, {len(terms)} terms: "
+                             f"at most {MAX_FLOATS}, {MAX_FLAGS}, {MAX_TERMS}")
+        self.floats, self.flags, self.terms = floats, flags, terms
+        self.n_floats, self.n_flags, self.n_terms = len(floats), len(flags), len(terms)
+        self.exact = True
+        for j in range(self.n_floats):
+            self.base[j] = floats[j] if type(floats[j]) is float else 0.0
+            self.exact = self.exact and type(floats[j]) is float
+        for j in range(self.n_flags):
+            self.fg[j] = flags[j] is True
+            self.exact = self.exact and (flags[j] is True or flags[j] is False)
+        for j in range(self.n_terms):
+            at, kind, a, b = terms[j]
+            if not 0 <= at < self.n_floats or kind not in _TERM_KINDS:
+                raise ValueError(f"bad term {terms[j]!r}")
+            self.pos[j], self.kind[j] = at, _TERM_KINDS[kind]
+            self.ta[j], self.tb[j] = a, b
+            self.exact = self.exact and type(a) is float and type(b) is float
+
+    cdef bint fill(self, long long t, double* out) noexcept:
+        """``floats`` at step ``t`` into ``out``; False if a term would raise in Python
+        (a zero divisor, a positive exponent: then the Python expressions run)."""
+        cdef Py_ssize_t j
+        cdef double x, d
+        for j in range(self.n_floats):
+            out[j] = self.base[j]
+        for j in range(self.n_terms):
+            if self.kind[j] == OVER_DECAY:
+                d = 1.0 + <double>(t - 1) * self.tb[j]
+                if d == 0.0:
+                    return False
+                out[self.pos[j]] = self.ta[j] / d
+                continue
+            x = <double>t * self.tb[j]
+            if not x <= 0.0:  # (math.expm1 would overflow; a NaN b)
+                return False
+            d = -expm1(x)
+            if self.kind[j] == SQRT_ONE_MINUS_POW:
+                out[self.pos[j]] = sqrt(d)
+            elif d == 0.0:
+                return False
+            else:
+                out[self.pos[j]] = self.ta[j] / d
+        return True
+
+    def __call__(self, state):
+        cdef double out[MAX_FLOATS]
+        cdef Py_ssize_t j
+        t = state["step"]
+        if type(t) is int and self.exact and -STEP_MAX < t < STEP_MAX and self.fill(t, out):
+            return tuple([out[j] for j in range(self.n_floats)]), self.flags
+        floats = list(self.floats)
+        for at, kind, a, b in self.terms:
+            if kind == "over_decay":
+                floats[at] = a / (1.0 + (t - 1) * b)
+            elif kind == "sqrt_one_minus_pow":
+                floats[at] = math.sqrt(-math.expm1(t * b))
+            else:
+                floats[at] = a / -math.expm1(t * b)
+        return tuple(floats), self.flags
+
 cdef inline bint _carray(cnp.ndarray a, cnp.dtype dtype):
     """Whether ``a`` is C-contiguous, aligned, writeable and of the dtype ``dtype`` (the
     same object, or an equivalent one)."""
@@ -287,12 +451,16 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
     """``kernel(param, grad, *states, *floats, *flags, n_threads)``, its arguments passed
     from a C array (no argument list is built: the fast path's calls), or for a
     :class:`PreparedCall`, in one tuple to its entry point."""
+    return _call_kernel(kernel, param, grad, states if type(states) is tuple else tuple(states),
+                        floats if type(floats) is tuple else tuple(floats),
+                        flags if type(flags) is tuple else tuple(flags), n_threads)
+
+
+cdef object _call_kernel(kernel, param, grad, tuple states, tuple floats, tuple flags,
+                         n_threads):
     cdef PyObject* args[40]
     cdef Py_ssize_t k = 2, j
     cdef tuple part
-    states = states if type(states) is tuple else tuple(states)
-    floats = floats if type(floats) is tuple else tuple(floats)
-    flags = flags if type(flags) is tuple else tuple(flags)
     if type(kernel) is PreparedCall:
         return (<PreparedCall>kernel).call(param, grad, states, floats, flags, n_threads)
     if len(states) + len(floats) + len(flags) > 37:
@@ -305,6 +473,94 @@ def call_kernel(kernel, param, grad, states, floats, flags, n_threads):
             k += 1
     args[k] = <PyObject*>n_threads
     return PyObject_Vectorcall(kernel, args, k + 1, NULL)
+
+
+
+cdef class ReplayOne:
+    """The replayed step of a plan of one group and one elementwise call (a model with
+    one parameter): ``Optimizer._replay_one``'s ``replay`` in C, with the same checks in
+    the same order, all before anything is written.  ``replay(grads)`` makes the step and
+    returns True, or returns False having done nothing (the caller then takes the full
+    path, whose checks name any problem).  It holds the optimizer weakly (the optimizer
+    keeps the plan: no cycle)."""
+    cdef object optimizer, version, backend, group_list, group, plan
+    cdef dict dispatch  # the module's namespace
+    cdef tuple params, dtypes, shapes, states
+    cdef list validated, scalars_of, check_finite
+    cdef object kernel, param, state, size, dtype, rounded
+    cdef Py_ssize_t i
+    cdef bint rounding, flat
+
+    def __init__(self, optimizer_ref, dispatch, tuple plan, list validated, list check_finite,
+                 rounded):
+        """``plan``: ``Optimizer._make_plan``'s tuple (one group, one ``_ONE`` call);
+        ``dispatch`` the module ``fastopt.backends._dispatch``; ``check_finite`` the
+        global switch's list (``optimizer._CHECK_FINITE``); ``rounded`` the function
+        ``optimizer._rounded``."""
+        cdef tuple call
+        (self.version, self.backend, self.group_list, groups, self.params, self.shapes,
+         self.dtypes, calls, _, self.scalars_of) = plan[:10]
+        call = calls[0]
+        self.i, self.kernel, self.param = call[1], call[2], call[3]
+        self.states = tuple(call[4])
+        self.state, self.size, self.dtype, self.rounding = call[6], call[7], call[8], call[9]
+        self.group = groups[0]
+        self.flat = len(<tuple>self.shapes[self.i]) == 1
+        self.optimizer, self.dispatch, self.plan = optimizer_ref, vars(dispatch), plan
+        self.validated, self.check_finite, self.rounded = validated, check_finite, rounded
+
+    def __call__(self, grads):
+        cdef object opt = self.optimizer()
+        cdef list group_list
+        cdef tuple scalars
+        cdef object gs, g, floats, n_threads
+        cdef long long step = 0
+        cdef int overflow = 1
+        if opt is None or self.dispatch["selection_version"] != self.version:
+            return False
+        if opt.backend is not self.backend or opt.param_groups is not self.group_list:
+            return False
+        group_list = <list>self.group_list
+        if len(group_list) != 1 or group_list[0] is not self.group:
+            return False
+        if self.group.edited and not opt._replan_edited_groups(self.plan):
+            return False
+        if (type(grads) is not cnp.ndarray and type(grads) is not list
+                and type(grads) is not tuple):
+            return False
+        if not _grads_pass(self.params, grads, self.validated, self.dtypes, self.shapes,
+                           None, None, opt):
+            return False
+        gs = (grads,) if type(grads) is cnp.ndarray else grads
+        finite = opt.check_finite
+        if finite or (finite is None and self.check_finite[0]):
+            opt._refuse_non_finite(gs)
+        g = gs[self.i]
+        t = _next_step(self.state)
+        if self.size < self.dispatch["PARALLEL_THRESHOLD"]:
+            n_threads = 1
+        else:
+            n_threads = self.dispatch["get_num_threads"]()
+        if not self.flat:
+            g = g.reshape(-1)
+        sc = self.scalars_of[0]
+        if type(t) is int:
+            step = PyLong_AsLongLongAndOverflow(t, &overflow)
+        if (overflow == 0 and -STEP_MAX < step < STEP_MAX
+                and type(n_threads) is int and <long>n_threads == 1
+                and type(sc) is StepScalars and type(self.kernel) is PreparedCall
+                and not self.rounding):
+            if (<PreparedCall>self.kernel)._run_scalars(self.param, g, self.states,
+                                                        <StepScalars>sc, step):
+                return True
+        scalars = tuple(sc(self.state))
+        floats = scalars[0]
+        if self.rounding:
+            floats = self.rounded(floats, self.dtype)
+        _call_kernel(self.kernel, self.param, g, self.states,
+                     floats if type(floats) is tuple else tuple(floats),
+                     scalars[1] if type(scalars[1]) is tuple else tuple(scalars[1]), n_threads)
+        return True
 
 
 cdef inline bint _row_numbers_below(cnp.ndarray indices, cnp.npy_uint64 n_rows) noexcept:

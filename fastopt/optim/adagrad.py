@@ -1,6 +1,6 @@
 """Adagrad."""
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _step_scalars
 
 
 class Adagrad(Optimizer):
@@ -103,3 +103,7 @@ class Adagrad(Optimizer):
     def _scalars(self, group, state):
         clr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
         return (clr, group["weight_decay"], group["eps"]), (group["maximize"],)
+
+    def _scalars_for(self, group):
+        return _step_scalars((0.0, group["weight_decay"], group["eps"]), (group["maximize"],),
+                             [(0, "over_decay", group["lr"], group["lr_decay"])])

@@ -2,7 +2,7 @@
 import math
 
 from .._internal import validation as check
-from .optimizer import Optimizer, _one_minus_pow
+from .optimizer import Optimizer, _one_minus_pow, _step_scalars
 
 
 class Adam(Optimizer):
@@ -127,30 +127,27 @@ class Adam(Optimizer):
                 (group["amsgrad"], group["maximize"]))
 
     def _scalars_for(self, group):
-        # _scalars with the step-independent terms computed once (the same doubles).
+        # _scalars with the step-independent terms computed once (the same doubles):
+        # one_minus_pow(beta, t) = -expm1(t * log(beta)), the logs taken here, or 1.0
+        # for beta == 0.
         lr = group["lr"]
         beta1, beta2 = group["betas"]
         wd = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        one_minus_beta1, one_minus_beta2, eps = 1.0 - beta1, 1.0 - beta2, group["eps"]
-        coupled_wd, keep = (0.0 if decoupled else wd), (1.0 - lr * wd if decoupled else 1.0)
-        flags = (group["amsgrad"], group["maximize"])
-        sqrt, expm1 = math.sqrt, math.expm1
-        if beta1 == 0.0 or beta2 == 0.0:  # (one_minus_pow's special case)
-            def scalars(state):
-                t = state["step"]
-                return ((beta1, one_minus_beta1, beta2, one_minus_beta2,
-                         lr / _one_minus_pow(beta1, t), sqrt(_one_minus_pow(beta2, t)), eps,
-                         coupled_wd, keep), flags)
-            return scalars
-        # one_minus_pow(beta, t) = -expm1(t * log(beta)), with the logs taken once
-        log_beta1, log_beta2 = math.log(beta1), math.log(beta2)
-
-        def scalars(state):
-            t = state["step"]
-            return ((beta1, one_minus_beta1, beta2, one_minus_beta2, lr / -expm1(t * log_beta1),
-                     sqrt(-expm1(t * log_beta2)), eps, coupled_wd, keep), flags)
-        return scalars
+        terms = []
+        step_size = bias_correction2_sqrt = 0.0  # (computed per step by the terms)
+        if beta1 == 0.0:
+            step_size = lr / 1.0
+        else:
+            terms.append((4, "over_one_minus_pow", lr, math.log(beta1)))
+        if beta2 == 0.0:
+            bias_correction2_sqrt = math.sqrt(1.0)
+        else:
+            terms.append((5, "sqrt_one_minus_pow", 0.0, math.log(beta2)))
+        return _step_scalars(
+            (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_size, bias_correction2_sqrt,
+             group["eps"], 0.0 if decoupled else wd, 1.0 - lr * wd if decoupled else 1.0),
+            (group["amsgrad"], group["maximize"]), terms)
 
 
 class AdamW(Adam):

@@ -8,6 +8,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 """
 import bisect
 import inspect
+import math
 import struct
 import threading
 import weakref
@@ -287,18 +288,19 @@ def _grads_pass_py(params, grads, last, dtypes, shapes, starts, ends):
     """Whether every ``grads[i]`` passes the fast path's checks for ``params[i]``.
 
     ``params[i]`` must still have the dtype object ``dtypes[i]`` and the shape
-    ``shapes[i]``; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of that dtype object
-    and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the array checked at the last
-    step, whose memory cannot have moved), outside the address ranges ``[starts[j],
-    ends[j])`` of the parameters and state.  Records each new gradient that passes in
-    ``last``.  ``False`` as soon as one fails.  (``fastopt.backends.cython._checks`` does
-    the same in C, ~20x faster; this is used where it was not built.)
+    ``shapes[i]`` and be writeable; ``grads[i]`` must be a ``numpy.ndarray`` (exactly) of
+    that dtype object and shape, C-contiguous, aligned and, unless it is ``last[i]`` (the
+    array checked at the last step, whose memory cannot have moved), outside the address
+    ranges ``[starts[j], ends[j])`` of the parameters and state.  Records each new gradient
+    that passes in ``last``.  ``False`` as soon as one fails.
+    (``fastopt.backends.cython._checks`` does the same in C, ~20x faster; this is used where
+    it was not built.)
     """
     if len(grads) != len(params):
         return False
     for i, g in enumerate(grads):
         p, shape, dtype = params[i], shapes[i], dtypes[i]
-        if p.dtype is not dtype or p.shape != shape:
+        if p.dtype is not dtype or p.shape != shape or not p.flags.writeable:
             return False
         if type(g) is not np.ndarray or g.dtype is not dtype or g.shape != shape or \
                 not g.flags.c_contiguous or not g.flags.aligned:
@@ -363,10 +365,45 @@ try:
     from ..backends.cython._checks import next_step as _next_step
     from ..backends.cython._checks import overlap_index as _overlap_index
     from ..backends.cython._checks import sparse_pass as _sparse_pass
+    from ..backends.cython._checks import ReplayOne as _ReplayOne
+    from ..backends.cython._checks import StepScalars as _StepScalars
 except ImportError:  # the extension was not built
     _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
     _sparse_pass = _sparse_pass_py
     _call_kernel = _call_kernel_py
+    _ReplayOne = _StepScalars = None
+
+
+def _step_scalars_py(floats, flags, terms=()):
+    """``state -> (floats, flags)`` at step ``t = state["step"]``: ``floats`` with the
+    entries of ``terms`` computed from ``t`` -- ``(j, "over_one_minus_pow", a, b)``:
+    ``a / -expm1(t * b)``; ``(j, "sqrt_one_minus_pow", _, b)``: ``sqrt(-expm1(t * b))``;
+    ``(j, "over_decay", a, b)``: ``a / (1.0 + (t - 1) * b)``.  (``_checks.StepScalars``
+    computes the same doubles in C, and hands them to a prepared call without making a
+    float; this twin is used where the extension was not built.)"""
+    floats, flags, terms = tuple(floats), tuple(flags), tuple(terms)
+    expm1, sqrt = math.expm1, math.sqrt
+
+    def scalars(state):
+        t = state["step"]
+        out = list(floats)
+        for at, kind, a, b in terms:
+            if kind == "over_decay":
+                out[at] = a / (1.0 + (t - 1) * b)
+            elif kind == "sqrt_one_minus_pow":
+                out[at] = sqrt(-expm1(t * b))
+            else:
+                out[at] = a / -expm1(t * b)
+        return tuple(out), flags
+    return scalars
+
+
+def _step_scalars(floats, flags, terms=()):
+    """The plan's scalars of a rule whose scalars are constants and the ``terms`` of
+    :func:`_step_scalars_py` (``_checks.StepScalars`` where built)."""
+    if _StepScalars is not None:
+        return _StepScalars(tuple(floats), tuple(flags), tuple(terms))
+    return _step_scalars_py(floats, flags, terms)
 
 
 def _state_dtype(p):
@@ -843,6 +880,9 @@ class Optimizer:
                 gradient(g, p, i)
                 self._refuse_alias(g, f"grads[{i}]")
                 validated[i] = g
+        for i, g in enumerate(grads):  # (made read-only in place since it was added)
+            if g is not None and not params[i].flags.writeable:
+                raise ValueError(f"params[{i}] is read-only")
         if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
             self._refuse_non_finite(grads)
         self._recheck_groups()
@@ -946,7 +986,11 @@ class Optimizer:
     def _replay_one(self, plan):
         """:meth:`_step_planned` for a plan of one group and one elementwise call (a model
         with one parameter): the same checks in the same order, with what the plan holds
-        bound once, so that a small step costs little more than its kernel."""
+        bound once, so that a small step costs little more than its kernel.  With the
+        Cython extension this is ``_checks.ReplayOne``, the same function in C."""
+        if _ReplayOne is not None:
+            return _ReplayOne(weakref.ref(self), _dispatch, plan, self._validated_grads,
+                              _CHECK_FINITE, _rounded)
         (version, backend, group_list, groups, params, shapes, dtypes, calls, _, scalars_of,
          _) = plan
         _, i, kernel, param, states, _, state, size, dtype, rounding = calls[0]
@@ -1019,7 +1063,7 @@ class Optimizer:
         selection; that ``param_groups`` is the same list of the same groups; the groups
         edited since (``ParamGroup.edited``) in full, renewing the plan's scalars (an
         edit that changes the kernel or the state in use drops the plan); each
-        parameter's shape and dtype object; each gradient's exact type
+        parameter's shape, dtype object and writeable flag; each gradient's exact type
         ``numpy.ndarray``, dtype object, shape and C-contiguity (all of which can be
         reassigned in place), and for an array other than the one checked at the last
         step, the aliasing search (a binary search in the address ranges of the

@@ -1,6 +1,6 @@
 """RMSprop: plain, centered, with momentum."""
 from .._internal import validation as check
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _step_scalars
 
 
 class RMSprop(Optimizer):
@@ -92,3 +92,6 @@ class RMSprop(Optimizer):
         alpha = group["alpha"]
         return ((group["lr"], alpha, 1.0 - alpha, group["eps"], group["weight_decay"],
                  group["momentum"]), (group["centered"], group["maximize"]))
+
+    def _scalars_for(self, group):
+        return _step_scalars(*self._scalars(group, None))  # (none depends on the step)

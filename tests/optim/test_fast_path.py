@@ -408,3 +408,114 @@ def test_threads_from_the_rules_cost_per_element(monkeypatch, backend, cls, kwar
     with lowered_threshold(largest * cost + 1):
         opt.step(as_given(grads_for(params, 5)))
     assert not asked
+
+
+def _replay_impl(monkeypatch, replay):
+    """The one-call replay and the plan's scalars in C (``_checks.ReplayOne``,
+    ``_checks.StepScalars``) or their Python twins."""
+    from fastopt.optim import optimizer as O
+    if replay == "python":
+        monkeypatch.setattr(O, "_ReplayOne", None)
+        monkeypatch.setattr(O, "_StepScalars", None)
+    elif O._ReplayOne is None:
+        pytest.skip("the Cython extension is not built")
+
+
+def _unaligned_like(g):
+    raw = bytearray(g.nbytes + 1)
+    out = np.frombuffer(raw, g.dtype, count=g.size, offset=1).reshape(g.shape)
+    out[...] = g
+    assert not out.flags.aligned
+    return out
+
+
+@backends
+@pytest.mark.parametrize("replay", ["c", "python"])
+def test_bad_steps_between_replayed_small_steps(monkeypatch, backend, replay):
+    """A one-parameter model (the replayed small step, issue 13): each bad step is refused
+    with the full path's error before anything is written, and the good steps around
+    them (with hyperparameter edits) give the reference's bits."""
+    _replay_impl(monkeypatch, replay)
+    params, opt = make(backend, "single", dtype=np.float32)
+    ref_params, ref = make("python", "single", dtype=np.float32)
+    p = params[0]
+
+    def good(t, edit=None):
+        for o, ps in ((opt, params), (ref, ref_params)):
+            if edit:
+                o.param_groups[0].update(edit)
+            o.step(grads_for(ps, t)[0])
+        for a, b in [(p, ref_params[0])] + [(opt.state[0][k], ref.state[0][k])
+                                            for k in ref.state[0]]:
+            np.testing.assert_array_equal(a, b)
+
+    g = grads_for(params, 9)[0]
+    bad = [(lambda: [g, g], ValueError, "grads has 2 entries"),
+           (lambda: [], ValueError, "grads has 0 entries"),
+           (lambda: _unaligned_like(g), ValueError, r"grads\[0\] is not aligned"),
+           (lambda: g.astype(np.float64), TypeError, "has dtype float64"),
+           (lambda: np.asfortranarray(np.stack([g, g], -1))[..., 0], ValueError,
+            "not C-contiguous"),
+           (lambda: p, ValueError, "shares memory with params"),
+           (lambda: opt.state[0]["exp_avg"], ValueError, "shares memory"),
+           (lambda: {"lr": -1.0}, ValueError, "lr must be >= 0"),
+           (lambda: {"betas": (0.9, 1.5)}, ValueError, r"betas\[1\]"),
+           (lambda: "read-only", ValueError, r"params\[0\] is read-only")]
+    for t in range(3):
+        good(t)
+    for k, (make_bad, error, match) in enumerate(bad):
+        before = snapshot(params, opt)
+        arg_ = make_bad()
+        saved = dict(opt.param_groups[0])
+        with pytest.raises(error, match=match):
+            if isinstance(arg_, dict):
+                opt.param_groups[0].update(arg_)
+                opt.step(g)
+            elif isinstance(arg_, str):
+                p.flags.writeable = False
+                opt.step(g)
+            else:
+                opt.step(arg_)
+        assert_unchanged(before, params, opt)
+        p.flags.writeable = True
+        opt.param_groups[0].update(saved)
+        good(10 + k, {"betas": (0.8, 0.99)} if k == 3 else
+             {"betas": (0.0, 0.9), "weight_decay": 0.1} if k == 6 else None)
+    assert opt.state[0]["step"] == 3 + len(bad)
+
+
+@pytest.mark.parametrize("terms", [
+    (), ((4, "over_one_minus_pow", 0.1, np.log(0.9)), (5, "sqrt_one_minus_pow", 0.0, np.log(0.999))),
+    ((0, "over_decay", 0.01, 0.5),), ((1, "over_decay", 3e-4, 0.0),),
+    ((2, "over_one_minus_pow", 1e-3, np.log(1e-300)), (3, "sqrt_one_minus_pow", 0.0, np.log(0.5)))])
+def test_step_scalars_in_c_are_the_doubles_of_the_python_expressions(terms):
+    """``_checks.StepScalars`` (C) against ``_step_scalars_py`` (the Python expressions),
+    bit for bit, at small and large steps, with a step that is a NumPy integer and with
+    constants that are not floats (the Python expressions then)."""
+    require("cython")
+    from fastopt.backends.cython._checks import StepScalars
+    from fastopt.optim.optimizer import _step_scalars_py
+    terms = tuple((j, kind, float(a), float(b)) for j, kind, a, b in terms)
+    for floats in [(0.9, 0.1, 0.999, 1e-3, 0.0, 0.0, 1e-8), (0.9, 1, 0.5, 2, 0.0, 0.0, 0)]:
+        for flags in [(True, False), ()]:
+            c, py = StepScalars(floats, flags, terms), _step_scalars_py(floats, flags, terms)
+            for t in [1, 2, 3, 7, 100, 12345, 10 ** 7, 2 ** 60, np.int64(5)]:
+                got, want = c({"step": t}), py({"step": t})
+                assert got[1] == want[1] == flags
+                assert [type(x) for x in got[0]] == [type(x) for x in want[0]]
+                assert [float(x).hex() for x in got[0]] == [float(x).hex() for x in want[0]], t
+    with pytest.raises(ValueError, match="bad term"):
+        StepScalars((1.0,), (), ((3, "over_decay", 1.0, 1.0),))
+
+
+@pytest.mark.parametrize("cls,kwargs", [(fastopt.Adagrad, dict(lr_decay=0.01, weight_decay=0.1)),
+                                        (fastopt.RMSprop, dict(centered=True, momentum=0.5))])
+def test_plan_scalars_of_adagrad_and_rmsprop_are_those_of_the_full_path(cls, kwargs):
+    p = np.zeros(3)
+    opt = cls(p, **kwargs)
+    group = opt.param_groups[0]
+    planned = opt._scalars_for(group)
+    for t in [1, 2, 3, 7, 100, 12345, 10**7]:
+        got, want = planned({"step": t}), opt._scalars(group, {"step": t})
+        assert [x.hex() for x in got[0]] == [float(x).hex() for x in want[0]]
+        assert got[1] == want[1]

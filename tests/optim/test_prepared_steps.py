@@ -1,7 +1,7 @@
-"""The replayed steps of a one-parameter model on numba's prepared calls (the small step of
-issue 13): the plan calls the rule's compiled loop from C (the C function of
-``<rule>_address``; without the Cython extension, the overload's entry point) with
-unrounded scalars.
+"""The replayed steps of a one-parameter model on prepared calls (the small step of issue
+13): the plan calls the rule's compiled loop from C -- numba's C function of
+``<rule>_address`` (without the Cython extension, the overload's entry point), the Cython
+kernel's C entry (``<rule>.prepare``) -- with unrounded scalars.
 
 Every rule and option combination reproduces the reference bit for bit through them, with
 a hyperparameter edit half-way (the plan's scalars renewed) and a change of the thread
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 import fastopt
-from fastopt.backends.numba import _jit
+try:
+    from fastopt.backends.numba import _jit
+except ImportError:  # numba is not installed (its tests skip)
+    _jit = None
 
 from conftest import bits, lowered_threshold, require
 from optimizer_cases import case_id, cases
-
-require("numba")
 
 SHAPE = (33, 5)
 STEPS = 8
@@ -47,12 +48,14 @@ def is_prepared(fn):
     return type(fn).__name__ == "PreparedCall" or fn.__name__.endswith("_prepared")
 
 
+@pytest.mark.parametrize("backend", ["numba", "cython"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("cls,kwargs", [pytest.param(c, k, id=case_id(c, k)) for c, k in cases()])
-def test_one_parameter_steps_reproduce_the_reference(cls, kwargs, dtype):
+def test_one_parameter_steps_reproduce_the_reference(cls, kwargs, dtype, backend):
+    require(backend)
     want_param, want, _ = run(cls, kwargs, dtype, "python")
     for threads_after in (None, 2):
-        param, opt, kernels = run(cls, kwargs, dtype, "numba", threads_after)
+        param, opt, kernels = run(cls, kwargs, dtype, backend, threads_after)
         label = f"{case_id(cls, kwargs)} threads_after={threads_after}"
         assert np.array_equal(bits(param), bits(want_param)), label
         for name, v in want.state[0].items():
@@ -67,15 +70,18 @@ def test_one_parameter_steps_reproduce_the_reference(cls, kwargs, dtype):
                 assert any(k.address != 0 for k in kernels), label
 
 
-@pytest.mark.parametrize("impl", ["cython", "python"])
-def test_a_bad_gradient_after_prepared_steps_is_refused_before_any_write(impl, monkeypatch):
+@pytest.mark.parametrize("impl,backend", [("cython", "numba"), ("python", "numba"),
+                                          ("cython", "cython")])
+def test_a_bad_gradient_after_prepared_steps_is_refused_before_any_write(impl, backend,
+                                                                          monkeypatch):
     """The plan's checks run before the prepared call: the errors of the full checks."""
+    require(backend)
     if impl == "python":
         monkeypatch.setattr(_jit, "_PreparedCall", None)
     elif _jit._PreparedCall is None:
         pytest.skip("the Cython extension is not built")
     param = np.linspace(-1, 1, 40, dtype=np.float32)
-    opt = fastopt.Adam(param, backend="numba", lr=0.1)
+    opt = fastopt.Adam(param, backend=backend, lr=0.1)
     g = np.ones(40, np.float32)
     for _ in range(3):
         opt.step(g)
