@@ -463,16 +463,12 @@ def _chunk_impl(body, packed, mode):
     ``body(*args[lo:hi])`` (mode "slices": every array argument sliced), ``body(*args, lo,
     hi)`` ("ranges") or, for the sparse row kernels ("rows", ``args`` those of
     ``<algorithm>_sparse``: ``param, indices, values, *state, *scalars, slots, rows,
-    coalesced``), ``body(param, coalesced, *state, rows, lo, hi, *scalars)``; ("parts",
-    ``packed`` ``(args, part_start)``) for each part ``p`` of ``[lo, hi)``: the coalescing
-    of its positions (:func:`fastopt.backends.numba._sparse.coalesce_part`), ``body`` on
-    its distinct rows as in "rows", and the release of their slots.
+    coalesced``), ``body(param, coalesced, *state, rows, lo, hi, *scalars)``.
 
     Generated source: which arguments are arrays (and how many states a sparse kernel
     has) is known only from the types."""
-    args = packed.types[0]
+    (args,) = packed.types
     m = len(args.types)
-    scope = {"body": body}
     if mode == "slices":
         call = [f"a[{i}][lo:hi]" if isinstance(t, types.Array) else f"a[{i}]"
                 for i, t in enumerate(args.types)]
@@ -482,26 +478,10 @@ def _chunk_impl(body, packed, mode):
         k = 3
         while k < m - 3 and isinstance(args.types[k], types.Array):
             k += 1
-        rows_call = (["a[0]", f"a[{m - 1}]"] + [f"a[{i}]" for i in range(3, k)]
-                     + [f"a[{m - 2}]", "{lo}", "{hi}"] + [f"a[{i}]" for i in range(k, m - 3)])
-        call = [c.format(lo="lo", hi="hi") for c in rows_call]
-    if mode == "parts":
-        from fastopt.backends.numba import _sparse  # (it imports this module)
-        scope.update(coalesce_part=_sparse.coalesce_part, release=_sparse.release_part)
-        call = [c.format(lo="j0", hi="j0 + u") for c in rows_call]
-        src = (f"def chunk(packed, lo, hi):\n"
-               f"    a = packed[0]\n"
-               f"    part_start = packed[1]\n"
-               f"    for p in range(lo, hi):\n"
-               f"        j0 = part_start[p]\n"
-               f"        j1 = part_start[p + 1]\n"
-               f"        if j0 < j1:\n"
-               f"            u = coalesce_part(a[1], a[2], a[{m - 3}], a[{m - 2}], a[{m - 1}], "
-               f"j0, j1)\n"
-               f"            body({', '.join(call)})\n"
-               f"            release(a[{m - 3}], a[{m - 2}], j0, j0 + u)\n")
-    else:
-        src = f"def chunk(packed, lo, hi):\n    a = packed[0]\n    body({', '.join(call)})\n"
+        call = (["a[0]", f"a[{m - 1}]"] + [f"a[{i}]" for i in range(3, k)]
+                + [f"a[{m - 2}]", "lo", "hi"] + [f"a[{i}]" for i in range(k, m - 3)])
+    src = f"def chunk(packed, lo, hi):\n    a = packed[0]\n    body({', '.join(call)})\n"
+    scope = {"body": body}
     exec(compile(src, f"<fastopt pooled chunk: {mode}>", "exec"), scope)
     return scope["chunk"]
 
@@ -552,7 +532,6 @@ def _pool_for(mode):
 pool_for_slices = _pool_for("slices")
 pool_for_ranges = _pool_for("ranges")
 pool_for_rows = _pool_for("rows")
-pool_for_parts = _pool_for("parts")
 
 
 def callee(fn):

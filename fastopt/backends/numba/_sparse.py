@@ -17,14 +17,6 @@ passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
    disjoint rows and the result does not depend on the number of chunks);
 3. :func:`release`: ``slots`` back to all ``-1``.
 
-On several threads (the ``pooled`` twins, :func:`for_rows`) the step is cut by rows into
-parts instead, as the Cython kernels do (``sparse_step`` in ``csrc/_kernel_common.pxd``):
-:func:`partition` lists the positions of each part (a hash of the row, :func:`part_of`)
-in order, and each part, one chunk of the pool, coalesces its positions
-(:func:`coalesce_part`), updates its distinct rows and releases their slots: the
-coalescing pass is shared by the threads too, and a row's values are still summed in
-order of appearance.
-
 State arrays reach the compiled code flattened to 1-D (the Python wrapper reshapes
 them, a view): row ``r`` of a state of width ``d`` is ``state[r * d:r * d + d]``, and
 the same slice of an *unused* (empty) state is empty -- it is never indexed, and no
@@ -35,7 +27,6 @@ Caveat (as for :mod:`fastopt.backends.numba._jit`): numba does not invalidate th
 cached kernels of the algorithm modules when this file changes; after editing it,
 delete ``fastopt/backends/numba/__pycache__/*.nb[ic]``.
 """
-import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -46,10 +37,6 @@ from fastopt.backends.numba import _jit
 #: the index this many positions ahead (``slots`` is 8 bytes per table row, 8 MB for 10**6
 #: rows, read at random: without it each lookup waits for memory).
 COALESCE_AHEAD = 16
-#: On several threads a sparse step is cut into this many parts per thread (at most
-#: ``MAX_PARTS``), claimed dynamically, as in the Cython kernels.
-PARTS_PER_THREAD = 4
-MAX_PARTS = 64
 
 
 @intrinsic
@@ -144,91 +131,16 @@ def release(slots, rows, u):
         slots[rows[j]] = -1
 
 
-@_jit.serial
-def part_of(r, n_parts):
-    """The part of row ``r`` among ``n_parts``: Fibonacci hashing, as the Cython kernels
-    (Zipf-hot rows 0, 1, 2, ... land in different parts)."""
-    h = (np.uint64(r) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-    return np.intp((h * np.uint64(n_parts)) >> np.uint64(32))
-
-
-@_jit.serial
-def partition(indices, rows, part_start, n_parts):
-    """List the positions of each of ``n_parts`` parts, in order, in ``rows``: part ``p``'s
-    are ``rows[part_start[p]:part_start[p + 1]]``.  Every index in ``[0, slots.size)``."""
-    # The counts, then the next free place of each part: a local array (kept in
-    # part_start, each entry was reloaded after every store to rows: 2-3x slower).
-    fill = np.zeros(MAX_PARTS, np.intp)
-    for i in range(indices.size):
-        fill[part_of(indices[i], n_parts)] += 1
-    total = 0
-    for p in range(n_parts):
-        part_start[p] = total
-        count = fill[p]
-        fill[p] = total
-        total += count
-    part_start[n_parts] = total
-    for i in range(indices.size):
-        p = part_of(indices[i], n_parts)
-        j = fill[p]
-        rows[j] = i
-        fill[p] = j + 1
-
-
-@_jit.serial
-def coalesce_part(indices, values, slots, rows, coalesced, j0, j1):
-    """:func:`coalesce` of the positions ``rows[j0:j1]`` (one part's, in order): its
-    distinct rows go to ``rows[j0:j0 + u]`` (over positions already read), their sums to
-    ``coalesced[j0:j0 + u]``, ``slots[rows[j]] == j``; returns ``u``."""
-    d = values.shape[1]
-    zero = coalesced.dtype.type(0)
-    w = j0
-    for j in range(j0, j1):
-        if j + COALESCE_AHEAD < j1:  # a later position of this part (w <= j: not yet overwritten)
-            prefetch_w(slots, indices[rows[j + COALESCE_AHEAD]])
-        i = rows[j]
-        r = indices[i]
-        s = slots[r]
-        v = values[i]
-        if s < 0:
-            slots[r] = w
-            rows[w] = r
-            c = coalesced[w]
-            for jj in range(d):
-                c[jj] = zero + v[jj]
-            w += 1
-        else:
-            c = coalesced[s]
-            for jj in range(d):
-                c[jj] = c[jj] + v[jj]
-    return w - j0
-
-
-@_jit.serial
-def release_part(slots, rows, j0, j1):
-    """Restore the slots of the rows ``rows[j0:j1]`` to ``-1``."""
-    for j in range(j0, j1):
-        slots[rows[j]] = -1
-
-
 @_jit.callee
 def for_rows(body, args):
     """The ``pooled`` twin of ``<algorithm>_sparse_parallel`` (``args``: its arguments,
-    then ``n_threads`` and the pool's address): on several threads the step cut into
-    parts on fastopt's pool (:func:`partition`, then per part :func:`coalesce_part`,
-    ``body`` -- the module's ``<algorithm>_rows`` -- on its rows and
-    :func:`release_part`); else :func:`coalesce`, ``body`` on chunks of the distinct rows,
+    then ``n_threads`` and the pool's address): :func:`coalesce`, then ``body`` (the
+    module's ``<algorithm>_rows``) on chunks of the distinct rows on fastopt's pool, then
     :func:`release`."""
     kargs = unowned(args[:-2])  # the chunks' calls then count no references either
     slots, rows, coalesced = kargs[-3], kargs[-2], kargs[-1]
-    n_threads = args[-2]
-    if n_threads > 1 and kargs[1].size > 1:
-        n_parts = min(n_threads * PARTS_PER_THREAD, MAX_PARTS)
-        part_start = np.empty(n_parts + 1, np.intp)
-        partition(kargs[1], rows, part_start, n_parts)
-        _jit.pool_for_parts(args[-1], n_parts, 1, n_threads, body, (kargs, part_start))
-        return
     u = coalesce(kargs[1], kargs[2], slots, rows, coalesced)
+    n_threads = args[-2]
     _jit.pool_for_rows(args[-1], u, _jit.chunk_size(u, n_threads, 1), n_threads, body,
                        (kargs,))
     release(slots, rows, u)
