@@ -267,6 +267,28 @@ cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept no
             prefetch_bytes(<const char*>sp.tables[t] + offset, sp.row_bytes)
 
 
+cdef inline Py_ssize_t _add_row(Py_ssize_t r, const floating* v, floating* co,
+                                const Sparse* sp, Py_ssize_t lo, Py_ssize_t w) noexcept nogil:
+    """Add the values ``v`` of row ``r`` into its coalesced row: slot ``slots[r]`` if it lies
+    in ``[lo, w)`` and ``rows`` points back at ``r`` (so even a workspace that was not
+    reset cannot make a write out of bounds), else a new slot ``w`` -- its sum started
+    from +0.0, the row's table rows prefetched.  Returns the next free slot."""
+    cdef Py_ssize_t d = sp.d, s = sp.slots[r], j
+    cdef floating* c
+    if lo <= s < w and sp.rows[s] == r:
+        c = co + s * d
+        for j in range(d):
+            c[j] = c[j] + v[j]
+        return w
+    prefetch_table_rows(sp, r)
+    sp.slots[r] = w
+    sp.rows[w] = r
+    c = co + w * d
+    for j in range(d):
+        c[j] = <floating>0.0 + v[j]  # as np.add.at into zeros: -0.0 -> +0.0
+    return w + 1
+
+
 cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
                                  floating* co, Sparse* sp) noexcept nogil:
     """Sum the values of each distinct row in order of appearance, from +0.0.
@@ -278,10 +300,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
     a workspace that was not reset cannot make the loop write out of bounds.
     """
     cdef cnp.npy_int64* slots = sp.slots
-    cdef cnp.npy_int64* rows = sp.rows
-    cdef Py_ssize_t d = sp.d, n_rows = sp.n_rows, k = sp.k, i, j, u = 0, r, s, ahead
-    cdef const floating* v
-    cdef floating* c
+    cdef Py_ssize_t d = sp.d, n_rows = sp.n_rows, k = sp.k, i, u = 0, r, ahead
     for i in range(k):
         ahead = i + COALESCE_AHEAD  # prefetch the slot of a later index (random access)
         if ahead < k and <size_t>idx[ahead] < <size_t>n_rows:
@@ -290,20 +309,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
         if <size_t>r >= <size_t>n_rows:
             sp.bad_index = i
             return -1 - u
-        v = values + i * d
-        s = slots[r]
-        if 0 <= s < u and rows[s] == r:
-            c = co + s * d
-            for j in range(d):
-                c[j] = c[j] + v[j]
-        else:
-            prefetch_table_rows(sp, r)
-            slots[r] = u
-            rows[u] = r
-            c = co + u * d
-            u += 1
-            for j in range(d):
-                c[j] = <floating>0.0 + v[j]  # as np.add.at into zeros: -0.0 -> +0.0
+        u = _add_row(r, values + i * d, co, sp, 0, u)
     return u
 
 
@@ -397,10 +403,8 @@ cdef inline Py_ssize_t _coalesce_part(const index_t* idx, const floating* values
     counts only if it lies in ``[j0, j0 + u)`` and ``rows`` points back at the row."""
     cdef cnp.npy_int64* slots = sp.slots
     cdef cnp.npy_int64* rows = sp.rows
-    cdef Py_ssize_t d = sp.d, row_bytes = sp.row_bytes, j, jj, i, w = j0, r, s, ahead, b
-    cdef const floating* v
+    cdef Py_ssize_t d = sp.d, row_bytes = sp.row_bytes, j, i, w = j0, ahead, b
     cdef const char* va
-    cdef floating* c
     for j in range(j0, j1):
         ahead = j + COALESCE_AHEAD  # a later position of this part: its slot and values
         if ahead < j1:              # (rows[ahead] is still a position: w <= j < ahead)
@@ -412,21 +416,7 @@ cdef inline Py_ssize_t _coalesce_part(const index_t* idx, const floating* values
                 fastopt_prefetch_r(va + b)
                 b += 64
         i = rows[j]
-        r = <Py_ssize_t>idx[i]
-        v = values + i * d
-        s = slots[r]
-        if j0 <= s < w and rows[s] == r:
-            c = co + s * d
-            for jj in range(d):
-                c[jj] = c[jj] + v[jj]
-        else:
-            prefetch_table_rows(sp, r)
-            slots[r] = w
-            rows[w] = r
-            c = co + w * d
-            w += 1
-            for jj in range(d):
-                c[jj] = <floating>0.0 + v[jj]  # as np.add.at into zeros: -0.0 -> +0.0
+        w = _add_row(<Py_ssize_t>idx[i], values + i * d, co, sp, j0, w)
     return w - j0
 
 
