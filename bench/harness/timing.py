@@ -20,7 +20,11 @@ torch or MKL) spin for milliseconds after each parallel region before they sleep
 (4-22 ms after torch's sparse Adagrad on 2 threads, measured).  On a 2-core machine that
 spinning slowed the next competitor's sample by ~60% (fastopt's sparse Adagrad on one
 thread: 0.65 ms per step right after torch's 2-thread sample, 0.40 ms otherwise) -- the
-round-robin charged one competitor for another's idle threads.
+round-robin charged one competitor for another's idle threads.  The wait spins (an
+idle vCPU came back slower: every fastopt sample 10-20% slower when it slept).  It
+removes most, not all, of the effect: measured again with it (the workers idle 4-6 ms
+after torch's sample), the competitor right after torch's 2-thread sample was still
+~20% slower than the same code elsewhere in the order (0.565 against 0.472 ms).
 
 Ratios between competitors of one case therefore come from measurements taken
 in the same minutes, under the same machine load.  The garbage collector is
@@ -101,7 +105,9 @@ def settle(max_s, poll_s=0.0005):
         waited = clock() - t0
         if not running or waited >= max_s:
             return waited
-        time.sleep(poll_s)
+        until = clock() + poll_s
+        while clock() < until:  # spin, not sleep: an idle vCPU may come back colder
+            pass
 
 
 def _run(fn, k):
