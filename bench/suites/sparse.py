@@ -16,7 +16,7 @@ dense cases share their arrays), which keeps the section's memory to a few table
 Each sample starts once the process's other threads are idle (``timing.settle``, at most
 ``SETTLE_S``): torch's OpenMP workers spin for milliseconds after its 2-thread step, and
 in the round-robin they slowed whichever competitor came next (the sample after torch's
-was always fastopt Cython's 1-thread one) by ~60%.
+was always fastopt Cython's 1-thread one) by ~60%; ~20% remains after settling.
 Figures: milliseconds per step, rows per second (batch rows, duplicates counted,
 per second) and speed-ups over NumPy and torch at the same thread count.
 """
