@@ -173,11 +173,14 @@ cdef extern from *:
     """
     #if defined(__GNUC__) || defined(__clang__)
     #define fastopt_prefetch_w(p) __builtin_prefetch((const void*)(p), 1, 3)
+    #define fastopt_prefetch_r(p) __builtin_prefetch((const void*)(p), 0, 3)
     #else
     #define fastopt_prefetch_w(p) ((void)(p))
+    #define fastopt_prefetch_r(p) ((void)(p))
     #endif
     """
     void fastopt_prefetch_w(const void* p) noexcept nogil
+    void fastopt_prefetch_r(const void* p) noexcept nogil
 
 
 cdef enum:
@@ -188,6 +191,10 @@ cdef enum:
     COALESCE_AHEAD = 16
     ROWS_AHEAD = 4
     PREFETCH_BYTES = 512
+    # On several threads a sparse step is cut by rows into parts (see sparse_step):
+    # this many per thread, claimed dynamically, at most MAX_PARTS.
+    PARTS_PER_THREAD = 4
+    MAX_PARTS = 64
 
 
 cdef inline void prefetch_bytes(const void* start, Py_ssize_t nbytes) noexcept nogil:
@@ -219,6 +226,8 @@ ctypedef struct Sparse:
     int typenum             # of the float arrays
     bint wide_indices       # int64 (else int32) indices
     const void* tables[4]   # (n_rows, d) param and state tables (NULL: none), prefetched
+    Py_ssize_t n_parts      # parts of a step on several threads (0: one sequential pass)
+    Py_ssize_t part_start[MAX_PARTS + 1]  # part p: rows[part_start[p]:part_start[p + 1]]
 
 
 # Updates the distinct rows rows[j0:j1]; ``args`` is the module's Args struct.
@@ -258,6 +267,28 @@ cdef inline void prefetch_table_rows(const Sparse* sp, Py_ssize_t r) noexcept no
             prefetch_bytes(<const char*>sp.tables[t] + offset, sp.row_bytes)
 
 
+cdef inline Py_ssize_t _add_row(Py_ssize_t r, const floating* v, floating* co,
+                                const Sparse* sp, Py_ssize_t lo, Py_ssize_t w) noexcept nogil:
+    """Add the values ``v`` of row ``r`` into its coalesced row: slot ``slots[r]`` if it lies
+    in ``[lo, w)`` and ``rows`` points back at ``r`` (so even a workspace that was not
+    reset cannot make a write out of bounds), else a new slot ``w`` -- its sum started
+    from +0.0, the row's table rows prefetched.  Returns the next free slot."""
+    cdef Py_ssize_t d = sp.d, s = sp.slots[r], j
+    cdef floating* c
+    if lo <= s < w and sp.rows[s] == r:
+        c = co + s * d
+        for j in range(d):
+            c[j] = c[j] + v[j]
+        return w
+    prefetch_table_rows(sp, r)
+    sp.slots[r] = w
+    sp.rows[w] = r
+    c = co + w * d
+    for j in range(d):
+        c[j] = <floating>0.0 + v[j]  # as np.add.at into zeros: -0.0 -> +0.0
+    return w + 1
+
+
 cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
                                  floating* co, Sparse* sp) noexcept nogil:
     """Sum the values of each distinct row in order of appearance, from +0.0.
@@ -269,10 +300,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
     a workspace that was not reset cannot make the loop write out of bounds.
     """
     cdef cnp.npy_int64* slots = sp.slots
-    cdef cnp.npy_int64* rows = sp.rows
-    cdef Py_ssize_t d = sp.d, n_rows = sp.n_rows, k = sp.k, i, j, u = 0, r, s, ahead
-    cdef const floating* v
-    cdef floating* c
+    cdef Py_ssize_t d = sp.d, n_rows = sp.n_rows, k = sp.k, i, u = 0, r, ahead
     for i in range(k):
         ahead = i + COALESCE_AHEAD  # prefetch the slot of a later index (random access)
         if ahead < k and <size_t>idx[ahead] < <size_t>n_rows:
@@ -281,20 +309,7 @@ cdef inline Py_ssize_t _coalesce(const index_t* idx, const floating* values,
         if <size_t>r >= <size_t>n_rows:
             sp.bad_index = i
             return -1 - u
-        v = values + i * d
-        s = slots[r]
-        if 0 <= s < u and rows[s] == r:
-            c = co + s * d
-            for j in range(d):
-                c[j] = c[j] + v[j]
-        else:
-            prefetch_table_rows(sp, r)
-            slots[r] = u
-            rows[u] = r
-            c = co + u * d
-            u += 1
-            for j in range(d):
-                c[j] = <floating>0.0 + v[j]  # as np.add.at into zeros: -0.0 -> +0.0
+        u = _add_row(r, values + i * d, co, sp, 0, u)
     return u
 
 
@@ -327,7 +342,7 @@ cdef inline Py_ssize_t rows_chunk(Py_ssize_t n_rows, int n_threads) noexcept nog
 ctypedef struct RowsJob:
     rows_fn update
     const void* args
-    const Sparse* sp
+    Sparse* sp
 
 
 cdef inline void _rows_job(const void* job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
@@ -335,16 +350,133 @@ cdef inline void _rows_job(const void* job, Py_ssize_t j0, Py_ssize_t j1) noexce
     r.update(r.args, r.sp, j0, j1)
 
 
+# -- several threads: the step cut by rows into parts ----------------------------------
+#
+# The coalescing pass is most of a sparse step (~60% on the 1M x 64 float32 Adagrad case
+# of the benchmark), so on several threads it is shared too: every row belongs to one of
+# ``n_parts`` parts (a hash of its number), a sequential pass lists the positions of each
+# part in order (``rows[part_start[p]:part_start[p + 1]]``), and each part -- a chunk
+# claimed from the pool like any other -- coalesces its positions in order, updates its
+# distinct rows and resets their slots.  A row's values are summed in order of
+# appearance and its update is the same call as on one thread: the result does not
+# depend on the number of parts or threads.  A thread the OS does not run leaves its
+# parts to the others (the caller alone does them all, reading the indices once more).
+
+cdef inline Py_ssize_t part_of(Py_ssize_t r, Py_ssize_t n_parts) noexcept nogil:
+    """The part of row ``r``: Fibonacci hashing (a row's number says nothing of its
+    traffic: Zipf-hot rows 0, 1, 2, ... land in different parts)."""
+    cdef cnp.npy_uint64 h = (<cnp.npy_uint64>r * 0x9E3779B97F4A7C15ULL) >> 32
+    return <Py_ssize_t>((h * <cnp.npy_uint64>n_parts) >> 32)
+
+
+cdef inline Py_ssize_t _partition(const index_t* idx, Sparse* sp) noexcept nogil:
+    """List the positions of each part, in order, in ``rows`` (``part_start``); returns 0,
+    or -1 at the first index out of [0, n_rows) (``sp.bad_index`` set, nothing written
+    but ``part_start``)."""
+    cdef Py_ssize_t n_parts = sp.n_parts, n_rows = sp.n_rows, k = sp.k, i, p, r
+    cdef Py_ssize_t fill[MAX_PARTS]
+    cdef cnp.npy_int64* rows = sp.rows
+    for p in range(n_parts + 1):
+        sp.part_start[p] = 0
+    for i in range(k):
+        r = <Py_ssize_t>idx[i]
+        if <size_t>r >= <size_t>n_rows:
+            sp.bad_index = i
+            return -1
+        sp.part_start[part_of(r, n_parts) + 1] += 1
+    for p in range(n_parts):
+        sp.part_start[p + 1] += sp.part_start[p]
+        fill[p] = sp.part_start[p]
+    for i in range(k):
+        p = part_of(<Py_ssize_t>idx[i], n_parts)
+        rows[fill[p]] = i
+        fill[p] += 1
+    return 0
+
+
+cdef inline Py_ssize_t _coalesce_part(const index_t* idx, const floating* values,
+                                      floating* co, const Sparse* sp, Py_ssize_t j0,
+                                      Py_ssize_t j1) noexcept nogil:
+    """``_coalesce`` of the positions ``rows[j0:j1]`` (one part's, in order, their indices
+    checked): its distinct rows go to ``rows[j0:j0 + u]`` (over positions already read)
+    and their sums to ``co[j0:j0 + u]``; returns ``u``.  As in ``_coalesce``, a slot
+    counts only if it lies in ``[j0, j0 + u)`` and ``rows`` points back at the row."""
+    cdef cnp.npy_int64* slots = sp.slots
+    cdef cnp.npy_int64* rows = sp.rows
+    cdef Py_ssize_t d = sp.d, row_bytes = sp.row_bytes, j, i, w = j0, ahead, b
+    cdef const char* va
+    for j in range(j0, j1):
+        ahead = j + COALESCE_AHEAD  # a later position of this part: its slot and values
+        if ahead < j1:              # (rows[ahead] is still a position: w <= j < ahead)
+            i = rows[ahead]
+            fastopt_prefetch_w(slots + idx[i])
+            va = <const char*>(values + i * d)
+            b = 0
+            while b < row_bytes and b < PREFETCH_BYTES:
+                fastopt_prefetch_r(va + b)
+                b += 64
+        i = rows[j]
+        w = _add_row(<Py_ssize_t>idx[i], values + i * d, co, sp, j0, w)
+    return w - j0
+
+
+cdef inline void _parts_job(const void* job, Py_ssize_t p0, Py_ssize_t p1) noexcept nogil:
+    cdef const RowsJob* rj = <const RowsJob*>job
+    cdef Sparse* sp = rj.sp
+    cdef Py_ssize_t p, j0, u
+    for p in range(p0, p1):
+        j0 = sp.part_start[p]
+        if j0 == sp.part_start[p + 1]:
+            continue
+        if sp.typenum == cnp.NPY_FLOAT:
+            if sp.wide_indices:
+                u = _coalesce_part(<const cnp.npy_int64*>sp.indices, <const float*>sp.values,
+                                   <float*>sp.coalesced, sp, j0, sp.part_start[p + 1])
+            else:
+                u = _coalesce_part(<const cnp.npy_int32*>sp.indices, <const float*>sp.values,
+                                   <float*>sp.coalesced, sp, j0, sp.part_start[p + 1])
+        else:
+            if sp.wide_indices:
+                u = _coalesce_part(<const cnp.npy_int64*>sp.indices,
+                                   <const double*>sp.values, <double*>sp.coalesced, sp, j0,
+                                   sp.part_start[p + 1])
+            else:
+                u = _coalesce_part(<const cnp.npy_int32*>sp.indices,
+                                   <const double*>sp.values, <double*>sp.coalesced, sp, j0,
+                                   sp.part_start[p + 1])
+        rj.update(rj.args, sp, j0, j0 + u)
+        for j0 in range(j0, j0 + u):
+            sp.slots[sp.rows[j0]] = -1
+
+
 cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
                              int n_threads) noexcept nogil:
     """Coalesce, update the distinct rows on ``n_threads`` threads, reset the slots.
 
-    Every row is updated by exactly one thread, element by element: the result does
-    not depend on ``n_threads``.  On an index out of range nothing is updated and
-    ``sp.n_distinct`` is -1.
+    One thread: one sequential coalescing pass, then the row updates.  Several: the
+    step cut by rows into parts (above).  Every row is updated by exactly one thread,
+    element by element: the result does not depend on ``n_threads``.  On an index out
+    of range nothing is updated and ``sp.n_distinct`` is -1.
     """
     cdef Py_ssize_t u
     cdef RowsJob job
+    job.update = update
+    job.args = args
+    job.sp = sp
+    if n_threads > 1 and sp.k > 1:
+        sp.n_parts = n_threads * PARTS_PER_THREAD
+        if sp.n_parts > MAX_PARTS:
+            sp.n_parts = MAX_PARTS
+        if sp.wide_indices:
+            u = _partition(<const cnp.npy_int64*>sp.indices, sp)
+        else:
+            u = _partition(<const cnp.npy_int32*>sp.indices, sp)
+        sp.n_distinct = u
+        if u < 0:
+            return
+        run_range(_parts_job, &job, sp.n_parts, 1, n_threads)
+        return
+    sp.n_parts = 0
     if sp.typenum == cnp.NPY_FLOAT:
         u = coalesce(sp, <float*>sp.coalesced)
     else:
@@ -352,9 +484,6 @@ cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
     sp.n_distinct = u
     if u <= 0:
         return
-    job.update = update
-    job.args = args
-    job.sp = sp
     run_range(_rows_job, &job, u, rows_chunk(u, n_threads), n_threads)
     _reset_slots(sp, u)
 

@@ -13,6 +13,19 @@ A *competitor* is a callable doing one optimizer step plus an optional
    competitor always runs first or right after the same one;
 3. the time per step of a competitor is the median over its samples.
 
+With ``settle_s``, each sample starts only when no other thread of this process is
+running (:func:`settle`; waited at most ``settle_s``, untimed).  A competitor's
+threads may keep running after its sample: an OpenMP runtime's workers (libgomp's, under
+torch or MKL) spin for milliseconds after each parallel region before they sleep
+(4-22 ms after torch's sparse Adagrad on 2 threads, measured).  On a 2-core machine that
+spinning slowed the next competitor's sample by ~60% (fastopt's sparse Adagrad on one
+thread: 0.65 ms per step right after torch's 2-thread sample, 0.40 ms otherwise) -- the
+round-robin charged one competitor for another's idle threads.  The wait spins (an
+idle vCPU came back slower: every fastopt sample 10-20% slower when it slept).  It
+removes most, not all, of the effect: measured again with it (the workers idle 4-6 ms
+after torch's sample), the competitor right after torch's 2-thread sample was still
+~20% slower than the same code elsewhere in the order (0.565 against 0.472 ms).
+
 Ratios between competitors of one case therefore come from measurements taken
 in the same minutes, under the same machine load.  The garbage collector is
 off while sampling.
@@ -21,6 +34,7 @@ import gc
 import math
 import os
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -59,6 +73,43 @@ def load_average():
         return None
 
 
+def _other_threads_running():
+    """How many threads of this process other than the caller are running (state R in
+    ``/proc/self/task/*/stat``); None where that cannot be read."""
+    me = threading.get_native_id()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    n = 0
+    for t in tasks:
+        if t == str(me):
+            continue
+        try:
+            with open(f"/proc/self/task/{t}/stat") as f:
+                stat = f.read()
+        except OSError:  # the thread ended
+            continue
+        if stat.rpartition(")")[2].split()[0] == "R":
+            n += 1
+    return n
+
+
+def settle(max_s, poll_s=0.0005):
+    """Wait until no other thread of this process is running (at most ``max_s``).
+
+    Returns the seconds waited; 0 where ``/proc`` cannot be read (nothing is waited)."""
+    t0 = clock()
+    while True:
+        running = _other_threads_running()
+        waited = clock() - t0
+        if not running or waited >= max_s:
+            return waited
+        until = clock() + poll_s
+        while clock() < until:  # spin, not sleep: an idle vCPU may come back colder
+            pass
+
+
 def _run(fn, k):
     t0 = clock()
     for _ in range(k):
@@ -89,14 +140,19 @@ def _quartiles(xs):
 
 
 def interleaved(competitors, *, repeats, min_sample_s, warmup=1, max_steps=1_000_000,
-                on_round=None):
-    """Time ``competitors`` round-robin; returns ``{name: Stats}`` (per-step seconds)."""
+                on_round=None, settle_s=0.0):
+    """Time ``competitors`` round-robin; returns ``{name: Stats}`` (per-step seconds).
+
+    ``settle_s`` > 0: before each sample (and each calibration), wait until the other
+    threads of the process are idle, at most that long (see the module's docstring)."""
     steps = {}
     for c in competitors:
         if c.setup:
             c.setup()
         for _ in range(warmup):
             c.fn()
+        if settle_s:
+            settle(settle_s)
         steps[c.name] = calibrate(c.fn, min_sample_s, max_steps)
     samples = {c.name: [] for c in competitors}
     gc_was_enabled = gc.isenabled()
@@ -109,6 +165,8 @@ def interleaved(competitors, *, repeats, min_sample_s, warmup=1, max_steps=1_000
                 c = competitors[(j + r) % n]
                 if c.setup:
                     c.setup()
+                if settle_s:
+                    settle(settle_s)
                 k = steps[c.name]
                 samples[c.name].append(_run(c.fn, k) / k)
             if on_round:

@@ -13,6 +13,10 @@ Each algorithm is one case whose competitors are timed round-robin (interleaved)
 cycling through the same batches: one table per fastopt backend and per torch peer
 (the tables start equal), shared by that implementation's thread settings (as the
 dense cases share their arrays), which keeps the section's memory to a few tables.
+Each sample starts once the process's other threads are idle (``timing.settle``, at most
+``SETTLE_S``): torch's OpenMP workers spin for milliseconds after its 2-thread step, and
+in the round-robin they slowed whichever competitor came next (the sample after torch's
+was always fastopt Cython's 1-thread one) by ~60%; ~20% remains after settling.
 Figures: milliseconds per step, rows per second (batch rows, duplicates counted,
 per second) and speed-ups over NumPy and torch at the same thread count.
 """
@@ -28,6 +32,8 @@ STATUS = "measured"
 FULL = dict(n_rows=1_000_000, width=64, batch=8192, batches=8)
 QUICK = dict(n_rows=100_000, width=64, batch=8192, batches=4)
 ZIPF_A = 1.1
+#: Longest wait for the other threads to go idle before a sample (see above).
+SETTLE_S = 0.05
 
 #: (name, fastopt class, keyword arguments, torch peer or None)
 ALGORITHMS = (
@@ -192,7 +198,7 @@ def _case(cfg, shape, start, batches, threads, use_torch, name, cls_name, kwargs
                 dict(kind="torch", variant=peer, threads=th)))
     load = timing.load_average()
     stats = timing.interleaved(competitors, repeats=3 if cfg.quick else 9,
-                               min_sample_s=cfg.min_sample_s, warmup=1)
+                               min_sample_s=cfg.min_sample_s, warmup=1, settle_s=SETTLE_S)
     rows = {}
     for c in competitors:
         s = stats[c.name]

@@ -78,9 +78,11 @@ Every algorithm module also has ``<algorithm>_sparse`` (and ``adagrad`` has
   applied to exactly those rows of ``param`` and of each state array, element by
   element as in the dense kernel (row-wise Adagrad: row by row, as in
   ``adagrad_rowwise``).  No other row is read or written.  The compiled kernels
-  coalesce sequentially (slot map, first-appearance order) and then update the
-  distinct rows in ``n_threads`` parallel chunks: the result never depends on
-  ``n_threads``.
+  coalesce (slot map, first-appearance order) and then update the distinct rows: numba
+  coalesces sequentially and updates in ``n_threads`` parallel chunks; Cython, on
+  ``n_threads`` > 1, cuts the step by rows into parts (a hash of the row number), each
+  part coalescing its positions in order and updating its rows, the parts shared out on
+  the pool (``csrc/README.md``).  Either way the result never depends on ``n_threads``.
 
 Training-toolkit kernels
 ------------------------

@@ -196,18 +196,24 @@ def test_negative_zero_values_coalesce_like_the_reference(backend, algorithm):
 
 
 def test_cython_kernel_refuses_out_of_range_rows_itself():
-    """Defence in depth: the raw Cython kernel checks row ranges too, before any write."""
+    """Defence in depth: the raw Cython kernel checks row ranges too, before any write --
+    on several threads as well, where the rows are updated part by part (a bad index
+    last, after rows of every part)."""
     require("cython")
-    param = np.zeros((10, 2))
-    state_sum = np.zeros((10, 2))
-    for bad in ([0, 10], [-1]):
-        indices = np.array(bad, np.int64)
-        with pytest.raises(IndexError):
-            _dispatch.kernel("cython", "adagrad_sparse")(
-                param, indices, np.ones((len(bad), 2)), state_sum, 0.1, 0.0, 1e-10, False,
-                np.full(10, -1, np.int64), np.empty(len(bad), np.int64),
-                np.empty((len(bad), 2)), 1)
-        assert not param.any() and not state_sum.any()
+    for n_threads in (1, 2, 3):
+        for bad in ([0, 10], [-1], list(range(10)) * 5 + [10]):
+            for index_dtype in (np.int32, np.int64):
+                param = np.zeros((10, 2))
+                state_sum = np.zeros((10, 2))
+                slots = np.full(10, -1, np.int64)
+                indices = np.array(bad, index_dtype)
+                with pytest.raises(IndexError, match=rf"indices\[{len(bad) - 1}\]"):
+                    _dispatch.kernel("cython", "adagrad_sparse")(
+                        param, indices, np.ones((len(bad), 2)), state_sum, 0.1, 0.0, 1e-10,
+                        False, slots, np.empty(len(bad), np.int64), np.empty((len(bad), 2)),
+                        n_threads)
+                assert not param.any() and not state_sum.any()
+                assert np.all(slots == -1)
 
 
 @pytest.mark.parametrize("backend", KERNEL_BACKENDS)

@@ -17,7 +17,7 @@ import pytest
 import fastopt
 from bench import budget, config, report, targets
 from bench.glove import run as glove_bench
-from bench.harness import load, machine, memory
+from bench.harness import load, machine, memory, timing
 from bench.peers import algorithms, fastopt_impl, numpy_impl
 from bench.suites import contention, roof
 
@@ -185,6 +185,38 @@ def test_busy_snapshot_sees_a_spinning_process():
         pytest.skip("/proc not readable here")
     assert any(u["pid"] == spin.pid and u["cores"] > 0.05 for u in snap["top_others"])
 
+
+
+def test_settle_waits_for_the_other_threads_of_the_process():
+    """A thread still running (as an OpenMP worker spinning after its region) holds the next
+    sample back until it stops, or for at most ``max_s``."""
+    import threading
+    if timing._other_threads_running() is None:
+        pytest.skip("/proc not readable here")
+
+    def spin(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    worker = threading.Thread(target=spin, args=(0.15,))
+    worker.start()
+    try:
+        waited = timing.settle(2.0)
+    finally:
+        worker.join()
+    assert 0.05 < waited < 1.5
+    worker = threading.Thread(target=spin, args=(0.5,))
+    worker.start()
+    try:
+        assert timing.settle(0.02) < 0.3   # bounded: a thread that never stops is not waited for
+    finally:
+        worker.join()
+    assert timing.settle(1.0) < 0.3         # nothing running: no wait
+    calls = []
+    timing.interleaved([timing.Competitor("a", lambda: calls.append(1))], repeats=2,
+                       min_sample_s=0.0, settle_s=0.05)
+    assert len(calls) >= 3
 
 _PEAKS_SCRIPT = """
 import json, numpy as np
