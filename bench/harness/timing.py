@@ -9,8 +9,10 @@ A *competitor* is a callable doing one optimizer step plus an optional
    is chosen so that a sample lasts at least ``min_sample_s`` (one step for large
    arrays, thousands for tiny ones);
 2. ``repeats`` rounds; in each round every competitor takes one sample of ``k``
-   consecutive steps, in an order rotated by one place per round, so that no
-   competitor always runs first or right after the same one;
+   consecutive steps, in an order shuffled per round (a fixed seed), so that no
+   competitor always runs first or right after the same one (an order rotated by one
+   place per round, as before, kept every competitor's predecessor: fastopt's 1-thread
+   sparse step always ran right after torch's 2-thread one, see below);
 3. the time per step of a competitor is the median over its samples.
 
 With ``settle_s``, each sample starts only when no other thread of this process is
@@ -33,6 +35,7 @@ off while sampling.
 import gc
 import math
 import os
+import random
 import statistics
 import threading
 import time
@@ -139,6 +142,18 @@ def _quartiles(xs):
     return q[0], q[2]
 
 
+def round_orders(n, rounds, seed=0):
+    """The order of ``n`` competitors in each of ``rounds`` rounds: a permutation per
+    round from a fixed seed (the same orders in every run)."""
+    rng = random.Random(seed)
+    orders = []
+    for _ in range(rounds):
+        order = list(range(n))
+        rng.shuffle(order)
+        orders.append(order)
+    return orders
+
+
 def interleaved(competitors, *, repeats, min_sample_s, warmup=1, max_steps=1_000_000,
                 on_round=None, settle_s=0.0):
     """Time ``competitors`` round-robin; returns ``{name: Stats}`` (per-step seconds).
@@ -159,10 +174,10 @@ def interleaved(competitors, *, repeats, min_sample_s, warmup=1, max_steps=1_000
     gc.collect()
     gc.disable()
     try:
-        n = len(competitors)
+        orders = round_orders(len(competitors), repeats)
         for r in range(repeats):
-            for j in range(n):
-                c = competitors[(j + r) % n]
+            for j in orders[r]:
+                c = competitors[j]
                 if c.setup:
                     c.setup()
                 if settle_s:

@@ -12,7 +12,8 @@ update rule and compiled backend, float32 at 1e5, 1e6 and 1.6e7 elements:
 
 Each sample is one step followed by a little NumPy work (a sum over a 64 KiB array,
 as a training loop does between steps); the competitors take their samples in turns
-(round-robin), so they see the same load.  Per competitor: the median and the 90th
+(an order shuffled per round: :func:`bench.harness.timing.round_orders`), so they see
+the same load.  Per competitor: the median and the 90th
 percentile of its step times, and for fastopt the share of *slow* steps (over twice
 the 1-thread median: the step lost its core for a time slice); per case, the pool's
 jobs, late jobs and jobs run serially by its backoff.  The ratios all-cores / 1-thread
@@ -113,8 +114,8 @@ def _interleave(competitors, steps):
         if c.setup:
             c.setup()
         c.fn()
-    for i in range(steps):
-        for c in competitors[i % len(competitors):] + competitors[:i % len(competitors)]:
+    for order in timing.round_orders(len(competitors), steps):
+        for c in (competitors[j] for j in order):
             if c.setup:
                 c.setup()
             t0 = timing.clock()

@@ -341,6 +341,17 @@ def test_published_glove_block_is_generated_from_the_published_results():
     assert glove_bench.readme_section() == text
     assert (GLOVE_PUBLISHED.parent / "glove.md").read_text() == text + "\n"
 
+def test_round_robin_orders_change_every_competitors_predecessor():
+    """Shuffled per round, from a fixed seed: a rotation kept each competitor's predecessor
+    (fastopt's 1-thread sparse step always ran right after torch's 2-thread one)."""
+    orders = timing.round_orders(5, 12)
+    assert orders == timing.round_orders(5, 12)
+    assert all(sorted(o) == list(range(5)) for o in orders)
+    for c in range(5):
+        before = {o[o.index(c) - 1] if o.index(c) else None for o in orders}
+        assert len(before) >= 3, (c, before)
+
+
 def test_glove_runs_are_interleaved_in_rotated_order():
     calls = []
 
