@@ -85,6 +85,11 @@ claimed.  How a twin reaches it, all inside one compiled function (no Python in 
   from the Cython module's C-API capsule, :data:`POOL_RUN`).  The compiled code holds no
   process-specific address, so the twins are cached on disk like every other function.
 
+The optimizer's replayed steps do not call the twins of the elementwise rules through
+their dispatcher: the prepared call (:func:`prepare`) calls a C function that does what
+the twin does (:func:`c_function` with ``(n_threads, run)`` at the end of its arguments),
+compiled into ``<rule>_address``'s library and cached with it.
+
 The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
 calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
 :func:`many_range` (see "many arrays in one call" below).
@@ -336,8 +341,9 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
 
     A call with these same array objects and ``n_threads == 1`` runs the compiled
     ``serial_fn`` without its dispatcher, which types every argument again at each call
-    (~1 us for 16 arguments).  Any other call (other arrays, more threads, a gradient
-    that is not aligned) is the kernel's.
+    (~1 us for 16 arguments); with the extension, so does one with more threads, on
+    fastopt's pool (see below).  Any other call (other arrays, a gradient that is not
+    aligned) is the kernel's.
 
     With the Cython extension the callable is a ``fastopt.backends.cython._checks.
     PreparedCall``, which checks the gradient (an ``ndarray`` of ``param``'s dtype object
@@ -353,6 +359,18 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
     the overload of the first call's types (numba's own wrapper, which unboxes the
     arguments).  Without the extension, a Python closure with the same checks of the
     gradient calls that entry point.
+
+    With ``n_threads > 1`` (an int) and the same checks, ``PreparedCall`` runs the loop on
+    fastopt's pool from C too: its first such call takes the address of the C function
+    ``address_fn`` gives for the arguments' types followed by the pair ``(n_threads,
+    run)`` (:func:`c_function`: ``for_slices(serial_fn, args)``, what the kernel's
+    ``pooled`` twin runs) and is the kernel's; the next ones call it, with the GIL
+    released, giving it :func:`n_chunks` threads and :data:`POOL_RUN` after the sizes:
+    neither the kernel's Python frame nor the twin's dispatcher (~18 arguments typed,
+    ~5-10 us on the shared machine) is in between.  Where there is no such function
+    (no pool: ``$FASTOPT_NUMBA_POOL=0`` or no extension; the JIT disabled; non-float
+    scalars; ``address_fn`` failing, with a RuntimeWarning), every such call is the
+    kernel's, as are the calls of the Python closure.
 
     The scalars are Python floats and bools (the types the C function and the overload
     take; any other type of scalar goes to the kernel).  They may be unrounded:
