@@ -306,10 +306,10 @@ cdef class PreparedCall:
     # --- n_threads > 1: the C entry on fastopt's pool (the kernel's pooled twin from C) ---
 
     cdef object _pooled(self, tuple args):
-        """The call of the kernel's arguments ``args``, whose ``n_threads``
-        is an int above 1: with the bound arrays and a gradient that ``_bound`` passes (as
-        for one thread) and Python floats and bools, the C entry on the pool, called with
-        ``fastopt.backends.numba._jit.n_chunks`` threads as the kernel calls its twin (the
+        """The call of the kernel's arguments ``args``, whose ``n_threads`` is an int
+        above 1: with the bound arrays and a gradient that ``_bound`` passes (as for one
+        thread) and Python floats and bools, the C entry on the pool, given
+        ``fastopt.backends.numba._jit.n_chunks`` threads as the kernel gives its twin (the
         first such call resolves it and is the kernel's); any other call the kernel's."""
         cdef Py_ssize_t n = len(args), k = 2 + len(self.states), m
         if n != self.n_args or not self._bound(args[0], args[1], args, 2, 1):

@@ -367,7 +367,7 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
     ``pooled`` twin runs) and is the kernel's; the next ones call it, with the GIL
     released, giving it :func:`n_chunks` threads and :data:`POOL_RUN` after the sizes:
     neither the kernel's Python frame nor the twin's dispatcher (~18 arguments typed,
-    ~5-10 us on the shared machine) is in between.  Where there is no such function
+    4-17 us on the shared 2-core machine) is in between.  Where there is no such function
     (no pool: ``$FASTOPT_NUMBA_POOL=0`` or no extension; the JIT disabled; non-float
     scalars; ``address_fn`` failing, with a RuntimeWarning), every such call is the
     kernel's, as are the calls of the Python closure.
