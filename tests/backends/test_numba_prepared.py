@@ -158,7 +158,7 @@ def misaligned(a):
                                     "misaligned grad", "float64 arrays"])
 def test_any_other_call_is_the_kernels(change, impl, threads):
     """Other arrays than the bound ones, the first call on more threads (or, once that
-    resolved the C function on the pool, on other thread counts: 0, True), a gradient
+    resolved the C function on the pool, a thread count that is not an int), a gradient
     the overload was not compiled for: the kernel is called (with the same arguments),
     and gives its bits; on one thread and, the pooled C function resolved, on two."""
     if threads > 1 and impl == "cython" and not _jit.POOL_RUN:
@@ -173,7 +173,9 @@ def test_any_other_call_is_the_kernels(change, impl, threads):
     elif change == "state":
         args[3] = arrays[3].copy()
     elif change == "n_threads":
-        n_threads = 2 if threads == 1 else 0  # (0: the kernel's, whatever it does with it)
+        if threads > 1 and impl == "python":
+            pytest.skip("the Python closure's calls on several threads are all the kernel's")
+        n_threads = 2 if threads == 1 else True  # (True: not an int)
     elif change == "strided grad":
         args[1] = np.repeat(arrays[1], 2)[::2]
     elif change == "misaligned grad":
@@ -187,9 +189,6 @@ def test_any_other_call_is_the_kernels(change, impl, threads):
     assert len(calls) == 1 and calls[0][0] is args[0] and calls[0][1] is args[1]
     assert calls[0][-1] is n_threads
     assert_same(args, want, change)
-    if threads > 1 and change == "n_threads" and impl == "cython":
-        prepared(*args, *scalars, True)  # not an int: the kernel's
-        assert len(calls) == 2 and calls[1][-1] is True
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["1 thread", "2 threads"])
@@ -452,6 +451,8 @@ def test_without_a_pooled_c_function_more_threads_are_the_kernels(without, monke
     its bits; the one-thread calls keep their C function."""
     if _jit._PreparedCall is None:
         pytest.skip("the Cython extension is not built")
+    if without == "c function" and not _jit.POOL_RUN:
+        pytest.skip("the numba pool twins are switched off ($FASTOPT_NUMBA_POOL=0)")
     spy, serial, address, calls = spied("adam")
 
     def pool_fails(args):
