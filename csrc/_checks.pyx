@@ -175,6 +175,14 @@ cdef class PreparedCall:
     ``kernel``'s, as is any other call.  It holds no reference to itself (no cycle: the
     arrays are freed with the last reference to it).  :func:`call_kernel` makes the call
     without building an argument list for it.
+
+    ``resolve_pooled`` (optional) does the same for ``n_threads > 1``: called instead for the
+    first such call (an int ``n_threads``, the bound arrays and a gradient as above), with
+    all the arguments, it runs the kernel and returns ``(result, entry, n_flags, run)``:
+    ``entry`` the address (an int, 0: none) of a C function of the same signature that runs
+    the loop on fastopt's pool (the kernel's ``pooled`` twin called from C), ``run`` the
+    pool's address; later such calls get, after the sizes, the chunk count of
+    ``fastopt.backends.numba._jit.n_chunks`` and ``run`` (see :meth:`_pooled`).
     """
     cdef readonly object kernel, resolve, param
     cdef readonly tuple states
@@ -183,8 +191,20 @@ cdef class PreparedCall:
     cdef c_entry fn
     cdef Py_ssize_t n_args, n_floats, n_flags
     cdef cnp.dtype dtype  # param's, when prepared
+    # n_threads > 1 (see _pooled): the resolver, the C entry on the pool and its scalars
+    cdef readonly object resolve_pooled
+    cdef readonly size_t pooled_address  # (0: none, or not resolved yet)
+    cdef readonly cnp.int64_t run  # the pool's parallel_range
+    cdef c_entry pooled_fn
+    cdef Py_ssize_t pooled_floats, pooled_flags
+    cdef int pooled_state  # 0: not resolved, 1: pooled_fn, -1: none (the kernel)
 
-    def __init__(self, kernel, resolve, cnp.ndarray param not None, tuple states, n_args):
+    def __init__(self, kernel, resolve, cnp.ndarray param not None, tuple states, n_args,
+                 resolve_pooled=None):
+        self.resolve_pooled = resolve_pooled
+        self.pooled_state = 0 if resolve_pooled is not None else -1
+        self.pooled_address = self.run = 0
+        self.pooled_fn = NULL
         self.kernel, self.resolve, self.param, self.states = kernel, resolve, param, states
         self.dtype = param.dtype
         self.entry = None
@@ -216,6 +236,8 @@ cdef class PreparedCall:
 
     def __call__(self, *args):
         cdef Py_ssize_t n = len(args), k = 2 + len(self.states)
+        if n == self.n_args and self.pooled_state >= 0 and _threads_over_one(args[n - 1]):
+            return self._pooled(args)  # (n_threads > 1: see _pooled)
         if n != self.n_args or not self._bound(args[0], args[1], args, 2, args[n - 1]):
             return self.kernel(*args)
         if self.fn != NULL:
@@ -305,6 +327,14 @@ cdef class PreparedCall:
         cdef Py_ssize_t k, j, n
         cdef tuple args
         cdef object item
+        if self.pooled_state >= 0 and _threads_over_one(n_threads):  # (see _pooled)
+            if (self.pooled_state == 1 and len(states) == len(self.states)
+                    and 3 + len(states) + len(floats) + len(flags) == self.n_args):
+                if (self._bound(param, grad, states, 0, 1)
+                        and self._run_pooled(param, grad, states, floats, flags, n_threads)):
+                    return None
+                return self.kernel(param, grad, *states, *floats, *flags, n_threads)
+            return self._pooled((param, grad) + states + floats + flags + (n_threads,))
         if (len(states) != len(self.states)
                 or 3 + len(states) + len(floats) + len(flags) != self.n_args
                 or not self._bound(param, grad, states, 0, n_threads)):
@@ -329,6 +359,112 @@ cdef class PreparedCall:
         if self.entry is None:
             return self._resolve(args)
         return PyObject_Call(self.entry, args, NULL)
+
+    # --- n_threads > 1: the C entry on fastopt's pool (the kernel's pooled twin from C) ---
+
+    cdef object _pooled(self, tuple args):
+        """The call of the kernel's arguments ``args``, whose ``n_threads`` is an int
+        above 1: with the bound arrays and a gradient that ``_bound`` passes (as for one
+        thread) and Python floats and bools, the C entry on the pool, given
+        ``fastopt.backends.numba._jit.n_chunks`` threads as the kernel gives its twin (the
+        first such call resolves it and is the kernel's); any other call the kernel's."""
+        cdef Py_ssize_t n = len(args), k = 2 + len(self.states), m
+        if n != self.n_args or not self._bound(args[0], args[1], args, 2, 1):
+            return self.kernel(*args)
+        if self.pooled_state == 0:
+            return self._resolve_pooled(args, k)
+        m = n - 1 - self.pooled_flags
+        if (self.pooled_state == 1 and m >= k
+                and self._run_pooled(args[0], args[1], args[2:k], args[k:m], args[m:n - 1],
+                                     args[n - 1])):
+            return None
+        return self.kernel(*args)
+
+    cdef object _resolve_pooled(self, tuple args, Py_ssize_t k):
+        cdef Py_ssize_t n_floats
+        result, entry, n_flags, run = self.resolve_pooled(*args)
+        n_floats = len(args) - 1 - k - n_flags
+        if entry:
+            if n_floats > MAX_FLOATS or n_flags > MAX_FLAGS or n_floats < 0 or n_flags < 0:
+                raise ValueError(f"{n_floats} floats and {n_flags} flags: at most "
+                                 f"{MAX_FLOATS} and {MAX_FLAGS}")
+            self.pooled_floats, self.pooled_flags = n_floats, n_flags
+            self.pooled_address, self.run = entry, run
+            self.pooled_fn = <c_entry><size_t>entry
+            self.pooled_state = 1
+        else:
+            self.pooled_state = -1
+        return result
+
+    cdef bint _run_pooled(self, cnp.ndarray param, cnp.ndarray grad, tuple states,
+                          tuple floats, tuple flags, object n_threads) except -1:
+        """The C entry on the pool on these arguments (the bound ones, checked): False,
+        having run nothing, if a scalar is not a float or a flag not a bool, or if
+        ``n_chunks`` is 1 (the kernel's serial call)."""
+        cdef void* data[MAX_ARRAYS]
+        cdef cnp.int64_t ints[MAX_ARRAYS + 2]
+        cdef double fl[MAX_FLOATS]
+        cdef char fg[MAX_FLAGS]
+        cdef Py_ssize_t j, k = 2 + len(states), size = cnp.PyArray_SIZE(param), n_chunks
+        cdef cnp.ndarray a
+        if not _c_scalars(floats, flags, self.pooled_floats, self.pooled_flags, fl, fg):
+            return False
+        n_chunks = _n_chunks(n_threads, size)
+        if n_chunks == 1:
+            return False
+        data[0], ints[0] = cnp.PyArray_DATA(param), size
+        data[1], ints[1] = cnp.PyArray_DATA(grad), cnp.PyArray_SIZE(grad)
+        for j in range(k - 2):
+            a = <cnp.ndarray>states[j]
+            data[2 + j], ints[2 + j] = cnp.PyArray_DATA(a), cnp.PyArray_SIZE(a)
+        ints[k], ints[k + 1] = n_chunks, self.run
+        with nogil:
+            self.pooled_fn(data, ints, fl, fg)
+        return True
+
+
+cdef inline bint _threads_over_one(object n_threads):
+    """Whether ``n_threads`` is an int above 1 (the pooled branch of ``PreparedCall``)."""
+    return type(n_threads) is int and n_threads > 1
+
+
+cdef inline Py_ssize_t _n_chunks(object n_threads, Py_ssize_t n):
+    """``fastopt.backends.numba._jit.n_chunks(n_threads, n)`` (the chunk count the kernel
+    gives its twin): ``n_threads`` if at most ``n``, else ``max(n, 1)``."""
+    if n_threads <= n:
+        return <Py_ssize_t>n_threads
+    return n if n > 1 else 1
+
+
+def n_chunks(n_threads, Py_ssize_t n):
+    """:func:`_n_chunks` (what ``PreparedCall`` passes the pooled C entry), for the tests."""
+    return _n_chunks(n_threads, n)
+
+
+cdef inline bint _c_scalars(tuple floats, tuple flags, Py_ssize_t n_floats,
+                            Py_ssize_t n_flags, double* fl, char* fg) except -1:
+    """``floats`` (Python floats) into ``fl`` and ``flags`` (True/False) into ``fg``:
+    False if their counts are not ``n_floats`` and ``n_flags`` or one has another type."""
+    cdef Py_ssize_t j
+    cdef object x
+    if len(floats) != n_floats or len(flags) != n_flags:
+        return False
+    for j in range(n_floats):
+        x = floats[j]
+        if not PyFloat_Check(x):
+            return False
+        fl[j] = PyFloat_AS_DOUBLE(x)
+    for j in range(n_flags):
+        x = flags[j]
+        if x is True:
+            fg[j] = 1
+        elif x is False:
+            fg[j] = 0
+        else:
+            return False
+    return True
+
+# --- (end of PreparedCall's pooled branch) ---------------------------------------------
 
 
 

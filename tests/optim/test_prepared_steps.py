@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastopt
+from fastopt.backends import _dispatch
 try:
     from fastopt.backends.numba import _jit
 except ImportError:  # numba is not installed (its tests skip)
@@ -68,24 +69,33 @@ def test_one_parameter_steps_reproduce_the_reference(cls, kwargs, dtype, backend
             assert all(is_prepared(k) for k in kernels), label
             if type(kernels[0]).__name__ == "PreparedCall":  # took the rule's C function
                 assert any(k.address != 0 for k in kernels), label
+                if threads_after and _jit.POOL_RUN and opt.backend == "numba":  # on the pool
+                    assert kernels[-1].pooled_address != 0, label
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("impl,backend", [("cython", "numba"), ("python", "numba"),
                                           ("cython", "cython")])
 def test_a_bad_gradient_after_prepared_steps_is_refused_before_any_write(impl, backend,
+                                                                          n_threads,
                                                                           monkeypatch):
-    """The plan's checks run before the prepared call: the errors of the full checks."""
+    """The plan's checks run before the prepared call (on one thread, or through numba's C
+    function on the pool): the errors of the full checks."""
     require(backend)
     if impl == "python":
         monkeypatch.setattr(_jit, "_PreparedCall", None)
     elif _jit._PreparedCall is None:
         pytest.skip("the Cython extension is not built")
+    monkeypatch.setattr(_dispatch, "PARALLEL_THRESHOLD", 16)
+    fastopt.set_num_threads(n_threads)
     param = np.linspace(-1, 1, 40, dtype=np.float32)
     opt = fastopt.Adam(param, backend=backend, lr=0.1)
     g = np.ones(40, np.float32)
     for _ in range(3):
         opt.step(g)
     assert is_prepared(opt._plan[7][0][2])
+    if impl == "cython" and n_threads > 1 and _jit.POOL_RUN and opt.backend == "numba":
+        assert opt._plan[7][0][2].pooled_address != 0  # (numba's C function on the pool)
     before = [param.copy()] + [v.copy() for v in opt.state[0].values() if
                                 isinstance(v, np.ndarray)]
     bad = [(np.ones(80, np.float32)[::2], ValueError, "not C-contiguous"),

@@ -11,14 +11,15 @@ Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` a
     :func:`<algorithm>_serial` when ``n_threads == 1`` (or fewer than two elements),
     else :func:`<algorithm>_parallel` on ``min(n_threads, param.size)`` chunks.
     Its ``prepare(param, states)`` (:func:`fastopt.backends.numba._jit.prepare`) gives the
-    call that the optimizer's plan replays: the same signature, for those arrays on one
-    thread straight to the compiled loop (no dispatcher, nothing unboxed: see
-    ``<algorithm>_address``).
+    call that the optimizer's plan replays: the same signature, for those arrays straight
+    to the compiled loop, on one thread or on fastopt's pool (no dispatcher, nothing
+    unboxed: see ``<algorithm>_address``).
 ``<algorithm>_address(args)``
     the address of a C function that runs ``<algorithm>_serial`` on arguments of the
     types of the tuple ``args`` (arrays from data pointers and sizes, floats, bools:
-    :func:`fastopt.backends.numba._jit.c_function`); the prepared call calls it from C.
-    Compiled and cached like the loops (one per dtype).
+    :func:`fastopt.backends.numba._jit.c_function`), or, if ``args`` ends with the pair
+    ``(n_threads, run)``, runs it on fastopt's pool as ``<algorithm>_pooled`` does; the
+    prepared call calls them from C.  Compiled and cached like the loops (one per dtype).
 ``<algorithm>_serial(...)``
     the same arguments without ``n_threads``: one vectorized loop in the calling
     thread, with the GIL released.  It can be called from users' own ``@njit`` code,

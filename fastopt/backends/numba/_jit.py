@@ -85,6 +85,11 @@ claimed.  How a twin reaches it, all inside one compiled function (no Python in 
   from the Cython module's C-API capsule, :data:`POOL_RUN`).  The compiled code holds no
   process-specific address, so the twins are cached on disk like every other function.
 
+The optimizer's replayed steps do not call the twins of the elementwise rules through
+their dispatcher: the prepared call (:func:`prepare`) calls a C function that does what
+the twin does (:func:`c_function` with ``(n_threads, run)`` at the end of its arguments),
+compiled into ``<rule>_address``'s library and cached with it.
+
 The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
 calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
 :func:`many_range` (see "many arrays in one call" below).
@@ -196,7 +201,7 @@ def sign(x):
 
 
 #: The C signature of the functions :func:`c_function` compiles: ``void f(void** data,
-#: int64* sizes, double* floats, char* flags)`` (see :func:`c_function`).
+#: int64* ints, double* floats, char* flags)`` (see :func:`c_function`).
 _C_FN_TYPE = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t.as_pointer(),
                                              ir.IntType(64).as_pointer(),
                                              ir.DoubleType().as_pointer(),
@@ -204,41 +209,57 @@ _C_FN_TYPE = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t.as_pointer(),
 
 
 def _c_argument_types(args):
-    """The argument types of the C function's call for the typed arguments ``args``: every
-    array a writeable aligned C-contiguous 1-D array of its dtype, floats, bools; None if
-    another type is among them."""
-    out = []
-    for t in args.types:
+    """``(types, pooled)``: the argument types of the C function's call for the typed
+    arguments ``args`` (every array a writeable aligned C-contiguous 1-D array of its
+    dtype, floats, bools) and whether ``args`` ends with the pair of ints ``(n_threads,
+    run)`` (then ``types`` ends with two int64); None if another type is among them."""
+    out, items = [], list(args.types)
+    pooled = (len(items) > 0 and isinstance(items[-1], types.UniTuple) and items[-1].count == 2
+              and isinstance(items[-1].dtype, types.Integer))
+    if pooled:
+        items.pop()
+    for t in items:
         if isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Float):
             out.append(types.Array(t.dtype, 1, "C"))
         elif t in (types.float64, types.boolean):
             out.append(t)
         else:
             return None
-    return out
+    return (out + [types.int64, types.int64] if pooled else out), pooled
 
 
 @intrinsic
 def c_function(typingctx, serial, args):
-    """The address of a C function ``void f(void** data, int64* sizes, double* floats,
+    """The address of a C function ``void f(void** data, int64* ints, double* floats,
     char* flags)`` compiled into the caller's library, that calls ``serial(*args)`` with
-    the arrays of ``args`` made from ``data[j]`` and ``sizes[j]`` (1-D, C-contiguous, in
-    their order), its floats from ``floats`` and its bools from ``flags`` (nonzero: True),
-    in their order: ``serial`` called from C without unboxing anything (the caller keeps
-    the arrays alive and checked).  Only the types of ``args`` are used."""
+    the arrays of ``args`` made from ``data[j]`` and ``ints[j]`` (their sizes; 1-D,
+    C-contiguous, in their order), its floats from ``floats`` and its bools from
+    ``flags`` (nonzero: True), in their order: ``serial`` called from C without unboxing
+    anything (the caller keeps the arrays alive and checked).  Only the types of ``args``
+    are used.
+
+    If the last item of ``args`` is a pair of ints ``(n_threads, run)``, the function
+    runs what the rule's ``pooled`` twin runs, ``for_slices(serial, args)`` (chunks of
+    ``serial`` on fastopt's pool: :func:`for_slices`), with ``n_threads`` and ``run`` (the
+    pool's address, :data:`POOL_RUN`) read from ``ints`` after the arrays' sizes: the
+    twin called from C.  It too holds no process-specific address."""
     if not isinstance(serial, types.Dispatcher) or not isinstance(args, types.BaseTuple):
         return None
-    arg_types = _c_argument_types(args)
-    if arg_types is None:
+    checked = _c_argument_types(args)
+    if checked is None:
         return None
+    arg_types, pooled = checked
     sig = types.intp(serial, args)
 
     def codegen(context, builder, sig, llargs):
         body = sig.args[0].dispatcher
         call_type = types.BaseTuple.from_types(arg_types)
-        items = ", ".join(f"a[{j}]" for j in range(len(arg_types)))
-        src = f"def call(a):\n    body({items})\n"
-        scope = {"body": body}
+        if pooled:
+            src = "def call(a):\n    for_slices(body, a)\n"
+        else:
+            items = ", ".join(f"a[{j}]" for j in range(len(arg_types)))
+            src = f"def call(a):\n    body({items})\n"
+        scope = {"body": body, "for_slices": for_slices}
         exec(compile(src, "<fastopt c_function>", "exec"), scope)
         call_sig = types.void(call_type)
         cres = context.compile_subroutine(builder, scope["call"], call_sig, caching=False)
@@ -246,7 +267,7 @@ def c_function(typingctx, serial, args):
         fn = ir.Function(module, _C_FN_TYPE, name=module.get_unique_name("fastopt_c_entry"))
         fn.linkage = "internal"
         fb = ir.IRBuilder(fn.append_basic_block())
-        data, sizes, floats, flags = fn.args
+        data, ints, floats, flags = fn.args
         values, counts = [], {"array": 0, "float": 0, "flag": 0}
         for t in arg_types:
             if isinstance(t, types.Array):
@@ -257,18 +278,22 @@ def c_function(typingctx, serial, args):
                     types.intp, context.get_abi_sizeof(context.get_data_type(t.dtype)))
                 context.populate_array(
                     ary, data=fb.bitcast(fb.load(fb.gep(data, [j])), ary.data.type),
-                    shape=[fb.load(fb.gep(sizes, [j]))], strides=[itemsize],
+                    shape=[fb.load(fb.gep(ints, [j]))], strides=[itemsize],
                     itemsize=itemsize, meminfo=None)
                 values.append(ary._getvalue())
             elif t == types.float64:
                 j = ir.Constant(ir.IntType(32), counts["float"])
                 counts["float"] += 1
                 values.append(fb.load(fb.gep(floats, [j])))
-            else:
+            elif t == types.boolean:
                 j = ir.Constant(ir.IntType(32), counts["flag"])
                 counts["flag"] += 1
                 values.append(fb.icmp_unsigned("!=", fb.load(fb.gep(flags, [j])),
                                                ir.Constant(ir.IntType(8), 0)))
+            else:  # n_threads, run: after the sizes
+                j = ir.Constant(ir.IntType(32), counts["array"])
+                counts["array"] += 1
+                values.append(fb.load(fb.gep(ints, [j])))
         packed = context.make_tuple(fb, call_type, values)
         context.call_internal_no_propagate(fb, cres.fndesc, call_sig, [packed])
         fb.ret_void()
@@ -316,8 +341,9 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
 
     A call with these same array objects and ``n_threads == 1`` runs the compiled
     ``serial_fn`` without its dispatcher, which types every argument again at each call
-    (~1 us for 16 arguments).  Any other call (other arrays, more threads, a gradient
-    that is not aligned) is the kernel's.
+    (~1 us for 16 arguments); with the extension, so does one with more threads, on
+    fastopt's pool (see below).  Any other call (other arrays, a gradient that is not
+    aligned) is the kernel's.
 
     With the Cython extension the callable is a ``fastopt.backends.cython._checks.
     PreparedCall``, which checks the gradient (an ``ndarray`` of ``param``'s dtype object
@@ -333,6 +359,18 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
     the overload of the first call's types (numba's own wrapper, which unboxes the
     arguments).  Without the extension, a Python closure with the same checks of the
     gradient calls that entry point.
+
+    With ``n_threads > 1`` (an int) and the same checks, ``PreparedCall`` runs the loop on
+    fastopt's pool from C too: its first such call takes the address of the C function
+    ``address_fn`` gives for the arguments' types followed by the pair ``(n_threads,
+    run)`` (:func:`c_function`: ``for_slices(serial_fn, args)``, what the kernel's
+    ``pooled`` twin runs) and is the kernel's; the next ones call it, with the GIL
+    released, giving it :func:`n_chunks` threads and :data:`POOL_RUN` after the sizes:
+    neither the kernel's Python frame nor the twin's dispatcher (~18 arguments typed,
+    4-17 us on the shared 2-core machine) is in between.  Where there is no such function
+    (no pool: ``$FASTOPT_NUMBA_POOL=0`` or no extension; the JIT disabled; non-float
+    scalars; ``address_fn`` failing, with a RuntimeWarning), every such call is the
+    kernel's, as are the calls of the Python closure.
 
     The scalars are Python floats and bools (the types the C function and the overload
     take; any other type of scalar goes to the kernel).  They may be unrounded:
@@ -355,28 +393,56 @@ def prepare(kernel, serial_fn, param, states, address_fn=None):
         overload = serial_fn.overloads.get(sig)
         return result, serial_fn if overload is None else overload.entry_point
 
-    def resolve_address(*args):
-        """``(serial_fn(*args), entry, n_flags)`` for ``PreparedCall``: ``entry`` the
-        address of the C function for the arguments' types (the trailing bools are the
-        ``n_flags`` flags, the other scalars floats), else what :func:`resolve` gives."""
+    def c_address(args, pooled):
+        """``(n_flags, address)``: the trailing bools of ``args`` (no ``n_threads``) are the
+        ``n_flags`` flags, the other scalars floats; ``address`` that of the C function for
+        their types (:func:`c_function`; on the pool if ``pooled``), or None where there is
+        none (a RuntimeWarning says why if ``address_fn`` failed)."""
         n_flags = 0
         while n_flags < len(args) - n_arrays and type(args[-1 - n_flags]) is bool:
             n_flags += 1
         scalars = args[n_arrays:len(args) - n_flags]
         if (address_fn is None or not hasattr(serial_fn, "overloads")
                 or any(type(x) is not float for x in scalars)):
-            return resolve(*args) + (n_flags,)
+            return n_flags, None
         like = np.empty(0, args[0].dtype)  # (only the types count)
+        pool = ((0, 0),) if pooled else ()  # (the types of n_threads and run)
         try:  # before anything is written
-            address = address_fn((like,) * n_arrays + scalars + args[len(args) - n_flags:])
+            return n_flags, address_fn((like,) * n_arrays + scalars
+                                       + args[len(args) - n_flags:] + pool)
         except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
-            warnings.warn(f"{kernel.__name__}: no C function ({type(e).__name__}: {e}); "
-                          f"the prepared call uses numba's entry point", RuntimeWarning)
+            what, then = (("no C function on the pool", "runs the kernel for n_threads > 1")
+                          if pooled else ("no C function", "uses numba's entry point"))
+            warnings.warn(f"{kernel.__name__}: {what} ({type(e).__name__}: {e}); the "
+                          f"prepared call {then}", RuntimeWarning)
+            return n_flags, None
+
+    def resolve_address(*args):
+        """``(serial_fn(*args), entry, n_flags)`` for ``PreparedCall``: ``entry`` the
+        address of the C function for the arguments' types (the trailing bools are the
+        ``n_flags`` flags, the other scalars floats), else what :func:`resolve` gives."""
+        n_flags, address = c_address(args, False)
+        if address is None:
             return resolve(*args) + (n_flags,)
         return serial_fn(*args), address, n_flags
 
+    def resolve_pooled(*args):
+        """``(kernel(*args), entry, n_flags, run)`` for ``PreparedCall``'s first call with
+        ``n_threads > 1`` (the last of ``args``): ``entry`` the address of the C function
+        that runs ``serial_fn`` on the pool at ``run`` (:data:`POOL_RUN`) as the kernel's
+        ``pooled`` twin does, for the arguments' types; 0 where there is none (no pool:
+        the ``prange`` functions run, as ``$FASTOPT_NUMBA_POOL=0`` asks): the later such
+        calls are then the kernel's."""
+        address = None
+        if POOL_RUN:
+            n_flags, address = c_address(args[:-1], True)
+        else:
+            n_flags = 0
+        return kernel(*args), address or 0, n_flags, POOL_RUN if address else 0
+
     if _PreparedCall is not None:
-        return _PreparedCall(kernel, resolve_address, param, tuple(states), len(names))
+        return _PreparedCall(kernel, resolve_address, param, tuple(states), len(names),
+                             resolve_pooled)
     bound = [f"bound_{j}" for j in range(len(states))]
     same = " and ".join(f"{a} is {b}" for a, b in zip(names[2:n_arrays], bound)) or "True"
     src = _PREPARED_SRC.format(bound=", ".join(bound), args=", ".join(names),
