@@ -269,23 +269,8 @@ cdef class PreparedCall:
         nothing, if a scalar is not a float or a flag not a bool."""
         cdef double fl[MAX_FLOATS]
         cdef char fg[MAX_FLAGS]
-        cdef Py_ssize_t j
-        cdef object x
-        if len(floats) != self.n_floats or len(flags) != self.n_flags:
+        if not _c_scalars(floats, flags, self.n_floats, self.n_flags, fl, fg):
             return False
-        for j in range(self.n_floats):
-            x = floats[j]
-            if not PyFloat_Check(x):
-                return False
-            fl[j] = PyFloat_AS_DOUBLE(x)
-        for j in range(self.n_flags):
-            x = flags[j]
-            if x is True:
-                fg[j] = 1
-            elif x is False:
-                fg[j] = 0
-            else:
-                return False
         self._run_c(param, grad, states, fl, fg)
         return True
 
