@@ -370,6 +370,8 @@ def _miss_context(results, tid, bad=()):
         return ("; ".join(parts) + ".") if parts else ""
     if tid == "vs_numpy_naive":
         return _naive_numpy_context(results, bad)
+    if tid == "vs_torch_fused":
+        return _torch_fused_context(results, bad)
     if tid == "small_time":
         comp = (results.get("small") or {}).get("competitors", {})
         k = [f"{n.split(':')[1]} {fmt_time(c['time_s'])}" for n, c in comp.items()
@@ -428,6 +430,25 @@ def _naive_numpy_context(results, bad):
                          + ", ".join(f"{c['backend']} {fmt_pct(c['roof_fraction'])}"
                                      for c in ours) + " of it")
     return ("Naive NumPy's time bounds the ratio: " + "; ".join(parts) + ".") if parts else ""
+
+
+def _torch_fused_context(results, bad):
+    """The missed cases' times beside torch fused's, with fastopt's speed against the roof."""
+    parts = []
+    for t in bad:
+        size = int(float(t["target"].split()[1]))
+        backend, threads = t["case"].split(", ")[0], int(t["case"].split(", ")[1].split()[0])
+        for case in results.get("dense", []):
+            if (case["algorithm"], case["dtype"], case["size"]) != ("adam", "float32", size):
+                continue
+            ours = case["competitors"].get(f"fastopt:{backend}:t{threads}")
+            torch = case["competitors"].get(f"torch:fused:t{threads}")
+            if ours and torch:
+                parts.append(f"{backend} {threads} thread{'s' if threads > 1 else ''}: "
+                             f"{fmt_time(ours['time_s'])} ({fmt_gbps(ours['gbps'])} GB/s, "
+                             f"{fmt_pct(ours['roof_fraction'])} of the roof), torch fused "
+                             f"{fmt_time(torch['time_s'])}")
+    return ("Step times: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _contention_context(results, bad):

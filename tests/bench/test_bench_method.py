@@ -487,3 +487,16 @@ def test_a_missed_naive_numpy_ratio_reads_with_the_bound_the_roof_sets():
     assert text == ("Naive NumPy's time bounds the ratio: at 1 thread, naive NumPy moved "
                     "Adam's traffic at 11% of the roof, so a kernel at the roof is 9.2x "
                     "faster; fastopt ran at cython 103% of it.")
+
+
+def test_a_missed_torch_fused_ratio_reads_with_both_step_times():
+    comp = {"fastopt:cython:t2": {"kind": "fastopt", "backend": "cython", "threads": 2,
+                                  "time_s": 50e-6, "gbps": 56.0, "roof_fraction": 1.4},
+            "torch:fused:t2": {"kind": "torch", "threads": 2, "time_s": 90e-6}}
+    res = {"dense": [{"algorithm": "adam", "dtype": "float32", "size": 100_000,
+                      "competitors": comp}]}
+    bad = [{"target": "Adam 1e5 float32 >= 2x torch fused", "case": "cython, 2 threads",
+            "status": "MISS"}]
+    assert report._miss_context(res, "vs_torch_fused", bad) == (
+        "Step times: cython 2 threads: 50.00 us (56.0 GB/s, 140% of the roof), torch fused "
+        "90.00 us.")
