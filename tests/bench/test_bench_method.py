@@ -206,12 +206,21 @@ def test_settle_waits_for_the_other_threads_of_the_process():
     finally:
         worker.join()
     assert 0.05 < waited < 1.5
-    worker = threading.Thread(target=spin, args=(0.5,))
+    stop = threading.Event()
+
+    def spin_until_stopped():
+        while not stop.is_set():
+            pass
+
+    worker = threading.Thread(target=spin_until_stopped)
     worker.start()
-    try:
-        assert timing.settle(0.02) < 0.3   # bounded: a thread that never stops is not waited for
+    try:   # bounded: a thread that never stops is not waited for (it is still running)
+        waited = timing.settle(0.02)
+        still_running = worker.is_alive()
     finally:
+        stop.set()
         worker.join()
+    assert still_running and waited < 1.0   # (the spinning thread holds the GIL by turns)
     assert timing.settle(1.0) < 0.3         # nothing running: no wait
     calls = []
     timing.interleaved([timing.Competitor("a", lambda: calls.append(1))], repeats=2,
