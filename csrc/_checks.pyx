@@ -222,7 +222,7 @@ cdef class PreparedCall:
         cdef object a
         if param is not self.param or type(grad) is not cnp.ndarray:
             return False
-        if type(n_threads) is not int or <long>n_threads != 1:
+        if type(n_threads) is not int or n_threads != 1:  # (any int: no C long cast)
             return False
         for j in range(k):
             a = states[first + j]
@@ -668,7 +668,7 @@ cdef class ReplayOne:
         if type(t) is int:
             step = PyLong_AsLongLongAndOverflow(t, &overflow)
         if (overflow == 0 and -STEP_MAX < step < STEP_MAX
-                and type(n_threads) is int and <long>n_threads == 1
+                and type(n_threads) is int and n_threads == 1
                 and type(sc) is StepScalars and type(self.kernel) is PreparedCall
                 and not self.rounding):
             if (<PreparedCall>self.kernel)._run_scalars(self.param, g, self.states,

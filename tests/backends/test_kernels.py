@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastopt.backends import ALGORITHMS, _dispatch
+from fastopt.backends.numba import _jit
 
 from conftest import FAST_BACKENDS, KERNEL_BACKENDS, assert_same_values, bits, kernel
 from kernel_cases import (adafactor_option_grid, make_adafactor_case, make_case,
@@ -131,6 +132,40 @@ def test_kernels_do_not_touch_unused_state(backend):
                                          "decoupled": False, "maximize": False}, 3, np.float64, rng)
     adam(*arrays, *scalars, 8)
     assert arrays[4].size == 0
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_kernels_refuse_fewer_than_one_thread_before_writing(backend, algorithm):
+    """``n_threads >= 1`` is checked by every compiled kernel, on every size (numba's ran
+    zero chunks for ``n_threads=0``, a silent no-op), before anything is written."""
+    fast = kernel(backend, algorithm)
+    rng = np.random.default_rng(stable_seed("threads", algorithm))
+    options = next(iter(option_grid(algorithm)))
+    for n in (1, 4099):
+        arrays, scalars = make_case(algorithm, options, n, np.float64, rng)
+        before = [a.copy() for a in arrays]
+        for n_threads in (0, -1):
+            with pytest.raises(ValueError, match="n_threads must be >= 1"):
+                fast(*arrays, *scalars, n_threads)
+            assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(arrays, before))
+
+
+def test_prepared_call_takes_any_int_thread_count():
+    """``PreparedCall`` compares ``n_threads`` with 1 as a Python int (no C ``long`` cast
+    that raised OverflowError): a count beyond a C long reaches the kernel's own path."""
+    if _jit._PreparedCall is None:
+        pytest.skip("the Cython extension is not built")
+    rng = np.random.default_rng(stable_seed("huge threads"))
+    options = next(iter(option_grid("sgd")))
+    arrays, scalars = make_case("sgd", options, 33, np.float64, rng)
+    expected = [a.copy() for a in arrays]
+    kernel("python", "sgd")(*expected, *scalars, 1)
+    fast = kernel("numba", "sgd")
+    plain = _jit._PreparedCall(fast, lambda *a: (fast(*a, 1), None, 0), arrays[0],
+                               tuple(arrays[2:]), len(arrays) + len(scalars) + 1)
+    plain(*arrays, *scalars, 2 ** 70)
+    assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(arrays, expected))
 
 
 @pytest.mark.parametrize("backend", KERNEL_BACKENDS)

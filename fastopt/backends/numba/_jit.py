@@ -179,7 +179,12 @@ def call_parallel(fn, *args):
 
 
 def n_chunks(n_threads, n):
-    """Chunks for ``n_threads`` threads on ``n`` elements (1 means: run serially)."""
+    """Chunks for ``n_threads`` threads on ``n`` elements (1 means: run serially).
+
+    Raises ValueError if ``n_threads < 1`` (as the Cython kernels' ``check_threads``):
+    every kernel asks here before it writes anything."""
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     return n_threads if n_threads <= n else max(n, 1)
 
 
