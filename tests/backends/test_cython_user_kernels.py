@@ -167,7 +167,7 @@ from setuptools import Extension, setup
 setup(name={name!r}, script_args=["build_ext", "--inplace", "-q"],
       ext_modules=cythonize(
           [Extension({name!r}, [{name!r} + ".pyx"],
-                     extra_compile_args=["-O2", "-g0"])],
+                     extra_compile_args=[{optimize!r}, "-g0"])],
           include_path=[{include!r}], quiet=True))
 """
 
@@ -179,15 +179,17 @@ def _have_c_compiler():
     return shutil.which(shlex.split(cc)[0]) is not None
 
 
-def build_user_extension(build, name, source):
+def build_user_extension(build, name, source, optimize="-O2"):
     """Build the Cython ``source`` as extension ``name`` in the folder ``build`` against
-    ``fastopt.get_include()`` and import it (skips without Cython or a C compiler)."""
+    ``fastopt.get_include()``, with the C compiler's flag ``optimize``, and import it
+    (skips without Cython or a C compiler)."""
     require("cython")
     pytest.importorskip("Cython", reason="Cython is needed to build an extension that cimports")
     if not _have_c_compiler():
         pytest.skip("no C compiler to build an extension that cimports fastopt")
     (build / f"{name}.pyx").write_text(source)
-    (build / "setup.py").write_text(SETUP.format(include=fastopt.get_include(), name=name))
+    (build / "setup.py").write_text(SETUP.format(include=fastopt.get_include(), name=name,
+                                                 optimize=optimize))
     done = subprocess.run([sys.executable, "setup.py"], cwd=build, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -201,9 +203,11 @@ def build_user_extension(build, name, source):
 
 @pytest.fixture(scope="module")
 def user_module(tmp_path_factory):
-    """The user's extension, built once per session (about 10-20 s)."""
+    """The user's extension, built once per session.  Unoptimized (-O0: ~7 s instead of
+    ~19 s at -O2 on a loaded 2-core machine): its loops only index rows and call
+    fastopt's functions, whose arithmetic is compiled into fastopt's own extension."""
     return build_user_extension(tmp_path_factory.mktemp("cython_user"), "fastopt_user_loops",
-                                _user_pyx())
+                                _user_pyx(), optimize="-O0")
 
 
 def _tables(algorithm, options, dtype, rng, n_rows=9, d=37):

@@ -220,7 +220,9 @@ def test_rprop_clamp_with_special_bounds_matches_reference(backend, dtype):
             steps = rng.choice(specials, n)
             arrays = [rng.standard_normal(n).astype(dtype), grad, prev, steps]
             expected = [a.copy() for a in arrays]
-            scalars = (dtype(0.5), dtype(1.2), dtype(lo), dtype(hi), False)
+            # Python floats rounded to the dtype, as the optimizer passes them (float32
+            # scalars would compile another specialization of the numba kernel)
+            scalars = (*(float(dtype(x)) for x in (0.5, 1.2, lo, hi)), False)
             with np.errstate(all="ignore"):
                 reference(*expected, *scalars, 1)
                 rprop(*arrays, *scalars, n_threads)

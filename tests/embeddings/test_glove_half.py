@@ -16,6 +16,8 @@ HALF = [pytest.param(F16, id="float16"), pytest.param(BF16, id="bfloat16")]
 
 import numba  # noqa: E402  (after the skip: ml_dtypes is what these tests need)
 
+from fastopt.backends.numba import half as numba_half  # noqa: E402
+
 
 @numba.njit
 def _widen_all(bits, bf16, out):
@@ -27,11 +29,6 @@ def _widen_all(bits, bf16, out):
 def _round_all(x, bf16, stochastic, u, out):
     for k in range(x.size):
         out[k] = glove._round_bits(x[k], bf16, stochastic, u[k])
-
-
-@numba.njit
-def _store(table, row, values, bf16, stochastic, key, counter):
-    glove._store_row(table, row, values, bf16, stochastic, key, counter)
 
 
 def widen(bits, dtype):
@@ -109,14 +106,20 @@ def test_stochastic_rounding_keeps_exact_values_and_specials(dtype):
 
 @pytest.mark.parametrize("dtype", HALF)
 def test_stored_row_uses_the_hashed_uniforms(dtype):
+    """A row stored with stochastic rounding draws from counter ``row * ceil(d / 2)``: here
+    through the numba backend's ``narrow_rows``, whose row loop stores each row with the
+    span rounding that :func:`glove._store_row` wraps (its compiled specialization is the
+    one tests/backends/test_half_kernels.py uses: a test-only njit wrapper of
+    ``_store_row`` cost a compile of the whole rounding, ~20-60 s)."""
     rng = np.random.default_rng(3)
-    values = rng.standard_normal(51).astype(np.float32)
-    key, counter = np.uint64(0x1234_5678_9ABC_DEF1), 77 * 26
-    table = np.zeros((3, 51), np.uint16)
-    _store(table, 1, values, dtype == BF16, True, key, np.uint64(counter))
-    want = glove._round_reference(values, dtype, glove._uniforms_reference(key, counter, 51))
-    np.testing.assert_array_equal(table[1], want.view(np.uint16))
-    assert not table[0].any() and not table[2].any()
+    values = rng.standard_normal((1, 51)).astype(np.float32)
+    key, row = np.uint64(0x1234_5678_9ABC_DEF1), 77
+    table = np.zeros((row + 2, 51), np.uint16)
+    numba_half.narrow_rows(values, np.array([row], np.int64), table, dtype == BF16, True, key)
+    counter = row * 26  # ceil(51 / 2) draws per row
+    want = glove._round_reference(values[0], dtype, glove._uniforms_reference(key, counter, 51))
+    np.testing.assert_array_equal(table[row], want.view(np.uint16))
+    assert not table[:row].any() and not table[row + 1:].any()
     u = glove._uniforms_reference(key, counter, 10_000)
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
 

@@ -34,15 +34,22 @@ _DRAWS = {}
 
 
 def _draws(dtype, seed, shapes, steps):
-    """The starting parameters and every step's gradients (drawn once per dtype and table:
-    read-only, the parameters are copied)."""
+    """The starting parameters and every step's gradients (drawn once per dtype and table).
+
+    The parameters are read-only (each run copies them).  The gradients stay writable, as
+    a training loop's are: numba types a read-only array apart from a writable one, so
+    read-only gradients compiled Adafactor's whole-step kernels a second time for every
+    rank and dtype (12 compilations, ~45 s on a loaded 2-core machine).  A run that wrote
+    into them would not go unnoticed: the runs after it would step on other gradients than
+    the (cached) reference run did, and differ from it.  That a read-only gradient is
+    accepted is tested in tests/optim/test_fast_path.py."""
     key = (np.dtype(dtype).name, seed, tuple(shapes), steps)
     if key not in _DRAWS:
         rng = np.random.default_rng(seed)
         params = [np.asarray(rng.standard_normal(s), dtype) for s in shapes]
         grads = [[np.asarray(rng.standard_normal(s), dtype) for s in shapes]
                  for _ in range(steps)]
-        for a in params + [g for gs in grads for g in gs]:
+        for a in params:
             a.flags.writeable = False
         _DRAWS[key] = params, grads
     return _DRAWS[key]
