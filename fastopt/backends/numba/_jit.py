@@ -1032,6 +1032,9 @@ class Many:
         return _PreparedMany(self, params, lists)
 
 
+_is = operator.is_
+
+
 class _PreparedMany:
     """:meth:`Many.prepare`'s callable.
 
@@ -1090,10 +1093,6 @@ class _PreparedMany:
         if self.entry is None or not self.entry(args):
             many.run(checked[0], checked[1], like, rest, n_threads)
         return None
-
-
-def _is(a, b):
-    return a is b
 
 
 _C_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
