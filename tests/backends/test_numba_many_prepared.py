@@ -8,6 +8,8 @@ function only for the lists, gradients and options it checked (a new gradient ob
 checked again, an option that changes which states are used is checked in full, before
 anything is written), and fall back to the full call where there is no C function.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -146,15 +148,14 @@ def test_without_a_c_function_the_prepared_many_runs_the_full_walk(without, monk
     scalars = cases[0][1]
     mine, theirs = columns(cases), copied(columns(cases))
     prepared = many.prepare(mine[0], *mine[2:])
-    if without == "c function":
-        with pytest.warns(RuntimeWarning, match="no C function"):
-            prepared(*mine, *scalars, 2)
-    else:
-        prepared(*mine, *scalars, 2)
-    many(*theirs, *scalars, 2)
-    for n_threads in THREADS:
-        before = len(runs)
-        prepared(*mine, *scalars, n_threads)
-        assert len(runs) == before + (without != "pool" or n_threads > 1), n_threads
-        many(*theirs, *scalars, n_threads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n_threads in THREADS:
+            before = len(runs)
+            prepared(*mine, *scalars, n_threads)
+            assert len(runs) == before + (without != "pool" or n_threads > 1), n_threads
+            many(*theirs, *scalars, n_threads)
     assert_same(mine, theirs, without)
+    warned = [w for w in caught if "no C function" in str(w.message)]
+    # (once for the function on one thread, once for the one on the pool)
+    assert len(warned) == ((1 + bool(_jit.POOL_RUN)) if without == "c function" else 0)

@@ -1103,19 +1103,20 @@ class _ManyEntry:
     """The C functions of a :class:`Many` for one checked table (see :class:`_PreparedMany`):
     ``entry(args)`` (the arguments after ``params, grads``) runs the walk and returns
     True, or returns False having done nothing (scalars that are not numbers,
-    ``n_threads`` not an int >= 1 or, without the pool, above 1): the caller's full path
-    then runs, with its checks and messages."""
+    ``n_threads`` not an int >= 1, no C function for the call: without the pool, on
+    more threads): the caller's full path then runs, with its checks and messages.  Each
+    C function (on one thread, on the pool) is compiled when a call first needs it."""
 
     #: ``{(many, dtype, pooled): the ctypes function, or None}``.
     functions = {}
 
-    def __init__(self, many, checked, like, args, serial, pooled):
+    def __init__(self, many, checked, like, args):
         ptrs, starts, used, grads, _ = checked
         m, n_scalars = len(many.states), len(many.scalars)
+        self.many, self.dtype = many, like.dtype
         self.ptrs, self.starts = ptrs, starts  # (kept alive: their addresses are in data)
         self.k, self.n_args = len(grads), len(args)
         self.total = int(starts[-1])
-        self.serial, self.pooled = serial, pooled
         self.data = struct.pack(f"{len(ptrs) + 2}q", *(a.ctypes.data for a in ptrs),
                                 starts.ctypes.data, like.ctypes.data)
         self.sizes = struct.pack(f"{len(ptrs) + 2}q", *(a.size for a in ptrs), starts.size, 0)
@@ -1130,34 +1131,30 @@ class _ManyEntry:
 
     @classmethod
     def make(cls, many, checked, like, args):
-        """The entry for ``checked`` (``like``: the arrays' dtype), or None where there is
-        no C function (the JIT disabled, no ``<rule>_address``, compilation failed: a
-        RuntimeWarning says why)."""
-        serial = cls.function(many, like.dtype, False)
-        if serial is None:
+        """The entry for ``checked`` (``like``: the arrays' dtype), or None where there can
+        be no C function (the JIT disabled, no ``<rule>_address``)."""
+        if _ADDRESS.get(many.serial_fn) is None or not hasattr(many.serial_fn, "overloads"):
             return None
-        pooled = cls.function(many, like.dtype, True) if POOL_RUN else None
-        return cls(many, checked, like, args, serial, pooled)
+        return cls(many, checked, like, args)
 
     @classmethod
     def function(cls, many, dtype, pooled):
         """The ctypes function of the walk (on the pool if ``pooled``), compiled on first
-        use (None where there is none)."""
+        use (None where compiling failed: a RuntimeWarning says why)."""
         key = (many, dtype, pooled)
-        if key in cls.functions:
-            return cls.functions[key]
-        address_fn = _ADDRESS.get(many.serial_fn)
-        fn = None
-        if address_fn is not None and hasattr(many.serial_fn, "overloads"):
-            rows = tuple(np.empty(0, np.int64) for _ in range(2 + len(many.states)))
-            rest = (0.0,) * len(many.scalars) + (False,) * len(many.switches)
-            args = (rows, np.empty(0, np.int64), np.empty(0, dtype), rest)
-            try:
-                fn = _C_ENTRY(address_fn(args + (((0, 0),) if pooled else ())))
-            except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
-                warnings.warn(f"{many.__name__}: no C function{' on the pool' if pooled else ''}"
-                              f" ({type(e).__name__}: {e}); the prepared call runs the "
-                              f"compiled walk through numba's dispatcher", RuntimeWarning)
+        fn = cls.functions.get(key, False)
+        if fn is not False:
+            return fn
+        rows = tuple(np.empty(0, np.int64) for _ in range(2 + len(many.states)))
+        rest = (0.0,) * len(many.scalars) + (False,) * len(many.switches)
+        args = (rows, np.empty(0, np.int64), np.empty(0, dtype), rest)
+        try:
+            fn = _C_ENTRY(_ADDRESS[many.serial_fn](args + (((0, 0),) if pooled else ())))
+        except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
+            fn = None
+            warnings.warn(f"{many.__name__}: no C function{' on the pool' if pooled else ''}"
+                          f" ({type(e).__name__}: {e}); the prepared call runs the "
+                          f"compiled walk through numba's dispatcher", RuntimeWarning)
         cls.functions[key] = fn
         return fn
 
@@ -1171,9 +1168,13 @@ class _ManyEntry:
             return False
         flags = self.flags(*args[self.middle:-1])
         if n_threads == 1 or self.total <= CHUNK_ALIGN:
-            self.serial(self.data, self.sizes, floats, flags)
-        elif self.pooled is not None:
-            self.pooled(self.data, self.sizes + self.pair(n_threads, POOL_RUN), floats, flags)
+            fn = self.function(self.many, self.dtype, False)
+            if fn is None:
+                return False
+            fn(self.data, self.sizes, floats, flags)
         else:
-            return False
+            fn = POOL_RUN and self.function(self.many, self.dtype, True)
+            if not fn:
+                return False
+            fn(self.data, self.sizes + self.pair(n_threads, POOL_RUN), floats, flags)
         return True
