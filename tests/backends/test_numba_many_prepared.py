@@ -46,6 +46,14 @@ def jobs():
     return info["jobs"] + info["serial_fallbacks"]
 
 
+def prepared_case(many, algorithm, options, dtype, rng):
+    """``(prepared, mine, theirs, scalars)``: arrays of :data:`SIZES` (``mine``, which
+    ``prepared`` is prepared for, and a copy, ``theirs``) and their scalars."""
+    cases = [make_case(algorithm, options, n, dtype, rng) for n in SIZES]
+    mine = columns(cases)
+    return many.prepare(mine[0], *mine[2:]), mine, copied(mine), cases[0][1]
+
+
 def counting_run(many, monkeypatch):
     """Record the calls of ``many.run`` (the walk through numba's dispatcher)."""
     runs = []
@@ -75,10 +83,7 @@ def test_prepared_many_gives_the_full_calls_bits_from_c(case, monkeypatch):
         label = f"{algorithm} {options}"
         rng = np.random.default_rng(stable_seed("many prepared", algorithm, dtype.__name__,
                                                 *options.values()))
-        cases = [make_case(algorithm, options, n, dtype, rng) for n in SIZES]
-        scalars = cases[0][1]
-        mine, theirs = columns(cases), copied(columns(cases))
-        prepared = many.prepare(mine[0], *mine[2:])
+        prepared, mine, theirs, scalars = prepared_case(many, algorithm, options, dtype, rng)
         grads = mine[1]
         for step, n_threads in enumerate(THREADS):
             if step == 3:  # new gradient objects: checked again, then from C again
@@ -100,12 +105,9 @@ def test_prepared_many_refuses_before_writing_what_the_full_call_refuses():
     full call's errors, nothing written; a NumPy integer thread count and NumPy float
     scalars run (the full call's way) with the same bits."""
     many = kernel("numba", "rmsprop_many", "rmsprop")
-    rng = np.random.default_rng(23)
     options = dict(centered=True, momentum=False, weight_decay=True, maximize=False)
-    cases = [make_case("rmsprop", options, n, np.float32, rng) for n in SIZES]
-    scalars = cases[0][1]
-    mine, theirs = columns(cases), copied(columns(cases))
-    prepared = many.prepare(mine[0], *mine[2:])
+    prepared, mine, theirs, scalars = prepared_case(many, "rmsprop", options, np.float32,
+                                                    np.random.default_rng(23))
     for n_threads in (1, 2):
         prepared(*mine, *scalars, n_threads)
         many(*theirs, *scalars, n_threads)
@@ -142,12 +144,9 @@ def test_without_a_c_function_the_prepared_many_runs_the_full_walk(without, monk
         monkeypatch.setitem(_jit._ADDRESS, many.serial_fn, fails)
     else:
         monkeypatch.setattr(many, "serial_fn", many.serial_fn.py_func)
-    rng = np.random.default_rng(29)
     options = dict(amsgrad=True, weight_decay=False, decoupled=True, maximize=True)
-    cases = [make_case("adam", options, n, np.float32, rng) for n in SIZES]
-    scalars = cases[0][1]
-    mine, theirs = columns(cases), copied(columns(cases))
-    prepared = many.prepare(mine[0], *mine[2:])
+    prepared, mine, theirs, scalars = prepared_case(many, "adam", options, np.float32,
+                                                    np.random.default_rng(29))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for n_threads in THREADS:
