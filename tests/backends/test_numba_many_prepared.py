@@ -21,7 +21,9 @@ from kernel_cases import make_case, option_grid, stable_seed
 require("numba")
 
 SIZES = (0, 1, 17, 40, 3)  # 61 elements: chunks of 16 on the pool, ending inside arrays
-THREADS = (1, 2, 2, 3, 1, 2)  # the steps' thread counts
+#: The steps' thread counts (more threads than elements: the chunks of as many threads as
+#: elements; beyond int64 too).
+THREADS = (1, 2, 2, 3, 1, 2, 200, 2 ** 40, 10 ** 30)
 
 
 def columns(cases):

@@ -1028,8 +1028,7 @@ class Many:
         if n_threads == 1 or total <= CHUNK_ALIGN:
             self.range_fn(ptrs, starts, like, rest, 0, total)
         else:
-            call_parallel(self.parallel_fn, ptrs, starts, like, rest,
-                          n_threads if POOL_RUN else n_chunks(n_threads, total))
+            call_parallel(self.parallel_fn, ptrs, starts, like, rest, n_chunks(n_threads, total))
 
     def prepare(self, params, *lists):
         """A callable with this signature for stepping the same arrays again (the
@@ -1185,5 +1184,6 @@ class _ManyEntry:
             fn = POOL_RUN and self.function(self.many, self.dtype, True)
             if not fn:
                 return False
-            fn(self.data, self.sizes + self.pair(n_threads, POOL_RUN), floats, flags)
+            fn(self.data, self.sizes + self.pair(n_chunks(n_threads, self.total), POOL_RUN),
+               floats, flags)
         return True
