@@ -20,6 +20,9 @@ Each module ``<algorithm>`` mirrors :mod:`fastopt.backends.python.<algorithm>` a
     :func:`fastopt.backends.numba._jit.c_function`), or, if ``args`` ends with the pair
     ``(n_threads, run)``, runs it on fastopt's pool as ``<algorithm>_pooled`` does; the
     prepared call calls them from C.  Compiled and cached like the loops (one per dtype).
+    On the separate-arrays layout ``(ptrs, starts, like, rest)`` it gives the C function
+    of ``<algorithm>_many_range`` on all the elements (or, with ``(n_threads, run)``, of
+    ``<algorithm>_many_pooled``): what ``<algorithm>_many.prepare``'s call runs.
 ``<algorithm>_serial(...)``
     the same arguments without ``n_threads``: one vectorized loop in the calling
     thread, with the GIL released.  It can be called from users' own ``@njit`` code,

@@ -92,7 +92,10 @@ compiled into ``<rule>_address``'s library and cached with it.
 
 The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
 calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
-:func:`many_range` (see "many arrays in one call" below).
+:func:`many_range` (see "many arrays in one call" below).  Their prepared call (the
+optimizer's replayed steps, :meth:`Many.prepare`) runs the walk from C too: the C
+function of :func:`c_function` on the separate-arrays layout, compiled into
+``<rule>_address``'s library, called through ``ctypes`` with the table of addresses.
 
 Chunk ``c`` covers the same elements whoever runs it, and the updates are elementwise
 (the reductions of L-BFGS are summed per fixed block): bits do not depend on the thread
@@ -100,7 +103,9 @@ count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``p
 functions run as before.
 """
 import ctypes
+import operator
 import os
+import struct
 import warnings
 
 import numba
@@ -233,6 +238,117 @@ def _c_argument_types(args):
     return (out + [types.int64, types.int64] if pooled else out), pooled
 
 
+def _many_argument_types(args):
+    """``(ptrs, starts, like, rest, pooled)`` for ``args`` laid out as the separate-arrays
+    walk takes them, ``(ptrs, starts, like, rest)`` or ``(..., (n_threads, run))``: a
+    tuple of 1-D int64 arrays, a 1-D int64 array, a 1-D float array, a tuple of floats
+    and bools (then ints); None for any other ``args``."""
+    items = list(args.types)
+    pooled = (len(items) == 5 and isinstance(items[4], types.UniTuple) and items[4].count == 2
+              and isinstance(items[4].dtype, types.Integer))
+    if len(items) != 4 + pooled:
+        return None
+    ptrs, starts, like, rest = items[:4]
+    int_array = types.Array(types.int64, 1, "C")
+
+    def is_array(t, dtype):
+        return isinstance(t, types.Array) and t.ndim == 1 and t.dtype == dtype
+    if (not isinstance(ptrs, types.BaseTuple) or not len(ptrs.types)
+            or not all(is_array(t, types.int64) for t in ptrs.types)
+            or not is_array(starts, types.int64) or not isinstance(like, types.Array)
+            or like.ndim != 1 or not isinstance(like.dtype, types.Float)
+            or not isinstance(rest, types.BaseTuple)
+            or any(t not in (types.float64, types.boolean) for t in rest.types)):
+        return None
+    return (types.UniTuple(int_array, len(ptrs.types)), int_array,
+            types.Array(like.dtype, 1, "C"), types.BaseTuple.from_types(rest.types), pooled)
+
+
+#: ``{serial loop: its walk of separate arrays}`` (the ``range_fn`` of each :class:`Many`),
+#: for :func:`c_function` on the separate-arrays layout.
+_MANY_RANGE = {}
+
+
+def _c_entry(context, builder, call_sig, cres, leaves, build):
+    """The C function ``void f(void** data, int64* ints, double* floats, char* flags)``
+    (internal, in the caller's module) that reads ``leaves`` (types: 1-D C arrays from
+    ``data[j]`` and their sizes ``ints[j]``; float64 from ``floats``; booleans from
+    ``flags``; ``"int"`` from ``ints`` after the sizes), makes the argument of
+    ``call_sig`` with ``build(fb, values)`` and calls ``cres`` on it."""
+    module = builder.module
+    fn = ir.Function(module, _C_FN_TYPE, name=module.get_unique_name("fastopt_c_entry"))
+    fn.linkage = "internal"
+    fb = ir.IRBuilder(fn.append_basic_block())
+    data, ints, floats, flags = fn.args
+    values, counts = [], {"array": 0, "float": 0, "flag": 0}
+    for t in leaves:
+        if isinstance(t, types.Array):
+            j = ir.Constant(ir.IntType(32), counts["array"])
+            counts["array"] += 1
+            ary = context.make_array(t)(context, fb)
+            itemsize = context.get_constant(
+                types.intp, context.get_abi_sizeof(context.get_data_type(t.dtype)))
+            context.populate_array(
+                ary, data=fb.bitcast(fb.load(fb.gep(data, [j])), ary.data.type),
+                shape=[fb.load(fb.gep(ints, [j]))], strides=[itemsize],
+                itemsize=itemsize, meminfo=None)
+            values.append(ary._getvalue())
+        elif t == types.float64:
+            j = ir.Constant(ir.IntType(32), counts["float"])
+            counts["float"] += 1
+            values.append(fb.load(fb.gep(floats, [j])))
+        elif t == types.boolean:
+            j = ir.Constant(ir.IntType(32), counts["flag"])
+            counts["flag"] += 1
+            values.append(fb.icmp_unsigned("!=", fb.load(fb.gep(flags, [j])),
+                                           ir.Constant(ir.IntType(8), 0)))
+        else:  # n_threads, run: after the sizes
+            j = ir.Constant(ir.IntType(32), counts["array"])
+            counts["array"] += 1
+            values.append(fb.load(fb.gep(ints, [j])))
+    context.call_internal_no_propagate(fb, cres.fndesc, call_sig, [build(fb, values)])
+    fb.ret_void()
+    return builder.ptrtoint(fn, context.get_value_type(types.intp))
+
+
+def _compile_call(context, builder, src, scope, call_type):
+    """Compile ``call(a)`` of ``src`` (globals ``scope``) for the tuple type ``call_type``
+    as a subroutine of the caller: ``(its signature, the compile result)``."""
+    exec(compile(src, "<fastopt c_function>", "exec"), scope)
+    call_sig = types.void(call_type)
+    return call_sig, context.compile_subroutine(builder, scope["call"], call_sig,
+                                                caching=False)
+
+
+def _many_c_function(serial, args):
+    """:func:`c_function` on the separate-arrays layout ``args`` (see there), or None."""
+    layout = _many_argument_types(args)
+    if layout is None:
+        return None
+    ptrs, starts, like, rest, pooled = layout
+    sig = types.intp(serial, args)
+
+    def codegen(context, builder, sig, llargs):
+        walk = _MANY_RANGE[sig.args[0].dispatcher]
+        tail = (types.int64, types.int64) if pooled else ()
+        call_type = types.Tuple((ptrs, starts, like, rest) + tail)
+        if pooled:
+            src = "def call(a):\n    for_many(walk, a)\n"
+        else:
+            src = "def call(a):\n    walk(a[0], a[1], a[2], a[3], 0, a[1][a[1].size - 1])\n"
+        call_sig, cres = _compile_call(context, builder, src,
+                                       {"walk": walk, "for_many": for_many}, call_type)
+        leaves = list(ptrs.types) + [starts, like] + list(rest.types) + ["int"] * len(tail)
+
+        def build(fb, values):
+            r, s = len(ptrs.types), len(rest.types)
+            packed = [context.make_tuple(fb, ptrs, values[:r]), values[r], values[r + 1],
+                      context.make_tuple(fb, rest, values[r + 2:r + 2 + s])]
+            return context.make_tuple(fb, call_type, packed + values[r + 2 + s:])
+        return _c_entry(context, builder, call_sig, cres, leaves, build)
+    return sig, codegen
+
+
 @intrinsic
 def c_function(typingctx, serial, args):
     """The address of a C function ``void f(void** data, int64* ints, double* floats,
@@ -247,9 +363,22 @@ def c_function(typingctx, serial, args):
     runs what the rule's ``pooled`` twin runs, ``for_slices(serial, args)`` (chunks of
     ``serial`` on fastopt's pool: :func:`for_slices`), with ``n_threads`` and ``run`` (the
     pool's address, :data:`POOL_RUN`) read from ``ints`` after the arrays' sizes: the
-    twin called from C.  It too holds no process-specific address."""
+    twin called from C.  It too holds no process-specific address.
+
+    For the serial loop of a :class:`Many` and ``args`` laid out as its walk takes them,
+    ``(ptrs, starts, like, rest)`` (a tuple of 1-D int64 arrays, a 1-D int64 array, a
+    1-D float array, a tuple of floats and bools), the function runs that walk
+    (:func:`many_range` through ``serial``) on all the elements, or with the pair
+    ``(n_threads, run)`` after them, what the ``<rule>_many_pooled`` twin runs
+    (:func:`for_many`): ``data`` holds the rows of ``ptrs``, then ``starts`` and ``like``,
+    ``ints`` their sizes (then ``n_threads`` and ``run``), ``floats`` and ``flags`` the
+    items of ``rest``.  This is what :meth:`Many.prepare`'s call runs."""
     if not isinstance(serial, types.Dispatcher) or not isinstance(args, types.BaseTuple):
         return None
+    if serial.dispatcher in _MANY_RANGE:
+        many = _many_c_function(serial, args)
+        if many is not None:
+            return many
     checked = _c_argument_types(args)
     if checked is None:
         return None
@@ -264,46 +393,16 @@ def c_function(typingctx, serial, args):
         else:
             items = ", ".join(f"a[{j}]" for j in range(len(arg_types)))
             src = f"def call(a):\n    body({items})\n"
-        scope = {"body": body, "for_slices": for_slices}
-        exec(compile(src, "<fastopt c_function>", "exec"), scope)
-        call_sig = types.void(call_type)
-        cres = context.compile_subroutine(builder, scope["call"], call_sig, caching=False)
-        module = builder.module
-        fn = ir.Function(module, _C_FN_TYPE, name=module.get_unique_name("fastopt_c_entry"))
-        fn.linkage = "internal"
-        fb = ir.IRBuilder(fn.append_basic_block())
-        data, ints, floats, flags = fn.args
-        values, counts = [], {"array": 0, "float": 0, "flag": 0}
-        for t in arg_types:
-            if isinstance(t, types.Array):
-                j = ir.Constant(ir.IntType(32), counts["array"])
-                counts["array"] += 1
-                ary = context.make_array(t)(context, fb)
-                itemsize = context.get_constant(
-                    types.intp, context.get_abi_sizeof(context.get_data_type(t.dtype)))
-                context.populate_array(
-                    ary, data=fb.bitcast(fb.load(fb.gep(data, [j])), ary.data.type),
-                    shape=[fb.load(fb.gep(ints, [j]))], strides=[itemsize],
-                    itemsize=itemsize, meminfo=None)
-                values.append(ary._getvalue())
-            elif t == types.float64:
-                j = ir.Constant(ir.IntType(32), counts["float"])
-                counts["float"] += 1
-                values.append(fb.load(fb.gep(floats, [j])))
-            elif t == types.boolean:
-                j = ir.Constant(ir.IntType(32), counts["flag"])
-                counts["flag"] += 1
-                values.append(fb.icmp_unsigned("!=", fb.load(fb.gep(flags, [j])),
-                                               ir.Constant(ir.IntType(8), 0)))
-            else:  # n_threads, run: after the sizes
-                j = ir.Constant(ir.IntType(32), counts["array"])
-                counts["array"] += 1
-                values.append(fb.load(fb.gep(ints, [j])))
-        packed = context.make_tuple(fb, call_type, values)
-        context.call_internal_no_propagate(fb, cres.fndesc, call_sig, [packed])
-        fb.ret_void()
-        return builder.ptrtoint(fn, context.get_value_type(types.intp))
+        call_sig, cres = _compile_call(context, builder, src,
+                                       {"body": body, "for_slices": for_slices}, call_type)
+        leaves = [t if t != types.int64 else "int" for t in arg_types]
+        return _c_entry(context, builder, call_sig, cres, leaves,
+                        lambda fb, values: context.make_tuple(fb, call_type, values))
     return sig, codegen
+
+
+#: ``{serial loop: its <rule>_address}`` (given to :func:`elementwise`).
+_ADDRESS = {}
 
 
 def elementwise(serial_fn, address_fn=None):
@@ -312,6 +411,9 @@ def elementwise(serial_fn, address_fn=None):
     (see :func:`prepare`).  ``address_fn(args)`` is the rule's ``<rule>_address``: the
     address of ``serial_fn`` as a C function for arguments of the types of ``args``
     (:func:`c_function`)."""
+    if address_fn is not None:
+        _ADDRESS[serial_fn] = address_fn
+
     def register(kernel):
         def prepare_call(param, states):
             return prepare(kernel, serial_fn, param, states, address_fn)
@@ -647,7 +749,12 @@ def for_ranges(body, n, args):
 # rule's ``serial`` loop on views made from the addresses (so each element is updated as
 # one kernel call per array updates it: the same bits).  The table's rows are a tuple of
 # 1-D arrays (its length is the rule's, whatever the number of arrays: one compilation
-# per dtype), and the scalars a tuple too.
+# per dtype), and the scalars a tuple too.  The prepared call (the optimizer's replayed
+# steps) calls the same walk from C (:class:`_ManyEntry`): numba's dispatcher, which
+# types and unboxes the table's rows, ``starts`` and the scalars at every call, and the
+# Python around it (rounding the scalars, a generator comparing 100 gradients) took ~40
+# us of thread CPU per step of 100 arrays of 1e4 (the walk: ~800 us), which Cython's
+# ``<rule>_many`` does not pay.
 
 
 @intrinsic
@@ -801,6 +908,13 @@ class Many:
         assert tuple(names[len(self.scalars):]) == self.switches, (name, names)
         self.conditions = tuple(self._condition(name, state, (optional or {}).get(state))
                                 for state in self.states)
+        self.serial_fn = serial_fn
+        _MANY_RANGE[serial_fn] = range_fn
+        # The positions in ``(*scalars, *switches)`` of those the conditions read.
+        read = set().union(*(compile(c, name, "eval").co_names
+                             for c in (optional or {}).values()))
+        self.condition_inputs = tuple(j for j, s in enumerate(self.scalars + self.switches)
+                                      if s in read)
 
     def _condition(self, name, state, condition):
         """``used(t, *scalars, *switches)`` for the optional ``state`` (None: always used):
@@ -919,31 +1033,51 @@ class Many:
         if n_threads == 1 or total <= CHUNK_ALIGN:
             self.range_fn(ptrs, starts, like, rest, 0, total)
         else:
-            call_parallel(self.parallel_fn, ptrs, starts, like, rest,
-                          n_threads if POOL_RUN else n_chunks(n_threads, total))
+            call_parallel(self.parallel_fn, ptrs, starts, like, rest, n_chunks(n_threads, total))
 
     def prepare(self, params, *lists):
         """A callable with this signature for stepping the same arrays again (the
         optimizer's replayed steps): the arrays other than the gradients are checked
-        once here and their addresses kept; at each call the gradients get the checks
-        (and the lists must be the same objects, the options use the same states), else
-        it runs the full call."""
+        at its first call and their addresses kept; at each call the gradients get the
+        checks again if they are other objects (and the lists must be the same objects,
+        the options use the same states), else it runs the full call.  The walk then
+        runs from C, without numba's dispatcher (see :class:`_PreparedMany`)."""
         return _PreparedMany(self, params, lists)
 
 
+_is = operator.is_
+
+
 class _PreparedMany:
-    """:meth:`Many.prepare`'s callable."""
+    """:meth:`Many.prepare`'s callable.
+
+    Its first call (and any call after the gradients or the options changed) checks as
+    before and keeps the checked table; with it, an entry to the C functions that run
+    the walk on these addresses (:func:`c_function` on the separate-arrays layout,
+    compiled into ``<rule>_address``'s library and cached with it, called through
+    ``ctypes`` with the GIL released): the next calls with the same lists, the same
+    gradient objects and the same options pack the scalars and switches and call that
+    function, on one thread or on fastopt's pool, without numba's dispatcher (which types
+    and unboxes the table's rows and the scalars at every call) or any per-array Python.
+    The same compiled walk on the same addresses: the same bits."""
 
     def __init__(self, many, params, lists):
         self.many, self.params, self.lists = many, params, lists
         self.checked = None  # (ptrs, starts, used, grads seen, sizes)
+        self.entry = None    # the _ManyEntry for self.checked (None: none)
 
     def __call__(self, params, grads, *args):
+        entry = self.entry
+        if (entry is not None and params is self.params and type(grads) is list
+                and len(args) == entry.n_args and len(grads) == entry.k
+                and all(map(_is, args, self.lists)) and all(map(_is, grads, self.checked[3]))
+                and entry.key_of(args) == entry.key and entry(args)):
+            return None
         many = self.many
         m = len(many.states)
         if (params is not self.params or type(grads) is not list or len(args) < m + 1
                 or len(grads) != len(params) or not params
-                or any(a is not b for a, b in zip(args[:m], self.lists))):
+                or not all(map(_is, args[:m], self.lists))):
             return many(params, grads, *args)
         rest, n_threads = many._rest(args[m:-1]), args[-1]
         like = params[0]
@@ -952,9 +1086,10 @@ class _PreparedMany:
             table, starts, used = many.check(params, grads, list(args[:m]), rest, n_threads)
             checked = self.checked = (tuple(table), starts, used, list(grads),
                                       np.diff(starts).tolist())
+            self.entry = None
         elif n_threads < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-        elif any(a is not b for a, b in zip(grads, checked[3])):
+        elif not all(map(_is, grads, checked[3])):
             row = []
             for g, n in zip(grads, checked[4]):
                 if type(g) is not np.ndarray:
@@ -965,4 +1100,95 @@ class _PreparedMany:
             ptrs = checked[0]
             checked = self.checked = ((ptrs[0], np.array(row, np.int64)) + ptrs[2:],
                                       checked[1], checked[2], list(grads), checked[4])
-        many.run(checked[0], checked[1], like, rest, n_threads)
+            self.entry = None
+        if self.entry is None:
+            self.entry = _ManyEntry.make(many, checked, like, args)
+        if self.entry is None or not self.entry(args):
+            many.run(checked[0], checked[1], like, rest, n_threads)
+        return None
+
+
+_C_ENTRY = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                            ctypes.c_char_p)
+
+
+class _ManyEntry:
+    """The C functions of a :class:`Many` for one checked table (see :class:`_PreparedMany`):
+    ``entry(args)`` (the arguments after ``params, grads``) runs the walk and returns
+    True, or returns False having done nothing (scalars that are not numbers,
+    ``n_threads`` not an int >= 1, no C function for the call: without the pool, on
+    more threads): the caller's full path then runs, with its checks and messages.  Each
+    C function (on one thread, on the pool) is compiled when a call first needs it."""
+
+    #: ``{(many, dtype, pooled): the ctypes function, or None}``.
+    functions = {}
+
+    def __init__(self, many, checked, like, args):
+        ptrs, starts, used, grads, _ = checked
+        m, n_scalars = len(many.states), len(many.scalars)
+        self.many, self.dtype = many, like.dtype
+        self.ptrs, self.starts = ptrs, starts  # (kept alive: their addresses are in data)
+        self.k, self.n_args = len(grads), len(args)
+        self.total = int(starts[-1])
+        self.data = struct.pack(f"{len(ptrs) + 2}q", *(a.ctypes.data for a in ptrs),
+                                starts.ctypes.data, like.ctypes.data)
+        self.sizes = struct.pack(f"{len(ptrs) + 2}q", *(a.size for a in ptrs), starts.size, 0)
+        self.floats = struct.Struct(f"{n_scalars}d").pack
+        self.flags = struct.Struct(f"{len(many.switches)}?").pack
+        self.pair = struct.Struct("2q").pack
+        self.first, self.middle = m, m + n_scalars
+        positions = [m + j for j in many.condition_inputs]
+        self.key_of = (operator.itemgetter(*positions) if positions
+                       else lambda args: None)
+        self.key = self.key_of(args)
+
+    @classmethod
+    def make(cls, many, checked, like, args):
+        """The entry for ``checked`` (``like``: the arrays' dtype), or None where there can
+        be no C function (the JIT disabled, no ``<rule>_address``)."""
+        if _ADDRESS.get(many.serial_fn) is None or not hasattr(many.serial_fn, "overloads"):
+            return None
+        return cls(many, checked, like, args)
+
+    @classmethod
+    def function(cls, many, dtype, pooled):
+        """The ctypes function of the walk (on the pool if ``pooled``), compiled on first
+        use (None where compiling failed: a RuntimeWarning says why)."""
+        key = (many, dtype, pooled)
+        fn = cls.functions.get(key, False)
+        if fn is not False:
+            return fn
+        rows = tuple(np.empty(0, np.int64) for _ in range(2 + len(many.states)))
+        rest = (0.0,) * len(many.scalars) + (False,) * len(many.switches)
+        args = (rows, np.empty(0, np.int64), np.empty(0, dtype), rest)
+        try:
+            fn = _C_ENTRY(_ADDRESS[many.serial_fn](args + (((0, 0),) if pooled else ())))
+        except Exception as e:  # noqa: BLE001 (numba's errors have no common base)
+            fn = None
+            warnings.warn(f"{many.__name__}: no C function{' on the pool' if pooled else ''}"
+                          f" ({type(e).__name__}: {e}); the prepared call runs the "
+                          f"compiled walk through numba's dispatcher", RuntimeWarning)
+        cls.functions[key] = fn
+        return fn
+
+    def __call__(self, args):
+        n_threads = args[-1]
+        if type(n_threads) is not int or n_threads < 1:
+            return False
+        try:
+            floats = self.floats(*args[self.first:self.middle])
+        except struct.error:
+            return False
+        flags = self.flags(*args[self.middle:-1])
+        if n_threads == 1 or self.total <= CHUNK_ALIGN:
+            fn = self.function(self.many, self.dtype, False)
+            if fn is None:
+                return False
+            fn(self.data, self.sizes, floats, flags)
+        else:
+            fn = POOL_RUN and self.function(self.many, self.dtype, True)
+            if not fn:
+                return False
+            fn(self.data, self.sizes + self.pair(n_chunks(n_threads, self.total), POOL_RUN),
+               floats, flags)
+        return True
