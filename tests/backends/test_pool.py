@@ -184,6 +184,76 @@ def test_spin_setting(pool):
         pool.set_spin_us(old)
 
 
+@pytest.mark.parametrize("spin_us, quiet_spin_us, penalty, serial_left, quiet_run, want", [
+    (0, 50, 0, 0, 32, 50),       # quiet: no penalty, 32 good jobs in a row
+    (0, 50, 0, 0, 31, 0),        # one good job short
+    (0, 50, 0, 0, 0, 0),         # the last job was late
+    (0, 50, 1, 0, 1000, 0),      # a penalty left (still recovering)
+    (0, 50, 0, 3, 1000, 0),      # serial jobs of a penalty left
+    (0, 0, 0, 0, 1000, 0),       # quiet spin off
+    (20, 0, 0, 0, 1000, 20),     # the spin setting applies whatever the load
+    (20, 50, 8, 8, 0, 20),
+    (20, 50, 0, 0, 32, 50),      # the longer of the two
+    (80, 50, 0, 0, 32, 80),
+])
+def test_how_long_idle_helpers_spin(pool, spin_us, quiet_spin_us, penalty, serial_left,
+                                    quiet_run, want):
+    assert pool.QUIET_JOBS == 32
+    assert pool._idle_spin(spin_us, quiet_spin_us, penalty, serial_left, quiet_run) == want
+
+
+def _quiet_jobs(pool, deadline):
+    """Run short parallel jobs until the helpers spin after them (True), or the deadline
+    passes (False: the machine never looked quiet)."""
+    want = pool.info()["quiet_spin_us"]
+    while time.monotonic() < deadline:
+        counts, _, _ = pool._cover(8 * 64, 64, 2)
+        assert (counts == 1).all()
+        if pool.info()["idle_spin_us"] == want:
+            return True
+    return False
+
+
+def test_helpers_spin_while_quiet_and_sleep_after_a_late_job(pool):
+    """After QUIET_JOBS parallel jobs, none late, the helpers spin quiet_spin_us for the
+    next job; a late job (a helper that held the caller 3 ms) stops it at once, through
+    the penalty's serial jobs; with backoff off a late job stops it too."""
+    old = pool.info()
+    try:
+        pool.set_backoff(64)
+        pool.set_spin_us(0)
+        pool.set_quiet_spin_us(37)
+        assert pool.info()["quiet_spin_us"] == 37
+        assert pool.info()["idle_spin_us"] == 0   # a new setting ends the spin in progress
+        deadline = time.monotonic() + 30
+        assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+        assert _late_job(pool, deadline), "no helper ever took a chunk"
+        assert pool.info()["idle_spin_us"] == 0
+        for _ in range(pool.FIRST_PENALTY):   # serial jobs of the penalty: still 0
+            pool._cover(8 * 64, 64, 2)
+            assert pool.info()["idle_spin_us"] == 0
+
+        pool.set_backoff(0)
+        assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+        helped = False
+        while not helped and time.monotonic() < deadline:
+            _, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
+            helped = (owners[owners != 0] != caller).any()
+        assert helped, "no helper ever took a chunk"
+        assert pool.info()["idle_spin_us"] == 0
+
+        pool.set_quiet_spin_us(0)
+        pool.set_spin_us(15)   # spin whatever the load, from the next parallel job
+        pool._cover(8 * 64, 64, 2)
+        assert pool.info()["idle_spin_us"] == 15
+        with pytest.raises(ValueError, match="us must be >= 0"):
+            pool.set_quiet_spin_us(-1)
+    finally:
+        pool.set_backoff(old["backoff_max"], old["recover_jobs"])
+        pool.set_spin_us(old["spin_us"])
+        pool.set_quiet_spin_us(old["quiet_spin_us"])
+
+
 def _adam_args(n, dtype, seed=0):
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(n).astype(dtype)
