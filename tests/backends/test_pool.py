@@ -254,6 +254,34 @@ def test_helpers_spin_while_quiet_and_sleep_after_a_late_job(pool):
         pool.set_quiet_spin_us(old["quiet_spin_us"])
 
 
+def test_a_spinning_helper_catches_the_next_job_without_sleeping(pool):
+    """While quiet, the helper of a job spins for the next one (here up to 0.2 s, longer
+    than the 20 jobs below take together, ~3 ms): it goes to sleep at most once (it may have
+    gone to sleep before the job that made the machine look quiet ended)."""
+    old = pool.info()
+    try:
+        pool.set_backoff(64)
+        pool.set_quiet_spin_us(200_000)
+        deadline = time.monotonic() + 30
+        caught = False
+        while not caught and time.monotonic() < deadline:
+            assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+            before = pool.info()
+            joined = 0
+            for _ in range(20):   # long enough chunks for the helper to take part
+                _, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0)
+                joined += bool((owners[owners != 0] != caller).any())
+            after = pool.info()
+            # A helper that sleeps after every job it took part in would sleep >= 2 times.
+            if after["late_jobs"] == before["late_jobs"] and joined >= 3:
+                caught = True   # else: a loaded machine, try again
+                assert after["sleeps"] - before["sleeps"] <= 1
+        assert caught, "every try had a late job, or the helper joined too few"
+    finally:
+        pool.set_backoff(old["backoff_max"], old["recover_jobs"])
+        pool.set_quiet_spin_us(old["quiet_spin_us"])
+
+
 def _adam_args(n, dtype, seed=0):
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(n).astype(dtype)
