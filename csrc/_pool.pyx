@@ -118,7 +118,7 @@ def info():
     """The pool's state: threads built in, helpers started, jobs run (parallel ranges
     asked for), chunks run by helpers, ranges run serially because the pool was busy,
     the spin times (whatever the load, while quiet, and the one the helpers of the last
-    job use), the times a helper went to sleep for a job, and the backoff: its longest
+    job use), the times a helper of the last job went to sleep, and the backoff: its longest
     penalty, the good parallel jobs in a row that halve it, the jobs found late and the
     jobs run by the caller alone while backing off."""
     return {

@@ -144,7 +144,7 @@ static struct {
     _Atomic long spin_us;       /* idle spin whatever the load (setting) */
     _Atomic long quiet_spin_us; /* idle spin while the machine looks quiet (setting) */
     _Atomic long idle_spin_us;  /* the helpers' spin after the last job (fp_idle_spin) */
-    _Atomic uint64_t sleeps;    /* helpers that went to sleep for a job (cond_wait) */
+    _Atomic uint64_t sleeps;    /* a helper of the last job went to sleep (cond_wait) */
     _Atomic uint64_t jobs, helper_chunks, serial_fallbacks;
     _Atomic uint64_t late_jobs, backoff_runs;   /* jobs late / run serially by backoff */
     _Atomic long backoff_max;   /* longest penalty (jobs); 0: no backoff */
@@ -219,6 +219,7 @@ static uint64_t fp_work(uint64_t gen) {
 
 static void* fp_helper(void* arg) {
     int index = (int)(intptr_t)arg;   /* 1, 2, ... */
+    int wanted;
     uint64_t seen = 0;
     for (;;) {
         uint64_t gen = FP_GEN(atomic_load_explicit(&fp_pool.ticket, memory_order_acquire));
@@ -234,13 +235,14 @@ static void* fp_helper(void* arg) {
             continue;
         }
         /* Only the helpers of the last job spin (`want` is that job's until the next). */
-        if (index <= atomic_load_explicit(&fp_pool.want, memory_order_relaxed)
-            && FP_GEN(fp_spin(&fp_pool.ticket, seen, 1, (double)atomic_load_explicit(
-                   &fp_pool.idle_spin_us, memory_order_relaxed))) != seen)
+        wanted = index <= atomic_load_explicit(&fp_pool.want, memory_order_relaxed);
+        if (wanted && FP_GEN(fp_spin(&fp_pool.ticket, seen, 1, (double)atomic_load_explicit(
+                          &fp_pool.idle_spin_us, memory_order_relaxed))) != seen)
             continue;
+        if (wanted)
+            atomic_fetch_add_explicit(&fp_pool.sleeps, 1, memory_order_relaxed);
         pthread_mutex_lock(&fp_pool.mutex);
         fp_pool.sleeping++;
-        atomic_fetch_add_explicit(&fp_pool.sleeps, 1, memory_order_relaxed);
         while (fp_pool.published <= seen && FP_GEN(atomic_load_explicit(
                    &fp_pool.ticket, memory_order_acquire)) == seen)
             pthread_cond_wait(&fp_pool.wake, &fp_pool.mutex);
