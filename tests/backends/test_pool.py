@@ -253,7 +253,7 @@ def test_helpers_spin_while_quiet_and_sleep_after_a_late_job(pool):
 
 def test_a_spinning_helper_catches_the_next_job_without_sleeping(pool):
     """While quiet, the helper of a job spins for the next one (here up to 0.2 s, longer
-    than the 20 jobs below take together, ~3 ms): it goes to sleep at most once (it may have
+    than the 20 jobs below take together, ~10 ms): it goes to sleep at most once (it may have
     gone to sleep before the job that made the machine look quiet ended)."""
     old = pool.info()
     try:
@@ -266,7 +266,7 @@ def test_a_spinning_helper_catches_the_next_job_without_sleeping(pool):
             before = pool.info()
             joined = 0
             for _ in range(20):   # long enough chunks for the helper to take part
-                _, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0)
+                _, owners, caller = pool._cover(8 * 64, 64, 2, work_us=100.0)
                 joined += bool((owners[owners != 0] != caller).any())
             after = pool.info()
             # A helper that sleeps after every job it took part in would sleep >= 2 times.
