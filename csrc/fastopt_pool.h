@@ -14,8 +14,8 @@
  *     left and goes back to sleep without the caller ever waiting for it;
  *   - the caller waits only for chunks that were actually claimed by a running
  *     helper (done == n_chunks), never for a helper that did not start;
- *   - idle helpers spin (pause) for the next job only while the machine looks quiet,
- *     then sleep on a condition variable (futex); see "Idle spin" below;
+ *   - idle helpers sleep on a condition variable (futex) after a job; they can spin
+ *     (pause) for the next one first while the machine looks quiet ("Idle spin" below);
  *   - the caller, all chunks claimed, spins up to 200 us for the helpers' chunks,
  *     then sleeps until the last one signals;
  *   - backoff: a helper that claimed a chunk and was then descheduled still holds the
