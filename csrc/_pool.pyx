@@ -18,6 +18,10 @@ cdef extern from "fastopt_pool.h":
                           Py_ssize_t chunk, int n_threads) noexcept nogil
     void fastopt_pool_set_spin_us(long us) noexcept nogil
     long fastopt_pool_spin_us() noexcept nogil
+    void fastopt_pool_set_quiet_spin_us(long us) noexcept nogil
+    long fastopt_pool_quiet_spin_us() noexcept nogil
+    long fastopt_pool_idle_spin_us() noexcept nogil
+    unsigned long long fastopt_pool_sleeps() noexcept nogil
     unsigned long long fastopt_pool_jobs() noexcept nogil
     unsigned long long fastopt_pool_helper_chunks() noexcept nogil
     unsigned long long fastopt_pool_serial_fallbacks() noexcept nogil
@@ -31,15 +35,27 @@ cdef extern from "fastopt_pool.h":
     double fp_now_us() noexcept nogil
     int fp_job_late(int helpers, unsigned long long n_chunks, unsigned long long own,
                     double own_us, double wait_us) noexcept nogil
+    long fp_idle_spin(long spin_us, long quiet_spin_us, unsigned long long penalty,
+                      unsigned long long serial_left, unsigned long long quiet_run) noexcept nogil
     int FP_FIRST_PENALTY
     int FP_RECOVER_JOBS
+    int FP_QUIET_JOBS
 
-#: How long (microseconds) an idle helper spins for the next job before it sleeps;
-#: ``$FASTOPT_POOL_SPIN_US`` overrides it.  0: spinning helpers take CPU from the caller
-#: and from other processes on a loaded machine (measured: Adam at 1e5 float32 on 2
-#: busy cores, 2 threads took 1.8x the 1-thread step with 50 us of spin, 1.0x with 0);
-#: on a quiet machine a few tens of us let helpers catch the next step sooner.
+#: How long (microseconds) an idle helper spins for the next job before it sleeps,
+#: whatever the load; ``$FASTOPT_POOL_SPIN_US`` overrides it.  0: spinning helpers take
+#: CPU from the caller and from other processes on a loaded machine (measured: Adam at
+#: 1e5 float32 on 2 busy cores, 2 threads took 1.8x the 1-thread step with 50 us of
+#: spin, 1.0x with 0).
 DEFAULT_SPIN_US = 0
+
+#: How long (microseconds) the helpers of a job spin for the next one while the machine
+#: looks quiet: no backoff penalty left and the last ``QUIET_JOBS`` parallel jobs none
+#: late; ``$FASTOPT_POOL_QUIET_SPIN_US`` or :func:`set_quiet_spin_us` sets it, 0: off.
+#: A helper that catches the next job spinning saves the futex wake-up and the OS's
+#: wake-up latency.  Off by default until measured on a quiet machine (the shared
+#: machine never was quiet while it was written; docs/guide/threads.md): under 1 and 2
+#: busy processes it changed nothing measurable (interleaved with 0).
+DEFAULT_QUIET_SPIN_US = 0
 
 #: The longest backoff, in jobs: after a job whose helpers held the caller longer than
 #: its own work took (a helper descheduled mid-chunk), the next 8, 16, ... up to this
@@ -55,6 +71,8 @@ DEFAULT_BACKOFF = 1024
 #: parallel jobs in a row, none late, after which the penalty halves.
 FIRST_PENALTY = FP_FIRST_PENALTY
 RECOVER_JOBS = FP_RECOVER_JOBS
+#: Parallel jobs in a row, none late, before the quiet spin starts.
+QUIET_JOBS = FP_QUIET_JOBS
 
 
 
@@ -72,10 +90,20 @@ cdef void parallel_range(range_fn fn, const void* ctx, Py_ssize_t n, Py_ssize_t 
 
 
 def set_spin_us(long us):
-    """Set how long idle helpers spin (microseconds, >= 0) before they sleep."""
+    """Set how long idle helpers spin (microseconds, >= 0) before they sleep, whatever
+    the load; from the end of the next parallel job."""
     if us < 0:
         raise ValueError(f"us must be >= 0, got {us}")
     fastopt_pool_set_spin_us(us)
+
+
+def set_quiet_spin_us(long us):
+    """Set how long idle helpers spin (microseconds, >= 0; 0: never) before they sleep
+    while the machine looks quiet (:data:`DEFAULT_QUIET_SPIN_US`); from the end of the
+    next parallel job."""
+    if us < 0:
+        raise ValueError(f"us must be >= 0, got {us}")
+    fastopt_pool_set_quiet_spin_us(us)
 
 
 def set_backoff(long max_jobs, long recover_jobs=RECOVER_JOBS):
@@ -92,9 +120,10 @@ def set_backoff(long max_jobs, long recover_jobs=RECOVER_JOBS):
 def info():
     """The pool's state: threads built in, helpers started, jobs run (parallel ranges
     asked for), chunks run by helpers, ranges run serially because the pool was busy,
-    the spin time, and the backoff: its longest penalty, the good parallel jobs in a row
-    that halve it, the jobs found late and the jobs run by the caller alone while
-    backing off."""
+    the spin times (whatever the load, while quiet, and the one the helpers of the last
+    job use), the times a helper of the last job went to sleep, and the backoff: its longest
+    penalty, the good parallel jobs in a row that halve it, the jobs found late and the
+    jobs run by the caller alone while backing off."""
     return {
         "threads": bool(FASTOPT_POOL_THREADS),
         "max_threads": FASTOPT_POOL_MAX_THREADS,
@@ -103,6 +132,9 @@ def info():
         "helper_chunks": fastopt_pool_helper_chunks(),
         "serial_fallbacks": fastopt_pool_serial_fallbacks(),
         "spin_us": fastopt_pool_spin_us(),
+        "quiet_spin_us": fastopt_pool_quiet_spin_us(),
+        "idle_spin_us": fastopt_pool_idle_spin_us(),
+        "sleeps": fastopt_pool_sleeps(),
         "backoff_max": fastopt_pool_backoff_max(),
         "recover_jobs": fastopt_pool_recover_jobs(),
         "late_jobs": fastopt_pool_late_jobs(),
@@ -116,6 +148,14 @@ def _job_late(int helpers, unsigned long long n_chunks, unsigned long long own,
     part beside the caller, which ran ``own`` of the ``n_chunks`` chunks in ``own_us``
     microseconds, then waited ``wait_us`` for the helpers' chunks."""
     return bool(fp_job_late(helpers, n_chunks, own, own_us, wait_us))
+
+
+def _idle_spin(long spin_us, long quiet_spin_us, unsigned long long penalty,
+               unsigned long long serial_left, unsigned long long quiet_run):
+    """Test hook: how long the helpers spin after a job (``fp_idle_spin``), given the
+    two spin settings, the backoff's penalty and serial jobs left, and the parallel jobs
+    in a row that were not late."""
+    return fp_idle_spin(spin_us, quiet_spin_us, penalty, serial_left, quiet_run)
 
 
 ctypedef struct Cover:
@@ -169,5 +209,7 @@ def _cover(Py_ssize_t n, Py_ssize_t chunk, int n_threads, double work_us=0.0,
 
 
 fastopt_pool_set_spin_us(int(os.environ.get("FASTOPT_POOL_SPIN_US", DEFAULT_SPIN_US)))
+fastopt_pool_set_quiet_spin_us(int(os.environ.get("FASTOPT_POOL_QUIET_SPIN_US",
+                                                  DEFAULT_QUIET_SPIN_US)))
 fastopt_pool_set_backoff(int(os.environ.get("FASTOPT_POOL_BACKOFF", DEFAULT_BACKOFF)),
                          FP_RECOVER_JOBS)

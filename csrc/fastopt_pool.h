@@ -14,9 +14,8 @@
  *     left and goes back to sleep without the caller ever waiting for it;
  *   - the caller waits only for chunks that were actually claimed by a running
  *     helper (done == n_chunks), never for a helper that did not start;
- *   - idle helpers sleep on a condition variable (futex) at once after a job (or spin
- *     for FASTOPT_POOL_SPIN_US first, default 0: on a loaded machine a spinning helper
- *     only takes CPU from the caller and from the other processes; measured);
+ *   - idle helpers sleep on a condition variable (futex) after a job; they can spin
+ *     (pause) for the next one first while the machine looks quiet ("Idle spin" below);
  *   - the caller, all chunks claimed, spins up to 200 us for the helpers' chunks,
  *     then sleeps until the last one signals;
  *   - backoff: a helper that claimed a chunk and was then descheduled still holds the
@@ -35,6 +34,20 @@
  *     at a 5% late rate 3.6% of all jobs were late (0.6% with 16 in a row), at 12%: 6%
  *     (0.4%), enough to move the 90th percentile.  On a quiet machine no job is late
  *     and nothing changes.
+ *
+ * Idle spin (fp_idle_spin): waking a sleeping helper costs the caller a futex call and
+ * the helper the OS's wake-up latency (tens of us on a VM), on every job: Adam at 1e5
+ * float32 took 47 us on 2 threads where a perfect split of the 72 us 1-thread step is
+ * 37-40 us.  A helper that spins between jobs catches the next one at once, but on a
+ * loaded machine it only takes CPU from the caller and from the other processes
+ * (measured: 1.8x the 1-thread step at 1e5 with 50 us of spin, 1.0x with none).  So
+ * after each parallel job the caller decides how long the helpers of that job spin
+ * for the next: FASTOPT_POOL_QUIET_SPIN_US while the machine looks quiet -- no backoff
+ * penalty left and the last FP_QUIET_JOBS parallel jobs none late (judged even with
+ * backoff off) -- else 0; FASTOPT_POOL_SPIN_US (default 0) spins whatever the load.
+ * A late job sets it to 0 before the job closes, so helpers sleep at once from then on.
+ * The quiet spin's default is 0 (set by _pool.pyx) until measured on a quiet machine:
+ * under 1 and 2 busy processes 50 us changed nothing measurable (docs/guide/threads.md).
  *
  * Chunk c always covers [c * chunk, min(c * chunk + chunk, n)), whoever runs it: the
  * kernels' bits do not depend on the thread count or on which thread ran a chunk.
@@ -67,6 +80,20 @@ typedef void (*fastopt_range_fn)(const void* ctx, Py_ssize_t lo, Py_ssize_t hi);
 #define FP_BACKOFF_MAX_US 1e6
 /* Parallel jobs in a row that were not late before the penalty halves (default). */
 #define FP_RECOVER_JOBS 16
+
+/* Parallel jobs in a row, none late, before idle helpers spin (quiet spin). */
+#define FP_QUIET_JOBS 32
+
+/* How long (us) the helpers of the job just finished spin for the next one before they
+ * sleep: `spin_us` always; `quiet_spin_us` too while the machine looks quiet (no backoff
+ * `penalty` nor `serial_left` jobs left, and the last `quiet_run` >= FP_QUIET_JOBS
+ * parallel jobs none late). */
+static long fp_idle_spin(long spin_us, long quiet_spin_us, uint64_t penalty,
+                         uint64_t serial_left, uint64_t quiet_run) {
+    int quiet = penalty == 0 && serial_left == 0 && quiet_run >= FP_QUIET_JOBS;
+    long spin = quiet ? quiet_spin_us : 0;
+    return spin_us > spin ? spin_us : spin;
+}
 
 /* Was a job late?  `helpers` took part beside the caller, which ran `own` of the
  * `n_chunks` chunks in `own_us`, then waited `wait_us` for the helpers' chunks. */
@@ -116,12 +143,16 @@ static struct {
     _Atomic int want;           /* helpers 1..want take part in the current job */
     _Atomic uint64_t done;      /* chunks of the current job finished */
     _Atomic int busy;           /* a caller owns the pool */
-    _Atomic long spin_us;
+    _Atomic long spin_us;       /* idle spin whatever the load (setting) */
+    _Atomic long quiet_spin_us; /* idle spin while the machine looks quiet (setting) */
+    _Atomic long idle_spin_us;  /* the helpers' spin after the last job (fp_idle_spin) */
+    _Atomic uint64_t sleeps;    /* a helper of the last job went to sleep (cond_wait) */
     _Atomic uint64_t jobs, helper_chunks, serial_fallbacks;
     _Atomic uint64_t late_jobs, backoff_runs;   /* jobs late / run serially by backoff */
     _Atomic long backoff_max;   /* longest penalty (jobs); 0: no backoff */
     _Atomic long recover_jobs;  /* good parallel jobs in a row that halve the penalty */
     uint64_t penalty, serial_left, good_run;   /* backoff state (owner of busy only) */
+    uint64_t quiet_run;         /* parallel jobs in a row none late (owner of busy only) */
     double serial_until;        /* ... and the backoff ends at this time (us) at the latest */
     int atfork;
 } fp_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -135,9 +166,8 @@ static double fp_now_us(void) {
 }
 
 /* Spin (pause) while `*word` (its generation if `use_gen`) equals `value`, for at most
- * spin_us; returns what was read (as `value` would read when the time ran out). */
-static uint64_t fp_spin(_Atomic uint64_t* word, uint64_t value, int use_gen) {
-    double limit = (double)atomic_load_explicit(&fp_pool.spin_us, memory_order_relaxed);
+ * `limit` us; returns what was read (as `value` would read when the time ran out). */
+static uint64_t fp_spin(_Atomic uint64_t* word, uint64_t value, int use_gen, double limit) {
     double start = -1.0;
     unsigned i;
     if (limit <= 0.0)
@@ -191,6 +221,7 @@ static uint64_t fp_work(uint64_t gen) {
 
 static void* fp_helper(void* arg) {
     int index = (int)(intptr_t)arg;   /* 1, 2, ... */
+    int wanted;
     uint64_t seen = 0;
     for (;;) {
         uint64_t gen = FP_GEN(atomic_load_explicit(&fp_pool.ticket, memory_order_acquire));
@@ -205,8 +236,13 @@ static void* fp_helper(void* arg) {
             }
             continue;
         }
-        if (FP_GEN(fp_spin(&fp_pool.ticket, seen, 1)) != seen)
+        /* Only the helpers of the last job spin (`want` is that job's until the next). */
+        wanted = index <= atomic_load_explicit(&fp_pool.want, memory_order_relaxed);
+        if (wanted && FP_GEN(fp_spin(&fp_pool.ticket, seen, 1, (double)atomic_load_explicit(
+                          &fp_pool.idle_spin_us, memory_order_relaxed))) != seen)
             continue;
+        if (wanted)
+            atomic_fetch_add_explicit(&fp_pool.sleeps, 1, memory_order_relaxed);
         pthread_mutex_lock(&fp_pool.mutex);
         fp_pool.sleeping++;
         while (fp_pool.published <= seen && FP_GEN(atomic_load_explicit(
@@ -287,7 +323,7 @@ static void fp_wait_done(uint64_t n_chunks) {
 static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
                              Py_ssize_t chunk, int n_threads) {
     uint64_t n_chunks, gen;
-    int expected = 0, helpers;
+    int expected = 0, helpers, late;
     double t_start, t_worked, t_waited;
     uint64_t own;
     long backoff_max;
@@ -343,7 +379,9 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
     fp_wait_done(n_chunks);
     t_waited = fp_now_us() - t_worked;
     backoff_max = atomic_load_explicit(&fp_pool.backoff_max, memory_order_relaxed);
-    if (backoff_max > 0 && fp_job_late(helpers, n_chunks, own, t_worked - t_start, t_waited)) {
+    late = fp_job_late(helpers, n_chunks, own, t_worked - t_start, t_waited);
+    fp_pool.quiet_run = late ? 0 : fp_pool.quiet_run + 1;
+    if (backoff_max > 0 && late) {
         uint64_t next = fp_pool.penalty ? 2 * fp_pool.penalty : FP_FIRST_PENALTY;
         fp_pool.penalty = next < (uint64_t)backoff_max ? next : (uint64_t)backoff_max;
         fp_pool.serial_left = fp_pool.penalty;
@@ -355,6 +393,10 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
         fp_pool.penalty /= 2;
         fp_pool.good_run = 0;
     }
+    atomic_store_explicit(&fp_pool.idle_spin_us, fp_idle_spin(
+        atomic_load_explicit(&fp_pool.spin_us, memory_order_relaxed),
+        atomic_load_explicit(&fp_pool.quiet_spin_us, memory_order_relaxed),
+        fp_pool.penalty, fp_pool.serial_left, fp_pool.quiet_run), memory_order_relaxed);
     /* Close the job: no claim of this generation can succeed any more. */
     fp_pool.generation = gen + 1;
     atomic_store_explicit(&fp_pool.ticket, ((gen + 1) << FP_CHUNK_BITS) | FP_FULL,
@@ -364,8 +406,9 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
 
 #else  /* no pthreads: serial */
 #define FASTOPT_POOL_THREADS 0
-static struct { long spin_us; uint64_t jobs, helper_chunks, serial_fallbacks; int n_helpers;
-                uint64_t late_jobs, backoff_runs, penalty, serial_left, good_run;
+static struct { long spin_us, quiet_spin_us, idle_spin_us;
+                uint64_t jobs, helper_chunks, serial_fallbacks, sleeps; int n_helpers;
+                uint64_t late_jobs, backoff_runs, penalty, serial_left, good_run, quiet_run;
                 long backoff_max, recover_jobs; }
     fp_pool;
 static uintptr_t fp_thread_id(void) { return 0; }
@@ -378,8 +421,17 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
 #endif
 
 /* Statistics and settings, for fastopt.backends.cython._pool. */
-static void fastopt_pool_set_spin_us(long us) { fp_pool.spin_us = us; }
+/* Spin settings take effect from the end of the next parallel job (fp_idle_spin);
+ * both end any idle spin in progress. */
+static void fastopt_pool_set_spin_us(long us) { fp_pool.spin_us = us; fp_pool.idle_spin_us = 0; }
 static long fastopt_pool_spin_us(void) { return fp_pool.spin_us; }
+static void fastopt_pool_set_quiet_spin_us(long us) {
+    fp_pool.quiet_spin_us = us;
+    fp_pool.idle_spin_us = 0;
+}
+static long fastopt_pool_quiet_spin_us(void) { return fp_pool.quiet_spin_us; }
+static long fastopt_pool_idle_spin_us(void) { return fp_pool.idle_spin_us; }
+static unsigned long long fastopt_pool_sleeps(void) { return fp_pool.sleeps; }
 static unsigned long long fastopt_pool_jobs(void) { return fp_pool.jobs; }
 static unsigned long long fastopt_pool_helper_chunks(void) { return fp_pool.helper_chunks; }
 static unsigned long long fastopt_pool_serial_fallbacks(void) { return fp_pool.serial_fallbacks; }

@@ -71,6 +71,7 @@ def show_config():
         pool = cy["pool"]
         lines.append(f"  cython threads:      "
                      + (f"fastopt pool (pthreads; {pool['helpers']} helpers started, idle "
-                        f"spin {pool['spin_us']} us)" if pool["threads"] else "serial build"))
+                        f"spin {pool['spin_us']} us, {pool['quiet_spin_us']} us while quiet)"
+                        if pool["threads"] else "serial build"))
     print("\n".join(lines))
     return info

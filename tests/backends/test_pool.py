@@ -184,6 +184,101 @@ def test_spin_setting(pool):
         pool.set_spin_us(old)
 
 
+@pytest.mark.parametrize("spin_us, quiet_spin_us, penalty, serial_left, quiet_run, want", [
+    (0, 50, 0, 0, 32, 50),       # quiet: no penalty, 32 good jobs in a row
+    (0, 50, 0, 0, 31, 0),        # one good job short
+    (0, 50, 0, 0, 0, 0),         # the last job was late
+    (0, 50, 1, 0, 1000, 0),      # a penalty left (still recovering)
+    (0, 50, 0, 3, 1000, 0),      # serial jobs of a penalty left
+    (0, 0, 0, 0, 1000, 0),       # quiet spin off
+    (20, 0, 0, 0, 1000, 20),     # the spin setting applies whatever the load
+    (20, 50, 8, 8, 0, 20),
+    (20, 50, 0, 0, 32, 50),      # the longer of the two
+    (80, 50, 0, 0, 32, 80),
+])
+def test_how_long_idle_helpers_spin(pool, spin_us, quiet_spin_us, penalty, serial_left,
+                                    quiet_run, want):
+    assert pool.QUIET_JOBS == 32
+    assert pool._idle_spin(spin_us, quiet_spin_us, penalty, serial_left, quiet_run) == want
+
+
+def _quiet_jobs(pool, deadline):
+    """Run short parallel jobs until the helpers spin after them (True), or the deadline
+    passes (False: the machine never looked quiet)."""
+    want = pool.info()["quiet_spin_us"]
+    while time.monotonic() < deadline:
+        counts, _, _ = pool._cover(8 * 64, 64, 2)
+        assert (counts == 1).all()
+        if pool.info()["idle_spin_us"] == want:
+            return True
+    return False
+
+
+def test_helpers_spin_while_quiet_and_sleep_after_a_late_job(pool):
+    """After QUIET_JOBS parallel jobs, none late, the helpers spin quiet_spin_us for the
+    next job; a late job (a helper that held the caller 3 ms) stops it at once, through
+    the penalty's serial jobs; with backoff off a late job stops it too."""
+    old = pool.info()
+    try:
+        pool.set_backoff(64)
+        pool.set_spin_us(0)
+        pool.set_quiet_spin_us(37)
+        assert pool.info()["quiet_spin_us"] == 37
+        assert pool.info()["idle_spin_us"] == 0   # a new setting ends the spin in progress
+        deadline = time.monotonic() + 30
+        assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+        assert _late_job(pool, deadline), "no helper ever took a chunk"
+        assert pool.info()["idle_spin_us"] == 0
+        for _ in range(pool.FIRST_PENALTY):   # serial jobs of the penalty: still 0
+            pool._cover(8 * 64, 64, 2)
+            assert pool.info()["idle_spin_us"] == 0
+
+        pool.set_backoff(0)
+        assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+        while pool.info()["idle_spin_us"] and time.monotonic() < deadline:
+            pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
+        assert pool.info()["idle_spin_us"] == 0, "no late job stopped the spin"
+
+        pool.set_quiet_spin_us(0)
+        pool.set_spin_us(15)   # spin whatever the load, from the next parallel job
+        pool._cover(8 * 64, 64, 2)
+        assert pool.info()["idle_spin_us"] == 15
+        with pytest.raises(ValueError, match="us must be >= 0"):
+            pool.set_quiet_spin_us(-1)
+    finally:
+        pool.set_backoff(old["backoff_max"], old["recover_jobs"])
+        pool.set_spin_us(old["spin_us"])
+        pool.set_quiet_spin_us(old["quiet_spin_us"])
+
+
+def test_a_spinning_helper_catches_the_next_job_without_sleeping(pool):
+    """While quiet, the helper of a job spins for the next one (here up to 0.2 s, longer
+    than the 20 jobs below take together, ~10 ms): it goes to sleep at most once (it may have
+    gone to sleep before the job that made the machine look quiet ended)."""
+    old = pool.info()
+    try:
+        pool.set_backoff(64)
+        pool.set_quiet_spin_us(200_000)
+        deadline = time.monotonic() + 30
+        caught = False
+        while not caught and time.monotonic() < deadline:
+            assert _quiet_jobs(pool, deadline), "the machine never looked quiet"
+            before = pool.info()
+            joined = 0
+            for _ in range(20):   # long enough chunks for the helper to take part
+                _, owners, caller = pool._cover(8 * 64, 64, 2, work_us=100.0)
+                joined += bool((owners[owners != 0] != caller).any())
+            after = pool.info()
+            # A helper that sleeps after every job it took part in would sleep >= 2 times.
+            if after["late_jobs"] == before["late_jobs"] and joined >= 3:
+                caught = True   # else: a loaded machine, try again
+                assert after["sleeps"] - before["sleeps"] <= 1
+        assert caught, "every try had a late job, or the helper joined too few"
+    finally:
+        pool.set_backoff(old["backoff_max"], old["recover_jobs"])
+        pool.set_quiet_spin_us(old["quiet_spin_us"])
+
+
 def _adam_args(n, dtype, seed=0):
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(n).astype(dtype)
