@@ -52,7 +52,7 @@ def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
 
 #: The Cython kernels' STREAM_MIN_BYTES (csrc/_kernel_common.pxd): from this many bytes per
 #: array a range runs in blocks, each after prefetching the memory ahead.
-STREAM_MIN_BYTES = 4 << 20
+STREAM_MIN_BYTES = 32 << 20
 CYTHON_BACKENDS = [b for b in KERNEL_BACKENDS if b.startswith("cython")]
 
 
@@ -65,22 +65,22 @@ def streaming():
 
     def set_min(backend, algorithm, nbytes):
         module = sys.modules[kernel(backend, algorithm).__module__]
-        if not hasattr(module, "_set_stream_min_bytes"):
+        if not hasattr(module, "_set_streaming"):
             return None
-        changed.append((module, module._set_stream_min_bytes(nbytes)))
+        changed.append((module, module._set_streaming(nbytes)))
         return module
     yield set_min
     for module, old in reversed(changed):
-        module._set_stream_min_bytes(old)
+        module._set_streaming(*old)
 
 
 @pytest.mark.parametrize("backend", CYTHON_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algorithm):
-    """With every range streamed in prefetched blocks (the block of 256 bytes: a ragged
-    last block, chunks that start off a block boundary on 2-4 threads), every option off
-    and on: the reference's bits."""
+    """With every range streamed in prefetched blocks (of 256 bytes: a ragged last block,
+    chunks that start off a block boundary on 2-4 threads), every option off and on: the
+    reference's bits."""
     assert streaming(backend, algorithm, 0) is not None, backend
     fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
     grid = list(option_grid(algorithm))
@@ -100,10 +100,10 @@ def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algo
 @pytest.mark.parametrize("backend", CYTHON_BACKENDS)
 @pytest.mark.parametrize("algorithm", ["adam", "sgd"])
 def test_long_ranges_stream_by_default(streaming, backend, algorithm):
-    """At the default threshold: just above STREAM_MIN_BYTES per array (float32, a ragged
-    tail) a range streams, and the bits are the reference's."""
+    """At the default settings: an array just above STREAM_MIN_BYTES (float32, a ragged
+    tail) streams, and the bits are the reference's."""
     module = streaming(backend, algorithm, STREAM_MIN_BYTES)
-    assert module._set_stream_min_bytes(STREAM_MIN_BYTES) == STREAM_MIN_BYTES
+    assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
     n = STREAM_MIN_BYTES // 4 + 1037
     fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
     rng = np.random.default_rng(stable_seed("stream", algorithm))
@@ -115,12 +115,14 @@ def test_long_ranges_stream_by_default(streaming, backend, algorithm):
         assert np.array_equal(bits(got), bits(want)), f"{backend} {algorithm} array #{i}"
 
 
-def test_stream_threshold_refuses_negative_bytes(streaming):
+def test_streaming_settings_are_checked(streaming):
     module = streaming("cython", "adam", STREAM_MIN_BYTES)
     if module is None:
         pytest.skip("the Cython extension is not built")
-    with pytest.raises(ValueError, match="nbytes must be >= 0"):
-        module._set_stream_min_bytes(-1)
+    for bad in ((-1,), (0, 0), (0, 96), (0, 64, -1)):
+        with pytest.raises(ValueError, match="min_bytes >= 0, block_bytes a positive multiple"):
+            module._set_streaming(*bad)
+    assert module._set_streaming(0, 128, 0) == (STREAM_MIN_BYTES, 256, 1024)
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
