@@ -195,6 +195,14 @@ cdef enum:
     # this many per thread, claimed dynamically, at most MAX_PARTS.
     PARTS_PER_THREAD = 4
     MAX_PARTS = 64
+    # Dense streams (``_run`` of csrc/_update_rule.pxi.tp): the ranges of an array of at
+    # least STREAM_MIN_BYTES (a working set that streams from memory) are updated in
+    # blocks of STREAM_BLOCK_BYTES, each after asking for the lines STREAM_AHEAD_BYTES
+    # ahead in every array: one core then keeps enough misses in flight while it divides
+    # (see csrc/README.md).  Smaller arrays run the plain loop (the same bits either way).
+    STREAM_MIN_BYTES = 32 << 20
+    STREAM_BLOCK_BYTES = 256
+    STREAM_AHEAD_BYTES = 1024
 
 
 cdef inline void prefetch_bytes(const void* start, Py_ssize_t nbytes) noexcept nogil:
@@ -203,6 +211,15 @@ cdef inline void prefetch_bytes(const void* start, Py_ssize_t nbytes) noexcept n
     cdef Py_ssize_t b = 0
     if nbytes > PREFETCH_BYTES:
         nbytes = PREFETCH_BYTES
+    while b < nbytes:
+        fastopt_prefetch_w(c + b)
+        b += 64
+
+
+cdef inline void prefetch_block(const void* start, Py_ssize_t nbytes) noexcept nogil:
+    """Ask for the cache lines of ``[start, start + nbytes)``, one per line."""
+    cdef const char* c = <const char*>start
+    cdef Py_ssize_t b = 0
     while b < nbytes:
         fastopt_prefetch_w(c + b)
         b += 64

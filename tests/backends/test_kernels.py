@@ -7,6 +7,8 @@ threads.  Ordinary values, and the same tables with special values (NaN, +-inf,
 +-0, subnormals, near-overflow) in the parameter, the gradient and the state,
 where NaN is compared as NaN and everything else bit for bit.
 """
+import sys
+
 import numpy as np
 import pytest
 
@@ -46,6 +48,81 @@ def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
                 assert np.array_equal(bits(got), bits(want)), (
                     f"{backend} {algorithm} n={n} threads={n_threads} array #{i} differs "
                     f"in {np.count_nonzero(bits(got) != bits(want))} elements")
+
+
+#: The Cython kernels' STREAM_MIN_BYTES (csrc/_kernel_common.pxd): from this many bytes per
+#: array a range runs in blocks, each after prefetching the memory ahead.
+STREAM_MIN_BYTES = 32 << 20
+CYTHON_BACKENDS = [b for b in KERNEL_BACKENDS if b.startswith("cython")]
+
+
+@pytest.fixture
+def streaming():
+    """``set(backend, algorithm, nbytes)``: make that Cython kernel's module stream every
+    range of at least ``nbytes`` bytes per array (None: the module has no such knob, as
+    numba's); the modules get their default back afterwards."""
+    changed = []
+
+    def set_min(backend, algorithm, nbytes):
+        module = sys.modules[kernel(backend, algorithm).__module__]
+        if not hasattr(module, "_set_streaming"):
+            return None
+        changed.append((module, module._set_streaming(nbytes)))
+        return module
+    yield set_min
+    for module, old in reversed(changed):
+        module._set_streaming(*old)
+
+
+@pytest.mark.parametrize("backend", CYTHON_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algorithm):
+    """With every range streamed in prefetched blocks (of 256 bytes: a ragged last block,
+    chunks that start off a block boundary on 2-4 threads), every option off and on: the
+    reference's bits."""
+    assert streaming(backend, algorithm, 0) is not None, backend
+    fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
+    grid = list(option_grid(algorithm))
+    rng = np.random.default_rng(stable_seed("streamed", algorithm, dtype.__name__))
+    for options in (grid[0], grid[-1]):
+        for n in (1, 7, 33, 100, 1000, 4099):
+            for n_threads in (1, 2, 3, 4):
+                arrays, scalars = make_case(algorithm, options, n, dtype, rng)
+                expected = [a.copy() for a in arrays]
+                reference(*expected, *scalars, 1)
+                fast(*arrays, *scalars, n_threads)
+                for i, (got, want) in enumerate(zip(arrays, expected)):
+                    assert np.array_equal(bits(got), bits(want)), (
+                        f"{backend} {algorithm} {options} n={n} threads={n_threads} #{i}")
+
+
+@pytest.mark.parametrize("backend", CYTHON_BACKENDS)
+@pytest.mark.parametrize("algorithm", ["adam", "sgd"])
+def test_long_ranges_stream_by_default(streaming, backend, algorithm):
+    """At the default settings: an array just above STREAM_MIN_BYTES (float32, a ragged
+    tail) streams, and the bits are the reference's."""
+    module = streaming(backend, algorithm, STREAM_MIN_BYTES)
+    assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
+    n = STREAM_MIN_BYTES // 4 + 1037
+    fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
+    rng = np.random.default_rng(stable_seed("stream", algorithm))
+    arrays, scalars = make_case(algorithm, list(option_grid(algorithm))[-1], n, np.float32, rng)
+    expected = [a.copy() for a in arrays]
+    reference(*expected, *scalars, 1)
+    fast(*arrays, *scalars, 1)
+    for i, (got, want) in enumerate(zip(arrays, expected)):
+        assert np.array_equal(bits(got), bits(want)), f"{backend} {algorithm} array #{i}"
+
+
+def test_streaming_settings_are_checked(streaming):
+    module = streaming("cython", "adam", STREAM_MIN_BYTES)
+    if module is None:
+        pytest.skip("the Cython extension is not built")
+    for bad in ((-1,), (0, 0), (0, 96), (0, 64, -1)):
+        with pytest.raises(ValueError, match="min_bytes >= 0, block_bytes a positive multiple"):
+            module._set_streaming(*bad)
+    assert module._set_streaming(0, 128, 0) == (STREAM_MIN_BYTES, 256, 1024)
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
