@@ -36,18 +36,23 @@ def _cases():
 @pytest.mark.parametrize("algorithm,options", list(_cases()))
 def test_kernel_matches_reference_bitwise(backend, dtype, algorithm, options):
     fast = kernel(backend, algorithm)
-    reference = kernel("python", algorithm)
     rng = np.random.default_rng(stable_seed(algorithm, options))
     for n in SIZES:
         for n_threads in (1, 2, 3, 4):
-            arrays, scalars = make_case(algorithm, options, n, dtype, rng)
-            expected = [a.copy() for a in arrays]
-            reference(*expected, *scalars, 1)
-            fast(*arrays, *scalars, n_threads)
-            for i, (got, want) in enumerate(zip(arrays, expected)):
-                assert np.array_equal(bits(got), bits(want)), (
-                    f"{backend} {algorithm} n={n} threads={n_threads} array #{i} differs "
-                    f"in {np.count_nonzero(bits(got) != bits(want))} elements")
+            check_bitwise(fast, algorithm, options, n, dtype, n_threads, rng, backend)
+
+
+def check_bitwise(fast, algorithm, options, n, dtype, n_threads, rng, label):
+    """``fast`` on ``n_threads`` threads against the reference on one, on a ``make_case``
+    of ``n`` elements: every array bit for bit."""
+    arrays, scalars = make_case(algorithm, options, n, dtype, rng)
+    expected = [a.copy() for a in arrays]
+    kernel("python", algorithm)(*expected, *scalars, 1)
+    fast(*arrays, *scalars, n_threads)
+    for i, (got, want) in enumerate(zip(arrays, expected)):
+        assert np.array_equal(bits(got), bits(want)), (
+            f"{label} {algorithm} {options} n={n} threads={n_threads} array #{i} differs "
+            f"in {np.count_nonzero(bits(got) != bits(want))} elements")
 
 
 #: The Cython kernels' STREAM_MIN_BYTES (csrc/_kernel_common.pxd): from this many bytes per
@@ -82,19 +87,14 @@ def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algo
     chunks that start off a block boundary on 2-4 threads), every option off and on: the
     reference's bits."""
     assert streaming(backend, algorithm, 0) is not None, backend
-    fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
+    fast = kernel(backend, algorithm)
     grid = list(option_grid(algorithm))
     rng = np.random.default_rng(stable_seed("streamed", algorithm, dtype.__name__))
     for options in (grid[0], grid[-1]):
         for n in (1, 7, 33, 100, 1000, 4099):
             for n_threads in (1, 2, 3, 4):
-                arrays, scalars = make_case(algorithm, options, n, dtype, rng)
-                expected = [a.copy() for a in arrays]
-                reference(*expected, *scalars, 1)
-                fast(*arrays, *scalars, n_threads)
-                for i, (got, want) in enumerate(zip(arrays, expected)):
-                    assert np.array_equal(bits(got), bits(want)), (
-                        f"{backend} {algorithm} {options} n={n} threads={n_threads} #{i}")
+                check_bitwise(fast, algorithm, options, n, dtype, n_threads, rng,
+                              f"{backend} streamed")
 
 
 @pytest.mark.parametrize("backend", CYTHON_BACKENDS)
@@ -104,15 +104,9 @@ def test_long_ranges_stream_by_default(streaming, backend, algorithm):
     tail) streams, and the bits are the reference's."""
     module = streaming(backend, algorithm, STREAM_MIN_BYTES)
     assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
-    n = STREAM_MIN_BYTES // 4 + 1037
-    fast, reference = kernel(backend, algorithm), kernel("python", algorithm)
     rng = np.random.default_rng(stable_seed("stream", algorithm))
-    arrays, scalars = make_case(algorithm, list(option_grid(algorithm))[-1], n, np.float32, rng)
-    expected = [a.copy() for a in arrays]
-    reference(*expected, *scalars, 1)
-    fast(*arrays, *scalars, 1)
-    for i, (got, want) in enumerate(zip(arrays, expected)):
-        assert np.array_equal(bits(got), bits(want)), f"{backend} {algorithm} array #{i}"
+    check_bitwise(kernel(backend, algorithm), algorithm, list(option_grid(algorithm))[-1],
+                  STREAM_MIN_BYTES // 4 + 1037, np.float32, 1, rng, backend)
 
 
 def test_streaming_settings_are_checked(streaming):
