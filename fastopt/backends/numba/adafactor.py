@@ -54,52 +54,68 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 
 # ----------------------------------------------------------------- factored (2-D and up)
 
+#: Elements per run whose float64 squares :func:`adafactor_add_sq4` computes at a time.
+SQ_PIECE = 256
+
+
 @_jit.element
-def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3):
+def adafactor_squares(x, q):
+    """``q[k] = float64(x[k])^2`` for ``k < x.size`` (a loop that vectorizes)."""
+    for k in range(x.size):
+        v = np.float64(x[k])
+        q[k] = v * v
+
+
+@_jit.element
+def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq):
     """``s0 .. s3`` plus the float64 squares of ``x[k]``, ``x[k + o1]``, ``x[k + o2]``,
-    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order."""
-    for k in range(lo, hi):
-        v0 = np.float64(x[k])
-        v1 = np.float64(x[k + o1])
-        v2 = np.float64(x[k + o2])
-        v3 = np.float64(x[k + o3])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
+    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order (``sq``: a float64 workspace
+    of ``4 * SQ_PIECE``).  The squares of ``SQ_PIECE`` elements of each run are computed
+    first, in loops that vectorize, then added: four running sums of one load-and-add
+    each per element (converting and squaring there made the loop bound by its
+    instructions, not by the additions' latency)."""
+    p = SQ_PIECE
+    k = lo
+    while k < hi:
+        n = min(p, hi - k)
+        q0, q1, q2, q3 = sq[:n], sq[p:p + n], sq[2 * p:2 * p + n], sq[3 * p:3 * p + n]
+        adafactor_squares(x[k:k + n], q0)
+        adafactor_squares(x[k + o1:k + o1 + n], q1)
+        adafactor_squares(x[k + o2:k + o2 + n], q2)
+        adafactor_squares(x[k + o3:k + o3 + n], q3)
+        for j in range(n):
+            s0 += q0[j]
+            s1 += q1[j]
+            s2 += q2[j]
+            s3 += q3[j]
+        k += n
     return s0, s1, s2, s3
 
 
 @_jit.element
-def adafactor_sum_sq_lanes(x, m, lanes, last):
+def adafactor_sum_sq_lanes(x, m, lanes, last, sq):
     """The float64 sums of squares of ``lanes`` (1 to 4) consecutive runs of ``x``: runs
     ``0 .. lanes - 2`` of ``m`` elements, the last one of ``last <= m`` (``x`` holds
     ``(lanes - 1) * m + last`` elements; ``last == m`` when ``lanes`` is 1).  Each run is
     summed in order from 0.0 by its own running sum: four additions in flight, where one
     sequential sum waits for each addition (as the Cython kernel's rows and blocks).
-    Returns four sums; those of absent runs are meaningless (they read run 0 again)."""
+    Returns four sums; those of absent runs are meaningless (they read run 0 again).
+    ``sq``: workspace of :func:`adafactor_add_sq4`."""
     o1 = m if lanes > 1 else 0
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
-    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0)
+    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0, sq)
     if last == m or lanes == 1:
         return s0, s1, s2, s3
     # The last run is done; the full ones go on (the last one's lane reads run 0, unused).
     done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
     s0, s1, s2, s3 = adafactor_add_sq4(x, last, m, o1 if lanes > 2 else 0,
-                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3)
+                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3, sq)
     if lanes == 2:
         return s0, done, s2, s3
     if lanes == 3:
         return s0, s1, done, s3
     return s0, s1, s2, done
-
-
-@_jit.element
-def adafactor_sum_sq4(x, m):
-    """The float64 sums of squares of ``x[:m]``, ``x[m:2m]``, ``x[2m:3m]``, ``x[3m:4m]``,
-    each in order (:func:`adafactor_sum_sq_lanes` of four full runs)."""
-    return adafactor_sum_sq_lanes(x, m, 4, m)
 
 
 @_jit.element
@@ -120,10 +136,11 @@ def adafactor_group(n, b, b1):
 
 
 @_jit.element
-def adafactor_block_sums(partial, b, x, lanes, last):
+def adafactor_block_sums(partial, b, x, lanes, last, sq):
     """``partial[b:b + lanes]`` = the sums of squares of the ``lanes`` blocks of ``x``
-    (:func:`adafactor_sum_sq_lanes`)."""
-    s0, s1, s2, s3 = adafactor_sum_sq_lanes(x, DOT_BLOCK if lanes > 1 else last, lanes, last)
+    (:func:`adafactor_sum_sq_lanes`, workspace ``sq``)."""
+    s0, s1, s2, s3 = adafactor_sum_sq_lanes(x, DOT_BLOCK if lanes > 1 else last, lanes, last,
+                                            sq)
     partial[b] = s0
     if lanes > 1:
         partial[b + 1] = s1
@@ -139,10 +156,11 @@ def adafactor_sq_blocks(x, partial, b0, b1):
     elements), in order (as :func:`fastopt.backends.numba.lbfgs.dot_serial`), for ``b``
     in ``[b0, b1)``, four blocks at a time."""
     x, partial = _sparse.unowned((x, partial))  # (views that count no references)
+    sq = np.empty(4 * SQ_PIECE, np.float64)
     b = b0
     while b < b1:
         lanes, lo, hi, last = adafactor_group(x.size, b, b1)
-        adafactor_block_sums(partial, b, x[lo:hi], lanes, last)
+        adafactor_block_sums(partial, b, x[lo:hi], lanes, last, sq)
         b += lanes
 
 
@@ -153,11 +171,12 @@ def adafactor_rows(grad, row_var, cols, beta, lo, hi):
     grad, row_var = _sparse.unowned((grad, row_var))
     t = row_var.dtype.type
     b = t(beta)
+    sq = np.empty(4 * SQ_PIECE, np.float64)
     i = lo
     while i < hi:  # four rows at a time
         lanes = min(4, hi - i)
         s0, s1, s2, s3 = adafactor_sum_sq_lanes(grad[i * cols:(i + lanes) * cols], cols,
-                                                lanes, cols)
+                                                lanes, cols, sq)
         adafactor_set_row(row_var, i, s0, cols, b)
         if lanes > 1:
             adafactor_set_row(row_var, i + 1, s1, cols, b)
@@ -244,18 +263,28 @@ def adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi,
         w[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
 
 
+@_jit.element
+def adafactor_segment_squares(g, c, ri, dm, eps1_sq, maximize, q):
+    """``q[j]`` = the float64 square of the direction of element ``j`` of a row segment (its
+    gradient ``g``, column statistic ``c``; ``ri``, ``dm`` its row's and matrix's)."""
+    for j in range(g.size):
+        x = np.float64(adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize))
+        q[j] = x * x
+
+
 @_jit.serial
 def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, cols, beta,
                        eps1_sq, maximize, partial, b0, b1):
     """For each block ``b`` in ``[b0, b1)``: ``partial[b]`` = the float64 sum of ``u_k^2``
-    over its elements, in order (vectors: ``V`` updated on them first).  The directions of
-    a row segment (vectors: of the block) are computed first, in a loop that vectorizes,
-    then added to the block's running sum (whose wait for each addition the next
-    segment's divisions overlap)."""
+    over its elements, in order (vectors: ``V`` updated on them first).  The squared
+    directions of a row segment (vectors: of the block) are computed first, in a loop
+    that vectorizes, then added to the block's running sum (one load-and-add per element:
+    the next segment's divisions overlap the sum's wait for each addition)."""
     grad, row_var, col_var, den, partial = _sparse.unowned(
         (grad, row_var, col_var, den, partial))
     n = grad.size
     u = np.empty(DOT_BLOCK, grad.dtype)
+    w = np.empty(DOT_BLOCK, np.float64)
     for b in range(b0, b1):
         lo = b * DOT_BLOCK
         hi = min(lo + DOT_BLOCK, n)
@@ -268,10 +297,13 @@ def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, co
         while k < hi:
             r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
             ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-            g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
-            for j in range(j1 - j0):
-                u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
-            s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
+            g, c, q = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0], w[:j1 - j0]
+            if maximize:  # (the option a constant in each loop)
+                adafactor_segment_squares(g, c, ri, dm, eps1_sq, True, q)
+            else:
+                adafactor_segment_squares(g, c, ri, dm, eps1_sq, False, q)
+            for j in range(q.size):  # the block's running sum goes on
+                s += q[j]
             k += j1 - j0
         partial[b] = s
 
