@@ -37,6 +37,10 @@ from fastopt.backends.numba import _jit
 #: the index this many positions ahead (``slots`` is 8 bytes per table row, 8 MB for 10**6
 #: rows, read at random: without it each lookup waits for memory).
 COALESCE_AHEAD = 16
+#: As the Cython kernels: a row update asks for the table and state rows of the distinct
+#: row this many rows ahead (at most ``PREFETCH_BYTES`` of each).
+ROWS_AHEAD = 4
+PREFETCH_BYTES = 512
 
 
 @intrinsic
@@ -87,6 +91,18 @@ def prefetch_w(typingctx, arr, i):
         builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
         return context.get_dummy_value()
     return sig, codegen
+
+
+@_jit.element
+def prefetch_row(arr, start, n):
+    """Ask for the cache lines of the ``n`` elements of ``arr`` (flat, C-contiguous) from
+    flat index ``start`` on, at most ``PREFETCH_BYTES`` of them, to be written."""
+    step = 64 // arr.itemsize
+    stop = start + min(n, PREFETCH_BYTES // arr.itemsize)
+    k = start
+    while k < stop:  # (a while loop: range() with a non-constant step costs a division)
+        prefetch_w(arr, k)
+        k += step
 
 
 @_jit.serial
