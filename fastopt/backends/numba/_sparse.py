@@ -93,12 +93,25 @@ def prefetch_w(typingctx, arr, i):
     return sig, codegen
 
 
+@intrinsic
+def itemsize(typingctx, arr):
+    """The size in bytes of an element of ``arr``, as a constant of the compiled code
+    (``arr.itemsize`` is read from the array at run time: dividing by it costs a
+    division)."""
+    sig = types.intp(arr)
+
+    def codegen(context, builder, sig, args):
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        return context.get_constant(types.intp, size)
+    return sig, codegen
+
+
 @_jit.element
 def prefetch_row(arr, start, n):
     """Ask for the cache lines of the ``n`` elements of ``arr`` (flat, C-contiguous) from
     flat index ``start`` on, at most ``PREFETCH_BYTES`` of them, to be written."""
-    step = 64 // arr.itemsize
-    stop = start + min(n, PREFETCH_BYTES // arr.itemsize)
+    step = 64 // itemsize(arr)
+    stop = start + min(n, PREFETCH_BYTES // itemsize(arr))
     k = start
     while k < stop:  # (a while loop: range() with a non-constant step costs a division)
         prefetch_w(arr, k)
