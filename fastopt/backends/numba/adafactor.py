@@ -59,19 +59,11 @@ SQ_PIECE = 256
 
 
 @_jit.element
-def adafactor_squares(x, q):
-    """``q[k] = float64(x[k])^2`` for ``k < x.size`` (a loop that vectorizes)."""
-    for k in range(x.size):
-        v = np.float64(x[k])
-        q[k] = v * v
-
-
-@_jit.element
 def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq):
     """``s0 .. s3`` plus the float64 squares of ``x[k]``, ``x[k + o1]``, ``x[k + o2]``,
     ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order (``sq``: a float64 workspace
     of ``4 * SQ_PIECE``).  The squares of ``SQ_PIECE`` elements of each run are computed
-    first, in loops that vectorize, then added: four running sums of one load-and-add
+    first, in a loop that vectorizes, then added: four running sums of one load-and-add
     each per element (converting and squaring there made the loop bound by its
     instructions, not by the additions' latency)."""
     p = SQ_PIECE
@@ -79,10 +71,16 @@ def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq):
     while k < hi:
         n = min(p, hi - k)
         q0, q1, q2, q3 = sq[:n], sq[p:p + n], sq[2 * p:2 * p + n], sq[3 * p:3 * p + n]
-        adafactor_squares(x[k:k + n], q0)
-        adafactor_squares(x[k + o1:k + o1 + n], q1)
-        adafactor_squares(x[k + o2:k + o2 + n], q2)
-        adafactor_squares(x[k + o3:k + o3 + n], q3)
+        x0, x1, x2, x3 = x[k:k + n], x[k + o1:k + o1 + n], x[k + o2:k + o2 + n], x[k + o3:k + o3 + n]
+        for j in range(n):
+            v0 = np.float64(x0[j])
+            v1 = np.float64(x1[j])
+            v2 = np.float64(x2[j])
+            v3 = np.float64(x3[j])
+            q0[j] = v0 * v0
+            q1[j] = v1 * v1
+            q2[j] = v2 * v2
+            q3[j] = v3 * v3
         for j in range(n):
             s0 += q0[j]
             s1 += q1[j]
@@ -104,13 +102,20 @@ def adafactor_sum_sq_lanes(x, m, lanes, last, sq):
     o1 = m if lanes > 1 else 0
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
-    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0, sq)
+    s0 = s1 = s2 = s3 = done = 0.0
+    lo, hi = 0, last
+    # Two phases through one call (one inlined copy of the loop: compile time): all the
+    # runs up to ``last``, then, the last run done, the full ones on to ``m`` (the last
+    # one's lane reads run 0, unused).
+    for phase in range(2):
+        s0, s1, s2, s3 = adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq)
+        if phase == 1 or last == m or lanes == 1:
+            break
+        done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
+        lo, hi = last, m
+        o1, o2, o3 = o1 if lanes > 2 else 0, o2 if lanes > 3 else 0, 0
     if last == m or lanes == 1:
         return s0, s1, s2, s3
-    # The last run is done; the full ones go on (the last one's lane reads run 0, unused).
-    done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
-    s0, s1, s2, s3 = adafactor_add_sq4(x, last, m, o1 if lanes > 2 else 0,
-                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3, sq)
     if lanes == 2:
         return s0, done, s2, s3
     if lanes == 3:
@@ -298,10 +303,7 @@ def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, co
             r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
             ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
             g, c, q = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0], w[:j1 - j0]
-            if maximize:  # (the option a constant in each loop)
-                adafactor_segment_squares(g, c, ri, dm, eps1_sq, True, q)
-            else:
-                adafactor_segment_squares(g, c, ri, dm, eps1_sq, False, q)
+            adafactor_segment_squares(g, c, ri, dm, eps1_sq, maximize, q)
             for j in range(q.size):  # the block's running sum goes on
                 s += q[j]
             k += j1 - j0
