@@ -79,7 +79,8 @@ def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq):
     while k < hi:
         n = min(p, hi - k)
         q0, q1, q2, q3 = sq[:n], sq[p:p + n], sq[2 * p:2 * p + n], sq[3 * p:3 * p + n]
-        x0, x1, x2, x3 = x[k:k + n], x[k + o1:k + o1 + n], x[k + o2:k + o2 + n], x[k + o3:k + o3 + n]
+        x0, x1 = x[k:k + n], x[k + o1:k + o1 + n]
+        x2, x3 = x[k + o2:k + o2 + n], x[k + o3:k + o3 + n]
         for j in range(n):
             v0 = np.float64(x0[j])
             v1 = np.float64(x1[j])
