@@ -14,7 +14,9 @@ passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
    made :func:`unowned` first: no reference counting per row), called once by
    ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
    ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
-   disjoint rows and the result does not depend on the number of chunks);
+   disjoint rows and the result does not depend on the number of chunks); Adagrad's
+   asks for the table and state rows ``ROWS_AHEAD`` distinct rows ahead
+   (:func:`prefetch_row`, as the Cython kernels; measured in ``csrc/README.md``);
 3. :func:`release`: ``slots`` back to all ``-1``.
 
 State arrays reach the compiled code flattened to 1-D (the Python wrapper reshapes
