@@ -290,10 +290,11 @@ def adafactor_segment_squares(g, c, ri, dm, eps1_sq, maximize, q):
 def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, cols, beta,
                        eps1_sq, maximize, partial, b0, b1):
     """For each block ``b`` in ``[b0, b1)``: ``partial[b]`` = the float64 sum of ``u_k^2``
-    over its elements, in order (vectors: ``V`` updated on them first).  The squared
-    directions of a row segment (vectors: of the block) are computed first, in a loop
-    that vectorizes, then added to the block's running sum (one load-and-add per element:
-    the next segment's divisions overlap the sum's wait for each addition)."""
+    over its elements, in order (vectors: ``V`` updated on them and their directions
+    computed first, then summed).  The squared directions of a row segment are computed
+    first, in a loop that vectorizes, then added to the block's running sum (one
+    load-and-add per element: the next segment's divisions overlap the sum's wait for
+    each addition)."""
     grad, row_var, col_var, den, partial = _sparse.unowned(
         (grad, row_var, col_var, den, partial))
     n = grad.size
