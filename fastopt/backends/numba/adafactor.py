@@ -5,6 +5,10 @@ the Cython kernel (``csrc/adafactor.pyx.tp``).
 The arrays are taken flat: a parameter of shape ``(..., rows, cols)`` is ``batch``
 matrices of ``rows x cols`` laid end to end (``batch`` the product of the leading
 dimensions), ``row_var`` is ``batch * rows`` values, ``col_var`` ``batch * cols``.
+:func:`adafactor` passes them so, 1-D views, with ``factored, rows, cols``: the compiled
+step has one type per dtype whatever the parameter's number of dimensions (one
+compilation of the serial step and one of the pooled, where the arrays in their own
+shapes compiled each once per number of dimensions).
 A step is six passes, each over a range that threads may split without changing a sum:
 
 1. :math:`\\|\\theta\\|^2`: whole ``DOT_BLOCK`` blocks per chunk, one float64 partial per
@@ -457,30 +461,15 @@ def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, ma
 # ------------------------------------------------------------------------------ driver
 
 @_jit.element
-def adafactor_flat(param, grad, row_var, col_var, variance):
-    """The arrays of a step flat (see the module docstring), with ``factored`` (two or more
-    dimensions), ``rows`` and ``cols`` (1 and 1 for vectors and scalars)."""
-    factored = param.ndim > 1
-    rows = param.shape[max(param.ndim - 2, 0)] if factored else 1
-    cols = param.shape[param.ndim - 1] if factored else 1
-    return (param.reshape(param.size), grad.reshape(grad.size), row_var.reshape(row_var.size),
-            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
-            cols)
-
-
-@_jit.element
-def adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1):
-    """:func:`adafactor_flat`, then the workspace of a step (``partial``: a float64 per
-    ``DOT_BLOCK`` block; ``den``: one value per matrix; ``acc``: a float64 per column)
-    and the rounded scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
-    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
-                                                           variance)
+def adafactor_workspace(p, rv, cv, factored, rows, one_minus_beta2, eps1):
+    """The workspace of a step on the flat arrays (``partial``: a float64 per ``DOT_BLOCK``
+    block; ``den``: one value per matrix; ``acc``: a float64 per column) and the rounded
+    scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
     dtype = p.dtype.type
     partial = np.empty((p.size + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
     den = np.empty(rv.size // rows if factored else 0, p.dtype)
     acc = np.empty(cv.size if factored else 0, np.float64)
-    return (p, g, rv, cv, v, factored, rows, cols, partial, den, acc, dtype(one_minus_beta2),
-            dtype(eps1 * eps1))
+    return partial, den, acc, dtype(one_minus_beta2), dtype(eps1 * eps1)
 
 
 @_jit.element
@@ -500,12 +489,14 @@ def adafactor_coef(partial, n, d, alpha):
 
 
 @_jit.serial
-def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2,
+def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1, eps2,
                      d, decay_factor, maximize):
-    """The whole step of :func:`adafactor` on one thread, in one compiled call (the
-    arguments of :func:`adafactor` but ``n_threads``; the scalars Python floats)."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    """The whole step of :func:`adafactor` on one thread, in one compiled call: the arrays
+    flat (1-D, see the module docstring), ``factored`` (two or more dimensions), ``rows``
+    and ``cols`` (the last two dimensions; 1 and 1 for vectors and scalars), then the
+    scalars of :func:`adafactor` (Python floats, ``maximize`` a bool)."""
+    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
+                                                           one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     adafactor_sq_blocks(p, partial, 0, n_blocks)
     alpha = adafactor_alpha(partial, n, eps2, rho)
@@ -521,12 +512,12 @@ def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, r
 
 
 @_jit.parallel
-def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+def adafactor_parallel(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1,
                        eps2, d, decay_factor, maximize, n_chunks):
     """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
     runs of its range (blocks, rows, columns, elements), in parallel."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
+                                                           one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
@@ -553,12 +544,12 @@ def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2,
 
 
 @_jit.pooled(adafactor_parallel)
-def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+def adafactor_pooled(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1,
                      eps2, d, decay_factor, maximize, n_threads, run):
     """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
     step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
+                                                           one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     _jit.for_ranges(adafactor_sq_blocks, n_blocks, (p, partial, n_threads, run))
     alpha = adafactor_alpha(partial, n, eps2, rho)
@@ -579,17 +570,25 @@ def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, r
 def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2, d,
               decay_factor, maximize, n_threads):
     """One Adafactor step, in place (the arguments of the reference kernel): one compiled
-    call, :func:`adafactor_serial` or, for ``n_threads > 1``, :func:`adafactor_pooled`
-    (:func:`adafactor_parallel` without the pool).  The arrays go in their own shapes
-    (each compiled function flattens them: ~1 us less per step than views made here)."""
-    if param.size == 0:
+    call, :func:`adafactor_serial` or, for ``n_threads > 1`` on at least ``n_threads``
+    elements (:func:`_jit.n_chunks`), :func:`adafactor_pooled` (:func:`adafactor_parallel`
+    without the pool).  The arrays go flat, with the shape as ``factored, rows, cols``:
+    each function compiles once per dtype, not once per number of dimensions (each
+    compilation of the serial step takes ~9 s of CPU)."""
+    n = param.size
+    if n == 0:
         return
-    args = (param, grad, row_var, col_var, variance, float(one_minus_beta2), float(rho),
-            float(eps1), float(eps2), float(d), float(decay_factor), bool(maximize))
-    if n_threads == 1:
+    factored = param.ndim > 1
+    rows, cols = param.shape[-2:] if factored else (1, 1)
+    args = (param.reshape(n), grad.reshape(n), row_var.reshape(row_var.size),
+            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
+            cols, float(one_minus_beta2), float(rho), float(eps1), float(eps2), float(d),
+            float(decay_factor), bool(maximize))
+    n_chunks = _jit.n_chunks(n_threads, n)
+    if n_chunks == 1:
         adafactor_serial(*args)
     else:
-        _jit.call_parallel(adafactor_parallel, *args, n_threads)
+        _jit.call_parallel(adafactor_parallel, *args, n_chunks)
 
 
 @_jit.serial
