@@ -572,15 +572,18 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
     """One Adafactor step, in place (the arguments of the reference kernel): one compiled
     call, :func:`adafactor_serial` or, for ``n_threads > 1`` on at least ``n_threads``
     elements (:func:`_jit.n_chunks`), :func:`adafactor_pooled` (:func:`adafactor_parallel`
-    without the pool).  The arrays go flat, with the shape as ``factored, rows, cols``:
-    each function compiles once per dtype, not once per number of dimensions (each
-    compilation of the serial step takes ~9 s of CPU)."""
+    without the pool).  The arrays go flat, with the shape as ``factored, rows, cols``,
+    and ``grad`` as a read-only view: each function compiles once per dtype, not once per
+    number of dimensions and gradient's flags (each compilation of the serial step takes
+    ~9 s of CPU)."""
     n = param.size
     if n == 0:
         return
     factored = param.ndim > 1
     rows, cols = param.shape[-2:] if factored else (1, 1)
-    args = (param.reshape(n), grad.reshape(n), row_var.reshape(row_var.size),
+    g = grad.reshape(n)
+    g.flags.writeable = False  # one type for writeable and read-only gradients
+    args = (param.reshape(n), g, row_var.reshape(row_var.size),
             col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
             cols, float(one_minus_beta2), float(rho), float(eps1), float(eps2), float(d),
             float(decay_factor), bool(maximize))
