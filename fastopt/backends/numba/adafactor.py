@@ -41,6 +41,9 @@ import math
 
 import numpy as np
 from numba import prange
+from numba.core.imputils import impl_ret_borrowed
+from numba.core import types
+from numba.extending import intrinsic
 
 from fastopt.backends.numba import _jit, _sparse, lbfgs
 from fastopt.backends.python import adafactor as reference
@@ -460,16 +463,31 @@ def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, ma
 
 # ------------------------------------------------------------------------------ driver
 
+@intrinsic
+def adafactor_read_only_as_writeable(typingctx, arr):
+    """The read-only ``arr`` typed as a writeable array (the same data, never written):
+    the passes then take ``grad`` in the type of ``param``, and the functions both go
+    through (the sums of squares) compile once, not once per type."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+    return arr.copy(readonly=False)(arr), codegen
+
+
 @_jit.element
-def adafactor_workspace(p, rv, cv, factored, rows, one_minus_beta2, eps1):
-    """The workspace of a step on the flat arrays (``partial``: a float64 per ``DOT_BLOCK``
+def adafactor_workspace(p, g, rv, cv, factored, rows, one_minus_beta2, eps1):
+    """``grad`` (read-only) typed as writeable (:func:`adafactor_read_only_as_writeable`),
+    the workspace of a step on the flat arrays (``partial``: a float64 per ``DOT_BLOCK``
     block; ``den``: one value per matrix; ``acc``: a float64 per column) and the rounded
     scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
     dtype = p.dtype.type
     partial = np.empty((p.size + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
     den = np.empty(rv.size // rows if factored else 0, p.dtype)
     acc = np.empty(cv.size if factored else 0, np.float64)
-    return partial, den, acc, dtype(one_minus_beta2), dtype(eps1 * eps1)
+    return (adafactor_read_only_as_writeable(g), partial, den, acc, dtype(one_minus_beta2),
+            dtype(eps1 * eps1))
 
 
 @_jit.element
@@ -495,8 +513,8 @@ def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho
     flat (1-D, see the module docstring), ``factored`` (two or more dimensions), ``rows``
     and ``cols`` (the last two dimensions; 1 and 1 for vectors and scalars), then the
     scalars of :func:`adafactor` (Python floats, ``maximize`` a bool)."""
-    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
-                                                           one_minus_beta2, eps1)
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     adafactor_sq_blocks(p, partial, 0, n_blocks)
     alpha = adafactor_alpha(partial, n, eps2, rho)
@@ -516,8 +534,8 @@ def adafactor_parallel(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, r
                        eps2, d, decay_factor, maximize, n_chunks):
     """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
     runs of its range (blocks, rows, columns, elements), in parallel."""
-    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
-                                                           one_minus_beta2, eps1)
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
@@ -548,8 +566,8 @@ def adafactor_pooled(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho
                      eps2, d, decay_factor, maximize, n_threads, run):
     """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
     step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
-    partial, den, acc, beta, eps1_sq = adafactor_workspace(p, rv, cv, factored, rows,
-                                                           one_minus_beta2, eps1)
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     _jit.for_ranges(adafactor_sq_blocks, n_blocks, (p, partial, n_threads, run))
     alpha = adafactor_alpha(partial, n, eps2, rho)
