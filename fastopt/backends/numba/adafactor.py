@@ -589,11 +589,12 @@ def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps
               decay_factor, maximize, n_threads):
     """One Adafactor step, in place (the arguments of the reference kernel): one compiled
     call, :func:`adafactor_serial` or, for ``n_threads > 1`` and two elements or more,
-    :func:`adafactor_pooled` on ``min(n_threads, param.size)`` threads (:func:`_jit.n_chunks`;
-    :func:`adafactor_parallel` without the pool).  The arrays go flat, with the shape as ``factored, rows, cols``,
-    and ``grad`` as a read-only view: each function compiles once per dtype, not once per
-    number of dimensions and gradient's flags (the serial step's first compilation takes
-    ~7 s of CPU, each further one of the old per-rank versions took 1-4 s)."""
+    :func:`adafactor_pooled` on ``min(n_threads, param.size)`` threads
+    (:func:`_jit.n_chunks`; :func:`adafactor_parallel` without the pool).  The arrays go
+    flat, with the shape as ``factored, rows, cols``, and ``grad`` as a read-only view:
+    each function compiles once per dtype, not once per number of dimensions and
+    gradient's flags (the serial step's first compilation takes ~7 s of CPU; each further
+    one of the former per-rank versions took 1-4 s)."""
     n = param.size
     if n == 0:
         return
