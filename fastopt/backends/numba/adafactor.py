@@ -5,10 +5,11 @@ the Cython kernel (``csrc/adafactor.pyx.tp``).
 The arrays are taken flat: a parameter of shape ``(..., rows, cols)`` is ``batch``
 matrices of ``rows x cols`` laid end to end (``batch`` the product of the leading
 dimensions), ``row_var`` is ``batch * rows`` values, ``col_var`` ``batch * cols``.
-:func:`adafactor` passes them so, 1-D views, with ``factored, rows, cols``: the compiled
-step has one type per dtype whatever the parameter's number of dimensions (one
-compilation of the serial step and one of the pooled, where the arrays in their own
-shapes compiled each once per number of dimensions).
+:func:`adafactor` passes them so, 1-D views (``grad`` read-only), with ``factored, rows,
+cols``: the compiled step has one type per dtype whatever the parameter's number of
+dimensions and the gradient's flags (one compilation of the serial step and one of the
+pooled, where the arrays in their own shapes compiled each once per number of
+dimensions, and again for a read-only gradient).
 A step is six passes, each over a range that threads may split without changing a sum:
 
 1. :math:`\\|\\theta\\|^2`: whole ``DOT_BLOCK`` blocks per chunk, one float64 partial per
