@@ -186,3 +186,35 @@ def test_adafactor_prange_fallback_gives_the_same_bits(pool, monkeypatch):
             assert _jobs(pool)[0] == jobs
         for g, w in zip(got, want):
             assert np.array_equal(bits(g), bits(w))
+
+
+def test_adafactor_compiles_one_step_per_dtype(monkeypatch):
+    # The compiled steps take the arrays flat (their shape as ints) and the gradient
+    # read-only: any number of dimensions, a writeable or read-only gradient, reuse one
+    # compilation per dtype; one element runs serially, as in the other kernels
+    # (_jit.n_chunks), a few on as many threads as elements.
+    require("numba")
+    from numba.core import types
+    from fastopt.backends.numba import _jit, adafactor as module
+    from kernel_cases import make_adafactor_case
+    fast = kernel("numba", "adafactor")
+    threads = []
+    call_parallel = _jit.call_parallel
+    monkeypatch.setattr(_jit, "call_parallel",
+                        lambda *args: threads.append(args[-1]) or call_parallel(*args))
+    for i, shape in enumerate([(), (1,), (3,), (1, 2), (2, 1, 3)]):
+        rng = np.random.default_rng(stable_seed("one compilation", "adafactor", shape))
+        arrays, scalars = make_adafactor_case({}, shape, np.float32, rng)
+        want = [a.copy() for a in arrays]
+        arrays[1].flags.writeable = i % 2 == 0
+        threads.clear()
+        fast(*arrays, *scalars, 8)
+        size = int(np.prod(shape))
+        assert threads == ([size] if size > 1 else []), f"shape={shape}, 8 threads"
+        fast(*want, *scalars, 1)
+        for a, b in zip(arrays, want):
+            assert np.array_equal(bits(a), bits(b)), f"shape={shape}"
+    for fn in (module.adafactor_serial, module.adafactor_pooled):
+        arrays = [[t for t in sig if isinstance(t, types.Array)] for sig in fn.signatures]
+        assert all(t.ndim == 1 for a in arrays for t in a), fn.signatures
+        assert len({a[0].dtype for a in arrays}) == len(arrays), fn.signatures

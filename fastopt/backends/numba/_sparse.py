@@ -14,7 +14,9 @@ passes over the caller's per-thread workspace ``(slots, rows, coalesced)``:
    made :func:`unowned` first: no reference counting per row), called once by
    ``<algorithm>_sparse_serial`` or once per contiguous chunk of ``rows[:u]`` by
    ``<algorithm>_sparse_parallel`` (the rows are distinct, so the chunks touch
-   disjoint rows and the result does not depend on the number of chunks);
+   disjoint rows and the result does not depend on the number of chunks); Adagrad's
+   asks for the table and state rows ``ROWS_AHEAD`` distinct rows ahead
+   (:func:`prefetch_row`, as the Cython kernels; measured in ``csrc/README.md``);
 3. :func:`release`: ``slots`` back to all ``-1``.
 
 State arrays reach the compiled code flattened to 1-D (the Python wrapper reshapes
@@ -37,6 +39,10 @@ from fastopt.backends.numba import _jit
 #: the index this many positions ahead (``slots`` is 8 bytes per table row, 8 MB for 10**6
 #: rows, read at random: without it each lookup waits for memory).
 COALESCE_AHEAD = 16
+#: As the Cython kernels: a row update asks for the table and state rows of the distinct
+#: row this many rows ahead (at most ``PREFETCH_BYTES`` of each).
+ROWS_AHEAD = 4
+PREFETCH_BYTES = 512
 
 
 @intrinsic
@@ -87,6 +93,31 @@ def prefetch_w(typingctx, arr, i):
         builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
         return context.get_dummy_value()
     return sig, codegen
+
+
+@intrinsic
+def itemsize(typingctx, arr):
+    """The size in bytes of an element of ``arr``, as a constant of the compiled code
+    (``arr.itemsize`` is read from the array at run time: dividing by it costs a
+    division)."""
+    sig = types.intp(arr)
+
+    def codegen(context, builder, sig, args):
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        return context.get_constant(types.intp, size)
+    return sig, codegen
+
+
+@_jit.element
+def prefetch_row(arr, start, n):
+    """Ask for the cache lines of the ``n`` elements of ``arr`` (flat, C-contiguous) from
+    flat index ``start`` on, at most ``PREFETCH_BYTES`` of them, to be written."""
+    step = 64 // itemsize(arr)
+    stop = start + min(n, PREFETCH_BYTES // itemsize(arr))
+    k = start
+    while k < stop:  # (a while loop: range() with a non-constant step costs a division)
+        prefetch_w(arr, k)
+        k += step
 
 
 @_jit.serial

@@ -5,6 +5,11 @@ the Cython kernel (``csrc/adafactor.pyx.tp``).
 The arrays are taken flat: a parameter of shape ``(..., rows, cols)`` is ``batch``
 matrices of ``rows x cols`` laid end to end (``batch`` the product of the leading
 dimensions), ``row_var`` is ``batch * rows`` values, ``col_var`` ``batch * cols``.
+:func:`adafactor` passes them so, 1-D views (``grad`` read-only), with ``factored, rows,
+cols``: the compiled step has one type per dtype whatever the parameter's number of
+dimensions and the gradient's flags (one compilation of the serial step and one of the
+pooled, where the arrays in their own shapes compiled each once per number of
+dimensions, and again for a read-only gradient).
 A step is six passes, each over a range that threads may split without changing a sum:
 
 1. :math:`\\|\\theta\\|^2`: whole ``DOT_BLOCK`` blocks per chunk, one float64 partial per
@@ -13,12 +18,20 @@ A step is six passes, each over a range that threads may split without changing 
 2. row statistic: rows per chunk (each row summed in order, four rows at a time);
 3. column statistic: columns per chunk (each column summed over the rows in order);
 4. the mean of the row statistic per matrix: serial;
-5. :math:`\\|u\\|^2`: whole blocks per chunk, the directions of each row segment computed
-   first (a loop that vectorizes), then added to the block's running sum in order;
+5. :math:`\\|u\\|^2`: whole blocks per chunk, the squared directions of each row segment
+   computed first (a loop that vectorizes), then added to the block's running sum in order;
 6. the update of ``param``: elements per chunk.
 
 Vectors (and scalars) fuse 2-5 into one pass that updates ``variance`` and sums
 :math:`u^2` per block.
+
+The sums of squares of the factored step (passes 1, 2 and 5) take the float64 squares of a
+piece of the array (or the squared directions of a row segment) first, in a loop that
+vectorizes (as gcc compiles the Cython kernel's row sums), then add them to the running
+sums in order, one load-and-add per element.  Converting and squaring inside the summing
+loop (four instructions per element) bound it by its instructions rather than by the
+additions' latency: 1.0-1.1x Cython's time at 1e5 elements (1000 x 100), 1.3x in the
+published benchmark; 0.95x now (in one process, interleaved, on a busy machine).
 
 The whole step is one compiled call (:func:`adafactor_serial`; with threads
 :func:`adafactor_pooled`, whose passes 1-3, 5 and 6 are one pool job each, as the Cython
@@ -29,6 +42,9 @@ import math
 
 import numpy as np
 from numba import prange
+from numba.core.imputils import impl_ret_borrowed
+from numba.core import types
+from numba.extending import intrinsic
 
 from fastopt.backends.numba import _jit, _sparse, lbfgs
 from fastopt.backends.python import adafactor as reference
@@ -54,52 +70,74 @@ def adafactor_apply(p, u, decay, has_decay, coef):
 
 # ----------------------------------------------------------------- factored (2-D and up)
 
+#: Elements per run whose float64 squares :func:`adafactor_add_sq4` computes at a time.
+SQ_PIECE = 256
+
+
 @_jit.element
-def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3):
+def adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq):
     """``s0 .. s3`` plus the float64 squares of ``x[k]``, ``x[k + o1]``, ``x[k + o2]``,
-    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order."""
-    for k in range(lo, hi):
-        v0 = np.float64(x[k])
-        v1 = np.float64(x[k + o1])
-        v2 = np.float64(x[k + o2])
-        v3 = np.float64(x[k + o3])
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
+    ``x[k + o3]`` for ``k`` in ``[lo, hi)``, each sum in order (``sq``: a float64 workspace
+    of ``4 * SQ_PIECE``).  The squares of ``SQ_PIECE`` elements of each run are computed
+    first, in a loop that vectorizes, then added: four running sums of one load-and-add
+    each per element (converting and squaring there made the loop bound by its
+    instructions, not by the additions' latency)."""
+    p = SQ_PIECE
+    k = lo
+    while k < hi:
+        n = min(p, hi - k)
+        q0, q1, q2, q3 = sq[:n], sq[p:p + n], sq[2 * p:2 * p + n], sq[3 * p:3 * p + n]
+        x0, x1 = x[k:k + n], x[k + o1:k + o1 + n]
+        x2, x3 = x[k + o2:k + o2 + n], x[k + o3:k + o3 + n]
+        for j in range(n):
+            v0 = np.float64(x0[j])
+            v1 = np.float64(x1[j])
+            v2 = np.float64(x2[j])
+            v3 = np.float64(x3[j])
+            q0[j] = v0 * v0
+            q1[j] = v1 * v1
+            q2[j] = v2 * v2
+            q3[j] = v3 * v3
+        for j in range(n):
+            s0 += q0[j]
+            s1 += q1[j]
+            s2 += q2[j]
+            s3 += q3[j]
+        k += n
     return s0, s1, s2, s3
 
 
 @_jit.element
-def adafactor_sum_sq_lanes(x, m, lanes, last):
+def adafactor_sum_sq_lanes(x, m, lanes, last, sq):
     """The float64 sums of squares of ``lanes`` (1 to 4) consecutive runs of ``x``: runs
     ``0 .. lanes - 2`` of ``m`` elements, the last one of ``last <= m`` (``x`` holds
     ``(lanes - 1) * m + last`` elements; ``last == m`` when ``lanes`` is 1).  Each run is
     summed in order from 0.0 by its own running sum: four additions in flight, where one
     sequential sum waits for each addition (as the Cython kernel's rows and blocks).
-    Returns four sums; those of absent runs are meaningless (they read run 0 again)."""
+    Returns four sums; those of absent runs are meaningless (they read run 0 again).
+    ``sq``: workspace of :func:`adafactor_add_sq4`."""
     o1 = m if lanes > 1 else 0
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
-    s0, s1, s2, s3 = adafactor_add_sq4(x, 0, last, o1, o2, o3, 0.0, 0.0, 0.0, 0.0)
+    s0 = s1 = s2 = s3 = done = 0.0
+    lo, hi = 0, last
+    # Two phases through one call (one inlined copy of the loop: compile time): all the
+    # runs up to ``last``, then, the last run done, the full ones on to ``m`` (the last
+    # one's lane reads run 0, unused).
+    for phase in range(2):
+        s0, s1, s2, s3 = adafactor_add_sq4(x, lo, hi, o1, o2, o3, s0, s1, s2, s3, sq)
+        if phase == 1 or last == m or lanes == 1:
+            break
+        done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
+        lo, hi = last, m
+        o1, o2, o3 = o1 if lanes > 2 else 0, o2 if lanes > 3 else 0, 0
     if last == m or lanes == 1:
         return s0, s1, s2, s3
-    # The last run is done; the full ones go on (the last one's lane reads run 0, unused).
-    done = s1 if lanes == 2 else (s2 if lanes == 3 else s3)
-    s0, s1, s2, s3 = adafactor_add_sq4(x, last, m, o1 if lanes > 2 else 0,
-                                       o2 if lanes > 3 else 0, 0, s0, s1, s2, s3)
     if lanes == 2:
         return s0, done, s2, s3
     if lanes == 3:
         return s0, s1, done, s3
     return s0, s1, s2, done
-
-
-@_jit.element
-def adafactor_sum_sq4(x, m):
-    """The float64 sums of squares of ``x[:m]``, ``x[m:2m]``, ``x[2m:3m]``, ``x[3m:4m]``,
-    each in order (:func:`adafactor_sum_sq_lanes` of four full runs)."""
-    return adafactor_sum_sq_lanes(x, m, 4, m)
 
 
 @_jit.element
@@ -120,10 +158,11 @@ def adafactor_group(n, b, b1):
 
 
 @_jit.element
-def adafactor_block_sums(partial, b, x, lanes, last):
+def adafactor_block_sums(partial, b, x, lanes, last, sq):
     """``partial[b:b + lanes]`` = the sums of squares of the ``lanes`` blocks of ``x``
-    (:func:`adafactor_sum_sq_lanes`)."""
-    s0, s1, s2, s3 = adafactor_sum_sq_lanes(x, DOT_BLOCK if lanes > 1 else last, lanes, last)
+    (:func:`adafactor_sum_sq_lanes`, workspace ``sq``)."""
+    s0, s1, s2, s3 = adafactor_sum_sq_lanes(x, DOT_BLOCK if lanes > 1 else last, lanes, last,
+                                            sq)
     partial[b] = s0
     if lanes > 1:
         partial[b + 1] = s1
@@ -139,10 +178,11 @@ def adafactor_sq_blocks(x, partial, b0, b1):
     elements), in order (as :func:`fastopt.backends.numba.lbfgs.dot_serial`), for ``b``
     in ``[b0, b1)``, four blocks at a time."""
     x, partial = _sparse.unowned((x, partial))  # (views that count no references)
+    sq = np.empty(4 * SQ_PIECE, np.float64)
     b = b0
     while b < b1:
         lanes, lo, hi, last = adafactor_group(x.size, b, b1)
-        adafactor_block_sums(partial, b, x[lo:hi], lanes, last)
+        adafactor_block_sums(partial, b, x[lo:hi], lanes, last, sq)
         b += lanes
 
 
@@ -153,11 +193,12 @@ def adafactor_rows(grad, row_var, cols, beta, lo, hi):
     grad, row_var = _sparse.unowned((grad, row_var))
     t = row_var.dtype.type
     b = t(beta)
+    sq = np.empty(4 * SQ_PIECE, np.float64)
     i = lo
     while i < hi:  # four rows at a time
         lanes = min(4, hi - i)
         s0, s1, s2, s3 = adafactor_sum_sq_lanes(grad[i * cols:(i + lanes) * cols], cols,
-                                                lanes, cols)
+                                                lanes, cols, sq)
         adafactor_set_row(row_var, i, s0, cols, b)
         if lanes > 1:
             adafactor_set_row(row_var, i + 1, s1, cols, b)
@@ -244,18 +285,29 @@ def adafactor_vector_directions(grad, variance, beta, eps1_sq, maximize, lo, hi,
         w[k] = adafactor_direction(gb[k], v, eps1_sq, maximize)
 
 
+@_jit.element
+def adafactor_segment_squares(g, c, ri, dm, eps1_sq, maximize, q):
+    """``q[j]`` = the float64 square of the direction of element ``j`` of a row segment (its
+    gradient ``g``, column statistic ``c``; ``ri``, ``dm`` its row's and matrix's)."""
+    for j in range(g.size):
+        x = np.float64(adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize))
+        q[j] = x * x
+
+
 @_jit.serial
 def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, cols, beta,
                        eps1_sq, maximize, partial, b0, b1):
     """For each block ``b`` in ``[b0, b1)``: ``partial[b]`` = the float64 sum of ``u_k^2``
-    over its elements, in order (vectors: ``V`` updated on them first).  The directions of
-    a row segment (vectors: of the block) are computed first, in a loop that vectorizes,
-    then added to the block's running sum (whose wait for each addition the next
-    segment's divisions overlap)."""
+    over its elements, in order (vectors: ``V`` updated on them and their directions
+    computed first, then summed).  The squared directions of a row segment are computed
+    first, in a loop that vectorizes, then added to the block's running sum (one
+    load-and-add per element: the next segment's divisions overlap the sum's wait for
+    each addition)."""
     grad, row_var, col_var, den, partial = _sparse.unowned(
         (grad, row_var, col_var, den, partial))
     n = grad.size
     u = np.empty(DOT_BLOCK, grad.dtype)
+    w = np.empty(DOT_BLOCK, np.float64)
     for b in range(b0, b1):
         lo = b * DOT_BLOCK
         hi = min(lo + DOT_BLOCK, n)
@@ -268,10 +320,10 @@ def adafactor_u_blocks(grad, row_var, col_var, den, variance, factored, rows, co
         while k < hi:
             r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
             ri, dm, c0, off = row_var[r], den[m], m * cols + j0, r * cols + j0
-            g, c = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0]
-            for j in range(j1 - j0):
-                u[j] = adafactor_direction(g[j], (ri * c[j]) / dm, eps1_sq, maximize)
-            s = adafactor_sum_sq(s, u, j1 - j0)  # the block's running sum goes on
+            g, c, q = grad[off:off + j1 - j0], col_var[c0:c0 + j1 - j0], w[:j1 - j0]
+            adafactor_segment_squares(g, c, ri, dm, eps1_sq, maximize, q)
+            for j in range(q.size):  # the block's running sum goes on
+                s += q[j]
             k += j1 - j0
         partial[b] = s
 
@@ -412,30 +464,30 @@ def adafactor_row(param, grad, col_var, row_var_i, den, eps1_sq, decay, coef, ma
 
 # ------------------------------------------------------------------------------ driver
 
-@_jit.element
-def adafactor_flat(param, grad, row_var, col_var, variance):
-    """The arrays of a step flat (see the module docstring), with ``factored`` (two or more
-    dimensions), ``rows`` and ``cols`` (1 and 1 for vectors and scalars)."""
-    factored = param.ndim > 1
-    rows = param.shape[max(param.ndim - 2, 0)] if factored else 1
-    cols = param.shape[param.ndim - 1] if factored else 1
-    return (param.reshape(param.size), grad.reshape(grad.size), row_var.reshape(row_var.size),
-            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
-            cols)
+@intrinsic
+def adafactor_read_only_as_writeable(typingctx, arr):
+    """The read-only ``arr`` typed as a writeable array (the same data, never written):
+    the passes then take ``grad`` in the type of ``param``, and the functions both go
+    through (the sums of squares) compile once, not once per type."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+    return arr.copy(readonly=False)(arr), codegen
 
 
 @_jit.element
-def adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1):
-    """:func:`adafactor_flat`, then the workspace of a step (``partial``: a float64 per
-    ``DOT_BLOCK`` block; ``den``: one value per matrix; ``acc``: a float64 per column)
-    and the rounded scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
-    p, g, rv, cv, v, factored, rows, cols = adafactor_flat(param, grad, row_var, col_var,
-                                                           variance)
+def adafactor_workspace(p, g, rv, cv, factored, rows, one_minus_beta2, eps1):
+    """``grad`` (read-only) typed as writeable (:func:`adafactor_read_only_as_writeable`),
+    the workspace of a step on the flat arrays (``partial``: a float64 per ``DOT_BLOCK``
+    block; ``den``: one value per matrix; ``acc``: a float64 per column) and the rounded
+    scalars :math:`\\hat\\beta_t`, :math:`\\epsilon_1^2`."""
     dtype = p.dtype.type
     partial = np.empty((p.size + DOT_BLOCK - 1) // DOT_BLOCK, np.float64)
     den = np.empty(rv.size // rows if factored else 0, p.dtype)
     acc = np.empty(cv.size if factored else 0, np.float64)
-    return (p, g, rv, cv, v, factored, rows, cols, partial, den, acc, dtype(one_minus_beta2),
+    return (adafactor_read_only_as_writeable(g), partial, den, acc, dtype(one_minus_beta2),
             dtype(eps1 * eps1))
 
 
@@ -456,12 +508,14 @@ def adafactor_coef(partial, n, d, alpha):
 
 
 @_jit.serial
-def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2,
+def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1, eps2,
                      d, decay_factor, maximize):
-    """The whole step of :func:`adafactor` on one thread, in one compiled call (the
-    arguments of :func:`adafactor` but ``n_threads``; the scalars Python floats)."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    """The whole step of :func:`adafactor` on one thread, in one compiled call: the arrays
+    flat (1-D, see the module docstring), ``factored`` (two or more dimensions), ``rows``
+    and ``cols`` (the last two dimensions; 1 and 1 for vectors and scalars), then the
+    scalars of :func:`adafactor` (Python floats, ``maximize`` a bool)."""
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     adafactor_sq_blocks(p, partial, 0, n_blocks)
     alpha = adafactor_alpha(partial, n, eps2, rho)
@@ -477,12 +531,12 @@ def adafactor_serial(param, grad, row_var, col_var, variance, one_minus_beta2, r
 
 
 @_jit.parallel
-def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+def adafactor_parallel(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1,
                        eps2, d, decay_factor, maximize, n_chunks):
     """:func:`adafactor_serial` with each pass but the row means on ``n_chunks`` contiguous
     runs of its range (blocks, rows, columns, elements), in parallel."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     for c in prange(n_chunks):
         b0, b1 = _jit.chunk(n_blocks, n_chunks, c)
@@ -509,12 +563,12 @@ def adafactor_parallel(param, grad, row_var, col_var, variance, one_minus_beta2,
 
 
 @_jit.pooled(adafactor_parallel)
-def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1,
+def adafactor_pooled(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho, eps1,
                      eps2, d, decay_factor, maximize, n_threads, run):
     """:func:`adafactor_parallel` on fastopt's pool (see :func:`_jit.pooled`): the whole
     step in one compiled call, one pool job per parallel pass (as the Cython kernel)."""
-    p, g, rv, cv, v, factored, rows, cols, partial, den, acc, beta, eps1_sq = (
-        adafactor_workspace(param, grad, row_var, col_var, variance, one_minus_beta2, eps1))
+    g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
+                                                              one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
     _jit.for_ranges(adafactor_sq_blocks, n_blocks, (p, partial, n_threads, run))
     alpha = adafactor_alpha(partial, n, eps2, rho)
@@ -535,17 +589,29 @@ def adafactor_pooled(param, grad, row_var, col_var, variance, one_minus_beta2, r
 def adafactor(param, grad, row_var, col_var, variance, one_minus_beta2, rho, eps1, eps2, d,
               decay_factor, maximize, n_threads):
     """One Adafactor step, in place (the arguments of the reference kernel): one compiled
-    call, :func:`adafactor_serial` or, for ``n_threads > 1``, :func:`adafactor_pooled`
-    (:func:`adafactor_parallel` without the pool).  The arrays go in their own shapes
-    (each compiled function flattens them: ~1 us less per step than views made here)."""
-    if param.size == 0:
+    call, :func:`adafactor_serial` or, for ``n_threads > 1`` and two elements or more,
+    :func:`adafactor_pooled` on ``min(n_threads, param.size)`` threads
+    (:func:`_jit.n_chunks`; :func:`adafactor_parallel` without the pool).  The arrays go
+    flat, with the shape as ``factored, rows, cols``, and ``grad`` as a read-only view:
+    each function compiles once per dtype, not once per number of dimensions and
+    gradient's flags (the serial step's first compilation takes ~7 s of CPU; each further
+    one of the former per-rank versions took 1-4 s)."""
+    n = param.size
+    if n == 0:
         return
-    args = (param, grad, row_var, col_var, variance, float(one_minus_beta2), float(rho),
-            float(eps1), float(eps2), float(d), float(decay_factor), bool(maximize))
-    if n_threads == 1:
+    factored = param.ndim > 1
+    rows, cols = param.shape[-2:] if factored else (1, 1)
+    g = grad.reshape(n)
+    g.flags.writeable = False  # one type for writeable and read-only gradients
+    args = (param.reshape(n), g, row_var.reshape(row_var.size),
+            col_var.reshape(col_var.size), variance.reshape(variance.size), factored, rows,
+            cols, float(one_minus_beta2), float(rho), float(eps1), float(eps2), float(d),
+            float(decay_factor), bool(maximize))
+    n_chunks = _jit.n_chunks(n_threads, n)
+    if n_chunks == 1:
         adafactor_serial(*args)
     else:
-        _jit.call_parallel(adafactor_parallel, *args, n_threads)
+        _jit.call_parallel(adafactor_parallel, *args, n_chunks)
 
 
 @_jit.serial

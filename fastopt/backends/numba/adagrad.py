@@ -102,6 +102,10 @@ def adagrad_rows(param, grad, state_sum, rows, lo, hi, clr, weight_decay, eps, m
     param, grad, state_sum = _sparse.unowned((param, grad, state_sum))
     d = param.shape[1]
     for j in range(lo, hi):
+        if j + _sparse.ROWS_AHEAD < hi:
+            ahead = rows[j + _sparse.ROWS_AHEAD] * d
+            _sparse.prefetch_row(param, ahead, d)
+            _sparse.prefetch_row(state_sum, ahead, d)
         r = rows[j]
         a, b = r * d, r * d + d
         adagrad_serial(param[r], grad[j], state_sum[a:b], clr, weight_decay, eps, maximize)
