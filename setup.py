@@ -200,6 +200,9 @@ def _update_rule_namespace(rule, spec, text, path):
         fail("optional and only_with may only name options of _loop")
     if not set(optional) <= set(states):
         fail("optional may only name state arrays of _loop")
+    stream_with = spec.get("stream_with", options)
+    if not set(stream_with) <= set(options):
+        fail("stream_with may only name options of _loop")
     if RESERVED_NAMES & set(states + scalars + switches) or set(options) & set(states + scalars):
         fail(f"no state, scalar or switch may be named {sorted(RESERVED_NAMES)}, no state or "
              "scalar like an option")
@@ -231,7 +234,9 @@ def _update_rule_namespace(rule, spec, text, path):
                 flag_conditions=flag_conditions,
                 flags_scalars=[s for s in scalars if referenced(s)],
                 flags_switches=[s for s in switches if referenced(s)],
-                prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers)
+                prefetched=(states + ["NULL"] * 3)[:3], cases=cases, dispatchers=dispatchers,
+                stream_mask="" if stream_with == options else " | ".join(
+                    o.upper() for o in stream_with))
 
 
 def _render_update_rule(source):
