@@ -55,35 +55,42 @@ def check_bitwise(fast, algorithm, options, n, dtype, n_threads, rng, label):
             f"in {np.count_nonzero(bits(got) != bits(want))} elements")
 
 
-#: The Cython kernels' STREAM_MIN_BYTES (csrc/_kernel_common.pxd): from this many bytes per
-#: array a range runs in blocks, each after prefetching the memory ahead.
+#: The Cython kernels' STREAM_MIN_BYTES (csrc/_kernel_common.pxd) and numba's
+#: (``_jit.STREAM_MIN_BYTES``): from this many bytes per array a step runs in blocks, each
+#: after prefetching the memory ahead.
 STREAM_MIN_BYTES = 32 << 20
 CYTHON_BACKENDS = [b for b in KERNEL_BACKENDS if b.startswith("cython")]
+#: numba streams only through fastopt's pool (the Cython extension's).
+STREAMING_BACKENDS = CYTHON_BACKENDS + (["numba"] if _jit.POOL_RUN else [])
 
 
 @pytest.fixture
 def streaming():
-    """``set(backend, algorithm, nbytes)``: make that Cython kernel's module stream every
-    range of at least ``nbytes`` bytes per array (None: the module has no such knob, as
-    numba's); the modules get their default back afterwards."""
+    """``set(backend, algorithm, nbytes)``: make that kernel stream every step on arrays of
+    at least ``nbytes`` bytes (the Cython kernel's module, or numba's process-wide
+    threshold); returns what was set (the module, or ``_jit``), None if there is no such
+    knob.  The defaults are back afterwards."""
     changed = []
 
     def set_min(backend, algorithm, nbytes):
+        if backend == "numba":
+            changed.append((_jit.set_stream_min_bytes, (_jit.set_stream_min_bytes(nbytes),)))
+            return _jit
         module = sys.modules[kernel(backend, algorithm).__module__]
         if not hasattr(module, "_set_streaming"):
             return None
-        changed.append((module, module._set_streaming(nbytes)))
+        changed.append((module._set_streaming, module._set_streaming(nbytes)))
         return module
     yield set_min
-    for module, old in reversed(changed):
-        module._set_streaming(*old)
+    for setter, old in reversed(changed):
+        setter(*old)
 
 
-@pytest.mark.parametrize("backend", CYTHON_BACKENDS)
+@pytest.mark.parametrize("backend", STREAMING_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algorithm):
-    """With every range streamed in prefetched blocks (of 256 bytes: a ragged last block,
+    """With every step streamed in prefetched blocks (of 256 bytes: a ragged last block,
     chunks that start off a block boundary on 2-4 threads), every option off and on: the
     reference's bits."""
     assert streaming(backend, algorithm, 0) is not None, backend
@@ -97,13 +104,17 @@ def test_streamed_ranges_match_reference_bitwise(streaming, backend, dtype, algo
                               f"{backend} streamed")
 
 
-@pytest.mark.parametrize("backend", CYTHON_BACKENDS)
+@pytest.mark.parametrize("backend", STREAMING_BACKENDS)
 @pytest.mark.parametrize("algorithm", ["adam", "sgd"])
 def test_long_ranges_stream_by_default(streaming, backend, algorithm):
     """At the default settings: an array just above STREAM_MIN_BYTES (float32, a ragged
     tail) streams, and the bits are the reference's."""
     module = streaming(backend, algorithm, STREAM_MIN_BYTES)
-    assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
+    if backend == "numba":
+        assert (_jit.STREAM_MIN_BYTES, _jit.STREAM_BLOCK_BYTES, _jit.STREAM_AHEAD_BYTES) == (
+            STREAM_MIN_BYTES, 256, 4096)
+    else:
+        assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
     rng = np.random.default_rng(stable_seed("stream", algorithm))
     check_bitwise(kernel(backend, algorithm), algorithm, list(option_grid(algorithm))[-1],
                   STREAM_MIN_BYTES // 4 + 1037, np.float32, 1, rng, backend)
@@ -117,6 +128,15 @@ def test_streaming_settings_are_checked(streaming):
         with pytest.raises(ValueError, match="min_bytes >= 0, block_bytes a positive multiple"):
             module._set_streaming(*bad)
     assert module._set_streaming(0, 128, 0) == (STREAM_MIN_BYTES, 256, 1024)
+
+
+def test_numba_streaming_threshold_is_checked(streaming):
+    streaming("numba", "adam", STREAM_MIN_BYTES)
+    for bad in (-1, 1.5, True, None):
+        with pytest.raises(ValueError, match="min_bytes must be an int >= 0"):
+            _jit.set_stream_min_bytes(bad)
+    assert _jit.set_stream_min_bytes(0) == STREAM_MIN_BYTES
+    assert _jit.set_stream_min_bytes() == 0
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
@@ -448,3 +468,19 @@ def test_adafactor_kernel_refuses_bad_arrays(backend):
     with pytest.raises(ValueError, match="n_threads"):
         k(p, g, rv, cv, e, *scalars[:-1], 0)
     assert np.all(p == 1) and np.all(rv == 1) and np.all(cv == 1)
+
+
+def test_numba_long_steps_are_the_ones_with_three_full_arrays(streaming):
+    """The decision of numba's streaming: the first array holds at least the threshold's
+    bytes and at least three 1-D arrays have its size (plain SGD, two arrays, does not
+    stream; an unused optional state does not count)."""
+    import numba
+    long_step = numba.njit(lambda args: _jit.long_step(args))
+    p = np.zeros(1000, np.float32)
+    full, empty = np.zeros_like(p), np.empty(0, np.float32)
+    streaming("numba", "adam", 4000)
+    assert long_step((p, full, full, empty, 0.5, True))
+    assert not long_step((p, full, empty, empty, 0.5, True))
+    assert not long_step((p[:999], full[:999], full[:999], 0.5))
+    streaming("numba", "adam", 4001)
+    assert not long_step((p, full, full, empty, 0.5, True))

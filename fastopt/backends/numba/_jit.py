@@ -56,6 +56,11 @@ happens only when a parallel kernel is first called -- never for ``n_threads ==
 :func:`call_parallel` does it from Python.  ``PARALLEL_CACHE = False`` turns the
 cache off for the parallel functions alone if a numba release breaks it again.
 
+The streaming threshold (:func:`set_stream_min_bytes`) is a C int64 that the compiled
+code reads through a symbol registered with LLVM at import
+(``llvmlite.binding.add_symbol``, as numba's own runtime registers its functions), so
+the cached code holds no address.
+
 Caveat: numba invalidates a cached function when *its own* source file changes,
 not when a function it calls (in another file) does.  After editing this module
 (a flag, :func:`maximum`, :func:`chunk`), delete
@@ -90,6 +95,11 @@ their dispatcher: the prepared call (:func:`prepare`) calls a C function that do
 the twin does (:func:`c_function` with ``(n_threads, run)`` at the end of its arguments),
 compiled into ``<rule>_address``'s library and cached with it.
 
+The elementwise rules' twins call :func:`for_stream_slices` instead of
+:func:`for_slices`: on long arrays each chunk runs in prefetched blocks (see "long
+arrays" below; the prepared call's C function and a one-thread kernel call on a long
+array go the same way).
+
 The separate-arrays drivers (:class:`Many`, ``<rule>_many``) run the same way: their twin
 calls :func:`for_many`, whose chunks are ranges of the arrays laid end to end, walked by
 :func:`many_range` (see "many arrays in one call" below).  Their prepared call (the
@@ -110,6 +120,7 @@ import warnings
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
@@ -389,12 +400,12 @@ def c_function(typingctx, serial, args):
         body = sig.args[0].dispatcher
         call_type = types.BaseTuple.from_types(arg_types)
         if pooled:
-            src = "def call(a):\n    for_slices(body, a)\n"
+            src = "def call(a):\n    for_stream_slices(body, a)\n"
         else:
-            items = ", ".join(f"a[{j}]" for j in range(len(arg_types)))
-            src = f"def call(a):\n    body({items})\n"
+            src = "def call(a):\n    run_serial(body, a)\n"
         call_sig, cres = _compile_call(context, builder, src,
-                                       {"body": body, "for_slices": for_slices}, call_type)
+                                       {"body": body, "for_stream_slices": for_stream_slices,
+                                        "run_serial": run_serial}, call_type)
         leaves = [t if t != types.int64 else "int" for t in arg_types]
         return _c_entry(context, builder, call_sig, cres, leaves,
                         lambda fb, values: context.make_tuple(fb, call_type, values))
@@ -642,9 +653,20 @@ def _chunk_impl(body, packed, mode):
     has) is known only from the types."""
     (args,) = packed.types
     m = len(args.types)
-    if mode == "slices":
+    if mode in ("slices", "stream"):
         call = [f"a[{i}][lo:hi]" if isinstance(t, types.Array) else f"a[{i}]"
                 for i, t in enumerate(args.types)]
+        if mode == "stream":
+            src = ("def chunk(packed, lo, hi):\n    a = packed[0]\n"
+                   f"    s = ({', '.join(call)},)\n"
+                   "    if long_step(a):\n        size = itemsize(a[0])\n"
+                   "        stream_blocks(body, s, BLOCK // size, AHEAD // size)\n"
+                   "    else:\n        body(*s)\n")
+            scope = {"body": body, "long_step": long_step, "itemsize": itemsize,
+                     "stream_blocks": stream_blocks, "BLOCK": STREAM_BLOCK_BYTES,
+                     "AHEAD": STREAM_AHEAD_BYTES}
+            exec(compile(src, "<fastopt pooled chunk: stream>", "exec"), scope)
+            return scope["chunk"]
     elif mode == "ranges":
         call = [f"a[{i}]" for i in range(m)] + ["lo", "hi"]
     else:
@@ -703,6 +725,7 @@ def _pool_for(mode):
 
 
 pool_for_slices = _pool_for("slices")
+pool_for_stream = _pool_for("stream")
 pool_for_ranges = _pool_for("ranges")
 pool_for_rows = _pool_for("rows")
 
@@ -737,6 +760,195 @@ def for_ranges(body, n, args):
     at ``run``."""
     n_threads = args[-2]
     pool_for_ranges(args[-1], n, chunk_size(n, n_threads, 1), n_threads, body, (args[:-2],))
+
+
+# --- long arrays: prefetched blocks ---------------------------------------------------
+#
+# The numba twin of the Cython kernels' ``_stream`` (``csrc/README.md``, "Long arrays"):
+# one core streams an array from memory only as fast as it keeps cache misses in flight,
+# and a rule that divides and takes square roots per element leaves the hardware
+# prefetchers behind.  So the serial loop of an elementwise rule runs on an array of at
+# least :data:`STREAM_MIN_BYTES` (decided on the whole array, so that every thread count
+# streams the same arrays) in blocks of :data:`STREAM_BLOCK_BYTES`, each one a call of
+# the rule's ``serial`` loop on views of the block made from the arrays' addresses (no
+# reference counting), after asking for the lines :data:`STREAM_AHEAD_BYTES` ahead in
+# every full-length array.  Elements are updated as the plain loop updates them: the
+# same bits.  A step streams only when at least :data:`STREAM_MIN_ARRAYS` of its arrays
+# are full-length: plain SGD (one array read, one read and written) was 4-5% slower
+# streamed, as in Cython.  The ``prange`` functions (no Cython extension, or
+# ``$FASTOPT_NUMBA_POOL=0``) do not stream.
+
+#: An elementwise step on arrays of at least this many bytes each streams (the default
+#: of :func:`set_stream_min_bytes`).
+STREAM_MIN_BYTES = 32 << 20
+#: Elements per block: this many bytes (a call of the serial loop per block).
+STREAM_BLOCK_BYTES = 256
+#: Each block first asks for the lines this many bytes past its start.
+STREAM_AHEAD_BYTES = 4096
+#: ... in a step with at least this many full-length arrays (plain SGD has two).
+STREAM_MIN_ARRAYS = 3
+
+
+@intrinsic
+def prefetch_w(typingctx, arr, i):
+    """Ask for the cache line of element ``i`` (flat index) of the C-contiguous ``arr``,
+    to be written (``llvm.prefetch``: a hint, it never faults)."""
+    sig = types.void(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        ptr = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def itemsize(typingctx, arr):
+    """The size in bytes of an element of ``arr``, as a constant of the compiled code
+    (``arr.itemsize`` is read from the array at run time: dividing by it costs a
+    division)."""
+    sig = types.intp(arr)
+
+    def codegen(context, builder, sig, args):
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        return context.get_constant(types.intp, size)
+    return sig, codegen
+
+
+#: The threshold in force: a C int64 that the compiled code reads through its symbol
+#: (:func:`stream_min_bytes`; cached code holds no address), set by
+#: :func:`set_stream_min_bytes`.
+_STREAM_MIN = ctypes.c_int64(STREAM_MIN_BYTES)
+_STREAM_MIN_SYMBOL = "fastopt_numba_stream_min_bytes"
+llvm_binding.add_symbol(_STREAM_MIN_SYMBOL, ctypes.addressof(_STREAM_MIN))
+
+
+def set_stream_min_bytes(min_bytes=STREAM_MIN_BYTES):
+    """Stream the elementwise steps on arrays of at least ``min_bytes`` bytes (0: every
+    step, as the tests do; the default: :data:`STREAM_MIN_BYTES`); returns the previous
+    threshold.  For tests and A/B timings, process-wide: set it while no kernel runs.
+
+    Raises ValueError if ``min_bytes`` is not an int >= 0."""
+    if isinstance(min_bytes, bool) or not isinstance(min_bytes, int) or min_bytes < 0:
+        raise ValueError(f"min_bytes must be an int >= 0, got {min_bytes!r}")
+    old, _STREAM_MIN.value = _STREAM_MIN.value, min_bytes
+    return old
+
+
+@intrinsic
+def stream_min_bytes(typingctx):
+    """The threshold in force (:func:`set_stream_min_bytes`), read at every call."""
+    sig = types.int64()
+
+    def codegen(context, builder, sig, args):
+        module = builder.module
+        gv = module.globals.get(_STREAM_MIN_SYMBOL)
+        if gv is None:
+            gv = ir.GlobalVariable(module, ir.IntType(64), name=_STREAM_MIN_SYMBOL)
+            gv.linkage = "external"
+        return builder.load(gv)
+    return sig, codegen
+
+
+def _full_arrays(args):
+    """The indices of the 1-D array items of the tuple type ``args``."""
+    return [i for i, t in enumerate(args.types) if isinstance(t, types.Array) and t.ndim == 1]
+
+
+def long_step(args):
+    """Whether the elementwise step on ``args`` streams (njit only): its first array holds
+    at least :data:`STREAM_MIN_BYTES`, and at least :data:`STREAM_MIN_ARRAYS` of its 1-D
+    arrays have that array's size."""
+    raise NotImplementedError("long_step is only callable from compiled code")
+
+
+@overload(long_step, jit_options=dict(FLAGS, cache=False))
+def _long_step(args):
+    arrays = _full_arrays(args)
+    count = " + ".join(f"(args[{i}].size == n)" for i in arrays) or "0"
+    src = ("def impl(args):\n"
+           f"    n = args[{arrays[0] if arrays else 0}].size\n"
+           f"    return (n * itemsize(args[{arrays[0] if arrays else 0}]) >= min_bytes()\n"
+           f"            and {count} >= MIN_ARRAYS)\n") if arrays else \
+        "def impl(args):\n    return False\n"
+    scope = {"itemsize": itemsize, "min_bytes": stream_min_bytes,
+             "MIN_ARRAYS": STREAM_MIN_ARRAYS}
+    exec(compile(src, "<fastopt long_step>", "exec"), scope)
+    return scope["impl"]
+
+
+def stream_blocks(body, args, block, ahead):
+    """``body(*args)`` in blocks of ``block`` elements (njit only): before each block, the
+    lines ``ahead`` elements past its start are asked for in every array of the size of
+    the first (the full-length ones); ``body`` gets every such array's ``[lo:hi]`` as a
+    view made from its address, the other arrays whole (unused states, as views too) and
+    the scalars as they are.  ``body`` must be elementwise (a rule's ``serial`` loop)."""
+    raise NotImplementedError("stream_blocks is only callable from compiled code")
+
+
+@overload(stream_blocks, inline="always", jit_options=dict(FLAGS, cache=False))
+def _stream_blocks(body, args, block, ahead):
+    arrays = _full_arrays(args)
+    first = arrays[0]
+    lines = ["def impl(body, args, block, ahead):",
+             f"    n = args[{first}].size",
+             f"    step = 64 // itemsize(args[{first}])"]
+    for i in arrays:
+        lines.append(f"    d{i} = args[{i}].ctypes.data")
+        lines.append(f"    f{i} = args[{i}].size == n")
+        lines.append(f"    m{i} = args[{i}].size")
+    lines += ["    lo = 0",
+              "    while lo < n:",
+              "        hi = min(n, lo + block)",
+              "        k = lo + ahead",
+              "        while k < hi + ahead:"]
+    for i in arrays:
+        lines.append(f"            if f{i}:")
+        lines.append(f"                prefetch_w(args[{i}], k)")
+    lines.append("            k += step")
+    call = [f"view_at(d{i}, m{i}, lo if f{i} else 0, hi if f{i} else m{i}, args[{i}])"
+            if i in arrays else f"args[{i}]" for i in range(len(args.types))]
+    lines += [f"        body({', '.join(call)})", "        lo = hi"]
+    scope = {"itemsize": itemsize, "prefetch_w": prefetch_w, "view_at": view_at}
+    exec(compile("\n".join(lines) + "\n", "<fastopt stream_blocks>", "exec"), scope)
+    return scope["impl"]
+
+
+@callee
+def run_serial(body, args):
+    """``body(*args)``, or streamed in prefetched blocks when :func:`long_step` says so:
+    an elementwise rule's serial loop on whole arrays (the C function of the prepared
+    call, one thread)."""
+    if long_step(args):
+        size = itemsize(args[0])
+        stream_blocks(body, args, STREAM_BLOCK_BYTES // size, STREAM_AHEAD_BYTES // size)
+    else:
+        body(*args)
+
+
+def streams(param):
+    """Whether a kernel's one-thread step on ``param`` may stream (a Python-level check):
+    then the kernel calls its ``pooled`` twin on one thread, whose chunk (the whole
+    array, run in the calling thread) streams if :func:`long_step` says so; without the
+    pool (``$FASTOPT_NUMBA_POOL=0``, no Cython extension) the serial loop runs, as on
+    short arrays."""
+    return POOL_RUN != 0 and param.nbytes >= _STREAM_MIN.value
+
+
+@callee
+def for_stream_slices(body, args):
+    """:func:`for_slices` for an elementwise rule's serial loop ``body`` on 1-D arrays:
+    each chunk streamed in prefetched blocks when the whole step is long
+    (:func:`long_step` on the whole arrays)."""
+    kargs = args[:-2]
+    n = kargs[0].shape[0]
+    n_threads = args[-2]
+    pool_for_stream(args[-1], n, chunk_size(n, n_threads, CHUNK_ALIGN), n_threads, body,
+                    (kargs,))
 
 
 # --- many arrays in one call (``<rule>_many``) ------------------------------------------

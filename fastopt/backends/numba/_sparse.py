@@ -78,45 +78,15 @@ def unowned(typingctx, items):
     return sig, codegen
 
 
-@intrinsic
-def prefetch_w(typingctx, arr, i):
-    """Ask for the cache line of element ``i`` (flat index) of the C-contiguous ``arr``,
-    to be written (``llvm.prefetch``: a hint, it never faults)."""
-    sig = types.void(arr, types.intp)
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        ptr = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [ptr, i32(1), i32(3), i32(1)])  # write, keep in all caches, data
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-@intrinsic
-def itemsize(typingctx, arr):
-    """The size in bytes of an element of ``arr``, as a constant of the compiled code
-    (``arr.itemsize`` is read from the array at run time: dividing by it costs a
-    division)."""
-    sig = types.intp(arr)
-
-    def codegen(context, builder, sig, args):
-        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
-        return context.get_constant(types.intp, size)
-    return sig, codegen
-
-
 @_jit.element
 def prefetch_row(arr, start, n):
     """Ask for the cache lines of the ``n`` elements of ``arr`` (flat, C-contiguous) from
     flat index ``start`` on, at most ``PREFETCH_BYTES`` of them, to be written."""
-    step = 64 // itemsize(arr)
-    stop = start + min(n, PREFETCH_BYTES // itemsize(arr))
+    step = 64 // _jit.itemsize(arr)
+    stop = start + min(n, PREFETCH_BYTES // _jit.itemsize(arr))
     k = start
     while k < stop:  # (a while loop: range() with a non-constant step costs a division)
-        prefetch_w(arr, k)
+        _jit.prefetch_w(arr, k)
         k += step
 
 
@@ -137,7 +107,7 @@ def coalesce(indices, values, slots, rows, coalesced):
     k = indices.size
     for i in range(k):
         if i + COALESCE_AHEAD < k:
-            prefetch_w(slots, indices[i + COALESCE_AHEAD])
+            _jit.prefetch_w(slots, indices[i + COALESCE_AHEAD])
         r = indices[i]
         s = slots[r]
         v = values[i]

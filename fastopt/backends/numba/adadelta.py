@@ -47,7 +47,7 @@ def adadelta_parallel(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho
 @_jit.pooled(adadelta_parallel)
 def adadelta_pooled(*args):
     """:func:`adadelta_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(adadelta_serial, args)
+    _jit.for_stream_slices(adadelta_serial, args)
 
 
 @_jit.serial
@@ -62,7 +62,7 @@ def adadelta(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
              weight_decay, maximize, n_threads):
     """One Adadelta step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         adadelta_serial(param, grad, square_avg, acc_delta, lr, rho, one_minus_rho, eps,
                         weight_decay, maximize)
     else:

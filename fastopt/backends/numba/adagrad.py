@@ -43,7 +43,7 @@ def adagrad_parallel(param, grad, state_sum, clr, weight_decay, eps, maximize, n
 @_jit.pooled(adagrad_parallel)
 def adagrad_pooled(*args):
     """:func:`adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(adagrad_serial, args)
+    _jit.for_stream_slices(adagrad_serial, args)
 
 
 @_jit.serial
@@ -57,7 +57,7 @@ def adagrad_address(args):
 def adagrad(param, grad, state_sum, clr, weight_decay, eps, maximize, n_threads):
     """One Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         adagrad_serial(param, grad, state_sum, clr, weight_decay, eps, maximize)
     else:
         _jit.call_parallel(adagrad_parallel, param, grad, state_sum, clr, weight_decay, eps,

@@ -70,7 +70,7 @@ def adam_parallel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_m
 @_jit.pooled(adam_parallel)
 def adam_pooled(*args):
     """:func:`adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(adam_serial, args)
+    _jit.for_stream_slices(adam_serial, args)
 
 
 @_jit.serial
@@ -86,7 +86,7 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta
          decay_factor, amsgrad, maximize, n_threads):
     """One Adam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         adam_serial(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta1, one_minus_beta1,
                     beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
                     weight_decay, decay_factor, amsgrad, maximize)

@@ -47,7 +47,7 @@ def adamax_parallel(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2
 @_jit.pooled(adamax_parallel)
 def adamax_pooled(*args):
     """:func:`adamax_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(adamax_serial, args)
+    _jit.for_stream_slices(adamax_serial, args)
 
 
 @_jit.serial
@@ -62,7 +62,7 @@ def adamax(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, ep
            weight_decay, maximize, n_threads):
     """One Adamax step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         adamax_serial(param, grad, exp_avg, exp_inf, beta1, one_minus_beta1, beta2, clr, eps,
                       weight_decay, maximize)
     else:

@@ -44,7 +44,7 @@ def asgd_parallel(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize
 @_jit.pooled(asgd_parallel)
 def asgd_pooled(*args):
     """:func:`asgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(asgd_serial, args)
+    _jit.for_stream_slices(asgd_serial, args)
 
 
 @_jit.serial
@@ -58,7 +58,7 @@ def asgd_address(args):
 def asgd(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average, n_threads):
     """One ASGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         asgd_serial(param, grad, ax, eta, weight_decay, decay_factor, mu, maximize, average)
     else:
         _jit.call_parallel(asgd_parallel, param, grad, ax, eta, weight_decay, decay_factor, mu,

@@ -61,7 +61,7 @@ def ftrl_parallel(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, 
 @_jit.pooled(ftrl_parallel)
 def ftrl_pooled(*args):
     """:func:`ftrl_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(ftrl_serial, args)
+    _jit.for_stream_slices(ftrl_serial, args)
 
 
 @_jit.serial
@@ -76,7 +76,7 @@ def ftrl(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
          n_threads):
     """One FTRL-Proximal step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         ftrl_serial(param, grad, accum, linear, lr, l1, two_l2, two_l2_shrinkage, lr_power,
                     maximize)
     else:

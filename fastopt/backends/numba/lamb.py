@@ -51,7 +51,7 @@ def lamb_parallel(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_bet
 @_jit.pooled(lamb_parallel)
 def lamb_pooled(*args):
     """:func:`lamb_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(lamb_serial, args)
+    _jit.for_stream_slices(lamb_serial, args)
 
 
 @_jit.serial
@@ -67,7 +67,7 @@ def lamb(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2
          n_threads):
     """One LAMB step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         lamb_serial(param, grad, exp_avg, exp_avg_sq, update, beta1, one_minus_beta1, beta2,
                     one_minus_beta2, bias_correction1, bias_correction2, eps, weight_decay,
                     maximize)

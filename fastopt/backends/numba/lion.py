@@ -44,7 +44,7 @@ def lion_parallel(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_m
 @_jit.pooled(lion_parallel)
 def lion_pooled(*args):
     """:func:`lion_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(lion_serial, args)
+    _jit.for_stream_slices(lion_serial, args)
 
 
 @_jit.serial
@@ -59,7 +59,7 @@ def lion(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta
          decay_factor, maximize, n_threads):
     """One Lion step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         lion_serial(param, grad, exp_avg, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
                     decay_factor, maximize)
     else:

@@ -58,7 +58,7 @@ def nadam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
 @_jit.pooled(nadam_parallel)
 def nadam_pooled(*args):
     """:func:`nadam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(nadam_serial, args)
+    _jit.for_stream_slices(nadam_serial, args)
 
 
 @_jit.serial
@@ -74,7 +74,7 @@ def nadam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
           weight_decay, decay_factor, maximize, n_threads):
     """One NAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         nadam_serial(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
                      one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
                      weight_decay, decay_factor, maximize)

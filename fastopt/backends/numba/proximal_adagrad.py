@@ -44,7 +44,7 @@ def proximal_adagrad_parallel(param, grad, accumulator, lr, l1, l2, maximize, n_
 @_jit.pooled(proximal_adagrad_parallel)
 def proximal_adagrad_pooled(*args):
     """:func:`proximal_adagrad_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(proximal_adagrad_serial, args)
+    _jit.for_stream_slices(proximal_adagrad_serial, args)
 
 
 @_jit.serial
@@ -58,7 +58,7 @@ def proximal_adagrad_address(args):
 def proximal_adagrad(param, grad, accumulator, lr, l1, l2, maximize, n_threads):
     """One proximal Adagrad step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         proximal_adagrad_serial(param, grad, accumulator, lr, l1, l2, maximize)
     else:
         _jit.call_parallel(proximal_adagrad_parallel, param, grad, accumulator, lr, l1, l2,

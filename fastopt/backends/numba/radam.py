@@ -53,7 +53,7 @@ def radam_parallel(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, bet
 @_jit.pooled(radam_parallel)
 def radam_pooled(*args):
     """:func:`radam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(radam_serial, args)
+    _jit.for_stream_slices(radam_serial, args)
 
 
 @_jit.serial
@@ -68,7 +68,7 @@ def radam(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2, one_m
           step_size, eps, weight_decay, decay_factor, rectify, maximize, n_threads):
     """One RAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         radam_serial(param, grad, exp_avg, exp_avg_sq, beta1, one_minus_beta1, beta2,
                      one_minus_beta2, step_size, eps, weight_decay, decay_factor, rectify,
                      maximize)

@@ -81,7 +81,7 @@ def rmsprop_parallel(param, grad, square_avg, grad_avg, momentum_buffer, lr, alp
 @_jit.pooled(rmsprop_parallel)
 def rmsprop_pooled(*args):
     """:func:`rmsprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(rmsprop_serial, args)
+    _jit.for_stream_slices(rmsprop_serial, args)
 
 
 @_jit.serial
@@ -96,7 +96,7 @@ def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
             one_minus_alpha, eps, weight_decay, momentum, centered, maximize, n_threads):
     """One RMSprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         rmsprop_serial(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
                        one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
     else:

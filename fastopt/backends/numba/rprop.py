@@ -46,7 +46,7 @@ def rprop_parallel(param, grad, prev, step_size, etaminus, etaplus, step_size_mi
 @_jit.pooled(rprop_parallel)
 def rprop_pooled(*args):
     """:func:`rprop_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(rprop_serial, args)
+    _jit.for_stream_slices(rprop_serial, args)
 
 
 @_jit.serial
@@ -61,7 +61,7 @@ def rprop(param, grad, prev, step_size, etaminus, etaplus, step_size_min, step_s
           maximize, n_threads):
     """One Rprop step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         rprop_serial(param, grad, prev, step_size, etaminus, etaplus, step_size_min,
                      step_size_max, maximize)
     else:

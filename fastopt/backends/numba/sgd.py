@@ -58,7 +58,7 @@ def sgd_parallel(param, grad, momentum_buffer, lr, weight_decay, momentum,
 @_jit.pooled(sgd_parallel)
 def sgd_pooled(*args):
     """:func:`sgd_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(sgd_serial, args)
+    _jit.for_stream_slices(sgd_serial, args)
 
 
 @_jit.serial
@@ -73,7 +73,7 @@ def sgd(param, grad, momentum_buffer, lr, weight_decay, momentum,
         one_minus_dampening, nesterov, maximize, first_step, n_threads):
     """One SGD step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         sgd_serial(param, grad, momentum_buffer, lr, weight_decay, momentum,
                    one_minus_dampening, nesterov, maximize, first_step)
     else:

@@ -42,7 +42,7 @@ def sparse_adam_parallel(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_
 @_jit.pooled(sparse_adam_parallel)
 def sparse_adam_pooled(*args):
     """:func:`sparse_adam_parallel` on fastopt's pool (see :func:`_jit.pooled`)."""
-    _jit.for_slices(sparse_adam_serial, args)
+    _jit.for_stream_slices(sparse_adam_serial, args)
 
 
 @_jit.serial
@@ -57,7 +57,7 @@ def sparse_adam(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_bet
                 eps, maximize, n_threads):
     """One SparseAdam step, in place (the kernel contract of :mod:`fastopt.backends`)."""
     n_chunks = _jit.n_chunks(n_threads, param.size)
-    if n_chunks == 1:
+    if n_chunks == 1 and not _jit.streams(param):
         sparse_adam_serial(param, grad, exp_avg, exp_avg_sq, one_minus_beta1, one_minus_beta2,
                            step_size, eps, maximize)
     else:
