@@ -151,6 +151,11 @@ def staggering_gain(roof_rows):
 CASE_ROOF_LLC_MULTIPLE = 2
 
 
+#: Adam's cases from this size on time the divider bound (roof.DividerBound) in their
+#: round-robin, unless they time the roof (streaming from memory).
+DIVIDER_BOUND_MIN_SIZE = 10_000
+
+
 def dense_cases(cfg):
     return [(a, n, d) for d in cfg.dtypes for n in cfg.sizes for a in cfg.algorithms]
 
@@ -222,6 +227,12 @@ def _dense_case(cfg, algo, n, dtype, roofs, usable, threads):
             competitors.append(timing.Competitor(
                 f"roof:t{th}", roof.Stream(roof_arrays, algo.reads, algo.writes, th), None,
                 dict(kind="roof", threads=th)))
+    # Adam's other bound where the memory roof does not bind (cache-resident cases): its
+    # square root and two divisions alone, on one thread (roof.DividerBound).
+    if algo.name == "adam" and roof_arrays is None and n >= DIVIDER_BOUND_MIN_SIZE:
+        competitors.append(timing.Competitor(
+            "bound:divider:t1", roof.DividerBound(n, dtype), None,
+            dict(kind="bound", threads=1)))
     ok = []
     for c in competitors:
         if c.setup:

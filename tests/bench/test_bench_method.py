@@ -509,3 +509,35 @@ def test_a_missed_torch_fused_ratio_reads_with_both_step_times():
     assert report._miss_context(res, "vs_torch_fused", bad) == (
         "Step times: cython 2 threads: 50.00 us (56.0 GB/s, 140% of the roof), torch fused "
         "90.00 us.")
+
+
+def test_a_missed_torch_fused_ratio_reads_with_the_divider_bound():
+    """Where the case timed Adam's divider bound: the bound on the case's threads (the
+    one-thread time divided by them), how far the step is from it, and what a step at the
+    bound would make of the ratio."""
+    comp = {"fastopt:numba:t2": {"kind": "fastopt", "backend": "numba", "threads": 2,
+                                 "time_s": 50e-6, "gbps": 56.0, "roof_fraction": 1.4},
+            "torch:fused:t2": {"kind": "torch", "threads": 2, "time_s": 90e-6},
+            "bound:divider:t1": {"kind": "bound", "threads": 1, "time_s": 80e-6}}
+    res = {"dense": [{"algorithm": "adam", "dtype": "float32", "size": 100_000,
+                      "competitors": comp}]}
+    bad = [{"target": "Adam 1e5 float32 >= 2x torch fused", "case": "numba, 2 threads",
+            "status": "MISS"}]
+    text = report._miss_context(res, "vs_torch_fused", bad)
+    assert text.startswith(
+        "Step times: numba 2 threads: 50.00 us (56.0 GB/s, 140% of the roof), torch fused "
+        "90.00 us; the divider bound 40.00 us (80.00 us on one thread, / 2): fastopt's "
+        "step takes 1.25x it, and a step at the bound would be 2.25x torch fused. The "
+        "divider bound is Adam's square root and two divisions")
+
+
+def test_the_divider_bound_is_adams_arithmetic_and_does_not_drift():
+    from bench.suites import roof
+    bound = roof.DividerBound(1000, np.float32)
+    before = bound.p.copy()
+    for _ in range(3):
+        bound()
+    assert np.array_equal(bound.p, before)
+    p, v = np.ones(4, np.float64), np.full(4, 4.0)
+    roof._adam_divisions(p, v, 0.5, 2.0, 1.0)  # 1 - 0.5 * 4 / (2 / 2 + 1)
+    assert np.array_equal(p, np.zeros(4))
