@@ -482,5 +482,8 @@ def test_numba_long_steps_are_the_ones_with_three_full_arrays(streaming):
     assert long_step((p, full, full, empty, 0.5, True))
     assert not long_step((p, full, empty, empty, 0.5, True))
     assert not long_step((p[:999], full[:999], full[:999], 0.5))
+    strided = np.zeros(2000, np.float32)[::2]  # 1000 elements: views only of C arrays
+    assert not long_step((strided, strided, strided, 0.5))
+    assert long_step((strided.copy(), strided.copy(), strided.copy(), 0.5))
     streaming("numba", "adam", 4001)
     assert not long_step((p, full, full, empty, 0.5, True))

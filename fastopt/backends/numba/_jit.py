@@ -860,8 +860,9 @@ def _full_arrays(args):
 
 
 def long_step(args):
-    """Whether the elementwise step on ``args`` streams (njit only): its first array holds
-    at least :data:`STREAM_MIN_BYTES`, and at least :data:`STREAM_MIN_ARRAYS` of its 1-D
+    """Whether the elementwise step on ``args`` streams (njit only): its 1-D arrays are all
+    typed C-contiguous, its first array holds at least the threshold's bytes
+    (:func:`set_stream_min_bytes`), and at least :data:`STREAM_MIN_ARRAYS` of its 1-D
     arrays have that array's size."""
     raise NotImplementedError("long_step is only callable from compiled code")
 
@@ -869,6 +870,8 @@ def long_step(args):
 @overload(long_step, jit_options=dict(FLAGS, cache=False))
 def _long_step(args):
     arrays = _full_arrays(args)
+    if any(args.types[i].layout != "C" for i in arrays):
+        arrays = []  # blocks are views made from addresses: C-contiguous arrays only
     count = " + ".join(f"(args[{i}].size == n)" for i in arrays) or "0"
     src = ("def impl(args):\n"
            f"    n = args[{arrays[0] if arrays else 0}].size\n"
