@@ -9,8 +9,9 @@ arrays are their uint16 bit patterns (numba has no 16-bit float type).
 """
 import numba
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding as llvm, ir
 from numba import prange, types
+from numba.core import config
 from numba.extending import intrinsic
 
 from ..._internal.numerics import GOLDEN as _GOLDEN
@@ -43,6 +44,47 @@ def _float32_bits(typingctx, x):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+def _compiles_for(feature):
+    """Whether numba compiles for a CPU with ``feature`` (an LLVM feature name): the
+    host's, or those of ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` when they are set."""
+    if config.CPU_NAME:
+        return f"+{feature}" in (config.CPU_FEATURES or "").split(",")
+    return bool(llvm.get_host_cpu_features().get(feature))
+
+
+#: float16 <-> float32 in hardware (x86's F16C: ``vcvtph2ps``/``vcvtps2ph``, 8 or 16 at a
+#: time in a vectorized loop): LLVM's ``fpext``/``fptrunc`` of ``half``, which without the
+#: feature would call a runtime function (so the integer code runs instead).
+_F16C = _compiles_for("f16c")
+
+
+@intrinsic
+def _half_value(typingctx, bits):
+    """The float32 value of the float16 whose bit pattern is the uint16 ``bits`` (LLVM's
+    ``fpext``: exact; a signalling nan comes back quiet)."""
+    if bits != types.uint16:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fpext(builder.bitcast(args[0], ir.HalfType()), ir.FloatType())
+
+    return types.float32(types.uint16), codegen
+
+
+@intrinsic
+def _half_bits(typingctx, x):
+    """The bit pattern (uint32) of the float32 ``x`` rounded to float16 by LLVM's
+    ``fptrunc`` (to nearest even; a nan keeps its sign and the top of its payload)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        half = builder.fptrunc(args[0], ir.HalfType())
+        return builder.zext(builder.bitcast(half, ir.IntType(16)), ir.IntType(32))
 
     return types.uint32(types.float32), codegen
 
@@ -104,6 +146,29 @@ def _nearest_bits(x, bf16):
 
 
 @_njit_inline
+def _widen_f16c(h):
+    """:func:`_widen` of a float16 (uint16 ``h``) in hardware (:data:`_F16C`), a
+    signalling nan kept as it is (as NumPy's ``astype``)."""
+    x = _half_value(h)
+    h = np.uint32(h)
+    if (h & np.uint32(0x7C00)) == np.uint32(0x7C00):  # inf, nan
+        x = _as_float32(np.uint32(((h & np.uint32(0x8000)) << np.uint32(16)) | np.uint32(
+            0x7F800000) | ((h & np.uint32(0x03FF)) << np.uint32(13))))
+    return x
+
+
+@_njit_inline
+def _nearest_f16c(x):
+    """:func:`_nearest_bits` of a float16 in hardware (:data:`_F16C`), a nan as
+    :func:`_nearest_bits` gives it (a quiet nan without payload)."""
+    h = _half_bits(x)
+    if x != x:
+        h = np.uint32(((_float32_bits(x) >> np.uint32(16)) & np.uint32(0x8000))
+                      | np.uint32(0x7E00))
+    return h
+
+
+@_njit_inline
 def _mix64(z):
     """SplitMix64's finaliser (uint64 in, uint64 out)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -112,37 +177,44 @@ def _mix64(z):
 
 
 @_njit_inline
+def _stochastic_bits(x, bf16, r):
+    """``x`` (float32) rounded stochastically to a 16-bit float's bits, with the 24 random
+    bits ``r`` (a uint32 below 2^24; ``u = r * 2^-24``): to the neighbour away from zero
+    when ``u < p``, ``p = (|x| - |toward|) / (|away| - |toward|)``, else toward zero;
+    exact values and inf stay, nan goes to a quiet nan, past the largest finite value
+    the largest finite value.  No branch (selects only): the row loops vectorize."""
+    f = _float32_bits(x)
+    magnitude = f & np.uint32(0x7FFFFFFF)
+    if bf16:  # drop 16 bits (toward zero); |x| - |toward| is f's low 16 bits, in 2^-16 steps
+        up = (r < ((f & np.uint32(0xFFFF)) << np.uint32(8))) & (
+            magnitude < np.uint32(0x7F7F0000))  # away is finite
+        h = np.uint32((f >> np.uint32(16)) + np.uint32(up))
+        return np.uint32(h | np.uint32(0x0040)) if magnitude > np.uint32(0x7F800000) else h
+    # a normal float16: drop 13 bits, exponent bias 127 -> 15 (the largest finite at most)
+    up = r < ((f & np.uint32(0x1FFF)) << np.uint32(11))
+    normal = np.uint32(min(np.uint32(((magnitude - np.uint32(0x38000000)) >> np.uint32(13))
+                                     + np.uint32(up)), np.uint32(0x7BFF)))
+    # a subnormal float16 (|x| < 2^-14): steps of 2^-24; t = |x| * 2^24, exact in float32
+    t = _as_float32(np.uint32(min(magnitude, np.uint32(0x38800000)))) * np.float32(16777216.0)
+    toward = np.uint32(t)
+    up = np.float32(r) < (t - np.float32(toward)) * np.float32(16777216.0)
+    subnormal = np.uint32(toward + np.uint32(up))
+    h = subnormal if magnitude < np.uint32(0x38800000) else normal
+    if magnitude >= np.uint32(0x7F800000):  # inf, nan
+        h = np.uint32(0x7C00) if magnitude == np.uint32(0x7F800000) else np.uint32(0x7E00)
+    return np.uint32(h | ((f >> np.uint32(16)) & np.uint32(0x8000)))
+
+
+@_njit_inline
 def _round_bits(x, bf16, stochastic, u):
-    """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
-    the neighbour toward zero or the one away from zero, away with probability
-    ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
-    [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
-    round to nearest; past the largest finite value stochastic rounding keeps it."""
-    if stochastic:  # the common cases in integers: the same result, exactly
-        f = _float32_bits(x)
-        magnitude = f & np.uint32(0x7FFFFFFF)
-        u24 = np.uint32(u * 16777216.0)  # u has 24 random bits: exact
-        if bf16 and magnitude < np.uint32(0x7F7F0000):  # below the largest finite's binade
-            toward = f >> np.uint32(16)          # drop 16 bits: toward zero
-            low = f & np.uint32(0xFFFF)          # |x| - |toward|, in 2^-16 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(8)) else toward
-        if not bf16 and np.uint32(0x38800000) <= magnitude < np.uint32(0x47000000):
-            # a normal float16, below 32768: drop 13 bits, exponent bias 127 -> 15
-            toward = ((f >> np.uint32(16)) & np.uint32(0x8000)) | (
-                (magnitude - np.uint32(0x38000000)) >> np.uint32(13))
-            low = f & np.uint32(0x1FFF)          # in 2^-13 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(11)) else toward
-    n = _nearest_bits(x, bf16)
-    if not stochastic:
-        return n
-    back = _widen(n, bf16)
-    if back == x or not np.isfinite(x):
-        return n
-    toward = n if abs(back) < abs(x) else n - np.uint32(1)  # sign-magnitude: one step
-    low = np.float64(abs(_widen(toward, bf16)))
-    high = np.float64(abs(_widen(toward + np.uint32(1), bf16)))
-    p = (np.float64(abs(x)) - low) / (high - low)
-    return toward + np.uint32(1) if u < p else toward
+    """``x`` (float32) as a 16-bit float's bits: to nearest even (:func:`_nearest_bits`),
+    or (``stochastic``) with the uniform ``u`` (float64 in [0, 1), a multiple of 2^-24:
+    24 random bits, as the stream draws them) by :func:`_stochastic_bits`: to the
+    neighbour away from zero when ``u < p``, ``p = (|x| - |toward|) / (|away| -
+    |toward|)``, so that the result is ``x`` in expectation."""
+    if stochastic:
+        return _stochastic_bits(x, bf16, np.uint32(u * 16777216.0))
+    return _nearest_bits(x, bf16)
 
 
 #: every float16 bit pattern's float32 value (256 KiB): float16 rows are widened by lookup
@@ -151,14 +223,27 @@ _FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np
 
 @_njit_inline
 def _load_span(src, out, bf16, float16_values):
-    """``out = src`` widened to float32 (1-D): a shift for bfloat16 (vectorised), a lookup
-    in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
+    """``out = src`` widened to float32 (1-D): a shift for bfloat16, F16C's conversion
+    for float16 (both vectorized), else a lookup in ``float16_values``
+    (:data:`_FLOAT16_VALUES`)."""
     if bf16:
         for k in range(out.size):
             out[k] = _as_float32(np.uint32(np.uint32(src[k]) << np.uint32(16)))
+    elif _F16C:
+        for k in range(out.size):
+            out[k] = _widen_f16c(src[k])
     else:
         for k in range(out.size):
             out[k] = float16_values[src[k]]
+
+
+@_njit_inline
+def _uniform_bits(key, counter, k):
+    """The 24 random bits (uint32) of element ``k`` of a span whose stream starts at
+    ``counter``: bits 40..63 (even ``k``) or 16..39 (odd ``k``) of
+    ``mix64(key ^ ((counter + k // 2) * golden))``."""
+    z = _mix64(key ^ ((counter + np.uint64(k >> 1)) * np.uint64(_GOLDEN)))
+    return np.uint32((z >> np.uint64(40 - 24 * (k & 1))) & np.uint64(0xFFFFFF))
 
 
 @_njit_inline
@@ -166,27 +251,26 @@ def _store_span(out, values, bf16, stochastic, key, counter):
     """``out = values`` rounded (1-D; see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
     even ``k``, the next 24 for odd).  A row's part from an even offset ``lo`` draws as
-    the row does with ``counter`` advanced by ``lo // 2``."""
-    if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
+    the row does with ``counter`` advanced by ``lo // 2``.  Each loop is specialised
+    per format and has no branch: it vectorizes."""
+    if not stochastic:
         if bf16:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], True))
+        elif _F16C:
+            for k in range(values.size):
+                out[k] = np.uint16(_nearest_f16c(values[k]))
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
-        return
-    d = values.size
-    for k in range(0, d - 1, 2):  # a pair per draw: no branch on the parity of k
-        z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
-        out[k] = np.uint16(_round_bits(values[k], bf16, True,
-                                       np.float64(z >> np.uint64(40)) * 2.0 ** -24))
-        out[k + 1] = np.uint16(_round_bits(
-            values[k + 1], bf16, True,
-            np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24))
-    if d % 2:
-        z = _mix64(key ^ ((counter + np.uint64(d // 2)) * np.uint64(_GOLDEN)))
-        out[d - 1] = np.uint16(_round_bits(values[d - 1], bf16, True,
-                                           np.float64(z >> np.uint64(40)) * 2.0 ** -24))
+    elif bf16:
+        for k in range(values.size):
+            out[k] = np.uint16(_stochastic_bits(values[k], True,
+                                                _uniform_bits(key, counter, k)))
+    else:
+        for k in range(values.size):
+            out[k] = np.uint16(_stochastic_bits(values[k], False,
+                                                _uniform_bits(key, counter, k)))
 
 
 @_njit_inline
