@@ -176,33 +176,63 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@_njit_inline
-def _stochastic_bits(x, bf16, r):
-    """``x`` (float32) rounded stochastically to a 16-bit float's bits, with the 24 random
-    bits ``r`` (a uint32 below 2^24; ``u = r * 2^-24``): to the neighbour away from zero
-    when ``u < p``, ``p = (|x| - |toward|) / (|away| - |toward|)``, else toward zero;
-    exact values and inf stay, nan goes to a quiet nan, past the largest finite value
-    the largest finite value.  No branch (selects only): the row loops vectorize."""
-    f = _float32_bits(x)
-    magnitude = f & np.uint32(0x7FFFFFFF)
+def _stochastic_ir(builder, x, r, bf16):
+    """:func:`_stochastic_bits` in LLVM IR on ``i32`` (numba would widen every uint32
+    operation to 64 bits: vectors of half the lanes)."""
+    i32, f32 = ir.IntType(32), ir.FloatType()
+
+    def c(v):
+        return ir.Constant(i32, v)
+
+    f = builder.bitcast(x, i32)
+    magnitude = builder.and_(f, c(0x7FFFFFFF))
     if bf16:  # drop 16 bits (toward zero); |x| - |toward| is f's low 16 bits, in 2^-16 steps
-        up = (r < ((f & np.uint32(0xFFFF)) << np.uint32(8))) & (
-            magnitude < np.uint32(0x7F7F0000))  # away is finite
-        h = np.uint32((f >> np.uint32(16)) + np.uint32(up))
-        return np.uint32(h | np.uint32(0x0040)) if magnitude > np.uint32(0x7F800000) else h
-    # a normal float16: drop 13 bits, exponent bias 127 -> 15 (the largest finite at most)
-    up = r < ((f & np.uint32(0x1FFF)) << np.uint32(11))
-    normal = np.uint32(min(np.uint32(((magnitude - np.uint32(0x38000000)) >> np.uint32(13))
-                                     + np.uint32(up)), np.uint32(0x7BFF)))
-    # a subnormal float16 (|x| < 2^-14): steps of 2^-24; t = |x| * 2^24, exact in float32
-    t = _as_float32(np.uint32(min(magnitude, np.uint32(0x38800000)))) * np.float32(16777216.0)
-    toward = np.uint32(t)
-    up = np.float32(r) < (t - np.float32(toward)) * np.float32(16777216.0)
-    subnormal = np.uint32(toward + np.uint32(up))
-    h = subnormal if magnitude < np.uint32(0x38800000) else normal
-    if magnitude >= np.uint32(0x7F800000):  # inf, nan
-        h = np.uint32(0x7C00) if magnitude == np.uint32(0x7F800000) else np.uint32(0x7E00)
-    return np.uint32(h | ((f >> np.uint32(16)) & np.uint32(0x8000)))
+        up = builder.and_(builder.icmp_unsigned("<", r, builder.shl(builder.and_(f, c(0xFFFF)),
+                                                                  c(8))),
+                          builder.icmp_unsigned("<", magnitude, c(0x7F7F0000)))  # away finite
+        h = builder.add(builder.lshr(f, c(16)), builder.zext(up, i32))
+        return builder.select(builder.icmp_unsigned(">", magnitude, c(0x7F800000)),
+                              builder.or_(h, c(0x0040)), h)  # nan: quiet
+    # a normal float16: drop 13 bits, exponent bias 127 -> 15, the largest finite at most
+    up = builder.icmp_unsigned("<", r, builder.shl(builder.and_(f, c(0x1FFF)), c(11)))
+    normal = builder.add(builder.lshr(builder.sub(magnitude, c(0x38000000)), c(13)),
+                         builder.zext(up, i32))
+    normal = builder.select(builder.icmp_unsigned("<", normal, c(0x7BFF)), normal, c(0x7BFF))
+    # a subnormal float16 (|x| < 2^-14): steps of 2^-24; t = |x| * 2^24 is exact in float32
+    small = builder.icmp_unsigned("<", magnitude, c(0x38800000))
+    scale = ir.Constant(f32, 16777216.0)
+    t = builder.fmul(builder.bitcast(builder.select(small, magnitude, c(0x38800000)), f32),
+                     scale)
+    toward = builder.fptosi(t, i32)  # below 2^10 + 1
+    fraction = builder.fmul(builder.fsub(t, builder.sitofp(toward, f32)), scale)
+    up = builder.fcmp_ordered("<", builder.sitofp(r, f32), fraction)  # r < 2^24: exact
+    h = builder.select(small, builder.add(toward, builder.zext(up, i32)), normal)
+    h = builder.select(builder.icmp_unsigned(">=", magnitude, c(0x7F800000)),  # inf, nan
+                       builder.select(builder.icmp_unsigned("==", magnitude, c(0x7F800000)),
+                                      c(0x7C00), c(0x7E00)), h)
+    return builder.or_(h, builder.and_(builder.lshr(f, c(16)), c(0x8000)))
+
+
+@intrinsic
+def _stochastic_bits(typingctx, x, bf16, r):
+    """``x`` (float32) rounded stochastically to a 16-bit float's bits (uint32), with the
+    24 random bits ``r`` (a uint32 below 2^24; ``u = r * 2^-24``): to the neighbour away
+    from zero when ``u < p``, ``p = (|x| - |toward|) / (|away| - |toward|)``, else toward
+    zero; exact values and inf stay, nan goes to a quiet nan, past the largest finite
+    value the largest finite value.  ``bf16`` a constant (a literal bool).  No branch
+    (selects), in 32-bit integers and float32: loops of it vectorize, 16 lanes in 512
+    bits.  bfloat16 drops 16 bits of ``x``; a normal float16 13 bits (and its exponent
+    bias goes from 127 to 15); a subnormal float16 is ``|x| * 2^24`` (exact) split in its
+    integer part (``toward``) and its fraction (``p``)."""
+    if not (x == types.float32 and isinstance(bf16, types.BooleanLiteral)
+            and r == types.uint32):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        return _stochastic_ir(builder, args[0], args[2], literal)
+
+    return types.uint32(x, bf16, r), codegen
 
 
 @_njit_inline
@@ -213,7 +243,8 @@ def _round_bits(x, bf16, stochastic, u):
     neighbour away from zero when ``u < p``, ``p = (|x| - |toward|) / (|away| -
     |toward|)``, so that the result is ``x`` in expectation."""
     if stochastic:
-        return _stochastic_bits(x, bf16, np.uint32(u * 16777216.0))
+        r = np.uint32(u * 16777216.0)
+        return _stochastic_bits(x, True, r) if bf16 else _stochastic_bits(x, False, r)
     return _nearest_bits(x, bf16)
 
 
@@ -238,15 +269,6 @@ def _load_span(src, out, bf16, float16_values):
 
 
 @_njit_inline
-def _uniform_bits(key, counter, k):
-    """The 24 random bits (uint32) of element ``k`` of a span whose stream starts at
-    ``counter``: bits 40..63 (even ``k``) or 16..39 (odd ``k``) of
-    ``mix64(key ^ ((counter + k // 2) * golden))``."""
-    z = _mix64(key ^ ((counter + np.uint64(k >> 1)) * np.uint64(_GOLDEN)))
-    return np.uint32((z >> np.uint64(40 - 24 * (k & 1))) & np.uint64(0xFFFFFF))
-
-
-@_njit_inline
 def _store_span(out, values, bf16, stochastic, key, counter):
     """``out = values`` rounded (1-D; see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
@@ -263,14 +285,33 @@ def _store_span(out, values, bf16, stochastic, key, counter):
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
-    elif bf16:
-        for k in range(values.size):
-            out[k] = np.uint16(_stochastic_bits(values[k], True,
-                                                _uniform_bits(key, counter, k)))
+    elif bf16:  # the format a constant in each loop: no branch in it
+        d = values.size
+        for j in range(d >> 1):
+            r0, r1 = _pair_bits(key, counter, j)
+            out[2 * j] = np.uint16(_stochastic_bits(values[2 * j], True, r0))
+            out[2 * j + 1] = np.uint16(_stochastic_bits(values[2 * j + 1], True, r1))
+        if d & 1:
+            out[d - 1] = np.uint16(_stochastic_bits(values[d - 1], True,
+                                                    _pair_bits(key, counter, d >> 1)[0]))
     else:
-        for k in range(values.size):
-            out[k] = np.uint16(_stochastic_bits(values[k], False,
-                                                _uniform_bits(key, counter, k)))
+        d = values.size
+        for j in range(d >> 1):
+            r0, r1 = _pair_bits(key, counter, j)
+            out[2 * j] = np.uint16(_stochastic_bits(values[2 * j], False, r0))
+            out[2 * j + 1] = np.uint16(_stochastic_bits(values[2 * j + 1], False, r1))
+        if d & 1:
+            out[d - 1] = np.uint16(_stochastic_bits(values[d - 1], False,
+                                                    _pair_bits(key, counter, d >> 1)[0]))
+
+
+@_njit_inline
+def _pair_bits(key, counter, j):
+    """The 24 random bits (uint32) of elements ``2 j`` and ``2 j + 1`` of a span whose
+    stream starts at ``counter``: bits 40..63 and 16..39 of
+    ``mix64(key ^ ((counter + j) * golden))``."""
+    z = _mix64(key ^ ((counter + np.uint64(j)) * np.uint64(_GOLDEN)))
+    return np.uint32(z >> np.uint64(40)), np.uint32((z >> np.uint64(16)) & np.uint64(0xFFFFFF))
 
 
 @_njit_inline
