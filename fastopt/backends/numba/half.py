@@ -11,7 +11,7 @@ import numba
 import numpy as np
 from llvmlite import binding as llvm, ir
 from numba import prange, types
-from numba.core import config
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 from ..._internal.numerics import GOLDEN as _GOLDEN
@@ -176,13 +176,16 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-def _stochastic_ir(builder, x, r, bf16):
+def _stochastic_ir(builder, x, r, bf16, lanes=None):
     """:func:`_stochastic_bits` in LLVM IR on ``i32`` (numba would widen every uint32
-    operation to 64 bits: vectors of half the lanes)."""
+    operation to 64 bits: vectors of half the lanes): ``x`` float32, ``r`` i32, or
+    vectors of ``lanes`` of them."""
     i32, f32 = ir.IntType(32), ir.FloatType()
+    if lanes:
+        i32, f32 = ir.VectorType(i32, lanes), ir.VectorType(f32, lanes)
 
     def c(v):
-        return ir.Constant(i32, v)
+        return ir.Constant(i32, [v] * lanes if lanes else v)
 
     f = builder.bitcast(x, i32)
     magnitude = builder.and_(f, c(0x7FFFFFFF))
@@ -200,7 +203,7 @@ def _stochastic_ir(builder, x, r, bf16):
     normal = builder.select(builder.icmp_unsigned("<", normal, c(0x7BFF)), normal, c(0x7BFF))
     # a subnormal float16 (|x| < 2^-14): steps of 2^-24; t = |x| * 2^24 is exact in float32
     small = builder.icmp_unsigned("<", magnitude, c(0x38800000))
-    scale = ir.Constant(f32, 16777216.0)
+    scale = ir.Constant(f32, [16777216.0] * lanes if lanes else 16777216.0)
     t = builder.fmul(builder.bitcast(builder.select(small, magnitude, c(0x38800000)), f32),
                      scale)
     toward = builder.fptosi(t, i32)  # below 2^10 + 1
@@ -233,6 +236,98 @@ def _stochastic_bits(typingctx, x, bf16, r):
         return _stochastic_ir(builder, args[0], args[2], literal)
 
     return types.uint32(x, bf16, r), codegen
+
+
+#: elements per block of :func:`_store_stochastic` (a 512-bit vector of float32)
+_BLOCK = 16
+
+
+def _masked(builder, name, vector, pointer, fnty_args, args):
+    """A call of LLVM's ``llvm.masked.<name>`` on ``vector``'s type at ``pointer``."""
+    element = vector.element
+    suffix = {32: "f32" if isinstance(element, ir.FloatType) else "i32", 16: "i16"}[
+        element.width if isinstance(element, ir.IntType) else 32]
+    pointer_suffix = "p0" if str(pointer.type) == "ptr" else f"p0{suffix}"
+    module = builder.module
+    ret = vector if name == "load" else ir.VoidType()
+    fn = cgutils.get_or_insert_function(
+        module, ir.FunctionType(ret, fnty_args),
+        f"llvm.masked.{name}.v{vector.count}{suffix}.{pointer_suffix}")
+    return builder.call(fn, args)
+
+
+@intrinsic
+def _store_stochastic(typingctx, out, values, bf16, key, counter):
+    """``out = values`` rounded stochastically (:func:`_stochastic_bits`), element ``k``
+    with the 24 random bits of :func:`_pair_bits` (``k // 2``): the loop of
+    :func:`_store_span`, written as vectors of :data:`_BLOCK` elements (a draw per pair:
+    8 SplitMix64 hashes in 64-bit lanes, their bits interleaved into 16 32-bit lanes),
+    the last block masked (no scalar remainder).  ``out``: uint16, ``values``: float32,
+    1-D C-contiguous, of one size; ``bf16`` a literal bool; ``key``, ``counter`` uint64."""
+    if not (isinstance(out, types.Array) and out.ndim == 1 and out.layout == "C"
+            and out.dtype == types.uint16 and isinstance(values, types.Array)
+            and values.ndim == 1 and values.layout == "C" and values.dtype == types.float32
+            and isinstance(bf16, types.BooleanLiteral) and key == types.uint64
+            and counter == types.uint64):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        n_block, n_pair = _BLOCK, _BLOCK // 2
+        i1, i16, i32, i64 = (ir.IntType(w) for w in (1, 16, 32, 64))
+        v16 = ir.VectorType(i32, n_block)
+        v8 = ir.VectorType(i64, n_pair)
+
+        def splat64(v):
+            return ir.Constant(v8, [v] * n_pair)
+
+        out_array = context.make_array(signature.args[0])(context, builder, args[0])
+        values_array = context.make_array(signature.args[1])(context, builder, args[1])
+        n = cgutils.unpack_tuple(builder, values_array.shape)[0]
+        key_v = builder.insert_element(ir.Constant(v8, None), args[3], ir.Constant(i32, 0))
+        key_v = builder.shuffle_vector(key_v, key_v, ir.Constant(v8.__class__(i32, n_pair),
+                                                                 [0] * n_pair))
+        lane = ir.Constant(ir.VectorType(i64, n_block), list(range(n_block)))
+        pair_lane = ir.Constant(v8, list(range(n_pair)))
+        interleave = ir.Constant(v16, [k // 2 + (k % 2) * n_pair for k in range(n_block)])
+        f32v = ir.VectorType(ir.FloatType(), n_block)
+        i16v = ir.VectorType(i16, n_block)
+        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), n,
+                                     ir.Constant(i64, n_block)) as (i, _):
+            left = builder.sub(n, i)
+            left_v = builder.insert_element(ir.Constant(ir.VectorType(i64, n_block), None),
+                                            left, ir.Constant(i32, 0))
+            left_v = builder.shuffle_vector(left_v, left_v,
+                                            ir.Constant(v16, [0] * n_block))
+            mask = builder.icmp_unsigned("<", lane, left_v)
+            x = _masked(builder, "load", f32v, builder.gep(values_array.data, [i]),
+                        [values_array.data.type, i32, ir.VectorType(i1, n_block), f32v],
+                        [builder.gep(values_array.data, [i]), ir.Constant(i32, 4), mask,
+                         ir.Constant(f32v, None)])
+            base = builder.add(args[4], builder.lshr(i, ir.Constant(i64, 1)))
+            base_v = builder.insert_element(ir.Constant(v8, None), base, ir.Constant(i32, 0))
+            base_v = builder.shuffle_vector(base_v, base_v,
+                                            ir.Constant(ir.VectorType(i32, n_pair),
+                                                        [0] * n_pair))
+            z = builder.xor(key_v, builder.mul(builder.add(base_v, pair_lane),
+                                               splat64(_GOLDEN)))
+            z = builder.mul(builder.xor(z, builder.lshr(z, splat64(30))),
+                            splat64(0xBF58476D1CE4E5B9))
+            z = builder.mul(builder.xor(z, builder.lshr(z, splat64(27))),
+                            splat64(0x94D049BB133111EB))
+            z = builder.xor(z, builder.lshr(z, splat64(31)))
+            even = builder.trunc(builder.lshr(z, splat64(40)), ir.VectorType(i32, n_pair))
+            odd = builder.trunc(builder.and_(builder.lshr(z, splat64(16)), splat64(0xFFFFFF)),
+                                ir.VectorType(i32, n_pair))
+            r = builder.shuffle_vector(even, odd, interleave)
+            h = builder.trunc(_stochastic_ir(builder, x, r, literal, n_block), i16v)
+            target = builder.gep(out_array.data, [i])
+            _masked(builder, "store", i16v, target,
+                    [i16v, out_array.data.type, i32, ir.VectorType(i1, n_block)],
+                    [h, target, ir.Constant(i32, 2), mask])
+        return context.get_dummy_value()
+
+    return types.void(out, values, bf16, key, counter), codegen
 
 
 @_njit_inline
@@ -285,24 +380,10 @@ def _store_span(out, values, bf16, stochastic, key, counter):
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
-    elif bf16:  # the format a constant in each loop: no branch in it
-        d = values.size
-        for j in range(d >> 1):
-            r0, r1 = _pair_bits(key, counter, j)
-            out[2 * j] = np.uint16(_stochastic_bits(values[2 * j], True, r0))
-            out[2 * j + 1] = np.uint16(_stochastic_bits(values[2 * j + 1], True, r1))
-        if d & 1:
-            out[d - 1] = np.uint16(_stochastic_bits(values[d - 1], True,
-                                                    _pair_bits(key, counter, d >> 1)[0]))
+    elif bf16:  # the format a constant
+        _store_stochastic(out, values, True, key, counter)
     else:
-        d = values.size
-        for j in range(d >> 1):
-            r0, r1 = _pair_bits(key, counter, j)
-            out[2 * j] = np.uint16(_stochastic_bits(values[2 * j], False, r0))
-            out[2 * j + 1] = np.uint16(_stochastic_bits(values[2 * j + 1], False, r1))
-        if d & 1:
-            out[d - 1] = np.uint16(_stochastic_bits(values[d - 1], False,
-                                                    _pair_bits(key, counter, d >> 1)[0]))
+        _store_stochastic(out, values, False, key, counter)
 
 
 @_njit_inline
