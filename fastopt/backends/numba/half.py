@@ -238,22 +238,66 @@ def _stochastic_bits(typingctx, x, bf16, r):
     return types.uint32(x, bf16, r), codegen
 
 
-#: elements per block of :func:`_store_stochastic` (a 512-bit vector of float32)
+#: elements per block of the row loops written as vectors (a 512-bit vector of float32)
 _BLOCK = 16
 
 
-def _masked(builder, name, vector, pointer, fnty_args, args):
-    """A call of LLVM's ``llvm.masked.<name>`` on ``vector``'s type at ``pointer``."""
+def _vector(t, n=_BLOCK):
+    return ir.VectorType(t, n)
+
+
+def _splat(builder, value, n=_BLOCK):
+    """``n`` lanes of the scalar ``value``."""
+    vector = ir.Constant(_vector(value.type, n), None)
+    first = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(first, vector, ir.Constant(_vector(ir.IntType(32), n),
+                                                             [0] * n))
+
+
+def _masked_call(builder, name, vector, args):
+    """LLVM's ``llvm.masked.load`` (``args``: pointer, alignment, mask, pass-through) or
+    ``llvm.masked.store`` (value, pointer, alignment, mask) of the vector type ``vector``."""
     element = vector.element
-    suffix = {32: "f32" if isinstance(element, ir.FloatType) else "i32", 16: "i16"}[
-        element.width if isinstance(element, ir.IntType) else 32]
+    suffix = "f32" if isinstance(element, ir.FloatType) else f"i{element.width}"
+    pointer = args[0] if name == "load" else args[1]
     pointer_suffix = "p0" if str(pointer.type) == "ptr" else f"p0{suffix}"
-    module = builder.module
     ret = vector if name == "load" else ir.VoidType()
     fn = cgutils.get_or_insert_function(
-        module, ir.FunctionType(ret, fnty_args),
+        builder.module, ir.FunctionType(ret, [a.type for a in args]),
         f"llvm.masked.{name}.v{vector.count}{suffix}.{pointer_suffix}")
     return builder.call(fn, args)
+
+
+def _span_blocks(context, builder, signature, args, body):
+    """The loop of a span intrinsic: ``args[0]`` the destination, ``args[1]`` the source
+    (1-D C arrays of one size), in blocks of :data:`_BLOCK` elements, the last one
+    masked (no scalar remainder): ``body(i, source block) -> destination block``."""
+    i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+    dst = context.make_array(signature.args[0])(context, builder, args[0])
+    src = context.make_array(signature.args[1])(context, builder, args[1])
+    src_type = _vector(context.get_value_type(signature.args[1].dtype))
+    dst_type = _vector(context.get_value_type(signature.args[0].dtype))
+    src_align = ir.Constant(i32, src_type.element.width // 8
+                            if isinstance(src_type.element, ir.IntType) else 4)
+    dst_align = ir.Constant(i32, dst_type.element.width // 8
+                            if isinstance(dst_type.element, ir.IntType) else 4)
+    n = cgutils.unpack_tuple(builder, src.shape)[0]
+    lane = ir.Constant(_vector(i64), list(range(_BLOCK)))
+    with cgutils.for_range_slice(builder, ir.Constant(i64, 0), n,
+                                 ir.Constant(i64, _BLOCK)) as (i, _):
+        mask = builder.icmp_unsigned("<", lane, _splat(builder, builder.sub(n, i)))
+        assert mask.type == _vector(i1)
+        block = _masked_call(builder, "load", src_type,
+                             [builder.gep(src.data, [i]), src_align, mask,
+                              ir.Constant(src_type, None)])
+        _masked_call(builder, "store", dst_type,
+                     [body(i, block), builder.gep(dst.data, [i]), dst_align, mask])
+    return context.get_dummy_value()
+
+
+def _is_span(array, dtype):
+    return (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+            and array.dtype == dtype)
 
 
 @intrinsic
@@ -264,70 +308,112 @@ def _store_stochastic(typingctx, out, values, bf16, key, counter):
     8 SplitMix64 hashes in 64-bit lanes, their bits interleaved into 16 32-bit lanes),
     the last block masked (no scalar remainder).  ``out``: uint16, ``values``: float32,
     1-D C-contiguous, of one size; ``bf16`` a literal bool; ``key``, ``counter`` uint64."""
-    if not (isinstance(out, types.Array) and out.ndim == 1 and out.layout == "C"
-            and out.dtype == types.uint16 and isinstance(values, types.Array)
-            and values.ndim == 1 and values.layout == "C" and values.dtype == types.float32
+    if not (_is_span(out, types.uint16) and _is_span(values, types.float32)
             and isinstance(bf16, types.BooleanLiteral) and key == types.uint64
             and counter == types.uint64):
         return None
     literal = bf16.literal_value
 
     def codegen(context, builder, signature, args):
-        n_block, n_pair = _BLOCK, _BLOCK // 2
-        i1, i16, i32, i64 = (ir.IntType(w) for w in (1, 16, 32, 64))
-        v16 = ir.VectorType(i32, n_block)
-        v8 = ir.VectorType(i64, n_pair)
+        i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
+        pairs = _BLOCK // 2
+        v8 = _vector(i64, pairs)
 
-        def splat64(v):
-            return ir.Constant(v8, [v] * n_pair)
+        def c(v):
+            return ir.Constant(v8, [v] * pairs)
 
-        out_array = context.make_array(signature.args[0])(context, builder, args[0])
-        values_array = context.make_array(signature.args[1])(context, builder, args[1])
-        n = cgutils.unpack_tuple(builder, values_array.shape)[0]
-        key_v = builder.insert_element(ir.Constant(v8, None), args[3], ir.Constant(i32, 0))
-        key_v = builder.shuffle_vector(key_v, key_v, ir.Constant(v8.__class__(i32, n_pair),
-                                                                 [0] * n_pair))
-        lane = ir.Constant(ir.VectorType(i64, n_block), list(range(n_block)))
-        pair_lane = ir.Constant(v8, list(range(n_pair)))
-        interleave = ir.Constant(v16, [k // 2 + (k % 2) * n_pair for k in range(n_block)])
-        f32v = ir.VectorType(ir.FloatType(), n_block)
-        i16v = ir.VectorType(i16, n_block)
-        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), n,
-                                     ir.Constant(i64, n_block)) as (i, _):
-            left = builder.sub(n, i)
-            left_v = builder.insert_element(ir.Constant(ir.VectorType(i64, n_block), None),
-                                            left, ir.Constant(i32, 0))
-            left_v = builder.shuffle_vector(left_v, left_v,
-                                            ir.Constant(v16, [0] * n_block))
-            mask = builder.icmp_unsigned("<", lane, left_v)
-            x = _masked(builder, "load", f32v, builder.gep(values_array.data, [i]),
-                        [values_array.data.type, i32, ir.VectorType(i1, n_block), f32v],
-                        [builder.gep(values_array.data, [i]), ir.Constant(i32, 4), mask,
-                         ir.Constant(f32v, None)])
-            base = builder.add(args[4], builder.lshr(i, ir.Constant(i64, 1)))
-            base_v = builder.insert_element(ir.Constant(v8, None), base, ir.Constant(i32, 0))
-            base_v = builder.shuffle_vector(base_v, base_v,
-                                            ir.Constant(ir.VectorType(i32, n_pair),
-                                                        [0] * n_pair))
-            z = builder.xor(key_v, builder.mul(builder.add(base_v, pair_lane),
-                                               splat64(_GOLDEN)))
-            z = builder.mul(builder.xor(z, builder.lshr(z, splat64(30))),
-                            splat64(0xBF58476D1CE4E5B9))
-            z = builder.mul(builder.xor(z, builder.lshr(z, splat64(27))),
-                            splat64(0x94D049BB133111EB))
-            z = builder.xor(z, builder.lshr(z, splat64(31)))
-            even = builder.trunc(builder.lshr(z, splat64(40)), ir.VectorType(i32, n_pair))
-            odd = builder.trunc(builder.and_(builder.lshr(z, splat64(16)), splat64(0xFFFFFF)),
-                                ir.VectorType(i32, n_pair))
+        key_v = _splat(builder, args[3], pairs)
+        pair_lane = ir.Constant(v8, list(range(pairs)))
+        interleave = ir.Constant(_vector(i32), [k // 2 + (k % 2) * pairs
+                                                for k in range(_BLOCK)])
+
+        def body(i, x):
+            j = _splat(builder, builder.add(args[4], builder.lshr(i, ir.Constant(i64, 1))),
+                       pairs)
+            z = builder.xor(key_v, builder.mul(builder.add(j, pair_lane), c(_GOLDEN)))
+            z = builder.mul(builder.xor(z, builder.lshr(z, c(30))), c(0xBF58476D1CE4E5B9))
+            z = builder.mul(builder.xor(z, builder.lshr(z, c(27))), c(0x94D049BB133111EB))
+            z = builder.xor(z, builder.lshr(z, c(31)))
+            even = builder.trunc(builder.lshr(z, c(40)), _vector(i32, pairs))
+            odd = builder.trunc(builder.and_(builder.lshr(z, c(16)), c(0xFFFFFF)),
+                                _vector(i32, pairs))
             r = builder.shuffle_vector(even, odd, interleave)
-            h = builder.trunc(_stochastic_ir(builder, x, r, literal, n_block), i16v)
-            target = builder.gep(out_array.data, [i])
-            _masked(builder, "store", i16v, target,
-                    [i16v, out_array.data.type, i32, ir.VectorType(i1, n_block)],
-                    [h, target, ir.Constant(i32, 2), mask])
-        return context.get_dummy_value()
+            return builder.trunc(_stochastic_ir(builder, x, r, literal, _BLOCK), _vector(i16))
+
+        return _span_blocks(context, builder, signature, args, body)
 
     return types.void(out, values, bf16, key, counter), codegen
+
+
+@intrinsic
+def _store_nearest(typingctx, out, values, bf16):
+    """``out = values`` rounded to nearest even (:func:`_nearest_bits`) in vectors of
+    :data:`_BLOCK` elements, the last one masked: bfloat16 in integers, float16 by
+    LLVM's ``fptrunc`` (use only when :data:`_F16C`), nans as :func:`_nearest_bits`
+    gives them.  ``out`` uint16, ``values`` float32 (1-D C, one size); ``bf16`` literal."""
+    if not (_is_span(out, types.uint16) and _is_span(values, types.float32)
+            and isinstance(bf16, types.BooleanLiteral)):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        i16, i32 = _vector(ir.IntType(16)), _vector(ir.IntType(32))
+
+        def c(v):
+            return ir.Constant(i32, [v] * _BLOCK)
+
+        def body(i, x):
+            f = builder.bitcast(x, i32)
+            nan = builder.icmp_unsigned(">", builder.and_(f, c(0x7FFFFFFF)), c(0x7F800000))
+            high = builder.lshr(f, c(16))
+            if literal:  # add half a step less one, plus the parity (ties to even)
+                h = builder.lshr(builder.add(builder.add(f, c(0x7FFF)),
+                                             builder.and_(high, c(1))), c(16))
+                h = builder.select(nan, builder.or_(high, c(0x0040)), h)
+            else:
+                h = builder.zext(builder.bitcast(builder.fptrunc(x, _vector(ir.HalfType())),
+                                                 i16), i32)
+                h = builder.select(nan, builder.or_(builder.and_(high, c(0x8000)), c(0x7E00)),
+                                   h)
+            return builder.trunc(h, i16)
+
+        return _span_blocks(context, builder, signature, args, body)
+
+    return types.void(out, values, bf16), codegen
+
+
+@intrinsic
+def _load_half(typingctx, out, src, bf16):
+    """``out = src`` widened to float32 (:func:`_widen`, exact) in vectors of
+    :data:`_BLOCK` elements, the last one masked: bfloat16 by a shift, float16 by LLVM's
+    ``fpext`` (use only when :data:`_F16C`), a signalling nan kept as it is.  ``out``
+    float32, ``src`` uint16 (1-D C, one size); ``bf16`` a literal bool."""
+    if not (_is_span(out, types.float32) and _is_span(src, types.uint16)
+            and isinstance(bf16, types.BooleanLiteral)):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        i16, i32 = _vector(ir.IntType(16)), _vector(ir.IntType(32))
+        f32 = _vector(ir.FloatType())
+
+        def c(v):
+            return ir.Constant(i32, [v] * _BLOCK)
+
+        def body(i, h):
+            wide = builder.zext(h, i32)
+            if literal:
+                return builder.bitcast(builder.shl(wide, c(16)), f32)
+            x = builder.fpext(builder.bitcast(h, _vector(ir.HalfType())), f32)
+            special = builder.bitcast(builder.or_(builder.or_(
+                builder.shl(builder.and_(wide, c(0x8000)), c(16)), c(0x7F800000)),
+                builder.shl(builder.and_(wide, c(0x03FF)), c(13))), f32)
+            return builder.select(builder.icmp_unsigned(
+                "==", builder.and_(wide, c(0x7C00)), c(0x7C00)), special, x)
+
+        return _span_blocks(context, builder, signature, args, body)
+
+    return types.void(out, src, bf16), codegen
 
 
 @_njit_inline
@@ -353,11 +439,9 @@ def _load_span(src, out, bf16, float16_values):
     for float16 (both vectorized), else a lookup in ``float16_values``
     (:data:`_FLOAT16_VALUES`)."""
     if bf16:
-        for k in range(out.size):
-            out[k] = _as_float32(np.uint32(np.uint32(src[k]) << np.uint32(16)))
+        _load_half(out, src, True)
     elif _F16C:
-        for k in range(out.size):
-            out[k] = _widen_f16c(src[k])
+        _load_half(out, src, False)
     else:
         for k in range(out.size):
             out[k] = float16_values[src[k]]
@@ -372,11 +456,9 @@ def _store_span(out, values, bf16, stochastic, key, counter):
     per format and has no branch: it vectorizes."""
     if not stochastic:
         if bf16:
-            for k in range(values.size):
-                out[k] = np.uint16(_nearest_bits(values[k], True))
+            _store_nearest(out, values, True)
         elif _F16C:
-            for k in range(values.size):
-                out[k] = np.uint16(_nearest_f16c(values[k]))
+            _store_nearest(out, values, False)
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
