@@ -1,11 +1,19 @@
 """float16/bfloat16 <-> float32 in numba: :mod:`fastopt.backends.python.half` compiled.
 
 The bit-level conversions (:func:`_widen`, :func:`_nearest_bits`, :func:`_round_bits`,
-:func:`_mix64`) and the row loops (:func:`_load_span`, :func:`_store_span` and their
-:func:`_load_row`, :func:`_store_row`) are inlined
+:func:`_stochastic_bits`, :func:`_mix64`) and the row loops (:func:`_load_span`,
+:func:`_store_span` and their :func:`_load_row`, :func:`_store_row`) are inlined
 into the loops that call them: the optimizers' :func:`widen_rows` / :func:`narrow_rows`
 here, and the GloVe trainer's 16-bit record loop (``fastopt.embeddings.glove``).  16-bit
 arrays are their uint16 bit patterns (numba has no 16-bit float type).
+
+Every row loop vectorizes: it has no branch per element.  Widening and rounding to
+nearest are plain loops that LLVM vectorizes (bfloat16 in integers; float16 with the
+CPU's conversion instructions, :data:`_F16C`, else a lookup and the integer code);
+stochastic rounding is written as LLVM vectors (:func:`_store_stochastic`: the draws
+in 64-bit lanes, the rounding in 32-bit lanes -- numba would widen every uint32
+operation to 64 bits).  They give the bits of the reference, and of the scalar
+functions, for every input.
 """
 import numba
 import numpy as np
@@ -270,9 +278,10 @@ def _masked_call(builder, name, vector, args):
 
 def _span_blocks(context, builder, signature, args, body):
     """The loop of a span intrinsic: ``args[0]`` the destination, ``args[1]`` the source
-    (1-D C arrays of one size), in blocks of :data:`_BLOCK` elements, the last one
-    masked (no scalar remainder): ``body(i, source block) -> destination block``."""
-    i1, i32, i64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+    (1-D C arrays of one size), in blocks of :data:`_BLOCK` elements -- plain vector
+    loads and stores, and a masked block for the rest (no scalar remainder):
+    ``body(i, source block) -> destination block``."""
+    i32, i64 = ir.IntType(32), ir.IntType(64)
     dst = context.make_array(signature.args[0])(context, builder, args[0])
     src = context.make_array(signature.args[1])(context, builder, args[1])
     src_type = _vector(context.get_value_type(signature.args[1].dtype))
@@ -282,16 +291,22 @@ def _span_blocks(context, builder, signature, args, body):
     dst_align = ir.Constant(i32, dst_type.element.width // 8
                             if isinstance(dst_type.element, ir.IntType) else 4)
     n = cgutils.unpack_tuple(builder, src.shape)[0]
-    lane = ir.Constant(_vector(i64), list(range(_BLOCK)))
-    with cgutils.for_range_slice(builder, ir.Constant(i64, 0), n,
+    full = builder.and_(n, ir.Constant(i64, -_BLOCK))
+    with cgutils.for_range_slice(builder, ir.Constant(i64, 0), full,
                                  ir.Constant(i64, _BLOCK)) as (i, _):
-        mask = builder.icmp_unsigned("<", lane, _splat(builder, builder.sub(n, i)))
-        assert mask.type == _vector(i1)
+        block = builder.load(builder.bitcast(builder.gep(src.data, [i]),
+                                             src_type.as_pointer()), align=src_align.constant)
+        builder.store(body(i, block), builder.bitcast(builder.gep(dst.data, [i]),
+                                                      dst_type.as_pointer()),
+                      align=dst_align.constant)
+    with builder.if_then(builder.icmp_unsigned("<", full, n)):  # the last block: masked
+        lane = ir.Constant(_vector(i64), list(range(_BLOCK)))
+        mask = builder.icmp_unsigned("<", lane, _splat(builder, builder.sub(n, full)))
         block = _masked_call(builder, "load", src_type,
-                             [builder.gep(src.data, [i]), src_align, mask,
+                             [builder.gep(src.data, [full]), src_align, mask,
                               ir.Constant(src_type, None)])
         _masked_call(builder, "store", dst_type,
-                     [body(i, block), builder.gep(dst.data, [i]), dst_align, mask])
+                     [body(full, block), builder.gep(dst.data, [full]), dst_align, mask])
     return context.get_dummy_value()
 
 
@@ -302,12 +317,13 @@ def _is_span(array, dtype):
 
 @intrinsic
 def _store_stochastic(typingctx, out, values, bf16, key, counter):
-    """``out = values`` rounded stochastically (:func:`_stochastic_bits`), element ``k``
-    with the 24 random bits of :func:`_pair_bits` (``k // 2``): the loop of
-    :func:`_store_span`, written as vectors of :data:`_BLOCK` elements (a draw per pair:
-    8 SplitMix64 hashes in 64-bit lanes, their bits interleaved into 16 32-bit lanes),
-    the last block masked (no scalar remainder).  ``out``: uint16, ``values``: float32,
-    1-D C-contiguous, of one size; ``bf16`` a literal bool; ``key``, ``counter`` uint64."""
+    """``out = values`` rounded stochastically (:func:`_stochastic_bits`): the loop of
+    :func:`_store_span` (element ``k`` takes bits 40..63, even ``k``, or 16..39, odd
+    ``k``, of ``mix64(key ^ ((counter + k // 2) * golden))``), written as vectors of
+    :data:`_BLOCK` elements: 8 draws in 64-bit lanes, their bits interleaved into 16
+    32-bit lanes, the rounding in those (:func:`_stochastic_ir`).  ``out``: uint16,
+    ``values``: float32, 1-D C-contiguous, of one size; ``bf16`` a literal bool;
+    ``key``, ``counter`` uint64."""
     if not (_is_span(out, types.uint16) and _is_span(values, types.float32)
             and isinstance(bf16, types.BooleanLiteral) and key == types.uint64
             and counter == types.uint64):
@@ -345,77 +361,6 @@ def _store_stochastic(typingctx, out, values, bf16, key, counter):
     return types.void(out, values, bf16, key, counter), codegen
 
 
-@intrinsic
-def _store_nearest(typingctx, out, values, bf16):
-    """``out = values`` rounded to nearest even (:func:`_nearest_bits`) in vectors of
-    :data:`_BLOCK` elements, the last one masked: bfloat16 in integers, float16 by
-    LLVM's ``fptrunc`` (use only when :data:`_F16C`), nans as :func:`_nearest_bits`
-    gives them.  ``out`` uint16, ``values`` float32 (1-D C, one size); ``bf16`` literal."""
-    if not (_is_span(out, types.uint16) and _is_span(values, types.float32)
-            and isinstance(bf16, types.BooleanLiteral)):
-        return None
-    literal = bf16.literal_value
-
-    def codegen(context, builder, signature, args):
-        i16, i32 = _vector(ir.IntType(16)), _vector(ir.IntType(32))
-
-        def c(v):
-            return ir.Constant(i32, [v] * _BLOCK)
-
-        def body(i, x):
-            f = builder.bitcast(x, i32)
-            nan = builder.icmp_unsigned(">", builder.and_(f, c(0x7FFFFFFF)), c(0x7F800000))
-            high = builder.lshr(f, c(16))
-            if literal:  # add half a step less one, plus the parity (ties to even)
-                h = builder.lshr(builder.add(builder.add(f, c(0x7FFF)),
-                                             builder.and_(high, c(1))), c(16))
-                h = builder.select(nan, builder.or_(high, c(0x0040)), h)
-            else:
-                h = builder.zext(builder.bitcast(builder.fptrunc(x, _vector(ir.HalfType())),
-                                                 i16), i32)
-                h = builder.select(nan, builder.or_(builder.and_(high, c(0x8000)), c(0x7E00)),
-                                   h)
-            return builder.trunc(h, i16)
-
-        return _span_blocks(context, builder, signature, args, body)
-
-    return types.void(out, values, bf16), codegen
-
-
-@intrinsic
-def _load_half(typingctx, out, src, bf16):
-    """``out = src`` widened to float32 (:func:`_widen`, exact) in vectors of
-    :data:`_BLOCK` elements, the last one masked: bfloat16 by a shift, float16 by LLVM's
-    ``fpext`` (use only when :data:`_F16C`), a signalling nan kept as it is.  ``out``
-    float32, ``src`` uint16 (1-D C, one size); ``bf16`` a literal bool."""
-    if not (_is_span(out, types.float32) and _is_span(src, types.uint16)
-            and isinstance(bf16, types.BooleanLiteral)):
-        return None
-    literal = bf16.literal_value
-
-    def codegen(context, builder, signature, args):
-        i16, i32 = _vector(ir.IntType(16)), _vector(ir.IntType(32))
-        f32 = _vector(ir.FloatType())
-
-        def c(v):
-            return ir.Constant(i32, [v] * _BLOCK)
-
-        def body(i, h):
-            wide = builder.zext(h, i32)
-            if literal:
-                return builder.bitcast(builder.shl(wide, c(16)), f32)
-            x = builder.fpext(builder.bitcast(h, _vector(ir.HalfType())), f32)
-            special = builder.bitcast(builder.or_(builder.or_(
-                builder.shl(builder.and_(wide, c(0x8000)), c(16)), c(0x7F800000)),
-                builder.shl(builder.and_(wide, c(0x03FF)), c(13))), f32)
-            return builder.select(builder.icmp_unsigned(
-                "==", builder.and_(wide, c(0x7C00)), c(0x7C00)), special, x)
-
-        return _span_blocks(context, builder, signature, args, body)
-
-    return types.void(out, src, bf16), codegen
-
-
 @_njit_inline
 def _round_bits(x, bf16, stochastic, u):
     """``x`` (float32) as a 16-bit float's bits: to nearest even (:func:`_nearest_bits`),
@@ -439,9 +384,11 @@ def _load_span(src, out, bf16, float16_values):
     for float16 (both vectorized), else a lookup in ``float16_values``
     (:data:`_FLOAT16_VALUES`)."""
     if bf16:
-        _load_half(out, src, True)
+        for k in range(out.size):
+            out[k] = _as_float32(np.uint32(np.uint32(src[k]) << np.uint32(16)))
     elif _F16C:
-        _load_half(out, src, False)
+        for k in range(out.size):
+            out[k] = _widen_f16c(src[k])
     else:
         for k in range(out.size):
             out[k] = float16_values[src[k]]
@@ -453,12 +400,14 @@ def _store_span(out, values, bf16, stochastic, key, counter):
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
     even ``k``, the next 24 for odd).  A row's part from an even offset ``lo`` draws as
     the row does with ``counter`` advanced by ``lo // 2``.  Each loop is specialised
-    per format and has no branch: it vectorizes."""
+    per format and has no branch: it vectorizes (see the module docstring)."""
     if not stochastic:
         if bf16:
-            _store_nearest(out, values, True)
+            for k in range(values.size):
+                out[k] = np.uint16(_nearest_bits(values[k], True))
         elif _F16C:
-            _store_nearest(out, values, False)
+            for k in range(values.size):
+                out[k] = np.uint16(_nearest_f16c(values[k]))
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
@@ -466,15 +415,6 @@ def _store_span(out, values, bf16, stochastic, key, counter):
         _store_stochastic(out, values, True, key, counter)
     else:
         _store_stochastic(out, values, False, key, counter)
-
-
-@_njit_inline
-def _pair_bits(key, counter, j):
-    """The 24 random bits (uint32) of elements ``2 j`` and ``2 j + 1`` of a span whose
-    stream starts at ``counter``: bits 40..63 and 16..39 of
-    ``mix64(key ^ ((counter + j) * golden))``."""
-    z = _mix64(key ^ ((counter + np.uint64(j)) * np.uint64(_GOLDEN)))
-    return np.uint32(z >> np.uint64(40)), np.uint32((z >> np.uint64(16)) & np.uint64(0xFFFFFF))
 
 
 @_njit_inline
