@@ -131,6 +131,34 @@ def test_stored_row_uses_the_hashed_uniforms(dtype):
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
 
 
+def test_float16_rows_without_f16c_are_the_same(monkeypatch):
+    """Without F16C (``_F16C`` False: a CPU without it, or ``NUMBA_CPU_NAME`` without the
+    feature) float16 rows widen by lookup and round to nearest in integers: the bits of
+    ``astype``, as the F16C loops give them."""
+    monkeypatch.setattr(numba_half, "_F16C", False)
+
+    @numba.njit
+    def convert(bits, values, wide, narrow):  # compiled now: the fallback loops
+        for r in range(bits.shape[0]):
+            numba_half._load_span(bits[r], wide[r], False, numba_half._FLOAT16_VALUES)
+        for r in range(values.shape[0]):
+            numba_half._store_span(narrow[r], values[r], False, False, np.uint64(0),
+                                   np.uint64(0))
+
+    bits = np.arange(1 << 16, dtype=np.uint16).reshape(256, 256)
+    x = hard_float32s(F16, np.random.default_rng(6))
+    x = x[: x.size - x.size % 51].reshape(-1, 51)
+    wide = np.zeros(bits.shape, np.float32)
+    narrow = np.zeros(x.shape, np.uint16)
+    convert(bits, x, wide, narrow)
+    want = bits.view(F16).astype(np.float32)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(wide), nan)
+    assert np.array_equal(wide[~nan].view(np.uint32), want[~nan].view(np.uint32))
+    with np.errstate(over="ignore", invalid="ignore"):
+        same_bits(narrow.reshape(-1), x.astype(F16).reshape(-1), F16)
+
+
 # ------------------------------------------------------------------------ training
 
 def small_problem(seed=0, vocab_size=40, n=400):
@@ -141,7 +169,7 @@ def small_problem(seed=0, vocab_size=40, n=400):
 
 @pytest.mark.parametrize("dtype", HALF)
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
-@pytest.mark.parametrize("dim", [1, 8, 13])
+@pytest.mark.parametrize("dim", [1, 8, 13, 20])
 def test_compiled_half_loop_equals_reference_loop_bit_for_bit(dtype, rounding, dim):
     records = small_problem(dim)
     models = [glove.GloVe(40, dim, dtype=dtype, rounding=rounding, seed=3) for _ in range(2)]
