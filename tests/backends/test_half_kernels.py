@@ -70,7 +70,7 @@ def test_rounding_to_nearest_is_astype(backend, dtype):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("d", [1, 2, 7, 64])
+@pytest.mark.parametrize("d", [1, 2, 7, 17, 51, 64])
 @pytest.mark.parametrize("dtype", HALF)
 def test_stochastic_rounding_is_the_reference_with_the_counter_stream(backend, dtype, d):
     """Row ``r`` column ``c`` draws ``u`` from counter ``r * ceil(d / 2) + c // 2``: the
@@ -107,7 +107,7 @@ def test_rounding_with_given_uniforms_is_the_reference(backend, dtype):
     just below 1, and random ones, on values around every 16-bit value and specials."""
     rng = np.random.default_rng(4)
     x = hard_float32s(dtype, rng)
-    u = rng.random(x.size)
+    u = rng.integers(0, 1 << 24, x.size) * 2.0 ** -24  # 24 random bits, as the stream's
     u[::7] = 0.0
     u[3::7] = 1.0 - 2.0 ** -24
     for stochastic in (False, True):

@@ -37,6 +37,12 @@ def widen(bits, dtype):
     return out
 
 
+def uniforms(rng, n):
+    """``n`` uniforms in [0, 1) with 24 random bits each (multiples of 2^-24), as the
+    stream draws them and as the compiled rounding takes them."""
+    return rng.integers(0, 1 << 24, n) * 2.0 ** -24
+
+
 def round_compiled(x, dtype, u=None):
     out = np.empty(x.size, np.uint32)
     _round_all(x, dtype == BF16, u is not None, np.zeros(x.size) if u is None else u, out)
@@ -68,8 +74,9 @@ def test_nearest_rounding_is_astype(dtype):
 def test_stochastic_rounding_equals_its_numpy_reference(dtype):
     rng = np.random.default_rng(1)
     x = hard_float32s(dtype, rng)
-    u = rng.random(x.size)
+    u = uniforms(rng, x.size)
     u[::7] = 0.0
+    u[3::7] = 1.0 - 2.0 ** -24
     with np.errstate(over="ignore", invalid="ignore"):
         want = glove._round_reference(x, dtype, u)
     same_bits(round_compiled(x, dtype, u), want, dtype)
@@ -82,7 +89,7 @@ def test_stochastic_rounding_picks_a_neighbour_with_the_right_probability(dtype)
     rng = np.random.default_rng(2)
     for x in np.array([0.1, -0.3337, 1.0001, 1e-6, -2.5e-7, 1234.567], np.float32):
         n = 20_000
-        got = round_compiled(np.full(n, x), dtype, rng.random(n)).view(dtype).astype(np.float64)
+        got = round_compiled(np.full(n, x), dtype, uniforms(rng, n)).view(dtype).astype(np.float64)
         values = np.unique(got)
         assert values.size == 2
         assert values[0] < x < values[1]
@@ -96,7 +103,7 @@ def test_stochastic_rounding_picks_a_neighbour_with_the_right_probability(dtype)
 @pytest.mark.parametrize("dtype", HALF)
 def test_stochastic_rounding_keeps_exact_values_and_specials(dtype):
     x = np.array([0.0, -0.0, 1.0, -0.5, np.inf, -np.inf, np.nan], np.float32)
-    got = round_compiled(x, dtype, np.full(x.size, 0.999)).view(dtype).astype(np.float32)
+    got = round_compiled(x, dtype, np.full(x.size, 1.0 - 2.0 ** -24)).view(dtype).astype(np.float32)
     np.testing.assert_array_equal(got[:6].view(np.uint32), x[:6].view(np.uint32))
     assert np.isnan(got[6])
     top = ml_dtypes.finfo(dtype).max
@@ -124,6 +131,34 @@ def test_stored_row_uses_the_hashed_uniforms(dtype):
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
 
 
+def test_float16_rows_without_f16c_are_the_same(monkeypatch):
+    """Without F16C (``_F16C`` False: a CPU without it, or ``NUMBA_CPU_NAME`` without the
+    feature) float16 rows widen by lookup and round to nearest in integers: the bits of
+    ``astype``, as the F16C loops give them."""
+    monkeypatch.setattr(numba_half, "_F16C", False)
+
+    @numba.njit
+    def convert(bits, values, wide, narrow):  # compiled now: the fallback loops
+        for r in range(bits.shape[0]):
+            numba_half._load_span(bits[r], wide[r], False, numba_half._FLOAT16_VALUES)
+        for r in range(values.shape[0]):
+            numba_half._store_span(narrow[r], values[r], False, False, np.uint64(0),
+                                   np.uint64(0))
+
+    bits = np.arange(1 << 16, dtype=np.uint16).reshape(256, 256)
+    x = hard_float32s(F16, np.random.default_rng(6))
+    x = x[: x.size - x.size % 51].reshape(-1, 51)
+    wide = np.zeros(bits.shape, np.float32)
+    narrow = np.zeros(x.shape, np.uint16)
+    convert(bits, x, wide, narrow)
+    want = bits.view(F16).astype(np.float32)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(wide), nan)
+    assert np.array_equal(wide[~nan].view(np.uint32), want[~nan].view(np.uint32))
+    with np.errstate(over="ignore", invalid="ignore"):
+        same_bits(narrow.reshape(-1), x.astype(F16).reshape(-1), F16)
+
+
 # ------------------------------------------------------------------------ training
 
 def small_problem(seed=0, vocab_size=40, n=400):
@@ -134,7 +169,7 @@ def small_problem(seed=0, vocab_size=40, n=400):
 
 @pytest.mark.parametrize("dtype", HALF)
 @pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
-@pytest.mark.parametrize("dim", [1, 8, 13])
+@pytest.mark.parametrize("dim", [1, 8, 13, 20])
 def test_compiled_half_loop_equals_reference_loop_bit_for_bit(dtype, rounding, dim):
     records = small_problem(dim)
     models = [glove.GloVe(40, dim, dtype=dtype, rounding=rounding, seed=3) for _ in range(2)]

@@ -1,16 +1,25 @@
 """float16/bfloat16 <-> float32 in numba: :mod:`fastopt.backends.python.half` compiled.
 
 The bit-level conversions (:func:`_widen`, :func:`_nearest_bits`, :func:`_round_bits`,
-:func:`_mix64`) and the row loops (:func:`_load_span`, :func:`_store_span` and their
-:func:`_load_row`, :func:`_store_row`) are inlined
+:func:`_stochastic_bits`, :func:`_mix64`) and the row loops (:func:`_load_span`,
+:func:`_store_span` and their :func:`_load_row`, :func:`_store_row`) are inlined
 into the loops that call them: the optimizers' :func:`widen_rows` / :func:`narrow_rows`
 here, and the GloVe trainer's 16-bit record loop (``fastopt.embeddings.glove``).  16-bit
 arrays are their uint16 bit patterns (numba has no 16-bit float type).
+
+Every row loop vectorizes: it has no branch per element.  Widening and rounding to
+nearest are plain loops that LLVM vectorizes (bfloat16 in integers; float16 with the
+CPU's conversion instructions, :data:`_F16C`, else a lookup and the integer code);
+stochastic rounding is written as LLVM vectors (:func:`_store_stochastic`: the draws
+in 64-bit lanes, the rounding in 32-bit lanes -- numba would widen every uint32
+operation to 64 bits).  They give the bits of the reference, and of the scalar
+functions, for every input.
 """
 import numba
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding as llvm, ir
 from numba import prange, types
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 from ..._internal.numerics import GOLDEN as _GOLDEN
@@ -43,6 +52,47 @@ def _float32_bits(typingctx, x):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+def _compiles_for(feature):
+    """Whether numba compiles for a CPU with ``feature`` (an LLVM feature name): the
+    host's, or those of ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` when they are set."""
+    if config.CPU_NAME:
+        return f"+{feature}" in (config.CPU_FEATURES or "").split(",")
+    return bool(llvm.get_host_cpu_features().get(feature))
+
+
+#: float16 <-> float32 in hardware (x86's F16C: ``vcvtph2ps``/``vcvtps2ph``, 8 or 16 at a
+#: time in a vectorized loop): LLVM's ``fpext``/``fptrunc`` of ``half``, which without the
+#: feature would call a runtime function (so the integer code runs instead).
+_F16C = _compiles_for("f16c")
+
+
+@intrinsic
+def _half_value(typingctx, bits):
+    """The float32 value of the float16 whose bit pattern is the uint16 ``bits`` (LLVM's
+    ``fpext``: exact; a signalling nan comes back quiet)."""
+    if bits != types.uint16:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fpext(builder.bitcast(args[0], ir.HalfType()), ir.FloatType())
+
+    return types.float32(types.uint16), codegen
+
+
+@intrinsic
+def _half_bits(typingctx, x):
+    """The bit pattern (uint32) of the float32 ``x`` rounded to float16 by LLVM's
+    ``fptrunc`` (to nearest even; a nan keeps its sign and the top of its payload)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        half = builder.fptrunc(args[0], ir.HalfType())
+        return builder.zext(builder.bitcast(half, ir.IntType(16)), ir.IntType(32))
 
     return types.uint32(types.float32), codegen
 
@@ -104,6 +154,29 @@ def _nearest_bits(x, bf16):
 
 
 @_njit_inline
+def _widen_f16c(h):
+    """:func:`_widen` of a float16 (uint16 ``h``) in hardware (:data:`_F16C`), a
+    signalling nan kept as it is (as NumPy's ``astype``)."""
+    x = _half_value(h)
+    h = np.uint32(h)
+    if (h & np.uint32(0x7C00)) == np.uint32(0x7C00):  # inf, nan
+        x = _as_float32(np.uint32(((h & np.uint32(0x8000)) << np.uint32(16)) | np.uint32(
+            0x7F800000) | ((h & np.uint32(0x03FF)) << np.uint32(13))))
+    return x
+
+
+@_njit_inline
+def _nearest_f16c(x):
+    """:func:`_nearest_bits` of a float16 in hardware (:data:`_F16C`), a nan as
+    :func:`_nearest_bits` gives it (a quiet nan without payload)."""
+    h = _half_bits(x)
+    if x != x:
+        h = np.uint32(((_float32_bits(x) >> np.uint32(16)) & np.uint32(0x8000))
+                      | np.uint32(0x7E00))
+    return h
+
+
+@_njit_inline
 def _mix64(z):
     """SplitMix64's finaliser (uint64 in, uint64 out)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -111,38 +184,194 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
+def _stochastic_ir(builder, x, r, bf16, lanes=None):
+    """:func:`_stochastic_bits` in LLVM IR on ``i32`` (numba would widen every uint32
+    operation to 64 bits: vectors of half the lanes): ``x`` float32, ``r`` i32, or
+    vectors of ``lanes`` of them."""
+    i32, f32 = ir.IntType(32), ir.FloatType()
+    if lanes:
+        i32, f32 = ir.VectorType(i32, lanes), ir.VectorType(f32, lanes)
+
+    def c(v):
+        return ir.Constant(i32, [v] * lanes if lanes else v)
+
+    f = builder.bitcast(x, i32)
+    magnitude = builder.and_(f, c(0x7FFFFFFF))
+    if bf16:  # drop 16 bits (toward zero); |x| - |toward| is f's low 16 bits, in 2^-16 steps
+        up = builder.and_(builder.icmp_unsigned("<", r, builder.shl(builder.and_(f, c(0xFFFF)),
+                                                                  c(8))),
+                          builder.icmp_unsigned("<", magnitude, c(0x7F7F0000)))  # away finite
+        h = builder.add(builder.lshr(f, c(16)), builder.zext(up, i32))
+        return builder.select(builder.icmp_unsigned(">", magnitude, c(0x7F800000)),
+                              builder.or_(h, c(0x0040)), h)  # nan: quiet
+    # a normal float16: drop 13 bits, exponent bias 127 -> 15, the largest finite at most
+    up = builder.icmp_unsigned("<", r, builder.shl(builder.and_(f, c(0x1FFF)), c(11)))
+    normal = builder.add(builder.lshr(builder.sub(magnitude, c(0x38000000)), c(13)),
+                         builder.zext(up, i32))
+    normal = builder.select(builder.icmp_unsigned("<", normal, c(0x7BFF)), normal, c(0x7BFF))
+    # a subnormal float16 (|x| < 2^-14): steps of 2^-24; t = |x| * 2^24 is exact in float32
+    small = builder.icmp_unsigned("<", magnitude, c(0x38800000))
+    scale = ir.Constant(f32, [16777216.0] * lanes if lanes else 16777216.0)
+    t = builder.fmul(builder.bitcast(builder.select(small, magnitude, c(0x38800000)), f32),
+                     scale)
+    toward = builder.fptosi(t, i32)  # below 2^10 + 1
+    fraction = builder.fmul(builder.fsub(t, builder.sitofp(toward, f32)), scale)
+    up = builder.fcmp_ordered("<", builder.sitofp(r, f32), fraction)  # r < 2^24: exact
+    h = builder.select(small, builder.add(toward, builder.zext(up, i32)), normal)
+    h = builder.select(builder.icmp_unsigned(">=", magnitude, c(0x7F800000)),  # inf, nan
+                       builder.select(builder.icmp_unsigned("==", magnitude, c(0x7F800000)),
+                                      c(0x7C00), c(0x7E00)), h)
+    return builder.or_(h, builder.and_(builder.lshr(f, c(16)), c(0x8000)))
+
+
+@intrinsic
+def _stochastic_bits(typingctx, x, bf16, r):
+    """``x`` (float32) rounded stochastically to a 16-bit float's bits (uint32), with the
+    24 random bits ``r`` (a uint32 below 2^24; ``u = r * 2^-24``): to the neighbour away
+    from zero when ``u < p``, ``p = (|x| - |toward|) / (|away| - |toward|)``, else toward
+    zero; exact values and inf stay, nan goes to a quiet nan, past the largest finite
+    value the largest finite value.  ``bf16`` a constant (a literal bool).  No branch
+    (selects), in 32-bit integers and float32: loops of it vectorize, 16 lanes in 512
+    bits.  bfloat16 drops 16 bits of ``x``; a normal float16 13 bits (and its exponent
+    bias goes from 127 to 15); a subnormal float16 is ``|x| * 2^24`` (exact) split in its
+    integer part (``toward``) and its fraction (``p``)."""
+    if not (x == types.float32 and isinstance(bf16, types.BooleanLiteral)
+            and r == types.uint32):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        return _stochastic_ir(builder, args[0], args[2], literal)
+
+    return types.uint32(x, bf16, r), codegen
+
+
+#: elements per block of the row loops written as vectors (a 512-bit vector of float32)
+_BLOCK = 16
+
+
+def _vector(t, n=_BLOCK):
+    return ir.VectorType(t, n)
+
+
+def _splat(builder, value, n=_BLOCK):
+    """``n`` lanes of the scalar ``value``."""
+    vector = ir.Constant(_vector(value.type, n), None)
+    first = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(first, vector, ir.Constant(_vector(ir.IntType(32), n),
+                                                             [0] * n))
+
+
+def _masked_call(builder, name, vector, args):
+    """LLVM's ``llvm.masked.load`` (``args``: pointer, alignment, mask, pass-through) or
+    ``llvm.masked.store`` (value, pointer, alignment, mask) of the vector type ``vector``."""
+    element = vector.element
+    suffix = "f32" if isinstance(element, ir.FloatType) else f"i{element.width}"
+    pointer = args[0] if name == "load" else args[1]
+    pointer_suffix = "p0" if str(pointer.type) == "ptr" else f"p0{suffix}"
+    ret = vector if name == "load" else ir.VoidType()
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ret, [a.type for a in args]),
+        f"llvm.masked.{name}.v{vector.count}{suffix}.{pointer_suffix}")
+    return builder.call(fn, args)
+
+
+def _span_blocks(context, builder, signature, args, body):
+    """The loop of a span intrinsic: ``args[0]`` the destination, ``args[1]`` the source
+    (1-D C arrays of one size), in blocks of :data:`_BLOCK` elements -- plain vector
+    loads and stores, and a masked block for the rest (no scalar remainder):
+    ``body(i, source block) -> destination block``."""
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    dst = context.make_array(signature.args[0])(context, builder, args[0])
+    src = context.make_array(signature.args[1])(context, builder, args[1])
+    src_type = _vector(context.get_value_type(signature.args[1].dtype))
+    dst_type = _vector(context.get_value_type(signature.args[0].dtype))
+    src_align = ir.Constant(i32, src_type.element.width // 8
+                            if isinstance(src_type.element, ir.IntType) else 4)
+    dst_align = ir.Constant(i32, dst_type.element.width // 8
+                            if isinstance(dst_type.element, ir.IntType) else 4)
+    n = cgutils.unpack_tuple(builder, src.shape)[0]
+    full = builder.and_(n, ir.Constant(i64, -_BLOCK))
+    with cgutils.for_range_slice(builder, ir.Constant(i64, 0), full,
+                                 ir.Constant(i64, _BLOCK)) as (i, _):
+        block = builder.load(builder.bitcast(builder.gep(src.data, [i]),
+                                             src_type.as_pointer()), align=src_align.constant)
+        builder.store(body(i, block), builder.bitcast(builder.gep(dst.data, [i]),
+                                                      dst_type.as_pointer()),
+                      align=dst_align.constant)
+    with builder.if_then(builder.icmp_unsigned("<", full, n)):  # the last block: masked
+        lane = ir.Constant(_vector(i64), list(range(_BLOCK)))
+        mask = builder.icmp_unsigned("<", lane, _splat(builder, builder.sub(n, full)))
+        block = _masked_call(builder, "load", src_type,
+                             [builder.gep(src.data, [full]), src_align, mask,
+                              ir.Constant(src_type, None)])
+        _masked_call(builder, "store", dst_type,
+                     [body(full, block), builder.gep(dst.data, [full]), dst_align, mask])
+    return context.get_dummy_value()
+
+
+def _is_span(array, dtype):
+    return (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+            and array.dtype == dtype)
+
+
+@intrinsic
+def _store_stochastic(typingctx, out, values, bf16, key, counter):
+    """``out = values`` rounded stochastically (:func:`_stochastic_bits`): the loop of
+    :func:`_store_span` (element ``k`` takes bits 40..63, even ``k``, or 16..39, odd
+    ``k``, of ``mix64(key ^ ((counter + k // 2) * golden))``), written as vectors of
+    :data:`_BLOCK` elements: 8 draws in 64-bit lanes, their bits interleaved into 16
+    32-bit lanes, the rounding in those (:func:`_stochastic_ir`).  ``out``: uint16,
+    ``values``: float32, 1-D C-contiguous, of one size; ``bf16`` a literal bool;
+    ``key``, ``counter`` uint64."""
+    if not (_is_span(out, types.uint16) and _is_span(values, types.float32)
+            and isinstance(bf16, types.BooleanLiteral) and key == types.uint64
+            and counter == types.uint64):
+        return None
+    literal = bf16.literal_value
+
+    def codegen(context, builder, signature, args):
+        i16, i32, i64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
+        pairs = _BLOCK // 2
+        v8 = _vector(i64, pairs)
+
+        def c(v):
+            return ir.Constant(v8, [v] * pairs)
+
+        key_v = _splat(builder, args[3], pairs)
+        pair_lane = ir.Constant(v8, list(range(pairs)))
+        interleave = ir.Constant(_vector(i32), [k // 2 + (k % 2) * pairs
+                                                for k in range(_BLOCK)])
+
+        def body(i, x):
+            j = _splat(builder, builder.add(args[4], builder.lshr(i, ir.Constant(i64, 1))),
+                       pairs)
+            z = builder.xor(key_v, builder.mul(builder.add(j, pair_lane), c(_GOLDEN)))
+            z = builder.mul(builder.xor(z, builder.lshr(z, c(30))), c(0xBF58476D1CE4E5B9))
+            z = builder.mul(builder.xor(z, builder.lshr(z, c(27))), c(0x94D049BB133111EB))
+            z = builder.xor(z, builder.lshr(z, c(31)))
+            even = builder.trunc(builder.lshr(z, c(40)), _vector(i32, pairs))
+            odd = builder.trunc(builder.and_(builder.lshr(z, c(16)), c(0xFFFFFF)),
+                                _vector(i32, pairs))
+            r = builder.shuffle_vector(even, odd, interleave)
+            return builder.trunc(_stochastic_ir(builder, x, r, literal, _BLOCK), _vector(i16))
+
+        return _span_blocks(context, builder, signature, args, body)
+
+    return types.void(out, values, bf16, key, counter), codegen
+
+
 @_njit_inline
 def _round_bits(x, bf16, stochastic, u):
-    """``x`` (float32) as a 16-bit float's bits: to nearest even, or (``stochastic``) to
-    the neighbour toward zero or the one away from zero, away with probability
-    ``p = (|x| - |toward|) / (|away| - |toward|)`` -- when ``u < p`` (``u`` uniform in
-    [0, 1)) -- so that the result is ``x`` in expectation.  Exact values, inf and nan
-    round to nearest; past the largest finite value stochastic rounding keeps it."""
-    if stochastic:  # the common cases in integers: the same result, exactly
-        f = _float32_bits(x)
-        magnitude = f & np.uint32(0x7FFFFFFF)
-        u24 = np.uint32(u * 16777216.0)  # u has 24 random bits: exact
-        if bf16 and magnitude < np.uint32(0x7F7F0000):  # below the largest finite's binade
-            toward = f >> np.uint32(16)          # drop 16 bits: toward zero
-            low = f & np.uint32(0xFFFF)          # |x| - |toward|, in 2^-16 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(8)) else toward
-        if not bf16 and np.uint32(0x38800000) <= magnitude < np.uint32(0x47000000):
-            # a normal float16, below 32768: drop 13 bits, exponent bias 127 -> 15
-            toward = ((f >> np.uint32(16)) & np.uint32(0x8000)) | (
-                (magnitude - np.uint32(0x38000000)) >> np.uint32(13))
-            low = f & np.uint32(0x1FFF)          # in 2^-13 of a step
-            return toward + np.uint32(1) if u24 < (low << np.uint32(11)) else toward
-    n = _nearest_bits(x, bf16)
-    if not stochastic:
-        return n
-    back = _widen(n, bf16)
-    if back == x or not np.isfinite(x):
-        return n
-    toward = n if abs(back) < abs(x) else n - np.uint32(1)  # sign-magnitude: one step
-    low = np.float64(abs(_widen(toward, bf16)))
-    high = np.float64(abs(_widen(toward + np.uint32(1), bf16)))
-    p = (np.float64(abs(x)) - low) / (high - low)
-    return toward + np.uint32(1) if u < p else toward
+    """``x`` (float32) as a 16-bit float's bits: to nearest even (:func:`_nearest_bits`),
+    or (``stochastic``) with the uniform ``u`` (float64 in [0, 1), a multiple of 2^-24:
+    24 random bits, as the stream draws them) by :func:`_stochastic_bits`: to the
+    neighbour away from zero when ``u < p``, ``p = (|x| - |toward|) / (|away| -
+    |toward|)``, so that the result is ``x`` in expectation."""
+    if stochastic:
+        r = np.uint32(u * 16777216.0)
+        return _stochastic_bits(x, True, r) if bf16 else _stochastic_bits(x, False, r)
+    return _nearest_bits(x, bf16)
 
 
 #: every float16 bit pattern's float32 value (256 KiB): float16 rows are widened by lookup
@@ -151,11 +380,15 @@ _FLOAT16_VALUES = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np
 
 @_njit_inline
 def _load_span(src, out, bf16, float16_values):
-    """``out = src`` widened to float32 (1-D): a shift for bfloat16 (vectorised), a lookup
-    in ``float16_values`` (:data:`_FLOAT16_VALUES`) for float16."""
+    """``out = src`` widened to float32 (1-D): a shift for bfloat16, F16C's conversion
+    for float16 (both vectorized), else a lookup in ``float16_values``
+    (:data:`_FLOAT16_VALUES`)."""
     if bf16:
         for k in range(out.size):
             out[k] = _as_float32(np.uint32(np.uint32(src[k]) << np.uint32(16)))
+    elif _F16C:
+        for k in range(out.size):
+            out[k] = _widen_f16c(src[k])
     else:
         for k in range(out.size):
             out[k] = float16_values[src[k]]
@@ -166,27 +399,22 @@ def _store_span(out, values, bf16, stochastic, key, counter):
     """``out = values`` rounded (1-D; see :func:`_round_bits`): element ``k`` draws its
     ``u`` from 24 bits of ``mix64(key ^ ((counter + k // 2) * golden))`` (the high 24 for
     even ``k``, the next 24 for odd).  A row's part from an even offset ``lo`` draws as
-    the row does with ``counter`` advanced by ``lo // 2``."""
-    if not stochastic:  # the loops specialised per format (bfloat16's is vectorised)
+    the row does with ``counter`` advanced by ``lo // 2``.  Each loop is specialised
+    per format and has no branch: it vectorizes (see the module docstring)."""
+    if not stochastic:
         if bf16:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], True))
+        elif _F16C:
+            for k in range(values.size):
+                out[k] = np.uint16(_nearest_f16c(values[k]))
         else:
             for k in range(values.size):
                 out[k] = np.uint16(_nearest_bits(values[k], False))
-        return
-    d = values.size
-    for k in range(0, d - 1, 2):  # a pair per draw: no branch on the parity of k
-        z = _mix64(key ^ ((counter + np.uint64(k // 2)) * np.uint64(_GOLDEN)))
-        out[k] = np.uint16(_round_bits(values[k], bf16, True,
-                                       np.float64(z >> np.uint64(40)) * 2.0 ** -24))
-        out[k + 1] = np.uint16(_round_bits(
-            values[k + 1], bf16, True,
-            np.float64((z >> np.uint64(16)) & np.uint64(0xFFFFFF)) * 2.0 ** -24))
-    if d % 2:
-        z = _mix64(key ^ ((counter + np.uint64(d // 2)) * np.uint64(_GOLDEN)))
-        out[d - 1] = np.uint16(_round_bits(values[d - 1], bf16, True,
-                                           np.float64(z >> np.uint64(40)) * 2.0 ** -24))
+    elif bf16:  # the format a constant
+        _store_stochastic(out, values, True, key, counter)
+    else:
+        _store_stochastic(out, values, False, key, counter)
 
 
 @_njit_inline

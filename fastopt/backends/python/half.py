@@ -129,6 +129,7 @@ def scatter_rows(values, rows, table):
 
 def round_values(x, u, out, bf16, stochastic):
     """``out = x`` rounded (:func:`round_reference`) with the given uniforms ``u``
-    (float64, ignored unless ``stochastic``), as bits: the rounding alone, for tests.
+    (float64, ignored unless ``stochastic``; the compiled twins take multiples of
+    2^-24, the stream's 24 random bits), as bits: the rounding alone, for tests.
     ``x``: float32 ``(n,)``; ``out``: uint16 ``(n,)``."""
     out[...] = round_reference(x, half_dtype(bf16), u if stochastic else None).view(np.uint16)
