@@ -856,11 +856,12 @@ def grad_address(g, like, n):
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _bad_array(a, dtype, n, write, name):
+def _bad_array(a, dtype, n, write, name, optional=False):
     """The ValueError (or TypeError) why ``a`` is not a 1-D C-contiguous aligned array
     of ``dtype`` and ``n`` elements (writeable if ``write``), or None: the checks and
-    messages of ``array_data`` (``csrc/_kernel_common.pxd``)."""
-    if a is None:
+    messages of ``array_data`` (``csrc/_kernel_common.pxd``; None is a TypeError unless
+    the array is an ``optional`` state)."""
+    if a is None and optional:
         return ValueError(f"{name} is None but the selected options use it")
     if not isinstance(a, np.ndarray):
         return TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
@@ -943,6 +944,10 @@ class Many:
             raise TypeError(f"{self.__name__}() takes {n} scalars and {len(self.switches)} "
                             f"switches after the {len(self.states)} state lists, got "
                             f"{len(args)}")
+        for name, x in zip(self.scalars, args[:n]):
+            if isinstance(x, (str, bytes, bytearray)):  # (float() would parse it)
+                raise TypeError(f"{self.__name__}(): {name} must be a real number, not "
+                                f"{type(x).__name__}")
         return tuple(float(x) for x in args[:n]) + tuple(bool(x) for x in args[n:])
 
     def check(self, params, grads, lists, rest, n_threads):
@@ -972,20 +977,20 @@ class Many:
         starts[0] = total = 0
         for i, p in enumerate(params):
             if p.ndim != 1:
-                raise ValueError(f"param must be 1-D, got {p.ndim} dimensions")
+                raise ValueError(f"params[{i}] must be 1-D, got {p.ndim} dimensions")
             if p.dtype not in _FLOATS:
-                raise TypeError(f"param must be float32 or float64, got {p.dtype}")
+                raise TypeError(f"params[{i}] must be float32 or float64, got {p.dtype}")
             if p.dtype != dtype:
                 raise ValueError(f"params[{i}] has dtype {p.dtype}, expected {dtype} like "
                                  f"params[0]")
             n = p.shape[0]
-            arrays = [(p, True, f"params[{i}]"), (grads[i], False, f"grads[{i}]")]
-            arrays += [(seq[i], True, f"{s}[{i}]") if u else None
-                       for s, seq, u in zip(self.states, lists, used)]
+            arrays = [(p, True, f"params[{i}]", False), (grads[i], False, f"grads[{i}]", False)]
+            arrays += [(seq[i], True, f"{s}[{i}]", c is not None) if u else None
+                       for s, seq, u, c in zip(self.states, lists, used, self.conditions)]
             for row, item in enumerate(arrays):
                 if item is None:
                     continue
-                error = _bad_array(item[0], dtype, n, item[1], item[2])
+                error = _bad_array(item[0], dtype, n, *item[1:])
                 if error is not None:
                     raise error
                 table[row, i] = address(item[0])
