@@ -529,7 +529,7 @@ cdef inline void* table_data(cnp.ndarray a, int typenum, cnp.npy_intp n0, cnp.np
 
 cdef inline bint _is_int(cnp.ndarray a, int itemsize) noexcept:
     return (cnp.PyArray_ISINTEGER(a) and cnp.PyArray_ISSIGNED(a)
-            and cnp.PyArray_ITEMSIZE(a) == itemsize)
+            and cnp.PyArray_ITEMSIZE(a) == itemsize and cnp.PyArray_ISNOTSWAPPED(a))
 
 
 cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
