@@ -215,3 +215,25 @@ def test_prepared_many_refuses_a_new_gradient_that_shares_memory_with_a_written_
     prepared(mine[0], grads, *mine[2:], *scalars, 2)
     many(theirs[0], [g.copy() for g in grads], *theirs[2:], *scalars, 2)
     assert_same(mine, theirs, "gradients sharing memory")
+
+
+def test_prepared_many_runs_an_entry_only_on_the_gradients_it_was_made_for():
+    """Two threads stepping through one prepared call: one's entry (made for the old
+    gradients) lands after the other checked new gradients.  The next call with the new
+    gradients must not run that entry on the old gradients' addresses (it compared the
+    gradients with the call's latest check, not with the entry's own)."""
+    many = kernel("numba", "sgd_many", "sgd")
+    options = next(iter(option_grid("sgd")))
+    prepared, mine, theirs, scalars = prepared_case(many, "sgd", options, np.float64,
+                                                    np.random.default_rng(41))
+    old = mine[1]
+    prepared(*mine, *scalars, 1)
+    stale = prepared.entry
+    new = [g * 3.0 for g in old]
+    prepared(mine[0], new, *mine[2:], *scalars, 1)
+    many(theirs[0], old, *theirs[2:], *scalars, 1)
+    many(theirs[0], new, *theirs[2:], *scalars, 1)
+    prepared.entry = stale  # (the other thread's assignment, late)
+    prepared(mine[0], new, *mine[2:], *scalars, 1)
+    many(theirs[0], new, *theirs[2:], *scalars, 1)
+    assert_same(mine, theirs, "a stale entry")

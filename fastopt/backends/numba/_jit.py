@@ -1110,8 +1110,9 @@ class _PreparedMany:
         entry = self.entry
         if (entry is not None and params is self.params and type(grads) is list
                 and len(args) == entry.n_args and len(grads) == entry.k
-                and all(map(_is, args, self.lists)) and all(map(_is, grads, self.checked[3]))
-                and _holds(params, args[:len(self.lists)], self.checked[5])
+                and all(map(_is, args, self.lists))
+                and all(map(_is, grads, entry.checked[3]))
+                and _holds(params, args[:len(self.lists)], entry.checked[5])
                 and entry.key_of(args) == entry.key and entry(args)):
             return None
         many = self.many
@@ -1147,9 +1148,10 @@ class _PreparedMany:
             checked = self.checked = ((ptrs[0], row) + ptrs[2:],
                                       *checked[1:3], list(grads), *checked[4:])
             self.entry = None
-        if self.entry is None:
-            self.entry = _ManyEntry.make(many, checked, like, args)
-        if self.entry is None or not self.entry(args):
+        entry = self.entry
+        if entry is None or entry.checked is not checked:
+            entry = self.entry = _ManyEntry.make(many, checked, like, args)
+        if entry is None or not entry(args):
             many.run(checked[0], checked[1], like, rest, n_threads)
         return None
 
@@ -1174,6 +1176,10 @@ class _ManyEntry:
         m, n_scalars = len(many.states), len(many.scalars)
         self.many, self.dtype = many, like.dtype
         self.ptrs, self.starts = ptrs, starts  # (kept alive: their addresses are in data)
+        # What it was made for (the arrays of its addresses kept alive; the caller compares
+        # a call's arrays with those, not with its own ``checked``, which a call on another
+        # thread may have renewed since).
+        self.checked = checked
         self.k, self.n_args = len(grads), len(args)
         self.total = int(starts[-1])
         self.data = struct.pack(f"{len(ptrs) + 2}q", *(a.ctypes.data for a in ptrs),
