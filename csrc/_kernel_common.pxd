@@ -121,9 +121,16 @@ cdef inline int check_threads(int n_threads) except -1:
     return 0
 
 
+cdef inline int native_type(cnp.ndarray a) noexcept:
+    """The typenum of ``a``'s dtype, or -1 (no type) if its byte order is not the
+    machine's: such an array has the typenum of its native twin, and the kernels would
+    read its bytes as native values.  Every dtype check of the kernels goes through it."""
+    return cnp.PyArray_TYPE(a) if cnp.PyArray_ISNOTSWAPPED(a) else -1
+
+
 cdef inline cnp.npy_intp param_size(cnp.ndarray param) except -1:
     """Length of ``param``, which must be 1-D float32 or float64."""
-    cdef int typenum = cnp.PyArray_TYPE(param)
+    cdef int typenum = native_type(param)
     if cnp.PyArray_NDIM(param) != 1:
         raise ValueError(f"param must be 1-D, got {cnp.PyArray_NDIM(param)} dimensions")
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
@@ -135,7 +142,7 @@ cdef inline void* array_data(cnp.ndarray a, int typenum, cnp.npy_intp n, int req
                              str name) except? NULL:
     """Data pointer of ``a`` after checking that it is 1-D, of ``typenum``, of length ``n``,
     C-contiguous and aligned (and writeable if ``req`` says so); ValueError otherwise."""
-    if (a is not None and cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == 1
+    if (a is not None and native_type(a) == typenum and cnp.PyArray_NDIM(a) == 1
             and cnp.PyArray_DIM(a, 0) == n and (cnp.PyArray_FLAGS(a) & req) == req):
         return cnp.PyArray_DATA(a)
     bad_array(a, typenum, n, req, name)
@@ -148,7 +155,7 @@ cdef inline int bad_array(cnp.ndarray a, int typenum, cnp.npy_intp n, int req,
     if a is None:
         raise ValueError(f"{name} is None but the selected options use it")
     want = cnp.PyArray_DescrFromType(typenum)
-    if cnp.PyArray_TYPE(a) != typenum:
+    if native_type(a) != typenum:
         raise ValueError(f"{name} has dtype {(<object>a).dtype}, expected {want} like param")
     if check_shape and (cnp.PyArray_NDIM(a) != 1 or cnp.PyArray_DIM(a, 0) != n):
         raise ValueError(f"{name} has shape {(<object>a).shape}, expected ({n},) like param")
@@ -508,11 +515,11 @@ cdef inline void sparse_step(Sparse* sp, rows_fn update, const void* args,
 cdef inline void* table_data(cnp.ndarray a, int typenum, cnp.npy_intp n0, cnp.npy_intp n1,
                              int req, str name) except? NULL:
     """Like ``array_data`` for a 2-D ``(n0, n1)`` array (a table, its state, the values)."""
-    if (a is not None and cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_NDIM(a) == 2
+    if (a is not None and native_type(a) == typenum and cnp.PyArray_NDIM(a) == 2
             and cnp.PyArray_DIM(a, 0) == n0 and cnp.PyArray_DIM(a, 1) == n1
             and (cnp.PyArray_FLAGS(a) & req) == req):
         return cnp.PyArray_DATA(a)
-    if (a is not None and cnp.PyArray_TYPE(a) == typenum and (cnp.PyArray_NDIM(a) != 2
+    if (a is not None and native_type(a) == typenum and (cnp.PyArray_NDIM(a) != 2
             or cnp.PyArray_DIM(a, 0) != n0 or cnp.PyArray_DIM(a, 1) != n1)):
         raise ValueError(f"{name} has shape {(<object>a).shape}, expected ({n0}, {n1})")
     bad_array(a, typenum, cnp.PyArray_DIM(a, 0) if a is not None else 0, req, name,
@@ -522,14 +529,14 @@ cdef inline void* table_data(cnp.ndarray a, int typenum, cnp.npy_intp n0, cnp.np
 
 cdef inline bint _is_int(cnp.ndarray a, int itemsize) noexcept:
     return (cnp.PyArray_ISINTEGER(a) and cnp.PyArray_ISSIGNED(a)
-            and cnp.PyArray_ITEMSIZE(a) == itemsize)
+            and cnp.PyArray_ITEMSIZE(a) == itemsize and cnp.PyArray_ISNOTSWAPPED(a))
 
 
 cdef inline int sparse_args(Sparse* sp, cnp.ndarray param, cnp.ndarray indices,
                             cnp.ndarray values, cnp.ndarray slots, cnp.ndarray rows,
                             cnp.ndarray coalesced, int n_threads) except -1:
     """Check the arguments every sparse kernel shares and fill ``sp``; returns param's dtype."""
-    cdef int typenum = cnp.PyArray_TYPE(param)
+    cdef int typenum = native_type(param)
     cdef cnp.npy_intp k, d, n_rows
     check_threads(n_threads)
     if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:

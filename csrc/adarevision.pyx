@@ -7,7 +7,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, fmax_nan, fsqrt, param_size, run_range)
+                             chunk_size, fmax_nan, fsqrt, param_size, native_type, run_range)
 
 cnp.import_array()
 
@@ -69,7 +69,7 @@ def adarevision(cnp.ndarray param not None, cnp.ndarray grad not None,
     :func:`fastopt.backends.python.adarevision.adarevision`."""
     cdef Args a
     a.n = param_size(param)
-    a.typenum = cnp.PyArray_TYPE(param)
+    a.typenum = native_type(param)
     check_threads(n_threads)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.grad = array_data(grad, a.typenum, a.n, REQ_READ, "grad")

@@ -7,7 +7,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size, run_range)
+                             chunk_size, param_size, native_type, run_range)
 
 cnp.import_array()
 
@@ -65,7 +65,7 @@ cdef void _any(const Args* a) noexcept nogil:
 
 cdef object _call(Args* a, cnp.ndarray avg, cnp.ndarray param, int n_threads):
     a.n = param_size(avg)
-    a.typenum = cnp.PyArray_TYPE(avg)
+    a.typenum = native_type(avg)
     check_threads(n_threads)
     a.n_threads = n_threads
     a.avg = array_data(avg, a.typenum, a.n, REQ_WRITE, "avg")

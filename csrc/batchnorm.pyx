@@ -11,7 +11,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, fsqrt, run_range)
+                             chunk_size, fsqrt, native_type, run_range)
 
 cnp.import_array()
 
@@ -172,7 +172,7 @@ cdef int _execute(int which, Args* a) except -1:
 cdef int _input(Args* a, cnp.ndarray x, str name, int n_threads) except -1:
     """Set ``a.rows``, ``a.d``, ``a.typenum`` from the 2-D input ``x`` (at least one row)."""
     check_threads(n_threads)
-    a.typenum = cnp.PyArray_TYPE(x)
+    a.typenum = native_type(x)
     if a.typenum != cnp.NPY_FLOAT and a.typenum != cnp.NPY_DOUBLE:
         raise TypeError(f"{name} must be float32 or float64, got {(<object>x).dtype}")
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_DIM(x, 0) < 1:
@@ -186,7 +186,7 @@ cdef int _input(Args* a, cnp.ndarray x, str name, int n_threads) except -1:
 
 cdef void* _matrix(cnp.ndarray m, const Args* a, int req, str name) except? NULL:
     """Data of a ``(rows, d)`` C-contiguous array of the input's dtype."""
-    if (m is not None and cnp.PyArray_TYPE(m) == a.typenum and cnp.PyArray_NDIM(m) == 2
+    if (m is not None and native_type(m) == a.typenum and cnp.PyArray_NDIM(m) == 2
             and cnp.PyArray_DIM(m, 0) == a.rows and cnp.PyArray_DIM(m, 1) == a.d
             and (cnp.PyArray_FLAGS(m) & req) == req):
         return cnp.PyArray_DATA(m)

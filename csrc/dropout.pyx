@@ -8,7 +8,7 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, run_range)
+                             chunk_size, native_type, run_range)
 
 cnp.import_array()
 
@@ -63,7 +63,7 @@ def dropout_apply(cnp.ndarray x not None, cnp.ndarray mask not None, double scal
     ``mask`` is a 1-D contiguous bool (or uint8) array of the length of ``x``.
     """
     cdef Args a
-    a.typenum = cnp.PyArray_TYPE(x)
+    a.typenum = native_type(x)
     if a.typenum != cnp.NPY_FLOAT and a.typenum != cnp.NPY_DOUBLE:
         raise TypeError(f"x must be float32 or float64, got {(<object>x).dtype}")
     if cnp.PyArray_NDIM(x) != 1:

@@ -6,7 +6,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size, run_range)
+                             chunk_size, param_size, native_type, run_range)
 
 cnp.import_array()
 
@@ -52,7 +52,7 @@ def easgd(cnp.ndarray param not None, cnp.ndarray center not None, cnp.ndarray d
     """The elastic update, in place: see :func:`fastopt.backends.python.easgd.easgd`."""
     cdef Args a
     a.n = param_size(param)
-    a.typenum = cnp.PyArray_TYPE(param)
+    a.typenum = native_type(param)
     check_threads(n_threads)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.center = array_data(center, a.typenum, a.n, REQ_READ, "center")

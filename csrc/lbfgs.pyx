@@ -9,7 +9,7 @@ from cython cimport floating
 from libc.stdlib cimport malloc, free
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, check_threads,
-                             chunk_size, param_size, run_range)
+                             chunk_size, param_size, native_type, run_range)
 
 cnp.import_array()
 
@@ -110,7 +110,7 @@ cdef double _blocked(floating* y, const floating* x, const floating* z, floating
 
 cdef int _prepare(Args* a, cnp.ndarray y, int n_threads, bint blocked) except -1:
     a.n = param_size(y)
-    a.typenum = cnp.PyArray_TYPE(y)
+    a.typenum = native_type(y)
     check_threads(n_threads)
     a.n_threads = n_threads
     a.partial = NULL

@@ -7,7 +7,8 @@ cimport numpy as cnp
 from cython cimport floating
 
 from _kernel_common cimport (NOGIL_MIN, REQ_READ, REQ_WRITE, array_data, as_dtype,
-                             check_threads, chunk_size, param_size, rows_chunk, run_range)
+                             check_threads, chunk_size, native_type, param_size, rows_chunk,
+                             run_range)
 
 cnp.import_array()
 
@@ -47,7 +48,7 @@ def weight_decay(cnp.ndarray param not None, double decay_factor, int n_threads)
     :func:`fastopt.backends.python.regularization.weight_decay`."""
     cdef Args a
     a.n = param_size(param)
-    a.typenum = cnp.PyArray_TYPE(param)
+    a.typenum = native_type(param)
     check_threads(n_threads)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.factor = decay_factor
@@ -108,7 +109,7 @@ def soft_threshold(cnp.ndarray param not None, double threshold, double divisor,
     :func:`fastopt.backends.python.regularization.soft_threshold`."""
     cdef Args a
     a.n = param_size(param)
-    a.typenum = cnp.PyArray_TYPE(param)
+    a.typenum = native_type(param)
     check_threads(n_threads)
     a.param = array_data(param, a.typenum, a.n, REQ_WRITE, "param")
     a.factor = threshold
@@ -167,7 +168,7 @@ def soft_threshold_rows(cnp.ndarray param not None, cnp.ndarray rows not None,
     cdef cnp.npy_intp n_rows, j
     cdef const cnp.npy_int64* r
     check_threads(n_threads)
-    a.typenum = cnp.PyArray_TYPE(param)
+    a.typenum = native_type(param)
     if a.typenum != cnp.NPY_FLOAT and a.typenum != cnp.NPY_DOUBLE:
         raise TypeError(f"param must be float32 or float64, got {(<object>param).dtype}")
     if (cnp.PyArray_NDIM(param) != 2
@@ -176,7 +177,7 @@ def soft_threshold_rows(cnp.ndarray param not None, cnp.ndarray rows not None,
                          f"{(<object>param).shape}")
     n_rows = cnp.PyArray_DIM(param, 0)
     a.d = cnp.PyArray_DIM(param, 1)
-    if (cnp.PyArray_TYPE(rows) != cnp.NPY_INT64 or cnp.PyArray_NDIM(rows) != 1
+    if (native_type(rows) != cnp.NPY_INT64 or cnp.PyArray_NDIM(rows) != 1
             or (cnp.PyArray_FLAGS(rows) & REQ_READ) != REQ_READ):
         raise ValueError(f"rows must be a 1-D contiguous int64 array, got "
                          f"{(<object>rows).dtype} of shape {(<object>rows).shape}")

@@ -39,7 +39,8 @@ bits of one kernel call per array.  The optimizer uses it for a group of separat
 at the same step.  The numba one (``fastopt.backends.numba._jit.Many``) puts the arrays'
 addresses in an int64 table that one compiled function walks in chunks on fastopt's
 pool; its ``prepare(params, *state_lists)`` gives the call the optimizer's plan replays
-(the table kept, only the gradients' addresses checked and renewed).
+(the table kept while the lists hold the same arrays; new gradients checked, their
+addresses renewed).
 
 Whole-array kernels
 -------------------

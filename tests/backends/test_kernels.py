@@ -242,6 +242,28 @@ def test_kernels_refuse_fewer_than_one_thread_before_writing(backend, algorithm)
             assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(arrays, before))
 
 
+@pytest.mark.parametrize("backend", ["cython", "cython-baseline"])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_cython_kernels_refuse_another_byte_order_before_writing(backend, algorithm):
+    """A byte-swapped array has the typenum of its native twin: the Cython kernels took
+    its bytes as native floats (silently wrong values); they refuse it as another dtype,
+    as numba's ``_many`` and the optimizer do."""
+    fast = kernel(backend, algorithm)
+    rng = np.random.default_rng(stable_seed("byte order", algorithm))
+    options = next(iter(option_grid(algorithm)))
+    arrays, scalars = make_case(algorithm, options, 5, np.float64, rng)
+    before = [a.copy() for a in arrays]
+    swapped = list(arrays)
+    swapped[0] = arrays[0].astype(">f8")
+    with pytest.raises(TypeError, match="param must be float32 or float64, got >f8"):
+        fast(*swapped, *scalars, 1)
+    swapped = list(arrays)
+    swapped[1] = arrays[1].astype(">f8")
+    with pytest.raises(ValueError, match="grad has dtype >f8, expected float64"):
+        fast(*swapped, *scalars, 1)
+    assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(arrays, before))
+
+
 def test_prepared_call_takes_any_int_thread_count():
     """``PreparedCall`` compares ``n_threads`` with 1 as a Python int (no C ``long`` cast
     that raised OverflowError): a count beyond a C long reaches the kernel's own path."""
@@ -467,6 +489,10 @@ def test_adafactor_kernel_refuses_bad_arrays(backend):
         k(p.astype(np.float16), g.astype(np.float16), rv, cv, e, *scalars)
     with pytest.raises(ValueError, match="n_threads"):
         k(p, g, rv, cv, e, *scalars[:-1], 0)
+    with pytest.raises(TypeError, match="param must be float32 or float64, got >f8"):
+        k(p.astype(">f8"), g, rv, cv, e, *scalars)
+    with pytest.raises(ValueError, match="row_var has dtype >f8"):
+        k(p, g, rv.astype(">f8"), cv, e, *scalars)
     assert np.all(p == 1) and np.all(rv == 1) and np.all(cv == 1)
 
 

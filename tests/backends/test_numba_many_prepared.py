@@ -160,3 +160,80 @@ def test_without_a_c_function_the_prepared_many_runs_the_full_walk(without, monk
     warned = [w for w in caught if "no C function" in str(w.message)]
     # (once for the function on one thread, once for the one on the pool)
     assert len(warned) == ((1 + bool(_jit.POOL_RUN)) if without == "c function" else 0)
+
+
+def test_prepared_many_follows_the_arrays_its_lists_hold_now():
+    """An entry of ``params`` or of a state list replaced (the old array freed), or an
+    array appended to every list, after steps from C: the next call steps the arrays the
+    lists hold now, as the full call does (the kept table pointed at the old arrays: it
+    wrote to freed memory, and skipped the appended arrays)."""
+    many = kernel("numba", "adam_many", "adam")
+    options = dict(amsgrad=True, weight_decay=False, decoupled=False, maximize=False)
+    rng = np.random.default_rng(31)
+    prepared, mine, theirs, scalars = prepared_case(many, "adam", options, np.float64, rng)
+    for n_threads in (1, 2):
+        prepared(*mine, *scalars, n_threads)
+        many(*theirs, *scalars, n_threads)
+    for where in (0, 3, 4):  # params[2], exp_avg_sq[2], max_exp_avg_sq[2]
+        fresh = rng.standard_normal(SIZES[2])
+        mine[where][2], theirs[where][2] = fresh, fresh.copy()
+        for n_threads in (1, 2):
+            prepared(*mine, *scalars, n_threads)
+            many(*theirs, *scalars, n_threads)
+        assert_same(mine, theirs, f"argument {where} replaced")
+    extra, _ = make_case("adam", options, 5, np.float64, rng)
+    for column, column_theirs, a in zip(mine, theirs, extra):
+        column.append(a)
+        column_theirs.append(a.copy())
+    for n_threads in (1, 2):
+        prepared(*mine, *scalars, n_threads)
+        many(*theirs, *scalars, n_threads)
+    assert_same(mine, theirs, "an array appended")
+
+
+def test_prepared_many_refuses_a_new_gradient_that_shares_memory_with_a_written_array():
+    """A new gradient object that overlaps a parameter or a used state of the call (after
+    steps from C) is refused as the full call refuses it, before anything is written."""
+    many = kernel("numba", "adam_many", "adam")
+    options = dict(amsgrad=False, weight_decay=False, decoupled=False, maximize=False)
+    prepared, mine, _, scalars = prepared_case(many, "adam", options, np.float32,
+                                               np.random.default_rng(37))
+    for n_threads in (1, 2):
+        prepared(*mine, *scalars, n_threads)
+    before = copied(mine)
+    for where, name in ((0, r"params\[2\]"), (2, r"exp_avg\[2\]")):
+        grads = list(mine[1])
+        grads[2] = mine[where][2]
+        with pytest.raises(ValueError, match=rf"{name} shares memory with grads\[2\]|"
+                                             rf"grads\[2\] shares memory with {name}"):
+            prepared(mine[0], grads, *mine[2:], *scalars, 2)
+        assert_same(mine, before, f"refused call wrote ({name})")
+    grads = list(mine[1])
+    shared = np.concatenate([mine[1][3], mine[1][4][1:]])  # 40 + 2 elements
+    grads[3], grads[4] = shared[:40], shared[39:]  # gradients may share memory
+    theirs = copied(mine)
+    prepared(mine[0], grads, *mine[2:], *scalars, 2)
+    many(theirs[0], [g.copy() for g in grads], *theirs[2:], *scalars, 2)
+    assert_same(mine, theirs, "gradients sharing memory")
+
+
+def test_prepared_many_runs_an_entry_only_on_the_gradients_it_was_made_for():
+    """Two threads stepping through one prepared call: one's entry (made for the old
+    gradients) lands after the other checked new gradients.  The next call with the new
+    gradients must not run that entry on the old gradients' addresses (it compared the
+    gradients with the call's latest check, not with the entry's own)."""
+    many = kernel("numba", "sgd_many", "sgd")
+    options = next(iter(option_grid("sgd")))
+    prepared, mine, theirs, scalars = prepared_case(many, "sgd", options, np.float64,
+                                                    np.random.default_rng(41))
+    old = mine[1]
+    prepared(*mine, *scalars, 1)
+    stale = prepared.entry
+    new = [g * 3.0 for g in old]
+    prepared(mine[0], new, *mine[2:], *scalars, 1)
+    many(theirs[0], old, *theirs[2:], *scalars, 1)
+    many(theirs[0], new, *theirs[2:], *scalars, 1)
+    prepared.entry = stale  # (the other thread's assignment, late)
+    prepared(mine[0], new, *mine[2:], *scalars, 1)
+    many(theirs[0], new, *theirs[2:], *scalars, 1)
+    assert_same(mine, theirs, "a stale entry")

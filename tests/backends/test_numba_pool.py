@@ -218,3 +218,29 @@ def test_adafactor_compiles_one_step_per_dtype(monkeypatch):
         arrays = [[t for t in sig if isinstance(t, types.Array)] for sig in fn.signatures]
         assert all(t.ndim == 1 for a in arrays for t in a), fn.signatures
         assert len({a[0].dtype for a in arrays}) == len(arrays), fn.signatures
+
+
+@pytest.mark.parametrize("shape", [(300, 57), (2, 40, 33), (3 * 4096 + 5,)],
+                         ids=["matrix", "batched", "vector"])
+def test_adafactor_never_writes_the_gradient_it_types_as_writeable(shape):
+    # The compiled step takes the read-only gradient typed as writeable (the intrinsic
+    # adafactor_read_only_as_writeable): a gradient in an immutable buffer (a bytes
+    # object's) keeps its bytes, on one thread and on several, and the step is the
+    # reference's.
+    require("numba")
+    from kernel_cases import make_adafactor_case
+    fast, reference = kernel("numba", "adafactor"), kernel("python", "adafactor")
+    rng = np.random.default_rng(stable_seed("read-only gradient", "adafactor", shape))
+    arrays, scalars = make_adafactor_case({"maximize": True}, shape, np.float32, rng)
+    frozen = arrays[1].tobytes()
+    grad = np.frombuffer(frozen, np.float32).reshape(shape)
+    want = [a.copy() for a in arrays]
+    reference(*want, *scalars, 1)
+    for n_threads in (1, 3):
+        got = [a.copy() for a in arrays]
+        got[1] = grad
+        fast(*got, *scalars, n_threads)
+        assert grad.tobytes() == frozen, n_threads
+        for a, b in zip(got, want):
+            assert np.array_equal(bits(a), bits(b)), n_threads
+    assert not grad.flags.writeable

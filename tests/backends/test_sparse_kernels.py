@@ -234,3 +234,24 @@ def test_workspace_larger_than_the_batch_is_fine(backend):
     slots, rows, coalesced = workspace(100, 5, np.float32)  # room for 100 rows
     fast(param, indices, values, *state, *scalars, slots, rows, coalesced, 2)
     assert np.array_equal(bits(param), bits(want_p)) and np.all(slots == -1)
+
+
+def test_cython_sparse_kernels_refuse_another_byte_order():
+    """Byte-swapped indices (read as native int64: other rows) and a byte-swapped 2-D
+    ``param`` of the lazy L1 step (read as native floats) are refused before any write."""
+    require("cython")
+    param, state_sum = np.zeros((10, 2)), np.zeros((10, 2))
+    slots = np.full(10, -1, np.int64)
+    with pytest.raises(ValueError, match="indices must be 1-D contiguous int32 or int64, "
+                                         "got >i8"):
+        _dispatch.kernel("cython", "adagrad_sparse")(
+            param, np.array([1, 2], ">i8"), np.ones((2, 2)), state_sum, 0.1, 0.0, 1e-10,
+            False, slots, np.empty(2, np.int64), np.empty((2, 2)), 1)
+    assert not param.any() and not state_sum.any() and np.all(slots == -1)
+    soft = _dispatch.kernel("cython", "soft_threshold_rows", "regularization")
+    swapped = np.ones((4, 2), ">f8")
+    with pytest.raises(TypeError, match="param must be float32 or float64, got >f8"):
+        soft(swapped, np.array([0, 1]), np.zeros(4), 0.5, 1)
+    with pytest.raises(ValueError, match="rows must be a 1-D contiguous int64 array, got >i8"):
+        soft(np.ones((4, 2)), np.array([0, 1], ">i8"), np.zeros(4), 0.5, 1)
+    assert np.all(swapped == 1)

@@ -88,9 +88,35 @@ def test_many_refuses_bad_arrays_before_writing(backend):
     with pytest.raises(TypeError, match=r"grads\[0\]"):
         many(*bad, *scalars, 2)
     bad = [list(c) for c in arrays]
-    bad[0][0] = np.zeros((5, 1), np.float32)
-    with pytest.raises(ValueError, match="param must be 1-D"):
+    bad[0][1] = np.zeros((6, 1), np.float32)
+    with pytest.raises(ValueError, match=r"params\[1\] must be 1-D, got 2 dimensions"):
         many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[0][1] = bad[0][1].astype(np.float16)
+    with pytest.raises(TypeError, match=r"params\[1\] must be float32 or float64, got float16"):
+        many(*bad, *scalars, 2)
+    # Another byte order: the same typenum in C, other bytes (the Cython kernels read them
+    # as native floats).
+    bad = [list(c) for c in arrays]
+    bad[0][0] = bad[0][0].astype(">f4")
+    with pytest.raises(TypeError, match=r"params\[0\] must be float32 or float64, got >f4"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[1][1] = bad[1][1].astype(">f4")
+    with pytest.raises(ValueError, match=r"grads\[1\] has dtype >f4, expected float32"):
+        many(*bad, *scalars, 2)
+    # None where an array is required (the message for an optional state the options use
+    # said "is None but the selected options use it").
+    bad = [list(c) for c in arrays]
+    bad[1][2] = None
+    with pytest.raises(TypeError, match=r"grads\[2\] must be a NumPy array, got NoneType"):
+        many(*bad, *scalars, 2)
+    bad = [list(c) for c in arrays]
+    bad[3][0] = None
+    with pytest.raises(TypeError, match=r"exp_avg_sq\[0\] must be a NumPy array, got NoneType"):
+        many(*bad, *scalars, 2)
+    with pytest.raises(TypeError, match="real number"):  # a string is not a scalar
+        many(*arrays, *(str(scalars[0]),) + scalars[1:], 2)
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
         many(*arrays, *scalars, 0)
     # Aliasing: a written array sharing memory with any other array of the call.

@@ -113,6 +113,7 @@ count.  Without the Cython extension (or with ``FASTOPT_NUMBA_POOL=0``), the ``p
 functions run as before.
 """
 import ctypes
+import itertools
 import operator
 import os
 import struct
@@ -1070,11 +1071,12 @@ def grad_address(g, like, n):
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _bad_array(a, dtype, n, write, name):
+def _bad_array(a, dtype, n, write, name, optional=False):
     """The ValueError (or TypeError) why ``a`` is not a 1-D C-contiguous aligned array
     of ``dtype`` and ``n`` elements (writeable if ``write``), or None: the checks and
-    messages of ``array_data`` (``csrc/_kernel_common.pxd``)."""
-    if a is None:
+    messages of ``array_data`` (``csrc/_kernel_common.pxd``; None is a TypeError unless
+    the array is an ``optional`` state)."""
+    if a is None and optional:
         return ValueError(f"{name} is None but the selected options use it")
     if not isinstance(a, np.ndarray):
         return TypeError(f"{name} must be a NumPy array, got {type(a).__name__}")
@@ -1157,6 +1159,10 @@ class Many:
             raise TypeError(f"{self.__name__}() takes {n} scalars and {len(self.switches)} "
                             f"switches after the {len(self.states)} state lists, got "
                             f"{len(args)}")
+        for name, x in zip(self.scalars, args[:n]):
+            if isinstance(x, (str, bytes, bytearray)):  # (float() would parse it)
+                raise TypeError(f"{self.__name__}(): {name} must be a real number, not "
+                                f"{type(x).__name__}")
         return tuple(float(x) for x in args[:n]) + tuple(bool(x) for x in args[n:])
 
     def check(self, params, grads, lists, rest, n_threads):
@@ -1186,20 +1192,20 @@ class Many:
         starts[0] = total = 0
         for i, p in enumerate(params):
             if p.ndim != 1:
-                raise ValueError(f"param must be 1-D, got {p.ndim} dimensions")
+                raise ValueError(f"params[{i}] must be 1-D, got {p.ndim} dimensions")
             if p.dtype not in _FLOATS:
-                raise TypeError(f"param must be float32 or float64, got {p.dtype}")
+                raise TypeError(f"params[{i}] must be float32 or float64, got {p.dtype}")
             if p.dtype != dtype:
                 raise ValueError(f"params[{i}] has dtype {p.dtype}, expected {dtype} like "
                                  f"params[0]")
             n = p.shape[0]
-            arrays = [(p, True, f"params[{i}]"), (grads[i], False, f"grads[{i}]")]
-            arrays += [(seq[i], True, f"{s}[{i}]") if u else None
-                       for s, seq, u in zip(self.states, lists, used)]
+            arrays = [(p, True, f"params[{i}]", False), (grads[i], False, f"grads[{i}]", False)]
+            arrays += [(seq[i], True, f"{s}[{i}]", c is not None) if u else None
+                       for s, seq, u, c in zip(self.states, lists, used, self.conditions)]
             for row, item in enumerate(arrays):
                 if item is None:
                     continue
-                error = _bad_array(item[0], dtype, n, item[1], item[2])
+                error = _bad_array(item[0], dtype, n, *item[1:])
                 if error is not None:
                     raise error
                 table[row, i] = address(item[0])
@@ -1253,39 +1259,75 @@ class Many:
     def prepare(self, params, *lists):
         """A callable with this signature for stepping the same arrays again (the
         optimizer's replayed steps): the arrays other than the gradients are checked
-        at its first call and their addresses kept; at each call the gradients get the
-        checks again if they are other objects (and the lists must be the same objects,
-        the options use the same states), else it runs the full call.  The walk then
-        runs from C, without numba's dispatcher (see :class:`_PreparedMany`)."""
+        at its first call and their addresses kept (with references to them); at each
+        call the gradients get the checks again if they are other objects (and the lists
+        must be the same objects, the options use the same states), else it runs the
+        full call; lists that hold other arrays than those checked are checked again in
+        full.  The walk then runs from C, without numba's dispatcher (see
+        :class:`_PreparedMany`)."""
         return _PreparedMany(self, params, lists)
 
 
 _is = operator.is_
 
 
+def _holds(params, lists, held):
+    """Whether ``params`` and the state ``lists`` hold the arrays ``held`` (their lengths,
+    the arrays in order) still: an entry replaced, added or removed since leaves a table
+    of addresses that no longer describes them."""
+    return (tuple(map(len, (params,) + lists)) == held[0]
+            and all(map(_is, itertools.chain(params, *lists), held[1])))
+
+
+def _written_spans(table, starts, itemsize, used):
+    """``(lows, highs, nbytes)`` of a checked table: the memory ranges ``[lows[j],
+    highs[j])`` of its non-empty written arrays (parameters, used states), sorted (they are
+    disjoint: checked), and each array's size in bytes (int64 arrays)."""
+    nbytes = np.diff(starts) * itemsize
+    rows = [r for r in range(table.shape[0]) if r != 1 and (r == 0 or used[r - 2])]
+    lows = table[rows][:, nbytes > 0].ravel()
+    highs = (table[rows] + nbytes)[:, nbytes > 0].ravel()
+    order = np.argsort(lows, kind="stable")
+    return lows[order], highs[order], nbytes
+
+
+def _overlaps(addresses, lows, highs, nbytes):
+    """Whether an array of ``nbytes[i]`` bytes at ``addresses[i]`` (one per array of the
+    call: the new gradients) shares memory with a written array (see
+    :func:`_written_spans`)."""
+    j = np.searchsorted(lows, addresses + nbytes) - 1  # the last range starting before its end
+    return bool(np.any((j >= 0) & (highs[j] > addresses) & (nbytes > 0))) if lows.size else False
+
+
 class _PreparedMany:
     """:meth:`Many.prepare`'s callable.
 
-    Its first call (and any call after the gradients or the options changed) checks as
-    before and keeps the checked table; with it, an entry to the C functions that run
+    Its first call (and any call after the gradients, the options or the arrays the
+    lists hold changed) checks as before and keeps the checked table, with references to
+    the arrays whose addresses it holds; with it, an entry to the C functions that run
     the walk on these addresses (:func:`c_function` on the separate-arrays layout,
     compiled into ``<rule>_address``'s library and cached with it, called through
-    ``ctypes`` with the GIL released): the next calls with the same lists, the same
-    gradient objects and the same options pack the scalars and switches and call that
-    function, on one thread or on fastopt's pool, without numba's dispatcher (which types
-    and unboxes the table's rows and the scalars at every call) or any per-array Python.
-    The same compiled walk on the same addresses: the same bits."""
+    ``ctypes`` with the GIL released): the next calls with the same lists holding the
+    same arrays, the same gradient objects and the same options pack the scalars and
+    switches and call that function, on one thread or on fastopt's pool, without numba's
+    dispatcher (which types and unboxes the table's rows and the scalars at every call)
+    or any per-array Python but the identity checks.  New gradient objects get the
+    checks of the full call (layout, and no memory shared with a written array).  The
+    same compiled walk on the same addresses: the same bits."""
 
     def __init__(self, many, params, lists):
         self.many, self.params, self.lists = many, params, lists
-        self.checked = None  # (ptrs, starts, used, grads seen, sizes)
+        # (ptrs, starts, used, grads seen, sizes, arrays held, written spans)
+        self.checked = None
         self.entry = None    # the _ManyEntry for self.checked (None: none)
 
     def __call__(self, params, grads, *args):
         entry = self.entry
         if (entry is not None and params is self.params and type(grads) is list
                 and len(args) == entry.n_args and len(grads) == entry.k
-                and all(map(_is, args, self.lists)) and all(map(_is, grads, self.checked[3]))
+                and all(map(_is, args, self.lists))
+                and all(map(_is, grads, entry.checked[3]))
+                and _holds(params, args[:len(self.lists)], entry.checked[5])
                 and entry.key_of(args) == entry.key and entry(args)):
             return None
         many = self.many
@@ -1297,10 +1339,14 @@ class _PreparedMany:
         rest, n_threads = many._rest(args[m:-1]), args[-1]
         like = params[0]
         checked = self.checked
-        if checked is None or many._used(like.dtype, rest) != checked[2]:
+        if (checked is None or not _holds(params, args[:m], checked[5])
+                or many._used(like.dtype, rest) != checked[2]):
             table, starts, used = many.check(params, grads, list(args[:m]), rest, n_threads)
+            held = (tuple(map(len, (params,) + args[:m])),
+                    tuple(itertools.chain(params, *args[:m])))
             checked = self.checked = (tuple(table), starts, used, list(grads),
-                                      np.diff(starts).tolist())
+                                      np.diff(starts).tolist(), held,
+                                      _written_spans(table, starts, like.itemsize, used))
             self.entry = None
         elif n_threads < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads}")
@@ -1310,15 +1356,17 @@ class _PreparedMany:
                 if type(g) is not np.ndarray:
                     return many(params, grads, *args)
                 row.append(grad_address(g, like, n))
-            if min(row) < 0:
+            row = np.array(row, np.int64)
+            if row.min() < 0 or _overlaps(row, *checked[6]):
                 return many(params, grads, *args)  # (which says what is wrong)
             ptrs = checked[0]
-            checked = self.checked = ((ptrs[0], np.array(row, np.int64)) + ptrs[2:],
-                                      checked[1], checked[2], list(grads), checked[4])
+            checked = self.checked = ((ptrs[0], row) + ptrs[2:],
+                                      *checked[1:3], list(grads), *checked[4:])
             self.entry = None
-        if self.entry is None:
-            self.entry = _ManyEntry.make(many, checked, like, args)
-        if self.entry is None or not self.entry(args):
+        entry = self.entry
+        if entry is None or entry.checked is not checked:
+            entry = self.entry = _ManyEntry.make(many, checked, like, args)
+        if entry is None or not entry(args):
             many.run(checked[0], checked[1], like, rest, n_threads)
         return None
 
@@ -1339,10 +1387,14 @@ class _ManyEntry:
     functions = {}
 
     def __init__(self, many, checked, like, args):
-        ptrs, starts, used, grads, _ = checked
+        ptrs, starts, used, grads = checked[:4]
         m, n_scalars = len(many.states), len(many.scalars)
         self.many, self.dtype = many, like.dtype
         self.ptrs, self.starts = ptrs, starts  # (kept alive: their addresses are in data)
+        # What it was made for (the arrays of its addresses kept alive; the caller compares
+        # a call's arrays with those, not with its own ``checked``, which a call on another
+        # thread may have renewed since).
+        self.checked = checked
         self.k, self.n_args = len(grads), len(args)
         self.total = int(starts[-1])
         self.data = struct.pack(f"{len(ptrs) + 2}q", *(a.ctypes.data for a in ptrs),
