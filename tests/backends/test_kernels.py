@@ -74,7 +74,7 @@ def streaming():
 
     def set_min(backend, algorithm, nbytes):
         if backend == "numba":
-            changed.append((_jit.set_stream_min_bytes, (_jit.set_stream_min_bytes(nbytes),)))
+            changed.append((_jit.set_streaming, _jit.set_streaming(nbytes)))
             return _jit
         module = sys.modules[kernel(backend, algorithm).__module__]
         if not hasattr(module, "_set_streaming"):
@@ -111,8 +111,7 @@ def test_long_ranges_stream_by_default(streaming, backend, algorithm):
     tail) streams, and the bits are the reference's."""
     module = streaming(backend, algorithm, STREAM_MIN_BYTES)
     if backend == "numba":
-        assert (_jit.STREAM_MIN_BYTES, _jit.STREAM_BLOCK_BYTES, _jit.STREAM_AHEAD_BYTES) == (
-            STREAM_MIN_BYTES, 256, 4096)
+        assert _jit.set_streaming() == (STREAM_MIN_BYTES, 256, 4096)
     else:
         assert module._set_streaming(STREAM_MIN_BYTES) == (STREAM_MIN_BYTES, 256, 1024)
     rng = np.random.default_rng(stable_seed("stream", algorithm))
@@ -130,13 +129,13 @@ def test_streaming_settings_are_checked(streaming):
     assert module._set_streaming(0, 128, 0) == (STREAM_MIN_BYTES, 256, 1024)
 
 
-def test_numba_streaming_threshold_is_checked(streaming):
+def test_numba_streaming_settings_are_checked(streaming):
     streaming("numba", "adam", STREAM_MIN_BYTES)
-    for bad in (-1, 1.5, True, None):
-        with pytest.raises(ValueError, match="min_bytes must be an int >= 0"):
-            _jit.set_stream_min_bytes(bad)
-    assert _jit.set_stream_min_bytes(0) == STREAM_MIN_BYTES
-    assert _jit.set_stream_min_bytes() == 0
+    for bad in ((-1,), (1.5,), (True,), (None,), (0, 0), (0, 96), (0, 64, -1), (0, 64.0)):
+        with pytest.raises(ValueError, match="min_bytes >= 0, block_bytes a positive multiple"):
+            _jit.set_streaming(*bad)
+    assert _jit.set_streaming(0, 128, 0) == (STREAM_MIN_BYTES, 256, 4096)
+    assert _jit.set_streaming() == (0, 128, 0)
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)

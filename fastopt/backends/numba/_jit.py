@@ -56,8 +56,8 @@ happens only when a parallel kernel is first called -- never for ``n_threads ==
 :func:`call_parallel` does it from Python.  ``PARALLEL_CACHE = False`` turns the
 cache off for the parallel functions alone if a numba release breaks it again.
 
-The streaming threshold (:func:`set_stream_min_bytes`) is a C int64 that the compiled
-code reads through a symbol registered with LLVM at import
+The streaming settings (:func:`set_streaming`) are C int64s that the compiled code
+reads through a symbol registered with LLVM at import
 (``llvmlite.binding.add_symbol``, as numba's own runtime registers its functions), so
 the cached code holds no address.
 
@@ -660,12 +660,12 @@ def _chunk_impl(body, packed, mode):
         if mode == "stream":
             src = ("def chunk(packed, lo, hi):\n    a = packed[0]\n"
                    f"    s = ({', '.join(call)},)\n"
-                   "    if long_step(a):\n        size = itemsize(a[0])\n"
-                   "        stream_blocks(body, s, BLOCK // size, AHEAD // size)\n"
+                   "    if long_step(a):\n        _, block, ahead = settings()\n"
+                   "        size = itemsize(a[0])\n"
+                   "        stream_blocks(body, s, block // size, ahead // size)\n"
                    "    else:\n        body(*s)\n")
             scope = {"body": body, "long_step": long_step, "itemsize": itemsize,
-                     "stream_blocks": stream_blocks, "BLOCK": STREAM_BLOCK_BYTES,
-                     "AHEAD": STREAM_AHEAD_BYTES}
+                     "stream_blocks": stream_blocks, "settings": stream_settings}
             exec(compile(src, "<fastopt pooled chunk: stream>", "exec"), scope)
             return scope["chunk"]
     elif mode == "ranges":
@@ -763,6 +763,16 @@ def for_ranges(body, n, args):
     pool_for_ranges(args[-1], n, chunk_size(n, n_threads, 1), n_threads, body, (args[:-2],))
 
 
+@callee
+def for_aligned_ranges(body, n, align, args):
+    """:func:`for_ranges` with chunks of a multiple of ``align`` items: for a pass that
+    adds to one float64 per item again and again, 8 makes each chunk's whole cache lines
+    its own (if the float64s start on a line), never shared with another thread's."""
+    n_threads = args[-2]
+    pool_for_ranges(args[-1], n, chunk_size(n, n_threads, align), n_threads, body,
+                    (args[:-2],))
+
+
 # --- long arrays: prefetched blocks ---------------------------------------------------
 #
 # The numba twin of the Cython kernels' ``_stream`` (``csrc/README.md``, "Long arrays"):
@@ -780,7 +790,7 @@ def for_ranges(body, n, args):
 # ``$FASTOPT_NUMBA_POOL=0``) do not stream.
 
 #: An elementwise step on arrays of at least this many bytes each streams (the default
-#: of :func:`set_stream_min_bytes`).
+#: of :func:`set_streaming`).
 STREAM_MIN_BYTES = 32 << 20
 #: Elements per block: this many bytes (a call of the serial loop per block).
 STREAM_BLOCK_BYTES = 256
@@ -820,38 +830,80 @@ def itemsize(typingctx, arr):
     return sig, codegen
 
 
-#: The threshold in force: a C int64 that the compiled code reads through its symbol
-#: (:func:`stream_min_bytes`; cached code holds no address), set by
-#: :func:`set_stream_min_bytes`.
-_STREAM_MIN = ctypes.c_int64(STREAM_MIN_BYTES)
-_STREAM_MIN_SYMBOL = "fastopt_numba_stream_min_bytes"
-llvm_binding.add_symbol(_STREAM_MIN_SYMBOL, ctypes.addressof(_STREAM_MIN))
+#: The settings in force, ``(min_bytes, block_bytes, ahead_bytes)``: C int64s that the
+#: compiled code reads through their symbol at every step (:func:`stream_settings`;
+#: cached code holds no address), set by :func:`set_streaming`.  Read, not constants:
+#: with the block size known at compile time, LLVM built a block loop that made Adam,
+#: RMSprop, FTRL and LAMB 11-19% slower than the plain loop instead of 7-12% faster.
+_STREAM = (ctypes.c_int64 * 3)(STREAM_MIN_BYTES, STREAM_BLOCK_BYTES, STREAM_AHEAD_BYTES)
+_STREAM_SYMBOL = "fastopt_numba_streaming"
+llvm_binding.add_symbol(_STREAM_SYMBOL, ctypes.addressof(_STREAM))
 
 
-def set_stream_min_bytes(min_bytes=STREAM_MIN_BYTES):
+def set_streaming(min_bytes=STREAM_MIN_BYTES, block_bytes=STREAM_BLOCK_BYTES,
+                  ahead_bytes=STREAM_AHEAD_BYTES):
     """Stream the elementwise steps on arrays of at least ``min_bytes`` bytes (0: every
-    step, as the tests do; the default: :data:`STREAM_MIN_BYTES`); returns the previous
-    threshold.  For tests and A/B timings, process-wide: set it while no kernel runs.
+    step, as the tests do), in blocks of ``block_bytes`` (a positive multiple of 64),
+    asking for the memory ``ahead_bytes`` ahead; the defaults are ``STREAM_*_BYTES``.
+    Returns the previous ``(min_bytes, block_bytes, ahead_bytes)``.  For tests and A/B
+    timings, process-wide (as the Cython modules' ``_set_streaming``, per module): set
+    it while no kernel runs.
 
-    Raises ValueError if ``min_bytes`` is not an int >= 0."""
-    if isinstance(min_bytes, bool) or not isinstance(min_bytes, int) or min_bytes < 0:
-        raise ValueError(f"min_bytes must be an int >= 0, got {min_bytes!r}")
-    old, _STREAM_MIN.value = _STREAM_MIN.value, min_bytes
+    Raises ValueError for anything but ints with ``min_bytes >= 0``, ``block_bytes`` a
+    positive multiple of 64 and ``ahead_bytes >= 0``."""
+    values = (min_bytes, block_bytes, ahead_bytes)
+    if (any(isinstance(v, bool) or not isinstance(v, int) for v in values)
+            or min_bytes < 0 or block_bytes < 64 or block_bytes % 64 or ahead_bytes < 0):
+        raise ValueError(f"min_bytes >= 0, block_bytes a positive multiple of 64 and "
+                         f"ahead_bytes >= 0, got {min_bytes!r}, {block_bytes!r}, "
+                         f"{ahead_bytes!r}")
+    old = tuple(_STREAM)
+    _STREAM[0], _STREAM[1], _STREAM[2] = values
     return old
 
 
 @intrinsic
-def stream_min_bytes(typingctx):
-    """The threshold in force (:func:`set_stream_min_bytes`), read at every call."""
-    sig = types.int64()
+def stream_settings(typingctx):
+    """``(min_bytes, block_bytes, ahead_bytes)`` in force (:func:`set_streaming`), read at
+    every call."""
+    sig = types.UniTuple(types.int64, 3)()
 
     def codegen(context, builder, sig, args):
         module = builder.module
-        gv = module.globals.get(_STREAM_MIN_SYMBOL)
+        gv = module.globals.get(_STREAM_SYMBOL)
         if gv is None:
-            gv = ir.GlobalVariable(module, ir.IntType(64), name=_STREAM_MIN_SYMBOL)
+            gv = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(64), 3), name=_STREAM_SYMBOL)
             gv.linkage = "external"
-        return builder.load(gv)
+        i32 = ir.IntType(32)
+        values = [builder.load(builder.gep(gv, [i32(0), i32(k)])) for k in range(3)]
+        return context.make_tuple(builder, sig.return_type, values)
+    return sig, codegen
+
+
+@intrinsic
+def call_noinline(typingctx, body, args):
+    """``body(*args)`` for a jitted ``body``, a call LLVM may not inline (the call site is
+    marked ``noinline``): the block loop of :func:`stream_blocks` calls the serial loop,
+    compiled and vectorized once on its own.  Inlined into the block loop at LLVM's
+    choice, the same loop made Adam, RMSprop and FTRL 7-22% slower than the plain loop
+    or faster, depending on the caller."""
+    if not isinstance(body, types.Dispatcher) or not isinstance(args, types.BaseTuple):
+        return None
+    body_sig = typingctx.resolve_function_type(body, args.types, {})
+    sig = body_sig.return_type(body, args)
+
+    def codegen(context, builder, sig, llargs):
+        items = cgutils.unpack_tuple(builder, llargs[1])
+        impl = context.get_function(sig.args[0], body_sig)
+        block, start = builder.block, len(builder.block.instructions)
+        result = impl(builder, items)
+        calls = [instr for instr in block.instructions[start:]
+                 if isinstance(instr, ir.CallInstr) and isinstance(instr.callee, ir.Function)
+                 and not instr.callee.name.startswith("llvm.")]
+        if len(calls) != 1:
+            raise AssertionError(f"call_noinline: {len(calls)} calls emitted for one")
+        calls[0].attributes.add("noinline")
+        return result
     return sig, codegen
 
 
@@ -863,7 +915,7 @@ def _full_arrays(args):
 def long_step(args):
     """Whether the elementwise step on ``args`` streams (njit only): its 1-D arrays are all
     typed C-contiguous, its first array holds at least the threshold's bytes
-    (:func:`set_stream_min_bytes`), and at least :data:`STREAM_MIN_ARRAYS` of its 1-D
+    (:func:`set_streaming`), and at least :data:`STREAM_MIN_ARRAYS` of its 1-D
     arrays have that array's size."""
     raise NotImplementedError("long_step is only callable from compiled code")
 
@@ -876,10 +928,10 @@ def _long_step(args):
     count = " + ".join(f"(args[{i}].size == n)" for i in arrays) or "0"
     src = ("def impl(args):\n"
            f"    n = args[{arrays[0] if arrays else 0}].size\n"
-           f"    return (n * itemsize(args[{arrays[0] if arrays else 0}]) >= min_bytes()\n"
+           f"    return (n * itemsize(args[{arrays[0] if arrays else 0}]) >= settings()[0]\n"
            f"            and {count} >= MIN_ARRAYS)\n") if arrays else \
         "def impl(args):\n    return False\n"
-    scope = {"itemsize": itemsize, "min_bytes": stream_min_bytes,
+    scope = {"itemsize": itemsize, "settings": stream_settings,
              "MIN_ARRAYS": STREAM_MIN_ARRAYS}
     exec(compile(src, "<fastopt long_step>", "exec"), scope)
     return scope["impl"]
@@ -916,8 +968,9 @@ def _stream_blocks(body, args, block, ahead):
     lines.append("            k += step")
     call = [f"view_at(d{i}, m{i}, lo if f{i} else 0, hi if f{i} else m{i}, args[{i}])"
             if i in arrays else f"args[{i}]" for i in range(len(args.types))]
-    lines += [f"        body({', '.join(call)})", "        lo = hi"]
-    scope = {"itemsize": itemsize, "prefetch_w": prefetch_w, "view_at": view_at}
+    lines += [f"        call_noinline(body, ({', '.join(call)},))", "        lo = hi"]
+    scope = {"itemsize": itemsize, "prefetch_w": prefetch_w, "view_at": view_at,
+             "call_noinline": call_noinline}
     exec(compile("\n".join(lines) + "\n", "<fastopt stream_blocks>", "exec"), scope)
     return scope["impl"]
 
@@ -928,8 +981,9 @@ def run_serial(body, args):
     an elementwise rule's serial loop on whole arrays (the C function of the prepared
     call, one thread)."""
     if long_step(args):
+        _, block, ahead = stream_settings()
         size = itemsize(args[0])
-        stream_blocks(body, args, STREAM_BLOCK_BYTES // size, STREAM_AHEAD_BYTES // size)
+        stream_blocks(body, args, block // size, ahead // size)
     else:
         body(*args)
 
@@ -940,7 +994,7 @@ def streams(param):
     array, run in the calling thread) streams if :func:`long_step` says so; without the
     pool (``$FASTOPT_NUMBA_POOL=0``, no Cython extension) the serial loop runs, as on
     short arrays."""
-    return POOL_RUN != 0 and param.nbytes >= _STREAM_MIN.value
+    return POOL_RUN != 0 and param.nbytes >= _STREAM[0]
 
 
 @callee
