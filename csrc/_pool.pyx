@@ -52,10 +52,12 @@ DEFAULT_SPIN_US = 0
 #: looks quiet: no backoff penalty left and the last ``QUIET_JOBS`` parallel jobs none
 #: late; ``$FASTOPT_POOL_QUIET_SPIN_US`` or :func:`set_quiet_spin_us` sets it, 0: off.
 #: A helper that catches the next job spinning saves the futex wake-up and the OS's
-#: wake-up latency.  Measured (docs/guide/threads.md): on the quiet machine, 2-thread
-#: Adam at 1e5 float32 took 45.0 us with 50 us of spin against 49.6 us with 0; under 1
-#: and 2 busy processes it changed nothing measurable (interleaved with 0).
-DEFAULT_QUIET_SPIN_US = 50
+#: wake-up latency.  Off by default (docs/guide/threads.md): alone on the quiet machine,
+#: 2-thread Adam at 1e5 float32 took 45.0 us with 50 us of spin against 49.6 us with 0,
+#: but in the benchmark's round-robin (torch's OpenMP threads and the other competitors
+#: between fastopt's steps) 50 us made the backoff run most 2-thread steps at 1e5
+#: serially: all-cores / 1-thread 1.02-1.11x for five of six rules against 0.62-0.79x.
+DEFAULT_QUIET_SPIN_US = 0
 
 #: The longest backoff, in jobs: after a job whose helpers held the caller longer than
 #: its own work took (a helper descheduled mid-chunk), the next 8, 16, ... up to this
