@@ -130,6 +130,53 @@ cdef inline object _next_step(object state):
     return t
 
 
+def next_steps(states):
+    """:func:`next_step` on every dict of ``states`` (a tuple or list: the states of a
+    group stepped by one call), checked to be dicts first, so that nothing is written if
+    one is not."""
+    cdef object state
+    states = tuple(states)
+    for state in <tuple>states:
+        if not PyDict_Check(state):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    for state in <tuple>states:
+        _next_step(state)
+
+
+def put_all(states, key, value):
+    """``state[key] = value`` in every dict of ``states`` (a tuple or list), with
+    ``dict``'s own item assignment (checked to be dicts first)."""
+    cdef object state
+    states = tuple(states)
+    for state in <tuple>states:
+        if not PyDict_Check(state):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+    for state in <tuple>states:
+        PyDict_SetItem(state, key, value)
+
+
+def same_items(a, b):
+    """Whether the lists or tuples ``a`` and ``b`` hold the same objects (``is``) in the
+    same order: what a prepared call compares to know that the arrays whose addresses it
+    keeps are still those it was given."""
+    cdef Py_ssize_t i, n
+    if (type(a) is not list and type(a) is not tuple) or (
+            type(b) is not list and type(b) is not tuple):
+        raise TypeError("same_items takes two lists or tuples")
+    n = len(a)
+    if len(b) != n:
+        return False
+    if type(a) is list and type(b) is tuple:  # (the common case: no per-item dispatch)
+        for i in range(n):
+            if <PyObject*>(<list>a)[i] is not <PyObject*>(<tuple>b)[i]:
+                return False
+        return True
+    for i in range(n):
+        if a[i] is not b[i]:
+            return False
+    return True
+
+
 cdef extern from "Python.h":
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
                                PyObject* kwnames)

@@ -9,6 +9,7 @@ parameters and gradients, backend and thread selection, the kernel call,
 import bisect
 import inspect
 import math
+import operator
 import struct
 import threading
 import weakref
@@ -354,6 +355,23 @@ def _next_step_py(state):
     return t
 
 
+def _next_steps_py(states):
+    """:func:`_next_step_py` on every dict of ``states`` (a tuple or list)."""
+    for state in states:
+        _put(state, "step", state["step"] + 1)
+
+
+def _put_all_py(states, key, value):
+    """``state[key] = value`` (``dict``'s item assignment) in every dict of ``states``."""
+    for state in states:
+        _put(state, key, value)
+
+
+def _same_items_py(a, b):
+    """Whether the sequences ``a`` and ``b`` hold the same objects (``is``) in order."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
+
+
 def _call_kernel_py(kernel, param, grad, states, floats, flags, n_threads):
     """``kernel(param, grad, *states, *floats, *flags, n_threads)``."""
     return kernel(param, grad, *states, *floats, *flags, n_threads)
@@ -363,12 +381,16 @@ try:
     from ..backends.cython._checks import call_kernel as _call_kernel
     from ..backends.cython._checks import grads_pass as _grads_pass
     from ..backends.cython._checks import next_step as _next_step
+    from ..backends.cython._checks import next_steps as _next_steps
+    from ..backends.cython._checks import put_all as _put_all
+    from ..backends.cython._checks import same_items as _same_items
     from ..backends.cython._checks import overlap_index as _overlap_index
     from ..backends.cython._checks import sparse_pass as _sparse_pass
     from ..backends.cython._checks import ReplayOne as _ReplayOne
     from ..backends.cython._checks import StepScalars as _StepScalars
 except ImportError:  # the extension was not built
     _grads_pass, _next_step, _overlap_index = _grads_pass_py, _next_step_py, _overlap_index_py
+    _next_steps, _put_all, _same_items = _next_steps_py, _put_all_py, _same_items_py
     _sparse_pass = _sparse_pass_py
     _call_kernel = _call_kernel_py
     _ReplayOne = _StepScalars = None
@@ -1100,7 +1122,7 @@ class Optimizer:
         for _, gi, start, stop, *_ in span_calls:
             seen, span = self._grad_spans[gi]
             group_grads = grads[start:stop]
-            if seen is None or any(a is not b for a, b in zip(seen, group_grads)):
+            if seen is None or not _same_items(seen, group_grads):
                 span = _span(group_grads)
                 if span is None:
                     return False
@@ -1120,13 +1142,14 @@ class Optimizer:
                              1 if size < threshold else _dispatch.get_num_threads())
                 continue
             kind, gi, start, stop, kernel, _, param, states, group_states, size, dtype, \
-                rounding = call
-            for state in group_states:
-                _put(state, "step", state["step"] + 1)
+                one_d, rounding = call
+            _next_steps(group_states)
             floats, flags = scalars_of[gi](group_states[0])
             self._sync_state(group_states[0], group_states[1:])
             if kind is _SPAN:
                 grad = self._grad_spans[gi][1]
+            elif one_d:  # (the gradients' shapes are the parameters': checked above)
+                grad = grads[start:stop] if type(grads) is list else list(grads[start:stop])
             else:
                 grad = [g if g.ndim == 1 else g.reshape(-1) for g in grads[start:stop]]
             kernel(param, grad, *states, *(_rounded(floats, dtype) if rounding else floats),
@@ -1532,7 +1555,7 @@ class Optimizer:
                 start = stop
                 continue
             seen, grad_span = self._grad_spans[gi]
-            if seen is None or any(a is not b for a, b in zip(seen, group_grads)):
+            if seen is None or not _same_items(seen, group_grads):
                 grad_span = _span(group_grads)
                 self._grad_spans[gi] = (group_grads, grad_span)
             states = self._states[start:stop]
@@ -1554,8 +1577,7 @@ class Optimizer:
             if arrays is False:
                 start = stop
                 continue
-            for state in states:
-                _put(state, "step", state["step"] + 1)
+            _next_steps(states)
             floats, flags = self._scalars(group, states[0])
             self._sync_state(states[0], states[1:])
             work = param_span.size * self._cost_per_element(group)
@@ -1563,7 +1585,7 @@ class Optimizer:
                    _dispatch.threads_for(work))
             if record is not None:
                 record.append((_SPAN, gi, start, stop, kernel, group, param_span, arrays,
-                               tuple(states), work, param_span.dtype))
+                               tuple(states), work, param_span.dtype, True))
             if fused is None:
                 fused = [False] * len(grads)
             fused[start:stop] = [True] * n
@@ -1600,8 +1622,7 @@ class Optimizer:
         state_views = [list(s) for s in zip(*(v[1] for v in views))]
         if hasattr(many, "prepare"):
             many = many.prepare(param_views, *state_views)
-        for state in states:
-            _put(state, "step", state["step"] + 1)
+        _next_steps(states)
         floats, flags = self._scalars(group, states[0])
         self._sync_state(states[0], states[1:])
         work = sum(v[0].size for v in views) * self._cost_per_element(group)
@@ -1609,8 +1630,9 @@ class Optimizer:
              *_rounded(floats, dtype), *flags, _dispatch.threads_for(work))
         self._lockstep[gi] = True
         if record is not None:
+            one_d = all(p.ndim == 1 for p in self._params[start:stop])
             record.append((_MANY, gi, start, stop, many, group, param_views, state_views,
-                           tuple(states), work, dtype))
+                           tuple(states), work, dtype, one_d))
         return True
 
     def _group_spans(self, gi, start, stop):
@@ -1639,8 +1661,7 @@ class Optimizer:
     def _sync_state(self, first, others):
         """After ``_scalars`` updated ``first``, give ``others`` the same scalar state."""
         for name in self._extra_state:
-            for s in others:
-                _put(s, name, first[name])
+            _put_all(others, name, first[name])
 
     def _views_once(self, cache, i, group, p, state, rows):
         """``cache[i]``, made under a lock: when threads step the same parameter for the

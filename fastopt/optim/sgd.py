@@ -116,8 +116,9 @@ class SGD(Optimizer):
 
     def _sync_state(self, first, others):
         super()._sync_state(first, others)
-        for s in others:  # their first step was taken with the first's scalars
-            self._new_buffers.discard(id(s))
+        if self._new_buffers:  # their first step was taken with the first's scalars
+            for s in others:
+                self._new_buffers.discard(id(s))
 
     def _scalars(self, group, state):
         first_step = False

@@ -364,6 +364,46 @@ def test_the_c_helpers_match_their_python_fallbacks():
         _checks.next_step([("step", 1)])
 
 
+def test_the_group_c_helpers_match_their_python_fallbacks():
+    """``next_steps``, ``put_all`` and ``same_items`` (C, in ``_checks``: one call for a
+    group's states or arrays) do what the Python versions do, and the C ones refuse a
+    non-dict before writing anything."""
+    from fastopt.optim import optimizer as O
+    from fastopt.backends.numba import _jit
+    require("cython")
+    from fastopt.backends.cython import _checks
+    ParamState = O.ParamState
+    for bump, put in ((_checks.next_steps, _checks.put_all),
+                      (O._next_steps_py, O._put_all_py)):
+        states = [ParamState.__new__(ParamState) for _ in range(3)]
+        for t, state in enumerate(states):
+            dict.__setitem__(state, "step", 10 * t)
+        for seq in (tuple(states), states):
+            bump(seq)
+        assert [dict.__getitem__(s, "step") for s in states] == [2, 12, 22]
+        put(states[1:], "mu_product", 0.5)
+        assert [dict.get(s, "mu_product") for s in states] == [None, 0.5, 0.5]
+    for bad in ((states[0], [("step", 1)]), [states[0], 3]):
+        before = dict.__getitem__(states[0], "step")
+        with pytest.raises(TypeError, match="state must be a dict"):
+            _checks.next_steps(bad)
+        with pytest.raises(TypeError, match="state must be a dict"):
+            _checks.put_all(bad, "step", -1)
+        assert dict.__getitem__(states[0], "step") == before  # nothing written
+    a, b, c = np.zeros(2), np.zeros(2), np.zeros(2)
+    cases = [([a, b], (a, b), True), ([a, b], [a, b], True), ((a, b), (a, b), True),
+             ([a, b], (a, c), False), ([a, b], (b, a), False), ([a, b], (a,), False),
+             ([a], (a, b), False), ([], (), True),
+             # equal values, other objects: not the same (== would say so for one element)
+             ([np.ones(1)], (np.ones(1),), False)]
+    for x, y, same in cases:
+        assert _checks.same_items(x, y) is same
+        assert O._same_items_py(x, y) is same
+        assert _jit._same_items_py(x, y) is same
+    with pytest.raises(TypeError, match="lists or tuples"):
+        _checks.same_items(iter([a]), (a,))
+
+
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.0, 0.999), (0.9, 0.0), (0.5, 0.25)])
 @pytest.mark.parametrize("decoupled", [False, True])
 def test_adam_plan_scalars_are_the_scalars_of_the_full_path(betas, decoupled):
