@@ -403,10 +403,45 @@ def _miss_context(results, tid, bad=()):
         by_size = {}
         for r in rows:
             by_size.setdefault(r["size"], []).append(r["numba_over_cython"])
-        return "numba / Cython time by size: " + "; ".join(
+        if not by_size:
+            return ""
+        text = "numba / Cython time by size: " + "; ".join(
             f"n={fmt_size(n)}: {_range(v, lambda x: f'{x:.2f}x')}"
-            for n, v in sorted(by_size.items())) + "." if by_size else ""
+            for n, v in sorted(by_size.items())) + "."
+        paired = _paired_numba_cython(results, [r for r in rows
+                                                if r["numba_over_cython"] > 1.2])
+        return text + (" " + paired if paired else "")
     return ""
+
+
+def _paired_numba_cython(results, missed, most=3):
+    """For the worst ``most`` of the ``missed`` numba / Cython rows: the ratio of the two
+    backends' samples taken in the same round (the rounds interleave every competitor
+    of a case, so a slow phase of the machine slows both), and the samples themselves."""
+    parts = []
+    for r in sorted(missed, key=lambda r: -r["numba_over_cython"])[:most]:
+        for case in results.get("dense", []):
+            if (case["algorithm"], case["dtype"], case["size"]) != (
+                    r["algorithm"], r["dtype"], r["size"]):
+                continue
+            comp = case["competitors"]
+            numba = comp.get(f"fastopt:numba:t{r['threads']}", {}).get("timing", {})
+            cython = comp.get(f"fastopt:cython:t{r['threads']}", {}).get("timing", {})
+            a, b = numba.get("samples_s"), cython.get("samples_s")
+            if not a or not b or len(a) != len(b):
+                continue
+            ratios = [x / y for x, y in zip(a, b)]
+            parts.append(
+                f"{r['algorithm']} {r['dtype']} n={fmt_size(r['size'])} t={r['threads']}: "
+                f"{r['numba_over_cython']:.2f}x of the medians, {float(np.median(ratios)):.2f}x "
+                f"the median of the {len(ratios)} rounds' ratios "
+                f"({_range(ratios, lambda x: f'{x:.2f}x')}); samples by round, numba "
+                + ", ".join(f"{1e3 * x:.1f}" for x in a) + " ms, Cython "
+                + ", ".join(f"{1e3 * x:.1f}" for x in b) + " ms")
+    if not parts:
+        return ""
+    return ("Paired by round (both backends timed in the same rounds): "
+            + "; ".join(parts) + ".")
 
 
 def _naive_numpy_context(results, bad):

@@ -541,3 +541,29 @@ def test_the_divider_bound_is_adams_arithmetic_and_does_not_drift():
     p, v = np.ones(4, np.float64), np.full(4, 4.0)
     roof._adam_divisions(p, v, 0.5, 2.0, 1.0)  # 1 - 0.5 * 4 / (2 / 2 + 1)
     assert np.array_equal(p, np.zeros(4))
+
+
+def test_a_missed_numba_cython_ratio_reads_with_the_rounds_paired():
+    """A slow phase of the machine in some rounds: the medians' ratio misses, the ratio of
+    the samples of the same round (the median of them) says how the backends compare,
+    with the samples by round; cases within 1.2x are not listed."""
+    def timing(ms):
+        return {"timing": {"samples_s": [x / 1e3 for x in ms]}}
+    res = {"dense": [
+        {"algorithm": "adamax", "dtype": "float32", "size": 16_000_000, "competitors": {
+            "fastopt:numba:t2": timing([12, 11, 19, 19, 20]),
+            "fastopt:cython:t2": timing([12, 11, 19, 19, 10])}},
+        {"algorithm": "adam", "dtype": "float32", "size": 16_000_000, "competitors": {
+            "fastopt:numba:t2": timing([10, 10, 10]),
+            "fastopt:cython:t2": timing([10, 10, 10])}}],
+        "targets": [{"id": "numba_vs_cython", "details": [
+            {"algorithm": "adamax", "dtype": "float32", "size": 16_000_000, "threads": 2,
+             "numba_over_cython": 19 / 12},
+            {"algorithm": "adam", "dtype": "float32", "size": 16_000_000, "threads": 2,
+             "numba_over_cython": 1.0}]}]}
+    text = report._miss_context(res, "numba_vs_cython")
+    assert text == (
+        "numba / Cython time by size: n=1.6e7: 1.00x-1.58x. Paired by round (both backends "
+        "timed in the same rounds): adamax float32 n=1.6e7 t=2: 1.58x of the medians, 1.00x "
+        "the median of the 5 rounds' ratios (1.00x-2.00x); samples by round, numba 12.0, "
+        "11.0, 19.0, 19.0, 20.0 ms, Cython 12.0, 11.0, 19.0, 19.0, 10.0 ms.")
