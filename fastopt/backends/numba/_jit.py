@@ -1038,7 +1038,9 @@ def for_stream_slices(body, args):
 # types and unboxes the table's rows, ``starts`` and the scalars at every call, and the
 # Python around it (rounding the scalars, a generator comparing 100 gradients) took ~40
 # us of thread CPU per step of 100 arrays of 1e4 (the walk: ~800 us), which Cython's
-# ``<rule>_many`` does not pay.
+# ``<rule>_many`` does not pay.  The prepared call compares the arrays it holds with
+# the lists' in C where the extension is built (``_same_items``: ~1 us for Adam's 400
+# arrays, against ~11 us through ``operator.is_``).
 
 
 @intrinsic
