@@ -567,3 +567,17 @@ def test_a_missed_numba_cython_ratio_reads_with_the_rounds_paired():
         "timed in the same rounds): adamax float32 n=1.6e7 t=2: 1.58x of the medians, 1.00x "
         "the median of the 5 rounds' ratios (1.00x-2.00x); samples by round, numba 12.0, "
         "11.0, 19.0, 19.0, 20.0 ms, Cython 12.0, 11.0, 19.0, 19.0, 10.0 ms.")
+
+
+def test_one_slow_call_does_not_fix_a_sample_at_one_step():
+    """A step that is slow once (numba's C entry compiled at the first replayed step)
+    then takes ~20 us: the calibration's try that reached the sample time is run again,
+    so the sample holds many steps; a step always slower than the sample time stays 1."""
+    calls = []
+
+    def step():
+        calls.append(None)
+        time.sleep(0.02 if len(calls) == 1 else 0.00002)
+    k = timing.calibrate(step, 0.005)
+    assert k > 20
+    assert timing.calibrate(lambda: time.sleep(0.006), 0.005) == 1
