@@ -534,6 +534,13 @@ def _contention_context(results, bad):
         if pool:
             part += (f"; the pool: {pool['late_jobs']} of {pool['jobs']} jobs late, "
                      f"{pool['backoff_runs']} run serially by its backoff")
+            if pool.get("parallel_jobs"):
+                k = pool["parallel_jobs"]
+                part += (f"; in its {k} parallel jobs the caller worked "
+                         f"{fmt_time(pool['own_us'] * 1e-6 / k)} and then waited "
+                         f"{fmt_time(pool['wait_us'] * 1e-6 / k)} per job for the chunks "
+                         f"helpers held, helpers ran "
+                         f"{pool['helper_chunks'] / max(pool['chunks'], 1):.0%} of the chunks")
         parts.append(part)
     if not parts:
         return ""

@@ -27,6 +27,10 @@ cdef extern from "fastopt_pool.h":
     unsigned long long fastopt_pool_serial_fallbacks() noexcept nogil
     unsigned long long fastopt_pool_late_jobs() noexcept nogil
     unsigned long long fastopt_pool_backoff_runs() noexcept nogil
+    unsigned long long fastopt_pool_parallel_jobs() noexcept nogil
+    unsigned long long fastopt_pool_chunks() noexcept nogil
+    double fastopt_pool_own_us() noexcept nogil
+    double fastopt_pool_wait_us() noexcept nogil
     long fastopt_pool_backoff_max() noexcept nogil
     void fastopt_pool_set_backoff(long jobs, long recover_jobs) noexcept nogil
     long fastopt_pool_recover_jobs() noexcept nogil
@@ -125,7 +129,10 @@ def info():
     the spin times (whatever the load, while quiet, and the one the helpers of the last
     job use), the times a helper of the last job went to sleep, and the backoff: its longest
     penalty, the good parallel jobs in a row that halve it, the jobs found late and the
-    jobs run by the caller alone while backing off."""
+    jobs run by the caller alone while backing off; and of the jobs run on helpers too
+    (``parallel_jobs``): their chunks, and the time (microseconds, summed) their callers
+    worked on chunks (``own_us``) and then waited for the chunks helpers had claimed
+    (``wait_us``: a helper the OS descheduled while it held one makes it long)."""
     return {
         "threads": bool(FASTOPT_POOL_THREADS),
         "max_threads": FASTOPT_POOL_MAX_THREADS,
@@ -141,6 +148,10 @@ def info():
         "recover_jobs": fastopt_pool_recover_jobs(),
         "late_jobs": fastopt_pool_late_jobs(),
         "backoff_runs": fastopt_pool_backoff_runs(),
+        "parallel_jobs": fastopt_pool_parallel_jobs(),
+        "chunks": fastopt_pool_chunks(),
+        "own_us": fastopt_pool_own_us(),
+        "wait_us": fastopt_pool_wait_us(),
     }
 
 

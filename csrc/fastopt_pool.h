@@ -149,6 +149,8 @@ static struct {
     _Atomic uint64_t sleeps;    /* a helper of the last job went to sleep (cond_wait) */
     _Atomic uint64_t jobs, helper_chunks, serial_fallbacks;
     _Atomic uint64_t late_jobs, backoff_runs;   /* jobs late / run serially by backoff */
+    _Atomic uint64_t parallel_jobs, chunks;     /* jobs run on helpers too, their chunks */
+    double own_us, wait_us;     /* their callers' own work and wait for helpers (owner only) */
     _Atomic long backoff_max;   /* longest penalty (jobs); 0: no backoff */
     _Atomic long recover_jobs;  /* good parallel jobs in a row that halve the penalty */
     uint64_t penalty, serial_left, good_run;   /* backoff state (owner of busy only) */
@@ -378,6 +380,10 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
     t_worked = fp_now_us();
     fp_wait_done(n_chunks);
     t_waited = fp_now_us() - t_worked;
+    fp_pool.own_us += t_worked - t_start;
+    fp_pool.wait_us += t_waited;
+    atomic_fetch_add_explicit(&fp_pool.parallel_jobs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&fp_pool.chunks, n_chunks, memory_order_relaxed);
     backoff_max = atomic_load_explicit(&fp_pool.backoff_max, memory_order_relaxed);
     late = fp_job_late(helpers, n_chunks, own, t_worked - t_start, t_waited);
     fp_pool.quiet_run = late ? 0 : fp_pool.quiet_run + 1;
@@ -409,6 +415,7 @@ static void fastopt_pool_run(fastopt_range_fn fn, const void* ctx, Py_ssize_t n,
 static struct { long spin_us, quiet_spin_us, idle_spin_us;
                 uint64_t jobs, helper_chunks, serial_fallbacks, sleeps; int n_helpers;
                 uint64_t late_jobs, backoff_runs, penalty, serial_left, good_run, quiet_run;
+                uint64_t parallel_jobs, chunks; double own_us, wait_us;
                 long backoff_max, recover_jobs; }
     fp_pool;
 static uintptr_t fp_thread_id(void) { return 0; }
@@ -437,6 +444,12 @@ static unsigned long long fastopt_pool_helper_chunks(void) { return fp_pool.help
 static unsigned long long fastopt_pool_serial_fallbacks(void) { return fp_pool.serial_fallbacks; }
 static unsigned long long fastopt_pool_late_jobs(void) { return fp_pool.late_jobs; }
 static unsigned long long fastopt_pool_backoff_runs(void) { return fp_pool.backoff_runs; }
+/* Parallel jobs (run on helpers too), their chunks, and their callers' time: working on
+ * their own chunks and waiting for the chunks helpers claimed (us, since the start). */
+static unsigned long long fastopt_pool_parallel_jobs(void) { return fp_pool.parallel_jobs; }
+static unsigned long long fastopt_pool_chunks(void) { return fp_pool.chunks; }
+static double fastopt_pool_own_us(void) { return fp_pool.own_us; }
+static double fastopt_pool_wait_us(void) { return fp_pool.wait_us; }
 static long fastopt_pool_backoff_max(void) { return fp_pool.backoff_max; }
 static long fastopt_pool_recover_jobs(void) { return fp_pool.recover_jobs; }
 /* Set the longest backoff (jobs; 0: none) and the good parallel jobs in a row (>= 1)

@@ -77,14 +77,17 @@ def get_num_threads():
 
 
 def pool_counters():
-    """The thread pool's job counters (jobs, late jobs, jobs run serially by its backoff),
-    or None without the Cython extension."""
+    """The thread pool's job counters (jobs, late jobs, jobs run serially by its backoff;
+    of the parallel jobs: their chunks, those helpers ran, their callers' own work and
+    wait for helpers, in us), or None without the Cython extension."""
     try:
         from fastopt.backends.cython import _pool
     except ImportError:
         return None
     info = _pool.info()
-    return {k: info[k] for k in ("jobs", "late_jobs", "backoff_runs")}
+    return {k: info[k] for k in ("jobs", "late_jobs", "backoff_runs", "parallel_jobs",
+                                 "chunks", "helper_chunks", "own_us", "wait_us")
+            if k in info}
 
 
 def show_config():

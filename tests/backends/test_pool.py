@@ -76,6 +76,33 @@ def test_helpers_take_chunks(no_backoff):
     assert pool.info()["helpers"] >= 1
 
 
+def test_the_callers_work_and_wait_are_counted(no_backoff):
+    """Each parallel job adds its chunks, its caller's time on its own chunks and its
+    wait for the chunks helpers claimed; a helper chunk that takes 3 ms more (a helper
+    descheduled while it holds it) shows in the wait; serial runs add nothing."""
+    pool = no_backoff
+    before = pool.info()
+    pool._cover(8 * 64, 8 * 64, 2, work_us=50.0)  # one chunk: a serial call
+    pool._cover(8 * 64, 64, 1, work_us=50.0)      # one thread: a serial call
+    after = pool.info()
+    assert after["parallel_jobs"] == before["parallel_jobs"]
+    assert (after["own_us"], after["wait_us"]) == (before["own_us"], before["wait_us"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        before = pool.info()
+        counts, owners, caller = pool._cover(8 * 64, 64, 2, work_us=20.0, helper_us=3000.0)
+        after = pool.info()
+        assert (counts == 1).all()
+        assert after["parallel_jobs"] == before["parallel_jobs"] + 1
+        assert after["chunks"] == before["chunks"] + 8
+        own = after["own_us"] - before["own_us"]
+        assert own >= 20.0 * (owners == caller).sum()  # its chunks' busy-waits
+        if (owners != caller).any():  # a helper took a chunk: the caller waited for it
+            assert after["wait_us"] - before["wait_us"] > 1000.0
+            break
+    assert (owners != caller).any(), "no helper ever took a chunk"
+
+
 def test_a_late_helper_makes_the_caller_work_alone_for_a_while(pool):
     """A helper that holds the caller (descheduled mid-chunk; here a chunk that takes
     it 3 ms) sends the next jobs to the caller alone: 8 of them, then 16, ... up to the

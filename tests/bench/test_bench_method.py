@@ -449,11 +449,14 @@ def test_a_missed_contention_target_reads_with_its_slow_steps_and_the_pools_coun
     case = res["contention"]["cases"][0]
     case["competitors"]["fastopt:cython:t1"]["slow_share"] = 0.08
     case["competitors"]["fastopt:cython:t2"]["slow_share"] = 0.12
-    case["pool"] = {"jobs": 300, "late_jobs": 2, "backoff_runs": 290}
+    case["pool"] = {"jobs": 300, "late_jobs": 2, "backoff_runs": 290, "parallel_jobs": 10,
+                    "chunks": 80, "helper_chunks": 20, "own_us": 1000.0, "wait_us": 250.0}
     res["targets"] = targets.evaluate(res)
     text = "\n".join(report.reading(res))
     assert "slow steps (over 2x the 1-thread median) 8% on 1 thread, 12% on all cores" in text
-    assert "the pool: 2 of 300 jobs late, 290 run serially by its backoff" in text
+    assert ("the pool: 2 of 300 jobs late, 290 run serially by its backoff; in its 10 "
+            "parallel jobs the caller worked 100.00 us and then waited 25.00 us per job for "
+            "the chunks helpers held, helpers ran 25% of the chunks") in text
     assert "falls on the edge between the two modes" in text
     headers, rows = contention.section(res)
     assert rows[0][headers.index("slow steps (1 thread / all)")] == "8% / 12%"
@@ -472,6 +475,9 @@ def test_a_contention_case_records_slow_steps_and_the_pools_jobs():
     if "cython" in cfg.backends:
         assert pool["jobs"] >= 5 and 0 <= pool["late_jobs"] <= pool["jobs"]
         assert 0 <= pool["backoff_runs"] <= pool["jobs"]
+        assert pool["parallel_jobs"] + pool["backoff_runs"] <= pool["jobs"]
+        assert pool["helper_chunks"] <= pool["chunks"]
+        assert pool["own_us"] >= 0.0 and pool["wait_us"] >= 0.0
 
 
 def test_contention_busy_processes_are_always_stopped():
