@@ -120,7 +120,9 @@ def adafactor_sum_sq_lanes(x, m, lanes, last, sq):
     o2 = 2 * m if lanes > 2 else 0
     o3 = 3 * m if lanes > 3 else 0
     s0 = s1 = s2 = s3 = done = 0.0
-    lo, hi = 0, last
+    # (np.intp(0), not 0: a literal 0 reaching a compiled callee, even for one pass of
+    # type inference, compiles it once more for ``Literal[int](0)``; so in this module.)
+    lo, hi = np.intp(0), last
     # Two phases through one call (one inlined copy of the loop: compile time): all the
     # runs up to ``last``, then, the last run done, the full ones on to ``m`` (the last
     # one's lane reads run 0, unused).
@@ -369,7 +371,7 @@ def adafactor_update(param, grad, row_var, col_var, den, variance, factored, row
         return
     tail = np.empty((5, TAIL), param.dtype)
     pos = np.empty(TAIL, np.intp)
-    count = 0
+    count = np.intp(0)
     k = lo
     while k < hi:
         r, j0, j1, m = adafactor_segment(k, hi, rows, cols)
@@ -391,7 +393,7 @@ def adafactor_update(param, grad, row_var, col_var, den, variance, factored, row
             if count == TAIL:
                 adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay,
                                       has_decay, coef)
-                count = 0
+                count = np.intp(0)
         k += n
     if count:
         adafactor_tail_update(param, tail, pos, count, eps1_sq, maximize, decay, has_decay,
@@ -523,17 +525,17 @@ def adafactor_serial(p, g, rv, cv, v, factored, rows, cols, one_minus_beta2, rho
     g, partial, den, acc, beta, eps1_sq = adafactor_workspace(p, g, rv, cv, factored, rows,
                                                               one_minus_beta2, eps1)
     n, n_blocks, dtype = p.size, partial.size, p.dtype.type
-    adafactor_sq_blocks(p, partial, 0, n_blocks)
+    adafactor_sq_blocks(p, partial, np.intp(0), n_blocks)
     alpha = adafactor_alpha(partial, n, eps2, rho)
     if factored:
-        adafactor_rows(g, rv, cols, beta, 0, rv.size)
-        adafactor_cols(g, cv, acc, rows, cols, beta, 0, cv.size)
+        adafactor_rows(g, rv, cols, beta, np.intp(0), rv.size)
+        adafactor_cols(g, cv, acc, rows, cols, beta, np.intp(0), cv.size)
         adafactor_row_means(rv, den, rows, eps1)
     adafactor_u_blocks(g, rv, cv, den, v, factored, rows, cols, beta, eps1_sq, maximize,
-                       partial, 0, n_blocks)
+                       partial, np.intp(0), n_blocks)
     coef, decay = dtype(adafactor_coef(partial, n, d, alpha)), dtype(decay_factor)
     adafactor_update(p, g, rv, cv, den, v, factored, rows, cols, eps1_sq, maximize, decay,
-                     decay_factor != 1, coef, 0, n)
+                     decay_factor != 1, coef, np.intp(0), n)
 
 
 @_jit.parallel
