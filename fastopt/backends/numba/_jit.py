@@ -971,7 +971,7 @@ def _stream_blocks(body, args, block, ahead):
         lines.append(f"    d{i} = args[{i}].ctypes.data")
         lines.append(f"    f{i} = args[{i}].size == n")
         lines.append(f"    m{i} = args[{i}].size")
-    lines += ["    lo = 0",
+    lines += ["    lo = zero = intp(0)",  # (a literal 0 would compile view_at once more)
               "    while lo < n:",
               "        hi = min(n, lo + block)",
               "        k = lo + ahead",
@@ -980,11 +980,11 @@ def _stream_blocks(body, args, block, ahead):
         lines.append(f"            if f{i}:")
         lines.append(f"                prefetch_w(args[{i}], k)")
     lines.append("            k += step")
-    call = [f"view_at(d{i}, m{i}, lo if f{i} else 0, hi if f{i} else m{i}, args[{i}])"
+    call = [f"view_at(d{i}, m{i}, lo if f{i} else zero, hi if f{i} else m{i}, args[{i}])"
             if i in arrays else f"args[{i}]" for i in range(len(args.types))]
     lines += [f"        call_noinline(body, ({', '.join(call)},))", "        lo = hi"]
     scope = {"itemsize": itemsize, "prefetch_w": prefetch_w, "view_at": view_at,
-             "call_noinline": call_noinline}
+             "call_noinline": call_noinline, "intp": np.intp}
     exec(compile("\n".join(lines) + "\n", "<fastopt stream_blocks>", "exec"), scope)
     return scope["impl"]
 
