@@ -346,9 +346,11 @@ def _many_c_function(serial, args):
         if pooled:
             src = "def call(a):\n    for_many(walk, a)\n"
         else:
-            src = "def call(a):\n    walk(a[0], a[1], a[2], a[3], 0, a[1][a[1].size - 1])\n"
+            src = ("def call(a):\n"  # (intp(0): a literal 0 would compile walk once more)
+                   "    walk(a[0], a[1], a[2], a[3], intp(0), a[1][a[1].size - 1])\n")
         call_sig, cres = _compile_call(context, builder, src,
-                                       {"walk": walk, "for_many": for_many}, call_type)
+                                       {"walk": walk, "for_many": for_many, "intp": np.intp},
+                                       call_type)
         leaves = list(ptrs.types) + [starts, like] + list(rest.types) + ["int"] * len(tail)
 
         def build(fb, values):
@@ -968,7 +970,7 @@ def _stream_blocks(body, args, block, ahead):
              f"    n = args[{first}].size",
              f"    step = 64 // itemsize(args[{first}])"]
     for i in arrays:
-        lines.append(f"    d{i} = args[{i}].ctypes.data")
+        lines.append(f"    d{i} = intp(args[{i}].ctypes.data)")  # (int64, as in many_range)
         lines.append(f"    f{i} = args[{i}].size == n")
         lines.append(f"    m{i} = args[{i}].size")
     lines += ["    lo = zero = intp(0)",  # (a literal 0 would compile view_at once more)

@@ -120,7 +120,7 @@ def adadelta_sparse_serial(param, indices, values, square_avg, acc_delta, lr, rh
                            one_minus_rho, eps, weight_decay, maximize, slots, rows, coalesced):
     """The sparse Adadelta kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    adadelta_rows(param, coalesced, square_avg, acc_delta, rows, 0, u, lr, rho, one_minus_rho,
+    adadelta_rows(param, coalesced, square_avg, acc_delta, rows, np.intp(0), u, lr, rho, one_minus_rho,
                   eps, weight_decay, maximize)
     _sparse.release(slots, rows, u)
 

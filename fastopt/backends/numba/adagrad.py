@@ -116,7 +116,7 @@ def adagrad_sparse_serial(param, indices, values, state_sum, clr, weight_decay, 
                           slots, rows, coalesced):
     """The sparse Adagrad kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    adagrad_rows(param, coalesced, state_sum, rows, 0, u, clr, weight_decay, eps, maximize)
+    adagrad_rows(param, coalesced, state_sum, rows, np.intp(0), u, clr, weight_decay, eps, maximize)
     _sparse.release(slots, rows, u)
 
 
@@ -245,7 +245,7 @@ def adagrad_rowwise_sparse_serial(param, indices, values, state_sum, clr, weight
                                   maximize, slots, rows, coalesced):
     """The sparse row-wise Adagrad kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    adagrad_rowwise_rows(param, coalesced, state_sum, rows, 0, u, clr, weight_decay, eps,
+    adagrad_rowwise_rows(param, coalesced, state_sum, rows, np.intp(0), u, clr, weight_decay, eps,
                          maximize)
     _sparse.release(slots, rows, u)
 

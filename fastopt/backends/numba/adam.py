@@ -153,7 +153,7 @@ def adam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, max_exp_avg_
                        maximize, slots, rows, coalesced):
     """The sparse Adam kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    adam_rows(param, coalesced, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, 0, u, beta1,
+    adam_rows(param, coalesced, exp_avg, exp_avg_sq, max_exp_avg_sq, rows, np.intp(0), u, beta1,
               one_minus_beta1, beta2, one_minus_beta2, step_size, bias_correction2_sqrt, eps,
               weight_decay, decay_factor, amsgrad, maximize)
     _sparse.release(slots, rows, u)

@@ -1,4 +1,5 @@
 """Numba Adamax kernel: see :mod:`fastopt.backends.python.adamax`."""
+import numpy as np
 from numba import prange
 
 from fastopt.backends.numba import _jit, _sparse
@@ -120,7 +121,7 @@ def adamax_sparse_serial(param, indices, values, exp_avg, exp_inf, beta1, one_mi
                          beta2, clr, eps, weight_decay, maximize, slots, rows, coalesced):
     """The sparse Adamax kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    adamax_rows(param, coalesced, exp_avg, exp_inf, rows, 0, u, beta1, one_minus_beta1, beta2,
+    adamax_rows(param, coalesced, exp_avg, exp_inf, rows, np.intp(0), u, beta1, one_minus_beta1, beta2,
                 clr, eps, weight_decay, maximize)
     _sparse.release(slots, rows, u)
 

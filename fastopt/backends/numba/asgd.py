@@ -1,4 +1,5 @@
 """Numba ASGD kernel: see :mod:`fastopt.backends.python.asgd`."""
+import numpy as np
 from numba import prange
 
 from fastopt.backends.numba import _jit, _sparse
@@ -113,7 +114,7 @@ def asgd_sparse_serial(param, indices, values, ax, eta, weight_decay, decay_fact
                        maximize, average, slots, rows, coalesced):
     """The sparse ASGD kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    asgd_rows(param, coalesced, ax, rows, 0, u, eta, weight_decay, decay_factor, mu, maximize,
+    asgd_rows(param, coalesced, ax, rows, np.intp(0), u, eta, weight_decay, decay_factor, mu, maximize,
               average)
     _sparse.release(slots, rows, u)
 

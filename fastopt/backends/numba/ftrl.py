@@ -132,7 +132,7 @@ def ftrl_sparse_serial(param, indices, values, accum, linear, lr, l1, two_l2, tw
                        lr_power, maximize, slots, rows, coalesced):
     """The sparse FTRL-Proximal kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    ftrl_rows(param, coalesced, accum, linear, rows, 0, u, lr, l1, two_l2, two_l2_shrinkage,
+    ftrl_rows(param, coalesced, accum, linear, rows, np.intp(0), u, lr, l1, two_l2, two_l2_shrinkage,
               lr_power, maximize)
     _sparse.release(slots, rows, u)
 

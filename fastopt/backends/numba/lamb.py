@@ -129,7 +129,7 @@ def lamb_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, update, beta
                        bias_correction2, eps, weight_decay, maximize, slots, rows, coalesced):
     """The sparse LAMB kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    lamb_rows(param, coalesced, exp_avg, exp_avg_sq, update, rows, 0, u, beta1,
+    lamb_rows(param, coalesced, exp_avg, exp_avg_sq, update, rows, np.intp(0), u, beta1,
               one_minus_beta1, beta2, one_minus_beta2, bias_correction1, bias_correction2, eps,
               weight_decay, maximize)
     _sparse.release(slots, rows, u)

@@ -1,4 +1,5 @@
 """Numba Lion kernel: see :mod:`fastopt.backends.python.lion`."""
+import numpy as np
 from numba import prange
 
 from fastopt.backends.numba import _jit, _sparse
@@ -115,7 +116,7 @@ def lion_sparse_serial(param, indices, values, exp_avg, lr, beta1, one_minus_bet
                        one_minus_beta2, decay_factor, maximize, slots, rows, coalesced):
     """The sparse Lion kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    lion_rows(param, coalesced, exp_avg, rows, 0, u, lr, beta1, one_minus_beta1, beta2,
+    lion_rows(param, coalesced, exp_avg, rows, np.intp(0), u, lr, beta1, one_minus_beta1, beta2,
               one_minus_beta2, decay_factor, maximize)
     _sparse.release(slots, rows, u)
 

@@ -138,7 +138,7 @@ def nadam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, beta1, one_
                         weight_decay, decay_factor, maximize, slots, rows, coalesced):
     """The sparse NAdam kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    nadam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, 0, u, beta1, one_minus_beta1,
+    nadam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, np.intp(0), u, beta1, one_minus_beta1,
                beta2, one_minus_beta2, bias_correction2, eps, grad_coef, exp_avg_coef,
                weight_decay, decay_factor, maximize)
     _sparse.release(slots, rows, u)

@@ -111,7 +111,7 @@ def proximal_adagrad_sparse_serial(param, indices, values, accumulator, lr, l1, 
                                    slots, rows, coalesced):
     """The sparse proximal Adagrad kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    proximal_adagrad_rows(param, coalesced, accumulator, rows, 0, u, lr, l1, l2, maximize)
+    proximal_adagrad_rows(param, coalesced, accumulator, rows, np.intp(0), u, lr, l1, l2, maximize)
     _sparse.release(slots, rows, u)
 
 

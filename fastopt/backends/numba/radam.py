@@ -128,7 +128,7 @@ def radam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, beta1, one_
                         rectify, maximize, slots, rows, coalesced):
     """The sparse RAdam kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    radam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, 0, u, beta1, one_minus_beta1,
+    radam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, np.intp(0), u, beta1, one_minus_beta1,
                beta2, one_minus_beta2, step_size, eps, weight_decay, decay_factor, rectify,
                maximize)
     _sparse.release(slots, rows, u)

@@ -159,7 +159,7 @@ def rmsprop_sparse_serial(param, indices, values, square_avg, grad_avg, momentum
                           maximize, slots, rows, coalesced):
     """The sparse RMSprop kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    rmsprop_rows(param, coalesced, square_avg, grad_avg, momentum_buffer, rows, 0, u, lr,
+    rmsprop_rows(param, coalesced, square_avg, grad_avg, momentum_buffer, rows, np.intp(0), u, lr,
                  alpha, one_minus_alpha, eps, weight_decay, momentum, centered, maximize)
     _sparse.release(slots, rows, u)
 

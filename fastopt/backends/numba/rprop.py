@@ -1,4 +1,5 @@
 """Numba Rprop kernel: see :mod:`fastopt.backends.python.rprop`."""
+import numpy as np
 from numba import prange
 
 from fastopt.backends.numba import _jit, _sparse
@@ -117,7 +118,7 @@ def rprop_sparse_serial(param, indices, values, prev, step_size, etaminus, etapl
                         step_size_min, step_size_max, maximize, slots, rows, coalesced):
     """The sparse Rprop kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    rprop_rows(param, coalesced, prev, step_size, rows, 0, u, etaminus, etaplus, step_size_min,
+    rprop_rows(param, coalesced, prev, step_size, rows, np.intp(0), u, etaminus, etaplus, step_size_min,
                step_size_max, maximize)
     _sparse.release(slots, rows, u)
 

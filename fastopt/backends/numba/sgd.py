@@ -1,5 +1,6 @@
 """Numba SGD kernel (plain, momentum, dampened/EMA momentum, Nesterov): see
 :mod:`fastopt.backends.python.sgd`."""
+import numpy as np
 from numba import prange
 
 from fastopt.backends.numba import _jit, _sparse
@@ -134,7 +135,7 @@ def sgd_sparse_serial(param, indices, values, momentum_buffer, lr, weight_decay,
                       coalesced):
     """The sparse SGD kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    sgd_rows(param, coalesced, momentum_buffer, rows, 0, u, lr, weight_decay, momentum,
+    sgd_rows(param, coalesced, momentum_buffer, rows, np.intp(0), u, lr, weight_decay, momentum,
              one_minus_dampening, nesterov, maximize, first_step)
     _sparse.release(slots, rows, u)
 

@@ -113,7 +113,7 @@ def sparse_adam_sparse_serial(param, indices, values, exp_avg, exp_avg_sq, one_m
                               one_minus_beta2, step_size, eps, maximize, slots, rows, coalesced):
     """The sparse SparseAdam kernel without ``n_threads``, in the calling thread."""
     u = _sparse.coalesce(indices, values, slots, rows, coalesced)
-    sparse_adam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, 0, u, one_minus_beta1,
+    sparse_adam_rows(param, coalesced, exp_avg, exp_avg_sq, rows, np.intp(0), u, one_minus_beta1,
                      one_minus_beta2, step_size, eps, maximize)
     _sparse.release(slots, rows, u)
 
