@@ -414,6 +414,12 @@ def _miss_context(results, tid, bad=()):
     return ""
 
 
+def _samples(xs):
+    """Per-step times in one unit: ms from 1 ms up, else us (one decimal)."""
+    scale, unit = (1e3, "ms") if max(xs) >= 1e-3 else (1e6, "us")
+    return ", ".join(f"{scale * x:.1f}" for x in xs) + f" {unit}"
+
+
 def _paired_numba_cython(results, missed, most=3):
     """For the worst ``most`` of the ``missed`` numba / Cython rows: the ratio of the two
     backends' samples taken in the same round (the rounds interleave every competitor
@@ -436,8 +442,7 @@ def _paired_numba_cython(results, missed, most=3):
                 f"{r['numba_over_cython']:.2f}x of the medians, {float(np.median(ratios)):.2f}x "
                 f"the median of the {len(ratios)} rounds' ratios "
                 f"({_range(ratios, lambda x: f'{x:.2f}x')}); samples by round, numba "
-                + ", ".join(f"{1e3 * x:.1f}" for x in a) + " ms, Cython "
-                + ", ".join(f"{1e3 * x:.1f}" for x in b) + " ms")
+                f"{_samples(a)}, Cython {_samples(b)}")
     if not parts:
         return ""
     return ("Paired by round (both backends timed in the same rounds): "

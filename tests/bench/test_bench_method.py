@@ -573,6 +573,7 @@ def test_a_missed_numba_cython_ratio_reads_with_the_rounds_paired():
         "timed in the same rounds): adamax float32 n=1.6e7 t=2: 1.58x of the medians, 1.00x "
         "the median of the 5 rounds' ratios (1.00x-2.00x); samples by round, numba 12.0, "
         "11.0, 19.0, 19.0, 20.0 ms, Cython 12.0, 11.0, 19.0, 19.0, 10.0 ms.")
+    assert report._samples([84.46e-6, 90e-6]) == "84.5, 90.0 us"
 
 
 def test_one_slow_call_does_not_fix_a_sample_at_one_step():
