@@ -678,6 +678,7 @@ class Optimizer:
         self.param_groups = []
         self._groups = []           # the groups as created: param_groups must stay these
         self._params = []
+        self._dtypes = []           # per param: its dtype when it was given (see step)
         self._states = []
         self._group_of = []
         self._param_spans = []      # per group: flat view over its params, or None
@@ -781,6 +782,7 @@ class Optimizer:
             self._group_index.append(len(self.param_groups) - 1)
             self._validated_grads.append(None)
             self._params.append(p)
+            self._dtypes.append(p.dtype)
             self._states.append(ParamState(self, len(self._states)))
             self._group_of.append(group)
             self._kernel_arrays.append(None)
@@ -883,6 +885,14 @@ class Optimizer:
             grads = (grads,)
         else:
             grads = self._grads_list(grads)
+        for i, g in enumerate(grads):
+            p, dtype = params[i], self._dtypes[i]
+            if g is not None and p.dtype is not dtype and p.dtype != dtype:
+                raise TypeError(
+                    f"params[{i}] has dtype {p.dtype} but was given to the optimizer as "
+                    f"{dtype}: its state and layout were made for {dtype}; an array's dtype "
+                    f"cannot be reassigned in place (params[{i}].dtype = ...) under an "
+                    f"optimizer")
         gradient = check.gradient
         validated = self._validated_grads
         for i, g in enumerate(grads):

@@ -258,6 +258,34 @@ def test_parameter_reshaped_in_place_between_steps_needs_gradients_of_its_new_sh
 
 
 @backends
+@layouts
+@pytest.mark.parametrize("steps", [0, 2])
+def test_parameter_dtype_reassigned_in_place_is_refused_before_any_write(backend, layout,
+                                                                         steps):
+    """``params[0].dtype = np.float32`` on a float64 parameter reinterprets its bytes as
+    twice as many elements: its state, the group's spans and the checked tables were made
+    for the dtype it was given with.  The step is refused (a TypeError naming the
+    parameter), with a gradient of the new dtype and shape or of the old, before anything
+    is written -- also before the parameter's first step -- and goes on once the dtype is
+    restored."""
+    params, opt = make(backend, layout)
+    for t in range(steps):
+        opt.step(arg(params, grads_for(params, t)))
+    old_shape = params[0].shape
+    params[0].dtype = np.float32
+    before = snapshot(params, opt)
+    for g0 in (np.ones(params[0].shape, np.float32), np.ones(old_shape)):
+        grads = grads_for(params, 5)
+        grads[0] = g0
+        with pytest.raises(TypeError, match=r"params\[0\] has dtype float32 .*float64"):
+            opt.step(arg(params, grads))
+        assert_unchanged(before, params, opt)
+    params[0].dtype = np.float64
+    opt.step(arg(params, grads_for(params, 5)))
+    assert opt.state[0]["step"] == steps + 1
+
+
+@backends
 def test_none_or_sparse_gradient_between_fast_steps(backend):
     """A step unlike the last (a skipped parameter) takes the full path and re-plans."""
     params, opt = two_steps(backend, "flat")
