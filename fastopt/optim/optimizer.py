@@ -1935,8 +1935,7 @@ class Optimizer:
             except (TypeError, ValueError, IndexError):
                 raise ValueError(f"state_dict['state'] has an entry for parameter {key!r}, which "
                                  f"does not exist") from None
-            new_states[i] = self._checked_state(i, s, new_groups[self.param_groups.index(
-                self._group_of[i])])
+            new_states[i] = self._checked_state(i, s, new_groups[self._group_index[i]])
         # Everything checked: apply.
         for group, hyper in zip(self.param_groups, new_groups):
             group.update(hyper)

@@ -131,3 +131,26 @@ def test_fused_first_step_then_per_parameter_steps_equal_separate_arrays(backend
         b.step(separate_grads)
     for x, y in zip(flat, separate):
         np.testing.assert_array_equal(bits(x), bits(y))
+
+
+@pytest.mark.parametrize("shapes", [[(3,), (3,)], [(3,), (2, 2)], [(0,), (4,)]])
+def test_groups_with_equal_options_round_trip_checkpoints_and_copies(shapes):
+    """Two groups with the same hyperparameters and as many arrays: loading a checkpoint
+    (and so ``copy.deepcopy``) found each parameter's group by ``==`` on the group dicts,
+    which compared their arrays (an error: the truth value of an array, or shapes that do
+    not broadcast)."""
+    import copy
+
+    rng = np.random.default_rng(3)
+    params = [rng.standard_normal(s) for s in shapes]
+    opt = fastopt.Adam([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.1)
+    grads = [rng.standard_normal(s) for s in shapes]
+    opt.step(grads)
+    state = opt.state_dict()
+    twin_params, twin = copy.deepcopy((params, opt))
+    opt.step(grads)
+    twin.step(grads)
+    for p, q in zip(params, twin_params):
+        np.testing.assert_array_equal(bits(p), bits(q))
+    opt.load_state_dict(state)
+    assert [opt.state[i]["step"] for i in range(2)] == [1, 1]
