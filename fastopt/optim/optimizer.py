@@ -190,6 +190,20 @@ def flat_arrays(shapes, dtype=np.float64):
     return views
 
 
+def _plain(g):
+    """A gradient with its ndarray subclasses (a masked array, ``np.matrix``) as views of
+    their data of type ``numpy.ndarray``: what every backend's kernels read (numba refuses
+    masked arrays when it compiles; ``np.matrix`` stays 2-D when flattened; the reference
+    would follow a mask)."""
+    if g is None or type(g) is np.ndarray:
+        return g
+    if type(g) is SparseGrad:
+        if type(g.indices) is np.ndarray and type(g.values) is np.ndarray:
+            return g
+        return SparseGrad(g.indices.view(np.ndarray), g.values.view(np.ndarray))
+    return g.view(np.ndarray)
+
+
 def _checked_row_steps(where, value, p):
     a = np.asarray(value)
     n_rows = p.shape[0] if p.ndim else 1
@@ -915,6 +929,8 @@ class Optimizer:
         for i, g in enumerate(grads):  # (made read-only in place since it was added)
             if g is not None and not params[i].flags.writeable:
                 raise ValueError(f"params[{i}] is read-only")
+        if not all(type(g) is np.ndarray for g in grads):
+            grads = [_plain(g) for g in grads]
         if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
             self._refuse_non_finite(grads)
         self._recheck_groups()

@@ -315,6 +315,72 @@ def test_gradient_reshaped_in_place_after_a_step_is_refused():
     np.testing.assert_array_equal(p, before)
 
 
+# -- ndarray subclasses ------------------------------------------------------------------
+# A gradient may be any ndarray subclass; the kernels read its data as a plain array.
+# np.matrix stayed 2-D when flattened for the kernels (every backend refused it after the
+# step count had moved), and numba refuses a masked array when it compiles a kernel for
+# it (a NumbaTypeError after the step count had moved, on a process's first such call).
+
+SUBCLASS_CASES = ["masked", "matrix", "masked sparse", "masked float16"]
+
+
+def _subclass_case(kind, rng):
+    """``(params, plain gradients, the same gradients as subclass arrays)``."""
+    dtype = np.float16 if kind == "masked float16" else np.float64
+    params = [rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal(5).astype(dtype)]
+    plain = [rng.standard_normal(p.shape) for p in params]
+    if kind == "masked sparse":
+        plain[0] = fastopt.SparseGrad(np.array([2, 0, 2]), rng.standard_normal((3, 3)))
+        odd = [fastopt.SparseGrad(plain[0].indices, np.ma.masked_array(plain[0].values)),
+               np.ma.masked_array(plain[1])]
+    elif kind == "matrix":
+        odd = [np.asmatrix(plain[0]), plain[1]]
+    else:
+        plain = [g.astype(np.float32 if dtype == np.float16 else dtype) for g in plain]
+        odd = [np.ma.masked_array(g, mask=g > 0) for g in plain]  # (the mask is not read)
+    return params, plain, odd
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("kind", SUBCLASS_CASES)
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix)
+def test_ndarray_subclass_gradients_step_as_their_data(backend, kind):
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(5)
+    params, plain, odd = _subclass_case(kind, rng)
+    twins = [p.copy() for p in params]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    for _ in range(3):  # the same subclass objects again (the last step's gradients)
+        opt.step(odd)
+        ref.step(plain)
+    alone, alone_twin = params[1].copy(), params[1].copy()
+    one, one_ref = (fastopt.Adam(alone, backend=backend),
+                    fastopt.Adam(alone_twin, backend=backend))
+    one.step(odd[1])
+    one_ref.step(plain[1])
+    for a, b in zip(params + [alone], twins + [alone_twin]):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_masked_gradient_at_numbas_first_compile():
+    """numba types its arguments when it compiles a kernel: a masked array there (here in a
+    new process, where no kernel was compiled yet) must not reach it."""
+    import subprocess
+    import sys
+    from conftest import require
+    require("numba")
+    code = ("import numpy as np, fastopt\n"
+            "p = np.zeros(3); opt = fastopt.Adam([p, np.zeros(2)], backend='numba')\n"
+            "opt.step([np.ma.masked_array(np.ones(3)), np.ones(2)])\n"
+            "print(opt.state[0]['step'], p.tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[0] == "1"
+
+
 # -- unaligned arrays -------------------------------------------------------------------
 # np.frombuffer(..., offset=1) makes a C-contiguous array whose address is not a multiple
 # of its itemsize.  The Python checks let it through once, and the Cython kernel refused
