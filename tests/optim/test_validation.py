@@ -364,9 +364,37 @@ def test_ndarray_subclass_gradients_step_as_their_data(backend, kind):
         assert a.tobytes() == b.tobytes()
 
 
-def test_masked_gradient_at_numbas_first_compile():
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("kind", ["masked", "matrix"])
+@pytest.mark.parametrize("flat", [False, True])
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix)
+def test_ndarray_subclass_parameters_are_updated_as_their_data(backend, kind, flat):
+    """A parameter that is an ndarray subclass is updated in place as its data (dense
+    steps, separate or in one buffer, and a sparse one): the bits of a plain array."""
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(7)
+    shapes = [(4, 3), (5,)]
+    plain = fastopt.flat_arrays(shapes) if flat else [np.zeros(s) for s in shapes]
+    for p in plain:
+        p[...] = rng.standard_normal(p.shape)
+    twins = [p.copy() for p in plain]
+    params = [np.ma.masked_array(plain[0]) if kind == "masked" else np.asmatrix(plain[0]),
+              plain[1]]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    grads = [rng.standard_normal(s) for s in shapes]
+    for g0 in (grads[0], grads[0], fastopt.SparseGrad(np.array([3, 1]), grads[0][:2])):
+        opt.step([g0, grads[1]])
+        ref.step([g0, grads[1]])
+    for a, b in zip(plain, twins):
+        np.testing.assert_array_equal(bits(a), bits(b))
+
+
+def test_masked_arrays_at_numbas_first_compile():
     """numba types its arguments when it compiles a kernel: a masked array there (here in a
-    new process, where no kernel was compiled yet) must not reach it."""
+    new process, where no kernel was compiled yet: a masked gradient, then a masked
+    parameter) must not reach it."""
     import subprocess
     import sys
     from conftest import require
@@ -374,11 +402,13 @@ def test_masked_gradient_at_numbas_first_compile():
     code = ("import numpy as np, fastopt\n"
             "p = np.zeros(3); opt = fastopt.Adam([p, np.zeros(2)], backend='numba')\n"
             "opt.step([np.ma.masked_array(np.ones(3)), np.ones(2)])\n"
-            "print(opt.state[0]['step'], p.tolist())")
+            "q = np.ma.masked_array(np.zeros(4)); one = fastopt.SGD([q], backend='numba')\n"
+            "one.step([np.ones(4)])\n"
+            "print(opt.state[0]['step'], one.state[0]['step'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[0] == "1"
+    assert out.stdout.split() == ["1", "1"]
 
 
 # -- unaligned arrays -------------------------------------------------------------------
