@@ -447,6 +447,25 @@ def _state_dtype(p):
     return _FLOAT32 if p.dtype in check.HALF_DTYPES else p.dtype
 
 
+class _GroupParams(list):
+    """``param_groups[i]["params"]``: the group's arrays, a list that cannot be changed in
+    place (the optimizer's state, spans and one-call-per-group steps are laid out for these
+    arrays: an array appended would shift every later group's).  Copies are plain lists."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a parameter group's 'params' cannot be changed in place: the "
+                        "optimizer's state and calls are laid out for its arrays; add arrays "
+                        "with opt.add_param_group({'params': [...]}) or make a new optimizer")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
 class ParamGroup(dict):
     """A parameter group: a dict (as in ``torch.optim``) that notices when it is edited.
 
@@ -691,6 +710,7 @@ class Optimizer:
         self._creating = threading.Lock()  # threads stepping at once create state once
         self.param_groups = []
         self._groups = []           # the groups as created: param_groups must stay these
+        self._group_params = []     # per group: its 'params' as created (a _GroupParams)
         self._params = []
         self._dtypes = []           # per param: its dtype when it was given (see step)
         self._states = []
@@ -778,9 +798,10 @@ class Optimizer:
         for k, p in enumerate(arrays):
             check.parameter(f"params[{start + k}]", p, half=True)
         check.no_overlaps("params", self._params + arrays)
-        group["params"] = arrays
+        group["params"] = _GroupParams(arrays)
         self.param_groups.append(group)
         self._groups.append(group)
+        self._group_params.append(group["params"])
         if any(p.dtype in check.HALF_DTYPES for p in arrays):
             if self._finishes or group.get("per_row_step"):
                 raise ValueError(f"{type(self).__name__}"
@@ -818,6 +839,7 @@ class Optimizer:
                 a is not b for a, b in zip(self.param_groups, self._groups)):
             raise TypeError("param_groups was changed as a list; edit a group's entries "
                             "(opt.param_groups[0]['lr'] = ...) or call add_param_group")
+        self._refuse_replaced_params()
         for i, group in enumerate(self.param_groups):
             if group.edited:
                 self._check_group(group, f"param_groups[{i}].")
@@ -838,6 +860,16 @@ class Optimizer:
                         self._kernel_arrays[j] = None  # options may need other state
                         self._row_arrays[j] = None
                 self._group_arrays[i] = None
+
+    def _refuse_replaced_params(self):
+        """Refuse a group whose ``"params"`` entry is no longer the list it was created with
+        (its arrays are what the state and the calls are laid out for)."""
+        for i, (group, params) in enumerate(zip(self.param_groups, self._group_params)):
+            if group.get("params") is not params:
+                raise TypeError(f"param_groups[{i}]['params'] was replaced: the optimizer's "
+                                f"state and calls are laid out for the arrays it was given; "
+                                f"add arrays with opt.add_param_group({{'params': [...]}}) or "
+                                f"make a new optimizer")
 
     # -- the step -------------------------------------------------------------------
 
@@ -1889,6 +1921,7 @@ class Optimizer:
         for i, s in enumerate(self._states):
             if s:
                 state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        self._refuse_replaced_params()
         groups = []
         start = 0
         for group in self.param_groups:
@@ -1916,6 +1949,7 @@ class Optimizer:
         the same; see :mod:`fastopt.optim.torch_state`.  :meth:`torch_state_dict` is
         the way back.
         """
+        self._refuse_replaced_params()
         if torch_state.is_torch_state_dict(state_dict):
             state_dict = torch_state.from_torch(self, state_dict)
         if not isinstance(state_dict, dict) or not (

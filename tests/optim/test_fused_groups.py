@@ -154,3 +154,43 @@ def test_groups_with_equal_options_round_trip_checkpoints_and_copies(shapes):
         np.testing.assert_array_equal(bits(p), bits(q))
     opt.load_state_dict(state)
     assert [opt.state[i]["step"] for i in range(2)] == [1, 1]
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+def test_a_groups_params_list_cannot_change_under_the_optimizer(backend):
+    """``param_groups[0]["params"].append(x)`` (torch's way to add an array) made the
+    one-call-per-group step read the group as one array longer: the next group's first
+    parameter was stepped with this group's hyperparameters (and ``state_dict`` numbered
+    a parameter that does not exist).  The list refuses to change in place; replacing it
+    is refused at the next step (and by ``state_dict``), before anything is written; add
+    arrays with ``add_param_group``."""
+    require(backend)
+    a, b, c = np.zeros(3), np.zeros(3), np.zeros(3)
+    opt = fastopt.SGD([{"params": [a, b]}, {"params": [c], "lr": 100.0}], lr=1.0,
+                      backend=backend)
+    group = opt.param_groups[0]
+    x = np.zeros(3)
+    for change in (lambda ps: ps.append(x), lambda ps: ps.extend([x]),
+                   lambda ps: ps.insert(0, x), lambda ps: ps.__setitem__(0, x),
+                   lambda ps: ps.__delitem__(0), lambda ps: ps.pop(), lambda ps: ps.clear(),
+                   lambda ps: ps.remove(a), lambda ps: ps.__iadd__([x])):
+        with pytest.raises(TypeError, match=r"add_param_group"):
+            change(group["params"])
+    assert group["params"] == [a, b] and isinstance(group["params"], list)
+    opt.step([np.ones(3)] * 3)
+    np.testing.assert_array_equal(c, -100.0)
+    assert [g["params"] for g in opt.state_dict()["param_groups"]] == [[0, 1], [2]]
+    registered = group["params"]
+    group["params"] = [a, b, x]
+    before = [a.copy(), b.copy(), c.copy()]
+    with pytest.raises(TypeError, match=r"param_groups\[0\]\['params'\] was replaced"):
+        opt.step([np.ones(3)] * 3)
+    with pytest.raises(TypeError, match=r"param_groups\[0\]\['params'\] was replaced"):
+        opt.state_dict()
+    for p, q in zip((a, b, c), before):
+        np.testing.assert_array_equal(p, q)
+    group["params"] = registered  # (the same list again: steps on)
+    opt.step([np.ones(3)] * 3)
+    np.testing.assert_array_equal(c, -200.0)
+    import copy
+    assert copy.deepcopy(group)["params"][0] is not a  # (copies as a plain list)
