@@ -675,7 +675,8 @@ class Optimizer:
     Attributes:
         param_groups: list of dicts, one per group: ``"params"`` and every
             hyperparameter.  Editing ``opt.param_groups[i]["lr"]`` between steps takes
-            effect at the next step, which checks the new value.
+            effect at the next step, which checks the new value.  A group's ``"params"``
+            list cannot be changed (``TypeError``): add arrays with :meth:`add_param_group`.
         defaults: dict of the constructor's hyperparameters.
 
     :attr:`state` (a property) is the per-parameter state, ``opt.state[i]`` or
