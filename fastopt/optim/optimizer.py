@@ -799,15 +799,16 @@ class Optimizer:
         for k, p in enumerate(arrays):
             check.parameter(f"params[{start + k}]", p, half=True)
         check.no_overlaps("params", self._params + arrays)
-        group["params"] = _GroupParams(arrays)
-        self.param_groups.append(group)
-        self._groups.append(group)
-        self._group_params.append(group["params"])
         if any(p.dtype in check.HALF_DTYPES for p in arrays):
             if self._finishes or group.get("per_row_step"):
                 raise ValueError(f"{type(self).__name__}"
                                  f"{' with per_row_step' if group.get('per_row_step') else ''} "
                                  f"does not take float16/bfloat16 parameters")
+        # Everything checked: register the group.
+        group["params"] = _GroupParams(arrays)
+        self.param_groups.append(group)
+        self._groups.append(group)
+        self._group_params.append(group["params"])
         self._param_spans.append(None if any(p.dtype in check.HALF_DTYPES for p in arrays)
                                  else _span(arrays))
         self._state_buffers.append({})

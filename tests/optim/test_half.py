@@ -271,6 +271,36 @@ def test_half_state_checkpoints_and_bad_input():
         opt.set_rounding("stochastic", seed=-1)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("case", ["LAMB", "per_row_step"])
+def test_a_refused_16_bit_group_leaves_the_optimizer_as_it_was(backend, case):
+    """``add_param_group`` refused a 16-bit group (a rule with a second pass, per-row
+    step counters) after registering it: every later step raised IndexError and
+    ``state_dict`` numbered a parameter that does not exist."""
+    from conftest import require
+    require(backend)
+    shape = (3, 2)
+    params = [np.zeros(shape), np.zeros(shape)]
+    opt = (fastopt.LAMB(params, lr=0.1, backend=backend) if case == "LAMB"
+           else fastopt.SparseAdam(params, lr=0.1, backend=backend))
+    twin_params = [p.copy() for p in params]
+    twin = type(opt)(twin_params, lr=0.1, backend=backend)
+    grads = [np.ones(shape), np.full(shape, 0.5)]
+    opt.step(grads)
+    twin.step(grads)
+    extra = {"params": [np.zeros(shape, np.float16)]}
+    if case == "per_row_step":
+        extra["per_row_step"] = True
+    with pytest.raises(ValueError, match="does not take float16/bfloat16"):
+        opt.add_param_group(extra)
+    assert len(opt.param_groups) == 1
+    assert opt.state_dict()["param_groups"][0]["params"] == [0, 1]
+    opt.step(grads)
+    twin.step(grads)
+    for a, b in zip(params, twin_params):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("make", [
     lambda x: fastopt.LBFGS(x),
     lambda x: fastopt.AveragedWeights([x]),
