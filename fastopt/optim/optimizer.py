@@ -799,6 +799,11 @@ class Optimizer:
         for k, p in enumerate(arrays):
             check.parameter(f"params[{start + k}]", p, half=True)
         check.no_overlaps("params", self._params + arrays)
+        for k, p in enumerate(arrays):
+            label = self._alias_of(p)  # (the parameters' overlaps are refused above)
+            if label is not None:
+                raise ValueError(f"params[{start + k}] shares memory with {label}; every "
+                                 f"parameter needs its own array")
         if any(p.dtype in check.HALF_DTYPES for p in arrays):
             if self._finishes or group.get("per_row_step"):
                 raise ValueError(f"{type(self).__name__}"

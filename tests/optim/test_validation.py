@@ -78,6 +78,24 @@ def test_overlapping_parameters_are_refused():
     fastopt.SGD([buf[:5], buf[5:]])  # adjacent, not overlapping: fine
 
 
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_parameter_group_added_over_the_optimizers_state_is_refused(flat):
+    """An array added with ``add_param_group`` that shares memory with a state array (an
+    ``exp_avg`` reused as a parameter) was accepted: each step then wrote it both as a
+    parameter and as that state.  It is refused as an assigned state array sharing memory
+    with a parameter is, and the optimizer stays as it was."""
+    params = fastopt.flat_arrays([(3,), (4,)]) if flat else [np.zeros(3), np.zeros(4)]
+    opt = fastopt.Adam(params, lr=0.1)
+    opt.step([np.ones(3), np.ones(4)])
+    for new in (opt.state[0]["exp_avg"], opt.state[1]["exp_avg_sq"][1:]):
+        with pytest.raises(ValueError, match=r"params\[2\] shares memory with "
+                                             r"opt.state\[\d\]\['exp_avg"):
+            opt.add_param_group({"params": [new]})
+    assert len(opt.param_groups) == 1 and opt.state_dict()["param_groups"][0]["params"] == [0, 1]
+    opt.add_param_group({"params": [np.zeros(2)]})
+    opt.step([np.ones(3), np.ones(4), np.ones(2)])
+
+
 def test_unknown_hyperparameter_in_group_is_refused():
     with pytest.raises(TypeError, match="unknown hyperparameter.*momentum"):
         fastopt.Adam([{"params": [np.zeros(2)], "momentum": 0.9}])
