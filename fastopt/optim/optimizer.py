@@ -527,7 +527,8 @@ class ParamState(dict):
       with freshly initialized state at its next step;
     * ``state["exp_avg"] = array``: the optimizer uses (and updates in place) that
       array from the next step on.  It must be a writable C-contiguous
-      ``numpy.ndarray`` of the parameter's dtype and the state's shape, sharing no
+      ``numpy.ndarray`` of the parameter's dtype (float32 for a float16/bfloat16
+      parameter) and the state's shape, sharing no
       memory with any parameter or other state array; anything else is refused here
       with a ``TypeError``/``ValueError``;
     * ``state["step"] = n`` (a non-negative integer), NAdam's ``mu_product``;
@@ -1843,11 +1844,15 @@ class Optimizer:
             raise KeyError(f"{type(self).__name__} keeps no state {key!r}; its entries are "
                            f"{', '.join(map(repr, ['step', *names, *self._extra_state]))}")
         p = self._params[i]
+        dtype = _state_dtype(p)
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"{where} must be a numpy.ndarray of dtype {p.dtype}, got "
+            raise TypeError(f"{where} must be a numpy.ndarray of dtype {dtype}, got "
                             f"{type(value).__name__}")
-        if value.dtype != p.dtype:
-            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}")
+        if value.dtype != dtype:
+            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}"
+                            if dtype == p.dtype else
+                            f"{where} has dtype {value.dtype}, expected float32 (the state of "
+                            f"a {p.dtype} parameter)")
         want = self._state_shape(self._group_of[i], key, p)
         if value.shape != want:
             raise ValueError(f"{where} has shape {value.shape}, expected {want}")

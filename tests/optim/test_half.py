@@ -272,6 +272,38 @@ def test_half_state_checkpoints_and_bad_input():
 
 
 @pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("half", HALF, ids=str)
+def test_state_assigned_to_a_16_bit_parameter_is_float32(backend, half):
+    """``opt.state[i]["exp_avg"] = array`` for a 16-bit parameter: its state is float32, so
+    a float32 array is taken (it was refused, "the parameter float16") and one of the
+    parameter's 16-bit dtype is refused (it was taken; the step then failed in the
+    compiled backends and ran the reference's arithmetic in 16 bits)."""
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(11)
+    start = rng.standard_normal((3, 4)).astype(half)
+    params, twins = [start.copy(), np.zeros(2, half)], [start.copy(), np.zeros(2, half)]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    grads = [rng.standard_normal((3, 4)).astype(half), np.ones(2, half)]
+    opt.step(grads)
+    ref.step(grads)
+    with pytest.raises(TypeError, match=rf"opt.state\[0\]\['exp_avg'\] has dtype {half}, "
+                                        r"expected float32"):
+        opt.state[0]["exp_avg"] = np.zeros((3, 4), half)
+    edit = np.full((3, 4), 0.25, np.float32)
+    opt.state[0]["exp_avg"] = edit
+    ref.state[0]["exp_avg"][...] = edit
+    for _ in range(2):
+        opt.step(grads)
+        ref.step(grads)
+    assert opt.state[0]["exp_avg"] is edit
+    for a, b in zip(params, twins):
+        assert a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(edit, ref.state[0]["exp_avg"])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
 @pytest.mark.parametrize("case", ["LAMB", "per_row_step"])
 def test_a_refused_16_bit_group_leaves_the_optimizer_as_it_was(backend, case):
     """``add_param_group`` refused a 16-bit group (a rule with a second pass, per-row
