@@ -857,7 +857,8 @@ class Optimizer:
                     for name, _ in self._state_arrays(group):
                         have = self._states[j].get(name)
                         want = self._state_shape(group, name, self._params[j])
-                        if have is not None and have.shape != want:
+                        if have is not None and not self._state_fits(have, want,
+                                                                     self._params[j]):
                             raise ValueError(
                                 f"param_groups[{i}]: the options no longer fit the state of "
                                 f"params[{j}] ({name!r} has shape {have.shape}, these options "
@@ -1805,6 +1806,14 @@ class Optimizer:
         """Whether state ``name`` holds one value per row (row-wise rules) instead of per element."""
         return False
 
+    @staticmethod
+    def _state_fits(a, want, p):
+        """Whether a state array of ``a``'s shape serves a parameter ``p`` whose state has
+        shape ``want``: that shape, or, for elementwise state (``want`` is ``p``'s shape),
+        ``p``'s size -- the state of a parameter reshaped in place since it was made (the
+        parameter keeps stepping: the kernels read both flat)."""
+        return a.shape == want or (want == p.shape and a.size == p.size)
+
     def _state_shape(self, group, name, p):
         """The shape of state array ``name`` of parameter ``p``."""
         if self._state_per_row(group, name):
@@ -2054,8 +2063,9 @@ class Optimizer:
                 continue
             a = np.asarray(value)
             want = self._state_shape(group, name, p)
-            if a.shape != want:
+            if not self._state_fits(a, want, p):
                 raise ValueError(f"{where}[{name!r}] has shape {a.shape}, expected {want}")
+            a = a.reshape(want)
             if a.dtype != _state_dtype(p):
                 raise ValueError(f"{where}[{name!r}] has dtype {a.dtype}, the parameter {p.dtype}"
                                  + (" (state: float32)" if p.dtype != _state_dtype(p) else ""))
