@@ -585,8 +585,17 @@ class ParamState(dict):
         return self[key]
 
     def update(self, *args, **kwargs):
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+        """Assign every entry, each checked as ``state[key] = value``; if one is refused,
+        the state is left as it was before the call."""
+        before = dict(self)
+        try:
+            for key, value in dict(*args, **kwargs).items():
+                self[key] = value
+        except BaseException:
+            dict.clear(self)
+            dict.update(self, before)
+            self._edited(self._owner())
+            raise
 
     def __ior__(self, other):
         self.update(other)
