@@ -1774,7 +1774,8 @@ class Optimizer:
                 self._on_new_state(state, state_name)
             a = state[state_name]
             views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
-        return p.view(np.ndarray).reshape(shape), tuple(views), None if name == self.algorithm else name
+        return (p.view(np.ndarray).reshape(shape), tuple(views),
+                None if name == self.algorithm else name)
 
     def _new_state_array(self, group, p, name, init):
         """A state array for ``p``: a view into the group's buffer when the group is spanned."""
