@@ -190,6 +190,20 @@ def flat_arrays(shapes, dtype=np.float64):
     return views
 
 
+def _plain(g):
+    """A gradient with its ndarray subclasses (a masked array, ``np.matrix``) as views of
+    their data of type ``numpy.ndarray``: what every backend's kernels read (numba refuses
+    masked arrays when it compiles; ``np.matrix`` stays 2-D when flattened; the reference
+    would follow a mask)."""
+    if g is None or type(g) is np.ndarray:
+        return g
+    if type(g) is SparseGrad:
+        if type(g.indices) is np.ndarray and type(g.values) is np.ndarray:
+            return g
+        return SparseGrad(g.indices.view(np.ndarray), g.values.view(np.ndarray))
+    return g.view(np.ndarray)
+
+
 def _checked_row_steps(where, value, p):
     a = np.asarray(value)
     n_rows = p.shape[0] if p.ndim else 1
@@ -433,6 +447,25 @@ def _state_dtype(p):
     return _FLOAT32 if p.dtype in check.HALF_DTYPES else p.dtype
 
 
+class _GroupParams(list):
+    """``param_groups[i]["params"]``: the group's arrays, a list that cannot be changed in
+    place (the optimizer's state, spans and one-call-per-group steps are laid out for these
+    arrays: an array appended would shift every later group's).  Copies are plain lists."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a parameter group's 'params' cannot be changed in place: the "
+                        "optimizer's state and calls are laid out for its arrays; add arrays "
+                        "with opt.add_param_group({'params': [...]}) or make a new optimizer")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self):
+        return (list, (list(self),))
+
+
 class ParamGroup(dict):
     """A parameter group: a dict (as in ``torch.optim``) that notices when it is edited.
 
@@ -494,7 +527,8 @@ class ParamState(dict):
       with freshly initialized state at its next step;
     * ``state["exp_avg"] = array``: the optimizer uses (and updates in place) that
       array from the next step on.  It must be a writable C-contiguous
-      ``numpy.ndarray`` of the parameter's dtype and the state's shape, sharing no
+      ``numpy.ndarray`` of the parameter's dtype (float32 for a float16/bfloat16
+      parameter) and the state's shape, sharing no
       memory with any parameter or other state array; anything else is refused here
       with a ``TypeError``/``ValueError``;
     * ``state["step"] = n`` (a non-negative integer), NAdam's ``mu_product``;
@@ -551,8 +585,17 @@ class ParamState(dict):
         return self[key]
 
     def update(self, *args, **kwargs):
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+        """Assign every entry, each checked as ``state[key] = value``; if one is refused,
+        the state is left as it was before the call."""
+        before = dict(self)
+        try:
+            for key, value in dict(*args, **kwargs).items():
+                self[key] = value
+        except BaseException:
+            dict.clear(self)
+            dict.update(self, before)
+            self._edited(self._owner())
+            raise
 
     def __ior__(self, other):
         self.update(other)
@@ -642,7 +685,8 @@ class Optimizer:
     Attributes:
         param_groups: list of dicts, one per group: ``"params"`` and every
             hyperparameter.  Editing ``opt.param_groups[i]["lr"]`` between steps takes
-            effect at the next step, which checks the new value.
+            effect at the next step, which checks the new value.  A group's ``"params"``
+            list cannot be changed (``TypeError``): add arrays with :meth:`add_param_group`.
         defaults: dict of the constructor's hyperparameters.
 
     :attr:`state` (a property) is the per-parameter state, ``opt.state[i]`` or
@@ -677,7 +721,9 @@ class Optimizer:
         self._creating = threading.Lock()  # threads stepping at once create state once
         self.param_groups = []
         self._groups = []           # the groups as created: param_groups must stay these
+        self._group_params = []     # per group: its 'params' as created (a _GroupParams)
         self._params = []
+        self._dtypes = []           # per param: its dtype when it was given (see step)
         self._states = []
         self._group_of = []
         self._param_spans = []      # per group: flat view over its params, or None
@@ -763,14 +809,21 @@ class Optimizer:
         for k, p in enumerate(arrays):
             check.parameter(f"params[{start + k}]", p, half=True)
         check.no_overlaps("params", self._params + arrays)
-        group["params"] = arrays
-        self.param_groups.append(group)
-        self._groups.append(group)
+        for k, p in enumerate(arrays):
+            label = self._alias_of(p)  # (the parameters' overlaps are refused above)
+            if label is not None:
+                raise ValueError(f"params[{start + k}] shares memory with {label}; every "
+                                 f"parameter needs its own array")
         if any(p.dtype in check.HALF_DTYPES for p in arrays):
             if self._finishes or group.get("per_row_step"):
                 raise ValueError(f"{type(self).__name__}"
                                  f"{' with per_row_step' if group.get('per_row_step') else ''} "
                                  f"does not take float16/bfloat16 parameters")
+        # Everything checked: register the group.
+        group["params"] = _GroupParams(arrays)
+        self.param_groups.append(group)
+        self._groups.append(group)
+        self._group_params.append(group["params"])
         self._param_spans.append(None if any(p.dtype in check.HALF_DTYPES for p in arrays)
                                  else _span(arrays))
         self._state_buffers.append({})
@@ -781,6 +834,7 @@ class Optimizer:
             self._group_index.append(len(self.param_groups) - 1)
             self._validated_grads.append(None)
             self._params.append(p)
+            self._dtypes.append(p.dtype)
             self._states.append(ParamState(self, len(self._states)))
             self._group_of.append(group)
             self._kernel_arrays.append(None)
@@ -802,6 +856,7 @@ class Optimizer:
                 a is not b for a, b in zip(self.param_groups, self._groups)):
             raise TypeError("param_groups was changed as a list; edit a group's entries "
                             "(opt.param_groups[0]['lr'] = ...) or call add_param_group")
+        self._refuse_replaced_params()
         for i, group in enumerate(self.param_groups):
             if group.edited:
                 self._check_group(group, f"param_groups[{i}].")
@@ -811,7 +866,8 @@ class Optimizer:
                     for name, _ in self._state_arrays(group):
                         have = self._states[j].get(name)
                         want = self._state_shape(group, name, self._params[j])
-                        if have is not None and have.shape != want:
+                        if have is not None and not self._state_fits(have, want,
+                                                                     self._params[j]):
                             raise ValueError(
                                 f"param_groups[{i}]: the options no longer fit the state of "
                                 f"params[{j}] ({name!r} has shape {have.shape}, these options "
@@ -822,6 +878,16 @@ class Optimizer:
                         self._kernel_arrays[j] = None  # options may need other state
                         self._row_arrays[j] = None
                 self._group_arrays[i] = None
+
+    def _refuse_replaced_params(self):
+        """Refuse a group whose ``"params"`` entry is no longer the list it was created with
+        (its arrays are what the state and the calls are laid out for)."""
+        for i, (group, params) in enumerate(zip(self.param_groups, self._group_params)):
+            if group.get("params") is not params:
+                raise TypeError(f"param_groups[{i}]['params'] was replaced: the optimizer's "
+                                f"state and calls are laid out for the arrays it was given; "
+                                f"add arrays with opt.add_param_group({{'params': [...]}}) or "
+                                f"make a new optimizer")
 
     # -- the step -------------------------------------------------------------------
 
@@ -883,6 +949,14 @@ class Optimizer:
             grads = (grads,)
         else:
             grads = self._grads_list(grads)
+        for i, g in enumerate(grads):
+            p, dtype = params[i], self._dtypes[i]
+            if g is not None and p.dtype is not dtype and p.dtype != dtype:
+                raise TypeError(
+                    f"params[{i}] has dtype {p.dtype} but was given to the optimizer as "
+                    f"{dtype}: its state and layout were made for {dtype}; an array's dtype "
+                    f"cannot be reassigned in place (params[{i}].dtype = ...) under an "
+                    f"optimizer")
         gradient = check.gradient
         validated = self._validated_grads
         for i, g in enumerate(grads):
@@ -905,6 +979,8 @@ class Optimizer:
         for i, g in enumerate(grads):  # (made read-only in place since it was added)
             if g is not None and not params[i].flags.writeable:
                 raise ValueError(f"params[{i}] is read-only")
+        if not all(type(g) is np.ndarray for g in grads):
+            grads = [_plain(g) for g in grads]
         if self.check_finite or (self.check_finite is None and _CHECK_FINITE[0]):
             self._refuse_non_finite(grads)
         self._recheck_groups()
@@ -1698,7 +1774,8 @@ class Optimizer:
                 self._on_new_state(state, state_name)
             a = state[state_name]
             views.append(a if self._state_per_row(group, state_name) else a.reshape(shape))
-        return p.reshape(shape), tuple(views), None if name == self.algorithm else name
+        return (p.view(np.ndarray).reshape(shape), tuple(views),
+                None if name == self.algorithm else name)
 
     def _new_state_array(self, group, p, name, init):
         """A state array for ``p``: a view into the group's buffer when the group is spanned."""
@@ -1739,6 +1816,14 @@ class Optimizer:
         """Whether state ``name`` holds one value per row (row-wise rules) instead of per element."""
         return False
 
+    @staticmethod
+    def _state_fits(a, want, p):
+        """Whether a state array of ``a``'s shape serves a parameter ``p`` whose state has
+        shape ``want``: that shape, or, for elementwise state (``want`` is ``p``'s shape),
+        ``p``'s size -- the state of a parameter reshaped in place since it was made (the
+        parameter keeps stepping: the kernels read both flat)."""
+        return a.shape == want or (want == p.shape and a.size == p.size)
+
     def _state_shape(self, group, name, p):
         """The shape of state array ``name`` of parameter ``p``."""
         if self._state_per_row(group, name):
@@ -1778,11 +1863,15 @@ class Optimizer:
             raise KeyError(f"{type(self).__name__} keeps no state {key!r}; its entries are "
                            f"{', '.join(map(repr, ['step', *names, *self._extra_state]))}")
         p = self._params[i]
+        dtype = _state_dtype(p)
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"{where} must be a numpy.ndarray of dtype {p.dtype}, got "
+            raise TypeError(f"{where} must be a numpy.ndarray of dtype {dtype}, got "
                             f"{type(value).__name__}")
-        if value.dtype != p.dtype:
-            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}")
+        if value.dtype != dtype:
+            raise TypeError(f"{where} has dtype {value.dtype}, the parameter {p.dtype}"
+                            if dtype == p.dtype else
+                            f"{where} has dtype {value.dtype}, expected float32 (the state of "
+                            f"a {p.dtype} parameter)")
         want = self._state_shape(self._group_of[i], key, p)
         if value.shape != want:
             raise ValueError(f"{where} has shape {value.shape}, expected {want}")
@@ -1863,6 +1952,7 @@ class Optimizer:
         for i, s in enumerate(self._states):
             if s:
                 state[i] = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        self._refuse_replaced_params()
         groups = []
         start = 0
         for group in self.param_groups:
@@ -1890,6 +1980,7 @@ class Optimizer:
         the same; see :mod:`fastopt.optim.torch_state`.  :meth:`torch_state_dict` is
         the way back.
         """
+        self._refuse_replaced_params()
         if torch_state.is_torch_state_dict(state_dict):
             state_dict = torch_state.from_torch(self, state_dict)
         if not isinstance(state_dict, dict) or not (
@@ -1925,8 +2016,7 @@ class Optimizer:
             except (TypeError, ValueError, IndexError):
                 raise ValueError(f"state_dict['state'] has an entry for parameter {key!r}, which "
                                  f"does not exist") from None
-            new_states[i] = self._checked_state(i, s, new_groups[self.param_groups.index(
-                self._group_of[i])])
+            new_states[i] = self._checked_state(i, s, new_groups[self._group_index[i]])
         # Everything checked: apply.
         for group, hyper in zip(self.param_groups, new_groups):
             group.update(hyper)
@@ -1983,8 +2073,9 @@ class Optimizer:
                 continue
             a = np.asarray(value)
             want = self._state_shape(group, name, p)
-            if a.shape != want:
+            if not self._state_fits(a, want, p):
                 raise ValueError(f"{where}[{name!r}] has shape {a.shape}, expected {want}")
+            a = a.reshape(want)
             if a.dtype != _state_dtype(p):
                 raise ValueError(f"{where}[{name!r}] has dtype {a.dtype}, the parameter {p.dtype}"
                                  + (" (state: float32)" if p.dtype != _state_dtype(p) else ""))

@@ -258,6 +258,62 @@ def test_parameter_reshaped_in_place_between_steps_needs_gradients_of_its_new_sh
 
 
 @backends
+@layouts
+def test_after_an_in_place_reshape_schedules_and_checkpoints_go_on(backend, layout):
+    """A parameter reshaped in place keeps stepping (its state keeps the shape it was made
+    with): an ``lr`` edit was then refused ("the options no longer fit the state"), and the
+    optimizer could not load its own checkpoint nor be deep-copied (the state's shape was
+    compared with the parameter's new shape).  Everything goes on as for a parameter never
+    reshaped, bit for bit."""
+    import copy
+    params, opt = two_steps(backend, layout)
+    twins, twin = two_steps(backend, layout)
+    params[0].shape = (2, 6)
+    for t in range(2, 5):
+        grads = grads_for(twins, t)
+        opt.param_groups[0]["lr"] = twin.param_groups[0]["lr"] = 0.1 / t
+        opt.step(arg(params, [grads[0].reshape(2, 6)] + grads[1:]))
+        twin.step(arg(twins, grads))
+        if t == 3:
+            opt.load_state_dict(opt.state_dict())
+            params, opt = copy.deepcopy((params, opt))
+    for a, b in zip(params, twins):
+        np.testing.assert_array_equal(a.reshape(-1), b.reshape(-1))
+    for i in range(len(params)):
+        for name, value in twin.state[i].items():
+            np.testing.assert_array_equal(np.reshape(opt.state[i][name], np.shape(value)),
+                                          value)
+
+
+@backends
+@layouts
+@pytest.mark.parametrize("steps", [0, 2])
+def test_parameter_dtype_reassigned_in_place_is_refused_before_any_write(backend, layout,
+                                                                         steps):
+    """``params[0].dtype = np.float32`` on a float64 parameter reinterprets its bytes as
+    twice as many elements: its state, the group's spans and the checked tables were made
+    for the dtype it was given with.  The step is refused (a TypeError naming the
+    parameter), with a gradient of the new dtype and shape or of the old, before anything
+    is written -- also before the parameter's first step -- and goes on once the dtype is
+    restored."""
+    params, opt = make(backend, layout)
+    for t in range(steps):
+        opt.step(arg(params, grads_for(params, t)))
+    old_shape = params[0].shape
+    params[0].dtype = np.float32
+    before = snapshot(params, opt)
+    for g0 in (np.ones(params[0].shape, np.float32), np.ones(old_shape)):
+        grads = grads_for(params, 5)
+        grads[0] = g0
+        with pytest.raises(TypeError, match=r"params\[0\] has dtype float32 .*float64"):
+            opt.step(arg(params, grads))
+        assert_unchanged(before, params, opt)
+    params[0].dtype = np.float64
+    opt.step(arg(params, grads_for(params, 5)))
+    assert opt.state[0]["step"] == steps + 1
+
+
+@backends
 def test_none_or_sparse_gradient_between_fast_steps(backend):
     """A step unlike the last (a skipped parameter) takes the full path and re-plans."""
     params, opt = two_steps(backend, "flat")

@@ -271,6 +271,68 @@ def test_half_state_checkpoints_and_bad_input():
         opt.set_rounding("stochastic", seed=-1)
 
 
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("half", HALF, ids=str)
+def test_state_assigned_to_a_16_bit_parameter_is_float32(backend, half):
+    """``opt.state[i]["exp_avg"] = array`` for a 16-bit parameter: its state is float32, so
+    a float32 array is taken (it was refused, "the parameter float16") and one of the
+    parameter's 16-bit dtype is refused (it was taken; the step then failed in the
+    compiled backends and ran the reference's arithmetic in 16 bits)."""
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(11)
+    start = rng.standard_normal((3, 4)).astype(half)
+    params, twins = [start.copy(), np.zeros(2, half)], [start.copy(), np.zeros(2, half)]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    grads = [rng.standard_normal((3, 4)).astype(half), np.ones(2, half)]
+    opt.step(grads)
+    ref.step(grads)
+    with pytest.raises(TypeError, match=rf"opt.state\[0\]\['exp_avg'\] has dtype {half}, "
+                                        r"expected float32"):
+        opt.state[0]["exp_avg"] = np.zeros((3, 4), half)
+    edit = np.full((3, 4), 0.25, np.float32)
+    opt.state[0]["exp_avg"] = edit
+    ref.state[0]["exp_avg"][...] = edit
+    for _ in range(2):
+        opt.step(grads)
+        ref.step(grads)
+    assert opt.state[0]["exp_avg"] is edit
+    for a, b in zip(params, twins):
+        assert a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(edit, ref.state[0]["exp_avg"])
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("case", ["LAMB", "per_row_step"])
+def test_a_refused_16_bit_group_leaves_the_optimizer_as_it_was(backend, case):
+    """``add_param_group`` refused a 16-bit group (a rule with a second pass, per-row
+    step counters) after registering it: every later step raised IndexError and
+    ``state_dict`` numbered a parameter that does not exist."""
+    from conftest import require
+    require(backend)
+    shape = (3, 2)
+    params = [np.zeros(shape), np.zeros(shape)]
+    opt = (fastopt.LAMB(params, lr=0.1, backend=backend) if case == "LAMB"
+           else fastopt.SparseAdam(params, lr=0.1, backend=backend))
+    twin_params = [p.copy() for p in params]
+    twin = type(opt)(twin_params, lr=0.1, backend=backend)
+    grads = [np.ones(shape), np.full(shape, 0.5)]
+    opt.step(grads)
+    twin.step(grads)
+    extra = {"params": [np.zeros(shape, np.float16)]}
+    if case == "per_row_step":
+        extra["per_row_step"] = True
+    with pytest.raises(ValueError, match="does not take float16/bfloat16"):
+        opt.add_param_group(extra)
+    assert len(opt.param_groups) == 1
+    assert opt.state_dict()["param_groups"][0]["params"] == [0, 1]
+    opt.step(grads)
+    twin.step(grads)
+    for a, b in zip(params, twin_params):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("make", [
     lambda x: fastopt.LBFGS(x),
     lambda x: fastopt.AveragedWeights([x]),

@@ -262,6 +262,29 @@ def test_assigning_a_wrong_array_is_refused_and_changes_nothing(rule, flat):
 
 @rules
 @layouts
+def test_an_update_with_a_wrong_entry_changes_nothing(rule, flat):
+    """``opt.state[0].update({...})`` (and ``|=``) with one entry refused: the entries
+    before it were already assigned when it raised."""
+    params, opt = make(rule, flat)
+    steps(opt, 0, 1)
+    names = [n for n, v in opt.state[0].items() if isinstance(v, np.ndarray)]
+    before = dict(opt.state[0])
+    edit = {name: np.full_like(before[name], 0.5) for name in names}
+    edit["step"] = 7
+    edit[names[-1]] = np.zeros(before[names[-1]].size + 1)  # refused: the shape
+    for apply in (lambda s: s.update(edit), lambda s: s.__ior__(edit)):
+        with pytest.raises(ValueError, match="shape"):
+            apply(opt.state[0])
+        assert dict(opt.state[0]).keys() == before.keys()
+        assert all(opt.state[0][k] is v for k, v in before.items())
+    ref_params, ref = make(rule, flat)
+    steps(opt, 1, 3)
+    steps(ref, 0, 3)
+    same(params, opt, ref_params, ref, [(0, 0), (1, 1)])
+
+
+@rules
+@layouts
 def test_an_inconsistent_edit_is_refused_at_the_next_step_before_any_write(rule, flat):
     params, opt = make(rule, flat)
     steps(opt, 0, 2)

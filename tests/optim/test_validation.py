@@ -78,6 +78,24 @@ def test_overlapping_parameters_are_refused():
     fastopt.SGD([buf[:5], buf[5:]])  # adjacent, not overlapping: fine
 
 
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_parameter_group_added_over_the_optimizers_state_is_refused(flat):
+    """An array added with ``add_param_group`` that shares memory with a state array (an
+    ``exp_avg`` reused as a parameter) was accepted: each step then wrote it both as a
+    parameter and as that state.  It is refused as an assigned state array sharing memory
+    with a parameter is, and the optimizer stays as it was."""
+    params = fastopt.flat_arrays([(3,), (4,)]) if flat else [np.zeros(3), np.zeros(4)]
+    opt = fastopt.Adam(params, lr=0.1)
+    opt.step([np.ones(3), np.ones(4)])
+    for new in (opt.state[0]["exp_avg"], opt.state[1]["exp_avg_sq"][1:]):
+        with pytest.raises(ValueError, match=r"params\[2\] shares memory with "
+                                             r"opt.state\[\d\]\['exp_avg"):
+            opt.add_param_group({"params": [new]})
+    assert len(opt.param_groups) == 1 and opt.state_dict()["param_groups"][0]["params"] == [0, 1]
+    opt.add_param_group({"params": [np.zeros(2)]})
+    opt.step([np.ones(3), np.ones(4), np.ones(2)])
+
+
 def test_unknown_hyperparameter_in_group_is_refused():
     with pytest.raises(TypeError, match="unknown hyperparameter.*momentum"):
         fastopt.Adam([{"params": [np.zeros(2)], "momentum": 0.9}])
@@ -313,6 +331,102 @@ def test_gradient_reshaped_in_place_after_a_step_is_refused():
     with pytest.raises(TypeError, match="grads\\[0\\] has dtype int64"):
         opt.step(g)
     np.testing.assert_array_equal(p, before)
+
+
+# -- ndarray subclasses ------------------------------------------------------------------
+# A gradient may be any ndarray subclass; the kernels read its data as a plain array.
+# np.matrix stayed 2-D when flattened for the kernels (every backend refused it after the
+# step count had moved), and numba refuses a masked array when it compiles a kernel for
+# it (a NumbaTypeError after the step count had moved, on a process's first such call).
+
+SUBCLASS_CASES = ["masked", "matrix", "masked sparse", "masked float16"]
+
+
+def _subclass_case(kind, rng):
+    """``(params, plain gradients, the same gradients as subclass arrays)``."""
+    dtype = np.float16 if kind == "masked float16" else np.float64
+    params = [rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal(5).astype(dtype)]
+    plain = [rng.standard_normal(p.shape) for p in params]
+    if kind == "masked sparse":
+        plain[0] = fastopt.SparseGrad(np.array([2, 0, 2]), rng.standard_normal((3, 3)))
+        odd = [fastopt.SparseGrad(plain[0].indices, np.ma.masked_array(plain[0].values)),
+               np.ma.masked_array(plain[1])]
+    elif kind == "matrix":
+        odd = [np.asmatrix(plain[0]), plain[1]]
+    else:
+        plain = [g.astype(np.float32 if dtype == np.float16 else dtype) for g in plain]
+        odd = [np.ma.masked_array(g, mask=g > 0) for g in plain]  # (the mask is not read)
+    return params, plain, odd
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("kind", SUBCLASS_CASES)
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix)
+def test_ndarray_subclass_gradients_step_as_their_data(backend, kind):
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(5)
+    params, plain, odd = _subclass_case(kind, rng)
+    twins = [p.copy() for p in params]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    for _ in range(3):  # the same subclass objects again (the last step's gradients)
+        opt.step(odd)
+        ref.step(plain)
+    alone, alone_twin = params[1].copy(), params[1].copy()
+    one, one_ref = (fastopt.Adam(alone, backend=backend),
+                    fastopt.Adam(alone_twin, backend=backend))
+    one.step(odd[1])
+    one_ref.step(plain[1])
+    for a, b in zip(params + [alone], twins + [alone_twin]):
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("backend", ["python", "numba", "cython"])
+@pytest.mark.parametrize("kind", ["masked", "matrix"])
+@pytest.mark.parametrize("flat", [False, True])
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix)
+def test_ndarray_subclass_parameters_are_updated_as_their_data(backend, kind, flat):
+    """A parameter that is an ndarray subclass is updated in place as its data (dense
+    steps, separate or in one buffer, and a sparse one): the bits of a plain array."""
+    from conftest import require
+    require(backend)
+    rng = np.random.default_rng(7)
+    shapes = [(4, 3), (5,)]
+    plain = fastopt.flat_arrays(shapes) if flat else [np.zeros(s) for s in shapes]
+    for p in plain:
+        p[...] = rng.standard_normal(p.shape)
+    twins = [p.copy() for p in plain]
+    params = [np.ma.masked_array(plain[0]) if kind == "masked" else np.asmatrix(plain[0]),
+              plain[1]]
+    opt = fastopt.Adam(params, lr=0.1, backend=backend)
+    ref = fastopt.Adam(twins, lr=0.1, backend=backend)
+    grads = [rng.standard_normal(s) for s in shapes]
+    for g0 in (grads[0], grads[0], fastopt.SparseGrad(np.array([3, 1]), grads[0][:2])):
+        opt.step([g0, grads[1]])
+        ref.step([g0, grads[1]])
+    for a, b in zip(plain, twins):
+        np.testing.assert_array_equal(bits(a), bits(b))
+
+
+def test_masked_arrays_at_numbas_first_compile():
+    """numba types its arguments when it compiles a kernel: a masked array there (here in a
+    new process, where no kernel was compiled yet: a masked gradient, then a masked
+    parameter) must not reach it."""
+    import subprocess
+    import sys
+    from conftest import require
+    require("numba")
+    code = ("import numpy as np, fastopt\n"
+            "p = np.zeros(3); opt = fastopt.Adam([p, np.zeros(2)], backend='numba')\n"
+            "opt.step([np.ma.masked_array(np.ones(3)), np.ones(2)])\n"
+            "q = np.ma.masked_array(np.zeros(4)); one = fastopt.SGD([q], backend='numba')\n"
+            "one.step([np.ones(4)])\n"
+            "print(opt.state[0]['step'], one.state[0]['step'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "1"]
 
 
 # -- unaligned arrays -------------------------------------------------------------------
