@@ -130,16 +130,22 @@ cdef inline object _next_step(object state):
     return t
 
 
-def next_steps(states):
-    """:func:`next_step` on every dict of ``states`` (a tuple or list: the states of a
-    group stepped by one call), checked to be dicts first, so that nothing is written if
-    one is not."""
+cdef tuple _dicts(states):
+    """``states`` (a tuple or list) as a tuple, after checking that each is a dict."""
     cdef object state
     states = tuple(states)
     for state in <tuple>states:
         if not PyDict_Check(state):
             raise TypeError(f"state must be a dict, got {type(state).__name__}")
-    for state in <tuple>states:
+    return <tuple>states
+
+
+def next_steps(states):
+    """:func:`next_step` on every dict of ``states`` (a tuple or list: the states of a
+    group stepped by one call), checked to be dicts first, so that nothing is written if
+    one is not."""
+    cdef object state
+    for state in _dicts(states):
         _next_step(state)
 
 
@@ -147,11 +153,7 @@ def put_all(states, key, value):
     """``state[key] = value`` in every dict of ``states`` (a tuple or list), with
     ``dict``'s own item assignment (checked to be dicts first)."""
     cdef object state
-    states = tuple(states)
-    for state in <tuple>states:
-        if not PyDict_Check(state):
-            raise TypeError(f"state must be a dict, got {type(state).__name__}")
-    for state in <tuple>states:
+    for state in _dicts(states):
         PyDict_SetItem(state, key, value)
 
 
