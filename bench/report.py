@@ -398,6 +398,8 @@ def _miss_context(results, tid, bad=()):
         return ("All-core / 1-thread time: " + "; ".join(parts) + ".") if parts else ""
     if tid == "contention":
         return _contention_context(results, bad)
+    if tid == "model":
+        return _model_context(results, bad)
     if tid == "numba_vs_cython":
         rows = [d for t in results.get("targets", []) if t["id"] == tid for d in t["details"]]
         by_size = {}
@@ -412,6 +414,32 @@ def _miss_context(results, tid, bad=()):
                                                 if r["numba_over_cython"] > 1.2])
         return text + (" " + paired if paired else "")
     return ""
+
+
+def _model_context(results, bad):
+    """For each missed many-parameters case: the ratio of the samples taken in the same
+    round (the median of them) beside the medians' ratio, with the samples."""
+    model = results.get("model") or {}
+    comp = model.get("competitors", {})
+    all_t = results["meta"]["config"]["all_threads"]
+    parts = []
+    for t in bad:
+        backend = t["case"]
+        shape = "flat" if "one buffer" in t["target"] else "model"
+        a = comp.get(f"fastopt:{backend}:{shape}:t{all_t}", {}).get("timing", {})
+        b = comp.get(f"fastopt:{backend}:single:t{all_t}", {}).get("timing", {})
+        a, b = a.get("samples_s"), b.get("samples_s")
+        if not a or not b or len(a) != len(b):
+            continue
+        ratios = [x / y for x, y in zip(a, b)]
+        label = "one buffer" if shape == "flat" else "separate arrays"
+        parts.append(f"{backend}, {label}: {t['measured']:.2f}x of the medians, "
+                     f"{float(np.median(ratios)):.2f}x the median of the {len(ratios)} rounds' "
+                     f"ratios ({_range(ratios, lambda x: f'{x:.2f}x')}); samples by round "
+                     f"{_samples(a)}, one array {_samples(b)}")
+    if not parts:
+        return ""
+    return "Paired by round (both timed in the same rounds): " + "; ".join(parts) + "."
 
 
 def _samples(xs):

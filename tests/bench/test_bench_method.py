@@ -588,3 +588,17 @@ def test_one_slow_call_does_not_fix_a_sample_at_one_step():
     k = timing.calibrate(step, 0.005)
     assert k > 20
     assert timing.calibrate(lambda: time.sleep(0.006), 0.005) == 1
+
+
+def test_a_missed_many_parameters_ratio_reads_with_the_rounds_paired():
+    def timing(us):
+        return {"timing": {"samples_s": [x / 1e6 for x in us]}}
+    res = {"meta": {"config": {"all_threads": 2}},
+           "model": {"competitors": {"fastopt:numba:model:t2": timing([600, 500, 700]),
+                                     "fastopt:numba:single:t2": timing([450, 400, 700])}}}
+    bad = [{"case": "numba", "measured": 600 / 450, "status": "MISS",
+            "target": "100x10,000 params as separate arrays step <= 1.3x one 1e6 param"}]
+    assert report._miss_context(res, "model", bad) == (
+        "Paired by round (both timed in the same rounds): numba, separate arrays: 1.33x of "
+        "the medians, 1.25x the median of the 3 rounds' ratios (1.00x-1.33x); samples by "
+        "round 600.0, 500.0, 700.0 us, one array 450.0, 400.0, 700.0 us.")
