@@ -544,7 +544,7 @@ def _contention_context(results, bad):
              for c in (results.get("contention") or {}).get("cases", [])}
     pools = {(c["busy"], c["algorithm"], c["size"]): c.get("pool")
              for c in (results.get("contention") or {}).get("cases", [])}
-    parts = []
+    parts, halves = [], []
     for d in (d for t in bad for d in t.get("details", [])):
         comp = cases.get((d["busy"], d["algorithm"], d["size"]), {})
         key = "median_s" if d["statistic"] == "median" else "p90_s"
@@ -563,6 +563,7 @@ def _contention_context(results, bad):
         if slow_one is not None and slow_all is not None:
             part += (f"; slow steps (over {contention.SLOW_FACTOR:g}x the 1-thread median) "
                      f"{slow_one:.0%} on 1 thread, {slow_all:.0%} on all cores")
+            halves.append(slow_one)
         pool = pools.get((d["busy"], d["algorithm"], d["size"]))
         if pool:
             part += (f"; the pool: {pool['late_jobs']} of {pool['jobs']} jobs late, "
@@ -583,6 +584,11 @@ def _contention_context(results, bad):
         text += (" Where about 10% of the 1-thread steps are slow, the 90th percentile"
                  " falls on the edge between the two modes of the distribution (the step"
                  " alone, the step plus another process's time slice), and a few more slow"
+                 " steps on all cores move it by a time slice.")
+    if stat == "medians" and any(0.35 <= share <= 0.65 for share in halves):
+        text += (" Where about half of the steps are slow on 1 thread as on all cores, the"
+                 " median falls on the edge between the two modes of the distribution (the"
+                 " step alone, the step plus another process's time slice): a few more slow"
                  " steps on all cores move it by a time slice.")
     return text
 

@@ -462,6 +462,20 @@ def test_a_missed_contention_target_reads_with_its_slow_steps_and_the_pools_coun
     assert rows[0][headers.index("slow steps (1 thread / all)")] == "8% / 12%"
 
 
+def test_a_missed_contention_median_with_half_the_steps_slow_reads_as_on_the_edge():
+    res = _contention_results({(2, "numba"): (1.8, 1.2)})
+    case = res["contention"]["cases"][0]
+    case["competitors"]["fastopt:numba:t1"]["slow_share"] = 0.47
+    case["competitors"]["fastopt:numba:t2"]["slow_share"] = 0.48
+    res["targets"] = targets.evaluate(res)
+    text = "\n".join(report.reading(res))
+    assert "47% on 1 thread, 48% on all cores" in text
+    assert "the median falls on the edge between the two modes" in text
+    case["competitors"]["fastopt:numba:t1"]["slow_share"] = 0.05
+    res["targets"] = targets.evaluate(res)
+    assert "the median falls on the edge" not in "\n".join(report.reading(res))
+
+
 def test_a_contention_case_records_slow_steps_and_the_pools_jobs():
     cfg = SimpleNamespace(backends=[b for b in ("cython", "numba")
                                     if b in fastopt_impl.available_backends()], torch=False)
