@@ -426,20 +426,29 @@ def _model_context(results, bad):
     for t in bad:
         backend = t["case"]
         shape = "flat" if "one buffer" in t["target"] else "model"
-        a = comp.get(f"fastopt:{backend}:{shape}:t{all_t}", {}).get("timing", {})
-        b = comp.get(f"fastopt:{backend}:single:t{all_t}", {}).get("timing", {})
-        a, b = a.get("samples_s"), b.get("samples_s")
-        if not a or not b or len(a) != len(b):
+        a, b, paired = _paired_rounds(comp.get(f"fastopt:{backend}:{shape}:t{all_t}"),
+                                      comp.get(f"fastopt:{backend}:single:t{all_t}"))
+        if paired is None:
             continue
-        ratios = [x / y for x, y in zip(a, b)]
         label = "one buffer" if shape == "flat" else "separate arrays"
-        parts.append(f"{backend}, {label}: {t['measured']:.2f}x of the medians, "
-                     f"{float(np.median(ratios)):.2f}x the median of the {len(ratios)} rounds' "
-                     f"ratios ({_range(ratios, lambda x: f'{x:.2f}x')}); samples by round "
-                     f"{_samples(a)}, one array {_samples(b)}")
+        parts.append(f"{backend}, {label}: {t['measured']:.2f}x of the medians, {paired}; "
+                     f"samples by round {_samples(a)}, one array {_samples(b)}")
     if not parts:
         return ""
     return "Paired by round (both timed in the same rounds): " + "; ".join(parts) + "."
+
+
+def _paired_rounds(first, second):
+    """``(a, b, text)``: the per-step samples of two competitors timed in the same rounds
+    and the median and range of their ratios round by round, or ``(a, b, None)`` where
+    either has none (or not as many)."""
+    a = ((first or {}).get("timing") or {}).get("samples_s")
+    b = ((second or {}).get("timing") or {}).get("samples_s")
+    if not a or not b or len(a) != len(b):
+        return a, b, None
+    ratios = [x / y for x, y in zip(a, b)]
+    return a, b, (f"{float(np.median(ratios)):.2f}x the median of the {len(ratios)} rounds' "
+                  f"ratios ({_range(ratios, lambda x: f'{x:.2f}x')})")
 
 
 def _samples(xs):
@@ -459,18 +468,14 @@ def _paired_numba_cython(results, missed, most=3):
                     r["algorithm"], r["dtype"], r["size"]):
                 continue
             comp = case["competitors"]
-            numba = comp.get(f"fastopt:numba:t{r['threads']}", {}).get("timing", {})
-            cython = comp.get(f"fastopt:cython:t{r['threads']}", {}).get("timing", {})
-            a, b = numba.get("samples_s"), cython.get("samples_s")
-            if not a or not b or len(a) != len(b):
+            a, b, paired = _paired_rounds(comp.get(f"fastopt:numba:t{r['threads']}"),
+                                          comp.get(f"fastopt:cython:t{r['threads']}"))
+            if paired is None:
                 continue
-            ratios = [x / y for x, y in zip(a, b)]
             parts.append(
                 f"{r['algorithm']} {r['dtype']} n={fmt_size(r['size'])} t={r['threads']}: "
-                f"{r['numba_over_cython']:.2f}x of the medians, {float(np.median(ratios)):.2f}x "
-                f"the median of the {len(ratios)} rounds' ratios "
-                f"({_range(ratios, lambda x: f'{x:.2f}x')}); samples by round, numba "
-                f"{_samples(a)}, Cython {_samples(b)}")
+                f"{r['numba_over_cython']:.2f}x of the medians, {paired}; samples by round, "
+                f"numba {_samples(a)}, Cython {_samples(b)}")
     if not parts:
         return ""
     return ("Paired by round (both backends timed in the same rounds): "
